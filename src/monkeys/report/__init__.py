@@ -1,0 +1,1 @@
+"""Plots, terminal tables and HTML reports rendered from the store alone."""

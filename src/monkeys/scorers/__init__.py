@@ -1,0 +1,1 @@
+"""Per-sample scorers (reward models, log-probabilities) for selection; `@register_scorer`."""
