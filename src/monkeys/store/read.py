@@ -1,0 +1,89 @@
+"""Read side of the run store: config, problems, samples, verdicts, and per-problem correctness arrays."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from monkeys.core import Problem, Prompt, Sample
+
+
+def read_meta(db: sqlite3.Connection, key: str, default: Any = None) -> Any:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else default
+
+
+def read_problems(db: sqlite3.Connection) -> list[Problem]:
+    rows = db.execute("SELECT problem_id, prompt, reference FROM problems ORDER BY position")
+    return [Problem(pid, Prompt.from_dict(json.loads(p)), json.loads(r)) for pid, p, r in rows]
+
+
+def sample_indices(db: sqlite3.Connection) -> dict[str, set[int]]:
+    """Indices already stored, per problem: resume draws exactly the ones missing."""
+    found: dict[str, set[int]] = defaultdict(set)
+    for pid, idx in db.execute("SELECT problem_id, sample_index FROM samples"):
+        found[pid].add(idx)
+    return found
+
+
+def _sample(row: tuple[Any, ...]) -> Sample:
+    return Sample(*row)
+
+
+_SAMPLE_COLS = ("s.problem_id, s.sample_index, s.seed, s.text, s.prompt_tokens, s.completion_tokens,"
+                " s.finish_reason, s.latency_s")
+
+
+def iter_samples(db: sqlite3.Connection) -> Iterator[Sample]:
+    for row in db.execute(f"SELECT {_SAMPLE_COLS} FROM samples s ORDER BY s.problem_id, s.sample_index"):
+        yield _sample(row)
+
+
+def unverified_samples(db: sqlite3.Connection, verifier: str) -> list[Sample]:
+    """Samples stored without a verdict of `verifier` (a crash between sampling and verifying)."""
+    rows = db.execute(
+        f"SELECT {_SAMPLE_COLS} FROM samples s LEFT JOIN verdicts v"
+        " ON v.sample_id = s.sample_id AND v.verifier = ? WHERE v.sample_id IS NULL"
+        " ORDER BY s.problem_id, s.sample_index", (verifier,))
+    return [_sample(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Results:
+    """Per-problem correctness: `correct[i]` holds problem i's verdicts by sample index (True = pass).
+
+    Only verified samples count: `n[i]` is the number of verdicts of problem i, `c[i]` the passes.
+    """
+
+    problem_ids: list[str]
+    correct: list[np.ndarray]
+    verifier: str | None
+
+    @property
+    def n(self) -> np.ndarray:
+        return np.array([len(x) for x in self.correct], dtype=np.int64)
+
+    @property
+    def c(self) -> np.ndarray:
+        return np.array([int(x.sum()) for x in self.correct], dtype=np.int64)
+
+
+def read_results(db: sqlite3.Connection, verifier: str | None = None) -> Results:
+    """Correctness arrays for every stored problem under `verifier` (default: the run's verifier)."""
+    if verifier is None:
+        verifier = (read_meta(db, "config") or {}).get("verifier")
+    by_problem: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    rows = db.execute(
+        "SELECT s.problem_id, s.sample_index, v.outcome FROM verdicts v JOIN samples s"
+        " ON s.sample_id = v.sample_id WHERE v.verifier = ?", (verifier,))
+    for pid, idx, outcome in rows:
+        by_problem[pid].append((idx, outcome == "pass"))
+    pids = [r[0] for r in db.execute("SELECT problem_id FROM problems ORDER BY position")]
+    correct = [np.array([ok for _, ok in sorted(by_problem.get(pid, []))], dtype=bool) for pid in pids]
+    return Results(pids, correct, verifier)
