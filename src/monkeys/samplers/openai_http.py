@@ -1,0 +1,365 @@
+"""OpenAI-compatible HTTP sampler: vLLM, SGLang, llama.cpp servers and hosted APIs behind one base URL.
+
+`sample()` is synchronous and thread-safe; underneath, one event-loop thread owned by the sampler carries
+every request with async httpx, so at most `concurrency` requests are in flight across all callers. It does
+not tokenize, template or price anything: token counts are what the server reports in `usage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import httpx
+
+from monkeys.core import Completion, Prompt, SampleRequest
+from monkeys.errors import ConfigError, SamplerError
+from monkeys.registry import register_sampler
+
+_MAX_RETRY_AFTER_S = 600.0  # a server asking for longer than this is treated as down
+
+
+class _Refused(SamplerError):
+    """A 4xx other than 429: retrying the same request cannot help."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@register_sampler("openai")
+class OpenAISampler:
+    """Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, hosted APIs); uses `n`, retries, bounded.
+
+    Options are plain data kept in the run config, so keep the key out of them: `api_key_env` names the
+    environment variable to read (`api_key` exists for programmatic use and is never written anywhere).
+    `chat=None` picks /chat/completions when the prompt has messages, else /completions. With `use_n`,
+    a call for several samples is one request with `n`; a server that rejects `n` (400/422) or returns
+    fewer choices is remembered and then asked one sample per request, each with its own seed.
+
+    Recorded per completion, and what they mean when one request carried `n` > 1:
+    - `seed`: the seed sent, i.e. the first request's seed for every choice of the batch.
+    - `prompt_tokens`: the prompt is billed once, so usage.prompt_tokens is split evenly over the
+      choices (parts sum to the reported total).
+    - `completion_tokens`: servers report only the total, so choices that stopped on `length` get
+      `max_tokens` and the rest of the total is split in proportion to text length (an estimate;
+      exact with n = 1).
+    - `latency_s`: wall time of the successful HTTP attempt (retries and queueing excluded).
+    Retries: 429, 5xx, timeouts and connection errors, `max_retries` times, with exponential backoff
+    (`backoff_s` · 2^attempt, capped at `max_backoff_s`, times a jitter in [0.5, 1]) or the server's
+    Retry-After / retry-after-ms when it sends one.
+    """
+
+    redraw_whole_batch = False
+
+    def __init__(
+        self, base_url: str, model: str, api_key: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+        chat: bool | None = None, use_n: bool = True, concurrency: int = 16, max_retries: int = 6,
+        timeout_s: float = 120.0, extra_body: dict[str, Any] | None = None, backoff_s: float = 1.0,
+        max_backoff_s: float = 60.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"sampler openai: concurrency must be >= 1, got {concurrency}")
+        if max_retries < 0 or timeout_s <= 0:
+            raise ConfigError("sampler openai: max_retries must be >= 0 and timeout_s > 0")
+        self.base_url = normalise_base_url(base_url)
+        self.model_name = model
+        self.api_key_env = api_key_env
+        self.chat = chat
+        self.use_n = use_n
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.timeout_s = timeout_s
+        self.extra_body = dict(extra_body or {})
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        key = api_key if api_key is not None else os.environ.get(api_key_env)
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._n_works = use_n  # turned off for good the first time the server does not honour `n`
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._closed = False
+
+    # -- public -------------------------------------------------------------------------------------
+
+    def sample(
+        self, prompt: Prompt, requests: Sequence[SampleRequest], *, temperature: float, top_p: float,
+        max_tokens: int,
+    ) -> list[Completion]:
+        """Draw one completion per request. Raises `SamplerError` when the server refuses or stays down."""
+        if not requests:
+            return []
+        path, body = self._body(prompt, temperature, top_p, max_tokens)
+        loop = self._ensure_loop()
+        future = asyncio.run_coroutine_threadsafe(self._sample(path, body, list(requests), max_tokens), loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # Ctrl-C or a failing sibling: do not leave requests running for nobody
+            raise
+
+    def check_reachable(self, timeout_s: float = 5.0) -> list[str]:
+        """Fail fast before a run stores anything: raise `SamplerError` unless the server answers.
+
+        Asks GET {base_url}/models and returns the model ids listed there ([] when the server has no such
+        route: any HTTP answer proves it is up). A refused key (401/403) or a 5xx is an error too.
+        """
+        url = self.base_url + "/models"
+        try:
+            with httpx.Client(timeout=timeout_s, headers=self._headers) as client:
+                resp = client.get(url)
+                if resp.status_code in (404, 405):  # no model list here; is the base URL itself alive?
+                    resp = client.get(self.base_url)
+        except httpx.HTTPError as exc:
+            raise SamplerError(f"cannot reach {url}: {_describe(exc)}") from None
+        if resp.status_code in (401, 403) or resp.status_code >= 500:
+            raise self._refused(url, resp)
+        try:
+            return [str(m["id"]) for m in resp.json().get("data", []) if isinstance(m, dict) and "id" in m]
+        except (ValueError, AttributeError, TypeError):
+            return []
+
+    def close(self) -> None:
+        """Close connections and stop the event-loop thread; safe to call twice."""
+        with self._lock:
+            loop, thread, self._closed = self._loop, self._thread, True
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        if self._client is not None:
+            asyncio.run_coroutine_threadsafe(self._client.aclose(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    def _body(self, prompt: Prompt, temperature: float, top_p: float, max_tokens: int) -> tuple[str, dict]:
+        chat = bool(prompt.messages) if self.chat is None else self.chat
+        body: dict[str, Any] = {"model": self.model_name, "temperature": temperature, "top_p": top_p,
+                                "max_tokens": max_tokens}
+        if chat:
+            body["messages"] = list(prompt.messages) or [{"role": "user", "content": prompt.text}]
+        elif prompt.text:
+            body["prompt"] = prompt.text
+        else:
+            raise SamplerError("sampler openai: this prompt has only chat messages; /completions needs text "
+                               "(set the sampler option chat=true)")
+        if prompt.stop:
+            body["stop"] = list(prompt.stop)
+        body.update(self.extra_body)
+        return ("/chat/completions" if chat else "/completions"), body
+
+    async def _sample(self, path: str, body: dict, requests: list[SampleRequest],
+                      max_tokens: int) -> list[Completion]:
+        done: list[Completion] = []
+        if self._n_works and len(requests) > 1:
+            batch = {**body, "n": len(requests), "seed": requests[0].seed}
+            try:
+                data, latency = await self._post(path, batch)
+                done = _completions(data, requests, requests[0].seed, latency, max_tokens)
+            except _Refused as exc:
+                if exc.status not in (400, 422):
+                    raise
+            if len(done) < len(requests):
+                self._n_works = False  # rejected or ignored `n`: one sample per request from now on
+        tasks = [asyncio.ensure_future(self._one(path, body, r, max_tokens)) for r in requests[len(done):]]
+        try:
+            return done + list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+
+    async def _one(self, path: str, body: dict, request: SampleRequest, max_tokens: int) -> Completion:
+        data, latency = await self._post(path, {**body, "n": 1, "seed": request.seed})
+        got = _completions(data, [request], request.seed, latency, max_tokens)
+        if not got:
+            raise SamplerError(f"{self.base_url}{path} answered without any choices")
+        return got[0]
+
+    async def _post(self, path: str, body: dict) -> tuple[dict[str, Any], float]:
+        """POST with retries; returns (JSON reply, seconds). Raises `SamplerError` on refusal or give-up."""
+        assert self._client is not None and self._semaphore is not None
+        url = self.base_url + path
+        attempts = self.max_retries + 1
+        problem = ""
+        for attempt in range(attempts):
+            retry_after: float | None = None
+            async with self._semaphore:
+                start = time.perf_counter()
+                try:
+                    resp = await self._client.post(url, json=body)
+                except httpx.ConnectTimeout as exc:
+                    problem = f"cannot reach {url}: {_describe(exc)}"
+                except httpx.TimeoutException:
+                    problem = f"{url} did not answer within timeout_s={self.timeout_s:g}"
+                except httpx.TransportError as exc:  # refused, reset, closed mid-reply
+                    problem = f"cannot reach {url}: {_describe(exc)}"
+                else:
+                    latency = time.perf_counter() - start
+                    if resp.status_code < 300:
+                        return _json(url, resp), latency
+                    if resp.status_code != 429 and resp.status_code < 500:
+                        raise self._refused(url, resp)
+                    problem = f"{url} answered {resp.status_code}: {_server_message(resp)}"
+                    retry_after = _retry_after(resp)
+            if attempt + 1 < attempts:
+                await asyncio.sleep(self._delay(attempt, retry_after))
+        raise SamplerError(f"{problem} (gave up after {attempts} attempts)")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, _MAX_RETRY_AFTER_S)
+        return min(self.max_backoff_s, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
+
+    def _refused(self, url: str, resp: httpx.Response) -> _Refused:
+        hint = ""
+        if resp.status_code in (401, 403):
+            hint = f" (check the API key in ${self.api_key_env})" if self._headers else (
+                f" (no API key sent: set ${self.api_key_env})")
+        return _Refused(f"{url} refused the request ({resp.status_code}): {_server_message(resp)}{hint}",
+                        resp.status_code)
+
+    # -- event loop ---------------------------------------------------------------------------------
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._closed:
+                raise SamplerError("sampler openai is closed")
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="monkeys-openai", daemon=True)
+                thread.start()
+                asyncio.run_coroutine_threadsafe(self._open(), loop).result()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    async def _open(self) -> None:
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        self._client = httpx.AsyncClient(timeout=self.timeout_s, limits=limits,
+                                         headers={"User-Agent": "monkeys", **self._headers})
+        self._semaphore = asyncio.Semaphore(self.concurrency)
+
+
+def normalise_base_url(base_url: str) -> str:
+    """`http://host:8000` → `http://host:8000/v1`; a URL with a path is kept, minus a trailing slash or an
+    endpoint suffix pasted by mistake (`/chat/completions`, `/completions`)."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"sampler openai: base_url {base_url!r}: expected http(s)://host[:port][/v1]")
+    url = base_url.strip().rstrip("/")
+    for suffix in ("/chat/completions", "/completions"):
+        url = url.removesuffix(suffix)
+    return url if parts.path.strip("/") else url + "/v1"
+
+
+def _completions(data: dict[str, Any], requests: list[SampleRequest], seed: int, latency: float,
+                 max_tokens: int) -> list[Completion]:
+    """Pair the reply's choices (by their `index`) with `requests`; extra choices are dropped."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list):
+        raise SamplerError(f"server reply has no 'choices' list: {str(data)[:200]}")
+    choices = sorted(choices, key=lambda c: c.get("index", 0))[: len(requests)]
+    texts = [_choice_text(c) for c in choices]
+    finish = [str(c.get("finish_reason") or "unknown") for c in choices]
+    usage = data.get("usage") or {}
+    prompt_parts = _split(int(usage.get("prompt_tokens") or 0), [1.0] * len(choices))
+    completion_parts = _split_completion(int(usage.get("completion_tokens") or 0), texts, finish, max_tokens)
+    return [Completion(index=r.index, seed=seed, text=t, prompt_tokens=p, completion_tokens=c,
+                       finish_reason=f, latency_s=latency)
+            for r, t, f, p, c in zip(requests, texts, finish, prompt_parts, completion_parts)]
+
+
+def _choice_text(choice: dict[str, Any]) -> str:
+    message = choice.get("message")
+    if isinstance(message, dict):
+        return str(message.get("content") or "")
+    return str(choice.get("text") or "")
+
+
+def _split_completion(total: int, texts: list[str], finish: list[str], max_tokens: int) -> list[int]:
+    """Per-choice completion tokens from the reported total: `length` stops used exactly max_tokens."""
+    capped = [f == "length" for f in finish]
+    if len(texts) <= 1 or sum(capped) * max_tokens > total:
+        return _split(total, [len(t) + 1.0 for t in texts])
+    rest = iter(_split(total - sum(capped) * max_tokens, [len(t) + 1.0 for t, c in zip(texts, capped) if not c]))
+    return [max_tokens if c else next(rest) for c in capped]
+
+
+def _split(total: int, weights: list[float]) -> list[int]:
+    """Largest-remainder split of `total` in proportion to `weights`: integer parts that sum to `total`."""
+    if not weights:
+        return []
+    scale = total / sum(weights)
+    raw = [w * scale for w in weights]
+    parts = [int(x) for x in raw]
+    by_remainder = sorted(range(len(raw)), key=lambda i: parts[i] - raw[i])
+    for i in by_remainder[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def _json(url: str, resp: httpx.Response) -> dict[str, Any]:
+    try:
+        return resp.json()
+    except ValueError:
+        raise SamplerError(f"{url} answered {resp.status_code} with a body that is not JSON: "
+                           f"{_one_line(resp.text)[:200]}") from None
+
+
+def _server_message(resp: httpx.Response) -> str:
+    """The server's own words: OpenAI's {"error": {"message"}}, FastAPI's {"detail"}, or the raw body."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return _one_line(resp.text)[:300] or resp.reason_phrase
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return _one_line(str(error["message"]))[:300]
+        for key in ("error", "message", "detail"):
+            if data.get(key):
+                return _one_line(str(data[key]))[:300]
+    return _one_line(str(data))[:300]
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait: retry-after-ms (OpenAI), Retry-After seconds or HTTP date."""
+    try:
+        if "retry-after-ms" in resp.headers:
+            return max(0.0, float(resp.headers["retry-after-ms"]) / 1000)
+        value = resp.headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
