@@ -50,7 +50,8 @@ class OpenAIServer:
 
     def start(self) -> OpenAIServer:
         """Serve on a background thread (tests); `serve_forever` blocks instead (CLI)."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="monkeys-serve", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="monkeys-serve",
+                                        daemon=True)
         self._thread.start()
         return self
 

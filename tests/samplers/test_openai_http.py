@@ -1,0 +1,353 @@
+"""The `openai` sampler against real HTTP servers on 127.0.0.1: a scripted stdlib server that misbehaves on
+cue (429, 5xx, slow replies, rejected `n`), and `monkeys.serve` exposing a sampler as an OpenAI endpoint."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from monkeys.core import Completion, Prompt, Sampler, SampleRequest
+from monkeys.errors import ConfigError, SamplerError
+from monkeys.registry import create
+from monkeys.samplers.openai_http import OpenAISampler, normalise_base_url
+from monkeys.serve import OpenAIServer
+
+PARAMS = {"temperature": 0.6, "top_p": 0.95, "max_tokens": 16}
+CHAT = Prompt(text="2+2?", messages=({"role": "user", "content": "2+2?"},), stop=("\n\n",))
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    payload: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+
+
+def ok(body: dict[str, Any], choices: int | None = None) -> Reply:
+    """A well-formed reply with `n` (or `choices`) choices whose text names the seed and choice index."""
+    count = body.get("n", 1) if choices is None else choices
+    key = "message" if "messages" in body else "text"
+    made = [{"index": i, "finish_reason": "stop",
+             key: {"role": "assistant", "content": f"s{body.get('seed')}-{i}"} if key == "message"
+             else f"s{body.get('seed')}-{i}"} for i in range(count)]
+    return Reply(payload={"choices": made, "usage": {"prompt_tokens": 10, "completion_tokens": 4 * count}})
+
+
+class ScriptedServer:
+    """A real HTTP server whose answer to request number i is `script(path, body, i)`; it logs every request
+    and counts how many it is serving at once."""
+
+    def __init__(self, script: Callable[[str, dict[str, Any], int], Reply]) -> None:
+        self.script = script
+        self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+        self.in_flight = self.max_in_flight = 0
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer({})
+
+            def do_POST(self) -> None:
+                self._answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+
+            def _answer(self, body: dict[str, Any]) -> None:
+                with outer._lock:
+                    number = len(outer.requests)
+                    outer.requests.append((self.path, body, dict(self.headers)))
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                try:
+                    reply = outer.script(self.path, body, number)
+                    time.sleep(reply.delay_s)
+                    data = json.dumps(reply.payload).encode()
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client gave up (timeout test)
+                finally:
+                    with outer._lock:
+                        outer.in_flight -= 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return [body for _, body, _ in self.requests]
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def start(script: Callable[[str, dict[str, Any], int], Reply]) -> ScriptedServer:
+        servers.append(ScriptedServer(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+
+
+@pytest.fixture
+def sampler_for() -> Iterator[Callable[..., OpenAISampler]]:
+    made: list[OpenAISampler] = []
+
+    def build(base_url: str, **options: Any) -> OpenAISampler:
+        made.append(create("sampler", "openai", base_url=base_url, model="m", backoff_s=0.01, **options))
+        return made[-1]
+
+    yield build
+    for sampler in made:
+        sampler.close()
+
+
+def requests_for(*seeds: int) -> list[SampleRequest]:
+    return [SampleRequest(i, seed) for i, seed in enumerate(seeds)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- (a) the scripted server ------------------------------------------------------------------------------
+
+def test_one_request_with_n_sends_parameters_and_records_usage(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: ok(body))
+    sampler = sampler_for(server.base_url, extra_body={"repetition_penalty": 1.1})
+    assert isinstance(sampler, Sampler) and sampler.model_name == "m" and not sampler.redraw_whole_batch
+    got = sampler.sample(CHAT, requests_for(7, 8, 9), **PARAMS)
+    assert len(server.requests) == 1
+    path, body, _ = server.requests[0]
+    assert path == "/v1/chat/completions"
+    assert body == {"model": "m", "messages": [{"role": "user", "content": "2+2?"}], "temperature": 0.6,
+                    "top_p": 0.95, "max_tokens": 16, "stop": ["\n\n"], "repetition_penalty": 1.1, "n": 3,
+                    "seed": 7}
+    assert [c.text for c in got] == ["s7-0", "s7-1", "s7-2"]
+    assert [c.seed for c in got] == [7, 7, 7]  # the seed that was sent
+    assert sum(c.prompt_tokens for c in got) == 10 and sum(c.completion_tokens for c in got) == 12
+    assert all(c.finish_reason == "stop" and c.latency_s > 0 for c in got)
+
+
+def test_text_prompt_goes_to_completions_and_single_samples_send_their_seed(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: ok(body))
+    got = sampler_for(server.base_url, use_n=False).sample(Prompt(text="def f():"), requests_for(3, 4), **PARAMS)
+    assert {p for p, _, _ in server.requests} == {"/v1/completions"}
+    assert sorted((b["prompt"], b["n"], b["seed"]) for b in server.bodies) == [("def f():", 1, 3),
+                                                                            ("def f():", 1, 4)]
+    assert [(c.index, c.seed, c.text, c.prompt_tokens, c.completion_tokens) for c in got] == [
+        (0, 3, "s3-0", 10, 4), (1, 4, "s4-0", 10, 4)]
+
+
+def test_token_split_when_n_batches(serve, sampler_for) -> None:
+    choices = [("a" * 10, "stop"), ("b" * 30, "length"), ("c" * 10, "stop")]
+    payload = {"choices": [{"index": i, "text": t, "finish_reason": f} for i, (t, f) in enumerate(choices)],
+               "usage": {"prompt_tokens": 10, "completion_tokens": 16 + 20}}
+    server = serve(lambda path, body, i: Reply(payload=payload))
+    got = sampler_for(server.base_url).sample(Prompt(text="x"), requests_for(1, 2, 3), **PARAMS)
+    assert [c.prompt_tokens for c in got] == [4, 3, 3]  # the prompt is billed once: parts sum to 10
+    assert [c.completion_tokens for c in got] == [10, 16, 10]  # `length` used max_tokens, the rest by size
+    assert [c.finish_reason for c in got] == ["stop", "length", "stop"]
+
+
+def test_rejected_n_falls_back_to_one_sample_per_request_and_remembers(serve, sampler_for) -> None:
+    def script(path: str, body: dict[str, Any], i: int) -> Reply:
+        if body["n"] > 1:
+            return Reply(400, {"error": {"message": "n must be 1 for this model"}})
+        return ok(body)
+
+    server = serve(script)
+    sampler = sampler_for(server.base_url)
+    got = sampler.sample(CHAT, requests_for(5, 6, 7), **PARAMS)
+    assert [(c.seed, c.text) for c in got] == [(5, "s5-0"), (6, "s6-0"), (7, "s7-0")]
+    assert len(server.requests) == 4
+    sampler.sample(CHAT, requests_for(8, 9), **PARAMS)
+    assert [b["n"] for b in server.bodies[4:]] == [1, 1]  # no second try with n
+
+
+def test_server_that_ignores_n_gets_the_rest_drawn_one_by_one(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: ok(body, choices=1))
+    got = sampler_for(server.base_url).sample(CHAT, requests_for(5, 6, 7), **PARAMS)
+    assert [(c.index, c.seed) for c in got] == [(0, 5), (1, 6), (2, 7)]
+    assert [b["n"] for b in server.bodies] == [3, 1, 1]
+
+
+@pytest.mark.parametrize(("header", "value", "wait_s"), [("Retry-After", "1", 1.0), ("retry-after-ms", "400", 0.4)])
+def test_429_waits_as_long_as_the_server_asks(serve, sampler_for, header, value, wait_s) -> None:
+    server = serve(lambda path, body, i: Reply(429, {"error": {"message": "slow down"}}, {header: value})
+                   if i == 0 else ok(body))
+    start = time.monotonic()
+    got = sampler_for(server.base_url).sample(CHAT, requests_for(1), **PARAMS)
+    assert time.monotonic() - start >= wait_s * 0.95  # backoff_s alone would be ~0.01 s
+    assert len(server.requests) == 2 and got[0].text == "s1-0"
+
+
+def test_5xx_and_timeouts_are_retried(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: [Reply(500, {"error": "boom"}), Reply(502, "bad gateway"),
+                                          Reply(delay_s=1.5), ok(body)][i])
+    got = sampler_for(server.base_url, timeout_s=0.5).sample(CHAT, requests_for(1), **PARAMS)
+    assert len(server.requests) == 4 and got[0].text == "s1-0"
+
+
+def test_gives_up_after_max_retries_with_the_servers_words(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: Reply(503, {"error": {"message": "model is loading"}}))
+    with pytest.raises(SamplerError, match=r"answered 503: model is loading \(gave up after 3 attempts\)"):
+        sampler_for(server.base_url, max_retries=2).sample(CHAT, requests_for(1), **PARAMS)
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize(("status", "message"), [(401, "Incorrect API key provided"),
+                                                 (400, "max_tokens is too large")])
+def test_client_errors_fail_at_once_with_the_servers_message(serve, sampler_for, status, message) -> None:
+    server = serve(lambda path, body, i: Reply(status, {"error": {"message": message}}))
+    with pytest.raises(SamplerError) as info:
+        sampler_for(server.base_url, use_n=False).sample(CHAT, requests_for(1), **PARAMS)
+    assert f"({status}): {message}" in str(info.value) and "\n" not in str(info.value)
+    assert len(server.requests) == 1
+
+
+def test_unreachable_server_is_one_clear_line(sampler_for) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    sampler = sampler_for(url, max_retries=1)
+    with pytest.raises(SamplerError, match=rf"^cannot reach {url}/chat/completions: .*2 attempts\)$"):
+        sampler.sample(CHAT, requests_for(1), **PARAMS)
+    start = time.monotonic()
+    with pytest.raises(SamplerError, match=rf"^cannot reach {url}/models: "):
+        sampler.check_reachable(timeout_s=1)
+    assert time.monotonic() - start < 1.5
+
+
+def test_concurrency_is_bounded_across_threads(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: replace(ok(body), delay_s=0.25))
+    sampler = sampler_for(server.base_url, use_n=False, concurrency=3)
+    results: dict[int, list[Completion]] = {}
+
+    def work(t: int) -> None:
+        results[t] = sampler.sample(CHAT, requests_for(*range(100 * t, 100 * t + 4)), **PARAMS)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(server.requests) == 12 and server.max_in_flight == 3
+    for t, got in results.items():  # every thread got its own samples back
+        assert [c.text for c in got] == [f"s{100 * t + i}-0" for i in range(4)]
+
+
+def test_api_key_comes_from_the_named_environment_variable(serve, sampler_for, monkeypatch) -> None:
+    server = serve(lambda path, body, i: ok(body))
+    monkeypatch.setenv("MY_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    sampler_for(server.base_url, api_key_env="MY_KEY").sample(CHAT, requests_for(1), **PARAMS)
+    sampler_for(server.base_url).sample(CHAT, requests_for(1), **PARAMS)
+    assert server.requests[0][2]["Authorization"] == "Bearer sk-test"
+    assert "Authorization" not in server.requests[1][2]
+
+
+def test_check_reachable(serve, sampler_for) -> None:
+    listing = serve(lambda path, body, i: Reply(payload={"object": "list", "data": [{"id": "m"}, {"id": "x"}]}))
+    assert sampler_for(listing.base_url).check_reachable() == ["m", "x"]
+    no_route = serve(lambda path, body, i: Reply(404, {"detail": "Not Found"}))
+    assert sampler_for(no_route.base_url).check_reachable() == []
+    assert [p for p, _, _ in no_route.requests] == ["/v1/models", "/v1"]
+    locked = serve(lambda path, body, i: Reply(401, {"error": {"message": "bad key"}}))
+    with pytest.raises(SamplerError, match=r"\(401\): bad key \(no API key sent: set \$NO_SUCH_VARIABLE\)"):
+        sampler_for(locked.base_url, api_key_env="NO_SUCH_VARIABLE").check_reachable()
+
+
+def test_base_url_forms() -> None:
+    assert normalise_base_url("http://h:8000") == "http://h:8000/v1"
+    assert normalise_base_url("http://h:8000/v1/") == "http://h:8000/v1"
+    assert normalise_base_url("https://api.x.com/v1/chat/completions") == "https://api.x.com/v1"
+    assert normalise_base_url("https://g.com/v1beta/openai/") == "https://g.com/v1beta/openai"
+    with pytest.raises(ConfigError, match="base_url 'localhost:8000'"):
+        normalise_base_url("localhost:8000")
+
+
+# -- (b) monkeys.serve: a Sampler behind an OpenAI endpoint ----------------------------------------------
+
+class Deterministic:
+    """Text is a function of (prompt, seed, temperature); records the stop sequences it was given."""
+
+    model_name = "det"
+    redraw_whole_batch = False
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Prompt, int, dict[str, Any]]] = []
+
+    def sample(self, prompt: Prompt, requests, *, temperature, top_p, max_tokens) -> list[Completion]:
+        self.calls.append((prompt, len(requests), {"temperature": temperature, "max_tokens": max_tokens}))
+        if prompt.text == "boom":
+            raise RuntimeError("engine crashed")
+        source = prompt.text or prompt.messages[-1]["content"]
+        return [Completion(r.index, r.seed, f"{source}|{r.seed % 1000}|{temperature}", 7, 2 + r.index,
+                           "length" if r.index else "stop", 0.0) for r in reversed(requests)]
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[OpenAIServer, Deterministic]]:
+    model = Deterministic()
+    with OpenAIServer(model, port=0) as server:
+        yield server, model
+
+
+def test_serve_chat_with_n_through_the_sampler(served, sampler_for) -> None:
+    server, model = served
+    sampler = sampler_for(server.base_url)
+    assert sampler.check_reachable() == ["det"]
+    batch = sampler.sample(CHAT, requests_for(41, 42, 43), **PARAMS)
+    assert model.calls[-1][1] == 3  # n reached the wrapped sampler as one call
+    assert model.calls[-1][0].stop == ("\n\n",) and model.calls[-1][2] == {"temperature": 0.6, "max_tokens": 16}
+    assert [c.finish_reason for c in batch] == ["stop", "length", "length"]
+    assert sum(c.prompt_tokens for c in batch) == 7 and sum(c.completion_tokens for c in batch) == 2 + 3 + 4
+    assert len({c.text for c in batch}) == 3
+    single = sampler_for(server.base_url).sample(CHAT, requests_for(41), **PARAMS)
+    assert single[0].text == batch[0].text == "2+2?|41|0.6"  # choice 0 is drawn with the request's seed
+
+
+def test_serve_text_completions(served, sampler_for) -> None:
+    server, _ = served
+    got = sampler_for(server.base_url, use_n=False).sample(Prompt(text="def f():"), requests_for(5), **PARAMS)
+    assert got[0].text == "def f():|5|0.6" and (got[0].prompt_tokens, got[0].completion_tokens) == (7, 2)
+
+
+def test_serve_answers_bad_requests_like_openai(served, sampler_for) -> None:
+    server, _ = served
+    with httpx.Client(base_url=server.base_url) as client:
+        bad = [client.post("/chat/completions", content=b"{nope"),
+               client.post("/chat/completions", json={"messages": []}),
+               client.post("/completions", json={"prompt": "x", "n": 0}),
+               client.post("/completions", json={"prompt": "x", "temperature": "hot"}),
+               client.post("/embeddings", json={})]
+        assert [r.status_code for r in bad] == [400, 400, 400, 400, 404]
+        assert all(r.json()["error"]["message"] for r in bad)
+    with pytest.raises(SamplerError, match=r"\(gave up after 1 attempts\)") as info:
+        sampler_for(server.base_url, max_retries=0).sample(Prompt(text="boom"), requests_for(1), **PARAMS)
+    assert "RuntimeError: engine crashed" in str(info.value)
