@@ -1,0 +1,58 @@
+"""`monkeys tasks / models / plugins / doctor`: what is installed and what this machine can protect."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monkeys.registry import KINDS, list_plugins
+
+
+def _table(kind: str, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    table.add_column("from", style="dim")
+    for name, info in list_plugins(kind).items():
+        table.add_row(name, info.summary, info.origin)
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def tasks() -> None:
+        """List registered tasks (datasets)."""
+        Console().print(_table("task", "tasks"))
+
+    @app.command()
+    def models() -> None:
+        """List registered samplers (model backends) and the embedded model."""
+        console = Console()
+        console.print(_table("sampler", "samplers"))
+        try:
+            from monkeys.samplers.local import embedded_model_path
+
+            console.print(f"embedded model: {embedded_model_path()}")
+        except Exception as exc:  # the listing must work even without the embedded model installed
+            console.print(f"embedded model: not available ({exc})")
+
+    @app.command()
+    def plugins() -> None:
+        """List every registered plug-in: tasks, samplers, verifiers, scorers."""
+        console = Console()
+        for kind in KINDS:
+            console.print(_table(kind, f"{kind}s"))
+
+    @app.command()
+    def doctor() -> None:
+        """Show which sandbox protections are active on this machine."""
+        from monkeys.sandbox import detect_protections
+
+        table = Table(title="sandbox protections")
+        table.add_column("protection", style="bold")
+        table.add_column("status")
+        for name, status in detect_protections().items():
+            style = "green" if status == "active" else "yellow"
+            table.add_row(name, f"[{style}]{status}[/]")
+        Console().print(table)

@@ -1,0 +1,97 @@
+"""`monkeys run`: flags (or --config FILE) -> RunConfig -> pipeline, with a live progress display."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from monkeys.config import build_config, load_config_file
+from monkeys.core import Completion, Verdict
+
+
+class RichProgress:
+    """Samples drawn, tokens/s, samples verified and problems solved, on one live display."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False)
+        self.tokens = 0
+        self.t0 = time.perf_counter()
+
+    def start(self, total_samples: int, already: int, problems: int, solved: int) -> None:
+        self.progress.start()
+        self.sample_task = self.progress.add_task("sampled", total=total_samples, completed=already, info="")
+        self.verify_task = self.progress.add_task("verified", total=total_samples, completed=already, info="")
+        self.solved_task = self.progress.add_task("solved", total=problems, completed=solved, info="")
+
+    def sampled(self, completions: list[Completion]) -> None:
+        self.tokens += sum(c.completion_tokens for c in completions)
+        rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
+        self.progress.update(self.sample_task, advance=len(completions), info=f"{rate:,.0f} tok/s")
+
+    def verified(self, problem_id: str, verdict: Verdict, newly_solved: bool) -> None:
+        self.progress.update(self.verify_task, advance=1)
+        if newly_solved:
+            self.progress.update(self.solved_task, advance=1)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(
+        task: Annotated[str | None, typer.Option(help="Task name (see `monkeys tasks`). [default: humaneval]")] = None,
+        data: Annotated[str | None, typer.Option(help="Local JSONL/Parquet file of the task.")] = None,
+        problems: Annotated[str | None, typer.Option(
+            help="Problems: 'START:STOP', a count 'N', or comma-separated ids. [default: 0:10]")] = None,
+        sampler: Annotated[str | None, typer.Option(help="Sampler (see `monkeys models`). [default: local]")] = None,
+        model: Annotated[str | None, typer.Option(help="Model name or path for the sampler.")] = None,
+        base_url: Annotated[str | None, typer.Option(help="Server URL for the openai sampler.")] = None,
+        verifier: Annotated[str | None, typer.Option(help="Verifier; default: the task's own.")] = None,
+        scorer: Annotated[list[str] | None, typer.Option(help="Per-sample scorer to run (repeatable).")] = None,
+        n: Annotated[int | None, typer.Option("-n", "--n", help="Samples per problem. [default: 16]")] = None,
+        temperature: Annotated[float | None, typer.Option(help="[default: 0.6]")] = None,
+        top_p: Annotated[float | None, typer.Option(help="[default: 0.95]")] = None,
+        max_tokens: Annotated[int | None, typer.Option(help="Max new tokens per sample. [default: 192]")] = None,
+        seed: Annotated[int | None, typer.Option(help="Run seed. [default: 0]")] = None,
+        batch_size: Annotated[int | None, typer.Option(help="Samples per sampler call. [default: 16]")] = None,
+        concurrency: Annotated[int | None, typer.Option(help="Sampler calls in flight. [default: 1]")] = None,
+        verify_workers: Annotated[int | None, typer.Option(help="Verifier threads. [default: 2]")] = None,
+        out: Annotated[Path | None, typer.Option(help="Run directory. [default: runs/default]")] = None,
+        config: Annotated[Path | None, typer.Option(help="YAML/TOML/JSON file of run settings; flags win.")] = None,
+        report: Annotated[bool, typer.Option(help="Print the coverage report at the end.")] = True,
+    ) -> None:
+        """Sample n completions per problem, verify each, store everything, report coverage vs k.
+
+        Running it again on the same --out resumes: only missing samples are drawn.
+        """
+        from monkeys.pipeline import run as run_pipeline
+
+        values: dict[str, Any] = load_config_file(config) if config else {}
+        flags = dict(task=task, data=data, problems=problems, sampler=sampler, model=model, base_url=base_url,
+                     verifier=verifier, scorers=scorer, n=n, temperature=temperature, top_p=top_p,
+                     max_tokens=max_tokens, seed=seed, batch_size=batch_size, concurrency=concurrency,
+                     verify_workers=verify_workers, out=out)
+        values.update({k: v for k, v in flags.items() if v is not None})
+        cfg = build_config(values, source=str(config) if config else "options")
+        console = Console(stderr=True)
+        display = RichProgress(console)
+        console.print(f"[bold]monkeys run[/] task={cfg.task} sampler={cfg.sampler} n={cfg.n} -> {cfg.out}")
+        try:
+            summary = run_pipeline(cfg, progress=display)
+        finally:
+            display.stop()
+        console.print(f"drew {summary.samples_drawn} samples, verified {summary.samples_verified}"
+                      f"{' (resumed)' if summary.resumed else ''}; "
+                      f"{len(summary.solved)}/{summary.problems} problems solved")
+        if report:
+            from monkeys.report import report_runs
+
+            report_runs([cfg.out], console=Console())

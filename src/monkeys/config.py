@@ -1,0 +1,122 @@
+"""A whole run as data: `RunConfig`, filled from CLI flags and/or a YAML/TOML/JSON file.
+
+The resolved config is stored in the run; a resumed run must agree with it on every field that changes
+what a sample is (`IDENTITY_FIELDS`); `n` may grow (draw more samples), speed knobs may change freely.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monkeys.errors import ConfigError
+
+DEFAULT_OUT = Path("runs/default")
+
+
+class RunConfig(BaseModel):
+    """Everything that defines a run. CLI flags map 1:1 onto these fields (`--max-tokens`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field("humaneval", description="registered task name (`monkeys tasks`)")
+    data: str | None = Field(None, description="local JSONL/Parquet file of the task; default: bundled/hub")
+    problems: str | None = Field(
+        "0:10", description="slice of the task's problems: 'START:STOP', a count 'N', or ids 'a,b'")
+    task_options: dict[str, Any] = Field(default_factory=dict, description="extra task constructor options")
+    sampler: str = Field("local", description="registered sampler name (`monkeys models`)")
+    model: str | None = Field(None, description="model name/path for the sampler; default: sampler's own")
+    base_url: str | None = Field(None, description="server URL for HTTP samplers")
+    sampler_options: dict[str, Any] = Field(default_factory=dict, description="extra sampler options")
+    verifier: str | None = Field(None, description="registered verifier; default: the task's own")
+    verifier_options: dict[str, Any] = Field(default_factory=dict)
+    scorers: list[str] = Field(default_factory=list, description="per-sample scorers to run (selection)")
+    n: int = Field(16, ge=1, le=1_000_000, description="samples per problem")
+    temperature: float = Field(0.6, ge=0.0, le=5.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(192, ge=1, le=1_000_000, description="max new tokens per sample")
+    seed: int = Field(0, description="run seed; sample seeds derive from (seed, problem, index)")
+    batch_size: int = Field(16, ge=1, le=4096, description="samples drawn per sampler call")
+    concurrency: int = Field(1, ge=1, le=1024, description="sampler calls in flight at once")
+    verify_workers: int = Field(2, ge=1, le=256, description="threads verifying samples")
+    out: Path = Field(DEFAULT_OUT, description="run directory (holds monkeys.db, plots)")
+
+    @field_validator("problems")
+    @classmethod
+    def _check_problems(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_problem_selection(value)
+        return value
+
+
+# Fields whose change would make stored samples mean something else.
+IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model", "base_url",
+                   "verifier", "verifier_options", "temperature", "top_p", "max_tokens", "seed",
+                   "batch_size")
+
+
+def parse_problem_selection(spec: str) -> slice | list[str]:
+    """'10' -> first 10; '5:20' -> slice; 'HumanEval/0,HumanEval/3' -> ids. Raises ConfigError."""
+    spec = spec.strip()
+    try:
+        if ":" in spec:
+            start, _, stop = spec.partition(":")
+            return slice(int(start) if start else None, int(stop) if stop else None)
+        if spec.isdigit():
+            return slice(0, int(spec))
+    except ValueError:
+        raise ConfigError(f"problems: {spec!r} is not a slice; expected 'START:STOP', 'N' or ids") from None
+    ids = [s.strip() for s in spec.split(",") if s.strip()]
+    if not ids:
+        raise ConfigError("problems: empty selection; expected 'START:STOP', 'N' or comma-separated ids")
+    return ids
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read a YAML/TOML/JSON config file into a dict. Raises ConfigError naming the file."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}".splitlines()[0]) \
+            from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config fields at the top level")
+    return data
+
+
+def build_config(values: dict[str, Any], source: str = "config") -> RunConfig:
+    """Validate `values` into a RunConfig; the first error becomes one line naming the field."""
+    try:
+        return RunConfig.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        given = err.get("input")
+        shown = f" (got {given!r})" if not isinstance(given, dict) else ""
+        raise ConfigError(f"{source}: field '{field}': {err['msg']}{shown}") from None
+
+
+def check_resume(stored: dict[str, Any], new: RunConfig, run_dir: Path) -> None:
+    """Refuse to resume `run_dir` with a config that changes what stored samples mean."""
+    current = json.loads(new.model_dump_json())
+    for name in IDENTITY_FIELDS:
+        if stored.get(name) != current.get(name):
+            raise ConfigError(
+                f"{run_dir}: this run was made with {name}={stored.get(name)!r}, not {current.get(name)!r};"
+                f" use another --out directory, or the same {name} to resume")

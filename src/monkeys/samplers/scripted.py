@@ -1,0 +1,44 @@
+"""A deterministic sampler for tests and demos: answers come from a script, picked by the sample seed.
+
+It needs no model, so the whole pipeline (store, resume, verifiers, report) can be exercised quickly.
+Text depends only on (seed, responses), like a real seeded sampler, so resume reproduces runs exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from monkeys.core import Completion, Prompt, SampleRequest
+from monkeys.registry import register_sampler
+
+
+@register_sampler("scripted")
+class ScriptedSampler:
+    """Replies with `responses[seed % len(responses)]`; optional per-call delay; no model needed."""
+
+    redraw_whole_batch = False
+
+    def __init__(self, responses: Sequence[str] = ("42",), delay_s: float = 0.0,
+                 model: str | None = None) -> None:
+        self.responses = list(responses) or [""]
+        self.delay_s = delay_s
+        self.model_name = model or "scripted"
+
+    def sample(self, prompt: Prompt, requests: Sequence[SampleRequest], *, temperature: float, top_p: float,
+               max_tokens: int) -> list[Completion]:
+        start = time.perf_counter()
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        prompt_tokens = len((prompt.text or "".join(m["content"] for m in prompt.messages)).split())
+        out = []
+        for r in requests:
+            words = self.responses[r.seed % len(self.responses)].split(" ")
+            text = " ".join(words[:max_tokens])
+            out.append(Completion(r.index, r.seed, text, prompt_tokens, len(words[:max_tokens]),
+                                  "length" if len(words) > max_tokens else "stop",
+                                  time.perf_counter() - start))
+        return out
+
+    def close(self) -> None:
+        pass

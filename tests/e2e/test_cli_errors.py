@@ -1,0 +1,80 @@
+"""Bad input: exit 2, one line on stderr naming the file/field, and no stored run touched."""
+
+from pathlib import Path
+
+import pytest
+
+SCRIPTED = ["--sampler", "scripted", "--problems", "2", "-n", "2"]
+
+
+def _one_error_line(proc) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def existing_run(cli, tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    proc = cli("run", *SCRIPTED, "--out", str(out), "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_unknown_task(cli, existing_run: Path):
+    before = (existing_run / "monkeys.db").read_bytes()
+    line = _one_error_line(cli("run", "--task", "nosuch", "--out", str(existing_run)))
+    assert "unknown task 'nosuch'" in line and "humaneval" in line
+    assert (existing_run / "monkeys.db").read_bytes() == before
+
+
+def test_config_with_a_wrong_field_type(cli, existing_run: Path, tmp_path: Path):
+    config = tmp_path / "run.yaml"
+    config.write_text(f"sampler: scripted\nn: lots\nout: {existing_run}\n")
+    before = (existing_run / "monkeys.db").read_bytes()
+    line = _one_error_line(cli("run", "--config", str(config)))
+    assert str(config) in line and "'n'" in line and "integer" in line
+    assert (existing_run / "monkeys.db").read_bytes() == before
+
+
+def test_missing_data_file(cli, tmp_path: Path):
+    out = tmp_path / "new"
+    line = _one_error_line(cli("run", *SCRIPTED, "--data", str(tmp_path / "missing.jsonl"), "--out", str(out)))
+    assert "missing.jsonl" in line and "not found" in line
+    assert not out.exists()
+
+
+def test_malformed_data_file_names_the_line(cli, tmp_path: Path):
+    data = tmp_path / "he.jsonl"
+    data.write_text('{"task_id": "x/0", "prompt": "def f():\\n", "entry_point": "f", "test": ""}\n{oops\n')
+    line = _one_error_line(cli("run", *SCRIPTED, "--data", str(data), "--out", str(tmp_path / "o")))
+    assert f"{data}:2" in line
+
+
+def test_changed_settings_refuse_to_resume(cli, existing_run: Path):
+    before = (existing_run / "monkeys.db").read_bytes()
+    line = _one_error_line(cli("run", *SCRIPTED, "--temperature", "1.0", "--out", str(existing_run)))
+    assert "temperature=0.6" in line
+    assert (existing_run / "monkeys.db").read_bytes() == before
+
+
+def test_report_on_a_directory_that_is_not_a_run(cli, tmp_path: Path):
+    line = _one_error_line(cli("report", str(tmp_path)))
+    assert "no run store" in line
+
+
+def test_unreachable_server(cli, tmp_path: Path):
+    out = tmp_path / "o"
+    line = _one_error_line(cli("run", "--sampler", "openai", "--base-url", "http://127.0.0.1:9/v1",
+                               "--model", "m", "--out", str(out)))
+    assert "127.0.0.1:9" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["tasks", "models", "plugins", "doctor"])
+def test_listing_commands(cli, command):
+    proc = cli(command)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
