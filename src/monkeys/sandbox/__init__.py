@@ -9,23 +9,29 @@ import atexit
 import threading
 from typing import Any
 
+from monkeys.errors import SandboxError
+from monkeys.sandbox._pool import ForkServerPool
 from monkeys.sandbox._simple import SubprocessSandbox
 from monkeys.sandbox._types import ExecResult, Limits
 
-__all__ = ["ExecResult", "Limits", "Sandbox", "detect_protections", "get_sandbox"]
+__all__ = ["ExecResult", "ForkServerPool", "Limits", "Sandbox", "SubprocessSandbox", "detect_protections",
+           "get_sandbox"]
 
-Sandbox = Any  # the pool or the fallback; both offer run / run_many / protections / close
+Sandbox = ForkServerPool | SubprocessSandbox  # same methods: run, run_many, protections, close
 
 _lock = threading.Lock()
 _sandbox: Any = None
 
 
-def get_sandbox() -> Any:
+def get_sandbox() -> Sandbox:
     """The process-wide sandbox, started on first use and closed at exit. Thread-safe."""
     global _sandbox
     with _lock:
         if _sandbox is None:
-            _sandbox = SubprocessSandbox()
+            try:
+                _sandbox = ForkServerPool()
+            except SandboxError as exc:  # degrade, and say so in protections()
+                _sandbox = SubprocessSandbox(reason=str(exc))
             atexit.register(_sandbox.close)
         return _sandbox
 

@@ -39,6 +39,9 @@ def _rlimits(limits: Limits) -> Callable[[], None]:
 class SubprocessSandbox:
     """Runs each program in a new `/usr/bin/python3 -I -S` process. Thread-safe (no shared state)."""
 
+    def __init__(self, reason: str = "") -> None:
+        self.reason = reason  # why the fork-server pool is not used
+
     def run(self, source: str, *, stdin: bytes = b"", limits: Limits | None = None) -> ExecResult:
         limits = limits or Limits()
         workdir = tempfile.mkdtemp(prefix="monkeys-sbx-")
@@ -88,7 +91,8 @@ class SubprocessSandbox:
         )
 
     def protections(self) -> dict[str, str]:
-        return {"backend": "subprocess per execution (fallback)", "rlimits": "active",
+        return {"backend": f"subprocess per execution (fallback{': ' + self.reason if self.reason else ''})",
+                "fork_server": f"unavailable: {self.reason or 'not selected'}", "rlimits": "active",
                 "session": "active", "empty_env": "active", "private_dir": "active"}
 
     def close(self) -> None:
