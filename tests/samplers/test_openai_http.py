@@ -153,6 +153,15 @@ def test_one_request_with_n_sends_parameters_and_records_usage(serve, sampler_fo
     assert all(c.finish_reason == "stop" and c.latency_s > 0 for c in got)
 
 
+def test_large_calls_are_cut_into_concurrent_requests_of_max_n(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: replace(ok(body), delay_s=0.2))
+    got = sampler_for(server.base_url, max_n=2).sample(CHAT, requests_for(*range(10, 15)), **PARAMS)
+    assert sorted((b["n"], b["seed"]) for b in server.bodies) == [(1, 14), (2, 10), (2, 12)]
+    assert server.max_in_flight == 3
+    assert [(c.index, c.seed, c.text) for c in got] == [(0, 10, "s10-0"), (1, 10, "s10-1"), (2, 12, "s12-0"),
+                                                        (3, 12, "s12-1"), (4, 14, "s14-0")]
+
+
 def test_text_prompt_goes_to_completions_and_single_samples_send_their_seed(serve, sampler_for) -> None:
     server = serve(lambda path, body, i: ok(body))
     got = sampler_for(server.base_url, use_n=False).sample(Prompt(text="def f():"), requests_for(3, 4), **PARAMS)

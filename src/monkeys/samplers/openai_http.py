@@ -8,13 +8,12 @@ not tokenize, template or price anything: token counts are what the server repor
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import os
 import random
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any, Self
+from collections.abc import Coroutine, Sequence
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,7 +21,9 @@ import httpx
 from monkeys.core import Completion, Prompt, SampleRequest
 from monkeys.errors import ConfigError, SamplerError
 from monkeys.registry import register_sampler
+from monkeys.samplers._openai_reply import completions, describe, reply_json, retry_after, server_message
 
+T = TypeVar("T")
 _MAX_RETRY_AFTER_S = 600.0  # a server asking for longer than this is treated as down
 
 
@@ -41,7 +42,8 @@ class OpenAISampler:
     Options are plain data kept in the run config, so keep the key out of them: `api_key_env` names the
     environment variable to read (`api_key` exists for programmatic use and is never written anywhere).
     `chat=None` picks /chat/completions when the prompt has messages, else /completions. With `use_n`,
-    a call for several samples is one request with `n`; a server that rejects `n` (400/422) or returns
+    a call for several samples is one request with `n` per `max_n` samples (chunks run concurrently, and
+    each stays short enough to finish within `timeout_s`); a server that rejects `n` (400/422) or returns
     fewer choices is remembered and then asked one sample per request, each with its own seed.
 
     Recorded per completion, and what they mean when one request carried `n` > 1:
@@ -63,10 +65,10 @@ class OpenAISampler:
         self, base_url: str, model: str, api_key: str | None = None, api_key_env: str = "OPENAI_API_KEY",
         chat: bool | None = None, use_n: bool = True, concurrency: int = 16, max_retries: int = 6,
         timeout_s: float = 120.0, extra_body: dict[str, Any] | None = None, backoff_s: float = 1.0,
-        max_backoff_s: float = 60.0,
+        max_backoff_s: float = 60.0, max_n: int = 32,
     ) -> None:
-        if concurrency < 1:
-            raise ConfigError(f"sampler openai: concurrency must be >= 1, got {concurrency}")
+        if concurrency < 1 or max_n < 1:
+            raise ConfigError(f"sampler openai: concurrency and max_n must be >= 1, got {concurrency}, {max_n}")
         if max_retries < 0 or timeout_s <= 0:
             raise ConfigError("sampler openai: max_retries must be >= 0 and timeout_s > 0")
         self.base_url = normalise_base_url(base_url)
@@ -74,6 +76,7 @@ class OpenAISampler:
         self.api_key_env = api_key_env
         self.chat = chat
         self.use_n = use_n
+        self.max_n = max_n
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.timeout_s = timeout_s
@@ -121,7 +124,7 @@ class OpenAISampler:
                 if resp.status_code in (404, 405):  # no model list here; is the base URL itself alive?
                     resp = client.get(self.base_url)
         except httpx.HTTPError as exc:
-            raise SamplerError(f"cannot reach {url}: {_describe(exc)}") from None
+            raise SamplerError(f"cannot reach {url}: {describe(exc)}") from None
         if resp.status_code in (401, 403) or resp.status_code >= 500:
             raise self._refused(url, resp)
         try:
@@ -168,28 +171,29 @@ class OpenAISampler:
 
     async def _sample(self, path: str, body: dict, requests: list[SampleRequest],
                       max_tokens: int) -> list[Completion]:
+        chunks = [requests[i:i + self.max_n] for i in range(0, len(requests), self.max_n)]
+        parts = await _all([self._chunk(path, body, chunk, max_tokens) for chunk in chunks])
+        return [c for part in parts for c in part]
+
+    async def _chunk(self, path: str, body: dict, requests: list[SampleRequest],
+                     max_tokens: int) -> list[Completion]:
+        """One request with `n` while the server honours it, then one request per sample."""
         done: list[Completion] = []
         if self._n_works and len(requests) > 1:
             batch = {**body, "n": len(requests), "seed": requests[0].seed}
             try:
                 data, latency = await self._post(path, batch)
-                done = _completions(data, requests, requests[0].seed, latency, max_tokens)
+                done = completions(data, requests, requests[0].seed, latency, max_tokens)
             except _Refused as exc:
                 if exc.status not in (400, 422):
                     raise
             if len(done) < len(requests):
                 self._n_works = False  # rejected or ignored `n`: one sample per request from now on
-        tasks = [asyncio.ensure_future(self._one(path, body, r, max_tokens)) for r in requests[len(done):]]
-        try:
-            return done + list(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
+        return done + await _all([self._one(path, body, r, max_tokens) for r in requests[len(done):]])
 
     async def _one(self, path: str, body: dict, request: SampleRequest, max_tokens: int) -> Completion:
         data, latency = await self._post(path, {**body, "n": 1, "seed": request.seed})
-        got = _completions(data, [request], request.seed, latency, max_tokens)
+        got = completions(data, [request], request.seed, latency, max_tokens)
         if not got:
             raise SamplerError(f"{self.base_url}{path} answered without any choices")
         return got[0]
@@ -201,32 +205,32 @@ class OpenAISampler:
         attempts = self.max_retries + 1
         problem = ""
         for attempt in range(attempts):
-            retry_after: float | None = None
+            wait_s: float | None = None
             async with self._semaphore:
                 start = time.perf_counter()
                 try:
                     resp = await self._client.post(url, json=body)
                 except httpx.ConnectTimeout as exc:
-                    problem = f"cannot reach {url}: {_describe(exc)}"
+                    problem = f"cannot reach {url}: {describe(exc)}"
                 except httpx.TimeoutException:
                     problem = f"{url} did not answer within timeout_s={self.timeout_s:g}"
                 except httpx.TransportError as exc:  # refused, reset, closed mid-reply
-                    problem = f"cannot reach {url}: {_describe(exc)}"
+                    problem = f"cannot reach {url}: {describe(exc)}"
                 else:
                     latency = time.perf_counter() - start
                     if resp.status_code < 300:
-                        return _json(url, resp), latency
+                        return reply_json(url, resp), latency
                     if resp.status_code != 429 and resp.status_code < 500:
                         raise self._refused(url, resp)
-                    problem = f"{url} answered {resp.status_code}: {_server_message(resp)}"
-                    retry_after = _retry_after(resp)
+                    problem = f"{url} answered {resp.status_code}: {server_message(resp)}"
+                    wait_s = retry_after(resp)
             if attempt + 1 < attempts:
-                await asyncio.sleep(self._delay(attempt, retry_after))
+                await asyncio.sleep(self._delay(attempt, wait_s))
         raise SamplerError(f"{problem} (gave up after {attempts} attempts)")
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, _MAX_RETRY_AFTER_S)
+    def _delay(self, attempt: int, wait_s: float | None) -> float:
+        if wait_s is not None:
+            return min(wait_s, _MAX_RETRY_AFTER_S)
         return min(self.max_backoff_s, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
 
     def _refused(self, url: str, resp: httpx.Response) -> _Refused:
@@ -234,7 +238,7 @@ class OpenAISampler:
         if resp.status_code in (401, 403):
             hint = f" (check the API key in ${self.api_key_env})" if self._headers else (
                 f" (no API key sent: set ${self.api_key_env})")
-        return _Refused(f"{url} refused the request ({resp.status_code}): {_server_message(resp)}{hint}",
+        return _Refused(f"{url} refused the request ({resp.status_code}): {server_message(resp)}{hint}",
                         resp.status_code)
 
     # -- event loop ---------------------------------------------------------------------------------
@@ -258,6 +262,17 @@ class OpenAISampler:
         self._semaphore = asyncio.Semaphore(self.concurrency)
 
 
+async def _all(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """`gather` that cancels the siblings when one fails, so a refused call stops spending requests."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
+
+
 def normalise_base_url(base_url: str) -> str:
     """`http://host:8000` → `http://host:8000/v1`; a URL with a path is kept, minus a trailing slash or an
     endpoint suffix pasted by mistake (`/chat/completions`, `/completions`)."""
@@ -268,98 +283,3 @@ def normalise_base_url(base_url: str) -> str:
     for suffix in ("/chat/completions", "/completions"):
         url = url.removesuffix(suffix)
     return url if parts.path.strip("/") else url + "/v1"
-
-
-def _completions(data: dict[str, Any], requests: list[SampleRequest], seed: int, latency: float,
-                 max_tokens: int) -> list[Completion]:
-    """Pair the reply's choices (by their `index`) with `requests`; extra choices are dropped."""
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if not isinstance(choices, list):
-        raise SamplerError(f"server reply has no 'choices' list: {str(data)[:200]}")
-    choices = sorted(choices, key=lambda c: c.get("index", 0))[: len(requests)]
-    texts = [_choice_text(c) for c in choices]
-    finish = [str(c.get("finish_reason") or "unknown") for c in choices]
-    usage = data.get("usage") or {}
-    prompt_parts = _split(int(usage.get("prompt_tokens") or 0), [1.0] * len(choices))
-    completion_parts = _split_completion(int(usage.get("completion_tokens") or 0), texts, finish, max_tokens)
-    return [Completion(index=r.index, seed=seed, text=t, prompt_tokens=p, completion_tokens=c,
-                       finish_reason=f, latency_s=latency)
-            for r, t, f, p, c in zip(requests, texts, finish, prompt_parts, completion_parts)]
-
-
-def _choice_text(choice: dict[str, Any]) -> str:
-    message = choice.get("message")
-    if isinstance(message, dict):
-        return str(message.get("content") or "")
-    return str(choice.get("text") or "")
-
-
-def _split_completion(total: int, texts: list[str], finish: list[str], max_tokens: int) -> list[int]:
-    """Per-choice completion tokens from the reported total: `length` stops used exactly max_tokens."""
-    capped = [f == "length" for f in finish]
-    if len(texts) <= 1 or sum(capped) * max_tokens > total:
-        return _split(total, [len(t) + 1.0 for t in texts])
-    rest = iter(_split(total - sum(capped) * max_tokens, [len(t) + 1.0 for t, c in zip(texts, capped) if not c]))
-    return [max_tokens if c else next(rest) for c in capped]
-
-
-def _split(total: int, weights: list[float]) -> list[int]:
-    """Largest-remainder split of `total` in proportion to `weights`: integer parts that sum to `total`."""
-    if not weights:
-        return []
-    scale = total / sum(weights)
-    raw = [w * scale for w in weights]
-    parts = [int(x) for x in raw]
-    by_remainder = sorted(range(len(raw)), key=lambda i: parts[i] - raw[i])
-    for i in by_remainder[: total - sum(parts)]:
-        parts[i] += 1
-    return parts
-
-
-def _json(url: str, resp: httpx.Response) -> dict[str, Any]:
-    try:
-        return resp.json()
-    except ValueError:
-        raise SamplerError(f"{url} answered {resp.status_code} with a body that is not JSON: "
-                           f"{_one_line(resp.text)[:200]}") from None
-
-
-def _server_message(resp: httpx.Response) -> str:
-    """The server's own words: OpenAI's {"error": {"message"}}, FastAPI's {"detail"}, or the raw body."""
-    try:
-        data = resp.json()
-    except ValueError:
-        return _one_line(resp.text)[:300] or resp.reason_phrase
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return _one_line(str(error["message"]))[:300]
-        for key in ("error", "message", "detail"):
-            if data.get(key):
-                return _one_line(str(data[key]))[:300]
-    return _one_line(str(data))[:300]
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait: retry-after-ms (OpenAI), Retry-After seconds or HTTP date."""
-    try:
-        if "retry-after-ms" in resp.headers:
-            return max(0.0, float(resp.headers["retry-after-ms"]) / 1000)
-        value = resp.headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
-def _describe(exc: BaseException) -> str:
-    return _one_line(str(exc)) or type(exc).__name__
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
