@@ -108,7 +108,7 @@ class OpenAISampler:
         try:
             return future.result()
         except BaseException:
-            future.cancel()  # Ctrl-C or a failing sibling: do not leave requests running for nobody
+            future.cancel()  # Ctrl-C in the caller: do not leave its requests running for nobody
             raise
 
     def check_reachable(self, timeout_s: float = 5.0) -> list[str]:
@@ -238,6 +238,8 @@ class OpenAISampler:
         if resp.status_code in (401, 403):
             hint = f" (check the API key in ${self.api_key_env})" if self._headers else (
                 f" (no API key sent: set ${self.api_key_env})")
+        elif resp.status_code == 404:
+            hint = f" (check --base-url, usually ending in /v1, and --model {self.model_name!r})"
         return _Refused(f"{url} refused the request ({resp.status_code}): {server_message(resp)}{hint}",
                         resp.status_code)
 
