@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from monkeys.report.analyze import RunAnalysis
+from monkeys.report.analyze import Comparison2, RunAnalysis
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def print_summary(analyses: list[RunAnalysis], console: Console) -> None:
+def print_summary(analyses: list[RunAnalysis], console: Console, comparison: Comparison2 | None = None) -> None:
     """One table per run (k, coverage, 95% CI) plus a fit line; a comparison table when there are several."""
     from rich.table import Table
 
@@ -38,6 +38,8 @@ def print_summary(analyses: list[RunAnalysis], console: Console) -> None:
             console.print(f"  {line}")
     if len(analyses) > 1:
         _print_comparison(analyses, console)
+    for line in comparison.lines if comparison else []:
+        console.print(f"  {line}")
 
 
 def _print_comparison(analyses: list[RunAnalysis], console: Console) -> None:
@@ -52,5 +54,3 @@ def _print_comparison(analyses: list[RunAnalysis], console: Console) -> None:
         table.add_row(a.run.name, a.run.model, str(len(a.run.problem_ids)), str(k), cov,
                       a.cost_text("flops"), a.cost_text("usd"))
     console.print(table)
-    for line in getattr(analyses[0], "comparisons", []):
-        console.print(f"  {line}")

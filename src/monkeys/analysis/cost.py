@@ -1,0 +1,177 @@
+"""Inference cost of a run: FLOPs from the model's shape and stored token counts, dollars from a pricing file.
+
+FLOPs per token follow the paper (after Kaplan et al. 2020): 2·(parameters + 2·layers·hidden·context), with
+context the tokens before it, so a sample of p prompt and c completion tokens costs
+2·N·(p+c) + 2·layers·hidden·(p+c)(p+c-1). Every sample pays for its prompt (no prefix-cache discount).
+Mixture-of-experts models count active parameters. Pricing files are JSON or YAML.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monkeys.errors import DataError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What FLOPs need: (active) parameters, transformer layers, hidden size."""
+
+    parameters: float
+    layers: int
+    hidden: int
+
+
+# Parameters, layers and hidden size from each model's published config.json.
+MODELS: dict[str, ModelSpec] = {
+    "smollm2-135m": ModelSpec(134.5e6, 30, 576),
+    "smollm2-360m": ModelSpec(361.8e6, 32, 960),
+    "smollm2-1.7b": ModelSpec(1.71e9, 24, 2048),
+    "qwen2.5-0.5b": ModelSpec(494e6, 24, 896),
+    "qwen2.5-1.5b": ModelSpec(1.54e9, 28, 1536),
+    "qwen2.5-7b": ModelSpec(7.62e9, 28, 3584),
+    "gemma-2b": ModelSpec(2.51e9, 18, 2048),
+    "gemma-7b": ModelSpec(8.54e9, 28, 3072),
+    "llama-3-8b": ModelSpec(8.03e9, 32, 4096),
+    "llama-3-70b": ModelSpec(70.6e9, 80, 8192),
+    "llama-3.1-8b": ModelSpec(8.03e9, 32, 4096),
+    "llama-3.1-70b": ModelSpec(70.6e9, 80, 8192),
+    "llama-3.1-405b": ModelSpec(405.9e9, 126, 16384),
+    "pythia-70m": ModelSpec(70.4e6, 6, 512),
+    "pythia-1.4b": ModelSpec(1.41e9, 24, 2048),
+    "pythia-12b": ModelSpec(11.8e9, 36, 5120),
+    "deepseek-coder-v2-lite": ModelSpec(2.4e9, 27, 2048),  # MoE: 2.4B of 15.7B parameters active
+    "deepseek-coder-v2": ModelSpec(21e9, 60, 5120),  # MoE: 21B of 236B active
+}
+
+
+def _key(name: str) -> str:
+    """'HuggingFaceTB/SmolLM2-135M-Instruct-GGUF' -> 'smollm2-135m-instruct-gguf' for prefix matching."""
+    return name.rsplit("/", 1)[-1].lower().replace("_", "-").replace("meta-", "")
+
+
+def find_model(name: str, overrides: Mapping[str, ModelSpec] | None = None) -> ModelSpec | None:
+    """Spec of `name`: an override first, then the longest table entry the name starts with, else None."""
+    for table in (overrides or {}, MODELS):
+        keyed = {_key(k): v for k, v in table.items()}
+        hits = [k for k in keyed if _key(name).startswith(k)]
+        if hits:
+            return keyed[max(hits, key=len)]
+    return None
+
+
+def spec_from_hf_config(path: Path) -> ModelSpec:
+    """Estimate a spec from a Hugging Face config.json (dense decoder; parameters from the layer shapes)."""
+    try:
+        cfg = json.loads(Path(path).read_text())
+        d, layers, vocab = int(cfg["hidden_size"]), int(cfg["num_hidden_layers"]), int(cfg["vocab_size"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: expected a Hugging Face config.json with hidden_size, num_hidden_layers,"
+                        f" vocab_size ({exc})") from exc
+    ff = int(cfg.get("intermediate_size", 4 * d))
+    heads = int(cfg.get("num_attention_heads", 1))
+    kv = int(cfg.get("num_key_value_heads", heads))
+    attn = d * d * 2 + 2 * d * (d // heads) * kv  # q, o + k, v (grouped-query)
+    mlp = 3 * d * ff if "gate" in json.dumps(cfg).lower() or cfg.get("hidden_act") == "silu" else 2 * d * ff
+    embed = vocab * d * (1 if cfg.get("tie_word_embeddings", False) else 2)
+    return ModelSpec(float(layers * (attn + mlp) + embed), layers, d)
+
+
+def sample_flops(spec: ModelSpec, prompt_tokens: np.ndarray, completion_tokens: np.ndarray) -> np.ndarray:
+    """FLOPs of each sample (arrays of token counts)."""
+    t = np.asarray(prompt_tokens, dtype=float) + np.asarray(completion_tokens, dtype=float)
+    return 2 * spec.parameters * t + 2 * spec.layers * spec.hidden * t * np.maximum(t - 1, 0)
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per million prompt and completion tokens."""
+
+    prompt_usd_per_mtok: float
+    completion_usd_per_mtok: float
+
+
+def load_pricing(path: Path) -> dict[str, Price]:
+    """Read `{model: {prompt_usd_per_mtok: x, completion_usd_per_mtok: y}}` from JSON or YAML.
+
+    Raises `DataError` naming the file and model on a missing or non-numeric field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data: Any = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # any parse error is the file's fault
+        raise DataError(f"{path}: cannot read the pricing file: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a mapping of model name to prices")
+    prices = {}
+    for model, entry in data.items():
+        try:
+            prices[str(model)] = Price(float(entry["prompt_usd_per_mtok"]), float(entry["completion_usd_per_mtok"]))
+        except (TypeError, KeyError, ValueError) as exc:
+            raise DataError(f"{path}: model {model!r}: expected numeric prompt_usd_per_mtok and"
+                            f" completion_usd_per_mtok ({exc!r})") from exc
+    return prices
+
+
+def find_price(name: str, prices: Mapping[str, Price]) -> Price | None:
+    """Exact name, else the longest pricing key the model name starts with (same rule as `find_model`)."""
+    if name in prices:
+        return prices[name]
+    hits = [k for k in prices if _key(name).startswith(_key(k))]
+    return prices[max(hits, key=len)] if hits else None
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """Cost of one sample per problem, summed over problems: k samples each cost k times this."""
+
+    flops_per_round: float | None  # None when the model's shape is unknown
+    usd_per_round: float | None  # None without a price for the model
+    n_rounds: float  # mean samples per problem actually drawn
+
+    @property
+    def total_flops(self) -> float | None:
+        return None if self.flops_per_round is None else self.flops_per_round * self.n_rounds
+
+    @property
+    def total_usd(self) -> float | None:
+        return None if self.usd_per_round is None else self.usd_per_round * self.n_rounds
+
+
+def run_cost(model: str, prompt_tokens: np.ndarray, completion_tokens: np.ndarray, n_problems: int, *,
+             spec: ModelSpec | None = None, price: Price | None = None) -> RunCost:
+    """Mean cost per sample, scaled to one sample for each of `n_problems` problems."""
+    p = np.asarray(prompt_tokens, dtype=float)
+    c = np.asarray(completion_tokens, dtype=float)
+    if len(p) == 0 or n_problems == 0:
+        return RunCost(None, None, 0.0)
+    spec = spec or find_model(model)
+    flops = float(sample_flops(spec, p, c).mean()) * n_problems if spec and (p + c).sum() > 0 else None
+    usd = None
+    if price is not None:
+        usd = (p.mean() * price.prompt_usd_per_mtok + c.mean() * price.completion_usd_per_mtok) / 1e6 * n_problems
+    return RunCost(flops, usd, len(p) / n_problems)
+
+
+def cheapest(options: list[tuple[str, np.ndarray, np.ndarray, float]], target: float) -> tuple[str, int, float] | None:
+    """Cost-optimal (run, k) reaching coverage `target`: options are (name, ks, coverage, cost per round)."""
+    best: tuple[str, int, float] | None = None
+    for name, ks, cov, per_round in options:
+        reach = np.flatnonzero(np.asarray(cov) >= target)
+        if len(reach):
+            k = int(np.asarray(ks)[reach[0]])
+            if best is None or k * per_round < best[2]:
+                best = (name, k, k * per_round)
+    return best
