@@ -55,8 +55,9 @@ def _json_block(title: str, value: object) -> str:
 def render_html(analyses: list[RunAnalysis], comparison: Comparison2, figures: dict[str, list[str]]) -> str:
     """The whole page; `figures` maps a section ("overview" or a run name) to ready `<figure>` tags."""
     names = ", ".join(a.run.name for a in analyses)
-    parts = [f"<!doctype html><html><head><meta charset=utf-8><title>monkeys report: {escape(names)}</title>"
-             f"<style>{_CSS}</style></head><body>",
+    head = (f"<!doctype html><html><head><meta charset=utf-8><title>monkeys report: {escape(names)}</title>"
+            f"<style>{_CSS}</style></head><body>")
+    parts = [head,
              f"<h1>monkeys report: {escape(names)}</h1>",
              f"<p class=note>generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the run stores alone</p>"]
     parts.append("<table><tr><th>run</th><th>model</th><th>problems</th><th>samples</th><th>max k</th>"
