@@ -42,7 +42,8 @@ class RunConfig(BaseModel):
     max_tokens: int = Field(192, ge=1, le=1_000_000, description="max new tokens per sample")
     seed: int = Field(0, description="run seed; sample seeds derive from (seed, problem, index)")
     batch_size: int = Field(16, ge=1, le=4096, description="samples drawn per sampler call")
-    concurrency: int = Field(1, ge=1, le=1024, description="sampler calls in flight at once")
+    concurrency: int | None = Field(
+        None, ge=1, le=1024, description="sampler calls in flight at once; default: the sampler's own")
     verify_workers: int = Field(2, ge=1, le=256, description="threads verifying samples")
     out: Path = Field(DEFAULT_OUT, description="run directory (holds monkeys.db, plots)")
 

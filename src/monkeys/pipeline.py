@@ -213,7 +213,9 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
             summary.samples_verified += 1
             progress.verified(pid, verdict, newly)
 
-    sample_pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="monkeys-sample")
+    # A sampler says how many calls it takes at once (an HTTP client: many; a local model: one).
+    concurrency = config.concurrency or int(getattr(sampler, "concurrency", 1))
+    sample_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="monkeys-sample")
     verify_pool = ThreadPoolExecutor(config.verify_workers, thread_name_prefix="monkeys-verify")
     verify_futures: set[Future[None]] = set()
 
@@ -231,7 +233,7 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
         in_flight: dict[Future[list[Completion]], tuple[Problem, set[int]]] = {}
 
         def fill() -> None:
-            while len(in_flight) < config.concurrency:
+            while len(in_flight) < concurrency:
                 job = next(job_iter, None)
                 if job is None:
                     return

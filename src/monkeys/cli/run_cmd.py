@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         max_tokens: Annotated[int | None, typer.Option(help="Max new tokens per sample. [default: 192]")] = None,
         seed: Annotated[int | None, typer.Option(help="Run seed. [default: 0]")] = None,
         batch_size: Annotated[int | None, typer.Option(help="Samples per sampler call. [default: 16]")] = None,
-        concurrency: Annotated[int | None, typer.Option(help="Sampler calls in flight. [default: 1]")] = None,
+        concurrency: Annotated[int | None, typer.Option(help="Sampler calls in flight. [default: the sampler's own]")] = None,
         verify_workers: Annotated[int | None, typer.Option(help="Verifier threads. [default: 2]")] = None,
         out: Annotated[Path | None, typer.Option(help="Run directory. [default: runs/default]")] = None,
         config: Annotated[Path | None, typer.Option(help="YAML/TOML/JSON file of run settings; flags win.")] = None,

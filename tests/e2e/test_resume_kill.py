@@ -1,0 +1,58 @@
+"""SIGKILL a real run of the embedded model midway, start it again, and compare with an uninterrupted run."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import MONKEYS, monkeys
+
+ARGS = ["--problems", "HumanEval/53,HumanEval/23", "-n", "8", "--batch-size", "4", "--max-tokens", "40",
+        "--seed", "7", "--no-report"]
+
+
+def _rows(run_dir: Path) -> list[tuple]:
+    db = sqlite3.connect(run_dir / "monkeys.db")
+    try:
+        return db.execute("SELECT problem_id, sample_index, seed, text, completion_tokens FROM samples"
+                          " ORDER BY problem_id, sample_index").fetchall()
+    finally:
+        db.close()
+
+
+def _count(run_dir: Path) -> int:
+    try:
+        db = sqlite3.connect(run_dir / "monkeys.db")
+        try:
+            return db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path):
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    proc = subprocess.Popen([MONKEYS, "run", *ARGS, "--out", str(killed)], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while _count(killed) < 4 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored_at_kill = _count(killed)
+    assert 4 <= stored_at_kill < 16, "the run was not killed midway"
+
+    resumed = monkeys("run", *ARGS, "--out", str(killed))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "(resumed)" in resumed.stderr
+    full = monkeys("run", *ARGS, "--out", str(whole))
+    assert full.returncode == 0, full.stderr
+
+    rows = _rows(killed)
+    assert [(r[0], r[1]) for r in rows] == [(p, i) for p in ("HumanEval/23", "HumanEval/53") for i in range(8)]
+    assert rows == _rows(whole)  # same seeds and, the engine being deterministic per batch, same texts
+    db = sqlite3.connect(killed / "monkeys.db")
+    assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 16
