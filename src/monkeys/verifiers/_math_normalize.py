@@ -107,16 +107,16 @@ def check_minerva(gold: str, answer: str) -> bool:
         return False
 
 
-def answer_key(answer: str, mode: str) -> str:
+def answer_key(answer: str) -> str:
     """A canonical string shared by equivalent answers, for majority vote without pairwise comparisons.
 
     Numbers become `n:` + 10 significant digits (so `0.5`, `\\frac12`, `1/2` collide); other expressions
-    sympy's canonical printing of the parsed form; anything unparsable its normalised string.
+    sympy's canonical printing of the parsed form; anything unparsable its normalised string. The key is
+    the same in both modes (math-verify's parser is the more robust), so votes do not depend on the mode.
     """
-    text = minerva_normalize(answer) if mode == "minerva" else answer
-    fallback = "s:" + light_normalize(text)
+    fallback = "s:" + light_normalize(answer)
     try:
-        parsed = _mv_parse(text)
+        parsed = _mv_parse(answer)
     except Exception:
         return fallback
     if not parsed:
@@ -135,4 +135,4 @@ def answer_key(answer: str, mode: str) -> str:
 def check_and_key(mode: str, gold: str, answer: str) -> tuple[bool, str]:
     """One round trip to the worker: the verdict and the answer's vote key."""
     check = check_minerva if mode == "minerva" else check_math_verify
-    return check(gold, answer), answer_key(answer, mode)
+    return check(gold, answer), answer_key(answer)
