@@ -75,9 +75,10 @@ class Results:
 
 
 def read_results(db: sqlite3.Connection, verifier: str | None = None) -> Results:
-    """Correctness arrays for every stored problem under `verifier` (default: the run's verifier)."""
+    """Correctness arrays for every stored problem under `verifier` (default: the run's verifier, which
+    the pipeline records in meta `verifier` after resolving the task's default)."""
     if verifier is None:
-        verifier = (read_meta(db, "config") or {}).get("verifier")
+        verifier = read_meta(db, "verifier") or (read_meta(db, "config") or {}).get("verifier")
     by_problem: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     rows = db.execute(
         "SELECT s.problem_id, s.sample_index, v.outcome FROM verdicts v JOIN samples s"
