@@ -34,6 +34,8 @@ def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: 
         os.closerange(4, 1 << 16)  # the pool's pipes, the pid-ns handle, everything
         os.environ.clear()
         _confine.confine_child(prot, state, workdir, limits)
+        if state["pidns_fd"] is not None:
+            serve_as_init()  # returns only in the program's own process
         os.write(3, b"k")
         os.close(3)
         sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
@@ -73,6 +75,25 @@ def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: 
             pass
         code = 125
     os._exit(code & 0xFF)
+
+
+def serve_as_init() -> None:
+    """Fork the program off this pid-namespace init, so it gets ordinary signal semantics (an init
+    ignores signals it has no handler for); reap it and report its wait status on fd 3."""
+    pid = os.fork()
+    if pid == 0:
+        return
+    os.close(0), os.close(1), os.close(2)
+    while True:
+        try:
+            wpid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+        if wpid == pid:
+            os.write(3, b"s" + status.to_bytes(4, "little"))
+            os._exit(0)
 
 
 def kill_all(pid: int, state: dict) -> None:
@@ -150,9 +171,12 @@ def execute(source: bytes, stdin: bytes, limits: dict, prot: dict, state: dict, 
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
     try:
-        confined = os.read(ready_r, 1) == b"k"
+        report = os.read(ready_r, 16)
     except BlockingIOError:
-        confined = False
+        report = b""
+    confined = report[:1] == b"k"
+    if report[1:2] == b"s":  # the program's own status, reported by the pid-namespace init
+        status = int.from_bytes(report[2:6], "little")
     for fd in (out_r, err_r, pidfd, ready_r):
         os.close(fd)
     sel.close()

@@ -1,0 +1,115 @@
+"""CodeContests (Li et al. 2022): competitive programming, verified by hidden stdin/stdout tests.
+
+Reads the hub layout (`deepmind/code_contests`: `description`, `public_tests`/`private_tests`/
+`generated_tests` as {"input": [...], "output": [...]}) and the flat layout of the shared sample file
+(`content`, `test` = JSON list of {"input": {"stdin"}, "output": {"stdout"}}, `labels` JSON).
+Tests are public + private + generated. The prompt is the paper's: a few solved problems, then this one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from monkeys.core import Problem, Prompt
+from monkeys.errors import DataError
+from monkeys.registry import register_task
+from monkeys.tasks._files import load_hub, read_records
+
+HUB_DATASET = "deepmind/code_contests"
+EXPECTED = ("expected CodeContests records with `description` + `public_tests`/`private_tests`/"
+            "`generated_tests` (hub layout) or `content` + `test` (flat layout)")
+FEW_SHOT = (
+    ("You are given two integers a and b. Print their sum.\n\nInput\nOne line with a and b "
+     "(|a|, |b| <= 10^9).\n\nOutput\nPrint a + b.",
+     "a, b = map(int, input().split())\nprint(a + b)"),
+    ("Given n and a list of n integers, print the maximum sum of a contiguous non-empty subarray.\n\n"
+     "Input\nThe first line contains n (1 <= n <= 2*10^5); the second line n integers "
+     "(|a_i| <= 10^9).\n\nOutput\nPrint one integer.",
+     "import sys\n\ndef main():\n    data = sys.stdin.buffer.read().split()\n    n = int(data[0])\n"
+     "    best, cur = None, 0\n    for x in map(int, data[1:n + 1]):\n        cur = max(x, cur + x)\n"
+     "        best = cur if best is None else max(best, cur)\n    print(best)\n\nmain()"),
+)
+INSTRUCTION = ("Solve the programming problem. Read from standard input, write to standard output, "
+               "and answer with one complete Python 3 program in a ```python code block.")
+STOPS = ("\n## Problem",)
+
+
+def build_prompt(statement: str, n_shots: int = len(FEW_SHOT)) -> Prompt:
+    """Paper-style few-shot prompt; the model continues after "## Solution" with a fenced block."""
+    shots = "".join(f"## Problem\n{q}\n\n## Solution\n```python\n{a}\n```\n\n" for q, a in FEW_SHOT[:n_shots])
+    text = f"{INSTRUCTION}\n\n{shots}## Problem\n{statement.strip()}\n\n## Solution\n"
+    messages: list[dict[str, str]] = [{"role": "system", "content": INSTRUCTION}]
+    for q, a in FEW_SHOT[:n_shots]:
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": f"```python\n{a}\n```"}]
+    messages.append({"role": "user", "content": statement.strip()})
+    return Prompt(text=text, messages=tuple(messages), stop=STOPS)
+
+
+def _hub_tests(record: dict[str, Any], where: str) -> list[dict[str, str]]:
+    tests = []
+    for key in ("public_tests", "private_tests", "generated_tests"):
+        block = record.get(key) or {}
+        inputs, outputs = block.get("input") or [], block.get("output") or []
+        if len(inputs) != len(outputs):
+            raise DataError(f"{where}: {key} has {len(inputs)} inputs but {len(outputs)} outputs")
+        tests += [{"stdin": i, "stdout": o} for i, o in zip(inputs, outputs)]
+    return tests
+
+
+def _flat_tests(record: dict[str, Any], where: str) -> list[dict[str, str]]:
+    raw = record["test"]
+    try:
+        items = json.loads(raw) if isinstance(raw, str) else raw
+        return [{"stdin": t["input"]["stdin"], "stdout": t["output"]["stdout"]} for t in items]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DataError(f"{where}: field 'test': expected a JSON list of "
+                        f'{{"input": {{"stdin": ...}}, "output": {{"stdout": ...}}}} ({exc!r})') from None
+
+
+def to_problem(record: dict[str, Any], where: str, n_shots: int = len(FEW_SHOT)) -> Problem:
+    """One record of either layout as a Problem. Raises DataError naming `where` on a bad record."""
+    if "description" in record:
+        statement, tests = record["description"], _hub_tests(record, where)
+        pid = str(record.get("name") or where)
+    elif "content" in record and "test" in record:
+        statement, tests = record["content"], _flat_tests(record, where)
+        labels = record.get("labels") or {}
+        try:
+            labels = json.loads(labels) if isinstance(labels, str) else labels
+        except ValueError:
+            labels = {}
+        name = labels.get("name") if isinstance(labels, dict) else None
+        pid = f"{labels.get('source', 'cc')}/{name}" if name else str(record.get("id", where))
+    else:
+        raise DataError(f"{where}: {EXPECTED}")
+    if not tests:
+        raise DataError(f"{where}: problem {pid!r} has no tests")
+    return Problem(problem_id=pid, prompt=build_prompt(statement, n_shots),
+                   reference={"kind": "stdio", "tests": tests})
+
+
+@register_task("code-contests")
+class CodeContests:
+    """DeepMind CodeContests; each problem is verified against its public, private and generated tests."""
+
+    name: ClassVar[str] = "code-contests"
+    default_verifier: ClassVar[str] = "code-tests"
+
+    def __init__(self, data: str | None = None, split: str = "test", n_shots: int = 2,
+                 limit: int | None = None) -> None:
+        self.data, self.split, self.n_shots, self.limit = data, split, n_shots, limit
+
+    def load_problems(self) -> list[Problem]:
+        if self.data:
+            records, source = read_records(self.data), str(self.data)
+        else:
+            records, source = load_hub(HUB_DATASET, None, self.split), f"{HUB_DATASET}[{self.split}]"
+        problems, seen = [], set()
+        for i, record in enumerate(records[: self.limit] if self.limit else records, 1):
+            problem = to_problem(record, f"{source}: record {i}", self.n_shots)
+            if problem.problem_id in seen:  # names repeat across sources: keep ids unique and stable
+                problem = Problem(f"{problem.problem_id}#{i}", problem.prompt, problem.reference)
+            seen.add(problem.problem_id)
+            problems.append(problem)
+        return problems
