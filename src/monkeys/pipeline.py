@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from monkeys import __version__
 from monkeys.config import RunConfig, check_resume, parse_problem_selection
-from monkeys.core import Completion, Problem, Sample, SampleRequest, Sampler, Verdict, Verifier, derive_seed
+from monkeys.core import Completion, Problem, Sample, Sampler, SampleRequest, Verdict, Verifier, derive_seed
 from monkeys.errors import ConfigError
 from monkeys.registry import create, get_plugin
 from monkeys.store import (

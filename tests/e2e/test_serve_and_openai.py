@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from conftest import MONKEYS, monkeys
 
 

@@ -5,8 +5,15 @@ import pytest
 
 from monkeys.core import Completion, Outcome, Problem, Prompt, Verdict
 from monkeys.errors import StoreError
-from monkeys.store import StoreWriter, connect, read_problems, read_results, sample_indices, unverified_samples
-from monkeys.store import write_problems
+from monkeys.store import (
+    StoreWriter,
+    connect,
+    read_problems,
+    read_results,
+    sample_indices,
+    unverified_samples,
+    write_problems,
+)
 from monkeys.store.migrations import MIGRATIONS
 
 
