@@ -7,6 +7,7 @@ process. The string helpers (`light_normalize`, `minerva_normalize`) are linear 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -75,7 +76,9 @@ def warmup() -> None:
     _mv_parse("1")
 
 
+@functools.lru_cache(maxsize=4096)
 def _mv_parse(answer: str) -> list[Any]:
+    """Parsed once per worker: golds recur for every sample of a problem, answers across samples."""
     from math_verify import parse
     return parse("\\boxed{" + answer + "}", parsing_timeout=None)  # type: ignore[arg-type]
 
@@ -133,6 +136,8 @@ def answer_key(answer: str) -> str:
 
 
 def check_and_key(mode: str, gold: str, answer: str) -> tuple[bool, str]:
-    """One round trip to the worker: the verdict and the answer's vote key."""
+    """One round trip to the worker: the verdict and the answer's vote key (mode "key": the key only)."""
+    if mode == "key":
+        return True, answer_key(answer)
     check = check_minerva if mode == "minerva" else check_math_verify
     return check(gold, answer), answer_key(answer)

@@ -85,7 +85,10 @@ class MathAnswer:
         details: dict[str, Any] = {"answer": shown, "gold": gold, "mode": self.mode}
         gold_l, raw_l = light_normalize(gold), light_normalize(raw)
         if gold_l == raw_l:  # same string up to spacing: equal in every mode, and the same vote key
-            ok, key = self._cached_or_check(gold, gold)
+            try:
+                _, key = self._cached_or_check(gold, raw, key_only=True)
+            except (CheckTimeout, WorkerDied, RuntimeError):
+                key = "s:" + raw_l
             return self._verdict(True, key, details)
         if plain_numbers_differ(gold_l, raw_l):
             return self._verdict(False, "n:" + format(float(raw_l), ".10g"), details)
@@ -107,14 +110,15 @@ class MathAnswer:
         return Verdict(Outcome.FAIL, f"answer {details['answer']!r} is not equivalent to "
                                      f"{details['gold']!r} ({details['mode']})", details)
 
-    def _cached_or_check(self, gold: str, answer: str) -> tuple[bool, str]:
-        cache_key = (light_normalize(gold), light_normalize(answer))
+    def _cached_or_check(self, gold: str, answer: str, key_only: bool = False) -> tuple[bool, str]:
+        cache_key = ("" if key_only else light_normalize(gold), light_normalize(answer))
         with self._lock:
             hit = self._cache.get(cache_key)
             if hit is not None:
                 self._cache.move_to_end(cache_key)
                 return hit
-        result = tuple(self._pool.call(self.mode, gold, answer, timeout_s=self.timeout_s))
+        result = tuple(self._pool.call("key" if key_only else self.mode, gold, answer,
+                                               timeout_s=self.timeout_s))
         with self._lock:
             self._cache[cache_key] = result
             if len(self._cache) > self._cache_size:
