@@ -104,7 +104,7 @@ def kill_all(pid: int, state: dict) -> None:
         except OSError:
             pass
     uid = state["uid"]
-    if uid is not None:
+    if uid is not None and state["pidns_fd"] is None:  # with a pid ns, the init's end already kills all
         sweeper = os.fork()
         if sweeper == 0:
             try:
@@ -180,7 +180,6 @@ def execute(source: bytes, stdin: bytes, limits: dict, prot: dict, state: dict, 
     for fd in (out_r, err_r, pidfd, ready_r):
         os.close(fd)
     sel.close()
-    kill_all(pid, state)
     shutil.rmtree(workdir, ignore_errors=True)
     oom = cg is not None and cg.oom_kills() > ooms
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
