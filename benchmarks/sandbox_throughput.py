@@ -96,7 +96,7 @@ def main() -> None:
         with ThreadPoolExecutor(4) as ex:
             verdicts = list(ex.map(lambda pr: verifier.verify(pr[0], Sample(pr[0].problem_id, 0, 0,
                                    pr[1]["prompt"] + "  # same program\n" + pr[1]["canonical_solution"])),
-                                   zip(problems, rows)))
+                                   zip(problems, rows, strict=True)))
         elapsed = time.perf_counter() - start
         executed = sum(not v.details["cached"] for v in verdicts)
         print(f"{'humaneval solutions':22} {label:32} {len(verdicts):5d} {len(verdicts) / elapsed:9.1f} "

@@ -38,7 +38,7 @@ def mbpp_problem(r: dict) -> Problem:
 def verify_all(verifier: CodeTests, pairs: list[tuple[Problem, str]]) -> list[tuple[str, object]]:
     with ThreadPoolExecutor(4) as ex:
         verdicts = ex.map(lambda pt: verifier.verify(pt[0], Sample(pt[0].problem_id, 0, 0, pt[1])), pairs)
-        return [(p.problem_id, v) for (p, _), v in zip(pairs, verdicts)]
+        return [(p.problem_id, v) for (p, _), v in zip(pairs, verdicts, strict=True)]
 
 
 @pytest.fixture(scope="module")

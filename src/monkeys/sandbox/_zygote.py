@@ -16,7 +16,7 @@ import collections, itertools, functools, math, heapq, bisect, re, string, fract
 import random, statistics, copy, operator, typing, types, io, traceback, threading, gc  # noqa: E401,F401,E402
 import selectors, shutil, signal, time, builtins, tempfile  # noqa: E401,E402
 
-import _confine  # noqa: E402
+import _confine  # noqa: E402, I001
 import _wire  # noqa: E402
 
 

@@ -53,7 +53,7 @@ def _hub_tests(record: dict[str, Any], where: str) -> list[dict[str, str]]:
         inputs, outputs = block.get("input") or [], block.get("output") or []
         if len(inputs) != len(outputs):
             raise DataError(f"{where}: {key} has {len(inputs)} inputs but {len(outputs)} outputs")
-        tests += [{"stdin": i, "stdout": o} for i, o in zip(inputs, outputs)]
+        tests += [{"stdin": i, "stdout": o} for i, o in zip(inputs, outputs, strict=True)]
     return tests
 
 
