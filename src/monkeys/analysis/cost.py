@@ -150,19 +150,40 @@ class RunCost:
         return None if self.usd_per_round is None else self.usd_per_round * self.n_rounds
 
 
-def run_cost(model: str, prompt_tokens: np.ndarray, completion_tokens: np.ndarray, n_problems: int, *,
-             spec: ModelSpec | None = None, price: Price | None = None) -> RunCost:
-    """Mean cost per sample, scaled to one sample for each of `n_problems` problems."""
-    p = np.asarray(prompt_tokens, dtype=float)
-    c = np.asarray(completion_tokens, dtype=float)
-    if len(p) == 0 or n_problems == 0:
+@dataclass(frozen=True)
+class TokenStats:
+    """Per-sample token means a run's cost needs; t = prompt + completion tokens of a sample."""
+
+    samples: int
+    prompt: float
+    completion: float
+    t_quadratic: float  # mean of t·(t-1), the attention term
+
+    @classmethod
+    def from_arrays(cls, prompt_tokens: np.ndarray, completion_tokens: np.ndarray) -> TokenStats:
+        p = np.asarray(prompt_tokens, dtype=float)
+        c = np.asarray(completion_tokens, dtype=float)
+        if len(p) == 0:
+            return cls(0, 0.0, 0.0, 0.0)
+        t = p + c
+        return cls(len(p), float(p.mean()), float(c.mean()), float((t * np.maximum(t - 1, 0)).mean()))
+
+
+def run_cost(model: str, tokens: TokenStats, n_problems: int, *, spec: ModelSpec | None = None,
+             price: Price | None = None) -> RunCost:
+    """Mean cost per sample (same formula as `sample_flops`), scaled to one sample for each problem."""
+    if tokens.samples == 0 or n_problems == 0:
         return RunCost(None, None, 0.0)
     spec = spec or find_model(model)
-    flops = float(sample_flops(spec, p, c).mean()) * n_problems if spec and (p + c).sum() > 0 else None
+    t = tokens.prompt + tokens.completion
+    flops = None
+    if spec is not None and t > 0:
+        flops = (2 * spec.parameters * t + 2 * spec.layers * spec.hidden * tokens.t_quadratic) * n_problems
     usd = None
     if price is not None:
-        usd = (p.mean() * price.prompt_usd_per_mtok + c.mean() * price.completion_usd_per_mtok) / 1e6 * n_problems
-    return RunCost(flops, usd, len(p) / n_problems)
+        usd = (tokens.prompt * price.prompt_usd_per_mtok
+               + tokens.completion * price.completion_usd_per_mtok) / 1e6 * n_problems
+    return RunCost(flops, usd, tokens.samples / n_problems)
 
 
 def cheapest(options: list[tuple[str, np.ndarray, np.ndarray, float]], target: float) -> tuple[str, int, float] | None:

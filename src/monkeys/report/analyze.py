@@ -91,7 +91,7 @@ def analyze_run(run: RunData, *, prices: dict[str, Price] | None = None, n_boot:
         except (ValueError, np.linalg.LinAlgError) as exc:
             out.extras.append(f"no Beta fit: {exc}")
     price = find_price(run.model, prices) if prices else None
-    out.cost = run_cost(run.model, run.prompt_tokens, run.completion_tokens, len(run.problem_ids), price=price)
+    out.cost = run_cost(run.model, run.tokens, len(run.problem_ids), price=price)
     return out
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from monkeys.store import connect, read_meta, read_results
+from monkeys.analysis.cost import TokenStats
+from monkeys.store import connect, read_meta
 
 
 @dataclass
@@ -19,20 +20,18 @@ class RunData:
     run_dir: Path
     name: str
     problem_ids: list[str]
-    correct: list[np.ndarray]
     n: np.ndarray
     c: np.ndarray
     verifier: str | None
     model: str
     config: dict[str, Any] = field(default_factory=dict)
     protections: Any = None
-    prompt_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per stored sample
-    completion_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    tokens: TokenStats = field(default_factory=lambda: TokenStats(0, 0.0, 0.0, 0.0))
     selection: dict[str, dict[int, float]] = field(default_factory=dict)  # method -> k -> accuracy
 
     @property
     def n_samples(self) -> int:
-        return len(self.prompt_tokens)
+        return self.tokens.samples
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -40,31 +39,45 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     db = connect(run_dir)
     try:
-        results = read_results(db)
         config = read_meta(db, "config") or {}
+        verifier = config.get("verifier")
+        ids, n, c = _counts(db, verifier)
         protections = read_meta(db, "protections")
-        model, p_tok, c_tok = _sample_stats(db)
-        selection = _selection(db, results)
+        model, tokens = _sample_stats(db)
+        selection = _selection(db, n)
     finally:
         db.close()
     return RunData(
-        run_dir=run_dir, name=run_dir.name or str(run_dir), problem_ids=results.problem_ids,
-        correct=results.correct, n=results.n, c=results.c, verifier=results.verifier,
+        run_dir=run_dir, name=run_dir.name or str(run_dir), problem_ids=ids, n=n, c=c, verifier=verifier,
         model=str(config.get("model") or model or "?"), config=config, protections=protections,
-        prompt_tokens=p_tok, completion_tokens=c_tok, selection=selection)
+        tokens=tokens, selection=selection)
 
 
-def _sample_stats(db: sqlite3.Connection) -> tuple[str, np.ndarray, np.ndarray]:
-    tokens = np.array(db.execute("SELECT prompt_tokens, completion_tokens FROM samples").fetchall(),
-                      dtype=np.int64).reshape(-1, 2)
+def _counts(db: sqlite3.Connection, verifier: str | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Verdicts and passes per problem under `verifier` (what `read_results` gives, aggregated in SQL so a
+    million samples take a second, not ten)."""
+    rows = db.execute(
+        "SELECT p.problem_id, COUNT(v.sample_id), COALESCE(SUM(v.outcome = 'pass'), 0) FROM problems p"
+        " LEFT JOIN samples s ON s.problem_id = p.problem_id"
+        " LEFT JOIN verdicts v ON v.sample_id = s.sample_id AND v.verifier = ?"
+        " GROUP BY p.problem_id ORDER BY p.position", (verifier,)).fetchall()
+    return ([r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.int64),
+            np.array([r[2] for r in rows], dtype=np.int64))
+
+
+def _sample_stats(db: sqlite3.Connection) -> tuple[str, TokenStats]:
+    count, p, c, quad = db.execute(
+        "SELECT COUNT(*), AVG(prompt_tokens), AVG(completion_tokens),"
+        " AVG(CAST(prompt_tokens + completion_tokens AS REAL) * MAX(prompt_tokens + completion_tokens - 1, 0))"
+        " FROM samples").fetchone()
     models = [r[0] for r in db.execute("SELECT DISTINCT model FROM samples LIMIT 3")]
-    return ", ".join(models), tokens[:, 0], tokens[:, 1]
+    return ", ".join(models), TokenStats(int(count), float(p or 0), float(c or 0), float(quad or 0))
 
 
-def _selection(db: sqlite3.Connection, results: Any) -> dict[str, dict[int, float]]:
+def _selection(db: sqlite3.Connection, n: np.ndarray) -> dict[str, dict[int, float]]:
     """Selection-method accuracy per k from `analysis.selection` when that module exists and the run has
     answers to select from; {} otherwise (the report then leaves the section out)."""
-    n_min = int(results.n.min()) if len(results.n) else 0
+    n_min = int(n.min()) if len(n) else 0
     if n_min < 1:
         return {}
     try:
@@ -72,8 +85,12 @@ def _selection(db: sqlite3.Connection, results: Any) -> dict[str, dict[int, floa
         from monkeys.analysis.selection import selection_curves  # type: ignore[import-not-found]
     except ImportError:
         return {}
+    if not db.execute("SELECT 1 FROM verdicts WHERE json_extract(details, '$.answer_key') IS NOT NULL"
+                      " LIMIT 1").fetchone():
+        return {}  # no extracted answers (code or imported runs): nothing to select between
+    scorer = db.execute("SELECT scorer FROM scores LIMIT 1").fetchone()
     try:
-        curves = selection_curves(db, default_ks(n_min))
+        curves = selection_curves(db, default_ks(n_min), scorer=scorer[0] if scorer else None)
     except Exception:  # noqa: BLE001 - an optional section must not sink the whole report
         return {}
     return _normalise_curves(curves, default_ks(n_min))
@@ -90,6 +107,6 @@ def _normalise_curves(curves: Any, ks: list[int]) -> dict[str, dict[int, float]]
             points = {int(k): float(v) for k, v in zip(curve.ks, values, strict=False)}
         else:
             points = {k: float(v) for k, v in zip(ks, curve, strict=False)}
-        if points:
+        if points and method != "coverage":  # the report draws coverage itself
             out[str(method)] = points
     return out

@@ -72,7 +72,8 @@ def render_html(analyses: list[RunAnalysis], comparison: Comparison2, figures: d
     parts += [f"<p class=note>{escape(line)}</p>" for line in comparison.lines]
     parts += figures.get("overview", [])
     for a in analyses:
-        parts.append(f"<h2>{escape(a.run.name)} · {escape(a.run.model)} · verifier {escape(a.run.verifier or '?')}</h2>")
+        verifier = escape(a.run.verifier or "?")
+        parts.append(f"<h2>{escape(a.run.name)} · {escape(a.run.model)} · verifier {verifier}</h2>")
         parts.append(f"<p class=note>{escape(str(a.run.run_dir))}</p>")
         if not a.ks:
             parts.append("<p>no verified samples yet</p>")

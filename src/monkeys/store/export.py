@@ -1,0 +1,107 @@
+"""Export a run's samples with their verdicts to Parquet or JSONL, streamed in batches (read side only).
+
+One row per sample and verdict of the chosen verifier (default: the run's); a sample without a verdict
+gets null outcome and correct. The columns are what `importer` reads back, so export → import round-trips.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from monkeys.errors import DataError
+from monkeys.store.db import connect
+from monkeys.store.read import read_meta
+
+COLUMNS = ("problem_id", "sample_index", "seed", "text", "prompt_tokens", "completion_tokens", "finish_reason",
+           "latency_s", "model", "verifier", "outcome", "reason", "correct")
+_BATCH = 20_000
+
+
+def _format(out_path: Path, fmt: str | None) -> str:
+    fmt = (fmt or "").lower() or {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
+                                  ".ndjson": "jsonl", ".json": "jsonl"}.get(out_path.suffix.lower(), "")
+    if fmt not in ("parquet", "jsonl"):
+        raise DataError(f"{out_path}: cannot tell the export format; use a .parquet or .jsonl name, or fmt")
+    return fmt
+
+
+def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifier: str | None = None,
+               progress: Callable[[int, int | None], None] | None = None) -> int:
+    """Write every sample of `run_dir` to `out_path` ("parquet" or "jsonl"; default from the suffix).
+
+    Returns the number of rows. Raises `StoreError` without a store, `DataError` for an unknown format.
+    """
+    run_dir, out_path = Path(run_dir), Path(out_path)
+    fmt = _format(out_path, fmt)
+    db = connect(run_dir)
+    try:
+        if verifier is None:
+            verifier = (read_meta(db, "config") or {}).get("verifier")
+        total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        cursor = db.execute(
+            "SELECT s.problem_id, s.sample_index, s.seed, s.text, s.prompt_tokens, s.completion_tokens,"
+            " s.finish_reason, s.latency_s, s.model, v.verifier, v.outcome, v.reason,"
+            " CASE WHEN v.outcome IS NULL THEN NULL ELSE v.outcome = 'pass' END"
+            " FROM samples s JOIN problems p ON p.problem_id = s.problem_id"
+            " LEFT JOIN verdicts v ON v.sample_id = s.sample_id AND v.verifier = ?"
+            " ORDER BY p.position, s.sample_index", (verifier,))
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        write = _parquet_writer(out_path) if fmt == "parquet" else _jsonl_writer(out_path)
+        done = 0
+        try:
+            while rows := cursor.fetchmany(_BATCH):
+                write.send([tuple(r[:-1]) + (None if r[-1] is None else bool(r[-1]),) for r in rows])
+                done += len(rows)
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            write.close()
+    finally:
+        db.close()
+    return done
+
+
+def _parquet_writer(path: Path):  # type: ignore[no-untyped-def]
+    """A generator that takes lists of row tuples and writes them as Parquet row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("problem_id", pa.string()), ("sample_index", pa.int64()), ("seed", pa.int64()),
+                        ("text", pa.string()), ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
+                        ("finish_reason", pa.string()), ("latency_s", pa.float64()), ("model", pa.string()),
+                        ("verifier", pa.string()), ("outcome", pa.string()), ("reason", pa.string()),
+                        ("correct", pa.bool_())])
+
+    def run():  # type: ignore[no-untyped-def]
+        with pq.ParquetWriter(path, schema) as writer:
+            while True:
+                try:
+                    rows = yield
+                except GeneratorExit:
+                    return
+                columns = list(zip(*rows, strict=True))
+                writer.write_batch(pa.record_batch([pa.array(c, type=f.type) for c, f in zip(columns, schema,
+                                                                                              strict=True)],
+                                                   schema=schema))
+
+    gen = run()
+    next(gen)
+    return gen
+
+
+def _jsonl_writer(path: Path):  # type: ignore[no-untyped-def]
+    def run():  # type: ignore[no-untyped-def]
+        with open(path, "w", encoding="utf-8") as fh:
+            while True:
+                try:
+                    rows = yield
+                except GeneratorExit:
+                    return
+                fh.writelines(json.dumps(dict(zip(COLUMNS, r, strict=True)), ensure_ascii=False) + "\n"
+                              for r in rows)
+
+    gen = run()
+    next(gen)
+    return gen
