@@ -27,7 +27,8 @@ class RunConfig(BaseModel):
     task: str = Field("humaneval", description="registered task name (`monkeys tasks`)")
     data: str | None = Field(None, description="local JSONL/Parquet file of the task; default: bundled/hub")
     problems: str | None = Field(
-        "0:10", description="slice of the task's problems: 'START:STOP', a count 'N', or ids 'a,b'")
+        None, description="slice of the task's problems: 'START:STOP', a count 'N', or ids 'a,b';"
+        " default: the task's `default_problems`, else all")
     task_options: dict[str, Any] = Field(default_factory=dict, description="extra task constructor options")
     sampler: str = Field("local", description="registered sampler name (`monkeys models`)")
     model: str | None = Field(None, description="model name/path for the sampler; default: sampler's own")
@@ -39,7 +40,7 @@ class RunConfig(BaseModel):
     n: int = Field(16, ge=1, le=1_000_000, description="samples per problem")
     temperature: float = Field(0.6, ge=0.0, le=5.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
-    max_tokens: int = Field(192, ge=1, le=1_000_000, description="max new tokens per sample")
+    max_tokens: int = Field(128, ge=1, le=1_000_000, description="max new tokens per sample")
     seed: int = Field(0, description="run seed; sample seeds derive from (seed, problem, index)")
     batch_size: int = Field(16, ge=1, le=4096, description="samples drawn per sampler call")
     concurrency: int | None = Field(

@@ -130,7 +130,8 @@ def run(config: RunConfig, progress: ProgressSink | None = None) -> RunSummary:
     if problems is None:
         task = create("task", config.task, **({"data": config.data} if config.data else {}),
                       **config.task_options)
-        problems = select_problems(task.load_problems(), config.problems, config.task)
+        spec = config.problems or getattr(task, "default_problems", None)
+        problems = select_problems(task.load_problems(), spec, config.task)
     vname = verifier_name(config)
     verifier: Verifier = create("verifier", vname, **config.verifier_options)
     scorers: dict[str, Any] = {}
