@@ -78,3 +78,19 @@ def test_listing_commands(cli, command):
     proc = cli(command)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
+
+
+def test_plugin_options_from_flags(cli, tmp_path: Path):
+    out = tmp_path / "o"
+    proc = cli("run", *SCRIPTED, "--verifier-option", "timeout_s=5", "--sampler-option", "responses=[a, b]",
+               "--out", str(out), "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    import json
+    import sqlite3
+
+    config = json.loads(sqlite3.connect(out / "monkeys.db").execute(
+        "SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+    assert config["verifier_options"] == {"timeout_s": 5}
+    assert config["sampler_options"] == {"responses": ["a", "b"]}
+    line = _one_error_line(cli("run", *SCRIPTED, "--verifier-option", "nope=1", "--out", str(tmp_path / "p")))
+    assert "verifier 'code-tests'" in line and "nope" in line

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from monkeys.config import build_config, load_config_file
 from monkeys.core import Completion, Verdict
+from monkeys.errors import ConfigError
 
 
 class RichProgress:
@@ -62,6 +64,20 @@ class RichProgress:
         self.progress.stop()
 
 
+def parse_options(pairs: list[str], field: str) -> dict[str, Any]:
+    """KEY=VALUE pairs; VALUE is read as a YAML scalar/list (10 -> int, true -> bool, [a, b] -> list)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--{field.removesuffix('s').replace('_', '-')} {pair!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def run(
@@ -83,6 +99,11 @@ def register(app: typer.Typer) -> None:
         concurrency: Annotated[int | None, typer.Option(help="Sampler calls in flight. [default: the sampler's own]")] = None,
         verify_workers: Annotated[int | None, typer.Option(help="Verifier threads. [default: 2]")] = None,
         out: Annotated[Path | None, typer.Option(help="Run directory. [default: runs/default]")] = None,
+        task_option: Annotated[list[str] | None, typer.Option(help="Task option KEY=VALUE (repeatable).")] = None,
+        sampler_option: Annotated[list[str] | None, typer.Option(
+            help="Sampler option KEY=VALUE (repeatable).")] = None,
+        verifier_option: Annotated[list[str] | None, typer.Option(
+            help="Verifier option KEY=VALUE (repeatable), e.g. timeout_s=10.")] = None,
         config: Annotated[Path | None, typer.Option(help="YAML/TOML/JSON file of run settings; flags win.")] = None,
         report: Annotated[bool, typer.Option(help="Print the coverage report at the end.")] = True,
     ) -> None:
@@ -98,6 +119,10 @@ def register(app: typer.Typer) -> None:
                      max_tokens=max_tokens, seed=seed, batch_size=batch_size, concurrency=concurrency,
                      verify_workers=verify_workers, out=out)
         values.update({k: v for k, v in flags.items() if v is not None})
+        for field, pairs in (("task_options", task_option), ("sampler_options", sampler_option),
+                             ("verifier_options", verifier_option)):
+            if pairs:
+                values[field] = {**values.get(field, {}), **parse_options(pairs, field)}
         cfg = build_config(values, source=str(config) if config else "options")
         console = Console(stderr=True)
         display = RichProgress(console)
