@@ -9,6 +9,7 @@ from monkeys.config import build_config
 from monkeys.core import derive_seed
 from monkeys.errors import ConfigError, DataError, PluginError
 from monkeys.pipeline import run
+from monkeys.registry import register_scorer
 
 GOOD = "```python\ndef add(x: int, y: int):\n    return x + y\n```"
 BAD = "```python\ndef add(x: int, y: int):\n    return x - y\n```"
@@ -82,3 +83,26 @@ def test_failed_start_creates_no_run_directory(run_dir: Path, change, error):
     with pytest.raises(error):
         run(_cfg(run_dir, **change))
     assert not run_dir.exists()
+
+
+@register_scorer("text-length")
+class _TextLength:
+    """Scores a sample by its length (a real scorer plug-in registered the way users do)."""
+
+    def score(self, problem, sample) -> float:
+        return float(len(sample.text))
+
+    def close(self) -> None:
+        pass
+
+
+def test_scorers_run_and_missing_scores_are_filled_on_resume(run_dir: Path):
+    run(_cfg(run_dir, n=4, scorers=["text-length"]))
+    db = sqlite3.connect(run_dir / "monkeys.db")
+    scores = db.execute("SELECT s.text, c.value FROM scores c JOIN samples s USING (sample_id)").fetchall()
+    assert len(scores) == 8 and all(len(text) == value for text, value in scores)
+    with db:
+        db.execute("DELETE FROM scores WHERE sample_id IN (SELECT sample_id FROM samples WHERE sample_index < 2)")
+    summary = run(_cfg(run_dir, n=4, scorers=["text-length"]))
+    assert summary.samples_drawn == 0 and summary.samples_verified == 0
+    assert db.execute("SELECT count(*) FROM scores").fetchone()[0] == 8

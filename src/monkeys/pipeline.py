@@ -33,6 +33,7 @@ from monkeys.store import (
     read_problems,
     sample_indices,
     store_path,
+    unscored_samples,
     unverified_samples,
     write_meta,
     write_problems,
@@ -167,7 +168,17 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
         write_meta(db, "protections", _protections(verifier))
         write_problems(db, problems)
         have = sample_indices(db)
-        pending = unverified_samples(db, vname)
+        # Resume: stored samples lacking a verdict or a score (a crash between the stages) come first.
+        pending: dict[tuple[str, int], tuple[Sample, bool, list[str]]] = {}
+        for sample in unverified_samples(db, vname):
+            pending[(sample.problem_id, sample.index)] = (sample, True, list(scorers))
+        for name in scorers:
+            for sample in unscored_samples(db, name):
+                key = (sample.problem_id, sample.index)
+                if key not in pending:
+                    pending[key] = (sample, False, [])
+                if name not in pending[key][2]:
+                    pending[key][2].append(name)
         solved = {r[0] for r in db.execute(
             "SELECT DISTINCT s.problem_id FROM verdicts v JOIN samples s USING (sample_id)"
             " WHERE v.verifier = ? AND v.outcome = 'pass'", (vname,))}
@@ -192,14 +203,16 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
     lock = threading.Lock()
     done_verdicts: list[tuple[str, Verdict]] = []
 
-    def verify(problem: Problem, sample: Sample) -> None:
+    def verify(problem: Problem, sample: Sample, need_verdict: bool, scorer_names: list[str]) -> None:
         try:
-            verdict = verifier.verify(problem, sample)
-            writer.put_verdict(problem.problem_id, sample.index, vname, verdict)
-            for name, scorer in scorers.items():
-                writer.put_score(problem.problem_id, sample.index, name, scorer.score(problem, sample))
-            with lock:
-                done_verdicts.append((problem.problem_id, verdict))
+            if need_verdict:
+                verdict = verifier.verify(problem, sample)
+                writer.put_verdict(problem.problem_id, sample.index, vname, verdict)
+            for name in scorer_names:
+                writer.put_score(problem.problem_id, sample.index, name, scorers[name].score(problem, sample))
+            if need_verdict:
+                with lock:
+                    done_verdicts.append((problem.problem_id, verdict))
         finally:
             verify_slots.release()
 
@@ -220,16 +233,18 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
     verify_pool = ThreadPoolExecutor(config.verify_workers, thread_name_prefix="monkeys-verify")
     verify_futures: set[Future[None]] = set()
 
-    def submit_verify(problem: Problem, sample: Sample) -> None:
+    def submit_verify(problem: Problem, sample: Sample, need_verdict: bool = True,
+                      scorer_names: list[str] | None = None) -> None:
         while not verify_slots.acquire(timeout=0.1):  # back-pressure: wait for a verifier slot
             drain_verdicts()
             _reap(verify_futures)
-        verify_futures.add(verify_pool.submit(verify, problem, sample))
+        names = list(scorers) if scorer_names is None else scorer_names
+        verify_futures.add(verify_pool.submit(verify, problem, sample, need_verdict, names))
 
     try:
-        for sample in pending:
+        for sample, need_verdict, names in pending.values():
             if sample.problem_id in by_id:
-                submit_verify(by_id[sample.problem_id], sample)
+                submit_verify(by_id[sample.problem_id], sample, need_verdict, names)
         job_iter = iter(jobs)
         in_flight: dict[Future[list[Completion]], tuple[Problem, set[int]]] = {}
 

@@ -8,11 +8,12 @@ from monkeys.store.read import (
     read_problems,
     read_results,
     sample_indices,
+    unscored_samples,
     unverified_samples,
 )
 from monkeys.store.writer import StoreWriter, write_meta, write_problems
 
 __all__ = [
     "DB_NAME", "Results", "StoreWriter", "connect", "iter_samples", "read_meta", "read_problems",
-    "read_results", "sample_indices", "store_path", "unverified_samples", "write_meta", "write_problems",
+    "read_results", "sample_indices", "store_path", "unscored_samples", "unverified_samples", "write_meta", "write_problems",
 ]

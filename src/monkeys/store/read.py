@@ -54,6 +54,15 @@ def unverified_samples(db: sqlite3.Connection, verifier: str) -> list[Sample]:
     return [_sample(r) for r in rows]
 
 
+def unscored_samples(db: sqlite3.Connection, scorer: str) -> list[Sample]:
+    """Samples stored without a score from `scorer`."""
+    rows = db.execute(
+        f"SELECT {_SAMPLE_COLS} FROM samples s LEFT JOIN scores c"
+        " ON c.sample_id = s.sample_id AND c.scorer = ? WHERE c.sample_id IS NULL"
+        " ORDER BY s.problem_id, s.sample_index", (scorer,))
+    return [_sample(r) for r in rows]
+
+
 @dataclass(frozen=True)
 class Results:
     """Per-problem correctness: `correct[i]` holds problem i's verdicts by sample index (True = pass).
