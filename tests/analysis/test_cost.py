@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from monkeys.analysis.cost import (
-    ModelSpec, Price, TokenStats, cheapest, find_model, load_pricing, run_cost, sample_flops, spec_from_hf_config,
+    ModelSpec,
+    Price,
+    TokenStats,
+    cheapest,
+    find_model,
+    load_pricing,
+    run_cost,
+    sample_flops,
+    spec_from_hf_config,
 )
 from monkeys.errors import DataError
 

@@ -116,12 +116,20 @@ def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> 
     fast = np.asarray(values) if values else np.zeros(0, dtype=np.int64)
     if fast.dtype.kind in "iu" and (fast >= 0).all():  # the common case: a clean integer column
         return fast.astype(np.int64)
+    out = np.zeros(len(values), dtype=np.int64)
     for i, v in enumerate(values):
-        ok = (v is None and not required) or (isinstance(v, int | float) and not isinstance(v, bool)
-                                                and v >= 0 and v == int(v))
-        if not ok:
+        if v is None or v == "":
+            if required:
+                raise DataError(f"{where} row {start + i}: missing field {field!r}")
+            continue
+        try:
+            number = float(v) if not isinstance(v, bool) else -1.0
+        except (TypeError, ValueError):
+            number = -1.0
+        if number < 0 or number != int(number):
             raise DataError(f"{where} row {start + i}: field {field!r}: expected a non-negative integer, got {v!r}")
-    return np.array([0 if v is None else int(v) for v in values], dtype=np.int64)
+        out[i] = int(number)
+    return out
 
 
 def _bools(cols: Columns, start: int, where: str) -> list[bool | None]:
