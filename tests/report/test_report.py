@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from monkeys.report import report_runs
@@ -24,3 +25,37 @@ def test_report_of_empty_run_says_so(make_run, tmp_path: Path) -> None:
     console = Console(record=True, width=120)
     report_runs([run], console=console)
     assert "no verified samples" in console.export_text()
+
+
+def test_html_compares_runs_and_opens_in_chromium(make_run, tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+    from matplotlib.image import imread
+
+    from chromium import CHROMIUM, probe_figures, screenshot
+
+    rates = np.random.default_rng(5).beta(0.3, 3, 30)
+    a = make_run("weak", list(rates), n=128, seed=1, model="SmolLM2-135M")
+    b = make_run("strong", list(np.minimum(rates * 3, 1)), n=128, seed=2, model="llama-3-8b")
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({m: {"prompt_usd_per_mtok": p, "completion_usd_per_mtok": 2 * p}
+                                  for m, p in (("SmolLM2-135M", 0.01), ("llama-3-8b", 0.2))}))
+    html = tmp_path / "report.html"
+    console = Console(record=True, width=140)
+    report_runs([a, b], console=console, html_path=html, pricing=prices)
+    text = console.export_text()
+    assert "weak and strong" in text and "cheapest to 50% coverage by usd" in text
+    page = html.read_text()
+    for expected in ("coverage vs total inference FLOPs", "coverage vs total cost", "per-problem pass@k",
+                     "power-law fit", "protections", "&quot;sandbox&quot;"):
+        assert expected in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+    assert page.count("<img") == 5  # coverage, FLOPs and $ for both runs, then a heatmap per run
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium not installed (apt-get install chromium)")
+    figures = probe_figures(html, tmp_path)
+    assert len(figures) == page.count("<img")
+    assert all(f["w"] > 100 and f["shown"] > 100 and f["std"] > 5 for f in figures), figures
+    shot = imread(screenshot(html, tmp_path / "shot.png"))
+    assert shot.std() > 0.05  # not a blank page
