@@ -9,10 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
 
 # Appended to a copy of the report: after load, each <img> is drawn to a canvas and its luminance spread
 # recorded, so "every figure rendered" is checked figure by figure, not just for the page as a whole.

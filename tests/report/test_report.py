@@ -31,9 +31,8 @@ def test_html_compares_runs_and_opens_in_chromium(make_run, tmp_path: Path) -> N
     import json
 
     import numpy as np
-    from matplotlib.image import imread
-
     from chromium import CHROMIUM, probe_figures, screenshot
+    from matplotlib.image import imread
 
     rates = np.random.default_rng(5).beta(0.3, 3, 30)
     a = make_run("weak", list(rates), n=128, seed=1, model="SmolLM2-135M")
