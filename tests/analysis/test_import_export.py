@@ -113,3 +113,22 @@ def test_export_rejects_unknown_format(tmp_path: Path) -> None:
     import_results(path, tmp_path / "run")
     with pytest.raises(DataError, match="export format"):
         export_run(tmp_path / "run", tmp_path / "out.xlsx")
+
+
+def test_cli_import_then_export(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from monkeys.cli import data_cmd
+
+    app = typer.Typer()
+    data_cmd.register(app)
+    src = tmp_path / "t.csv"
+    src.write_text("problem_id,sample_index,correct\na,0,true\na,1,false\n")
+    result = CliRunner().invoke(app, ["import", str(src), str(tmp_path / "run"), "--model", "SmolLM2-135M"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(r["problem_id"], r["sample_index"], r["correct"], r["model"]) for r in rows] == [
+        ("a", 0, True, "SmolLM2-135M"), ("a", 1, False, "SmolLM2-135M")]

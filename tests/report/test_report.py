@@ -58,3 +58,29 @@ def test_html_compares_runs_and_opens_in_chromium(make_run, tmp_path: Path) -> N
     assert all(f["w"] > 100 and f["shown"] > 100 and f["std"] > 5 for f in figures), figures
     shot = imread(screenshot(html, tmp_path / "shot.png"))
     assert shot.std() > 0.05  # not a blank page
+
+
+def test_selection_section_when_the_run_has_answers(tmp_path: Path) -> None:
+    import numpy as np
+
+    pytest.importorskip("monkeys.analysis.selection", reason="selection methods not in this tree yet")
+    from monkeys.core import Completion, Outcome, Problem, Prompt, Verdict
+    from monkeys.store import StoreWriter, connect, write_meta, write_problems
+
+    run = tmp_path / "math"
+    db = connect(run, create=True)
+    write_meta(db, "config", {"model": "SmolLM2-135M", "verifier": "math-answer"})
+    write_problems(db, [Problem(f"p{i}", Prompt(text="q")) for i in range(8)])
+    db.close()
+    rng = np.random.default_rng(0)
+    writer = StoreWriter(run)
+    for i in range(8):
+        for j in range(16):
+            ok = bool(rng.random() < 0.3)
+            writer.put_sample(f"p{i}", Completion(j, 0, "t", 10, 20, "stop", 0.0), "SmolLM2-135M")
+            writer.put_verdict(f"p{i}", j, "math-answer", Verdict(Outcome.PASS if ok else Outcome.FAIL, "x",
+                                                                  {"answer_key": "42" if ok else str(j % 3)}))
+    writer.close()
+    report_runs([run], console=Console(record=True), html_path=tmp_path / "r.html")
+    assert (run / "selection.png").exists()
+    assert "selection methods vs coverage" in (tmp_path / "r.html").read_text()
