@@ -84,3 +84,16 @@ def test_selection_section_when_the_run_has_answers(tmp_path: Path) -> None:
     report_runs([run], console=Console(record=True), html_path=tmp_path / "r.html")
     assert (run / "selection.png").exists()
     assert "selection methods vs coverage" in (tmp_path / "r.html").read_text()
+
+
+def test_verifier_resolved_from_meta_when_config_leaves_it_to_the_task(make_run) -> None:
+    from monkeys.store import connect, read_meta, write_meta
+
+    run = make_run("resolved", [0.5, 0.1], n=16, verifier="code-tests")
+    db = connect(run)
+    write_meta(db, "config", {**read_meta(db, "config"), "verifier": None})  # as `monkeys run` stores it
+    write_meta(db, "verifier", "code-tests")
+    db.close()
+    console = Console(record=True, width=120)
+    report_runs([run], console=console)
+    assert "verifier code-tests" in console.export_text() and (run / "coverage.png").exists()

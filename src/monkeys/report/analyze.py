@@ -68,7 +68,7 @@ class RunAnalysis:
 
 
 def _k(k: float) -> str:
-    return "∞" if not np.isfinite(k) else f"{k:,.0f}"
+    return "∞" if not np.isfinite(k) else f"{k:,.0f}" if k < 1e7 else f"{k:.1e}"
 
 
 def analyze_run(run: RunData, *, prices: dict[str, Price] | None = None, n_boot: int = 500,

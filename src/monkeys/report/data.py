@@ -40,17 +40,28 @@ def load_run(run_dir: Path) -> RunData:
     db = connect(run_dir)
     try:
         config = read_meta(db, "config") or {}
-        verifier = config.get("verifier")
+        verifier = run_verifier(db)
         ids, n, c = _counts(db, verifier)
         protections = read_meta(db, "protections")
         model, tokens = _sample_stats(db)
-        selection = _selection(db, n)
+        meta_model = read_meta(db, "model")
+        selection = _selection(db, n, verifier)
     finally:
         db.close()
     return RunData(
         run_dir=run_dir, name=run_dir.name or str(run_dir), problem_ids=ids, n=n, c=c, verifier=verifier,
-        model=str(config.get("model") or model or "?"), config=config, protections=protections,
+        model=str(config.get("model") or meta_model or model or "?"), config=config, protections=protections,
         tokens=tokens, selection=selection)
+
+
+def run_verifier(db: sqlite3.Connection) -> str | None:
+    """The run's verifier: the config's, else the resolved one the pipeline stores under meta 'verifier'
+    (a config may leave it to the task's default), else the only verifier with verdicts."""
+    name = (read_meta(db, "config") or {}).get("verifier") or read_meta(db, "verifier")
+    if name:
+        return str(name)
+    found = [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts LIMIT 2")]
+    return found[0] if len(found) == 1 else None
 
 
 def _counts(db: sqlite3.Connection, verifier: str | None) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -74,7 +85,7 @@ def _sample_stats(db: sqlite3.Connection) -> tuple[str, TokenStats]:
     return ", ".join(models), TokenStats(int(count), float(p or 0), float(c or 0), float(quad or 0))
 
 
-def _selection(db: sqlite3.Connection, n: np.ndarray) -> dict[str, dict[int, float]]:
+def _selection(db: sqlite3.Connection, n: np.ndarray, verifier: str | None) -> dict[str, dict[int, float]]:
     """Selection-method accuracy per k from `analysis.selection` when that module exists and the run has
     answers to select from; {} otherwise (the report then leaves the section out)."""
     n_min = int(n.min()) if len(n) else 0
@@ -90,7 +101,7 @@ def _selection(db: sqlite3.Connection, n: np.ndarray) -> dict[str, dict[int, flo
         return {}  # no extracted answers (code or imported runs): nothing to select between
     scorer = db.execute("SELECT scorer FROM scores LIMIT 1").fetchone()
     try:
-        curves = selection_curves(db, default_ks(n_min), scorer=scorer[0] if scorer else None)
+        curves = selection_curves(db, default_ks(n_min), scorer=scorer[0] if scorer else None, verifier=verifier)
     except Exception:  # noqa: BLE001 - an optional section must not sink the whole report
         return {}
     return _normalise_curves(curves, default_ks(n_min))

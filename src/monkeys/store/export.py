@@ -37,8 +37,11 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
     fmt = _format(out_path, fmt)
     db = connect(run_dir)
     try:
-        if verifier is None:
-            verifier = (read_meta(db, "config") or {}).get("verifier")
+        if verifier is None:  # the config's, else the resolved one the pipeline records, else the only one
+            verifier = (read_meta(db, "config") or {}).get("verifier") or read_meta(db, "verifier")
+            if verifier is None:
+                found = [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts LIMIT 2")]
+                verifier = found[0] if len(found) == 1 else None
         total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
         cursor = db.execute(
             "SELECT s.problem_id, s.sample_index, s.seed, s.text, s.prompt_tokens, s.completion_tokens,"
