@@ -19,6 +19,7 @@ import numpy as np
 from monkeys.errors import PluginError, SamplerError
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_TOP_K = 256
 _LOCK = threading.Lock()
 _ENGINES: dict[tuple[str, str, int | None], TorchEngine] = {}
 
@@ -49,7 +50,6 @@ class RowResult:
     token_ids: list[int]
     finish_reason: str
     elapsed_s: float
-    ended_by_token: bool = False
 
 
 def load_engine(path: str, *, dtype: str = "float32", threads: int | None = None) -> TorchEngine:
@@ -224,7 +224,7 @@ class TorchEngine:
                 for j, row in enumerate(active):
                     tok = tokens[j]
                     if tok in self.end_ids:
-                        results[row] = RowResult(out[row], "stop", time.perf_counter() - t0, True)
+                        results[row] = RowResult(out[row], "stop", time.perf_counter() - t0)
                         continue
                     out[row].append(tok)
                     if should_stop is not None and should_stop(row, out[row]):
@@ -258,21 +258,34 @@ class TorchEngine:
 
 
 def _sample(logits: Any, gens: Sequence[Any], temperature: float, top_p: float) -> list[int]:
-    """One token per row. Each row draws one uniform from its own generator, so a row's draw never
-    depends on the other rows; nucleus (top-p) filtering is done on sorted probabilities."""
+    """One token per row. Each row draws one uniform from its own generator and its nucleus is computed
+    from its own logits, so a row's draw never depends on the other rows.
+
+    The nucleus is looked for in the top `_TOP_K` tokens (a full sort of 49k logits per row costs more
+    than the model's forward step); a row whose top tokens hold less than `top_p` is sorted in full.
+    """
     import torch
 
     if temperature <= 0:
         return logits.argmax(dim=-1).tolist()
     probs = torch.softmax(logits / temperature, dim=-1)
-    sorted_p, sorted_idx = probs.sort(dim=-1, descending=True)
-    cum = sorted_p.cumsum(dim=-1)
-    if top_p < 1.0:
-        sorted_p = sorted_p.masked_fill(cum - sorted_p >= top_p, 0.0)
-        cum = sorted_p.cumsum(dim=-1)
-    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in gens]).float()
-    pick = torch.searchsorted(cum, (u * cum[:, -1])[:, None], right=True).clamp_(max=cum.shape[1] - 1)
-    return sorted_idx.gather(1, pick)[:, 0].tolist()
+    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in gens]).float()[:, None]
+    if top_p >= 1.0:
+        cum = probs.cumsum(dim=-1)
+        pick = torch.searchsorted(cum, u * cum[:, -1:], right=True).clamp_(max=cum.shape[1] - 1)
+        return pick[:, 0].tolist()
+    top_probs, top_idx = probs.topk(min(_TOP_K, probs.shape[1]), dim=-1)
+    out: list[int] = []
+    for row in range(probs.shape[0]):
+        p, idx = top_probs[row], top_idx[row]
+        if float(p.sum()) < top_p:
+            p, idx = probs[row].sort(descending=True)
+        cum = p.cumsum(dim=0)
+        p = p.masked_fill(cum - p >= top_p, 0.0)
+        cum = p.cumsum(dim=0)
+        j = int(torch.searchsorted(cum, u[row] * cum[-1], right=True).clamp_(max=cum.shape[0] - 1))
+        out.append(int(idx[j]))
+    return out
 
 
 def _load_tokenizer(path: str) -> Any:

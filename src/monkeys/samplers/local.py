@@ -89,7 +89,7 @@ class LocalSampler:
                 text = text[:cut]
             completions.append(Completion(
                 index=req.index, seed=req.seed, text=text, prompt_tokens=len(prompt_ids),
-                completion_tokens=len(row.token_ids) + int(row.ended_by_token),
+                completion_tokens=len(row.token_ids),  # like llama.cpp: the end-of-turn token not counted
                 finish_reason=row.finish_reason, latency_s=row.elapsed_s))
         return completions
 
