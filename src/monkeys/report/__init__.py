@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from monkeys.report.analyze import RunAnalysis, RunsComparison
+    from monkeys.report.data import RunData
+
 __all__ = ["report_runs"]
 
 
@@ -50,7 +53,7 @@ def report_runs(run_dirs: list[Path], *, console: Console, html_path: Path | Non
         console.print(f"HTML report: {html_path}")
 
 
-def _unique_names(runs: list) -> None:  # type: ignore[type-arg]
+def _unique_names(runs: list[RunData]) -> None:
     """Two run dirs with the same last component get their full paths as names."""
     seen: dict[str, int] = {}
     for r in runs:
@@ -60,7 +63,7 @@ def _unique_names(runs: list) -> None:  # type: ignore[type-arg]
             r.name = str(r.run_dir)
 
 
-def _write_html(path: Path, analyses: list, comparison: object) -> None:  # type: ignore[type-arg]
+def _write_html(path: Path, analyses: list[RunAnalysis], comparison: RunsComparison) -> None:
     from monkeys.report import plots
     from monkeys.report.html import figure_tag, render_html, write_html
 
@@ -78,4 +81,4 @@ def _write_html(path: Path, analyses: list, comparison: object) -> None:  # type
             if fig is not None:
                 tags.append(figure_tag(fig, caption))
         figures[a.run.name] = tags
-    write_html(path, render_html(analyses, comparison, figures))  # type: ignore[arg-type]
+    write_html(path, render_html(analyses, comparison, figures))

@@ -96,7 +96,7 @@ def analyze_run(run: RunData, *, prices: dict[str, Price] | None = None, n_boot:
 
 
 @dataclass
-class Comparison2:
+class RunsComparison:
     """A pairwise comparison line and the cost-optimal choices across runs."""
 
     lines: list[str]
@@ -104,7 +104,7 @@ class Comparison2:
     cheapest: dict[str, Any]
 
 
-def compare_runs(analyses: list[RunAnalysis]) -> Comparison2:
+def compare_runs(analyses: list[RunAnalysis]) -> RunsComparison:
     """Every pair at the largest k both support (and at k=100 when both have it); cheapest run per target."""
     lines, comps = [], []
     ready = [a for a in analyses if a.ks]
@@ -131,4 +131,4 @@ def compare_runs(analyses: list[RunAnalysis]) -> Comparison2:
                 best[f"{unit}@{t}"] = hit
                 amount = f"{hit[2]:.3g} FLOPs" if unit == "flops" else f"${hit[2]:,.4f}"
                 lines.append(f"cheapest to {t:.0%} coverage by {unit}: {hit[0]} with k={hit[1]} ({amount})")
-    return Comparison2(lines, comps, best)
+    return RunsComparison(lines, comps, best)

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monkeys.report.analyze import Comparison2, RunAnalysis
+from monkeys.report.analyze import RunAnalysis, RunsComparison
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,7 +52,7 @@ def _json_block(title: str, value: object) -> str:
     return f"<h3>{escape(title)}</h3><pre>{escape(json.dumps(value, indent=2, sort_keys=True, default=str))}</pre>"
 
 
-def render_html(analyses: list[RunAnalysis], comparison: Comparison2, figures: dict[str, list[str]]) -> str:
+def render_html(analyses: list[RunAnalysis], comparison: RunsComparison, figures: dict[str, list[str]]) -> str:
     """The whole page; `figures` maps a section ("overview" or a run name) to ready `<figure>` tags."""
     names = ", ".join(a.run.name for a in analyses)
     head = (f"<!doctype html><html><head><meta charset=utf-8><title>monkeys report: {escape(names)}</title>"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from monkeys.report.analyze import Comparison2, RunAnalysis
+from monkeys.report.analyze import RunAnalysis, RunsComparison
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def print_summary(analyses: list[RunAnalysis], console: Console, comparison: Comparison2 | None = None) -> None:
+def print_summary(analyses: list[RunAnalysis], console: Console, comparison: RunsComparison | None = None) -> None:
     """One table per run (k, coverage, 95% CI) plus a fit line; a comparison table when there are several."""
     from rich.table import Table
 
