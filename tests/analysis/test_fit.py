@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from monkeys.analysis.fit import fit_beta, fit_power_law, fit_power_law_draws
 from monkeys.analysis.passk import default_ks, pass_at_ks
@@ -60,3 +61,27 @@ def test_bootstrap_refit_intervals_from_curve_draws() -> None:
     draws = curve + rng.normal(0, 0.01, (100, 10))
     fit = fit_power_law_draws(KS[:10], curve, draws)
     assert fit.method == "bootstrap" and fit.a_ci[0] < -1.5 < fit.a_ci[1] and fit.b_ci[0] < -0.4 < fit.b_ci[1]
+
+
+@pytest.mark.slow
+def test_bootstrap_refit_covers_the_population_curve_fit() -> None:
+    """Per-problem data from a known Beta: the report's interval method (refit bootstrap curves) should
+    contain the exp(a·k^b) fit of the population curve 1 - B(α, β+k)/B(α, β)."""
+    from scipy import special
+
+    from monkeys.analysis.bootstrap import coverage_band
+
+    ks = np.array(default_ks(1024))
+    trials, hit_a, hit_b = 30, 0, 0
+    for seed in range(trials):
+        rng = np.random.default_rng(seed)
+        al, be = rng.uniform(0.2, 0.8), rng.uniform(2.0, 10.0)
+        population = -np.expm1(special.betaln(al, be + ks) - special.betaln(al, be))
+        truth = fit_power_law(ks, population, n_draws=10)
+        n = np.full(200, 1024)
+        band = coverage_band(n, rng.binomial(n, rng.beta(al, be, 200)), ks, n_boot=200, level="problems")
+        fit = fit_power_law_draws(ks, band.estimate, band.draws)
+        hit_a += fit.a_ci[0] <= truth.a <= fit.a_ci[1]
+        hit_b += fit.b_ci[0] <= truth.b <= fit.b_ci[1]
+    print(f"bootstrap refit: a {hit_a / trials:.1%}, b {hit_b / trials:.1%}")
+    assert hit_a / trials >= 0.85 and hit_b / trials >= 0.85
