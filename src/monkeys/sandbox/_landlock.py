@@ -41,8 +41,9 @@ def available(libc: ctypes.CDLL) -> str:
     return f"active (ABI {abi})" if abi > 0 else "unavailable: kernel without Landlock (or disabled)"
 
 
-def restrict(libc: ctypes.CDLL, workdir: str) -> None:
-    """Confine the calling process (and its future children) to `workdir` plus read-only system paths."""
+def ruleset(libc: ctypes.CDLL, workdir: str) -> int:
+    """A ruleset fd allowing `workdir` plus read-only system paths. Built once per worker (the rules
+    name inodes, so `workdir` is emptied between executions, never replaced); `restrict_self` applies it."""
     abi = abi_version(libc)
     if abi <= 0:
         raise OSError("Landlock unavailable")
@@ -75,7 +76,13 @@ def restrict(libc: ctypes.CDLL, workdir: str) -> None:
                     raise OSError(ctypes.get_errno(), f"landlock_add_rule {path} failed")
             finally:
                 os.close(fd)
-        if libc.syscall(_RESTRICT, ruleset, 0) != 0:
-            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
-    finally:
+    except BaseException:
         os.close(ruleset)
+        raise
+    return ruleset
+
+
+def restrict_self(libc: ctypes.CDLL, ruleset_fd: int) -> None:
+    """Confine the calling process (and its future children) by the ruleset (no_new_privs must be set)."""
+    if libc.syscall(_RESTRICT, ruleset_fd, 0) != 0:
+        raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")

@@ -20,6 +20,20 @@ from monkeys.sandbox._simple import PYTHON
 from monkeys.sandbox._types import ExecResult, Limits
 
 _ZYGOTE = str(Path(__file__).with_name("_zygote.py"))
+# The calibration workload: plain interpreter work (arithmetic, dicts, lists, strings, sorting), as in
+# contest solutions. NOMINAL_CPU_S is its CPU time on the reference machine (a 2-core x86_64 VM, Python
+# 3.11, the one this project's limits were tuned on); a machine that needs twice as long gets limits
+# twice as long, so a sample gets the same verdict on either.
+CALIBRATION = """
+d, s = {}, 0
+for i in range(150000):
+    s += i * i % 7
+    d[i % 1000] = d.get(i % 1000, 0) + 1
+words = sorted(str(i * 7919 % 100003) for i in range(40000))
+print(s + len(words) + len("".join(words[:1000])))
+"""
+NOMINAL_CPU_S = 0.040
+SCALE_RANGE = (0.25, 4.0)
 _UID_BASE = 1_000_000  # worker uid = base + its pid: unique among live workers, unused by real accounts
 
 
@@ -41,18 +55,20 @@ class _Worker:
         header, _ = _wire.recv(self.rep)
         self.protections: dict[str, str] = header["protections"]
 
-    def exec(self, stdin: bytes, limits: Limits) -> ExecResult:
-        _wire.send(self.req, {"op": "exec", "limits": limits.to_dict()}, [stdin])
+        self.source: bytes | None = None  # the program the worker holds (sent once per run_many)
+
+    def exec(self, source: bytes, stdin: bytes, limits: dict) -> ExecResult:
+        """One execution; `limits` are effective (scaled) ones, as `ForkServerPool.effective` makes."""
+        same, self.source = self.source is source, None  # unknown until the worker answers
+        _wire.send(self.req, {"op": "exec", "limits": limits}, [stdin] if same else [stdin, source])
         header, blobs = _wire.recv(self.rep)
+        self.source = source
         if header.pop("op") == "error":
             raise SandboxError(f"sandbox worker error: {header['message']}")
         out, err = blobs
-        rss = header.pop("max_rss_kb")
-        return ExecResult(stdout=out, stderr=err, extra={"max_rss_kb": rss}, **header)
-
-    def load(self, source: str) -> None:
-        _wire.send(self.req, {"op": "load"}, [source.encode("utf-8", "surrogatepass")])
-        _wire.recv(self.rep)
+        extra = {k: header.pop(k) for k in ("max_rss_kb", "time_limit")}
+        extra.update(cpu_limit_s=limits["cpu_s"], wall_limit_s=limits["timeout_s"], time_scale=limits["scale"])
+        return ExecResult(stdout=out, stderr=err, extra=extra, **header)
 
     def close(self) -> None:
         for fd in (self.req, self.rep):
@@ -80,15 +96,32 @@ _counter = _Counter()
 
 
 class ForkServerPool:
-    """`size` workers (default: CPU count). Thread-safe; callers beyond `size` wait for a free worker."""
+    """`size` workers (default: CPU count). Thread-safe; callers beyond `size` wait for a free worker.
 
-    def __init__(self, size: int | None = None) -> None:
+    Time limits are machine-independent: `Limits.cpu_s` (default: `timeout_s`) is CPU time, and every
+    time limit is multiplied by `time_scale`, which by default is measured at start-up (the CPU time of
+    `CALIBRATION` here over `NOMINAL_CPU_S`; best of 3). Pass `time_scale=1.0` for unscaled limits.
+    """
+
+    def __init__(self, size: int | None = None, time_scale: float | None = None) -> None:
         self.size = size or os.cpu_count() or 1
         self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
         self._closed = False
         first = self._spawn()  # fail here, loudly, if workers cannot start at all
         self._protections = {"backend": f"fork-server pool ({self.size} workers, {PYTHON})",
                              **first.protections}
+        self.time_scale, self.calibration_cpu_s = 1.0, None
+        if time_scale is None:
+            self.calibration_cpu_s = self._calibrate(first)
+            time_scale = min(max(self.calibration_cpu_s / NOMINAL_CPU_S, SCALE_RANGE[0]), SCALE_RANGE[1])
+            how = (f"calibrated: reference workload {self.calibration_cpu_s * 1e3:.0f} ms CPU here, "
+                   f"{NOMINAL_CPU_S * 1e3:.0f} ms on the reference machine")
+        else:
+            how = "given by the caller"
+        self.time_scale = float(time_scale)
+        self._protections["time_limits"] = (
+            f"active: CPU time (exact, polled) and wall clock, both x{self.time_scale:.2f} ({how}); "
+            "wall clock gets 2x the CPU limit when only timeout_s is set")
         self._idle.put(first)
         for _ in range(self.size - 1):
             self._idle.put(None)  # started lazily
@@ -99,7 +132,27 @@ class ForkServerPool:
         except (OSError, EOFError, ValueError) as exc:
             raise SandboxError(f"cannot start a sandbox worker ({PYTHON} {_ZYGOTE}): {exc}") from exc
 
-    def _with_worker(self, source: str, job: Callable[[_Worker], list[ExecResult]]) -> list[ExecResult]:
+    @staticmethod
+    def _calibrate(worker: _Worker) -> float:
+        limits = {**Limits(timeout_s=30).to_dict(), "cpu_s": 30.0, "scale": 1.0}
+        source = CALIBRATION.encode()
+        times = []
+        for _ in range(3):
+            result = worker.exec(source, b"", limits)
+            if not result.ok:
+                raise SandboxError(f"calibration workload failed: {result.stderr[-300:]!r}")
+            times.append(result.cpu_s)
+        return min(times)
+
+    def effective(self, limits: Limits) -> dict:
+        """The limits a worker enforces: scaled by `time_scale`; CPU limit = `cpu_s` or `timeout_s`;
+        the wall clock gets twice the CPU limit when the caller set only `timeout_s` (so a loaded
+        machine, which stretches wall time but not CPU time, does not change the verdict)."""
+        cpu = (limits.cpu_s if limits.cpu_s is not None else limits.timeout_s) * self.time_scale
+        wall = limits.timeout_s * self.time_scale * (2.0 if limits.cpu_s is None else 1.0)
+        return {**limits.to_dict(), "cpu_s": cpu, "timeout_s": wall, "scale": self.time_scale}
+
+    def _with_worker(self, job: Callable[[_Worker], list[ExecResult]]) -> list[ExecResult]:
         if self._closed:
             raise SandboxError("the sandbox is closed")
         worker = self._idle.get()
@@ -107,7 +160,6 @@ class ForkServerPool:
             try:
                 if worker is None:
                     worker = self._spawn()
-                worker.load(source)
                 results = job(worker)
                 self._idle.put(worker)
                 return results
@@ -125,24 +177,24 @@ class ForkServerPool:
 
     def run(self, source: str, *, stdin: bytes = b"", limits: Limits | None = None) -> ExecResult:
         """Run Python `source` with `stdin` in a fresh confined process."""
-        limits = limits or Limits()
-        return self._with_worker(source, lambda w: [w.exec(stdin, limits)])[0]
+        code, eff = source.encode("utf-8", "surrogatepass"), self.effective(limits or Limits())
+        return self._with_worker(lambda w: [w.exec(code, stdin, eff)])[0]
 
     def run_many(self, source: str, stdins: Sequence[bytes], *, limits: Limits | None = None,
                  stop: Callable[[int, ExecResult], bool] | None = None) -> list[ExecResult]:
         """Run `source` once per stdin, each in a fresh process, on one worker; stop after the first
         result for which `stop(index, result)` is true (e.g. the first failing test)."""
-        limits = limits or Limits()
+        code, eff = source.encode("utf-8", "surrogatepass"), self.effective(limits or Limits())
 
         def job(worker: _Worker) -> list[ExecResult]:
             results = []
             for i, data in enumerate(stdins):
-                results.append(worker.exec(data, limits))
+                results.append(worker.exec(code, data, eff))
                 if stop is not None and stop(i, results[-1]):
                     break
             return results
 
-        return self._with_worker(source, job)
+        return self._with_worker(job)
 
     def protections(self) -> dict[str, str]:
         return dict(self._protections)

@@ -64,11 +64,16 @@ def available() -> str:
     return "active"
 
 
-def install(libc: ctypes.CDLL) -> None:
-    """Install the filter on the calling thread (no_new_privs must already be set). Raises OSError."""
-    code = b"".join(_program())
-    buf = ctypes.create_string_buffer(code, len(code))
-    fprog = struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(buf))
-    fbuf = ctypes.create_string_buffer(fprog, len(fprog))
-    if libc.prctl(22, 2, fbuf, 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        raise OSError(ctypes.get_errno(), "seccomp filter refused")
+class Filter:
+    """The compiled filter, built once per worker; `install` is then a single prctl in each child."""
+
+    def __init__(self) -> None:
+        code = b"".join(_program())
+        self._buf = ctypes.create_string_buffer(code, len(code))
+        fprog = struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(self._buf))
+        self._fprog = ctypes.create_string_buffer(fprog, len(fprog))
+
+    def install(self, libc: ctypes.CDLL) -> None:
+        """Install on the calling thread (no_new_privs must already be set). Raises OSError."""
+        if libc.prctl(22, 2, self._fprog, 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+            raise OSError(ctypes.get_errno(), "seccomp filter refused")

@@ -1,8 +1,10 @@
 """Fork-server worker: started once under the system Python, forks one confined child per execution.
 
 Run as ``python3 -I -S _zygote.py <uid> <request fd> <reply fd>``; talks to the pool over those pipes.
-The child confines itself (`_confine.confine_child`) and only then compiles and runs the untrusted
-program, in a fresh ``__main__``; nothing untrusted ever runs in this process.
+Everything that does not depend on the program is set up once here (`_confine.setup_worker`): cgroup,
+pid namespace and its init, the directory and its Landlock ruleset, the seccomp filter. Each execution
+is then one fork: the child confines itself (`_confine.confine_child`) and only then compiles and runs
+the untrusted program, in a fresh ``__main__``; nothing untrusted ever runs in this process.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import collections, itertools, functools, math, heapq, bisect, re, string, fractions, decimal  # noqa: E401,F401,E402
-import random, statistics, copy, operator, typing, types, io, traceback, threading, gc  # noqa: E401,F401,E402
-import selectors, shutil, signal, time, builtins, tempfile  # noqa: E401,E402
+import bisect, collections, copy, decimal, fractions, functools, heapq, itertools, math, operator  # noqa: E401,F401,E402,I001
+import random, re, statistics, string, types, typing  # noqa: E401,F401,E402
+import builtins, gc, io, selectors, shutil, signal, tempfile, threading, time, traceback  # noqa: E401,E402
 
-import _confine  # noqa: E402, I001
+import _confine  # noqa: E402
 import _wire  # noqa: E402
 
+_TICK = os.sysconf("SC_CLK_TCK")
 
-def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: dict,
-              workdir: str, limits: dict) -> None:
+
+def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: dict, limits: dict) -> None:
     """In the forked child: wire fds, confine, then run the program. Never returns.
 
     fd 3 tells the worker that confinement succeeded; it is closed before the program starts, so a
@@ -31,11 +34,12 @@ def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: 
     try:
         for i, fd in enumerate(fds):
             os.dup2(fd, i)
-        os.closerange(4, 1 << 16)  # the pool's pipes, the pid-ns handle, everything
+        landlock = None
+        if state["landlock_fd"] is not None:
+            landlock = os.dup2(state["landlock_fd"], 4)
+        os.closerange(5 if landlock else 4, 1 << 16)  # the pool's pipes, the init's, everything
         os.environ.clear()
-        _confine.confine_child(prot, state, workdir, limits)
-        if state["pidns_fd"] is not None:
-            serve_as_init()  # returns only in the program's own process
+        _confine.confine_child(prot, state, limits, landlock)
         os.write(3, b"k")
         os.close(3)
         sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
@@ -77,34 +81,18 @@ def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: 
     os._exit(code & 0xFF)
 
 
-def serve_as_init() -> None:
-    """Fork the program off this pid-namespace init, so it gets ordinary signal semantics (an init
-    ignores signals it has no handler for); reap it and report its wait status on fd 3."""
-    pid = os.fork()
-    if pid == 0:
-        return
-    os.close(0), os.close(1), os.close(2)
-    while True:
-        try:
-            wpid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            os._exit(1)
-        except InterruptedError:
-            continue
-        if wpid == pid:
-            os.write(3, b"s" + status.to_bytes(4, "little"))
-            os._exit(0)
-
-
 def kill_all(pid: int, state: dict) -> None:
-    """Kill the execution's whole tree: its pid namespace init, its group, and every process of its uid."""
+    """Kill the execution's whole tree: everything in the pid namespace, else its group and its uid."""
+    if state["pidns"] is not None:
+        state["pidns"].kill_all()
+        return
     for fn, target in ((os.kill, pid), (os.killpg, pid)):
         try:
             fn(target, signal.SIGKILL)
         except OSError:
             pass
     uid = state["uid"]
-    if uid is not None and state["pidns_fd"] is None:  # with a pid ns, the init's end already kills all
+    if uid is not None:
         sweeper = os.fork()
         if sweeper == 0:
             try:
@@ -115,45 +103,62 @@ def kill_all(pid: int, state: dict) -> None:
         os.waitpid(sweeper, 0)
 
 
-def execute(source: bytes, stdin: bytes, limits: dict, prot: dict, state: dict, base: str, n: int) -> tuple:
-    workdir = os.path.join(base, f"e{n}")
-    os.mkdir(workdir, 0o700)
-    if state["uid"] is not None:
-        os.chown(workdir, state["uid"], state["uid"])
+def cpu_time(pid: int) -> float:
+    """CPU seconds of a live process (all its threads, and children it reaped), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / _TICK
+
+
+def execute(source: bytes, stdin: bytes, limits: dict, prot: dict, state: dict) -> tuple:
+    """Run `source` once. `limits` holds the effective (already scaled) `cpu_s` and `timeout_s`."""
+    _confine.reset_workdir(state)
+    if state["pidns"] is not None:
+        state["pidns"].ensure()
+    cg = state["cgroup"]
+    if cg is not None:
+        cg.prepare(limits["memory_mb"], limits["max_processes"])
     stdin_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
     os.write(stdin_fd, stdin)
     os.lseek(stdin_fd, 0, os.SEEK_SET)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-    cg = state["cgroup"]
-    if cg is not None:
-        cg.prepare(limits["memory_mb"], limits["max_processes"])
-        ooms = cg.oom_kills()
-    _confine.new_pid_namespace(state)
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        run_child(source, (stdin_fd, out_w, err_w, ready_w), prot, state, workdir, limits)
-    _confine.reset_pid_namespace(state)
+        run_child(source, (stdin_fd, out_w, err_w, ready_w), prot, state, limits)
     for fd in (stdin_fd, out_w, err_w, ready_w):
         os.close(fd)
     pidfd = os.pidfd_open(pid)
-    cap, deadline = limits["max_output_bytes"], start + limits["timeout_s"]
+    cap, deadline, cpu_limit = limits["max_output_bytes"], start + limits["timeout_s"], limits["cpu_s"]
+    next_cpu_check = start + cpu_limit / 2  # two busy threads on two cores could get there by then
     bufs = {out_r: bytearray(), err_r: bytearray()}
     sel = selectors.DefaultSelector()
     for fd in (out_r, err_r, pidfd):
         sel.register(fd, selectors.EVENT_READ)
-    timed_out = truncated = exited = False
+    hit = None  # which limit ended the run: "cpu" or "wall"
+    truncated = exited = False
     drain_until = float("inf")
     while True:
         now = time.monotonic()
         if exited and (len(sel.get_map()) == 0 or now >= drain_until):
             break  # all pipes closed, or a descendant that escaped the kill still holds one
-        if not exited and now >= deadline and not timed_out:
-            timed_out = True
-            kill_all(pid, state)
-        for key, _ in sel.select(0.2 if exited or timed_out else max(deadline - now, 0)):
+        if not exited and hit is None:
+            if now >= deadline:
+                hit = "wall"
+            elif now >= next_cpu_check:
+                used = cpu_time(pid)
+                if used >= cpu_limit:
+                    hit = "cpu"
+                next_cpu_check = now + max((cpu_limit - used) / 2, 0.01)
+            if hit is not None:
+                kill_all(pid, state)
+        wait = 0.2 if exited or hit else max(min(deadline, next_cpu_check) - now, 0)
+        for key, _ in sel.select(wait):
             fd = key.fd
             if fd == pidfd:
                 sel.unregister(pidfd)
@@ -170,59 +175,61 @@ def execute(source: bytes, stdin: bytes, limits: dict, prot: dict, state: dict, 
                     kill_all(pid, state)
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
+    cpu = usage.ru_utime + usage.ru_stime
+    if hit is None and cpu > cpu_limit:
+        hit = "cpu"  # finished, but over its CPU budget (between two checks)
     try:
-        report = os.read(ready_r, 16)
+        confined = os.read(ready_r, 16)[:1] == b"k"
     except BlockingIOError:
-        report = b""
-    confined = report[:1] == b"k"
-    if report[1:2] == b"s":  # the program's own status, reported by the pid-namespace init
-        status = int.from_bytes(report[2:6], "little")
+        confined = False
     for fd in (out_r, err_r, pidfd, ready_r):
         os.close(fd)
     sel.close()
-    shutil.rmtree(workdir, ignore_errors=True)
-    oom = cg is not None and cg.oom_kills() > ooms
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    oom = cg is not None and code != 0 and cg.oom_kills() > state.setdefault("ooms", 0)
+    if oom:
+        state["ooms"] = cg.oom_kills()
     err = bytes(bufs[err_r][:cap])
-    if not confined and not timed_out:
+    if not confined and hit is None:
         raise RuntimeError(f"child could not confine itself: {err[-500:].decode(errors='replace')}")
-    return ({"exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "signal": sig,
-             "timed_out": timed_out, "output_truncated": truncated, "wall_s": wall,
-             "cpu_s": usage.ru_utime + usage.ru_stime, "memory_exceeded": oom or b"MemoryError" in err[-400:],
-             "max_rss_kb": usage.ru_maxrss}, [bytes(bufs[out_r][:cap]), err])
+    return ({"exit_code": code, "signal": sig, "timed_out": hit is not None, "output_truncated": truncated,
+             "wall_s": wall, "cpu_s": cpu, "memory_exceeded": oom or b"MemoryError" in err[-400:],
+             "time_limit": hit, "max_rss_kb": usage.ru_maxrss}, [bytes(bufs[out_r][:cap]), err])
 
 
 def main() -> None:
-    global REQ_FD, REP_FD
-    uid, REQ_FD, REP_FD = (int(a) for a in sys.argv[1:4])
+    uid, req_fd, rep_fd = (int(a) for a in sys.argv[1:4])
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    prot, state = _confine.setup_worker(uid)
     base = tempfile.mkdtemp(prefix="monkeys-sbx-")
     os.chmod(base, 0o711)
+    prot, state = _confine.setup_worker(uid, base)
+    if state["cgroup"] is not None:
+        state["ooms"] = state["cgroup"].oom_kills()
     gc.collect()
     gc.freeze()  # children share these pages instead of copying them on the first collection
-    _wire.send(REP_FD, {"op": "hello", "protections": prot, "pid": os.getpid()})
-    source, n = b"", 0
+    _wire.send(rep_fd, {"op": "hello", "protections": prot, "pid": os.getpid()})
+    source = b""
     try:
         while True:
             try:
-                header, blobs = _wire.recv(REQ_FD)
+                header, blobs = _wire.recv(req_fd)
             except EOFError:
                 break
-            if header["op"] == "load":
-                source = blobs[0]
-                _wire.send(REP_FD, {"op": "loaded"})
-            elif header["op"] == "exec":
-                n += 1
+            if header["op"] == "exec":
+                if len(blobs) > 1:
+                    source = blobs[1]  # else: the same program as the last execution (run_many)
                 try:
-                    result, out = execute(source, blobs[0], header["limits"], prot, state, base, n)
+                    result, out = execute(source, blobs[0], header["limits"], prot, state)
                 except Exception:  # our bug or a broken host: say so instead of dying silently
-                    _wire.send(REP_FD, {"op": "error", "message": traceback.format_exc(limit=-3)})
+                    _wire.send(rep_fd, {"op": "error", "message": traceback.format_exc(limit=-3)})
                     continue
-                _wire.send(REP_FD, {"op": "result", **result}, out)
+                _wire.send(rep_fd, {"op": "result", **result}, out)
     finally:
+        if state["pidns"] is not None:
+            state["pidns"].stop()
         shutil.rmtree(base, ignore_errors=True)
         if state["cgroup"] is not None:
             state["cgroup"].remove()
