@@ -14,6 +14,7 @@ from monkeys.analysis.cost import (
     TokenStats,
     cheapest,
     find_model,
+    load_cost_file,
     load_pricing,
     run_cost,
     sample_flops,
@@ -57,6 +58,9 @@ def test_pricing_file_yaml_and_errors(tmp_path: Path) -> None:
     good = tmp_path / "prices.yaml"
     good.write_text("gpt-x:\n  prompt_usd_per_mtok: 1.5\n  completion_usd_per_mtok: 6\n")
     assert load_pricing(good) == {"gpt-x": Price(1.5, 6.0)}
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps({"mine": {"parameters": 1e9, "layers": 8, "hidden": 512}}))
+    assert load_cost_file(both) == ({}, {"mine": ModelSpec(1e9, 8, 512)})
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"gpt-x": {"prompt_usd_per_mtok": "cheap"}}))
     with pytest.raises(DataError, match=r"bad.json: model 'gpt-x'"):

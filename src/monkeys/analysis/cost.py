@@ -98,9 +98,15 @@ class Price:
 
 
 def load_pricing(path: Path) -> dict[str, Price]:
-    """Read `{model: {prompt_usd_per_mtok: x, completion_usd_per_mtok: y}}` from JSON or YAML.
+    """Prices from a pricing file (see `load_cost_file`)."""
+    return load_cost_file(path)[0]
 
-    Raises `DataError` naming the file and model on a missing or non-numeric field.
+
+def load_cost_file(path: Path) -> tuple[dict[str, Price], dict[str, ModelSpec]]:
+    """Read `{model: {...}}` from JSON or YAML: `prompt_usd_per_mtok` + `completion_usd_per_mtok` give a
+    price; `parameters` + `layers` + `hidden` give (or override) the model's shape for FLOPs.
+
+    Raises `DataError` naming the file and model on an entry with neither, or a non-numeric field.
     """
     path = Path(path)
     try:
@@ -115,14 +121,20 @@ def load_pricing(path: Path) -> dict[str, Price]:
         raise DataError(f"{path}: cannot read the pricing file: {exc}") from exc
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a mapping of model name to prices")
-    prices = {}
+    prices, specs = {}, {}
     for model, entry in data.items():
         try:
-            prices[str(model)] = Price(float(entry["prompt_usd_per_mtok"]), float(entry["completion_usd_per_mtok"]))
+            if not isinstance(entry, dict) or not ({"prompt_usd_per_mtok", "parameters"} & set(entry)):
+                raise KeyError("prompt_usd_per_mtok")
+            if "prompt_usd_per_mtok" in entry or "completion_usd_per_mtok" in entry:
+                prices[str(model)] = Price(float(entry["prompt_usd_per_mtok"]),
+                                           float(entry["completion_usd_per_mtok"]))
+            if "parameters" in entry:
+                specs[str(model)] = ModelSpec(float(entry["parameters"]), int(entry["layers"]), int(entry["hidden"]))
         except (TypeError, KeyError, ValueError) as exc:
             raise DataError(f"{path}: model {model!r}: expected numeric prompt_usd_per_mtok and"
-                            f" completion_usd_per_mtok ({exc!r})") from exc
-    return prices
+                            f" completion_usd_per_mtok, and/or parameters, layers, hidden ({exc!r})") from exc
+    return prices, specs
 
 
 def find_price(name: str, prices: Mapping[str, Price]) -> Price | None:

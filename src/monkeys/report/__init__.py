@@ -21,22 +21,24 @@ __all__ = ["report_runs"]
 def report_runs(run_dirs: list[Path], *, console: Console, html_path: Path | None = None,
                 pricing: Path | None = None) -> None:
     """Print a summary of each run (and a comparison), write coverage.png/.svg into each run dir, and with
-    `html_path` one self-contained HTML report. Raises `StoreError` / `DataError` naming the bad input.
+    `html_path` one self-contained HTML report. `pricing` (JSON/YAML) gives dollars per million tokens and
+    may override a model's shape for FLOPs (`analysis.cost.load_cost_file`). Raises `StoreError` /
+    `DataError` naming the bad input.
     """
-    from monkeys.analysis.cost import load_pricing
+    from monkeys.analysis.cost import load_cost_file
     from monkeys.report import plots
     from monkeys.report.analyze import analyze_run, compare_runs
     from monkeys.report.data import load_run
     from monkeys.report.terminal import print_summary
 
-    prices = load_pricing(pricing) if pricing is not None else None
+    prices, specs = load_cost_file(pricing) if pricing is not None else (None, None)
     runs = []
     with console.status("reading run stores…"):
         for d in run_dirs:
             runs.append(load_run(Path(d)))
     _unique_names(runs)
     with console.status("computing coverage, bands and fits…"):
-        analyses = [analyze_run(r, prices=prices) for r in runs]
+        analyses = [analyze_run(r, prices=prices, specs=specs) for r in runs]
         comparison = compare_runs(analyses)
     print_summary(analyses, console, comparison)
     with console.status("drawing figures…"):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from monkeys.analysis.bootstrap import Band, Comparison, compare_at_k, coverage_band
-from monkeys.analysis.cost import Price, RunCost, cheapest, find_price, run_cost
+from monkeys.analysis.cost import ModelSpec, Price, RunCost, cheapest, find_model, find_price, run_cost
 from monkeys.analysis.fit import BetaFit, PowerLawFit, fit_beta, fit_power_law_draws
 from monkeys.analysis.passk import default_ks, pass_at_ks, usable_ks
 from monkeys.report.data import RunData
@@ -71,8 +71,8 @@ def _k(k: float) -> str:
     return "∞" if not np.isfinite(k) else f"{k:,.0f}" if k < 1e7 else f"{k:.1e}"
 
 
-def analyze_run(run: RunData, *, prices: dict[str, Price] | None = None, n_boot: int = 500,
-                seed: int = 0) -> RunAnalysis:
+def analyze_run(run: RunData, *, prices: dict[str, Price] | None = None,
+                specs: dict[str, ModelSpec] | None = None, n_boot: int = 500, seed: int = 0) -> RunAnalysis:
     """Coverage at 1, 2, 4, … up to the smallest per-problem sample count, a bootstrap band, and fits."""
     n_min = int(run.n.min()) if len(run.n) else 0
     ks = usable_ks(run.n, default_ks(n_min)) if n_min > 0 else []
@@ -91,7 +91,8 @@ def analyze_run(run: RunData, *, prices: dict[str, Price] | None = None, n_boot:
         except (ValueError, np.linalg.LinAlgError) as exc:
             out.extras.append(f"no Beta fit: {exc}")
     price = find_price(run.model, prices) if prices else None
-    out.cost = run_cost(run.model, run.tokens, len(run.problem_ids), price=price)
+    spec = find_model(run.model, specs)
+    out.cost = run_cost(run.model, run.tokens, len(run.problem_ids), spec=spec, price=price)
     return out
 
 
