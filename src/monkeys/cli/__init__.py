@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from monkeys.cli import info, report_cmd, run_cmd, serve_cmd
+from monkeys.cli import data_cmd, info, report_cmd, run_cmd, serve_cmd
 from monkeys.errors import MonkeysError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 run_cmd.register(app)
 report_cmd.register(app)
+data_cmd.register(app)
 serve_cmd.register(app)
 info.register(app)
 

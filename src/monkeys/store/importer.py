@@ -18,9 +18,8 @@ import numpy as np
 
 from monkeys.core import Problem, Prompt
 from monkeys.errors import DataError, StoreError
-from monkeys.store._bulk import write_columns
 from monkeys.store.db import connect
-from monkeys.store.writer import write_meta, write_problems
+from monkeys.store.writer import write_columns, write_meta, write_problems
 
 Progress = Callable[[int, int | None], None]  # (rows done, rows total or None)
 Columns = dict[str, list[Any]]
