@@ -94,6 +94,24 @@ class DeadlinePool:
         self._lock = threading.Lock()
         self._closed = False
 
+    def start(self) -> None:
+        """Start every worker now instead of on first use (a run's start-up, not a check's deadline)."""
+        slots = []
+        while True:
+            try:
+                slots.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            for i, worker in enumerate(slots):
+                if worker is None:
+                    slots[i] = worker = _Worker(self._target, self._memory_mb)
+                    with self._lock:
+                        self._all.add(worker)
+        finally:
+            for worker in slots:
+                self._idle.put(worker)
+
     def call(self, *args: Any, timeout_s: float) -> Any:
         if self._closed:
             raise RuntimeError("DeadlinePool is closed")

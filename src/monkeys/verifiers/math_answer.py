@@ -125,6 +125,10 @@ class MathAnswer:
                 self._cache.popitem(last=False)
         return result
 
+    def start(self) -> None:
+        """Start the checking processes now (they otherwise start on first use)."""
+        self._pool.start()
+
     def close(self) -> None:
         """Stop the checking processes."""
         self._pool.close()
