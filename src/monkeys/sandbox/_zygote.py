@@ -14,14 +14,23 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# Preloaded for the programs (an import in the child would cost milliseconds). Not `threading`: its
+# after-fork hook would run in every child (~130 page faults); a program that wants it imports it.
 import bisect, collections, copy, decimal, fractions, functools, heapq, itertools, math, operator  # noqa: E401,F401,E402,I001
 import random, re, statistics, string, types, typing  # noqa: E401,F401,E402
-import builtins, gc, io, selectors, shutil, signal, tempfile, threading, time, traceback  # noqa: E401,E402
+import builtins, gc, io, selectors, shutil, signal, tempfile, time, traceback  # noqa: E401,E402
 
 import _confine  # noqa: E402
 import _wire  # noqa: E402
 
 _TICK = os.sysconf("SC_CLK_TCK")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PROGRAM_PATH = [p for p in sys.path if p != _HERE]
+# The program's stdio, built once: they name fds 0-2, which each child points at its own pipes.
+_STDIN = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+_STDOUT = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False), 1 << 16), encoding="utf-8")
+_STDERR = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                           write_through=True)
 
 
 def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: dict, limits: dict) -> None:
@@ -42,14 +51,10 @@ def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: 
         _confine.confine_child(prot, state, limits, landlock)
         os.write(3, b"k")
         os.close(3)
-        sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
+        sys.path[:] = _PROGRAM_PATH
         for name in ("_confine", "_wire", "_landlock", "_seccomp"):
             sys.modules.pop(name, None)
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-        sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False), 1 << 16),
-                                      encoding="utf-8")
-        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
-                                      errors="backslashreplace", write_through=True)
+        sys.stdin, sys.stdout, sys.stderr = _STDIN, _STDOUT, _STDERR
         sys.argv = ["main.py"]
         main = types.ModuleType("__main__")
         main.__file__, main.__builtins__ = "main.py", builtins
@@ -67,7 +72,8 @@ def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: 
             traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)  # hide this frame
             code = 1
         try:
-            threading._shutdown()  # as the interpreter does: wait for non-daemon threads
+            if "threading" in sys.modules:  # as the interpreter does: wait for non-daemon threads
+                sys.modules["threading"]._shutdown()
             sys.stdout.flush()
             sys.stderr.flush()
         except BaseException:
