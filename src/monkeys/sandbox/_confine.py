@@ -13,6 +13,7 @@ import os
 import resource
 import select
 import shutil
+import struct
 
 import _landlock
 import _seccomp
@@ -131,7 +132,8 @@ def setup_worker(uid: int, base: str) -> tuple[dict[str, str], dict]:
     """Probe and enter what the worker itself needs: user/net namespaces, cgroup, pid namespace, its
     directory and Landlock ruleset. Everything per-worker is built here once, not per execution."""
     prot: dict[str, str] = {}
-    state: dict = {"uid": None, "pidns": None, "cgroup": None, "landlock_fd": None, "seccomp": None}
+    state: dict = {"uid": None, "pidns": None, "cgroup": None, "landlock_fd": None, "seccomp": None,
+                   "userns": False}
     root = os.geteuid() == 0
     if not root:
         if libc.unshare(CLONE_NEWUSER) == 0:
@@ -139,7 +141,8 @@ def setup_worker(uid: int, base: str) -> tuple[dict[str, str], dict]:
             _write("/proc/self/setgroups", "deny")
             _write("/proc/self/uid_map", f"0 {outer[0]} 1")
             _write("/proc/self/gid_map", f"0 {outer[1]} 1")
-            prot["user_namespace"] = "active"
+            prot["user_namespace"] = "active (programs keep no capabilities in it)"
+            state["userns"] = True
         else:
             prot["user_namespace"] = _err("unshare(CLONE_NEWUSER)")
     prot["network_namespace"] = "active (no interfaces up)" if libc.unshare(CLONE_NEWNET) == 0 \
@@ -195,9 +198,11 @@ class PidNamespace:
         self.start()
 
     def start(self) -> None:
-        if self.init_pid:
-            self.stop()
-        if libc.setns(self.own, CLONE_NEWPID) != 0 or libc.unshare(CLONE_NEWPID) != 0:
+        if self.init_pid:  # a restart: back to our own namespace first (needs real root; else the
+            self.stop()    # worker fails this execution and the pool starts a fresh worker)
+            if libc.setns(self.own, CLONE_NEWPID) != 0:
+                raise OSError(ctypes.get_errno(), "setns(CLONE_NEWPID)")
+        if libc.unshare(CLONE_NEWPID) != 0:
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWPID)")
         cmd_r, cmd_w = os.pipe2(os.O_CLOEXEC)
         ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
@@ -266,6 +271,17 @@ def _serve_as_init(cmd: int, ack: int) -> None:
         os._exit(0)
 
 
+def drop_capabilities() -> None:
+    """Without root there is no uid to drop to; inside our user namespace the child is uid 0 with every
+    capability there. Lock root semantics off (no capabilities regained on execve) and clear them all."""
+    if libc.prctl(28, 0x2F, 0, 0, 0) != 0:  # PR_SET_SECUREBITS: NOROOT, NO_SETUID_FIXUP, both locked
+        raise OSError(ctypes.get_errno(), "PR_SET_SECUREBITS")
+    header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)  # _LINUX_CAPABILITY_VERSION_3
+    data = ctypes.create_string_buffer(24)  # effective, permitted, inheritable x 2: all zero
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
 def reset_workdir(state: dict) -> None:
     """Empty the worker's directory between executions, keeping its inode (the Landlock rule names it)."""
     path = state["workdir"]
@@ -310,5 +326,7 @@ def confine_child(prot: dict[str, str], state: dict, limits: dict, landlock_fd: 
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+    elif state["userns"]:
+        drop_capabilities()
     if state["seccomp"] is not None:
         state["seccomp"].install(libc)

@@ -93,7 +93,8 @@ class SubprocessSandbox:
     def protections(self) -> dict[str, str]:
         return {"backend": f"subprocess per execution (fallback{': ' + self.reason if self.reason else ''})",
                 "fork_server": f"unavailable: {self.reason or 'not selected'}", "rlimits": "active",
-                "session": "active", "empty_env": "active", "private_dir": "active"}
+                "session": "active", "empty_env": "active", "private_dir": "active",
+                "time_limits": "unavailable: wall clock and whole-second RLIMIT_CPU, not calibrated (fallback)"}
 
     def close(self) -> None:
         pass

@@ -5,7 +5,10 @@ code must exit 0) and "stdio" (CodeContests: every stdin must give the expected 
 paper's harness does, stopping at the first failing test). Outcomes:
 
 - PASS; FAIL with a reason (wrong answer, runtime error, syntax error, memory/output limit, killed);
-- TIMEOUT: the time limit was hit twice (a first time-out is retried once, `details["retried_timeout"]`);
+- TIMEOUT: the time limit was hit twice (a first time-out is retried once, `details["retried_timeout"]`,
+  and the first attempt is kept in `details["first_attempt"]`). Limits are CPU time scaled by the
+  sandbox's start-up calibration (`details["time_scale"]`), so verdicts do not depend on the machine;
+  `details["time_limit"]` says which limit ended the run ("cpu" or "wall");
 - ERROR: the problem's reference is unusable (not the sample's fault). A sandbox that cannot run at all
   raises `SandboxError` instead, so it is never stored as the sample failing.
 """
@@ -83,11 +86,22 @@ def classify(result: ExecResult) -> tuple[Outcome, str] | None:
     return Outcome.FAIL, f"runtime error (exit {result.exit_code}): {_tail(result.stderr)}"
 
 
+def _time_details(result: ExecResult) -> dict[str, Any]:
+    """Which time limit ended the run (if any) and the calibration factor the limits were scaled by."""
+    extra = result.extra
+    out: dict[str, Any] = {"time_scale": round(extra.get("time_scale", 1.0), 4)}
+    if result.timed_out:
+        out["time_limit"] = extra.get("time_limit") or "wall"
+        out["cpu_limit_s"] = round(extra.get("cpu_limit_s", 0.0), 3)
+    return out
+
+
 @register_verifier("code-tests")
 class CodeTests:
     """Unit tests in the sandbox: function asserts (HumanEval/MBPP) or stdin/stdout (CodeContests).
 
-    `timeout_s` is per execution (per test for stdin/stdout); `cpu_s` defaults to it. Identical programs
+    `timeout_s` is per execution (per test for stdin/stdout) and, unless `cpu_s` is given, a CPU-time
+    limit with twice as much wall clock; both in reference-machine seconds (see `ForkServerPool`). Identical programs
     (after normalising comments/layout) against the same tests are run once per verifier (`cache`).
     """
 
@@ -121,8 +135,9 @@ class CodeTests:
         outcome, reason, details = self._check(kind, program, reference)
         retried = False
         if outcome is Outcome.TIMEOUT and self.retry_timeouts:
-            retried = True
+            retried, first = True, {"reason": reason, **details}
             outcome, reason, details = self._check(kind, program, reference)
+            details["first_attempt"] = first
         details.update(cached=False, retried_timeout=retried, cache_key=key)
         verdict = Verdict(outcome, reason, details, time.monotonic() - start)
         if self.cache_enabled:
@@ -137,7 +152,8 @@ class CodeTests:
         if kind == "asserts":
             result = sandbox.run(program, limits=self.limits)
             failure = classify(result)
-            details: dict[str, Any] = {"wall_s": round(result.wall_s, 4), "cpu_s": round(result.cpu_s, 4)}
+            details: dict[str, Any] = {"wall_s": round(result.wall_s, 4), "cpu_s": round(result.cpu_s, 4),
+                                       **_time_details(result)}
             if failure is None:
                 return Outcome.PASS, "passed", details
             details["stderr_tail"] = _tail(result.stderr, 5)
@@ -156,7 +172,7 @@ class CodeTests:
 
         results = sandbox.run_many(program, stdins, limits=self.limits, stop=stop)
         details = {"tests_run": len(results), "tests_total": len(tests),
-                   "cpu_s": round(sum(r.cpu_s for r in results), 4)}
+                   "cpu_s": round(sum(r.cpu_s for r in results), 4), **_time_details(results[-1])}
         if not failed:
             return Outcome.PASS, "passed", details
         outcome, reason = failed["failure"]

@@ -1,0 +1,151 @@
+"""The sandbox interface itself: run, run_many, limits, output cap, environment, directory, time limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monkeys.sandbox import ForkServerPool, Limits
+from monkeys.sandbox._pool import SCALE_RANGE
+from monkeys.sandbox._simple import PYTHON
+
+SRC = Path(__file__).parents[2] / "src"
+BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass\nprint('done')\n"
+
+
+@pytest.fixture(scope="module")
+def pool() -> ForkServerPool:
+    pool = ForkServerPool(size=2, time_scale=1.0)  # unscaled: these tests state exact limits
+    yield pool
+    pool.close()
+
+
+def test_run_returns_output_and_status(pool: ForkServerPool) -> None:
+    ok = pool.run("import sys\nprint(sys.stdin.read().upper())\nprint('e', file=sys.stderr)", stdin=b"hi")
+    assert ok.ok and ok.exit_code == 0 and ok.stdout == b"HI\n" and ok.stderr == b"e\n"
+    assert ok.cpu_s > 0 and ok.wall_s > 0 and ok.extra["time_scale"] == 1.0
+    bad = pool.run("raise SystemExit(3)")
+    assert bad.exit_code == 3 and not bad.ok
+    syntax = pool.run("def f(:\n")
+    assert syntax.exit_code == 1 and b"SyntaxError" in syntax.stderr
+
+
+def test_run_many_stops_at_first_failure(pool: ForkServerPool) -> None:
+    src = "n = int(input())\nassert n != 2\nprint(n * n)"
+    stdins = [b"1", b"3", b"2", b"4"]
+    results = pool.run_many(src, stdins, stop=lambda i, r: not r.ok)
+    assert [r.stdout for r in results] == [b"1\n", b"9\n", b""] and results[-1].exit_code == 1
+    assert len(pool.run_many(src, [b"1", b"3", b"4"], stop=lambda i, r: not r.ok)) == 3
+
+
+def test_memory_process_and_file_limits(pool: ForkServerPool) -> None:
+    mem = pool.run("x = bytearray(600 << 20)", limits=Limits(memory_mb=256))
+    assert mem.memory_exceeded and mem.exit_code == 1
+    procs = pool.run("import os\nn = 0\ntry:\n    for _ in range(50):\n        if os.fork() == 0:\n"
+                     "            import time; time.sleep(5)\n        n += 1\nexcept OSError:\n    pass\nprint(n)",
+                     limits=Limits(max_processes=8, timeout_s=2))
+    assert procs.ok and int(procs.stdout) < 8
+    big = pool.run("open('f', 'wb').write(b'x' * (3 << 20))", limits=Limits(max_file_mb=1))
+    assert not big.ok
+    files = pool.run("fs = [open('/dev/null') for _ in range(100)]", limits=Limits(max_open_files=32))
+    assert files.exit_code == 1 and b"Too many open files" in files.stderr
+
+
+def test_output_is_capped(pool: ForkServerPool) -> None:
+    result = pool.run("while True: print('y' * 1000)", limits=Limits(max_output_bytes=10_000, timeout_s=5))
+    assert result.output_truncated and not result.ok and len(result.stdout) <= 10_000
+    assert result.wall_s < 4
+
+
+def test_environment_is_empty(pool: ForkServerPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONKEYS_SECRET_TOKEN", "x")
+    result = pool.run("import os, json\nprint(json.dumps(dict(os.environ)))")
+    assert json.loads(result.stdout) == {}
+
+
+def test_private_directory_is_fresh_and_own(pool: ForkServerPool) -> None:
+    first = pool.run_many("import os\nprint(sorted(os.listdir('.')))\nopen('left', 'w').write('x')\n"
+                          "os.mkdir('d'); os.chmod('d', 0)", [b"", b""])
+    assert [r.stdout for r in first] == [b"[]\n", b"[]\n"]  # nothing left by the run before
+    again = pool.run("import os\nprint(sorted(os.listdir('.')), os.getcwd() != '/')")
+    assert again.stdout == b"[] True\n"
+    outside = pool.run("open('/tmp/monkeys-api-probe', 'w')")
+    assert outside.exit_code == 1 and not Path("/tmp/monkeys-api-probe").exists()
+
+
+def test_cpu_limit_is_cpu_time_and_wall_limit_catches_sleepers(pool: ForkServerPool) -> None:
+    busy = pool.run(BURN.format(s=5), limits=Limits(timeout_s=5, cpu_s=0.3))
+    assert busy.timed_out and busy.extra["time_limit"] == "cpu" and busy.wall_s < 3
+    assert 0.25 < busy.cpu_s < 1.5
+    sleeper = pool.run("import time\ntime.sleep(30)", limits=Limits(timeout_s=0.5, cpu_s=5))
+    assert sleeper.timed_out and sleeper.extra["time_limit"] == "wall" and sleeper.cpu_s < 0.3
+    fits = pool.run(BURN.format(s=0.1), limits=Limits(timeout_s=5, cpu_s=1))
+    assert fits.ok and fits.extra["time_limit"] is None
+
+
+def test_only_timeout_means_cpu_limit_with_twice_the_wall_clock(pool: ForkServerPool) -> None:
+    limits = pool.effective(Limits(timeout_s=2))
+    assert limits["cpu_s"] == 2 and limits["timeout_s"] == 4
+    both = pool.effective(Limits(timeout_s=3, cpu_s=1))
+    assert both["cpu_s"] == 1 and both["timeout_s"] == 3
+
+
+def test_calibration_scales_every_time_limit() -> None:
+    calibrated = ForkServerPool(size=1)
+    try:
+        assert SCALE_RANGE[0] <= calibrated.time_scale <= SCALE_RANGE[1]
+        assert calibrated.calibration_cpu_s > 0
+        assert "calibrated" in calibrated.protections()["time_limits"]
+    finally:
+        calibrated.close()
+    slow = ForkServerPool(size=1, time_scale=4.0)  # as on a machine 4x slower than the reference
+    try:
+        assert slow.effective(Limits(timeout_s=1, cpu_s=0.25))["cpu_s"] == 1.0
+        result = slow.run(BURN.format(s=0.4), limits=Limits(timeout_s=1, cpu_s=0.25))
+        assert result.ok and result.extra["cpu_limit_s"] == 1.0  # 0.4 s CPU fits 0.25 reference s x 4
+    finally:
+        slow.close()
+
+
+def test_protections_report_each_step(pool: ForkServerPool) -> None:
+    prot = pool.protections()
+    for key in ("rlimits", "landlock", "seccomp", "pid_namespace", "network_namespace", "drop_uid", "cgroup",
+                "time_limits", "empty_environment", "private_directory"):
+        assert prot[key].startswith(("active", "unavailable:")), (key, prot[key])
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to start a pool as an unprivileged user")
+def test_pool_works_without_root(tmp_path: Path) -> None:
+    """A fresh pool started as `nobody` (system Python, our sources) runs programs and says what it lacks."""
+    script = textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {str(SRC)!r})
+        from monkeys.sandbox import ForkServerPool, Limits
+        pool = ForkServerPool(size=1)
+        ok = pool.run("import os; print(os.getuid(), len(os.environ), open('/proc/self/status').read())")
+        busy = pool.run("while True: pass", limits=Limits(timeout_s=1, cpu_s=0.2))
+        esc = pool.run("open('/tmp/monkeys-nonroot-probe', 'w')")
+        print(json.dumps({{"prot": pool.protections(), "out": ok.stdout.decode(), "ok": ok.ok,
+                          "busy": [busy.timed_out, busy.extra["time_limit"]], "esc": esc.exit_code}}))
+        pool.close()
+    """)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    proc = subprocess.run([*nobody, PYTHON, "-I", "-c", script],
+                          capture_output=True, text=True, timeout=60, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])
+    prot, status = report["prot"], report["out"]
+    assert report["ok"] and status.startswith(("0 0 ", "65534 0 "))  # uid 0 only inside its user namespace
+    assert "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status
+    assert report["busy"] == [True, "cpu"] and report["esc"] == 1
+    assert not Path("/tmp/monkeys-nonroot-probe").exists()
+    assert prot["drop_uid"].startswith("unavailable: not root") and prot["cgroup"].startswith("unavailable")
+    for key in ("landlock", "seccomp", "rlimits", "time_limits"):
+        assert prot[key].startswith("active"), (key, prot[key])
