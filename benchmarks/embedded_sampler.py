@@ -40,9 +40,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=1, help="0 = torch default (all cores)")
     args = ap.parse_args()
     n = args.n
+    args.threads = args.threads or None
     candidates: dict[str, Callable[[], Callable[..., float]]] = {
         "torch fp32, one at a time": lambda: method("torch", 1, args.threads),
         f"torch fp32, batched n={n}": lambda: method("torch", n, args.threads),
@@ -66,7 +67,7 @@ def main() -> None:
     base = {"fp32": statistics.median(results["torch fp32, one at a time"]),
             "bf16": statistics.median(results["torch bf16, one at a time"])}
     print(f"\nn={n} samples of one prompt, {args.max_tokens} new tokens max, {args.reps} reps, "
-          f"threads={args.threads or 'default'}; ratio = median / same engine's one-at-a-time median")
+          f"threads={args.threads or 'torch default'}; ratio = median / same engine's one-at-a-time median")
     print(f"{'method':<34} {'best tok/s':>10} {'median tok/s':>12} {'ratio':>6}")
     for name, vals in results.items():
         key = "bf16" if "bf16" in name else "fp32"

@@ -15,7 +15,7 @@ from monkeys.samplers._gguf_torch import load_engine, resolve_model
 class LogprobScorer:
     """Mean log-probability (temperature 1) of a sample's text given its problem's prompt; higher is likelier."""
 
-    def __init__(self, model: str | None = None, threads: int | None = None, dtype: str = "float32") -> None:
+    def __init__(self, model: str | None = None, threads: int | None = 1, dtype: str = "float32") -> None:
         self._engine = load_engine(resolve_model(model), dtype=dtype, threads=threads)
 
     def score(self, problem: Problem, sample: Sample) -> float:
