@@ -20,12 +20,15 @@ import pytest
 
 from monkeys.core import Outcome, Problem, Prompt, Sample
 from monkeys.sandbox import detect_protections
+from monkeys.sandbox._pool import _UID_BASE
 from monkeys.verifiers.code_tests import CodeTests
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "cases/sandbox_escapes"))
 from probes import PRELUDE, PROBES  # noqa: E402
 
-SANDBOX_UID_MIN = 1_000_000
+# This process's workers get uids from its own block (see `_pool._Worker`): processes of sandboxes run
+# by other test sessions on the same machine are not ours to count.
+OUR_UIDS = range(_UID_BASE + (os.getpid() % 100_000) * 64, _UID_BASE + (os.getpid() % 100_000 + 1) * 64)
 
 
 class _Server:
@@ -69,7 +72,7 @@ def _sandbox_pids() -> list[int]:
     pids = []
     for d in os.listdir("/proc"):
         try:
-            if d.isdigit() and os.stat(f"/proc/{d}").st_uid >= SANDBOX_UID_MIN:
+            if d.isdigit() and os.stat(f"/proc/{d}").st_uid in OUR_UIDS:
                 pids.append(int(d))
         except OSError:
             pass

@@ -20,6 +20,8 @@ import _seccomp
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
 libc = ctypes.CDLL(None, use_errno=True)
+for _name in ("prctl", "syscall", "capset", "unshare", "setns"):
+    getattr(libc, _name)  # resolve once here: a lookup in each child would build the function anew
 
 
 def _err(what: str) -> str:

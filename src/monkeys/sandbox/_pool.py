@@ -34,7 +34,7 @@ print(s + len(words) + len("".join(words[:1000])))
 """
 NOMINAL_CPU_S = 0.040
 SCALE_RANGE = (0.25, 4.0)
-_UID_BASE = 1_000_000  # worker uid = base + its pid: unique among live workers, unused by real accounts
+_UID_BASE = 1_000_000  # worker uids: a block of 64 per owning process (its pid), unused by real accounts
 
 
 class _Worker:
@@ -107,6 +107,7 @@ class ForkServerPool:
         self.size = size or os.cpu_count() or 1
         self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
         self._closed = False
+        self._live: set[_Worker] = set()  # for cpu_seconds()
         first = self._spawn()  # fail here, loudly, if workers cannot start at all
         self._protections = {"backend": f"fork-server pool ({self.size} workers, {PYTHON})",
                              **first.protections}
@@ -128,7 +129,9 @@ class ForkServerPool:
 
     def _spawn(self) -> _Worker:
         try:
-            return _Worker()
+            worker = _Worker()
+            self._live.add(worker)
+            return worker
         except (OSError, EOFError, ValueError) as exc:
             raise SandboxError(f"cannot start a sandbox worker ({PYTHON} {_ZYGOTE}): {exc}") from exc
 
@@ -166,6 +169,7 @@ class ForkServerPool:
             except (OSError, EOFError, ValueError) as exc:
                 if worker is not None:
                     worker.close()
+                    self._live.discard(worker)
                 worker = None
                 if attempt == 2:
                     self._idle.put(None)
@@ -199,6 +203,18 @@ class ForkServerPool:
     def protections(self) -> dict[str, str]:
         return dict(self._protections)
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the live workers and every program they ran (from /proc; Linux)."""
+        total = 0.0
+        for worker in list(self._live):
+            try:
+                with open(f"/proc/{worker.proc.pid}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def close(self) -> None:
         self._closed = True
         while True:
@@ -208,3 +224,4 @@ class ForkServerPool:
                 break
             if worker is not None:
                 worker.close()
+                self._live.discard(worker)

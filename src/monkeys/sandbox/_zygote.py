@@ -9,19 +9,30 @@ the untrusted program, in a fresh ``__main__``; nothing untrusted ever runs in t
 
 from __future__ import annotations
 
+import builtins
+import gc
+import io
 import os
+import selectors
+import shutil
+import signal
 import sys
+import tempfile
+import time
+import traceback
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-# Preloaded for the programs (an import in the child would cost milliseconds). Not `threading`: its
-# after-fork hook would run in every child (~130 page faults); a program that wants it imports it.
-import bisect, collections, copy, decimal, fractions, functools, heapq, itertools, math, operator  # noqa: E401,F401,E402,I001
-import random, re, statistics, string, types, typing  # noqa: E401,F401,E402
-import builtins, gc, io, selectors, shutil, signal, tempfile, time, traceback  # noqa: E401,E402
-
 import _confine  # noqa: E402
 import _wire  # noqa: E402
+
+# Preloaded for the programs (an import in the child would cost milliseconds). Not `threading`: its
+# after-fork hook would run in every child (~130 page faults); a program that wants it imports it.
+PRELOAD = ("bisect", "collections", "copy", "decimal", "fractions", "functools", "heapq", "itertools", "math",
+           "operator", "random", "re", "statistics", "string", "typing")
+for _name in PRELOAD:
+    __import__(_name)
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,7 +58,8 @@ def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: 
         if state["landlock_fd"] is not None:
             landlock = os.dup2(state["landlock_fd"], 4)
         os.closerange(5 if landlock else 4, 1 << 16)  # the pool's pipes, the init's, everything
-        os.environ.clear()
+        if os.environ:  # the worker starts with none; clear() of an empty one costs an exception
+            os.environ.clear()
         _confine.confine_child(prot, state, limits, landlock)
         os.write(3, b"k")
         os.close(3)
