@@ -56,3 +56,22 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path):
     assert rows == _rows(whole)  # same seeds and, the engine being deterministic per batch, same texts
     db = sqlite3.connect(killed / "monkeys.db")
     assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 16
+
+
+def test_ctrl_c_keeps_what_was_stored_and_exits_130(tmp_path: Path):
+    out = tmp_path / "run"
+    args = ["--sampler", "scripted", "--sampler-option", "delay_s=0.3", "--problems", "3", "-n", "8",
+            "--batch-size", "2", "--no-report", "--out", str(out)]
+    proc = subprocess.Popen([MONKEYS, "run", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _count(out) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130, stderr
+    assert "run the same command again to resume" in stderr
+    stored = _count(out)
+    assert 4 <= stored < 24
+    resumed = monkeys("run", *args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _count(out) == 24

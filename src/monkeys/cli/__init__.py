@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -31,23 +32,32 @@ info.register(app)
 def main() -> None:
     try:
         rc = app(standalone_mode=False)
+        if rc == 130:  # typer turns Ctrl-C into Exit(130)
+            _interrupted()
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except MonkeysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted: stored samples are kept; run the same command again to resume", file=sys.stderr)
-        sys.exit(130)
+        _interrupted()
     except SystemExit:
         raise
     except Exception as exc:
         import click
 
-        if isinstance(exc, click.exceptions.Abort):
-            print("interrupted", file=sys.stderr)
-            sys.exit(130)
+        if isinstance(exc, click.exceptions.Abort):  # click's wrapping of Ctrl-C
+            _interrupted()
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(2)
         raise
+
+
+def _interrupted() -> None:
+    """Ctrl-C: the pipeline has already committed what it had. Leave at once, since a sampler thread may be
+    in the middle of a long generation and a normal exit would wait for it."""
+    print("interrupted: stored samples are kept; run the same command again to resume", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)

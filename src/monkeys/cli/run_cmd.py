@@ -84,7 +84,8 @@ def register(app: typer.Typer) -> None:
         task: Annotated[str | None, typer.Option(help="Task name (see `monkeys tasks`). [default: humaneval]")] = None,
         data: Annotated[str | None, typer.Option(help="Local JSONL/Parquet file of the task.")] = None,
         problems: Annotated[str | None, typer.Option(
-            help="Problems: 'START:STOP', a count 'N', or comma-separated ids. [default: the task's own, else all]")] = None,
+            help="Problems: 'START:STOP', a count 'N', or comma-separated ids. "
+                 "[default: the task's own, else all]")] = None,
         sampler: Annotated[str | None, typer.Option(help="Sampler (see `monkeys models`). [default: local]")] = None,
         model: Annotated[str | None, typer.Option(help="Model name or path for the sampler.")] = None,
         base_url: Annotated[str | None, typer.Option(help="Server URL for the openai sampler.")] = None,
@@ -96,7 +97,8 @@ def register(app: typer.Typer) -> None:
         max_tokens: Annotated[int | None, typer.Option(help="Max new tokens per sample. [default: 128]")] = None,
         seed: Annotated[int | None, typer.Option(help="Run seed. [default: 0]")] = None,
         batch_size: Annotated[int | None, typer.Option(help="Samples per sampler call. [default: 16]")] = None,
-        concurrency: Annotated[int | None, typer.Option(help="Sampler calls in flight. [default: the sampler's own]")] = None,
+        concurrency: Annotated[int | None, typer.Option(
+            help="Sampler calls in flight. [default: the sampler's own]")] = None,
         verify_workers: Annotated[int | None, typer.Option(help="Verifier threads. [default: 2]")] = None,
         out: Annotated[Path | None, typer.Option(help="Run directory. [default: runs/default]")] = None,
         task_option: Annotated[list[str] | None, typer.Option(help="Task option KEY=VALUE (repeatable).")] = None,
