@@ -110,3 +110,61 @@ def test_every_reference_solution_matches_its_gold(verifier: MathAnswer, name: s
                                  zip(problems, solutions)))
     failed = [p.problem_id for p, v in zip(problems, verdicts) if not v.passed]
     assert failed == []
+
+
+@pytest.mark.parametrize(("answer", "key"), [
+    ("\\frac12", "n:0.5"), ("1/2", "n:0.5"), ("0.5", "n:0.5"), ("-0", "n:0"), ("2^{10}", "n:1024"),
+    ("10^{-3}", "n:0.001"), ("\\frac{3+\\sqrt{5}}{2}", "n:2.618033989"), ("\\frac12\\pi", "n:1.570796327"),
+    ("90^\\circ", "n:90"), ("\\$32,\\!348", "n:32348"), ("10{,}000", "n:10000"), (".5", "n:0.5"),
+    # not plain arithmetic, or not safely so: left to sympy under the deadline
+    ("3\\frac{1}{2}", None), ("1/2\\pi", None), ("\\sqrt[3]{8}", None), ("9^{9^{9^{9^{9}}}}", None),
+    ("2^3^2", None), ("1,2", None), ("\\sqrt{-1}", None), ("x", None), ("6!", None), ("5\\%", None),
+])
+def test_plain_arithmetic_is_evaluated_in_process(answer: str, key: str | None) -> None:
+    from monkeys.verifiers._math_normalize import light_normalize, numeric_value
+    value = numeric_value(light_normalize(answer))
+    assert (value.key() if value is not None else None) == key
+
+
+def test_in_process_keys_match_the_workers() -> None:
+    from monkeys.verifiers._math_normalize import answer_key, light_normalize, numeric_value
+    for answer in ("\\frac{2}{4}", "0.125", "2\\sqrt{2}", "\\frac{\\pi}{6}", "10^{-3}", "1,234,567", "-\\frac{2}{3}"):
+        assert numeric_value(light_normalize(answer)).key() == answer_key(answer)  # type: ignore[union-attr]
+
+
+def test_spaced_commas_are_a_list_not_thousands() -> None:
+    from monkeys.verifiers._math_normalize import light_normalize, numeric_verdict, spaced_comma
+    assert spaced_comma("111, 111") and not spaced_comma("111,111")
+    assert numeric_verdict("111111", light_normalize("111,111"), "math-verify", True, True) is True
+    assert numeric_verdict("111111", light_normalize("111, 111"), "math-verify", True, False) is None
+
+
+def test_numeric_verdict_leaves_close_calls_to_sympy() -> None:
+    from monkeys.verifiers._math_normalize import numeric_verdict
+    assert numeric_verdict("\\frac{1}{3}", "0.3333333", "math-verify") is None  # math-verify rounds to 6 places
+    assert numeric_verdict("\\frac{1}{3}", "0.33", "math-verify") is False
+    assert numeric_verdict("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", "math-verify") is True
+    assert numeric_verdict("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", "minerva") is None  # simplify's call
+    assert numeric_verdict("\\frac{1}{2}", "\\frac{2}{4}", "minerva") is True
+
+
+def test_same_check_from_many_threads_goes_to_the_pool_once() -> None:
+    v = MathAnswer(workers=2)
+    calls = []
+    real = v._pool.call
+
+    def counting(*args: object, timeout_s: float) -> object:
+        calls.append(args)
+        return real(*args, timeout_s=timeout_s)
+
+    v._pool.call = counting  # type: ignore[method-assign]
+    try:
+        problem = Problem("p", Prompt(), {"answer": "x^2+1", "task": "math"})
+        with ThreadPoolExecutor(8) as pool:
+            verdicts = list(pool.map(lambda i: v.verify(problem, Sample("p", i, 0, "\\boxed{1+x^2}")), range(16)))
+        assert all(x.passed for x in verdicts) and len({x.details["answer_key"] for x in verdicts}) == 1
+        assert len(calls) == 1
+        assert v.verify(problem, Sample("p", 0, 0, "\\boxed{7.}")).details["answer_key"] == "n:7"
+        assert v.verify(problem, Sample("p", 0, 0, "\\boxed{7}")).details["answer_key"] == "n:7"
+    finally:
+        v.close()

@@ -8,7 +8,9 @@ process. The string helpers (`light_normalize`, `minerva_normalize`) are linear 
 from __future__ import annotations
 
 import functools
+import math
 import re
+from fractions import Fraction
 from typing import Any
 
 # lm-eval `minerva_math/utils.py` (Lewkowycz et al. 2022, appendix D.1), kept verbatim in behaviour.
@@ -56,24 +58,272 @@ def light_normalize(answer: str) -> str:
     return answer.rstrip(".")
 
 
-_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# ---- plain arithmetic, evaluated in-process -------------------------------------------------------------
+# Most MATH answers are numbers: integers, decimals, `\frac{}{}`, `\sqrt{}`, `\pi` and their sums and
+# products. Those are settled here without sympy: a strict recursive-descent evaluator that accepts only
+# that grammar (anything else -- letters, commas, `!`, `%`, `\sqrt[3]`, mixed numbers, big exponents --
+# returns None and goes to the worker pool), with bounded length, digits and exponents, so it cannot hang.
+
+_MAX_EVAL_CHARS = 160
+_MAX_LITERAL_DIGITS = 40
+_MAX_EXPONENT = 64
+_MAX_BITS = 512  # a Fraction whose numerator or denominator grows past this is not a plain answer
+_NUM_AT = re.compile(r"\d+(?:\.\d+)?")
 
 
-def plain_numbers_differ(a: str, b: str) -> bool:
-    """True when both are plain decimals with different values: a sure FAIL that needs no sympy."""
-    if not (_PLAIN_NUMBER.fullmatch(a) and _PLAIN_NUMBER.fullmatch(b)) or len(a) + len(b) > 200:
+class _NotPlain(Exception):
+    pass
+
+
+class Num:
+    """A value from `numeric_value`: exact (`Fraction`) unless an irrational or a decimal literal is in it."""
+
+    __slots__ = ("value", "exact", "decimal")
+
+    def __init__(self, value: Fraction | float, exact: bool, decimal: bool) -> None:
+        self.value, self.exact, self.decimal = value, exact, decimal
+
+    def key(self) -> str:
+        """The vote key `answer_key` gives a number (`n:` + 10 significant digits)."""
+        v = float(self.value)
+        return "n:" + format(v if v != 0 else 0.0, ".10g")
+
+
+class _Eval:
+    def __init__(self, s: str) -> None:
+        self.s, self.i, self.decimal = s, 0, False
+
+    def peek(self, word: str) -> bool:
+        return self.s.startswith(word, self.i)
+
+    def eat(self, word: str) -> bool:
+        if self.s.startswith(word, self.i):
+            self.i += len(word)
+            return True
         return False
-    from decimal import Decimal
-    return Decimal(a) != Decimal(b)
+
+    def expr(self) -> Fraction | float:
+        value = self.term()
+        while True:
+            if self.eat("+"):
+                value = value + self.term()
+            elif self.eat("-"):
+                value = value - self.term()
+            else:
+                return value
+
+    def term(self) -> Fraction | float:
+        value, literal = self.signed()
+        divided = False
+        while True:
+            if self.eat("\\cdot") or self.eat("\\times") or self.eat("*"):
+                value, literal = value * self.signed()[0], False
+            elif self.eat("/") or self.eat("\\div"):
+                rhs = self.signed()[0]
+                if rhs == 0:
+                    raise _NotPlain
+                value, literal, divided = value / rhs, False, True
+            elif self.peek("\\sqrt") or self.peek("\\pi") or self.peek("(") or self.peek("\\frac"):
+                # implicit product: 2\sqrt{3}, \frac12\pi. Not after a bare number before \frac (3\frac12 is a
+                # mixed number to some parsers), nor after a division (1/2\pi: which way it binds is unclear).
+                if divided or (literal and self.peek("\\frac")):
+                    raise _NotPlain
+                value, literal = value * self.power(), False
+            else:
+                return value
+
+    def signed(self) -> tuple[Fraction | float, bool]:
+        if self.eat("-"):
+            return -self.signed()[0], False
+        if self.eat("+"):
+            return self.signed()[0], False
+        m = _NUM_AT.match(self.s, self.i)
+        value = self.power()
+        return value, m is not None and self.i == m.end()  # a bare number (no exponent)
+
+    def power(self) -> Fraction | float:
+        base = self.atom()
+        if not self.eat("^"):
+            return base
+        exp = self.group()
+        if self.peek("^") or not isinstance(exp, Fraction) or exp.denominator != 1:
+            raise _NotPlain
+        e = int(exp)
+        if abs(e) > _MAX_EXPONENT or (base == 0 and e < 0):
+            raise _NotPlain
+        return _checked(base ** e)
+
+    def group(self) -> Fraction | float:
+        """A `{...}` argument, or a single digit (`\\frac12`, `\\sqrt2`, `2^3`)."""
+        if self.eat("{"):
+            value = self.expr()
+            if not self.eat("}"):
+                raise _NotPlain
+            return value
+        if self.i < len(self.s) and self.s[self.i].isdigit():
+            self.i += 1
+            return Fraction(int(self.s[self.i - 1]))
+        raise _NotPlain
+
+    def atom(self) -> Fraction | float:
+        m = _NUM_AT.match(self.s, self.i)
+        if m is not None:
+            text = m.group()
+            if len(text) > _MAX_LITERAL_DIGITS or (self.s.startswith(".", m.end())):
+                raise _NotPlain
+            self.i = m.end()
+            self.decimal = self.decimal or "." in text
+            return Fraction(text)
+        if self.eat("\\frac") or self.eat("\\dfrac") or self.eat("\\tfrac"):
+            num = self.group()
+            den = self.group()
+            if den == 0:
+                raise _NotPlain
+            return _checked(num / den)
+        if self.eat("\\sqrt"):
+            if self.peek("["):
+                raise _NotPlain
+            return _sqrt(self.group())
+        if self.eat("\\pi"):
+            if self.i < len(self.s) and self.s[self.i].isalpha():
+                raise _NotPlain
+            return math.pi
+        if self.eat("{") or self.eat("("):
+            close = "}" if self.s[self.i - 1] == "{" else ")"
+            value = self.expr()
+            if not self.eat(close):
+                raise _NotPlain
+            return value
+        raise _NotPlain
+
+
+def _checked(value: Fraction | float) -> Fraction | float:
+    if isinstance(value, Fraction):
+        if value.numerator.bit_length() > _MAX_BITS or value.denominator.bit_length() > _MAX_BITS:
+            raise _NotPlain
+    elif not math.isfinite(value) or abs(value) > 1e300:
+        raise _NotPlain
+    return value
+
+
+def _sqrt(x: Fraction | float) -> Fraction | float:
+    if x < 0:
+        raise _NotPlain  # imaginary: sympy's business
+    if isinstance(x, Fraction):
+        n, d = math.isqrt(x.numerator), math.isqrt(x.denominator)
+        if n * n == x.numerator and d * d == x.denominator:
+            return Fraction(n, d)
+    return math.sqrt(x)
+
+
+_SPACED_COMMA = re.compile(r",\s|\s,|,\\[ ,;:]")
+
+
+def spaced_comma(answer: str) -> bool:
+    """True when a comma has space next to it: `1, 2` is a list to math-verify even if `1,000` is a number."""
+    return "," in answer and _SPACED_COMMA.search(answer) is not None
+
+
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
+def _plain_spelling(answer: str, thousands: bool) -> str:
+    """Spellings of a number that math-verify and minerva both read as the number: `\\$18`, `90^\\circ`,
+    `10,080` / `10{,}080` (thousands in groups of three, when `thousands`: `1,2` stays a pair, and so does
+    `111, 111` -- `light_normalize` drops that space, so the caller says whether there was one), `.5`."""
+    if answer.startswith("\\$"):
+        answer = answer[2:]
+    elif answer[:1] == "\\" and answer[1:2].isdigit():  # `\\$18` after `light_normalize` dropped the `$`
+        answer = answer[1:]
+    for suffix in ("^\\circ", "^{\\circ}"):
+        if answer.endswith(suffix):
+            answer = answer[: -len(suffix)]
+    if thousands and "," in answer:
+        answer = answer.replace("{,}", ",")
+        if _THOUSANDS.fullmatch(answer):
+            answer = answer.replace(",", "")
+    if answer.startswith(".") or answer.startswith("-."):
+        answer = answer.replace(".", "0.", 1)
+    return answer
+
+
+@functools.lru_cache(maxsize=65536)
+def numeric_value(answer: str, thousands: bool = True) -> Num | None:
+    """The value of a `light_normalize`d answer that is plain arithmetic on numbers, else None. Safe anywhere.
+
+    `thousands`: read `10,080` as ten thousand and eighty (pass False when the original had `, `)."""
+    if not answer or len(answer) > _MAX_EVAL_CHARS:
+        return None
+    answer = _plain_spelling(answer, thousands)
+    ev = _Eval(answer)
+    try:
+        value = ev.expr()
+        if ev.i != len(answer):
+            return None
+        value = _checked(value)
+    except (_NotPlain, ZeroDivisionError, OverflowError, ValueError):
+        return None
+    return Num(value, isinstance(value, Fraction), ev.decimal)
+
+
+def numeric_verdict(gold: str, answer: str, mode: str, gold_thousands: bool = True,
+                    answer_thousands: bool = True) -> bool | None:
+    """Equivalence of two `light_normalize`d plain-arithmetic answers without sympy; None when unsure.
+
+    FAIL needs a clear gap (more than math-verify's 6-decimal float rounding and than double rounding);
+    PASS needs exact rational equality, or in math-verify mode equality to double precision (math-verify
+    compares numerically; minerva's `simplify(a - b) == 0` may not prove an irrational identity).
+    """
+    g, a = numeric_value(gold, gold_thousands), numeric_value(answer, answer_thousands)
+    if g is None or a is None:
+        return None
+    if g.exact and a.exact:
+        if g.value == a.value:
+            return True if (mode != "minerva" or not (g.decimal or a.decimal)) else None
+        rel = 1e-12
+    elif mode == "minerva":
+        rel = 1e-9
+    else:
+        gv, av = float(g.value), float(a.value)
+        if abs(gv - av) <= 1e-12 * max(1.0, abs(gv), abs(av)):
+            return True
+        rel = 1e-9
+    gv, av = float(g.value), float(a.value)
+    if abs(gv - av) > max(2e-6, rel * max(abs(gv), abs(av))):
+        return False
+    return None
 
 
 # ---- run under a deadline, in a worker process -------------------------------------------------------
 
+# Answer shapes MATH produces, parsed and compared once at worker start: the LaTeX parser (ANTLR) builds its
+# prediction tables lazily, so a cold worker's first few hundred checks run ~2x slower than a warm one's.
+_WARMUP_ANSWERS = (
+    "\\frac{3}{4}", "-\\dfrac{2}{3}", "0.25", "1,000", "2\\sqrt{3}", "\\frac{3+\\sqrt{5}}{2}", "\\sqrt[3]{2}",
+    "4\\pi", "\\frac{\\pi}{6}", "2^{10}", "10^{-3}", "3\\frac{1}{2}", "90^\\circ", "20\\%", "\\$18.50",
+    "5\\text{ cm}", "\\text{(C)}", "\\text{Monday}", "x=5", "y = -2x + 3", "x^2+2x+1", "(x+1)(x-1)",
+    "\\frac{x}{2}", "a+b", "2x^3 - 5x", "[2,5)", "(-\\infty,3]", "(-\\infty,-2)\\cup(2,\\infty)",
+    "\\left( 3, \\frac{\\pi}{2} \\right)", "(1,-16,-4,43)", "\\{1,2\\}", "1, 2, 3", "x \\in [-2,7]",
+    "\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", "\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}",
+    "1+2i", "\\sqrt{-1}", "\\cot x", "\\sin 30^\\circ", "\\log_2 8", "6!", "\\binom{5}{2}", "204_5",
+    "e^{2}", "\\infty", "p - q", "\\mathbf{a}", "\\{-1, 3\\}", "\\frac{1}{x}", "\\tfrac{\\sqrt{2}}{2}",
+)
+
+
 def warmup() -> None:
-    """Import the parsers before the first deadline starts (called by `_timeout` at worker start)."""
+    """Import the parsers and prime their tables before the first deadline starts (`_timeout` calls it
+    once per worker, outside any deadline)."""
     import latex2sympy2_extended  # noqa: F401
     import math_verify  # noqa: F401
-    _mv_parse("1")
+    from math_verify import verify
+    parsed = [_mv_parse(a) for a in _WARMUP_ANSWERS]
+    for i, gold in enumerate(parsed):  # each shape against a number and against its neighbour
+        for other in (parsed[0], parsed[(i + 1) % len(parsed)]):
+            try:
+                verify(gold, other, timeout_seconds=None)
+            except Exception:
+                pass
+    _mv_parse.cache_clear()
 
 
 @functools.lru_cache(maxsize=4096)

@@ -8,9 +8,12 @@ answer and a vote key (`details["answer"]`, `details["answer_key"]`) that select
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, Literal
 
 from monkeys.core import Outcome, Problem, Sample, Verdict
@@ -20,12 +23,22 @@ from monkeys.verifiers._answer_extract import canonical_number, gsm8k_answer, ma
 from monkeys.verifiers._math_normalize import (
     light_normalize,
     minerva_normalize,
-    plain_numbers_differ,
+    numeric_value,
+    numeric_verdict,
+    spaced_comma,
 )
 from monkeys.verifiers._timeout import CheckTimeout, DeadlinePool, WorkerDied
 
 MODES = ("math-verify", "minerva")
 _MAX_ANSWER_CHARS = 2000  # longer "answers" are rambling, not answers; they still get a verdict
+
+
+_gold_number = functools.lru_cache(maxsize=65536)(canonical_number)  # one gold, many samples
+
+
+@functools.lru_cache(maxsize=65536)
+def _minerva_light(answer: str) -> str:
+    return light_normalize(minerva_normalize(answer))
 
 
 @register_verifier("math-answer")
@@ -47,9 +60,11 @@ class MathAnswer:
         self.timeout_s = float(timeout_s)
         self._pool = DeadlinePool("monkeys.verifiers._math_normalize:check_and_key", workers,
                                   memory_mb=memory_mb)
-        self._cache: OrderedDict[tuple[str, str], tuple[bool, str]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], tuple[bool, str]] = OrderedDict()  # verdicts (this mode)
+        self._keys: OrderedDict[str, str] = OrderedDict()  # vote keys by normalised answer
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._pending: dict[tuple[int, Any], Future[Any]] = {}  # checks in flight, by cache and key
 
     def verify(self, problem: Problem, sample: Sample) -> Verdict:
         start = time.perf_counter()
@@ -64,7 +79,7 @@ class MathAnswer:
         return Verdict(verdict.outcome, verdict.reason, verdict.details, time.perf_counter() - start)
 
     def _verify_gsm8k(self, gold: str, text: str) -> Verdict:
-        expected = canonical_number(gold)
+        expected = _gold_number(gold)
         if expected is None:
             return Verdict(Outcome.ERROR, f"GSM8K gold answer {gold!r} is not a number")
         answer = gsm8k_answer(text)
@@ -84,23 +99,26 @@ class MathAnswer:
         shown = minerva_normalize(raw) if self.mode == "minerva" else light_normalize(raw)
         details: dict[str, Any] = {"answer": shown, "gold": gold, "mode": self.mode}
         gold_l, raw_l = light_normalize(gold), light_normalize(raw)
+        raw_th = not spaced_comma(raw)
+        number = numeric_value(raw_l, raw_th)  # plain arithmetic: its vote key needs no sympy
         if gold_l == raw_l:  # same string up to spacing: equal in every mode, and the same vote key
-            try:
-                _, key = self._cached_or_check(gold, raw, key_only=True)
-            except (CheckTimeout, WorkerDied, RuntimeError):
-                key = "s:" + raw_l
-            return self._verdict(True, key, details)
-        if plain_numbers_differ(gold_l, raw_l):
-            return self._verdict(False, "n:" + format(float(raw_l), ".10g"), details)
+            return self._verdict(True, number.key() if number is not None else self._key_of(raw, raw_l), details)
+        if self.mode == "minerva":  # what minerva compares, in the evaluator's spelling
+            # minerva_normalize already drops the commas of `1,000`; anything else with commas is not a number
+            fast = numeric_verdict(_minerva_light(gold), _minerva_light(raw), self.mode, False, False)
+        else:
+            fast = numeric_verdict(gold_l, raw_l, self.mode, not spaced_comma(gold), raw_th)
+        if fast is not None:
+            return self._verdict(fast, number.key() if number is not None else self._key_of(raw, raw_l), details)
         try:
-            ok, key = self._cached_or_check(gold, raw)
+            ok, key = self._checked(gold, raw, gold_l, raw_l)
         except CheckTimeout as exc:
             details["answer_key"] = "s:" + raw_l
             return Verdict(Outcome.TIMEOUT, f"equivalence check timed out: {exc}", details)
         except (WorkerDied, RuntimeError) as exc:
             details["answer_key"] = "s:" + raw_l
             return Verdict(Outcome.ERROR, f"equivalence check failed: {exc}", details)
-        return self._verdict(ok, key, details)
+        return self._verdict(ok, number.key() if number is not None else key, details)
 
     @staticmethod
     def _verdict(ok: bool, key: str, details: dict[str, Any]) -> Verdict:
@@ -110,20 +128,57 @@ class MathAnswer:
         return Verdict(Outcome.FAIL, f"answer {details['answer']!r} is not equivalent to "
                                      f"{details['gold']!r} ({details['mode']})", details)
 
-    def _cached_or_check(self, gold: str, answer: str, key_only: bool = False) -> tuple[bool, str]:
-        cache_key = ("" if key_only else light_normalize(gold), light_normalize(answer))
+    def _once(self, cache: OrderedDict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:
+        """`cache[key]`, else `compute()` once: threads asking for a key already being computed wait for
+        that result (or its exception) instead of sending the same check to the pool again."""
         with self._lock:
-            hit = self._cache.get(cache_key)
+            hit = cache.get(key)
             if hit is not None:
-                self._cache.move_to_end(cache_key)
+                cache.move_to_end(key)
                 return hit
-        result = tuple(self._pool.call("key" if key_only else self.mode, gold, answer,
-                                               timeout_s=self.timeout_s))
+            pending = self._pending.get((id(cache), key))
+            if pending is None:
+                pending = self._pending[(id(cache), key)] = Future()
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            return pending.result()  # bounded: the owner's call has a hard deadline
+        try:
+            value = compute()
+        except BaseException as exc:
+            with self._lock:
+                del self._pending[(id(cache), key)]
+            pending.set_exception(exc)
+            raise
         with self._lock:
-            self._cache[cache_key] = result
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return result
+            self._put(cache, key, value)
+            del self._pending[(id(cache), key)]
+        pending.set_result(value)
+        return value
+
+    def _put(self, cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        cache[key] = value  # caller holds the lock
+        cache.move_to_end(key)
+        if len(cache) > self._cache_size:
+            cache.popitem(last=False)
+
+    def _key_of(self, raw: str, raw_l: str) -> str:
+        """The vote key of a non-numeric answer: cached per normalised answer, else one worker round trip."""
+        try:
+            return self._once(self._keys, raw_l,
+                              lambda: self._pool.call("key", raw, raw, timeout_s=self.timeout_s)[1])
+        except (CheckTimeout, WorkerDied, RuntimeError):
+            return "s:" + raw_l
+
+    def _checked(self, gold: str, raw: str, gold_l: str, raw_l: str) -> tuple[bool, str]:
+        """(equivalent, vote key) from the cache or the worker pool; the key is cached for the answer too."""
+        def check() -> tuple[bool, str]:
+            ok, key = self._pool.call(self.mode, gold, raw, timeout_s=self.timeout_s)
+            with self._lock:
+                self._put(self._keys, raw_l, key)
+            return bool(ok), key
+        return self._once(self._cache, (gold_l, raw_l), check)
 
     def start(self) -> None:
         """Start the checking processes now (they otherwise start on first use)."""
