@@ -45,22 +45,22 @@ def iter_samples(db: sqlite3.Connection) -> Iterator[Sample]:
         yield _sample(row)
 
 
+def _samples_without(db: sqlite3.Connection, table: str, column: str, name: str) -> list[Sample]:
+    rows = db.execute(
+        f"SELECT {_SAMPLE_COLS} FROM samples s LEFT JOIN {table} x"
+        f" ON x.sample_id = s.sample_id AND x.{column} = ? WHERE x.sample_id IS NULL"
+        " ORDER BY s.problem_id, s.sample_index", (name,))
+    return [_sample(r) for r in rows]
+
+
 def unverified_samples(db: sqlite3.Connection, verifier: str) -> list[Sample]:
     """Samples stored without a verdict of `verifier` (a crash between sampling and verifying)."""
-    rows = db.execute(
-        f"SELECT {_SAMPLE_COLS} FROM samples s LEFT JOIN verdicts v"
-        " ON v.sample_id = s.sample_id AND v.verifier = ? WHERE v.sample_id IS NULL"
-        " ORDER BY s.problem_id, s.sample_index", (verifier,))
-    return [_sample(r) for r in rows]
+    return _samples_without(db, "verdicts", "verifier", verifier)
 
 
 def unscored_samples(db: sqlite3.Connection, scorer: str) -> list[Sample]:
     """Samples stored without a score from `scorer`."""
-    rows = db.execute(
-        f"SELECT {_SAMPLE_COLS} FROM samples s LEFT JOIN scores c"
-        " ON c.sample_id = s.sample_id AND c.scorer = ? WHERE c.sample_id IS NULL"
-        " ORDER BY s.problem_id, s.sample_index", (scorer,))
-    return [_sample(r) for r in rows]
+    return _samples_without(db, "scores", "scorer", scorer)
 
 
 @dataclass(frozen=True)
