@@ -181,7 +181,19 @@ def setup_worker(uid: int, base: str) -> tuple[dict[str, str], dict]:
             prot["landlock"] = f"unavailable: {exc}"
     prot["seccomp"] = _seccomp.available()
     if prot["seccomp"] == "active":
-        state["seccomp"] = _seccomp.Filter()
+        # Installed here, last, on the worker itself: every child inherits it at fork, instead of each
+        # child loading (and JIT-compiling) the same filter anew (measured: ~100 us per execution). The
+        # worker needs none of the denied calls after this point (a pid-namespace restart would, so it
+        # ends the worker instead; the pool starts a fresh one).
+        try:
+            if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, as the filter requires
+                raise OSError(ctypes.get_errno(), "no_new_privs")
+            _seccomp.Filter().install(libc)
+            prot["seccomp"] = "active (installed on the worker, inherited by every execution)"
+            state["seccomp"] = True
+        except OSError as exc:
+            prot["seccomp"] = f"unavailable: {exc}"
+    os.chdir(workdir)  # inherited by each child; the directory is emptied in place, never replaced
     prot["empty_environment"] = prot["private_directory"] = prot["session_and_group_kill"] = "active"
     prot["cpu_time_limit"] = "active (polled from /proc, RLIMIT_CPU as a backstop)"
     return prot, state
@@ -200,10 +212,10 @@ class PidNamespace:
         self.start()
 
     def start(self) -> None:
-        if self.init_pid:  # a restart: back to our own namespace first (needs real root; else the
-            self.stop()    # worker fails this execution and the pool starts a fresh worker)
+        if self.init_pid:  # a restart: back to our own namespace first. The worker's seccomp filter
+            self.stop()    # denies setns, so the worker ends and the pool starts a fresh one
             if libc.setns(self.own, CLONE_NEWPID) != 0:
-                raise OSError(ctypes.get_errno(), "setns(CLONE_NEWPID)")
+                raise SystemExit(f"pid-namespace init gone; setns: {os.strerror(ctypes.get_errno())}")
         if libc.unshare(CLONE_NEWPID) != 0:
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWPID)")
         cmd_r, cmd_w = os.pipe2(os.O_CLOEXEC)
@@ -234,6 +246,8 @@ class PidNamespace:
         self.start()  # a stuck or dead init: its end kills the namespace; start a fresh one
 
     def stop(self) -> None:
+        if not self.init_pid:
+            return
         for fd in (self.cmd, self.ack, self.pidfd):
             os.close(fd)
         try:
@@ -307,8 +321,7 @@ def reset_workdir(state: dict) -> None:
 
 def confine_child(prot: dict[str, str], state: dict, limits: dict, landlock_fd: int | None) -> None:
     """In the forked child, before any untrusted code: rlimits, OOM score, Landlock, uid, seccomp."""
-    os.setsid()
-    os.chdir(state["workdir"])
+    os.setsid()  # the working directory is the worker's own (`setup_worker`), inherited
     mem = limits["memory_mb"] << 20
     cpu = math.ceil(limits["cpu_s"]) + 1  # backstop; the worker enforces the exact limit
     for res, value in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_CPU, cpu),
@@ -330,5 +343,4 @@ def confine_child(prot: dict[str, str], state: dict, limits: dict, landlock_fd: 
         os.setresuid(uid, uid, uid)
     elif state["userns"]:
         drop_capabilities()
-    if state["seccomp"] is not None:
-        state["seccomp"].install(libc)
+    # seccomp: the filter is the worker's, inherited at fork (`setup_worker`)

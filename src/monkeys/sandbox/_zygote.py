@@ -13,7 +13,7 @@ import builtins
 import gc
 import io
 import os
-import selectors
+import select
 import shutil
 import signal
 import sys
@@ -170,15 +170,15 @@ def execute(source: bytes, stdin: bytes, limits: dict, prot: dict, state: dict) 
     cap, deadline, cpu_limit = limits["max_output_bytes"], start + limits["timeout_s"], limits["cpu_s"]
     next_cpu_check = start + cpu_limit / 2  # two busy threads on two cores could get there by then
     bufs = {out_r: bytearray(), err_r: bytearray()}
-    sel = selectors.DefaultSelector()
+    poller, watched = select.poll(), 3  # poll, not selectors: less Python per run (fewer COW faults here)
     for fd in (out_r, err_r, pidfd):
-        sel.register(fd, selectors.EVENT_READ)
+        poller.register(fd, select.POLLIN)
     hit = None  # which limit ended the run: "cpu" or "wall"
     truncated = exited = False
     drain_until = float("inf")
     while True:
         now = time.monotonic()
-        if exited and (len(sel.get_map()) == 0 or now >= drain_until):
+        if exited and (watched == 0 or now >= drain_until):
             break  # all pipes closed, or a descendant that escaped the kill still holds one
         if not exited and hit is None:
             if now >= deadline:
@@ -191,16 +191,17 @@ def execute(source: bytes, stdin: bytes, limits: dict, prot: dict, state: dict) 
             if hit is not None:
                 kill_all(pid, state)
         wait = 0.2 if exited or hit else max(min(deadline, next_cpu_check) - now, 0)
-        for key, _ in sel.select(wait):
-            fd = key.fd
+        for fd, _ in poller.poll(wait * 1000 + 1):  # ms, rounded up: never spin on a 0 ms wait
             if fd == pidfd:
-                sel.unregister(pidfd)
+                poller.unregister(pidfd)
+                watched -= 1
                 exited, drain_until = True, time.monotonic() + 1.0
                 kill_all(pid, state)  # leftovers: daemons, threads of forks
                 continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
-                sel.unregister(fd)
+                poller.unregister(fd)
+                watched -= 1
             elif len(bufs[fd]) <= cap:
                 bufs[fd] += chunk
                 if len(bufs[fd]) > cap and not truncated:
@@ -217,7 +218,6 @@ def execute(source: bytes, stdin: bytes, limits: dict, prot: dict, state: dict) 
         confined = False
     for fd in (out_r, err_r, pidfd, ready_r):
         os.close(fd)
-    sel.close()
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
     oom = cg is not None and code != 0 and cg.oom_kills() > state.setdefault("ooms", 0)
