@@ -78,11 +78,7 @@ def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: 
         _confine.confine_child(prot, state, limits, landlock)
         os.write(3, b"k")
         os.close(3)
-        sys.path[:] = _PROGRAM_PATH
-        for name in ("_confine", "_wire", "_landlock", "_seccomp"):
-            sys.modules.pop(name, None)
-        sys.stdin, sys.stdout, sys.stderr = _STDIN, _STDOUT, _STDERR
-        sys.argv = ["main.py"]
+        # sys.path, sys.modules, stdio and argv are already the program's (`program_view`, in the worker)
         main = types.ModuleType("__main__")
         main.__file__, main.__builtins__ = "main.py", builtins
         sys.modules["__main__"] = main
@@ -112,6 +108,18 @@ def run_child(source: bytes, fds: tuple[int, int, int, int], prot: dict, state: 
             pass
         code = 125
     os._exit(code & 0xFF)
+
+
+def program_view() -> None:
+    """Once in the worker, after its own imports: what a program sees of `sys` (the path without our
+    directory, none of our modules importable by name, stdio on fds 0-2, argv). Children inherit it,
+    instead of each writing it anew (copy-on-write faults). The worker itself never prints or imports
+    its own modules again (it holds them by name); fds 0-2 are /dev/null in it and nothing is written."""
+    sys.path[:] = _PROGRAM_PATH
+    for name in ("_confine", "_wire", "_landlock", "_seccomp"):
+        sys.modules.pop(name, None)
+    sys.stdin, sys.stdout, sys.stderr = _STDIN, _STDOUT, _STDERR
+    sys.argv = ["main.py"]
 
 
 def kill_all(pid: int, state: dict) -> None:
@@ -244,6 +252,7 @@ def main() -> None:
     prot, state = _confine.setup_worker(uid, base)
     if state["cgroup"] is not None:
         state["ooms"] = state["cgroup"].oom_kills()
+    program_view()
     gc.collect()
     gc.freeze()  # children share these pages instead of copying them on the first collection
     _wire.send(rep_fd, {"op": "hello", "protections": prot, "pid": os.getpid()})
