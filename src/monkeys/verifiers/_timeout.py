@@ -28,12 +28,16 @@ class WorkerDied(Exception):
 
 
 class _Worker:
-    def __init__(self, target: str, memory_mb: int | None) -> None:
+    def __init__(self, target: str, memory_mb: int | None, wait: bool = True) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monkeys.verifiers._timeout", target, str(memory_mb or 0)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.replies: queue.Queue[bytes] = queue.Queue()
         threading.Thread(target=self._read, daemon=True, name="monkeys-math-worker-reader").start()
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
         if self._reply(_START_TIMEOUT_S) != b'"ready"\n':
             self.kill()
             raise WorkerDied("math worker failed to start")
@@ -79,68 +83,92 @@ class DeadlinePool:
     """`call(*args, timeout_s=...)` runs `target` ("module:function") in a worker; thread-safe.
 
     A module-level `warmup()` in the target's module runs once at worker start, outside any deadline.
+    `prefer` (any int, e.g. a hash of the gold answer) picks the same worker for related calls when it is
+    idle, so the caches inside that worker (parsed answers) are hit; a busy preferred worker is not waited for.
 
-    Arguments and results travel as JSON. Workers start on first use. Raises `CheckTimeout`,
-    `WorkerDied`, or `RuntimeError` carrying the worker's exception text.
+    Arguments and results travel as JSON. Workers start on first use (or all at once with `start`). Raises
+    `CheckTimeout`, `WorkerDied`, or `RuntimeError` carrying the worker's exception text.
     """
 
     def __init__(self, target: str, workers: int = 2, memory_mb: int | None = 2048) -> None:
         self._target = target
         self._memory_mb = memory_mb
-        self._idle: queue.Queue[_Worker | None] = queue.Queue()
-        for _ in range(max(1, workers)):
-            self._idle.put(None)  # a slot; its process starts on first use
-        self._all: set[_Worker] = set()
-        self._lock = threading.Lock()
+        self._slots: list[_Worker | None] = [None] * max(1, workers)  # None: starts on first use
+        self._busy = [False] * len(self._slots)
+        self._cond = threading.Condition()
         self._closed = False
 
     def start(self) -> None:
-        """Start every worker now instead of on first use (a run's start-up, not a check's deadline)."""
-        slots = []
-        while True:
-            try:
-                slots.append(self._idle.get_nowait())
-            except queue.Empty:
-                break
+        """Start every worker now, in parallel, instead of on first use (a run's start-up, not a check's)."""
+        with self._cond:
+            free = [i for i, w in enumerate(self._slots) if w is None and not self._busy[i]]
+            for i in free:
+                self._busy[i] = True
+        started: list[_Worker] = []
         try:
-            for i, worker in enumerate(slots):
-                if worker is None:
-                    slots[i] = worker = _Worker(self._target, self._memory_mb)
-                    with self._lock:
-                        self._all.add(worker)
+            for _ in free:
+                started.append(_Worker(self._target, self._memory_mb, wait=False))
+            for worker in started:
+                worker.wait_ready()
+        except BaseException:
+            for worker in started:
+                worker.kill()
+            raise
         finally:
-            for worker in slots:
-                self._idle.put(worker)
+            with self._cond:
+                for i in free:
+                    self._busy[i] = False
+                self._cond.notify_all()
+        with self._cond:
+            for i, worker in zip(free, started):
+                self._slots[i] = worker
 
-    def call(self, *args: Any, timeout_s: float) -> Any:
-        if self._closed:
-            raise RuntimeError("DeadlinePool is closed")
-        worker = self._idle.get()
+    def _acquire(self, prefer: int | None) -> int:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("DeadlinePool is closed")
+                if prefer is not None and not self._busy[prefer % len(self._slots)]:
+                    i = prefer % len(self._slots)
+                else:
+                    i = next((j for j, busy in enumerate(self._busy) if not busy), -1)
+                if i >= 0:
+                    self._busy[i] = True
+                    return i
+                self._cond.wait()
+
+    def _release(self, i: int, worker: _Worker | None) -> None:
+        with self._cond:
+            self._slots[i] = worker
+            self._busy[i] = False
+            self._cond.notify()
+
+    def call(self, *args: Any, timeout_s: float, prefer: int | None = None) -> Any:
+        i = self._acquire(prefer)
+        worker = self._slots[i]
         try:
             if worker is None:
                 worker = _Worker(self._target, self._memory_mb)
-                with self._lock:
-                    self._all.add(worker)
             return worker.call(list(args), timeout_s)
         except (CheckTimeout, WorkerDied):
             if worker is not None:
-                self._discard(worker)
-            worker = None
+                worker.kill()
+            worker = None  # a fresh worker starts on the next call
             raise
         finally:
-            self._idle.put(worker)  # None: a fresh worker starts on the next call
-
-    def _discard(self, worker: _Worker) -> None:
-        worker.kill()
-        with self._lock:
-            self._all.discard(worker)
+            if self._closed and worker is not None:
+                worker.kill()
+                worker = None
+            self._release(i, worker)
 
     def close(self) -> None:
-        """Stop every worker. Safe to call twice."""
-        self._closed = True
-        with self._lock:
-            workers, self._all = list(self._all), set()
-        for worker in workers:
+        """Stop every worker (a busy one when its call returns). Safe to call twice."""
+        with self._cond:
+            self._closed = True
+            idle = [w for w, busy in zip(self._slots, self._busy) if w is not None and not busy]
+            self._slots = [None if w in idle else w for w in self._slots]
+            self._cond.notify_all()
+        for worker in idle:
             worker.kill()
 
 

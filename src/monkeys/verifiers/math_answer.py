@@ -167,14 +167,16 @@ class MathAnswer:
         """The vote key of a non-numeric answer: cached per normalised answer, else one worker round trip."""
         try:
             return self._once(self._keys, raw_l,
-                              lambda: self._pool.call("key", raw, raw, timeout_s=self.timeout_s)[1])
+                              lambda: self._pool.call("key", raw, raw, timeout_s=self.timeout_s,
+                                                      prefer=hash(raw_l))[1])
         except (CheckTimeout, WorkerDied, RuntimeError):
             return "s:" + raw_l
 
     def _checked(self, gold: str, raw: str, gold_l: str, raw_l: str) -> tuple[bool, str]:
         """(equivalent, vote key) from the cache or the worker pool; the key is cached for the answer too."""
         def check() -> tuple[bool, str]:
-            ok, key = self._pool.call(self.mode, gold, raw, timeout_s=self.timeout_s)
+            # same gold, same worker when it is free: the gold is parsed once per problem, not per sample
+            ok, key = self._pool.call(self.mode, gold, raw, timeout_s=self.timeout_s, prefer=hash(gold_l))
             with self._lock:
                 self._put(self._keys, raw_l, key)
             return bool(ok), key
