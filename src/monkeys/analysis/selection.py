@@ -81,15 +81,19 @@ def _majority_curve(labels: np.ndarray, class_ok: np.ndarray, ks: list[int], n_s
 
 def _weighted_curve(labels: np.ndarray, class_ok: np.ndarray, perms: np.ndarray, ks: list[int],
                     weights: np.ndarray) -> np.ndarray:
-    """Weighted vote over the prefixes `perms[:, :k]` (uniform size-k subsets), added to segment by segment."""
+    """Weighted vote over the prefixes `perms[:k].T` (uniform size-k subsets), added to segment by segment.
+
+    `perms` is (n, subsets): position-major, so each segment `[prev:k]` is one contiguous block (no copies);
+    within a subset the weights are still summed in position order, as with subset-major rows."""
     n_classes = len(class_ok)
-    s, width = perms.shape[0], n_classes + 1
-    lab = labels[perms] + (np.arange(s, dtype=np.int64) * width)[:, None]
+    s, width = perms.shape[1], n_classes + 1
+    lab = labels[perms]
+    lab += (np.arange(s, dtype=np.int64) * width)[None, :]
     wts = weights[perms]
     sums = np.zeros(s * width)
     out, prev = np.empty(len(ks)), 0
     for j, k in enumerate(ks):
-        sums += np.bincount(lab[:, prev:k].ravel(), weights=wts[:, prev:k].ravel(), minlength=s * width)
+        sums += np.bincount(lab[prev:k].ravel(), weights=wts[prev:k].ravel(), minlength=s * width)
         prev = k
         out[j] = _tie_share(sums.reshape(s, width)[:, :n_classes], class_ok)
     return out
@@ -165,7 +169,8 @@ def selection_curves_from_arrays(
             s = np.asarray(scores[i], dtype=np.float64)
             totals["best_of_n"] += _best_of_n_curve(ok, s, ks)
             if n not in perms_by_n:
-                perms_by_n[n] = rng.permuted(np.tile(np.arange(n, dtype=np.int64), (n_subsets, 1)), axis=1)
+                perms_by_n[n] = np.ascontiguousarray(
+                    rng.permuted(np.tile(np.arange(n, dtype=np.int64), (n_subsets, 1)), axis=1).T)
             totals["weighted_vote"] += _weighted_curve(labels, class_ok, perms_by_n[n], ks, vote_weights(s))
     return {m: {k: float(v / len(correct)) for k, v in zip(ks, totals[m])} for m in methods}
 
