@@ -320,8 +320,9 @@ def reset_workdir(state: dict) -> None:
 
 
 def confine_child(prot: dict[str, str], state: dict, limits: dict, landlock_fd: int | None) -> None:
-    """In the forked child, before any untrusted code: rlimits, OOM score, Landlock, uid, seccomp."""
-    os.setsid()  # the working directory is the worker's own (`setup_worker`), inherited
+    """In the forked child, before any untrusted code: session, rlimits, OOM score, Landlock, uid (the
+    seccomp filter and the working directory are the worker's, inherited)."""
+    os.setsid()
     mem = limits["memory_mb"] << 20
     cpu = math.ceil(limits["cpu_s"]) + 1  # backstop; the worker enforces the exact limit
     for res, value in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_CPU, cpu),
@@ -343,4 +344,3 @@ def confine_child(prot: dict[str, str], state: dict, limits: dict, landlock_fd: 
         os.setresuid(uid, uid, uid)
     elif state["userns"]:
         drop_capabilities()
-    # seccomp: the filter is the worker's, inherited at fork (`setup_worker`)
