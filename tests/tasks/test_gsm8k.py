@@ -56,7 +56,7 @@ def test_bad_records_name_file_line_and_field(tmp_path: Path) -> None:
     bad.write_text("{not json\n")
     with pytest.raises(DataError, match=r"test.jsonl:1: not valid JSON"):
         GSM8K(data=str(bad), shots=0).load_problems()
-    with pytest.raises(DataError, match="no such data file"):
+    with pytest.raises(DataError, match="missing.jsonl: data file not found"):
         GSM8K(data=str(tmp_path / "missing.jsonl"), shots=0).load_problems()
 
 

@@ -31,8 +31,11 @@ def stream_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield lineno, record
 
 
-def read_records(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """All records of a local data file; each must have the `required` fields. Raises DataError."""
+def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line or row number, record) of a local .jsonl(.gz), .json (a list) or .parquet file.
+
+    Raises DataError naming the file (and line) when it is missing, unreadable or not records.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"{path}: data file not found; expected a .jsonl, .jsonl.gz, .json or .parquet file")
@@ -40,18 +43,23 @@ def read_records(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            numbered = list(enumerate(pq.read_table(path).to_pylist(), 1))
+            yield from enumerate(pq.read_table(path).to_pylist(), 1)
         elif path.suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, list):
                 raise DataError(f"{path}: expected a JSON list of records")
-            numbered = list(enumerate(data, 1))
+            yield from enumerate(data, 1)
         else:
-            numbered = list(stream_jsonl(path))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
+            yield from stream_jsonl(path)
+    except DataError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # pyarrow's errors are ValueErrors too
         raise DataError(f"{path}: cannot read data file: {exc}") from None
+
+
+def read_records(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """All records of a local data file; each must have the `required` fields. Raises DataError."""
+    numbered = list(iter_records(path))
     for where, record in numbered:
         missing = [f for f in required if f not in record]
         if missing:

@@ -11,7 +11,8 @@ from typing import Any, ClassVar, Literal
 from monkeys.core import Problem, Prompt
 from monkeys.errors import ConfigError, DataError
 from monkeys.registry import register_task
-from monkeys.tasks._math_data import field, hub_records, last_boxed, read_records
+from monkeys.tasks._files import iter_records
+from monkeys.tasks._math_data import field, hub_records, last_boxed
 
 STOP = ("Problem:",)  # lm-eval minerva_math `until`
 _HUB = {"full": ("DigitalLearningGmbH/MATH-lighteval", "default"), "math500": ("HuggingFaceH4/MATH-500", None)}
@@ -74,7 +75,7 @@ class MATH:
         if self.data is None:
             name, config = _HUB[self.subset]
             return [(f"{name} row {n}", r) for n, r in hub_records(name, config, "test", "math")]
-        return [(f"{self.data}:{n}", r) for n, r in read_records(self.data)]
+        return [(f"{self.data}:{n}", r) for n, r in iter_records(self.data)]
 
     def load_problems(self) -> list[Problem]:
         problems, seen = [], set()
