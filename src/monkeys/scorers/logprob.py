@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from monkeys.core import Problem, Sample
 from monkeys.registry import register_scorer
-from monkeys.samplers._gguf_torch import load_engine, resolve_model
+from monkeys.engines.gguf_torch import load_engine, resolve_model
 
 
 @register_scorer("logprob")
