@@ -106,3 +106,12 @@ def test_scorers_run_and_missing_scores_are_filled_on_resume(run_dir: Path):
     summary = run(_cfg(run_dir, n=4, scorers=["text-length"]))
     assert summary.samples_drawn == 0 and summary.samples_verified == 0
     assert db.execute("SELECT count(*) FROM scores").fetchone()[0] == 8
+
+
+def test_the_sandbox_protections_are_recorded_in_the_store(run_dir: Path):
+    run(_cfg(run_dir, n=1))
+    import json
+
+    stored = json.loads(sqlite3.connect(run_dir / "monkeys.db").execute(
+        "SELECT value FROM meta WHERE key = 'protections'").fetchone()[0])
+    assert "backend" in stored and "rlimits" in stored

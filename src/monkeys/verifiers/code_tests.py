@@ -195,5 +195,9 @@ class CodeTests:
             self._ref_hashes[id(reference)] = (reference, digest)
         return digest
 
+    def protections(self) -> dict[str, str]:
+        """What the sandbox running this verifier's programs enforces (recorded in the run store)."""
+        return get_sandbox().protections()
+
     def close(self) -> None:
         """The sandbox is process-wide and closes itself at exit; nothing to release here."""
