@@ -1,0 +1,523 @@
+"""The forgery suite: programs that solve nothing yet try to get `pass` from the `code-tests` verifier.
+
+Each `Forgery` is one sample's text, the problem it targets and the class of attack (issue 10):
+
+- "exit": function-assert problems (HumanEval): a WRONG implementation plus a way to end the process
+  "successfully" before or instead of the tests failing (sys.exit, SystemExit, os._exit, signals, exec,
+  patched harness helpers, fake "pass" bytes on every fd);
+- "tamper": a WRONG implementation plus tampering the tests cannot see (objects whose __eq__ always agrees,
+  sys.settrace/setprofile, patched builtins or stdlib functions, the test's globals replaced);
+- "comparator": stdin/stdout problems: output that is wrong but looks numerically close, or the right output
+  from a process that did not end normally;
+- "channel": a receiver that never computes the answer and reads what an earlier sender execution (a
+  correct program, `first`) left behind (SysV/POSIX IPC, /tmp, /var/tmp, /dev/shm, sockets, daemons);
+- "memory": a copycat that looks for an earlier correct program (`first`) in its own process memory;
+- "cache": a wrong program that differs from an earlier correct one (`first`) only in a comment which a
+  coding cookie turns into code.
+
+`CONTROLS` are correct programs that must pass (false negatives would under-count coverage).
+The asserts problems are real HumanEval records (loaded by the tests from the shared data); the stdio
+problems are small and defined here (`STDIO_PROBLEMS`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Forgery:
+    name: str
+    attack: str  # exit | tamper | comparator | channel | memory | cache
+    problem: str  # a HumanEval task id (kind "asserts") or a key of STDIO_PROBLEMS (kind "stdio")
+    text: str  # the sample's text
+    plain: str | None = None  # asserts: the wrong implementation without its trick (must fail on its own)
+    first: str | None = None  # channel/memory/cache: a correct program verified just before, same worker
+
+    @property
+    def kind(self) -> str:
+        return "asserts" if self.problem.startswith("HumanEval/") else "stdio"
+
+
+@dataclass(frozen=True)
+class Control:
+    name: str
+    problem: str
+    text: str
+
+    @property
+    def kind(self) -> str:
+        return "asserts" if self.problem.startswith("HumanEval/") else "stdio"
+
+
+ASSERT_PROBLEMS = ("HumanEval/0", "HumanEval/4", "HumanEval/32")
+
+STDIO_PROBLEMS = {
+    # integers: read a and b, print a + b
+    "sum": {"kind": "stdio", "tests": [
+        {"stdin": "1000000000 7\n", "stdout": "1000000007\n"},
+        {"stdin": "2 3\n", "stdout": "5\n"},
+        {"stdin": "-4 4\n", "stdout": "0\n"},
+        {"stdin": "123456789 987654321\n", "stdout": "1111111110\n"},
+    ]},
+    # floats: read n, print n / 2
+    "half": {"kind": "stdio", "tests": [
+        {"stdin": "5\n", "stdout": "2.5\n"},
+        {"stdin": "7\n", "stdout": "3.5\n"},
+        {"stdin": "1\n", "stdout": "0.5\n"},
+        {"stdin": "101\n", "stdout": "50.5\n"},
+    ]},
+}
+
+# --- wrong implementations (each fails its problem's tests on its own) -------------------------------
+
+WRONG_0 = "def has_close_elements(numbers, threshold):\n    return False\n"
+WRONG_4 = "def mean_absolute_deviation(numbers):\n    return 0.0\n"
+WRONG_32 = "def find_zero(xs):\n    return 0.0\n"
+
+CORRECT_0 = ("def has_close_elements(numbers, threshold):\n"
+             "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
+
+
+def _exit(name: str, trick: str, *, before: str = "", wrong: str = WRONG_0) -> Forgery:
+    """A wrong HumanEval/0 implementation (`wrong`, which may carry the trick itself) plus `trick` below it."""
+    return Forgery(name, "exit", "HumanEval/0", before + wrong + trick, plain=WRONG_0)
+
+
+def _tamper(name: str, text: str, problem: str = "HumanEval/0", plain: str = WRONG_0) -> Forgery:
+    return Forgery(name, "tamper", problem, text, plain=plain)
+
+
+FAKE_TOKENS = ("PASS\\npassed\\nOK\\nok\\nTESTS PASSED\\nall tests passed\\n"
+               '{\\"status\\": \\"passed\\", \\"passed\\": true, \\"done\\": true}\\n'
+               "MONKEYS_TESTS_DONE\\nMONKEYS-OK\\n__MONKEYS_PASS__\\n")
+
+_EXIT = [
+    _exit("sys_exit_toplevel", "import sys\nsys.exit()\n"),
+    _exit("exit_builtin", "exit()\n"),
+    _exit("quit_builtin", "quit()\n"),
+    _exit("raise_systemexit_0", "raise SystemExit(0)\n"),
+    _exit("raise_systemexit_false", "raise SystemExit(False)\n"),
+    _exit("raise_systemexit_none", "raise SystemExit(None)\n"),
+    _exit("systemexit_subclass_in_call", "", wrong=(
+        "class Done(SystemExit):\n    pass\n\n"
+        "def has_close_elements(numbers, threshold):\n    raise Done(0)\n")),
+    _exit("sys_exit_256", "import sys\nsys.exit(256)\n"),
+    _exit("os_exit_in_call", "", wrong=(
+        "import os\n\ndef has_close_elements(numbers, threshold):\n    os._exit(0)\n")),
+    _exit("kill_self_sigkill_in_call", "", wrong=(
+        "import os, signal\n\ndef has_close_elements(numbers, threshold):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")),
+    _exit("kill_self_sigterm_in_call", "", wrong=(
+        "import os, signal\n\ndef has_close_elements(numbers, threshold):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n")),
+    _exit("excepthook_exits_0", "import os, sys\nsys.excepthook = lambda *a: os._exit(0)\n"),
+    _exit("atexit_exits_0", "import atexit, os\natexit.register(lambda: os._exit(0))\n"),
+    _exit("thread_exits_0_after_failure",
+          "import os, threading, time\n"
+          "threading.Thread(target=lambda: (time.sleep(0.3), os._exit(0))).start()\n"),
+    _exit("sigalrm_handler_exits_0", "", wrong=(
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGALRM, lambda *a: sys.exit(0))\n\n"
+        "def has_close_elements(numbers, threshold):\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0.05)\n    time.sleep(5)\n    return False\n")),
+    _exit("alarm_then_hang_after_failure",
+          "import os, signal, sys, threading, time\n"
+          "signal.signal(signal.SIGALRM, lambda *a: os._exit(0))\n"
+          "signal.alarm(1)\n"
+          "sys.excepthook = lambda *a: time.sleep(3)\n"),
+    _exit("stderr_write_exits_0",
+          "import os, sys\n\nclass _Err:\n    def write(self, s):\n        os._exit(0)\n"
+          "    def flush(self):\n        pass\n\nsys.stderr = _Err()\n"),
+    _exit("patch_os_exit_to_0", "import os\n_real = os._exit\nos._exit = lambda code=0: _real(0)\n"),
+    _exit("patch_sys_exit_noop", "import sys\nsys.exit = lambda *a: None\n"),
+    _exit("patch_traceback_exits_0",
+          "import os, traceback\n"
+          "for _n in ('print_exception', 'print_exc', 'format_exception', 'format_exc', 'print_tb'):\n"
+          "    setattr(traceback, _n, lambda *a, **k: os._exit(0))\n"),
+    _exit("del_exits_0_at_shutdown",
+          "import os\n\nclass _Bye:\n    def __del__(self):\n        os._exit(0)\n\n_keep = _Bye()\n"),
+    _exit("eq_raises_systemexit", "", wrong=(
+        "class _R:\n    def __eq__(self, other):\n        raise SystemExit(0)\n\n"
+        "def has_close_elements(numbers, threshold):\n    return _R()\n")),
+    _exit("execv_bin_true", "import os\nos.execv('/bin/true', ['true'])\n"),
+    _exit("execv_python_pass", "import os, sys\nos.execv(sys.executable, [sys.executable, '-c', 'pass'])\n"),
+    _exit("ctypes_libc_exit_0", "import ctypes\nctypes.CDLL(None)._exit(0)\n"),
+    _exit("fork_parent_exits_0",
+          "import os\nif os.fork():\n    os.wait()\n    os._exit(0)\n"),
+    _exit("fake_pass_on_every_fd_then_exit",
+          f"import os\nfor _fd in range(1024):\n    try:\n        os.write(_fd, b\"{FAKE_TOKENS}\")\n"
+          "    except OSError:\n        pass\nos._exit(0)\n"),
+    _exit("fake_pass_on_every_fd_then_fail",
+          f"import os\nfor _fd in range(1024):\n    try:\n        os.write(_fd, b\"{FAKE_TOKENS}\")\n"
+          "    except OSError:\n        pass\n"),
+]
+
+_ALWAYS_EQ = "class _Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n\n"
+
+_TAMPER = [
+    _tamper("always_equal_object", _ALWAYS_EQ + "def has_close_elements(numbers, threshold):\n    return _Yes()\n"),
+    _tamper("int_subclass_eq", "class _B(int):\n    def __eq__(self, other):\n        return True\n"
+            "    __hash__ = int.__hash__\n\ndef has_close_elements(numbers, threshold):\n    return _B(0)\n"),
+    _tamper("str_subclass_eq", "class _S(str):\n    def __eq__(self, other):\n        return True\n"
+            "    __hash__ = str.__hash__\n\ndef has_close_elements(numbers, threshold):\n    return _S('no')\n"),
+    _tamper("list_subclass_eq", "class _L(list):\n    def __eq__(self, other):\n        return True\n\n"
+            "def has_close_elements(numbers, threshold):\n    return _L()\n"),
+    _tamper("settrace_jumps_over_asserts", WRONG_0 + (
+        "import sys\n\ndef _tr(frame, event, arg):\n    if frame.f_code.co_name != 'check':\n        return None\n"
+        "    if event == 'line':\n        last = max(l for _, _, l in frame.f_code.co_lines() if l)\n"
+        "        if frame.f_lineno != last:\n            frame.f_lineno = last\n    return _tr\n\n"
+        "sys.settrace(_tr)\n")),
+    _tamper("setprofile_swaps_candidate", _ALWAYS_EQ + WRONG_0 + (
+        "import ctypes, sys\n\ndef _prof(frame, event, arg):\n"
+        "    if event == 'call' and frame.f_code.co_name == 'check':\n"
+        "        frame.f_locals['candidate'] = lambda *a, **k: _Yes()\n"
+        "        ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))\n\n"
+        "sys.setprofile(_prof)\n")),
+    _tamper("patch_builtins_abs", WRONG_4 + "import builtins\nbuiltins.abs = lambda x: 0\n",
+            problem="HumanEval/4", plain=WRONG_4),
+    _tamper("abs_patched_from_call", "import builtins\n\ndef mean_absolute_deviation(numbers):\n"
+            "    builtins.abs = lambda x: 0\n    return 0.0\n", problem="HumanEval/4", plain=WRONG_4),
+    _tamper("patch_math_fabs", WRONG_32 + "import math\nmath.fabs = lambda x: 0.0\n",
+            problem="HumanEval/32", plain=WRONG_32),
+    _tamper("sys_modules_math_replaced", WRONG_32 + (
+        "import sys, types\n_m = types.ModuleType('math')\n_m.fabs = lambda x: 0.0\nsys.modules['math'] = _m\n"),
+        problem="HumanEval/32", plain=WRONG_32),
+    _tamper("globals_replace_poly_from_call", "def find_zero(xs):\n"
+            "    globals()['poly'] = lambda xs, x: 0.0\n    return 0.0\n", problem="HumanEval/32", plain=WRONG_32),
+    _tamper("globals_replace_check_from_call", "def has_close_elements(numbers, threshold):\n"
+            "    globals()['check'] = lambda candidate: None\n    globals()['candidate'] = None\n"
+            "    return False\n"),
+    _tamper("patch_builtins_many", WRONG_0 + (
+        "import builtins\nbuiltins.len = lambda x: 0\nbuiltins.isinstance = lambda *a: True\n"
+        "builtins.all = lambda x: True\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n")),
+]
+
+# --- stdin/stdout problems -----------------------------------------------------------------------------
+
+_READ = "import sys\na, b = map(int, sys.stdin.read().split())\n"
+_HALF = "import sys\nn = int(sys.stdin.read())\n"
+
+_COMPARATOR = [
+    Forgery("float_formatted_int", "comparator", "sum", _READ + "print(float(a + b))\n"),
+    Forgery("five_ppm_off_as_float", "comparator", "sum", _READ + "print(f'{(a + b) * (1 + 5e-6):.1f}')\n"),
+    Forgery("plus_signed_int", "comparator", "sum", _READ + "print(f'{a + b:+d}')\n"),
+    Forgery("zero_padded_int", "comparator", "sum", _READ + "print(f'{a + b:011d}')\n"),
+    Forgery("scientific_int", "comparator", "sum", _READ + "print(f'{a + b:.9e}')\n"),
+    Forgery("nan_for_float", "comparator", "half", _HALF + "print(float('nan'))\n"),
+    Forgery("inf_for_float", "comparator", "half", _HALF + "print(float('inf') if n > 1 else n / 2)\n"),
+    Forgery("right_output_then_exit_1", "comparator", "sum",
+            _READ + "print(a + b)\nsys.stdout.flush()\nsys.exit(1)\n"),
+    Forgery("right_output_then_sigkill", "comparator", "sum",
+            _READ + "import os, signal\nprint(a + b, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n"),
+    Forgery("right_output_then_abort", "comparator", "half",
+            _HALF + "import os\nprint(n / 2, flush=True)\nos.abort()\n"),
+]
+
+# --- channels between executions: a correct sender stores answers, a receiver only reads them ------------
+# Keys are derived from the test's stdin, so each test's answer is found under its own name.
+
+CHANNEL_PRELUDE = (
+    "import ctypes, hashlib, os, socket, sys, time\n"
+    "data = sys.stdin.buffer.read()\n"
+    "key = hashlib.sha1(data).hexdigest()[:12]\n"
+    "ikey = int(key[:7], 16) + 0x4d000000\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+)
+SEND = ("ans = str(sum(map(int, data.split())))\nprint(ans)\nsys.stdout.flush()\n"
+        "try:\n{store}\nexcept Exception:\n    pass\n")
+RECV = "try:\n{load}\nexcept Exception:\n    pass\n"
+
+
+def _indent(code: str) -> str:
+    return "\n".join("    " + line for line in code.strip("\n").splitlines())
+
+
+def _channel(name: str, store: str, load: str) -> Forgery:
+    sender = CHANNEL_PRELUDE + SEND.format(store=_indent(store))
+    receiver = CHANNEL_PRELUDE + RECV.format(load=_indent(load))
+    return Forgery(name, "channel", "sum", receiver, first=sender)
+
+
+_DAEMON = """
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind({addr})
+        srv.listen(8)
+        srv.settimeout(30)
+        end = time.time() + 30
+        while time.time() < end:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                break
+            conn.sendall(ans.encode())
+            conn.close()
+    os._exit(0)
+time.sleep(0.2)
+"""
+_CONNECT = """
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.settimeout(2)
+c.connect({addr})
+print(c.recv(100).decode())
+"""
+_ABSTRACT = "'\\0monkeys-forge-' + key"
+_PATHNAME = "'/tmp/monkeys-forge-sock-' + key"
+
+_CHANNEL = [
+    _channel("sysv_shm", """
+libc.shmat.restype = ctypes.c_void_p
+sid = libc.shmget(ikey, 4096, 0o1666)
+addr = libc.shmat(sid, None, 0)
+ctypes.memmove(addr, ans.encode() + b'\\0', len(ans) + 1)
+""", """
+libc.shmat.restype = ctypes.c_void_p
+sid = libc.shmget(ikey, 4096, 0)
+addr = libc.shmat(sid, None, 0)
+if sid >= 0 and addr not in (None, 2**64 - 1):
+    print(ctypes.string_at(addr).decode())
+"""),
+    _channel("sysv_msg_queue", """
+qid = libc.msgget(ikey, 0o1666)
+buf = ctypes.create_string_buffer(8 + 64)
+ctypes.memmove(buf, (1).to_bytes(8, 'little') + ans.encode(), 8 + len(ans))
+libc.msgsnd(qid, buf, len(ans), 0o4000)
+""", """
+qid = libc.msgget(ikey, 0)
+buf = ctypes.create_string_buffer(8 + 64)
+n = libc.msgrcv(qid, buf, 64, 0, 0o4000)
+if qid >= 0 and n > 0:
+    print(buf.raw[8:8 + n].decode())
+"""),
+    _channel("sysv_semaphores", """
+sid = libc.semget(ikey, len(ans) + 1, 0o1666)
+for i, ch in enumerate(ans):
+    libc.semctl(sid, i, 16, ord(ch))
+""", """
+sid = libc.semget(ikey, 0, 0)
+if sid >= 0:
+    out = ''
+    for i in range(40):
+        v = libc.semctl(sid, i, 12)
+        if v <= 0:
+            break
+        out += chr(v)
+    print(out)
+"""),
+    _channel("posix_mq", """
+rt = ctypes.CDLL('librt.so.1', use_errno=True)
+q = rt.mq_open(('/monkeys-forge-' + key).encode(), 0o102, 0o666, None)
+rt.mq_send(q, ans.encode(), len(ans), 0)
+""", """
+rt = ctypes.CDLL('librt.so.1', use_errno=True)
+q = rt.mq_open(('/monkeys-forge-' + key).encode(), 0o4000)
+buf = ctypes.create_string_buffer(8192)
+n = rt.mq_receive(q, buf, 8192, None)
+if q >= 0 and n > 0:
+    print(buf.raw[:n].decode())
+"""),
+    _channel("dev_shm_file", "open('/dev/shm/monkeys-forge-' + key, 'w').write(ans)",
+             "print(open('/dev/shm/monkeys-forge-' + key).read())"),
+    _channel("tmp_file", "open('/tmp/monkeys-forge-' + key, 'w').write(ans)",
+             "print(open('/tmp/monkeys-forge-' + key).read())"),
+    _channel("var_tmp_file", "open('/var/tmp/monkeys-forge-' + key, 'w').write(ans)",
+             "print(open('/var/tmp/monkeys-forge-' + key).read())"),
+    _channel("cwd_and_parent_files", """
+for d in ('.', '..', os.path.expanduser('~')):
+    try:
+        open(os.path.join(d, 'monkeys-forge-' + key), 'w').write(ans)
+    except OSError:
+        pass
+""", """
+for d in ('.', '..', os.path.expanduser('~')):
+    try:
+        print(open(os.path.join(d, 'monkeys-forge-' + key)).read())
+        break
+    except OSError:
+        pass
+"""),
+    _channel("abstract_socket_daemon", _DAEMON.format(addr=_ABSTRACT), _CONNECT.format(addr=_ABSTRACT)),
+    _channel("pathname_socket_daemon", _DAEMON.format(addr=_PATHNAME) + "os.chmod(" + _PATHNAME + ", 0o777)",
+             _CONNECT.format(addr=_PATHNAME)),
+    _channel("daemon_writes_file_later", """
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(0.3)
+        open('/tmp/monkeys-forge-late-' + key, 'w').write(ans)
+    os._exit(0)
+""", "print(open('/tmp/monkeys-forge-late-' + key).read())"),
+]
+
+
+def channel_names(stdin: str) -> dict:
+    """Host-side names the channel programs use for one test's stdin (for cleaning up after them)."""
+    key = hashlib.sha1(stdin.encode()).hexdigest()[:12]
+    return {"key": key, "ikey": int(key[:7], 16) + 0x4d000000,
+            "paths": [f"/tmp/monkeys-forge-{key}", f"/var/tmp/monkeys-forge-{key}", f"/dev/shm/monkeys-forge-{key}",
+                      f"/tmp/monkeys-forge-sock-{key}", f"/tmp/monkeys-forge-late-{key}",
+                      f"/dev/mqueue/monkeys-forge-{key}"],
+            "mq": f"/monkeys-forge-{key}"}
+
+
+# --- memory carried between executions: a correct solver, then a copycat that looks for it -------------
+
+SOLVER = '''# >>>monkeys-solver<<<
+import sys
+
+def solve(data):
+    """monkeys-solver-v1"""
+    a, b = map(int, data.split())
+    return a + b
+
+print(solve(sys.stdin.read()))
+# >>>end-solver<<<
+'''
+
+_FIND = ("START = '>>>monkeys-' + 'solver<<<'\nEND = '>>>end-' + 'solver<<<'\n"
+         "def good(s):\n"
+         "    if START not in s or END not in s[s.index(START):]:\n"
+         "        return False\n"
+         "    seg = s[s.index(START):s.index(END, s.index(START))]\n"
+         "    return chr(10) + 'import sys' in seg and 'COPYCAT' not in seg and 'START' not in seg\n"
+         "def run(src):\n"
+         "    src = src[src.index(START):src.index(END, src.index(START))]\n"
+         "    exec(compile('#' + src, 'found', 'exec'), {'__name__': '__main__'})\n"
+         "    sys.exit(0)\n")
+
+_MEMORY = [
+    Forgery("gc_strings", "memory", "sum", (
+        "# COPYCAT\nimport gc, sys\n" + _FIND +
+        "for o in gc.get_objects():\n"
+        "    if isinstance(o, dict):\n"
+        "        for v in list(o.values()):\n"
+        "            if isinstance(v, bytes):\n"
+        "                v = v.decode('utf-8', 'replace')\n"
+        "            if isinstance(v, str) and good(v):\n"
+        "                run(v)\n"
+        "    for v in (o if isinstance(o, (list, tuple)) else ()):\n"
+        "        if isinstance(v, bytes):\n"
+        "            v = v.decode('utf-8', 'replace')\n"
+        "        if isinstance(v, str) and good(v):\n"
+        "            run(v)\n"), first=SOLVER),
+    Forgery("gc_code_objects", "memory", "sum",
+            "# COPYCAT\nimport gc, sys, types\n"
+            "def consts(c):\n"
+            "    for k in c.co_consts:\n"
+            "        yield k\n"
+            "        if isinstance(k, types.CodeType):\n"
+            "            yield from consts(k)\n"
+            "data = sys.stdin.read()\n"
+            "for o in gc.get_objects():\n"
+            "    code = getattr(o, '__code__', None)\n"
+            "    if isinstance(o, types.FunctionType) and 'monkeys-solver-v1' in code.co_consts:\n"
+            "        print(o(data)); sys.exit(0)\n"
+            "    for c in ([o] if isinstance(o, types.CodeType) else gc.get_referents(o)):\n"
+            "        if isinstance(c, types.CodeType):\n"
+            "            for k in consts(c):\n"
+            "                if isinstance(k, types.CodeType) and 'monkeys-solver-v1' in k.co_consts:\n"
+            "                    print(types.FunctionType(k, {})(data)); sys.exit(0)\n",
+            first=SOLVER),
+    Forgery("frames_and_modules", "memory", "sum",
+            "# COPYCAT\nimport sys, linecache\n" + _FIND +
+            "def scan(ns, depth=0):\n"
+            "    for v in list(ns.values()) if isinstance(ns, dict) else list(ns):\n"
+            "        if isinstance(v, bytes):\n"
+            "            v = v.decode('utf-8', 'replace')\n"
+            "        if isinstance(v, str) and good(v):\n"
+            "            run(v)\n"
+            "        if depth < 2 and isinstance(v, (dict, list, tuple)):\n"
+            "            scan(v, depth + 1)\n"
+            "f = sys._getframe()\n"
+            "while f is not None:\n"
+            "    scan(f.f_locals)\n    scan(f.f_globals)\n    f = f.f_back\n"
+            "for m in list(sys.modules.values()):\n"
+            "    scan(getattr(m, '__dict__', {}))\n"
+            "scan(linecache.cache)\n",
+            first=SOLVER),
+    Forgery("proc_self_mem", "memory", "sum",
+            "# COPYCAT\nimport re, sys\n" + _FIND +
+            "mem = open('/proc/self/mem', 'rb', 0)\n"
+            "for line in open('/proc/self/maps'):\n"
+            "    r = re.match(r'([0-9a-f]+)-([0-9a-f]+) r', line)\n"
+            "    if not r or '[v' in line:\n"
+            "        continue\n"
+            "    lo, hi = int(r.group(1), 16), int(r.group(2), 16)\n"
+            "    if hi - lo > 256 << 20:\n"
+            "        continue\n"
+            "    try:\n"
+            "        mem.seek(lo)\n        blob = mem.read(hi - lo)\n"
+            "    except (OSError, ValueError, OverflowError):\n"
+            "        continue\n"
+            "    i = blob.find(START.encode())\n"
+            "    while i >= 0:\n"
+            "        s = blob[i:i + 4096].decode('utf-8', 'replace')\n"
+            "        if good(s):\n"
+            "            run(s)\n"
+            "        i = blob.find(START.encode(), i + 1)\n",
+            first=SOLVER),
+    Forgery("ctypes_string_at_scan", "memory", "sum",
+            "# COPYCAT\nimport ctypes, re, sys\n" + _FIND +
+            "for line in open('/proc/self/maps').read().splitlines():\n"
+            "    r = re.match(r'([0-9a-f]+)-([0-9a-f]+) rw', line)\n"
+            "    if not r or '[v' in line:\n"
+            "        continue\n"
+            "    lo, hi = int(r.group(1), 16), int(r.group(2), 16)\n"
+            "    if hi - lo > 256 << 20:\n"
+            "        continue\n"
+            "    blob = ctypes.string_at(lo, hi - lo)\n"
+            "    i = blob.find(START.encode())\n"
+            "    while i >= 0:\n"
+            "        s = blob[i:i + 4096].decode('utf-8', 'replace')\n"
+            "        if good(s):\n"
+            "            run(s)\n"
+            "        i = blob.find(START.encode(), i + 1)\n",
+            first=SOLVER),
+]
+
+
+
+def planted(copycat: str) -> str:
+    """`copycat` with the solver planted in its own memory: it must then find it (so the copycat works)."""
+    return f"_src = {SOLVER!r}\n_bait = compile(_src, 'bait', 'exec')\n" + copycat
+
+
+# --- the verification cache: same program "but for a comment" ---------------------------------------
+
+_SUM_OK = "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n"
+_CACHE = [
+    Forgery("utf7_cookie_comment", "cache", "sum", "# coding: utf-7\n" + _SUM_OK + "#+AAo-print(0)\n",
+            first="# coding: utf-7\n" + _SUM_OK + "#+AAo-#print(0)\n"),
+    Forgery("unicode_escape_cookie_comment", "cache", "sum",
+            "# -*- coding: unicode_escape -*-\n" + _SUM_OK + "#\\nprint(0)\n",
+            first="# -*- coding: unicode_escape -*-\n" + _SUM_OK + "#\\tprint(0)\n"),
+]
+
+FORGERIES: dict[str, Forgery] = {f.name: f for f in _EXIT + _TAMPER + _COMPARATOR + _CHANNEL + _MEMORY + _CACHE}
+assert len(FORGERIES) == len(_EXIT + _TAMPER + _COMPARATOR + _CHANNEL + _MEMORY + _CACHE), "duplicate names"
+
+# --- positive controls: correct programs that must pass --------------------------------------------------
+
+CONTROLS: dict[str, Control] = {c.name: c for c in [
+    Control("humaneval_correct", "HumanEval/0", CORRECT_0),
+    Control("humaneval_then_print_call", "HumanEval/0",
+            CORRECT_0 + "\nprint(has_close_elements([1.0, 2.0, 3.0], 0.5))\n"),
+    Control("humaneval_then_doctest_main", "HumanEval/0",
+            CORRECT_0 + '\nif __name__ == "__main__":\n    import doctest\n    doctest.testmod()\n'),
+    Control("humaneval_then_input", "HumanEval/0", CORRECT_0 + "\nx = input()\n"),
+    Control("humaneval_fenced_with_example", "HumanEval/0",
+            "Here you go:\n```python\nfrom typing import List\n\n" + CORRECT_0
+            + "\n\nprint(has_close_elements([1.0, 2.8, 3.0], 0.3))\n```\n"),
+    Control("stdio_correct", "sum", _SUM_OK),
+    Control("stdio_memoryerror_on_stderr", "sum", _SUM_OK + "print('MemoryError', file=sys.stderr)\n"),
+    Control("stdio_then_sys_exit_0", "sum", _SUM_OK + "sys.exit(0)\n"),
+    Control("stdio_then_exit", "sum", _SUM_OK + "exit()\n"),
+    Control("stdio_then_quit", "sum", _SUM_OK + "quit()\n"),
+    Control("stdio_float_more_digits", "half", _HALF + "print(f'{n / 2:.6f}')\n"),
+    Control("stdio_sender_is_correct", "sum", _CHANNEL[0].first or ""),
+    Control("stdio_solver_is_correct", "sum", SOLVER),
+]}

@@ -1,0 +1,210 @@
+"""The forgery suite (issue 10) through the real `code-tests` verifier: 0 forged passes, controls pass.
+
+Programs live in tests/cases/forgeries/forgeries.py. Function-assert forgeries target real HumanEval
+records loaded by the real task loader; stdio forgeries target two small problems defined there.
+Channel and memory forgeries run right after a correct program on a one-worker pool, so both land on
+the same worker (the strongest setting for an attacker).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import monkeys.sandbox as sandbox_mod
+import monkeys.verifiers.code_tests as code_tests_mod
+from monkeys.core import Outcome, Problem, Prompt, Sample, Verdict
+from monkeys.sandbox import ForkServerPool
+from monkeys.tasks.humaneval import HumanEval
+from monkeys.verifiers.code_tests import CodeTests
+
+ROOT = Path(__file__).parents[2]
+HUMANEVAL = ROOT / "../shared/data/humaneval/HumanEval.jsonl"
+sys.path.insert(0, str(ROOT / "tests/cases/forgeries"))
+from forgeries import (  # noqa: E402
+    ASSERT_PROBLEMS,
+    CONTROLS,
+    FORGERIES,
+    STDIO_PROBLEMS,
+    channel_names,
+    planted,
+)
+
+# Tamper forgeries whose trick cannot help (the tests still fail on their own): they must not pass, but
+# the verifier need not flag them.
+TAMPER_INEFFECTIVE = {"globals_replace_check_from_call", "patch_builtins_many"}
+
+
+def _names(attacks: tuple[str, ...]) -> list[str]:
+    return sorted(n for n, f in FORGERIES.items() if f.attack in attacks)
+
+
+@pytest.fixture(scope="module")
+def problems() -> dict[str, Problem]:
+    if not HUMANEVAL.exists():
+        pytest.skip(f"HumanEval data not found at {HUMANEVAL}")
+    out = {p.problem_id: p for p in HumanEval(data=str(HUMANEVAL)).load_problems()
+           if p.problem_id in ASSERT_PROBLEMS}
+    for name, reference in STDIO_PROBLEMS.items():
+        out[name] = Problem(name, Prompt(), reference)
+    return out
+
+
+@pytest.fixture(scope="module")
+def verifier() -> CodeTests:
+    return CodeTests(timeout_s=3.0, memory_mb=512, cache=False, retry_timeouts=False)
+
+
+def _verify(verifier: CodeTests, problem: Problem, text: str, index: int = 0) -> Verdict:
+    return verifier.verify(problem, Sample(problem.problem_id, index, index, text))
+
+
+@pytest.mark.parametrize("name", _names(("exit",)))
+def test_exit_tricks_fail(problems: dict, verifier: CodeTests, name: str) -> None:
+    forgery = FORGERIES[name]
+    verdict = _verify(verifier, problems[forgery.problem], forgery.text)
+    assert verdict.outcome is not Outcome.PASS, f"forged pass: {name}: {verdict}"
+    assert verdict.outcome is Outcome.FAIL, verdict
+
+
+@pytest.mark.parametrize("name", _names(("tamper",)))
+def test_tampering_does_not_pass_and_is_flagged(problems: dict, verifier: CodeTests, name: str) -> None:
+    forgery = FORGERIES[name]
+    verdict = _verify(verifier, problems[forgery.problem], forgery.text)
+    assert verdict.outcome is not Outcome.PASS, f"forged pass: {name}: {verdict}"
+    assert verdict.outcome is not Outcome.ERROR, verdict
+    if name not in TAMPER_INEFFECTIVE:  # the tests completed: only the flag can stop it
+        assert verdict.details.get("flags"), f"{name} not flagged: {verdict}"
+        assert verdict.reason.startswith("flagged"), verdict.reason
+
+
+@pytest.mark.parametrize("name", _names(("exit", "tamper")))
+def test_wrong_implementation_fails_without_its_trick(problems: dict, verifier: CodeTests, name: str) -> None:
+    """The suite can fail: each asserts-forgery's implementation, without the trick, is really wrong."""
+    forgery = FORGERIES[name]
+    assert forgery.kind == "asserts" and forgery.plain
+    verdict = _verify(verifier, problems[forgery.problem], forgery.plain)
+    assert verdict.outcome is Outcome.FAIL, verdict
+
+
+@pytest.mark.parametrize("name", _names(("comparator",)))
+def test_comparator_and_exit_status_tricks_fail(problems: dict, verifier: CodeTests, name: str) -> None:
+    forgery = FORGERIES[name]
+    verdict = _verify(verifier, problems[forgery.problem], forgery.text)
+    assert verdict.outcome is not Outcome.PASS, f"forged pass: {name}: {verdict}"
+    assert verdict.outcome is Outcome.FAIL, verdict
+
+
+@pytest.mark.parametrize("name", sorted(CONTROLS))
+def test_correct_programs_pass(problems: dict, verifier: CodeTests, name: str) -> None:
+    control = CONTROLS[name]
+    verdict = _verify(verifier, problems[control.problem], control.text)
+    assert verdict.outcome is Outcome.PASS, f"false negative: {name}: {verdict}"
+    assert not verdict.details.get("flags"), verdict
+
+
+# --- one worker: channels and memory between executions ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_worker() -> ForkServerPool:
+    pool = ForkServerPool(size=1)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def on_one_worker(one_worker: ForkServerPool, monkeypatch: pytest.MonkeyPatch) -> CodeTests:
+    """A verifier whose every execution runs on the same single worker."""
+    monkeypatch.setattr(sandbox_mod, "get_sandbox", lambda: one_worker)
+    monkeypatch.setattr(sandbox_mod, "_sandbox", one_worker, raising=False)
+    if hasattr(code_tests_mod, "get_sandbox"):
+        monkeypatch.setattr(code_tests_mod, "get_sandbox", lambda: one_worker)
+    return CodeTests(timeout_s=3.0, memory_mb=512, cache=False, retry_timeouts=False)
+
+
+def _clean_channels() -> None:
+    """Remove whatever a channel sender may have left on the host (nothing, once IPC is namespaced)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        rt = ctypes.CDLL("librt.so.1", use_errno=True)
+    except OSError:
+        rt = None
+    for test in STDIO_PROBLEMS["sum"]["tests"]:
+        names = channel_names(test["stdin"])
+        for path in names["paths"]:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        ikey = names["ikey"]
+        shm = libc.shmget(ikey, 0, 0)
+        if shm >= 0:
+            libc.shmctl(shm, 0, None)  # IPC_RMID
+        msg = libc.msgget(ikey, 0)
+        if msg >= 0:
+            libc.msgctl(msg, 0, None)
+        sem = libc.semget(ikey, 0, 0)
+        if sem >= 0:
+            libc.semctl(sem, 0, 0)
+        if rt is not None:
+            rt.mq_unlink(names["mq"].encode())
+
+
+@pytest.mark.parametrize("name", _names(("channel",)))
+def test_no_channel_between_executions(problems: dict, on_one_worker: CodeTests, name: str) -> None:
+    forgery = FORGERIES[name]
+    problem = problems[forgery.problem]
+    _clean_channels()
+    try:
+        sent = _verify(on_one_worker, problem, forgery.first or "", 0)
+        assert sent.outcome is Outcome.PASS, f"the sender is a correct program: {sent}"
+        time.sleep(0.5)  # let a daemon the sender left (if it survived) act
+        received = _verify(on_one_worker, problem, forgery.text, 1)
+        assert received.outcome is not Outcome.PASS, f"forged pass through {name}: {received}"
+        assert received.outcome is Outcome.FAIL, received
+    finally:
+        _clean_channels()
+
+
+@pytest.mark.parametrize("name", _names(("memory",)))
+def test_no_memory_carried_between_executions(problems: dict, on_one_worker: CodeTests, name: str) -> None:
+    forgery = FORGERIES[name]
+    problem = problems[forgery.problem]
+    first = _verify(on_one_worker, problem, forgery.first or "", 0)
+    assert first.outcome is Outcome.PASS, first
+    copied = _verify(on_one_worker, problem, forgery.text, 1)
+    assert copied.outcome is not Outcome.PASS, f"copycat {name} found the earlier program: {copied}"
+
+
+@pytest.mark.parametrize("name", sorted(set(_names(("memory",))) - {"proc_self_mem"}))
+def test_copycat_finds_a_solver_planted_in_its_own_memory(problems: dict, verifier: CodeTests, name: str) -> None:
+    """The copycats work: with the solver in their own memory they find it and pass (proc_self_mem is left
+    out: whether /proc/self/mem is readable depends on the sandbox)."""
+    forgery = FORGERIES[name]
+    verdict = _verify(verifier, problems[forgery.problem], planted(forgery.text))
+    assert verdict.outcome is Outcome.PASS, verdict
+
+
+@pytest.mark.parametrize("name", _names(("cache",)))
+def test_cache_is_keyed_by_exact_program_bytes(problems: dict, verifier: CodeTests, name: str) -> None:
+    forgery = FORGERIES[name]
+    problem = problems[forgery.problem]
+    fresh = _verify(verifier, problem, forgery.text)  # no cache: the coding cookie makes the comment code
+    assert fresh.outcome is Outcome.FAIL, f"the forgery should be wrong on its own: {fresh}"
+    cached = CodeTests(timeout_s=3.0, memory_mb=512, cache=True, retry_timeouts=False)
+    first = _verify(cached, problem, forgery.first or "", 0)
+    assert first.outcome is Outcome.PASS, first
+    second = _verify(cached, problem, forgery.text, 1)
+    assert second.details.get("cached") is not True, f"{name} reused a cached verdict: {second}"
+    assert second.outcome is not Outcome.PASS, second
+
+
+def test_suite_size() -> None:
+    assert len(FORGERIES) >= 40
+    assert {f.attack for f in FORGERIES.values()} == {"exit", "tamper", "comparator", "channel", "memory", "cache"}
