@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from monkeys.errors import SandboxError
@@ -21,21 +22,60 @@ Sandbox = ForkServerPool | SubprocessSandbox  # same methods: run, run_many, pro
 
 _lock = threading.Lock()
 _sandbox: Any = None
+_refused: SandboxError | None = None  # nothing here can contain a program: said once, kept
+
+
+def _pool_containment(pool: ForkServerPool) -> str | None:
+    """None when the pool's executions are contained (a dropped uid, a pid namespace or Landlock
+    signal scoping), else a one-line reason."""
+    containment: Callable[[], str | None] = getattr(pool, "containment", lambda: None)
+    return containment()
+
+
+def _choose() -> Sandbox:
+    """The pool when it starts and contains; else the per-execution fallback when it contains; else
+    `SandboxError` with one line saying what is missing. Never a sandbox that does not contain."""
+    try:
+        pool = ForkServerPool()
+    except SandboxError as exc:
+        why = f"the fork-server pool cannot start: {exc}"
+    else:
+        uncontained = _pool_containment(pool)
+        if uncontained is None:
+            return pool
+        pool.close()
+        why = f"the fork-server pool cannot contain here: {uncontained}"
+    why = " ".join(why.split())  # one line
+    try:
+        return SubprocessSandbox(reason=why)
+    except SandboxError as exc:
+        raise SandboxError(f"{exc} [{why}]") from None
 
 
 def get_sandbox() -> Sandbox:
-    """The process-wide sandbox, started on first use and closed at exit. Thread-safe."""
-    global _sandbox
+    """The process-wide sandbox, started on first use and closed at exit. Thread-safe.
+
+    Raises `SandboxError` (one line: what is missing) when nothing on this machine can contain an
+    untrusted program; untrusted code never runs uncontained."""
+    global _sandbox, _refused
     with _lock:
+        if _refused is not None:
+            raise SandboxError(str(_refused))
         if _sandbox is None:
             try:
-                _sandbox = ForkServerPool()
-            except SandboxError as exc:  # degrade, and say so in protections()
-                _sandbox = SubprocessSandbox(reason=str(exc))
+                _sandbox = _choose()
+            except SandboxError as exc:
+                _refused = exc
+                raise
             atexit.register(_sandbox.close)
         return _sandbox
 
 
 def detect_protections() -> dict[str, str]:
-    """Protection name -> "active" or "unavailable: why", as the real sandbox applies them here."""
-    return dict(get_sandbox().protections())
+    """Protection name -> "active" or "unavailable: why", as the real sandbox applies them here.
+    When nothing can contain a program, a single "containment" row says why (for `monkeys doctor`)."""
+    try:
+        return dict(get_sandbox().protections())
+    except SandboxError as exc:
+        return {"backend": "unavailable: no sandbox can run untrusted code here",
+                "containment": f"unavailable: {exc}"}

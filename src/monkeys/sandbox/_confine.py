@@ -1,7 +1,9 @@
-"""Confinement steps used by the fork-server worker: namespaces, cgroups, rlimits, uid drop.
+"""Confinement steps used by the fork-server worker and its template: namespaces, mounts, cgroups,
+rlimits, seccomp, uid drop.
 
-Each step is probed once when the worker starts (`setup_worker`), and the result is what
-`detect_protections` reports; per-execution steps (`confine_child`) then apply only what is active.
+Each step is probed once when the worker starts (`setup_worker`, in the worker; `private_mounts` and
+`install_seccomp`, in the template it forks), and the result is what `detect_protections` reports;
+per-execution steps (`confine_child`) then apply only what is active.
 Standard library only (runs under the system Python).
 """
 
@@ -11,7 +13,6 @@ import ctypes
 import math
 import os
 import resource
-import select
 import shutil
 import struct
 
@@ -20,7 +21,7 @@ import _seccomp
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
 libc = ctypes.CDLL(None, use_errno=True)
-for _name in ("prctl", "syscall", "capset", "unshare", "setns"):
+for _name in ("prctl", "syscall", "capset", "unshare", "mount"):
     getattr(libc, _name)  # resolve once here: a lookup in each child would build the function anew
 
 
@@ -164,11 +165,6 @@ def setup_worker(uid: int, base: str) -> tuple[dict[str, str], dict]:
     else:
         prot["drop_uid"] = "unavailable: not root (runs as the caller's uid)"
         prot["cgroup"] = "unavailable: not root"
-    try:
-        state["pidns"] = PidNamespace()
-        prot["pid_namespace"] = "active (one per worker; its init kills every process in it after each run)"
-    except OSError as exc:
-        prot["pid_namespace"] = f"unavailable: {exc}"
     workdir = os.path.join(base, "w")
     os.mkdir(workdir, 0o700)
     state["workdir"] = workdir
@@ -177,114 +173,76 @@ def setup_worker(uid: int, base: str) -> tuple[dict[str, str], dict]:
     if prot["landlock"].startswith("active"):
         try:
             state["landlock_fd"] = _landlock.ruleset(libc, workdir)
+            abi = _landlock.abi_version(libc)
+            prot["landlock"] += ", no /proc" + (", signals and abstract sockets scoped" if abi >= 6 else "")
+            state["landlock_scoped"] = abi >= 6
         except OSError as exc:
             prot["landlock"] = f"unavailable: {exc}"
-    prot["seccomp"] = _seccomp.available()
-    if prot["seccomp"] == "active":
-        # Installed here, last, on the worker itself: every child inherits it at fork, instead of each
-        # child loading (and JIT-compiling) the same filter anew (measured: ~100 us per execution). The
-        # worker needs none of the denied calls after this point (a pid-namespace restart would, so it
-        # ends the worker instead; the pool starts a fresh one).
-        try:
-            if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, as the filter requires
-                raise OSError(ctypes.get_errno(), "no_new_privs")
-            _seccomp.Filter().install(libc)
-            prot["seccomp"] = "active (installed on the worker, inherited by every execution)"
-            state["seccomp"] = True
-        except OSError as exc:
-            prot["seccomp"] = f"unavailable: {exc}"
+    if libc.unshare(CLONE_NEWPID) == 0:  # the worker's next child, the template, is the namespace's init
+        state["pidns"] = True
+        prot["pid_namespace"] = ("active (one per worker; its init, the template, kills every process in it "
+                                 "after each run)")
+    else:
+        prot["pid_namespace"] = _err("unshare(CLONE_NEWPID)")
     os.chdir(workdir)  # inherited by each child; the directory is emptied in place, never replaced
     prot["empty_environment"] = prot["private_directory"] = prot["session_and_group_kill"] = "active"
     prot["cpu_time_limit"] = "active (polled from /proc, RLIMIT_CPU as a backstop)"
     return prot, state
 
 
-class PidNamespace:
-    """A pid namespace per worker, whose init (a fork of the worker: trusted code) kills and reaps
-    everything in it on request. The worker forks each program straight into it: one fork per execution,
-    ordinary signal semantics for the program, and `kill_all` reaches every descendant (daemons, double
-    forks) because none can leave the namespace (seccomp denies setns/unshare/clone with new namespaces).
-    If the worker dies, the init dies too (PDEATHSIG) and the kernel kills the whole namespace."""
-
-    def __init__(self) -> None:
-        self.own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        self.init_pid = 0
-        self.start()
-
-    def start(self) -> None:
-        if self.init_pid:  # a restart: back to our own namespace first. The worker's seccomp filter
-            self.stop()    # denies setns, so the worker ends and the pool starts a fresh one
-            if libc.setns(self.own, CLONE_NEWPID) != 0:
-                raise SystemExit(f"pid-namespace init gone; setns: {os.strerror(ctypes.get_errno())}")
-        if libc.unshare(CLONE_NEWPID) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWPID)")
-        cmd_r, cmd_w = os.pipe2(os.O_CLOEXEC)
-        ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
-        pid = os.fork()
-        if pid == 0:
-            _serve_as_init(cmd_r, ack_w)
-        os.close(cmd_r), os.close(ack_w)
-        self.init_pid, self.cmd, self.ack = pid, cmd_w, ack_r
-        self.pidfd = os.pidfd_open(pid)
-        os.set_inheritable(self.pidfd, False)
-        if os.read(self.ack, 1) != b"r":
-            raise OSError("the pid-namespace init did not start")
-
-    def ensure(self) -> None:
-        """Restart the namespace if its init is gone (it never should be)."""
-        if select.select([self.pidfd], [], [], 0)[0]:
-            self.start()
-
-    def kill_all(self) -> None:
-        """SIGKILL every process in the namespace but the init, and reap what the init inherited."""
-        try:
-            os.write(self.cmd, b"k")
-            if select.select([self.ack], [], [], 5.0)[0] and os.read(self.ack, 1) == b"d":
-                return
-        except OSError:
-            pass
-        self.start()  # a stuck or dead init: its end kills the namespace; start a fresh one
-
-    def stop(self) -> None:
-        if not self.init_pid:
-            return
-        for fd in (self.cmd, self.ack, self.pidfd):
-            os.close(fd)
-        try:
-            os.kill(self.init_pid, 9)
-            os.waitpid(self.init_pid, 0)
-        except OSError:
-            pass
-        self.init_pid = 0
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 0x4000, 1 << 18
+CLONE_NEWIPC = 0x08000000
+EMPTY_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/sys")
 
 
-def _serve_as_init(cmd: int, ack: int) -> None:
-    """The namespace's init. Never returns. Signals from inside the namespace cannot reach it."""
+def private_mounts(in_pidns: bool) -> dict[str, str]:
+    """In the template, once: an IPC namespace and a mount namespace of its own, with a /proc of the
+    worker's pid namespace (hidepid: a program sees its own processes only) and empty read-only tmpfs over
+    the directories where a program could leave something for a later one or find the host's (/tmp,
+    /var/tmp, /dev/shm, /run, /sys). The working directory (under the host's /tmp) stays reachable as the
+    current directory, entered before the mounts."""
+    prot: dict[str, str] = {}
+    prot["ipc_namespace"] = ("active (and SysV/POSIX IPC calls refused by seccomp)"
+                             if libc.unshare(CLONE_NEWIPC) == 0 else _err("unshare(CLONE_NEWIPC)"))
+    if libc.unshare(CLONE_NEWNS) != 0:
+        prot["private_mounts"] = _err("unshare(CLONE_NEWNS)")
+        return prot
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        prot["private_mounts"] = _err("mount --make-rprivate /")
+        return prot
+    done, failed = [], []
+    if in_pidns:
+        if libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=2") == 0:
+            done.append("/proc of its own (hidepid)")
+        else:
+            failed.append(f"/proc: {os.strerror(ctypes.get_errno())}")
+    for path in EMPTY_DIRS:
+        if not os.path.isdir(path):
+            continue
+        flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        if libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=4k,mode=755") == 0:
+            done.append(path + " empty and read-only")
+        else:
+            failed.append(f"{path}: {os.strerror(ctypes.get_errno())}")
+    prot["private_mounts"] = ("active: " + ", ".join(done) if done else "unavailable") + (
+        f"; not mounted: {', '.join(failed)}" if failed else "")
+    return prot
+
+
+def install_seccomp(prot: dict[str, str]) -> None:
+    """In the template, last: the filter every execution inherits at fork (installing it per child costs
+    ~100 us). The template needs none of the refused calls afterwards."""
+    prot["seccomp"] = _seccomp.available()
+    if prot["seccomp"] != "active":
+        return
     try:
-        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the worker dies
-        os.closerange(3, min(cmd, ack))
-        os.closerange(max(cmd, ack) + 1, 1 << 16)
-        for fd in range(min(cmd, ack) + 1, max(cmd, ack)):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        os.write(ack, b"r")
-        while os.read(cmd, 1):
-            try:
-                os.kill(-1, 9)  # everything in this namespace except the init itself
-            except OSError:
-                pass
-            while True:
-                try:
-                    os.waitpid(-1, 0)
-                except ChildProcessError:
-                    break
-                except InterruptedError:
-                    continue
-            os.write(ack, b"d")
-    finally:
-        os._exit(0)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, as the filter requires
+            raise OSError(ctypes.get_errno(), "no_new_privs")
+        _seccomp.Filter().install(libc)
+        prot["seccomp"] = ("active (no ptrace, namespaces, mounts, sockets, SysV/POSIX IPC, signal handlers, "
+                           "io_uring, bpf, ...; installed on the template, inherited by every execution)")
+    except OSError as exc:
+        prot["seccomp"] = f"unavailable: {exc}"
 
 
 def drop_capabilities() -> None:
@@ -321,7 +279,7 @@ def reset_workdir(state: dict) -> None:
 
 def confine_child(prot: dict[str, str], state: dict, limits: dict, landlock_fd: int | None) -> None:
     """In the forked child, before any untrusted code: session, rlimits, OOM score, Landlock, uid (the
-    seccomp filter and the working directory are the worker's, inherited)."""
+    seccomp filter, the namespaces and the working directory are the template's, inherited)."""
     os.setsid()
     mem = limits["memory_mb"] << 20
     cpu = math.ceil(limits["cpu_s"]) + 1  # backstop; the worker enforces the exact limit

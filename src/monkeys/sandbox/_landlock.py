@@ -2,6 +2,8 @@
 
 With ABI >= 4 TCP bind/connect are denied too, and with ABI >= 6 signals and abstract UNIX sockets are
 scoped to the sandboxed process tree. Needs no privileges (only no_new_privs, set by the caller).
+`/proc` is not among the readable paths: through it a program could read its own memory
+(`/proc/self/mem`, where the harness keeps what decides the verdict) and other processes' command lines.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ _CREATE, _ADD_RULE, _RESTRICT = 444, 445, 446  # same numbers on every architect
 _VERSION_FLAG, _RULE_PATH_BENEATH = 1, 1
 _EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _TRUNCATE, _IOCTL_DEV = 1 << 14, 1 << 15
-READ_ONLY_PATHS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc",
+READ_ONLY_PATHS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc",
                    "/dev/urandom", "/dev/random", "/dev/zero")
 READ_WRITE_FILES = ("/dev/null",)
 

@@ -55,14 +55,20 @@ class _Worker:
         header, _ = _wire.recv(self.rep)
         self.protections: dict[str, str] = header["protections"]
 
-        self.source: bytes | None = None  # the program the worker holds (sent once per run_many)
+        self.job: tuple | None = None  # the program (and tests) the worker holds (sent once per run_many)
+        self.busy = False  # an execution was sent and its result not read yet
 
-    def exec(self, source: bytes, stdin: bytes, limits: dict) -> ExecResult:
-        """One execution; `limits` are effective (scaled) ones, as `ForkServerPool.effective` makes."""
-        same, self.source = self.source is source, None  # unknown until the worker answers
-        _wire.send(self.req, {"op": "exec", "limits": limits}, [stdin] if same else [stdin, source])
+    def exec(self, job: tuple, stdin: bytes, limits: dict) -> ExecResult:
+        """One execution of `job` = (program bytes, tests bytes or None, guard); `limits` are effective
+        (scaled) ones, as `ForkServerPool.effective` makes."""
+        same, self.job = self.job is job, None  # unknown until the worker answers
+        program, tests, guard = job
+        blobs = [stdin] if same else [stdin, program] + ([tests] if tests is not None else [])
+        self.busy = True
+        _wire.send(self.req, {"op": "exec", "limits": limits, "guard": guard}, blobs)
         header, blobs = _wire.recv(self.rep)
-        self.source = source
+        self.busy = False
+        self.job = job
         if header.pop("op") == "error":
             raise SandboxError(f"sandbox worker error: {header['message']}")
         out, err = blobs
@@ -138,10 +144,10 @@ class ForkServerPool:
     @staticmethod
     def _calibrate(worker: _Worker) -> float:
         limits = {**Limits(timeout_s=30).to_dict(), "cpu_s": 30.0, "scale": 1.0}
-        source = CALIBRATION.encode()
+        job = (CALIBRATION.encode(), None, True)
         times = []
         for _ in range(3):
-            result = worker.exec(source, b"", limits)
+            result = worker.exec(job, b"", limits)
             if not result.ok:
                 raise SandboxError(f"calibration workload failed: {result.stderr[-300:]!r}")
             times.append(result.cpu_s)
@@ -156,6 +162,9 @@ class ForkServerPool:
         return {**limits.to_dict(), "cpu_s": cpu, "timeout_s": wall, "scale": self.time_scale}
 
     def _with_worker(self, job: Callable[[_Worker], list[ExecResult]]) -> list[ExecResult]:
+        """Run `job` on a free worker. A worker that dies during an execution is replaced and the job
+        retried once on a fresh one; dying again there is the program's doing ("killed the sandbox",
+        a result). A worker that cannot start is a `SandboxError`."""
         if self._closed:
             raise SandboxError("the sandbox is closed")
         worker = self._idle.get()
@@ -167,28 +176,38 @@ class ForkServerPool:
                 self._idle.put(worker)
                 return results
             except (OSError, EOFError, ValueError) as exc:
+                died_running = worker is not None and worker.busy
                 if worker is not None:
                     worker.close()
                     self._live.discard(worker)
                 worker = None
                 if attempt == 2:
                     self._idle.put(None)
+                    if died_running:
+                        return [ExecResult(exit_code=None, signal=9, stdout=b"", stderr=b"", sandbox_killed=True)]
                     raise SandboxError(f"sandbox worker failed twice: {exc}") from exc
             except BaseException:
                 self._idle.put(None if worker is None else worker)
                 raise
         raise AssertionError("unreachable")
 
-    def run(self, source: str, *, stdin: bytes = b"", limits: Limits | None = None) -> ExecResult:
-        """Run Python `source` with `stdin` in a fresh confined process."""
-        code, eff = source.encode("utf-8", "surrogatepass"), self.effective(limits or Limits())
-        return self._with_worker(lambda w: [w.exec(code, stdin, eff)])[0]
+    def run(self, source: str, *, stdin: bytes = b"", limits: Limits | None = None, tests: str | None = None,
+            guard: bool = True) -> ExecResult:
+        """Run Python `source` with `stdin` in a fresh confined process. With `tests`, run them after the
+        program, in a namespace of their own over its globals (function-assert problems); the result's
+        `completed` is then the only evidence that they passed. `guard=False` leaves out the in-process
+        integrity guard (audit hook), to test what the operating system alone contains."""
+        eff = self.effective(limits or Limits())
+        job = (source.encode("utf-8", "surrogatepass"),
+               None if tests is None else tests.encode("utf-8", "surrogatepass"), guard)
+        return self._with_worker(lambda w: [w.exec(job, stdin, eff)])[0]
 
     def run_many(self, source: str, stdins: Sequence[bytes], *, limits: Limits | None = None,
-                 stop: Callable[[int, ExecResult], bool] | None = None) -> list[ExecResult]:
+                 stop: Callable[[int, ExecResult], bool] | None = None, guard: bool = True) -> list[ExecResult]:
         """Run `source` once per stdin, each in a fresh process, on one worker; stop after the first
         result for which `stop(index, result)` is true (e.g. the first failing test)."""
-        code, eff = source.encode("utf-8", "surrogatepass"), self.effective(limits or Limits())
+        eff = self.effective(limits or Limits())
+        code = (source.encode("utf-8", "surrogatepass"), None, guard)
 
         def job(worker: _Worker) -> list[ExecResult]:
             results = []
@@ -199,6 +218,17 @@ class ForkServerPool:
             return results
 
         return self._with_worker(job)
+
+    def containment(self) -> str | None:
+        """None when executions are contained (another uid, or a pid namespace, or Landlock scoping of
+        signals, so a program can reach no process but its own); else why not, in one line."""
+        prot = self._protections
+        if any(prot.get(k, "").startswith("active") for k in ("drop_uid", "pid_namespace")):
+            return None
+        if "signals and abstract sockets scoped" in prot.get("landlock", ""):
+            return None
+        return ("executions would run as the caller's uid in the caller's pid namespace: not root, no user "
+                "namespace, no pid namespace and no Landlock signal scoping (kernel >= 6.12)")
 
     def protections(self) -> dict[str, str]:
         return dict(self._protections)

@@ -1,8 +1,15 @@
 """A seccomp-BPF deny list, built by hand (no libseccomp): kernel-attack and escape syscalls get EPERM.
 
 Denied: ptrace and cross-process memory access, namespaces and mounts, module/kexec/bpf/perf/keyring,
-io_uring (it bypasses seccomp per operation), clock and reboot knobs, sockets other than AF_UNIX, and
-clone with namespace flags. x86_64 only; elsewhere `install` reports it unavailable.
+io_uring (it bypasses seccomp per operation), clock and reboot knobs, clone with namespace flags, and:
+- `socket()` of every family (no TCP/UDP, no connect to a pathname or abstract UNIX socket of the host;
+  `socketpair()` stays, it reaches nothing outside the process tree);
+- SysV shared memory, message queues and semaphores, and POSIX message queues: objects that outlive the
+  process that made them are a channel from one execution to the next;
+- installing a signal handler (`rt_sigaction` with a new action): a Python handler is called with the
+  interrupted frame, from which the harness's own frames (and the tests) are reachable without any audited
+  call. Reading the current action stays allowed.
+x86_64 only; elsewhere `install` reports it unavailable.
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ _DENY_X86_64 = {
     "open_by_handle_at": 304, "name_to_handle_at": 303, "quotactl": 179, "syslog": 103,
     "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "fanotify_init": 300,
     "lookup_dcookie": 212, "vhangup": 153, "pidfd_getfd": 438, "fsopen": 430, "fsmount": 432,
-    "open_tree": 428, "move_mount": 429, "mount_setattr": 442, "personality": 135,
+    "open_tree": 428, "move_mount": 429, "mount_setattr": 442, "personality": 135, "socket": 41,
+    "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67, "semget": 64, "semop": 65, "semctl": 66,
+    "semtimedop": 220, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "mq_open": 240,
+    "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245,
 }
-_SOCKET, _CLONE, _CLONE3, _AF_UNIX = 41, 56, 435, 1
+_CLONE, _CLONE3, _RT_SIGACTION = 56, 435, 13
 _CLONE_NS_FLAGS = 0x7E020000  # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
 
 _LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
@@ -44,10 +54,12 @@ def _program() -> list[bytes]:
     # clone3 hides its flags in memory: ENOSYS makes glibc fall back to clone, whose flags we can see
     prog += [_ins(_JEQ_K, 0, 1, _CLONE3), _ins(_RET_K, 0, 0, _ERRNO_ENOSYS)]
     allow = _ins(_RET_K, 0, 0, _ALLOW)
-    # socket(domain, ...): only AF_UNIX; clone(flags, ...): no new namespaces
-    prog += [_ins(_JEQ_K, 0, 4, _SOCKET), _ins(_LD_W_ABS, 0, 0, 16), _ins(_JEQ_K, 0, 1, _AF_UNIX), allow,
-             deny, _ins(_JEQ_K, 0, 4, _CLONE), _ins(_LD_W_ABS, 0, 0, 16),
-             _ins(_JSET_K, 0, 1, _CLONE_NS_FLAGS), deny, allow, allow]
+    # rt_sigaction(sig, act, old): allowed only with act == NULL (both 32-bit halves of args[1] zero)
+    prog += [_ins(_JEQ_K, 0, 6, _RT_SIGACTION), _ins(_LD_W_ABS, 0, 0, 24), _ins(_JEQ_K, 0, 2, 0),
+             _ins(_LD_W_ABS, 0, 0, 28), _ins(_JEQ_K, 1, 0, 0), deny, allow]
+    # clone(flags, ...): no new namespaces
+    prog += [_ins(_JEQ_K, 0, 3, _CLONE), _ins(_LD_W_ABS, 0, 0, 16),
+             _ins(_JSET_K, 0, 1, _CLONE_NS_FLAGS), deny, allow]
     return prog
 
 

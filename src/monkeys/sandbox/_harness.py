@@ -1,0 +1,323 @@
+"""What runs inside each sandboxed child: the program, then (for function-assert problems) its tests, then
+one report of how it ended, written to the worker through its own pipe and opened by a per-execution nonce.
+
+Why a report and not the exit status: a program controls its exit status (`os._exit(0)`, `sys.exit()`,
+a `SystemExit` subclass, `sys.exit(256)`, a thread or signal that exits after an assert failed). The worker
+counts the tests as passed only when it reads exactly one report, it starts with this execution's nonce,
+and it says "completed"; any exit before the harness writes it leaves no report, and any bytes a program
+writes to the pipe (it may try every fd) break the "exactly one report, with the nonce" rule.
+
+The nonce lives only in the harness's frame. A program could reach it only by walking frames or the
+garbage collector, reading its own memory, or building code objects, so the child runs with an audit hook
+(`sys.addaudithook`, which no Python code can remove) that refuses exactly those: frame attributes
+(`tb_frame`, `gi_frame`, `cr_frame`, `ag_frame`, `f_code`), `sys._getframe` and friends, `gc.get_objects`
+and friends, `sys.settrace`/`setprofile`, ctypes, `code.__new__`/`function.__new__`, marshal, new audit
+hooks, and opening `/proc`. The one frame source Python does not audit, a signal handler's frame argument,
+is closed below it: the seccomp filter refuses installing signal handlers. What remains is a CPython
+memory-safety bug, which Landlock (no `/proc`), seccomp and the dropped uid still contain.
+
+Function-assert tests run in their own namespace: a shallow copy of the program's globals (so they see its
+functions and helpers), with the real `builtins`, and every function the program defined wrapped so that
+what it returns is checked. The tests cannot see some tampering, so the report carries flags instead:
+- a returned value (or anything inside it) of a class the program made that overrides behaviour
+  (`__eq__`, `__bool__`, `__sub__`, ...): an object that agrees with every expected value;
+- `sys.settrace`/`setprofile` attempted; a class that existed before the program patched; a name of
+  `builtins` or an attribute of a module loaded before the program replaced; a module in `sys.modules`
+  replaced. The verifier's policy decides whether a flagged pass counts.
+
+After the report the harness prints the program's uncaught exception (as `python main.py` would), flushes
+and `os._exit`s. Everything the harness uses after the program started was captured before it started:
+the program may have replaced any name in `builtins`, `os`, `sys`, `json`, `traceback`.
+
+Standard library only (runs under the system Python); `make_runner` runs once in the template process.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import types
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+# Objects a program can reach (exit/quit, the wrappers the tests call) are made in a namespace of their
+# own, so their __globals__ lead nowhere near the sandbox's modules.
+_VISIBLE = '''
+class Quitter:
+    """exit() / quit() as the site module makes them (the sandbox runs python -S)."""
+    def __init__(self, name):
+        self.name = name
+    def __repr__(self):
+        return f"Use {self.name}() or Ctrl-D (i.e. EOF) to exit"
+    def __call__(self, code=None):
+        raise SystemExit(code)
+
+def watch(fn, check):
+    def watched(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        check(result, fn)
+        return result
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        try:
+            object.__setattr__(watched, attr, getattr(fn, attr))
+        except Exception:
+            pass
+    return watched
+'''
+# Dunders that cannot change what a comparison, truth test or arithmetic in a test sees.
+_INERT_DUNDERS = frozenset({
+    "__new__", "__init__", "__repr__", "__str__", "__module__", "__qualname__", "__doc__", "__dict__",
+    "__weakref__", "__slots__", "__match_args__", "__getnewargs__", "__annotations__", "__orig_bases__",
+    "__parameters__", "__init_subclass__", "__class_getitem__", "__firstlineno__", "__static_attributes__",
+    "__dataclass_fields__", "__dataclass_params__", "__reduce__", "__reduce_ex__", "__getstate__",
+    "__setstate__", "__copy__", "__deepcopy__", "__sizeof__", "__format__", "__del__", "__set_name__",
+    "__abstractmethods__", "_abc_impl", "__enter__", "__exit__", "__call__", "__getnewargs_ex__",
+})
+_FRAME_ATTRS = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code", "gi_code", "cr_code",
+                          "ag_code"})
+_REFUSED = {
+    "sys._getframe": ValueError, "sys._current_frames": RuntimeError, "sys._current_exceptions": RuntimeError,
+    "gc.get_objects": RuntimeError, "gc.get_referrers": RuntimeError, "gc.get_referents": RuntimeError,
+    "sys.settrace": RuntimeError, "sys.setprofile": RuntimeError, "code.__new__": RuntimeError,
+    "function.__new__": RuntimeError, "marshal.loads": ValueError, "marshal.load": ValueError,
+    "sys.addaudithook": RuntimeError,
+}
+_FLAGGED = frozenset({"sys.settrace", "sys.setprofile"})
+_REFUSED_MODULES = frozenset({"_ctypes", "ctypes", "_testcapi", "_testinternalcapi", "_xxsubinterpreters",
+                              "_testmultiphase", "_testbuffer", "_xxtestfuzz"})
+_MAX_REPORT = 3000  # bytes: below PIPE_BUF, so the one write is atomic
+_MAX_CHECKED = 1_000_000  # values looked at in one result
+
+
+def _all_classes() -> set[int]:
+    """ids of every class that exists now (before any program): trusted, whatever they override."""
+    seen: set[int] = set()
+    todo: list[type] = [object, type]
+    while todo:
+        cls = todo.pop()
+        if id(cls) in seen:
+            continue
+        seen.add(id(cls))
+        try:
+            todo.extend(type.__subclasses__(cls))
+        except TypeError:
+            pass
+    return seen
+
+
+def _module_snapshot() -> dict[str, tuple[types.ModuleType, dict[str, int]]]:
+    return {name: (mod, {k: id(v) for k, v in list(vars(mod).items())})
+            for name, mod in list(sys.modules.items())
+            if isinstance(mod, types.ModuleType) and name != "__main__"}
+
+
+def install_exit_quit() -> None:
+    """`exit()` and `quit()` as under a normal interpreter (models end programs with them)."""
+    ns: dict[str, Any] = {"__builtins__": builtins, "__name__": "builtins"}
+    exec(compile(_VISIBLE, "<sandbox>", "exec"), ns)
+    builtins.exit = ns["Quitter"]("exit")  # type: ignore[attr-defined]
+    builtins.quit = ns["Quitter"]("quit")  # type: ignore[attr-defined]
+
+
+def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None, int], NoReturn]:
+    """Build, once per template, the function each child calls to run its program. It captures
+    everything it will need after the program started, and the snapshots flags are measured against."""
+    trusted = _all_classes()
+    modules = _module_snapshot()
+    builtin_ids = {k: id(v) for k, v in vars(builtins).items()}
+    visible: dict[str, Any] = {"__builtins__": builtins, "__name__": "builtins"}
+    exec(compile(_VISIBLE, "<sandbox>", "exec"), visible)
+    watch = visible["watch"]
+    import traceback
+
+    # Captured: after the program started, nothing below is looked up by name (it may have replaced any
+    # name in builtins or in a module); closures read these cells, never globals.
+    frame_attrs, refused_events, flagged_events = _FRAME_ATTRS, _REFUSED, _FLAGGED
+    refused_modules, inert, max_checked, max_report = _REFUSED_MODULES, _INERT_DUNDERS, _MAX_CHECKED, _MAX_REPORT
+    unwatched_sys = frozenset({"stdin", "stdout", "stderr", "last_type", "last_value", "last_traceback"})
+    _id, _type, _str, _isinstance, _typecls = id, type, str, isinstance, type
+    _exit, _write, _compile, _exec, _fspath = os._exit, os.write, compile, exec, os.fspath
+    _join, _encode, _startswith = str.join, str.encode, str.startswith
+    _bstartswith = bytes.startswith
+    _append, _extend, _pop = list.append, list.extend, list.pop
+    _dict_get, _dict_items, _dict_copy = dict.get, dict.items, dict.copy
+    _mro = type.__dict__["__mro__"].__get__
+    _cdict = type.__dict__["__dict__"].__get__
+    _tname = type.__dict__["__name__"].__get__
+    _mdict = types.ModuleType.__dict__["__dict__"].__get__
+    _SystemExit, _BaseException, _FunctionType = SystemExit, BaseException, types.FunctionType
+    _AttributeError, _RuntimeError, _PermissionError, _ImportError = (AttributeError, RuntimeError,
+                                                                      PermissionError, ImportError)
+    _exit_code = SystemExit.__dict__["code"].__get__
+    _ModuleType, _real_builtins, _modules, _dict, _list = types.ModuleType, builtins, sys.modules, dict, list
+    _addaudithook, _print_exception = sys.addaudithook, traceback.print_exception
+    builtins_dict = _mdict(builtins)
+    scalars = {id(t) for t in (int, float, str, bytes, bool, type(None), complex, bytearray, range, slice)}
+    iterated = {id(t): t.__iter__ for t in (list, tuple, set, frozenset, deque)}  # unbound: no override runs
+
+    def make_hook(active: list[bool], flags: list[str]) -> Callable[[str, tuple], None]:
+        def check_path(path: object) -> None:
+            if not _isinstance(path, (str, bytes, int)) and _id(_type(path)) in trusted:
+                path = _fspath(path)  # a path-like object of a class the program did not make (pathlib)
+            if _isinstance(path, str):
+                bad = _startswith(path, "/proc")
+            elif _isinstance(path, bytes):
+                bad = _bstartswith(path, b"/proc")
+            else:
+                bad = not _isinstance(path, int)  # the program's own path-like could answer differently later
+            if bad:
+                raise _PermissionError("this path is not available to programs in the sandbox")
+
+        def hook(event: str, args: tuple) -> None:
+            if not active[0]:
+                return
+            if event == "object.__getattr__":
+                if args[1] in frame_attrs:
+                    raise _AttributeError(f"{args[1]} is not available to programs in the sandbox")
+            elif event == "open" or event == "os.chdir":
+                check_path(args[0])
+            elif event == "import":
+                if args[0] in refused_modules:
+                    raise _ImportError(f"module {args[0]} is not available to programs in the sandbox")
+            elif event == "object.__setattr__" or event == "object.__delattr__":
+                if _isinstance(args[0], _typecls) and _id(args[0]) in trusted:
+                    _append(flags, f"patched class {_tname(args[0])}.{args[1]}")
+            elif _startswith(event, "ctypes."):
+                raise _RuntimeError("ctypes is not available to programs in the sandbox")
+            else:
+                refused = _dict_get(refused_events, event)
+                if refused is not None:
+                    if event in flagged_events:
+                        _append(flags, f"called {event}")
+                    raise refused(f"{event} is not available to programs in the sandbox")
+
+        return hook
+
+    def overrides(cls: type) -> str | None:
+        """The first class in `cls`'s MRO made by the program that defines a behavioural dunder."""
+        for klass in _mro(cls):
+            if _id(klass) in trusted:
+                continue
+            for name in _cdict(klass):
+                if _isinstance(name, str) and _startswith(name, "__") and name not in inert:
+                    return f"{_tname(klass)}.{name}"
+        if _id(_type(cls)) not in trusted:
+            return f"metaclass {_tname(_type(cls))}"
+        return None
+
+    def make_check(flags: list[str]) -> Callable[[object, object], None]:
+        def check(result: object, fn: object) -> None:
+            todo: list[object] = [result]
+            seen = 0
+            while todo and seen < max_checked:
+                value = _pop(todo)
+                seen += 1
+                cls = _type(value)
+                if _id(cls) in scalars:
+                    continue
+                if _id(cls) not in trusted:
+                    why = overrides(cls)
+                    if why is not None:
+                        _append(flags, f"returned an object whose class overrides {why}")
+                        return
+                    continue
+                for base in _mro(cls):  # a trusted container: look inside, through its base's own iterator
+                    if base is _dict:
+                        for k, v in _dict_items(value):  # type: ignore[arg-type]
+                            _append(todo, k)
+                            _append(todo, v)
+                        break
+                    it = _dict_get(iterated, _id(base))
+                    if it is not None:
+                        _extend(todo, it(value))
+                        break
+            if todo:
+                _append(flags, "returned a value too large to check")
+
+        return check
+
+    def tampering(flags: list[str]) -> None:
+        """After the tests passed: what the program changed that the tests read without knowing."""
+        for name, ident in _dict_items(builtin_ids):
+            if _id(_dict_get(builtins_dict, name)) != ident:
+                _append(flags, f"replaced builtins.{name}")
+        for name, (module, attrs) in _dict_items(modules):
+            if _dict_get(_modules, name) is not module:
+                _append(flags, f"replaced module {name} in sys.modules")
+                continue
+            if _type(module) is not _ModuleType:
+                _append(flags, f"changed the class of module {name}")
+            current = _mdict(module)
+            for attr, ident in _dict_items(attrs):
+                if _id(_dict_get(current, attr)) != ident and not (name == "sys" and attr in unwatched_sys):
+                    _append(flags, f"replaced {name}.{attr}")
+
+    def run(job: dict, program: bytes, tests: bytes | None, report_fd: int) -> NoReturn:
+        nonce: str = job["nonce"]
+        active, flags = [bool(job.get("guard", True))], _list()
+        main = _ModuleType("__main__")
+        main.__file__, main.__builtins__ = "main.py", _real_builtins  # type: ignore[attr-defined]
+        _modules["__main__"] = main
+        main_dict = _mdict(main)
+        ending, detail, code, exit_value = "exception", "", 1, None
+        tests_code = None
+        if tests is not None:
+            try:
+                tests_code = _compile(tests, "tests.py", "exec", dont_inherit=True)
+            except _BaseException as exc:
+                _write(report_fd, _encode(_join("\x1f", [nonce, "harness", "3", f"the tests do not compile: {exc}",
+                                                          ""]), "utf-8", "backslashreplace")[:max_report])
+                _exit(3)
+        if active[0]:
+            _addaudithook(make_hook(active, flags))
+        error: BaseException | None = None
+        try:
+            # UNTRUSTED from here: the sample's program (and the tests, which call into it)
+            _exec(_compile(program, "main.py", "exec", dont_inherit=True), main_dict)
+            if tests_code is not None:
+                namespace = _dict_copy(main_dict)
+                namespace["__builtins__"] = _real_builtins
+                check = make_check(flags)
+                for name, value in _dict_items(main_dict):
+                    if _type(value) is _FunctionType and value.__globals__ is main_dict:
+                        namespace[name] = watch(value, check)
+                _exec(tests_code, namespace)
+                tampering(flags)
+            elif "threading" in _modules:  # as the interpreter does: wait for non-daemon threads
+                _modules["threading"]._shutdown()
+            ending, code = "completed", 0
+        except _SystemExit as exc:
+            exit_value = _exit_code(exc)
+            ending = "exit"
+            code = exit_value if _type(exit_value) is int else (0 if exit_value is None else 1)
+            detail = "" if exit_value is None or _type(exit_value) is int else "non-integer exit code"
+        except _BaseException as exc:
+            error, ending, code = exc, "exception", 1
+            detail = _tname(_type(exc))
+        if tests_code is None:  # the output is the evidence: complete it before reporting
+            for stream in (stdout, stderr):
+                try:
+                    stream.flush()
+                except _BaseException:
+                    pass
+        try:
+            text = _join("\x1f", [nonce, ending, _str(code), detail, _join("\x1e", flags)])
+            _write(report_fd, _encode(text, "utf-8", "backslashreplace")[:max_report])
+        except _BaseException:
+            _exit(125)
+        active[0] = False
+        try:
+            if error is not None:
+                tb = error.__traceback__
+                _print_exception(_type(error), error, tb.tb_next if tb is not None else None)
+            elif detail:
+                stderr.write(f"{exit_value}\n")
+            stdout.flush()
+            stderr.flush()
+        except _BaseException:
+            pass
+        _exit(code & 0xFF)
+
+    return run
