@@ -1,25 +1,34 @@
 """The hostile-program suite: each probe runs as a sample through the real code-tests verifier path.
 
-A probe prints ESCAPED when its attack worked and the test expects exactly that output, so a PASS
-verdict means an escape. Host-side checks then look for marker files, leftover sandbox processes,
-connections to our server and a damaged run store; finally the pool must still verify a correct program.
+A probe prints ESCAPED (and nothing else) when its attack worked and the test expects exactly that output,
+so a PASS verdict means an escape; each probe also runs once directly in the sandbox and its stdout must not
+hold ESCAPED. Host-side checks then look for marker files (in a per-test directory and under unique names in
+the real /tmp, /var/tmp, /dev/shm), SysV IPC objects that outlived the probe, leftover sandbox processes,
+connections to our TCP and UNIX-socket servers and a damaged run store; finally the pool must still verify a
+correct program.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import random
+import shutil
 import socket
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from monkeys.core import Outcome, Problem, Prompt, Sample
-from monkeys.sandbox import detect_protections
+from monkeys.sandbox import Limits, detect_protections, get_sandbox
 from monkeys.sandbox._pool import _UID_BASE
 from monkeys.verifiers.code_tests import CodeTests
 
@@ -32,11 +41,17 @@ OUR_UIDS = range(_UID_BASE + (os.getpid() % 100_000) * 64, _UID_BASE + (os.getpi
 
 
 class _Server:
-    """A TCP server on 127.0.0.1 that counts every connection it accepts."""
+    """A server (TCP on 127.0.0.1, or a UNIX socket) that counts every connection it accepts."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port, self.accepted = self.sock.getsockname()[1], 0
+    def __init__(self, family: int = socket.AF_INET, address: str | None = None) -> None:
+        if family == socket.AF_INET:
+            self.sock = socket.create_server(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+        else:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(address)
+            self.sock.listen(16)
+        self.accepted = 0
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -50,22 +65,84 @@ class _Server:
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    base = tmp_path_factory.mktemp("hostile")
-    shared = base / "shared"
-    shared.mkdir()
+def host() -> dict:
+    # Not under pytest's tmp_path: its parents are 0700, so a dropped uid could not even reach a marker
+    # there and the checks would prove nothing. A fresh directory per module, removed at the end.
+    base = Path(tempfile.mkdtemp(prefix="monkeys-hostile-"))
     os.chmod(base, 0o755)
+    unix_path = base / "host.sock"
+    unix = _Server(socket.AF_UNIX, str(unix_path))
+    os.chmod(unix_path, 0o777)
+    abstract_name = f"monkeys-hostile-{uuid.uuid4().hex}"
+    abstract = _Server(socket.AF_UNIX, "\0" + abstract_name)
+    canary = f"canary-{uuid.uuid4().hex}"
+    sleeper = subprocess.Popen([canary, "60"], executable="/bin/sleep")  # a host process with the canary in argv
+    os.environ["MONKEYS_CANARY"] = "canary-value"
+    try:
+        yield {"server": _Server(), "unix": unix, "unix_path": unix_path, "abstract": abstract,
+               "abstract_name": abstract_name, "canary": canary, "base": base}
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for server in (unix, abstract):
+            server.sock.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def probe_dir(host: dict) -> dict:
+    """Per-test paths: a world-writable directory for the marker, a 0644 secret, a 0666 store, unique names
+    in the real /tmp, /var/tmp and /dev/shm, and a fresh SysV key."""
+    d = Path(tempfile.mkdtemp(prefix="t-", dir=host["base"]))
+    os.chmod(d, 0o755)
+    shared = d / "shared"
+    shared.mkdir()
     os.chmod(shared, 0o777)  # only the sandbox, not file permissions, may stop writes here
-    secret = base / "secret.txt"
+    secret = d / "secret.txt"
     secret.write_text("host secret")
     os.chmod(secret, 0o644)
-    store = base / "run.sqlite"
+    store = d / "run.sqlite"
     with sqlite3.connect(store) as db:
         db.execute("create table t (x)")
     os.chmod(store, 0o666)
-    os.environ["MONKEYS_CANARY"] = "canary-value"
-    return {"server": _Server(), "shared": shared, "secret": secret, "store": store,
-            "store_bytes": store.read_bytes()}
+    tag = uuid.uuid4().hex
+    paths = {"tmp_marker": f"/tmp/monkeys-escape-{tag}", "var_tmp_marker": f"/var/tmp/monkeys-escape-{tag}",
+             "shm_marker": f"/dev/shm/monkeys-escape-{tag}"}
+    ipc_key = random.randrange(0x5a000000, 0x5affffff)
+    try:
+        yield {"shared": shared, "secret": secret, "store": store, "store_bytes": store.read_bytes(),
+               "ipc_key": ipc_key, **paths}
+    finally:
+        for path in paths.values():
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        _remove_ipc(ipc_key)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _ipc_keys() -> dict[str, set[int]]:
+    """SysV IPC keys visible on the host: /proc/sysvipc/{shm,msg,sem}, first column."""
+    keys: dict[str, set[int]] = {}
+    for kind in ("shm", "msg", "sem"):
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            lines = []
+        keys[kind] = {int(line.split()[0]) for line in lines if line.split()}
+    return keys
+
+
+def _remove_ipc(key: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for get, ctl in ((libc.shmget, libc.shmctl), (libc.msgget, libc.msgctl)):
+        ident = get(key, 0, 0)
+        if ident >= 0:
+            ctl(ident, 0, None)  # IPC_RMID
+    ident = libc.semget(key, 0, 0)
+    if ident >= 0:
+        libc.semctl(ident, 0, 0)
 
 
 def _sandbox_pids() -> list[int]:
@@ -85,29 +162,43 @@ def _correct_still_passes(verifier: CodeTests) -> bool:
 
 
 @pytest.mark.parametrize("name", sorted(PROBES))
-def test_probe_is_contained(host: dict, name: str) -> None:
+def test_probe_is_contained(host: dict, probe_dir: dict, name: str) -> None:
     verifier = CodeTests(timeout_s=1.0, memory_mb=256, cache=False, retry_timeouts=False)
-    marker = host["shared"] / f"{name}.marker"
+    marker = probe_dir["shared"] / f"{name}.marker"
     params = {"port": host["server"].port, "pid": os.getpid(), "marker": str(marker),
-              "secret": str(host["secret"]), "store": str(host["store"])}
+              "secret": str(probe_dir["secret"]), "store": str(probe_dir["store"]),
+              "tmp_marker": probe_dir["tmp_marker"], "var_tmp_marker": probe_dir["var_tmp_marker"],
+              "shm_marker": probe_dir["shm_marker"], "unix_socket": str(host["unix_path"]),
+              "abstract_socket": host["abstract_name"], "canary": host["canary"], "ipc_key": probe_dir["ipc_key"]}
     problem = Problem(name, Prompt(), {"kind": "stdio", "tests": [
         {"stdin": json.dumps(params), "stdout": "ESCAPED"}]})
+    ipc_before = _ipc_keys()
     start = time.monotonic()
     verdict = verifier.verify(problem, Sample(name, 0, 0, PRELUDE + PROBES[name]))
     assert time.monotonic() - start < 10, "the probe outlived its limits"
     assert verdict.outcome is not Outcome.PASS, f"{name} escaped: {verdict}"
     assert verdict.outcome is not Outcome.ERROR, verdict
+    if "esc()" in PROBES[name]:  # the verdict must not depend on what else the probe printed: look at stdout
+        result = get_sandbox().run(PRELUDE + PROBES[name], stdin=json.dumps(params).encode(),
+                                   limits=Limits(timeout_s=1.0, memory_mb=256))
+        assert b"ESCAPED" not in result.stdout, f"{name} escaped (stdout {result.stdout[:200]!r})"
     time.sleep(0.3 if "daemon" not in name and "thread" not in name else 2.0)  # let daemons act
     assert not marker.exists(), f"{name} wrote outside its directory"
-    assert not Path("/tmp/monkeys-escape-probe").exists() and not Path("/dev/shm/monkeys-escape-probe").exists()
+    for key in ("tmp_marker", "var_tmp_marker", "shm_marker"):
+        assert not Path(probe_dir[key]).exists(), f"{name} wrote {probe_dir[key]}"
+    ipc_after = _ipc_keys()
+    for kind in ipc_after:
+        assert probe_dir["ipc_key"] not in ipc_after[kind] - ipc_before[kind], f"{name}: a SysV {kind} outlived it"
     assert _sandbox_pids() == [], f"{name} left processes behind"
     assert host["server"].accepted == 0, f"{name} reached 127.0.0.1"
-    assert host["store"].read_bytes() == host["store_bytes"]
+    assert host["unix"].accepted == 0, f"{name} reached a pathname UNIX socket"
+    assert host["abstract"].accepted == 0, f"{name} reached an abstract UNIX socket"
+    assert probe_dir["store"].read_bytes() == probe_dir["store_bytes"]
     assert _correct_still_passes(verifier)
 
 
-def test_there_are_at_least_30_probes() -> None:
-    assert len(PROBES) >= 30
+def test_there_are_at_least_40_probes() -> None:
+    assert len(PROBES) >= 40
 
 
 def test_protections_are_reported() -> None:

@@ -1,7 +1,11 @@
-"""Hostile programs: each prints ESCAPED when its attack worked (daemons and kills are judged by the
-host-side checks instead: marker files, leftover processes, the pool still working). Params arrive as JSON on stdin:
-port (a TCP server of the test on 127.0.0.1), pid (the test process), marker (a path in a
-world-writable directory that must stay absent), secret (a host file), store (a run-store file)."""
+"""Hostile programs: each prints ESCAPED, and nothing else on stdout, when its attack worked (so a verdict never
+depends on what a probe prints first); daemons, kills and IPC objects are judged by the host-side checks
+instead (marker files, leftover processes, /proc/sysvipc, the pool still working). Params arrive as JSON on
+stdin, every path unique to the test: port (a TCP server of the test on 127.0.0.1), pid (the test process),
+marker (a path in a world-writable per-test directory that must stay absent), secret (a 0644 host file),
+store (a run-store file), tmp_marker / var_tmp_marker / shm_marker (unique names in the real /tmp, /var/tmp,
+/dev/shm), unix_socket (a 0777 pathname UNIX socket the test listens on), abstract_socket (an abstract UNIX
+socket name the test listens on), canary (a string in the argv of a host process), ipc_key (a SysV key)."""
 
 PRELUDE = """
 import json, os, sys, time, signal, ctypes, socket, threading, subprocess
@@ -29,13 +33,14 @@ PROBES = {
     "kill_test_process": "os.kill(P['pid'], signal.SIGTERM)\nesc()",
     "kill_minus_one": "os.kill(-1, signal.SIGKILL)\ntime.sleep(0.2)",
     "kill_every_pid": "n = 0\nfor d in os.listdir('/proc'):\n    if d.isdigit():\n        try: os.kill(int(d), signal.SIGKILL); n += 1\n        except OSError: pass\nif n: esc()",
-    "read_etc_shadow": "print(open('/etc/shadow').read()[:10]); esc()",
+    "read_etc_shadow": "if open('/etc/shadow').read(): esc()",
     "read_proc_environ": "for d in os.listdir('/proc'):\n    try:\n        if b'MONKEYS_CANARY' in open(f'/proc/{d}/environ', 'rb').read(): esc(); break\n    except OSError: pass",
-    "read_host_secret": "print(open(P['secret']).read()); esc()",
+    "read_host_secret": "if 'host secret' in open(P['secret']).read(): esc()",
     "read_other_sample_dirs": "import glob\nfor d in glob.glob('/tmp/monkeys-sbx-*/*') + glob.glob('/tmp/*'):\n    try: os.listdir(d); esc(); break\n    except OSError: pass",
     "write_outside_marker": "touch(); esc()",
-    "write_tmp": "touch('/tmp/monkeys-escape-probe'); esc()",
-    "write_dev_shm": "touch('/dev/shm/monkeys-escape-probe'); esc()",
+    "write_tmp": "touch(P['tmp_marker']); esc()",
+    "write_var_tmp": "touch(P['var_tmp_marker']); esc()",
+    "write_dev_shm": "touch(P['shm_marker']); esc()",
     "write_run_store": "f = open(P['store'], 'r+b'); f.write(b'PWNED'); f.close(); esc()",
     "delete_system_file": "os.remove('/etc/hostname'); esc()",
     "socket_to_localhost": "s = socket.create_connection(('127.0.0.1', P['port']), timeout=1)\ns.sendall(b'hello'); esc()",
@@ -52,5 +57,19 @@ PROBES = {
     "busy_children_cpu": "for _ in range(8):\n    if os.fork() == 0:\n        while True: pass\ntime.sleep(60)",
     "deep_recursion_segv": "sys.setrecursionlimit(10**8)\ndef f(n): return f(n + 1)\nf(0)",
     "mknod_device": "os.mknod('dev', 0o20666, os.makedev(1, 3)); esc()",
+    "unix_socket_pathname": "s = socket.socket(socket.AF_UNIX)\ns.settimeout(1)\ns.connect(P['unix_socket'])\n"
+                            "s.sendall(b'hello'); esc()",
+    "unix_socket_abstract": "s = socket.socket(socket.AF_UNIX)\ns.settimeout(1)\n"
+                            "s.connect('\\0' + P['abstract_socket'])\ns.sendall(b'hello'); esc()",
+    "read_proc_cmdlines_canary": "for d in ['1'] + os.listdir('/proc'):\n    try:\n"
+                                 "        if P['canary'].encode() in open(f'/proc/{d}/cmdline', 'rb').read():\n"
+                                 "            esc(); break\n"
+                                 "    except OSError: pass",
+    "read_test_process_cmdline": "if open(f\"/proc/{P['pid']}/cmdline\", 'rb').read(): esc()",
+    "sysv_shm_outlives": "libc.shmget(P['ipc_key'], 1 << 20, 0o1666)",
+    "sysv_msg_outlives": "q = libc.msgget(P['ipc_key'], 0o1666)\n"
+                         "b = ctypes.create_string_buffer(b'\\1' + b'\\0' * 7 + b'x' * 64)\n"
+                         "libc.msgsnd(q, b, 64, 0o4000)",
+    "sysv_sem_outlives": "libc.semget(P['ipc_key'], 4, 0o1666)",
     "io_uring_setup": "if libc.syscall(425, 1, ctypes.create_string_buffer(120)) >= 0: esc()",
 }
