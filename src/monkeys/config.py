@@ -2,14 +2,17 @@
 
 The resolved config is stored in the run; a resumed run must agree with it on every field that changes
 what a sample is (`IDENTITY_FIELDS`); `n` may grow (draw more samples), speed knobs may change freely.
+Secrets are never stored: `stored_config` redacts them by one rule (`is_secret_name`, `find_secrets`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -62,6 +65,83 @@ IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model
                    "batch_size")
 
 
+# -- secrets -------------------------------------------------------------------------------------------
+# One rule for every option dict (task/sampler/verifier options, nested dicts such as `extra_headers`,
+# lists), applied to keys at any depth. A key is split into lowercase words (`X-API-Key`, `apiKey` ->
+# x, api, key). It names a secret when a word is one of _SECRET_WORDS, or its last word is one of
+# _SECRET_LAST_WORDS, unless its last word is env/file/path: `api_key_env` names the variable that holds the
+# key, which is what a run should store. Whatever the key, a string value that is an HTTP credential
+# ("Bearer ...", "Basic ...") or a URL with a password (`http://user:pw@host`) is a secret too.
+_SECRET_WORDS = frozenset({"password", "passwd", "passphrase", "secret", "authorization", "credential",
+                           "credentials", "cookie", "apikey"})
+_SECRET_LAST_WORDS = frozenset({"key", "token", "auth"})
+_NOT_SECRET_LAST_WORDS = frozenset({"env", "file", "path"})
+_CREDENTIAL_VALUE = re.compile(r"^\s*(bearer|basic)\s+\S", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+def is_secret_name(name: str) -> bool:
+    """Does an option named `name` hold a secret? (`api_key`, `hf_token`, `Authorization`: yes;
+    `api_key_env`, `max_tokens`: no.) A false positive only hides a value; see the rule above."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    parts = [w for w in re.split(r"[^a-z0-9]+", words) if w]
+    if not parts or parts[-1] in _NOT_SECRET_LAST_WORDS:
+        return False
+    return parts[-1] in _SECRET_LAST_WORDS or not _SECRET_WORDS.isdisjoint(parts)
+
+
+def _secret_text(value: str) -> str | None:
+    """`value` with its secret part replaced, or None when it holds none."""
+    if _CREDENTIAL_VALUE.match(value):
+        return REDACTED
+    if "://" in value and "@" in value:
+        try:
+            url = urlsplit(value)
+            password = url.password
+        except ValueError:
+            return None
+        if password:
+            host = url.netloc.rpartition("@")[2]
+            return url._replace(netloc=f"{url.username or ''}:{REDACTED}@{host}").geturl()
+    return None
+
+
+def _redact(value: Any, path: str, found: list[str]) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if item is not None and item != "" and is_secret_name(str(key)):
+                found.append(where)
+                out[key] = REDACTED
+            else:
+                out[key] = _redact(item, where, found)
+        return out
+    if isinstance(value, list | tuple):
+        return [_redact(item, f"{path}[{i}]", found) for i, item in enumerate(value)]
+    if isinstance(value, str) and (hidden := _secret_text(value)) is not None:
+        found.append(path)
+        return hidden
+    return value
+
+
+def redact(value: Any) -> Any:
+    """A copy of JSON-like `value` with every secret replaced by REDACTED (idempotent)."""
+    return _redact(value, "", [])
+
+
+def find_secrets(value: Any) -> list[str]:
+    """Dotted paths of the secrets in `value` (`sampler_options.extra_headers.Authorization`), never values."""
+    found: list[str] = []
+    _redact(value, "", found)
+    return found
+
+
+def stored_config(config: RunConfig) -> dict[str, Any]:
+    """The config as the run store keeps it: plain JSON with every secret redacted."""
+    return redact(json.loads(config.model_dump_json()))  # type: ignore[no-any-return]
+
+
 def parse_problem_selection(spec: str) -> slice | list[str]:
     """'10' -> first 10; '5:20' -> slice; 'HumanEval/0,HumanEval/3' -> ids. Raises ConfigError."""
     spec = spec.strip()
@@ -109,14 +189,20 @@ def build_config(values: dict[str, Any], source: str = "config") -> RunConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        given = err.get("input")
-        shown = f" (got {given!r})" if not isinstance(given, dict) else ""
+        given = redact(err.get("input"))
+        hidden = isinstance(given, dict) or any(is_secret_name(str(p)) for p in err["loc"]) \
+            or str(err["loc"][0]).endswith("_options")
+        shown = "" if hidden else f" (got {given!r})"
         raise ConfigError(f"{source}: field '{field}': {err['msg']}{shown}") from None
 
 
 def check_resume(stored: dict[str, Any], new: RunConfig, run_dir: Path) -> None:
-    """Refuse to resume `run_dir` with a config that changes what stored samples mean."""
-    current = json.loads(new.model_dump_json())
+    """Refuse to resume `run_dir` with a config that changes what stored samples mean.
+
+    Both sides are compared redacted, so a secret (stored redacted, given in clear) is no conflict, a
+    changed key is not one either, and the message never shows a secret.
+    """
+    stored, current = redact(stored), stored_config(new)
     for name in IDENTITY_FIELDS:
         if stored.get(name) != current.get(name):
             raise ConfigError(

@@ -10,7 +10,6 @@ seed of each index is derived, and stored samples without a verdict are verified
 
 from __future__ import annotations
 
-import json
 import platform
 import threading
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monkeys import __version__
-from monkeys.config import RunConfig, check_resume, parse_problem_selection
+from monkeys.config import RunConfig, check_resume, parse_problem_selection, stored_config
 from monkeys.core import Completion, Problem, Sample, Sampler, SampleRequest, Verdict, Verifier, derive_seed
 from monkeys.errors import ConfigError
 from monkeys.registry import create, get_plugin
@@ -156,7 +155,7 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
     try:
         if not resumed:
             write_meta(db, "created_at", datetime.now(UTC).isoformat())
-        write_meta(db, "config", json.loads(config.model_dump_json()))
+        write_meta(db, "config", stored_config(config))  # secrets redacted
         write_meta(db, "monkeys_version", __version__)
         write_meta(db, "python", platform.python_version())
         write_meta(db, "model", sampler.model_name)

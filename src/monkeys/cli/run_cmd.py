@@ -11,7 +11,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from monkeys.config import build_config, load_config_file
+from monkeys.config import build_config, find_secrets, load_config_file
 from monkeys.core import Completion, Verdict
 from monkeys.errors import ConfigError
 
@@ -78,6 +78,23 @@ def parse_options(pairs: list[str], field: str) -> dict[str, Any]:
     return out
 
 
+def refuse_secrets(given: dict[str, Any]) -> None:
+    """Raise `ConfigError` if a value given on the command line is a secret (`config.find_secrets`).
+
+    Any process on the host can read a command line (/proc/PID/cmdline, `ps`), so keys belong in the
+    environment; the message names the option, never the value.
+    """
+    found = find_secrets(given)
+    if found:
+        field, _, key = found[0].partition(".")
+        name = field.removesuffix("s") if field.endswith("_options") else field
+        flag = f"--{name.replace('_', '-')}" + (f" {key}" if key else "")
+        raise ConfigError(
+            f"{flag}: a secret on the command line is readable by every process on this host"
+            " (/proc/PID/cmdline); put it in an environment variable and pass its name instead"
+            " (--sampler-option api_key_env=VAR), or use a --config file only you can read")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def run(
@@ -120,11 +137,14 @@ def register(app: typer.Typer) -> None:
                      verifier=verifier, scorers=scorer, n=n, temperature=temperature, top_p=top_p,
                      max_tokens=max_tokens, seed=seed, batch_size=batch_size, concurrency=concurrency,
                      verify_workers=verify_workers, out=out)
-        values.update({k: v for k, v in flags.items() if v is not None})
+        given: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
         for field, pairs in (("task_options", task_option), ("sampler_options", sampler_option),
                              ("verifier_options", verifier_option)):
             if pairs:
-                values[field] = {**values.get(field, {}), **parse_options(pairs, field)}
+                given[field] = parse_options(pairs, field)
+        refuse_secrets(given)
+        for field, options in given.items():
+            values[field] = {**values.get(field, {}), **options} if field.endswith("_options") else options
         cfg = build_config(values, source=str(config) if config else "options")
         console = Console(stderr=True)
         display = RichProgress(console)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monkeys.report.analyze import RunAnalysis, RunsComparison
+from monkeys.store import private_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -90,5 +91,5 @@ def render_html(analyses: list[RunAnalysis], comparison: RunsComparison, figures
 def write_html(path: Path, html: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
+    private_file(path).write_text(html, encoding="utf-8")  # 0600: it quotes samples and the config
     return path

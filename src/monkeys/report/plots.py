@@ -126,11 +126,14 @@ def heatmap_figure(a: RunAnalysis, max_problems: int = 400) -> Figure | None:
 
 
 def save(fig: Figure, path: Path, *, svg: bool = True) -> list[Path]:
-    """Write `path` (PNG) and, with `svg`, the same figure beside it as SVG; return what was written."""
+    """Write `path` (PNG) and, with `svg`, the same figure beside it as SVG (both 0600, like the store they
+    are drawn from); return what was written."""
+    from monkeys.store import private_file
+
     path = Path(path)
-    fig.savefig(path)
+    fig.savefig(private_file(path))
     written = [path]
     if svg:
-        fig.savefig(path.with_suffix(".svg"))
+        fig.savefig(private_file(path.with_suffix(".svg")))
         written.append(path.with_suffix(".svg"))
     return written

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monkeys.errors import DataError
-from monkeys.store.db import connect
+from monkeys.store.db import connect, private_file
 from monkeys.store.read import read_meta
 
 COLUMNS = ("problem_id", "sample_index", "seed", "text", "prompt_tokens", "completion_tokens", "finish_reason",
@@ -51,6 +51,7 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
             " LEFT JOIN verdicts v ON v.sample_id = s.sample_id AND v.verifier = ?"
             " ORDER BY p.position, s.sample_index", (verifier,))
         out_path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(out_path)  # 0600, like the store it comes from
         write = _parquet_writer(out_path) if fmt == "parquet" else _jsonl_writer(out_path)
         done = 0
         try:
