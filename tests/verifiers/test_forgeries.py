@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -183,12 +184,13 @@ def test_no_memory_carried_between_executions(problems: dict, on_one_worker: Cod
 
 
 @pytest.mark.parametrize("name", sorted(set(_names(("memory",))) - {"proc_self_mem"}))
-def test_copycat_finds_a_solver_planted_in_its_own_memory(problems: dict, verifier: CodeTests, name: str) -> None:
-    """The copycats work: with the solver in their own memory they find it and pass (proc_self_mem is left
-    out: whether /proc/self/mem is readable depends on the sandbox)."""
-    forgery = FORGERIES[name]
-    verdict = _verify(verifier, problems[forgery.problem], planted(forgery.text))
-    assert verdict.outcome is Outcome.PASS, verdict
+def test_copycat_finds_a_solver_planted_in_its_own_memory(name: str) -> None:
+    """The copycats work: run unconfined with the solver in their own memory, they find it and answer.
+    (Outside the sandbox on purpose: this checks the program, not the sandbox; proc_self_mem is left out,
+    /proc/self/mem being unreadable to some users.)"""
+    proc = subprocess.run([sys.executable, "-S", "-c", planted(FORGERIES[name].text)], input=b"2 3\n",
+                          capture_output=True, timeout=60)
+    assert proc.stdout == b"5\n", proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("name", _names(("cache",)))

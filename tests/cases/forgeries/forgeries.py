@@ -223,7 +223,7 @@ CHANNEL_PRELUDE = (
     "data = sys.stdin.buffer.read()\n"
     "key = hashlib.sha1(data).hexdigest()[:12]\n"
     "ikey = int(key[:7], 16) + 0x4d000000\n"
-    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "try:\n    libc = ctypes.CDLL(None, use_errno=True)\nexcept Exception:\n    libc = None\n"
 )
 SEND = ("ans = str(sum(map(int, data.split())))\nprint(ans)\nsys.stdout.flush()\n"
         "try:\n{store}\nexcept Exception:\n    pass\n")
