@@ -75,7 +75,7 @@ def test_all_mbpp_reference_solutions_pass(verifier: CodeTests) -> None:
 ])
 def test_mutated_humaneval_fails_with_reason(mutate, outcome, reason) -> None:
     r = _rows(DATA / "humaneval/HumanEval.jsonl")[2]  # truncate_number: one return statement
-    verifier = CodeTests(timeout_s=1.0, memory_mb=512)
+    verifier = CodeTests(timeout_s=1.0, memory_mb=512, strip_top_level=False)  # the mutations are top-level
     verdict = verifier.verify(humaneval_problem(r), Sample(r["task_id"], 0, 0,
                                                            mutate(r["prompt"] + r["canonical_solution"])))
     assert verdict.outcome is outcome, verdict
@@ -90,14 +90,25 @@ def test_mutated_mbpp_fails() -> None:
     assert verdict.outcome is Outcome.FAIL and verdict.reason.startswith("wrong answer")
 
 
-def test_cache_hits_on_layout_only_changes() -> None:
+def test_top_level_code_after_a_correct_function_is_stripped_and_recorded() -> None:
+    r = _rows(DATA / "humaneval/HumanEval.jsonl")[2]
+    text = r["prompt"] + r["canonical_solution"] + "\nprint(truncate_number(3.5))\nx = input()\nimport sys\nsys.exit(1)\n"
+    verdict = CodeTests().verify(humaneval_problem(r), Sample(r["task_id"], 0, 0, text))
+    assert verdict.passed, verdict
+    assert len(verdict.details["stripped"]) == 3, verdict.details  # print, input() assignment, sys.exit
+    kept = CodeTests(strip_top_level=False).verify(humaneval_problem(r), Sample(r["task_id"], 0, 0, text))
+    assert not kept.passed
+
+
+def test_cache_hits_only_on_identical_programs() -> None:
     verifier = CodeTests()
     problem = Problem("p", Prompt(), {"kind": "stdio", "tests": [{"stdin": "2 3\n", "stdout": "5\n"}]})
     first = verifier.verify(problem, Sample("p", 0, 0, "a, b = map(int, input().split())\nprint(a + b)"))
-    again = verifier.verify(problem, Sample("p", 1, 0, "```py\n# sum\na,b = map(int,input().split())\n\n"
-                                                       "print(a+b)  # done\n```"))
+    again = verifier.verify(problem, Sample("p", 1, 0, "```py\na, b = map(int, input().split())\nprint(a + b)```"))
+    layout = verifier.verify(problem, Sample("p", 2, 0, "a,b = map(int,input().split())\nprint(a+b)  # done"))
     assert first.passed and not first.details["cached"]
-    assert again.passed and again.details["cached"] is True
+    assert again.passed and again.details["cached"] is True  # the same program, fenced
+    assert layout.passed and layout.details["cached"] is False  # other bytes: run again
     other = Problem("q", Prompt(), {"kind": "stdio", "tests": [{"stdin": "2 3\n", "stdout": "6\n"}]})
     assert verifier.verify(other, Sample("q", 0, 0, "a, b = map(int, input().split())\nprint(a + b)"))\
         .details["cached"] is False
@@ -111,7 +122,10 @@ def test_bad_reference_is_error_not_fail() -> None:
 @pytest.mark.parametrize("got, want, same", [
     ("1 2\n3", "1\n2 3\n", True), ("0.3333333", "0.33333", True), ("0.334", "0.333", False),
     ("100000000000000001", "100000000000000000", False), ("YES", "yes", False), ("1 2", "1 2 3", False),
-    ("", "", True), ("nan", "nan", True), ("nan", "0", False),
+    ("", "", True), ("nan", "nan", True), ("nan", "0", False), ("1000000000.0", "1000000007", False),
+    ("1000000007.0", "1000000007", False), ("+5", "5", False), ("05", "5", False), ("5", "5.0", True),
+    ("1.000000007e9", "1000000007", False), ("0.50000", "0.5", True), ("1e-3", "0.001", True),
+    ("nan", "0.5", False), ("inf", "1e308", False), ("1_0.5", "10.5", False), ("2.00001", "2.0", True),
 ])
 def test_outputs_match_codecontests_semantics(got: str, want: str, same: bool) -> None:
     assert outputs_match(got.encode(), want) is same
@@ -121,4 +135,5 @@ def test_extract_code_first_fence_else_raw() -> None:
     assert extract_code("a\n```python\nx = 1\n```\n```python\ny\n```") == "x = 1\n"
     assert extract_code("```\nz\n```") == "z\n"
     assert extract_code("print(1)") == "print(1)"
-    assert cache_key("x=1  # c\n") == cache_key("x = 1\n\n") != cache_key("x = 2\n")
+    assert cache_key("x = 1\n") == cache_key("x = 1\n") != cache_key("x = 1  # c\n")
+    assert cache_key("a", "bc") != cache_key("ab", "c")  # parts are length-prefixed

@@ -37,8 +37,10 @@ from forgeries import (  # noqa: E402
 )
 
 # Tamper forgeries whose trick cannot help (the tests still fail on their own): they must not pass, but
-# the verifier need not flag them.
-TAMPER_INEFFECTIVE = {"globals_replace_check_from_call", "patch_builtins_many"}
+# the verifier need not flag them. The tests run in a namespace of their own (globals() of the program is
+# not theirs), and top-level calls such as sys.settrace(...) are stripped before the program runs.
+TAMPER_INEFFECTIVE = {"globals_replace_check_from_call", "patch_builtins_many", "globals_replace_poly_from_call",
+                      "settrace_jumps_over_asserts", "setprofile_swaps_candidate", "abs_patched_from_call"}
 
 
 def _names(attacks: tuple[str, ...]) -> list[str]:
@@ -81,7 +83,8 @@ def test_tampering_does_not_pass_and_is_flagged(problems: dict, verifier: CodeTe
     assert verdict.outcome is not Outcome.ERROR, verdict
     if name not in TAMPER_INEFFECTIVE:  # the tests completed: only the flag can stop it
         assert verdict.details.get("flags"), f"{name} not flagged: {verdict}"
-        assert verdict.reason.startswith("flagged"), verdict.reason
+        # flagged after the tests passed, or stopped by the guard (sys.settrace raises) and flagged
+        assert verdict.reason.startswith(("flagged", "runtime error")), verdict.reason
 
 
 @pytest.mark.parametrize("name", _names(("exit", "tamper")))

@@ -12,7 +12,8 @@ garbage collector, reading its own memory, or building code objects, so the chil
 (`sys.addaudithook`, which no Python code can remove) that refuses exactly those: frame attributes
 (`tb_frame`, `gi_frame`, `cr_frame`, `ag_frame`, `f_code`), `sys._getframe` and friends, `gc.get_objects`
 and friends, `sys.settrace`/`setprofile`, ctypes, `code.__new__`/`function.__new__`, marshal, new audit
-hooks, and opening `/proc`. The one frame source Python does not audit, a signal handler's frame argument,
+hooks, and opening `/proc`; `marshal` only for importlib loading the system library's own cached bytecode
+(crafted bytecode can read any memory). The one frame source Python does not audit, a signal handler's frame argument,
 is closed below it: the seccomp filter refuses installing signal handlers. What remains is a CPython
 memory-safety bug, which Landlock (no `/proc`), seccomp and the dropped uid still contain.
 
@@ -81,8 +82,7 @@ _REFUSED = {
     "sys._getframe": ValueError, "sys._current_frames": RuntimeError, "sys._current_exceptions": RuntimeError,
     "gc.get_objects": RuntimeError, "gc.get_referrers": RuntimeError, "gc.get_referents": RuntimeError,
     "sys.settrace": RuntimeError, "sys.setprofile": RuntimeError, "code.__new__": RuntimeError,
-    "function.__new__": RuntimeError, "marshal.loads": ValueError, "marshal.load": ValueError,
-    "sys.addaudithook": RuntimeError,
+    "function.__new__": RuntimeError, "sys.addaudithook": RuntimeError,
 }
 _FLAGGED = frozenset({"sys.settrace", "sys.setprofile"})
 _REFUSED_MODULES = frozenset({"_ctypes", "ctypes", "_testcapi", "_testinternalcapi", "_xxsubinterpreters",
@@ -91,15 +91,16 @@ _MAX_REPORT = 3000  # bytes: below PIPE_BUF, so the one write is atomic
 _MAX_CHECKED = 1_000_000  # values looked at in one result
 
 
-def _all_classes() -> set[int]:
-    """ids of every class that exists now (before any program): trusted, whatever they override."""
-    seen: set[int] = set()
+def _all_classes() -> dict[int, type]:
+    """Every class that exists now (before any program), by id: trusted, whatever they override. The
+    classes themselves are kept alive with it, so no class made later can reuse one of these ids."""
+    seen: dict[int, type] = {}
     todo: list[type] = [object, type]
     while todo:
         cls = todo.pop()
         if id(cls) in seen:
             continue
-        seen.add(id(cls))
+        seen[id(cls)] = cls
         try:
             todo.extend(type.__subclasses__(cls))
         except TypeError:
@@ -107,10 +108,10 @@ def _all_classes() -> set[int]:
     return seen
 
 
-def _module_snapshot() -> dict[str, tuple[types.ModuleType, dict[str, int]]]:
-    return {name: (mod, {k: id(v) for k, v in list(vars(mod).items())})
-            for name, mod in list(sys.modules.items())
-            if isinstance(mod, types.ModuleType) and name != "__main__"}
+def _module_snapshot() -> dict[str, tuple[types.ModuleType, dict[str, Any]]]:
+    """Each loaded module's attributes (the objects, kept alive: compared by identity later)."""
+    return {name: (mod, dict(vars(mod))) for name, mod in list(sys.modules.items())
+            if isinstance(mod, types.ModuleType) and name not in ("__main__", "builtins")}
 
 
 def install_exit_quit() -> None:
@@ -124,13 +125,16 @@ def install_exit_quit() -> None:
 def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None, int], NoReturn]:
     """Build, once per template, the function each child calls to run its program. It captures
     everything it will need after the program started, and the snapshots flags are measured against."""
+    import _thread
+    import importlib._bootstrap_external as bootstrap_external
+    import traceback
+
     trusted = _all_classes()
     modules = _module_snapshot()
-    builtin_ids = {k: id(v) for k, v in vars(builtins).items()}
+    builtin_values = dict(vars(builtins))
     visible: dict[str, Any] = {"__builtins__": builtins, "__name__": "builtins"}
     exec(compile(_VISIBLE, "<sandbox>", "exec"), visible)
     watch = visible["watch"]
-    import traceback
 
     # Captured: after the program started, nothing below is looked up by name (it may have replaced any
     # name in builtins or in a module); closures read these cells, never globals.
@@ -138,7 +142,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     refused_modules, inert, max_checked, max_report = _REFUSED_MODULES, _INERT_DUNDERS, _MAX_CHECKED, _MAX_REPORT
     unwatched_sys = frozenset({"stdin", "stdout", "stderr", "last_type", "last_value", "last_traceback"})
     _id, _type, _str, _isinstance, _typecls = id, type, str, isinstance, type
-    _exit, _write, _compile, _exec, _fspath = os._exit, os.write, compile, exec, os.fspath
+    _exit, _write, _compile, _exec, _fspath, _getpid = os._exit, os.write, compile, exec, os.fspath, os.getpid
     _join, _encode, _startswith = str.join, str.encode, str.startswith
     _bstartswith = bytes.startswith
     _append, _extend, _pop = list.append, list.extend, list.pop
@@ -148,16 +152,41 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     _tname = type.__dict__["__name__"].__get__
     _mdict = types.ModuleType.__dict__["__dict__"].__get__
     _SystemExit, _BaseException, _FunctionType = SystemExit, BaseException, types.FunctionType
-    _AttributeError, _RuntimeError, _PermissionError, _ImportError = (AttributeError, RuntimeError,
-                                                                      PermissionError, ImportError)
+    _AttributeError, _RuntimeError, _PermissionError, _ImportError, _ValueError = (
+        AttributeError, RuntimeError, PermissionError, ImportError, ValueError)
     _exit_code = SystemExit.__dict__["code"].__get__
     _ModuleType, _real_builtins, _modules, _dict, _list = types.ModuleType, builtins, sys.modules, dict, list
     _addaudithook, _print_exception = sys.addaudithook, traceback.print_exception
     builtins_dict = _mdict(builtins)
+    _get_ident, _getframe, _set_add, _set_discard = _thread.get_ident, sys._getframe, set.add, set.discard
+    compile_bytecode = bootstrap_external._compile_bytecode.__code__
+    source_get_code = bootstrap_external.SourceLoader.get_code.__code__
+    source_loader = bootstrap_external.SourceFileLoader
+    stdlib = (os.path.dirname(os.__file__) + "/", "/usr/lib/python3/dist-packages/")
+    missing = object()
     scalars = {id(t) for t in (int, float, str, bytes, bool, type(None), complex, bytearray, range, slice)}
     iterated = {id(t): t.__iter__ for t in (list, tuple, set, frozenset, deque)}  # unbound: no override runs
 
     def make_hook(active: list[bool], flags: list[str]) -> Callable[[str, tuple], None]:
+        inside: set[int] = set()  # threads running this hook's own frame checks: their events pass
+
+        def from_stdlib_cache() -> bool:
+            """marshal.loads called by importlib loading a cached .pyc of a .py in the system library (no
+            other caller: a program could hand it any bytes, and bytecode is not checked before it runs)."""
+            me = _get_ident()
+            _set_add(inside, me)
+            try:
+                caller = _getframe(2)  # 0: this function, 1: the hook, 2: who called marshal.loads
+                loader = caller.f_back
+                if caller.f_code is not compile_bytecode or loader is None or loader.f_code is not source_get_code:
+                    return False
+                names = loader.f_locals
+                paths = (_dict_get(names, "source_path"), _dict_get(names, "bytecode_path"))
+                return _type(_dict_get(names, "self")) is source_loader and all(
+                    _isinstance(p, str) and _startswith(p, stdlib) and ".." not in p for p in paths)
+            finally:
+                _set_discard(inside, me)
+
         def check_path(path: object) -> None:
             if not _isinstance(path, (str, bytes, int)) and _id(_type(path)) in trusted:
                 path = _fspath(path)  # a path-like object of a class the program did not make (pathlib)
@@ -171,7 +200,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 raise _PermissionError("this path is not available to programs in the sandbox")
 
         def hook(event: str, args: tuple) -> None:
-            if not active[0]:
+            if not active[0] or (inside and _get_ident() in inside):
                 return
             if event == "object.__getattr__":
                 if args[1] in frame_attrs:
@@ -184,6 +213,9 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             elif event == "object.__setattr__" or event == "object.__delattr__":
                 if _isinstance(args[0], _typecls) and _id(args[0]) in trusted:
                     _append(flags, f"patched class {_tname(args[0])}.{args[1]}")
+            elif event == "marshal.loads" or event == "marshal.load":
+                if not from_stdlib_cache():
+                    raise _ValueError("marshal is not available to programs in the sandbox")
             elif _startswith(event, "ctypes."):
                 raise _RuntimeError("ctypes is not available to programs in the sandbox")
             else:
@@ -240,8 +272,8 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
 
     def tampering(flags: list[str]) -> None:
         """After the tests passed: what the program changed that the tests read without knowing."""
-        for name, ident in _dict_items(builtin_ids):
-            if _id(_dict_get(builtins_dict, name)) != ident:
+        for name, value in _dict_items(builtin_values):
+            if _dict_get(builtins_dict, name, missing) is not value:
                 _append(flags, f"replaced builtins.{name}")
         for name, (module, attrs) in _dict_items(modules):
             if _dict_get(_modules, name) is not module:
@@ -250,12 +282,13 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             if _type(module) is not _ModuleType:
                 _append(flags, f"changed the class of module {name}")
             current = _mdict(module)
-            for attr, ident in _dict_items(attrs):
-                if _id(_dict_get(current, attr)) != ident and not (name == "sys" and attr in unwatched_sys):
+            for attr, value in _dict_items(attrs):
+                if _dict_get(current, attr, missing) is not value and not (name == "sys" and attr in unwatched_sys):
                     _append(flags, f"replaced {name}.{attr}")
 
     def run(job: dict, program: bytes, tests: bytes | None, report_fd: int) -> NoReturn:
         nonce: str = job["nonce"]
+        me = _getpid()  # a process the program forked runs the rest of this function too: it never reports
         active, flags = [bool(job.get("guard", True))], _list()
         main = _ModuleType("__main__")
         main.__file__, main.__builtins__ = "main.py", _real_builtins  # type: ignore[attr-defined]
@@ -302,6 +335,8 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     stream.flush()
                 except _BaseException:
                     pass
+        if _getpid() != me:
+            _exit(code & 0xFF)
         try:
             text = _join("\x1f", [nonce, ending, _str(code), detail, _join("\x1e", flags)])
             _write(report_fd, _encode(text, "utf-8", "backslashreplace")[:max_report])

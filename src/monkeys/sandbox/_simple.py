@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from monkeys.errors import SandboxError
 from monkeys.sandbox._types import ExecResult, Limits
@@ -46,21 +47,26 @@ BACKENDS = ("bwrap", "unshare-root", "unshare-userns")
 # (`_pool._UID_BASE` = 1,000,000 + 64 per pid < 7,400,000) and from every real account.
 UID_BASE = 8_000_000
 _CHUNK = 1 << 16
+_MAX_REPORT = 1 << 16
+_HARNESS = (Path(__file__).with_name("_harness.py")).read_text(encoding="utf-8")
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 # The launcher: runs under the system Python inside the namespaces (stdlib only). argv[1] is a JSON
-# config, argv[2] the status fd. It reports "ok <exit code|-signal> <cpu seconds> <max rss kB>" or
-# "error <why>" on that fd, which the program never holds (close-on-exec, launcher not dumpable).
+# config, argv[2:5] the status fd, the job memfd (nonce, guard, tests, the harness's source) and the
+# report pipe. It reports "ok <exit code|-signal> <cpu seconds> <max rss kB>" or "error <why>" on the
+# status fd, which the program never holds (closed before it starts, launcher not dumpable); the
+# program runs in the forked child under `_harness` (as in the pool), which writes the report.
 LAUNCHER = r'''
 import ctypes, json, os, resource, signal, struct, sys
-C = json.loads(sys.argv[1]); status = int(sys.argv[2])
+C = json.loads(sys.argv[1]); status, job_fd, report_fd = (int(a) for a in sys.argv[2:5])
 libc = ctypes.CDLL(None, use_errno=True)
 def report(text):
     os.write(status, text.encode()); os._exit(0)
 def check(ok, what):
     if not ok:
         report("error %s: %s" % (what, os.strerror(ctypes.get_errno())))
-os.set_inheritable(status, False)
+for fd in (status, job_fd, report_fd):
+    os.set_inheritable(fd, False)
 check(libc.prctl(4, 0, 0, 0, 0) == 0, "PR_SET_DUMPABLE")
 if C["mode"] in ("unshare-root", "unshare-userns"):
     here, work = os.open(".", os.O_PATH), os.getcwd()
@@ -72,6 +78,21 @@ if C["mode"] in ("unshare-root", "unshare-userns"):
         os.makedirs(work)  # the directory was under the new /tmp: bind it back to the same path
         check(libc.mount(b"/proc/self/fd/%d" % here, work.encode(), None, 4096, None) == 0, "bind " + work)
     os.chdir(work); os.close(here)
+def run_program():
+    """In the child, confined: the harness runs the program (and its tests) and writes its one report,
+    opened by this execution's nonce, to the report pipe. The nonce lives only in this frame and the
+    harness's (frames are refused to programs by the harness's audit hook)."""
+    job = json.loads(os.pread(job_fd, os.fstat(job_fd).st_size, 0).decode("utf-8", "surrogatepass"))
+    os.close(job_fd)
+    program = open("main.py", "rb").read()
+    harness = type(sys)("_harness")
+    exec(compile(job.pop("harness"), "_harness.py", "exec"), vars(harness))
+    tests = job.pop("tests")
+    sys.argv = ["main.py"]
+    harness.install_exit_quit()
+    runner = harness.make_runner(sys.stdout, sys.stderr)
+    del harness
+    runner(job, program, None if tests is None else tests.encode("utf-8", "surrogatepass"), report_fd)
 pid = os.fork()
 if pid == 0:
     try:
@@ -114,9 +135,12 @@ if pid == 0:
                 os.close(fd)
             check(libc.syscall(446, rs, 0) == 0, "landlock_restrict_self")
             os.close(rs)
-        os.execve(C["python"], [C["python"], "-I", "-S", "main.py"], {})
-    except BaseException as exc:
-        report("error %s" % (exc,))
+        os.environ.clear()
+    except BaseException as exc:  # confinement failed: say so on the status pipe, never run the program
+        report("error confinement failed: %r" % (exc,))
+    os.close(status)  # from here the program runs: it holds no fd that could fake our status
+    run_program()
+os.close(job_fd); os.close(report_fd)
 os.closerange(0, 3)
 while True:
     try:
@@ -232,7 +256,11 @@ class SubprocessSandbox:
 
     # -- running ------------------------------------------------------------------------------------
 
-    def run(self, source: str, *, stdin: bytes = b"", limits: Limits | None = None) -> ExecResult:
+    def run(self, source: str, *, stdin: bytes = b"", limits: Limits | None = None, tests: str | None = None,
+            guard: bool = True) -> ExecResult:
+        """Run Python `source` with `stdin`; with `tests`, run them after it (function asserts): then
+        `completed` is the only evidence that they passed. `guard=False` leaves out the harness's audit
+        hook (to test what the operating system alone contains)."""
         limits = limits or Limits()
         workdir = tempfile.mkdtemp(prefix="monkeys-sbx-")
         uid = UID_BASE + (os.getpid() % 100_000) * 64 + next(_counter) % 64
@@ -244,21 +272,21 @@ class SubprocessSandbox:
                     raise SandboxError(f"uid {uid} of the fallback sandbox belongs to an account")
                 os.chown(workdir, uid, uid)
                 os.chown(os.path.join(workdir, "main.py"), uid, uid)
-            return self._exec(workdir, uid, stdin, limits)
+            return self._exec(workdir, uid, stdin, limits, tests, guard)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def run_many(self, source: str, stdins: Sequence[bytes], *, limits: Limits | None = None,
-                 stop: Callable[[int, ExecResult], bool] | None = None) -> list[ExecResult]:
+                 stop: Callable[[int, ExecResult], bool] | None = None, guard: bool = True) -> list[ExecResult]:
         """Run `source` once per stdin; stop after the first result for which `stop(i, result)` is true."""
         results = []
         for i, data in enumerate(stdins):
-            results.append(self.run(source, stdin=data, limits=limits))
+            results.append(self.run(source, stdin=data, limits=limits, guard=guard))
             if stop is not None and stop(i, results[-1]):
                 break
         return results
 
-    def _argv(self, workdir: str, uid: int, limits: Limits, status_fd: int) -> list[str]:
+    def _argv(self, workdir: str, uid: int, limits: Limits, fds: tuple[int, int, int]) -> list[str]:
         cpu = int(limits.cpu_s if limits.cpu_s is not None else limits.timeout_s) + 1
         rlimits = [("RLIMIT_AS", [limits.memory_mb << 20] * 2), ("RLIMIT_CPU", [cpu, cpu + 1]),
                    ("RLIMIT_FSIZE", [limits.max_file_mb << 20] * 2),
@@ -266,7 +294,7 @@ class SubprocessSandbox:
                    ("RLIMIT_NPROC", [limits.max_processes] * 2)]
         config = {"mode": self.backend, "uid": uid, "python": PYTHON, "rlimits": rlimits,
                   "landlock": self.landlock, "tmp_mb": max(limits.max_file_mb, 16)}
-        launcher = [PYTHON, "-I", "-S", "-c", LAUNCHER, json.dumps(config), str(status_fd)]
+        launcher = [PYTHON, "-I", "-S", "-c", LAUNCHER, json.dumps(config), *map(str, fds)]
         if self.backend == "unshare-root":
             return [str(self.unshare), "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--mount",
                     "--mount-proc", "--propagation", "private", "--", *launcher]
@@ -286,24 +314,32 @@ class SubprocessSandbox:
                  "--chdir", workdir, "--", *launcher]
         return argv
 
-    def _exec(self, workdir: str, uid: int, stdin: bytes, limits: Limits) -> ExecResult:
+    def _exec(self, workdir: str, uid: int, stdin: bytes, limits: Limits, tests: str | None,
+              guard: bool) -> ExecResult:
+        nonce = os.urandom(16).hex()
+        job_fd = os.memfd_create("monkeys-job", 0)
+        os.write(job_fd, json.dumps({"nonce": nonce, "guard": guard, "tests": tests, "harness": _HARNESS},
+                                    ensure_ascii=False).encode("utf-8", "surrogatepass"))
         status_r, status_w = os.pipe()
+        report_r, report_w = os.pipe()
         start = time.monotonic()
         deadline = start + limits.timeout_s
         try:
             proc = subprocess.Popen(
-                self._argv(workdir, uid, limits, status_w), cwd=workdir, env={}, stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-                pass_fds=(status_w,))
+                self._argv(workdir, uid, limits, (status_w, job_fd, report_w)), cwd=workdir, env={},
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+                pass_fds=(status_w, job_fd, report_w))
         except OSError as exc:
             os.close(status_r)
+            os.close(report_r)
             raise SandboxError(f"cannot start the fallback sandbox ({self.backend}): {exc}") from exc
         finally:
-            os.close(status_w)
+            for fd in (status_w, job_fd, report_w):
+                os.close(fd)
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         cap = limits.max_output_bytes
-        out, err, status = bytearray(), bytearray(), bytearray()
-        bufs = {proc.stdout.fileno(): out, proc.stderr.fileno(): err, status_r: status}
+        out, err, status, report = bytearray(), bytearray(), bytearray(), bytearray()
+        bufs = {proc.stdout.fileno(): out, proc.stderr.fileno(): err, status_r: status, report_r: report}
         sel = selectors.DefaultSelector()
         for fd in bufs:
             sel.register(fd, selectors.EVENT_READ)
@@ -339,11 +375,11 @@ class SubprocessSandbox:
                         continue
                     buf = bufs[fd]
                     buf += data
-                    if fd != status_r and len(buf) > cap:
+                    if fd in (status_r, report_r):
+                        del buf[_MAX_REPORT:]  # more than a report holds: tampered anyway
+                    elif len(buf) > cap:
                         del buf[cap:]
                         truncated = True
-                    elif fd == status_r and len(buf) > 4096:
-                        del buf[4096:]
                 if truncated:
                     break
             finished = not (timed_out or truncated)
@@ -353,6 +389,7 @@ class SubprocessSandbox:
             for stream in (proc.stdin, proc.stdout, proc.stderr):
                 stream.close()
             os.close(status_r)
+            os.close(report_r)
         wall = time.monotonic() - start
         words = bytes(status).decode(errors="replace").split(" ", 1)
         extra: dict = {"backend": self.backend, "wall_limit_s": limits.timeout_s, "time_scale": 1.0,
@@ -362,6 +399,7 @@ class SubprocessSandbox:
             raise SandboxError(f"fallback sandbox ({self.backend}) failed to start the program: "
                                f"{words[1] if len(words) > 1 else ''}")
         exit_code, sig, cpu = None, None, 0.0
+        ending = read_report(bytes(report), nonce)
         if words[0] == "ok" and not (timed_out or truncated):
             code, cpu_text, rss = words[1].split()
             exit_code, sig = (int(code), None) if int(code) >= 0 else (None, -int(code))
@@ -374,8 +412,9 @@ class SubprocessSandbox:
                 extra["killed_sandbox"] = True
         return ExecResult(
             exit_code=exit_code, signal=sig, stdout=bytes(out), stderr=bytes(err), timed_out=timed_out,
-            memory_exceeded=b"MemoryError" in err[-2000:], output_truncated=truncated, wall_s=wall,
-            cpu_s=cpu, extra=extra)
+            memory_exceeded=ending.get("detail") == "MemoryError" and ending.get("ending") == "exception",
+            output_truncated=truncated, wall_s=wall, cpu_s=cpu, extra=extra, **ending,
+            sandbox_killed=bool(extra.get("killed_sandbox")))
 
     @staticmethod
     def _finish(proc: subprocess.Popen, force: bool) -> None:
@@ -453,3 +492,18 @@ def _children(pid: int) -> list[int]:
     except OSError:
         pass
     return kids
+
+
+def read_report(data: bytes, nonce: str) -> dict:
+    """The harness's report: exactly one, opened by this execution's nonce, with its five fields (the
+    pool's rule, `_zygote.read_report`). None: the program ended before the harness wrote it; anything
+    else (bytes before it, a second one, a wrong nonce) is "tampered"."""
+    if not data:
+        return {"ending": None}
+    text = data.decode("utf-8", "replace")
+    fields = text.split("\x1f")
+    if not text.startswith(nonce + "\x1f") or text.count(nonce) != 1 or len(fields) != 5 or \
+            fields[1] not in ("completed", "exit", "exception", "harness") or not fields[2].lstrip("-").isdigit():
+        return {"ending": "tampered"}
+    flags = [f for f in fields[4].split("\x1e") if f]
+    return {"ending": fields[1], "report_code": int(fields[2]), "detail": fields[3], "flags": flags}

@@ -143,10 +143,10 @@ def _serve(sock: socket.socket, state: dict, make_runner: Callable[[], Callable[
                         for x in extra:
                             os.close(x)
                         if more["op"] == "kill":
-                            _kill_everything(pid, state, in_pidns)
+                            _kill_everything(pid, state, in_pidns, reap=False)
             os.close(pidfd)
             _, status, usage = os.wait4(pid, 0)
-            _kill_everything(pid, state, in_pidns)
+            _kill_everything(pid, state, in_pidns, reap=True)
             _send(sock, {"op": "exited", "status": status, "utime": usage.ru_utime, "stime": usage.ru_stime,
                          "maxrss": usage.ru_maxrss})
     except BaseException:  # EOF from the worker (it is gone), or a broken host: end quietly
@@ -154,9 +154,10 @@ def _serve(sock: socket.socket, state: dict, make_runner: Callable[[], Callable[
     os._exit(0)
 
 
-def _kill_everything(pid: int, state: dict, in_pidns: bool) -> None:
-    """Kill and reap every process of the execution: all of the namespace as its init; else the
-    child's session and group, the dropped uid's processes, and every orphan adopted as subreaper."""
+def _kill_everything(pid: int, state: dict, in_pidns: bool, reap: bool) -> None:
+    """Kill every process of the execution: all of the namespace as its init; else the child's session
+    and group, the dropped uid's processes, and every orphan adopted as subreaper. With `reap` (once the
+    child itself was waited for) also reap them all."""
     if in_pidns:
         try:
             os.kill(-1, signal.SIGKILL)  # everything in this namespace except its init
@@ -179,7 +180,7 @@ def _kill_everything(pid: int, state: dict, in_pidns: bool) -> None:
                     os._exit(0)
             os.waitpid(sweeper, 0)
         _kill_children()
-    while True:
+    while reap:
         try:
             os.waitpid(-1, 0)
         except ChildProcessError:

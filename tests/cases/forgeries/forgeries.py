@@ -175,6 +175,8 @@ _TAMPER = [
         "        frame.f_locals['candidate'] = lambda *a, **k: _Yes()\n"
         "        ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))\n\n"
         "sys.setprofile(_prof)\n")),
+    _tamper("settrace_from_call", "import sys\n\ndef has_close_elements(numbers, threshold):\n"
+            "    sys.settrace(lambda frame, event, arg: None)\n    return False\n"),
     _tamper("patch_builtins_abs", WRONG_4 + "import builtins\nbuiltins.abs = lambda x: 0\n",
             problem="HumanEval/4", plain=WRONG_4),
     _tamper("abs_patched_from_call", "import builtins\n\ndef mean_absolute_deviation(numbers):\n"
