@@ -84,8 +84,22 @@ def test_output_stdin_and_exit_codes(sandbox: SubprocessSandbox) -> None:
     assert json.loads(env.stdout) == {} or set(json.loads(env.stdout)) <= {"LC_CTYPE"}
 
 
+def test_function_asserts_pass_only_on_the_harness_report(sandbox: SubprocessSandbox) -> None:
+    tests = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
+    good = sandbox.run("def add(a, b):\n    return a + b\n", tests=tests)
+    assert good.completed and good.ending == "completed" and good.exit_code == 0
+    wrong = sandbox.run("def add(a, b):\n    return a - b\n", tests=tests)
+    assert not wrong.completed and wrong.ending == "exception" and wrong.detail == "AssertionError"
+    for escape in ("import os\nos._exit(0)", "import sys\nsys.exit(0)", "raise SystemExit(False)"):
+        forged = sandbox.run(f"def add(a, b):\n    return 0\n{escape}\n", tests=tests)
+        assert not forged.completed, escape
+    fake = sandbox.run("import os\nfor fd in range(3, 64):\n    try: os.write(fd, b'0' * 32 + b'\\x1fcompleted"
+                       "\\x1f0\\x1f\\x1f')\n    except OSError: pass\nos._exit(0)\n", tests=tests)
+    assert not fake.completed and fake.ending in (None, "tampered")
+
+
 def test_run_many_stops_at_first_failure(sandbox: SubprocessSandbox) -> None:
-    results = sandbox.run_many("import sys\nn = int(input())\nprint(n * 2)\nsys.exit(n == 2)",
+    results = sandbox.run_many("import sys\nn = int(input())\nprint(n * 2)\nsys.exit(int(n == 2))",
                                [b"1", b"2", b"3"], stop=lambda i, r: r.exit_code != 0)
     assert [r.stdout for r in results] == [b"2\n", b"4\n"]
 

@@ -242,7 +242,9 @@ class SubprocessSandbox:
     def _refusal(self) -> str:
         missing = []
         for name, why in self.tried.items():
-            if name == "bwrap":
+            if "(util-linux) not installed" in why:
+                missing.append(f"no {why.split(' (')[0]} (util-linux)")
+            elif name == "bwrap":
                 missing.append("no bwrap" if why == "not installed" else f"bwrap fails: {why}")
             elif name == "unshare-root":
                 missing.append("not root" if why == "not root" else f"unshare as root fails: {why}")
@@ -250,6 +252,7 @@ class SubprocessSandbox:
                 missing.append(f"unprivileged user namespaces are refused ({why.split('(', 1)[-1].rstrip(')')})")
             else:
                 missing.append(f"unshare: {why}")
+        missing = list(dict.fromkeys(missing))
         return ("cannot contain untrusted code here: " + ", ".join(missing or ["no containment works"])
                 + "; run as root, enable user namespaces (sysctl kernel.unprivileged_userns_clone=1 / "
                 "kernel.apparmor_restrict_unprivileged_userns=0), or install bubblewrap")
@@ -327,8 +330,8 @@ class SubprocessSandbox:
         try:
             proc = subprocess.Popen(
                 self._argv(workdir, uid, limits, (status_w, job_fd, report_w)), cwd=workdir, env={},
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-                pass_fds=(status_w, job_fd, report_w))
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                close_fds=True, pass_fds=(status_w, job_fd, report_w))
         except OSError as exc:
             os.close(status_r)
             os.close(report_r)
