@@ -10,6 +10,7 @@ absolute path. The reference and the plain subprocess are serial, as the paper's
 monkeys sandbox is shown with 1 worker (serial, per-core speed) and with one worker per core fed from
 as many threads, which is how the verifier runs. For CodeContests it uses `run_many` (one program over
 its tests on one worker, stopping at the first wrong answer), as the verifier does; outputs are checked.
+The last monkeys row runs without the in-process integrity guard (audit hook), to show its cost.
 Usage: python benchmarks/sandbox_throughput.py [reps]
 """
 
@@ -38,7 +39,8 @@ DATA = ROOT / "../shared/data"
 SOLVED = {"1342C": "CODEFORCES/1342_C. Yet Another Counting Problem", "1238B": "CODEFORCES/1238_B. Kill 'Em All",
           "1000A": "CODEFORCES/1000_A. Codehorses T-shirts", "12B": "CODEFORCES/12_B. Correct Solution?"}
 CORES = os.cpu_count() or 1
-Job = tuple[str, list[bytes], list[str]]  # program, stdins, expected stdouts ("" = exit 0 is enough)
+# program, stdins, expected stdouts, tests (function asserts: run after the program, must complete)
+Job = tuple[str, list[bytes], list[str], str | None]
 
 
 def jobs() -> dict[str, list[Job]]:
@@ -46,25 +48,27 @@ def jobs() -> dict[str, list[Job]]:
                 .load_problems()}
     cc = [((ROOT / f"tests/cases/code_contests/{f}.py").read_text(),
            [t["stdin"].encode() for t in problems[pid].reference["tests"]],
-           [t["stdout"] for t in problems[pid].reference["tests"]]) for f, pid in SOLVED.items()]
+           [t["stdout"] for t in problems[pid].reference["tests"]], None) for f, pid in SOLVED.items()]
     rows = [json.loads(line) for line in (DATA / "humaneval/HumanEval.jsonl").read_text().splitlines()]
-    he = [(build_assert_program(r["prompt"] + r["canonical_solution"], {
-        "prompt_code": r["prompt"], "test_code": r["test"], "entry_point": r["entry_point"]}), [b""], [""])
-        for r in rows]
+    he: list[Job] = []
+    for r in rows:
+        program, tests, _ = build_assert_program(r["prompt"] + r["canonical_solution"], {
+            "prompt_code": r["prompt"], "test_code": r["test"], "entry_point": r["entry_point"]})
+        he.append((program, [b""], [""], tests))
     return {"codecontests tests": cc, "humaneval solutions": he}
 
 
 def _files(work: list[Job], tmp: str) -> list[str]:
     paths = []
-    for i, (src, _, _) in enumerate(work):
+    for i, (src, _, _, tests) in enumerate(work):  # the baselines run program and tests as one file
         paths.append(os.path.join(tmp, f"p{i}.py"))
-        Path(paths[-1]).write_text(src)
+        Path(paths[-1]).write_text(src + ("\n\n" + tests if tests else ""))
     return paths
 
 
 def reference(work: list[Job], tmp: str) -> None:
     """The paper's harness: bash + ulimit + a new interpreter per test, serially."""
-    for path, (_, stdins, _) in zip(_files(work, tmp), work, strict=True):
+    for path, (_, stdins, _, _) in zip(_files(work, tmp), work, strict=True):
         for stdin in stdins:
             subprocess.run(["/bin/bash", "-c", f"ulimit -v 1048576; {PYTHON} {path}"], input=stdin,
                            capture_output=True, timeout=10)
@@ -72,25 +76,28 @@ def reference(work: list[Job], tmp: str) -> None:
 
 def plain(work: list[Job], tmp: str) -> None:
     """One interpreter per test, serially, no limits."""
-    for path, (_, stdins, _) in zip(_files(work, tmp), work, strict=True):
+    for path, (_, stdins, _, _) in zip(_files(work, tmp), work, strict=True):
         for stdin in stdins:
             subprocess.run([PYTHON, path], input=stdin, capture_output=True, timeout=10)
 
 
-def sandboxed(pool: ForkServerPool, threads: int):
+def sandboxed(pool: ForkServerPool, threads: int, guard: bool = True):
     def method(work: list[Job], tmp: str) -> None:
         limits = Limits(timeout_s=10)
 
         def one(job: Job) -> list[str]:
-            src, stdins, wants = job
+            src, stdins, wants, tests = job
             bad: list[str] = []
+            if tests is not None:  # a pass is the harness's report that the tests completed
+                r = pool.run(src, tests=tests, limits=limits, guard=guard)
+                return [] if r.completed else [f"{r.ending} {r.detail} {r.stderr[-200:]!r}"]
 
             def stop(i: int, r) -> bool:
                 if not r.ok or (wants[i] and not outputs_match(r.stdout, wants[i])):
                     bad.append(f"test {i}: exit {r.exit_code} {r.stderr[-200:]!r}")
                 return bool(bad)
 
-            pool.run_many(src, stdins, limits=limits, stop=stop)
+            pool.run_many(src, stdins, limits=limits, stop=stop, guard=guard)
             return bad
 
         with ThreadPoolExecutor(threads) as ex:
@@ -120,14 +127,15 @@ def main() -> None:
     print(f"machine: {CORES} cores, {PYTHON}; load average at start {load()}\n")
     methods = {"reference (bash+ulimit+python)": reference, "plain subprocess": plain,
                "monkeys, 1 worker (serial)": sandboxed(serial, 1),
-               f"monkeys, {CORES} workers/threads": sandboxed(pool, CORES)}
+               f"monkeys, {CORES} workers/threads": sandboxed(pool, CORES),
+               "  same, without the guard": sandboxed(pool, CORES, guard=False)}
     all_jobs = jobs()
     for method in list(methods.values())[2:]:  # start every worker before timing
         method(all_jobs["humaneval solutions"][:8], "")
     print(f"{'workload':20} {'method':32} {'execs':>5} {'best/s':>8} {'median/s':>8} {'x ref':>6} "
           f"{'CPU ms/exec':>11} {'x ref':>6}")
     for workload, work in all_jobs.items():
-        n = sum(len(stdins) for _, stdins, _ in work)
+        n = sum(len(stdins) for _, stdins, _, _ in work)
         rates: dict[str, list[float]] = {m: [] for m in methods}
         cpu: dict[str, list[float]] = {m: [] for m in methods}
         with tempfile.TemporaryDirectory() as tmp:

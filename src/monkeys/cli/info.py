@@ -46,13 +46,21 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def doctor() -> None:
-        """Show which sandbox protections are active on this machine."""
+        """Show which sandbox protections are active on this machine (exit 1 when untrusted code cannot be
+        contained here: then `monkeys run` refuses code tasks)."""
+        from monkeys.errors import SandboxError
         from monkeys.sandbox import detect_protections
 
         table = Table(title="sandbox protections")
         table.add_column("protection", style="bold")
         table.add_column("status")
-        for name, status in detect_protections().items():
-            style = "green" if status == "active" else "yellow"
+        try:
+            protections = detect_protections()
+        except SandboxError as exc:
+            table.add_row("containment", f"[red]refused: {exc}[/]")
+            Console().print(table)
+            raise typer.Exit(1) from None
+        for name, status in protections.items():
+            style = "green" if status.startswith(("active", "fork-server")) else "yellow"
             table.add_row(name, f"[{style}]{status}[/]")
         Console().print(table)

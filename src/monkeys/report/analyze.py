@@ -56,6 +56,15 @@ class RunAnalysis:
             gap = f", |Δb| vs curve fit {abs(b_b - self.fit.b):.3f}" if self.fit is not None else ""
             lines.append(f"Beta per-problem fit: α = {bt.alpha_:.3f} [{bt.alpha_ci[0]:.3f}, {bt.alpha_ci[1]:.3f}],"
                          f" β = {bt.beta_:.3g}; implied b = {b_b:.3f}, a = {a_b:.3f}{gap}")
+        run = self.run
+        if run.flagged:
+            policy = (run.config.get("verifier_options") or {}).get("flagged", "fail")
+            worst = sorted(run.flagged.items(), key=lambda kv: -kv[1])[:5]
+            lines.append(f"flagged passes (counted as {policy}): {sum(run.flagged.values())} samples on "
+                         f"{len(run.flagged)} problems: " + ", ".join(f"{p} ({c})" for p, c in worst)
+                         + (" ..." if len(run.flagged) > 5 else ""))
+        if run.stripped:
+            lines.append(f"top-level code stripped before the tests: {run.stripped} of {run.n_samples} samples")
         return lines + self.extras
 
     def cost_text(self, unit: str) -> str:

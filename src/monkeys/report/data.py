@@ -28,6 +28,8 @@ class RunData:
     protections: Any = None
     tokens: TokenStats = field(default_factory=lambda: TokenStats(0, 0.0, 0.0, 0.0))
     selection: dict[str, dict[int, float]] = field(default_factory=dict)  # method -> k -> accuracy
+    flagged: dict[str, int] = field(default_factory=dict)  # problem -> passes the sandbox harness flagged
+    stripped: int = 0  # samples whose top-level code was removed before their tests ran
 
     @property
     def n_samples(self) -> int:
@@ -46,12 +48,13 @@ def load_run(run_dir: Path) -> RunData:
         model, tokens = _sample_stats(db)
         meta_model = read_meta(db, "model")
         selection = _selection(db, n, verifier)
+        flagged, stripped = _integrity(db, verifier)
     finally:
         db.close()
     return RunData(
         run_dir=run_dir, name=run_dir.name or str(run_dir), problem_ids=ids, n=n, c=c, verifier=verifier,
         model=str(config.get("model") or meta_model or model or "?"), config=config, protections=protections,
-        tokens=tokens, selection=selection)
+        tokens=tokens, selection=selection, flagged=flagged, stripped=stripped)
 
 
 def run_verifier(db: sqlite3.Connection) -> str | None:
@@ -74,6 +77,18 @@ def _counts(db: sqlite3.Connection, verifier: str | None) -> tuple[list[str], np
         " GROUP BY p.problem_id ORDER BY p.position", (verifier,)).fetchall()
     return ([r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.int64),
             np.array([r[2] for r in rows], dtype=np.int64))
+
+
+def _integrity(db: sqlite3.Connection, verifier: str | None) -> tuple[dict[str, int], int]:
+    """Flagged passes per problem (the tests passed, but the harness saw tampering they cannot see; see
+    `verifiers.code_tests`) and how many samples had top-level code stripped before their tests."""
+    rows = db.execute(
+        "SELECT s.problem_id, SUM(COALESCE(json_extract(v.details, '$.flagged_pass'), 0)),"
+        " SUM(json_extract(v.details, '$.stripped') IS NOT NULL) FROM verdicts v"
+        " JOIN samples s ON s.sample_id = v.sample_id WHERE v.verifier = ?"
+        " AND (json_extract(v.details, '$.flagged_pass') IS NOT NULL OR json_extract(v.details, '$.stripped')"
+        " IS NOT NULL) GROUP BY s.problem_id", (verifier,)).fetchall()
+    return {r[0]: int(r[1]) for r in rows if r[1]}, sum(int(r[2]) for r in rows)
 
 
 def _sample_stats(db: sqlite3.Connection) -> tuple[str, TokenStats]:
