@@ -23,7 +23,7 @@ ASSERTS = [f.text for f in FORGERIES.values() if f.attack in ("exit", "tamper")]
 STDIO = [f.text for f in FORGERIES.values() if f.attack == "comparator"]
 
 
-def _run(tmp_path: Path, task: str, records: list[dict], responses: list[str]) -> tuple[Path, str]:
+def _run(tmp_path: Path, task: str, records: list[dict], responses: list[str], *extra: str) -> tuple[Path, str]:
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records))
     config = tmp_path / "run.yaml"
@@ -32,7 +32,7 @@ def _run(tmp_path: Path, task: str, records: list[dict], responses: list[str]) -
     out = tmp_path / "run"
     proc = monkeys("run", "--config", str(config), "--task", task, "--data", str(data),
                    "--problems", str(len(records)), "-n", str(len(responses)), "--max-tokens", "100000",
-                   "--batch-size", "8", "--verifier-option", "timeout_s=3", "--out", str(out), timeout=300)
+                   "--batch-size", "8", "--verifier-option", "timeout_s=3", "--out", str(out), *extra, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc.stdout + proc.stderr
 
@@ -65,6 +65,24 @@ def test_asserts_forgeries_through_monkeys_run(tmp_path: Path) -> None:
     out, output = _run(tmp_path, "humaneval", records, ASSERTS)
     _check_store(out, ASSERTS, len(records))
     _check_report(output, len(records))
+    # the objects that agree with every expected value complete the tests: flagged, counted as fails
+    assert re.search(r"flagged passes \(counted as fail\): [1-9]\d* samples", output), output[-2000:]
+
+
+def test_flagged_passes_count_only_by_policy_and_the_report_says_so(tmp_path: Path) -> None:
+    if not HUMANEVAL.exists():
+        pytest.skip(f"HumanEval data not found at {HUMANEVAL}")
+    records = [r for r in map(json.loads, HUMANEVAL.read_text().splitlines()) if r["task_id"] == "HumanEval/0"]
+    responses = [FORGERIES["always_equal_object"].text, FORGERIES["sys_exit_toplevel"].text]
+    out, output = _run(tmp_path, "humaneval", records, responses, "--verifier-option", "flagged=pass")
+    db = sqlite3.connect(out / "monkeys.db")
+    try:
+        rows = db.execute("SELECT v.outcome, json_extract(v.details, '$.flagged_pass') FROM verdicts v "
+                          "JOIN samples s USING (sample_id) WHERE s.sample_index = 0").fetchall()
+    finally:
+        db.close()
+    assert rows == [("pass", 1)]  # the policy counts it, and the verdict stays flagged
+    assert "flagged passes (counted as pass): " in output and "HumanEval/0 (" in output, output[-2000:]
 
 
 def test_stdio_forgeries_through_monkeys_run(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 The store is the contract between stages: sampling, verification, analysis and report read and write it
 and nothing else. Only `store.writer` writes during a run; readers may open it at any time.
-Modes: the run directory is 0700 and the store files 0600 (issue 10), so a sandboxed program running as
-another uid cannot read samples or expected outputs even without Landlock; `connect` tightens an older
-store, and `private_file` is how every other file monkeys writes (plots, exports, HTML) is created.
+Modes: a run directory monkeys creates is 0700 and the store files 0600 (issue 10), so a sandboxed program
+running as another uid cannot read samples or expected outputs even without Landlock; `connect` tightens
+an older store's files (not a directory it did not create), and `private_file` is how every other file monkeys writes (plots, exports, HTML) is created.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def connect(run_dir: Path, *, create: bool = False, check_same_thread: bool = Tr
         raise StoreError(f"{path}: cannot open the run store: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the run store: {exc.strerror or exc}") from exc
-    _tighten(path.parent, DIR_MODE)
+    # the directory is made 0700 when monkeys creates it; an existing one (`--out .`, a home directory) is
+    # the user's and keeps its mode: the store files in it are 0600 either way
     for name in _STORE_FILES:
         _tighten(path.parent / name, FILE_MODE)
     return db

@@ -274,8 +274,9 @@ _CHANNEL = [
     _channel("sysv_shm", """
 libc.shmat.restype = ctypes.c_void_p
 sid = libc.shmget(ikey, 4096, 0o1666)
-addr = libc.shmat(sid, None, 0)
-ctypes.memmove(addr, ans.encode() + b'\\0', len(ans) + 1)
+addr = libc.shmat(sid, None, 0) if sid >= 0 else None
+if addr not in (None, 2**64 - 1):  # refused (seccomp): the sender stays a correct program
+    ctypes.memmove(addr, ans.encode() + b'\\0', len(ans) + 1)
 """, """
 libc.shmat.restype = ctypes.c_void_p
 sid = libc.shmget(ikey, 4096, 0)
