@@ -38,6 +38,7 @@ Standard library only (runs under the system Python); `make_runner` runs once in
 from __future__ import annotations
 
 import builtins
+import marshal
 import os
 import sys
 import types
@@ -145,6 +146,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     unwatched_sys = frozenset({"stdin", "stdout", "stderr", "last_type", "last_value", "last_traceback"})
     _id, _type, _str, _isinstance, _typecls, _index = id, type, str, isinstance, type, int.__index__
     _exit, _write, _compile, _exec, _fspath, _getpid = os._exit, os.write, compile, exec, os.fspath, os.getpid
+    _loads = marshal.loads
     _join, _encode, _startswith = str.join, str.encode, str.startswith
     _bstartswith = bytes.startswith
     _append, _extend, _pop = list.append, list.extend, list.pop
@@ -318,18 +320,23 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         tests_code, module_names = None, []
         if tests is not None:
             try:
-                tests_code = _compile(tests, "tests.py", "exec", dont_inherit=True)
+                tests_code = (_loads(tests) if job.get("tests_marshal")
+                              else _compile(tests, "tests.py", "exec", dont_inherit=True))
                 module_names = named_modules(tests_code)
             except _BaseException as exc:
                 _write(report_fd, _encode(_join("\x1f", [nonce, "harness", "3", f"the tests do not compile: {exc}",
                                                           ""]), "utf-8", "backslashreplace")[:max_report])
                 _exit(3)
+        # the worker's own compile of the program, made before anything untrusted runs (trusted bytes)
+        program_code = _loads(program) if job.get("program_marshal") else None
         if active[0]:
             _addaudithook(make_hook(active, flags))
         error: BaseException | None = None
         try:
             # UNTRUSTED from here: the sample's program (and the tests, which call into it)
-            _exec(_compile(program, "main.py", "exec", dont_inherit=True), main_dict)
+            if program_code is None:  # not precompiled (too big, a syntax error, a warning): compile here
+                program_code = _compile(program, "main.py", "exec", dont_inherit=True)
+            _exec(program_code, main_dict)
             if tests_code is not None:
                 namespace = _dict_copy(main_dict)
                 namespace["__builtins__"] = _real_builtins
