@@ -54,6 +54,7 @@ class _Worker:
         self.req, self.rep = req_w, rep_r
         header, _ = _wire.recv(self.rep)
         self.protections: dict[str, str] = header["protections"]
+        self.template_pid: int | None = header.get("template")  # runs every execution; not our child
 
         self.job: tuple | None = None  # the program (and tests) the worker holds (sent once per run_many)
         self.busy = False  # an execution was sent and its result not read yet
@@ -237,12 +238,13 @@ class ForkServerPool:
         """CPU time used so far by the live workers and every program they ran (from /proc; Linux)."""
         total = 0.0
         for worker in list(self._live):
-            try:
-                with open(f"/proc/{worker.proc.pid}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+            for pid in (worker.proc.pid, worker.template_pid):  # the template reaps the executions
+                try:
+                    with open(f"/proc/{pid}/stat", "rb") as f:
+                        fields = f.read().rsplit(b")", 1)[1].split()
+                except (OSError, TypeError):
+                    continue
+                total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
         return total
 
     def close(self) -> None:

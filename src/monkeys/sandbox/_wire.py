@@ -24,6 +24,9 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
+read_exact = _read_exact
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

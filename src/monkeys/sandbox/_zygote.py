@@ -42,7 +42,6 @@ PRELOAD = ("bisect", "collections", "copy", "decimal", "fractions", "functools",
 for _name in PRELOAD:
     __import__(_name)
 
-_TICK = os.sysconf("SC_CLK_TCK")
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PROGRAM_PATH = [p for p in sys.path if p != _HERE]
 # The program's stdio, built once: they name fds 0-2, which each child points at its own pipes.
@@ -77,18 +76,6 @@ def program_view() -> None:
         sys.modules.pop(name, None)
     sys.stdin, sys.stdout, sys.stderr = _STDIN, _STDOUT, _STDERR
     sys.argv = ["main.py"]
-
-
-def cpu_time(pid: int) -> float:
-    """CPU seconds of a live process (all its threads, and children it reaped), from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(x) for x in fields[11:15]) / _TICK
-
-
 
 
 PRECOMPILE_MAX_BYTES = 16 << 10
@@ -136,110 +123,87 @@ def _compile_tests(tests: bytes) -> bytes | None:
 
 def execute(template: _template.Template, job: tuple[dict, list[bytes]], stdin: bytes, limits: dict,
             state: dict) -> tuple[dict, list[bytes]]:
-    """Run one execution. `limits` holds the effective (already scaled) `cpu_s` and `timeout_s`."""
+    """Run one execution. `limits` holds the effective (already scaled) `cpu_s` and `timeout_s`; the
+    template enforces both; here the output cap is enforced while reading, and the report is checked."""
     _confine.reset_workdir(state)
     cg = state["cgroup"]
     if cg is not None:
         cg.prepare(limits["memory_mb"], limits["max_processes"])
     header, blobs = job
     nonce = os.urandom(16).hex()
-    job_fd = os.memfd_create("job", os.MFD_CLOEXEC)
-    _wire.send(job_fd, {**header, "nonce": nonce}, blobs)
-    os.lseek(job_fd, 0, os.SEEK_SET)
-    stdin_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
-    os.write(stdin_fd, stdin)
-    os.lseek(stdin_fd, 0, os.SEEK_SET)
-    out_r, out_w = os.pipe2(os.O_CLOEXEC)
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    ready_r, ready_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-    report_r, report_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    flags = ((_template.GUARD if header["guard"] else 0) | (_template.HAS_TESTS if len(blobs) > 1 else 0)
+             | (_template.PROGRAM_MARSHAL if header.get("program_marshal") else 0)
+             | (_template.TESTS_MARSHAL if header.get("tests_marshal") else 0))
+    tests = blobs[1] if len(blobs) > 1 else b""
+    head = _template.JOB_HEAD.pack(nonce.encode(), flags, len(blobs[0]), len(tests))
     start = time.monotonic()
-    child_fds = (stdin_fd, out_w, err_w, ready_w, report_w, job_fd)
-    try:
-        pidfd = template.spawn(limits, list(child_fds))
-    finally:
-        for fd in child_fds:
-            os.close(fd)
-    pid = _template.outer_pid(pidfd)
-    os.close(pidfd)
-    cap, deadline = limits["max_output_bytes"], start + limits["timeout_s"]
-    cpu_limit = limits["cpu_s"]
-    next_cpu_check = start + cpu_limit / 2  # two busy threads on two cores could get there by then
-    bufs = {out_r: bytearray(), err_r: bytearray()}
-    poller, watched = select.poll(), 2
-    for fd in (out_r, err_r, template.fd):
+    template.spawn(limits, b"".join((head, blobs[0], tests)), stdin)
+    cap = limits["max_output_bytes"]
+    backstop = start + limits["timeout_s"] + 10.0  # the template enforces the limits; this, a dead template
+    bufs = {template.out: bytearray(), template.err: bytearray()}
+    poller = select.poll()
+    for fd in (template.out, template.err, template.reply):
         poller.register(fd, select.POLLIN)
-    hit = None  # which limit ended the run: "cpu" or "wall"
     truncated = killed = False
-    ended: dict | None = None
-    drain_until = float("inf")
-    while True:
-        now = time.monotonic()
-        if ended is not None and (watched == 0 or now >= drain_until):
-            break  # all pipes closed, or something that escaped the kill still holds one
-        if ended is None and hit is None:
-            if now >= deadline:
-                hit = "wall"
-            elif now >= next_cpu_check:
-                used = cpu_time(pid)
-                if used >= cpu_limit:
-                    hit = "cpu"
-                next_cpu_check = now + max((cpu_limit - used) / 2, 0.01)
-            if hit is not None and not killed:
-                template.kill()
-                killed = True
-        wait = 0.2 if ended is not None or hit else max(min(deadline, next_cpu_check) - now, 0)
-        for fd, _ in poller.poll(wait * 1000 + 1):  # ms, rounded up: never spin on a 0 ms wait
-            if fd == template.fd:
+    ended = None
+    while ended is None:
+        if time.monotonic() > backstop:
+            raise RuntimeError("the template did not end an execution past its limits")
+        for fd, _ in poller.poll(1000):
+            if fd == template.reply:
                 ended = template.exited()
-                poller.unregister(template.fd)
-                drain_until = time.monotonic() + 1.0
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                poller.unregister(fd)
-                watched -= 1
-            elif len(bufs[fd]) <= cap:
-                bufs[fd] += chunk
-                if len(bufs[fd]) > cap and not truncated:
-                    truncated = True
-                    if ended is None and not killed:
-                        template.kill()
-                        killed = True
-    assert ended is not None
+            elif _read_into(fd, bufs[fd], cap) and not truncated:
+                truncated = True
+                if not killed:
+                    template.kill()
+                    killed = True
+    for fd, buf in bufs.items():  # everything the execution started is gone: what is left is all there is
+        while _read_into(fd, buf, cap) is not None:
+            pass
+    status, user, system, maxrss, hit = ended
+    truncated = truncated or any(len(b) > cap for b in bufs.values())
     wall = time.monotonic() - start
-    cpu = ended["utime"] + ended["stime"]
-    if hit is None and cpu > cpu_limit:
-        hit = "cpu"  # finished, but over its CPU budget (between two checks)
-    try:
-        confined = os.read(ready_r, 16)[:1] == b"k"
-    except BlockingIOError:
-        confined = False
-    report = b""
-    while True:
-        try:
-            chunk = os.read(report_r, 1 << 16)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        report += chunk
-    for fd in (out_r, err_r, ready_r, report_r):
-        os.close(fd)
-    status = ended["status"]
+    confined = _drain(template.ready)[:1] == b"k"
+    report = _drain(template.report)
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
     oom = cg is not None and code != 0 and cg.oom_kills() > state.setdefault("ooms", 0)
     if oom:
         state["ooms"] = cg.oom_kills()
-    err = bytes(bufs[err_r][:cap])
+    err = bytes(bufs[template.err][:cap])
     if not confined and hit is None:
         raise RuntimeError(f"child could not confine itself: {err[-500:].decode(errors='replace')}")
     ending = read_report(report, nonce)
     memory = oom or (ending.get("ending") == "exception" and ending.get("detail") == "MemoryError")
     return ({"exit_code": code, "signal": sig, "timed_out": hit is not None, "output_truncated": truncated,
-             "wall_s": wall, "cpu_s": cpu, "memory_exceeded": memory, "time_limit": hit,
-             "max_rss_kb": ended["maxrss"], **ending}, [bytes(bufs[out_r][:cap]), err])
+             "wall_s": wall, "cpu_s": user + system, "memory_exceeded": memory, "time_limit": hit,
+             "max_rss_kb": maxrss, **ending}, [bytes(bufs[template.out][:cap]), err])
+
+
+def _read_into(fd: int, buf: bytearray, cap: int) -> bool | None:
+    """Read what is there into `buf` (keeping at most cap + 1 bytes). None when nothing was there; else
+    whether the cap is now exceeded."""
+    try:
+        chunk = os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return None
+    if not chunk:
+        return None
+    if len(buf) <= cap:
+        buf += chunk[: cap + 1 - len(buf)]
+    return len(buf) > cap
+
+
+def _drain(fd: int) -> bytes:
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return out
+        if not chunk:
+            return out
+        out += chunk
 
 
 def read_report(data: bytes, nonce: str) -> dict:
@@ -279,7 +243,7 @@ def main() -> None:
     prot["integrity_guard"] = ("active (audit hook: programs get no frames, gc walks, ctypes, code objects, "
                                "tracers or /proc; flags patched builtins/modules/classes and results that "
                                "override comparisons)")
-    _wire.send(rep_fd, {"op": "hello", "protections": prot, "pid": os.getpid()})
+    _wire.send(rep_fd, {"op": "hello", "protections": prot, "pid": os.getpid(), "template": template.pid})
     job: tuple[dict, list[bytes]] = ({}, [b""])
     try:
         while True:
