@@ -229,7 +229,7 @@ def private_mounts(in_pidns: bool) -> dict[str, str]:
     return prot
 
 
-def install_seccomp(prot: dict[str, str]) -> None:
+def install_seccomp(prot: dict[str, str], state: dict) -> None:
     """In the template, last: the filter every execution inherits at fork (installing it per child costs
     ~100 us). The template needs none of the refused calls afterwards."""
     prot["seccomp"] = _seccomp.available()
@@ -238,6 +238,7 @@ def install_seccomp(prot: dict[str, str]) -> None:
     try:
         if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, as the filter requires
             raise OSError(ctypes.get_errno(), "no_new_privs")
+        state["no_new_privs"] = True  # inherited by every execution: they need not set it again
         _seccomp.Filter().install(libc)
         prot["seccomp"] = ("active (no ptrace, namespaces, mounts, sockets, SysV/POSIX IPC, signal handlers, "
                            "io_uring, bpf, ...; installed on the template, inherited by every execution)")
@@ -289,8 +290,14 @@ def confine_child(prot: dict[str, str], state: dict, limits: dict, landlock_fd: 
                        (resource.RLIMIT_NPROC, limits["max_processes"]), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(res, (value, value + 1 if res == resource.RLIMIT_CPU else value))
     if state["cgroup"] is not None and state["cgroup"].oom_exempt:
-        _write("/proc/self/oom_score_adj", "0")  # the worker's -1000 is inherited; the program gets none
-    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        # the worker's -1000 is inherited; the program gets none. os.open, not open(): a Python file object
+        # touches the io machinery, a few dozen copy-on-write faults in every child
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    if not state.get("no_new_privs") and libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         raise OSError(ctypes.get_errno(), "no_new_privs")
     if landlock_fd is not None:
         _landlock.restrict_self(libc, landlock_fd)

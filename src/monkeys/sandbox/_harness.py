@@ -22,10 +22,10 @@ functions and helpers), with the real `builtins`, and every function the program
 what it returns is checked. The tests cannot see some tampering, so the report carries flags instead:
 - a returned value (or anything inside it) of a class the program made that overrides behaviour
   (`__eq__`, `__bool__`, `__sub__`, ...): an object that agrees with every expected value;
-- `sys.settrace`/`setprofile` attempted; a class that existed before the program patched; a name of
-  `builtins` replaced; for the modules the tests name (`import math`, `math.isclose`), an attribute
-  replaced, the module replaced in `sys.modules` or its class changed. (Modules the tests reach only
-  through other modules are not compared: reading every value costs a copy-on-write fault each.)
+- `sys.settrace`/`setprofile` attempted; a class that existed before the program patched; a builtin the
+  tests name (`abs`, `sorted`) replaced; for the modules the tests name (`import math`, `math.isclose`),
+  an attribute replaced, the module replaced in `sys.modules` or its class changed. (What the tests reach
+  only through other modules is not compared: reading every value costs a copy-on-write fault each.)
 The verifier's policy decides whether a flagged pass counts.
 
 After the report the harness prints the program's uncaught exception (as `python main.py` would), flushes
@@ -168,7 +168,6 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     module_attrs = {name: (module, _mdict(module), [(a, v) for a, v in attrs.items()
                                                     if not (name == "sys" and a in unwatched_sys)])
                     for name, (module, attrs) in modules.items()}
-    builtin_items = list(builtin_values.items())
     _CodeType = types.CodeType
     _get_ident, _getframe, _set_add, _set_discard = _thread.get_ident, sys._getframe, set.add, set.discard
     compile_bytecode = bootstrap_external._compile_bytecode.__code__
@@ -282,20 +281,22 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
 
         return check
 
-    def named_modules(code: types.CodeType) -> list[str]:
-        """The loaded modules whose names the tests' code mentions (import math, math.fabs, ...)."""
+    def named(code: types.CodeType) -> tuple[list[str], list[tuple[str, object]]]:
+        """The loaded modules and the builtins whose names the tests' code mentions (import math,
+        math.fabs, abs, sorted, ...): what the tests can read that the program could have replaced."""
         names: set[str] = set()
         todo = [code]
         while todo:
             c = _pop(todo)
             names.update(c.co_names)
             _extend(todo, [k for k in c.co_consts if _type(k) is _CodeType])
-        return [n for n in names if n in module_attrs]
+        return ([n for n in names if n in module_attrs],
+                [(n, _dict_get(builtin_values, n)) for n in names if n in builtin_values])
 
-    def tampering(flags: list[str], module_names: list[str]) -> None:
-        """After the tests passed: what the program changed that the tests read without knowing: a name of
-        builtins, or a module the tests name (replaced in sys.modules, its class changed, an attribute)."""
-        for name, value in builtin_items:
+    def tampering(flags: list[str], module_names: list[str], builtin_names: list[tuple[str, object]]) -> None:
+        """After the tests passed: what the program changed that the tests read without knowing: a builtin
+        the tests name, or a module they name (replaced in sys.modules, its class changed, an attribute)."""
+        for name, value in builtin_names:
             if _dict_get(builtins_dict, name, missing) is not value:
                 _append(flags, f"replaced builtins.{name}")
         for name in module_names:
@@ -317,12 +318,12 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         _modules["__main__"] = main
         main_dict = _mdict(main)
         ending, detail, code, exit_value = "exception", "", 1, None
-        tests_code, module_names = None, []
+        tests_code, module_names, builtin_names = None, [], []
         if tests is not None:
             try:
                 tests_code = (_loads(tests) if job.get("tests_marshal")
                               else _compile(tests, "tests.py", "exec", dont_inherit=True))
-                module_names = named_modules(tests_code)
+                module_names, builtin_names = named(tests_code)
             except _BaseException as exc:
                 _write(report_fd, _encode(_join("\x1f", [nonce, "harness", "3", f"the tests do not compile: {exc}",
                                                           ""]), "utf-8", "backslashreplace")[:max_report])
@@ -345,7 +346,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     if _type(value) is _FunctionType and value.__globals__ is main_dict:
                         namespace[name] = watch(value, check)
                 _exec(tests_code, namespace)
-                tampering(flags, module_names)
+                tampering(flags, module_names, builtin_names)
             elif "threading" in _modules:  # as the interpreter does: wait for non-daemon threads
                 _modules["threading"]._shutdown()
             ending, code = "completed", 0

@@ -120,7 +120,7 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
     own_proc = not in_pidns or "/proc of its own" in prot.get("private_mounts", "")
     if not in_pidns:
         _confine.libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    _confine.install_seccomp(prot)
+    _confine.install_seccomp(prot, state)
     runner = make_runner()
     prot["clean_template"] = ("active (each execution is forked from a process that never held a program, "
                               "an input or an output)")
