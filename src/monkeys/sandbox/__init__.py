@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from monkeys.errors import SandboxError
@@ -25,13 +24,6 @@ _sandbox: Any = None
 _refused: SandboxError | None = None  # nothing here can contain a program: said once, kept
 
 
-def _pool_containment(pool: ForkServerPool) -> str | None:
-    """None when the pool's executions are contained (a dropped uid, a pid namespace or Landlock
-    signal scoping), else a one-line reason."""
-    containment: Callable[[], str | None] = getattr(pool, "containment", lambda: None)
-    return containment()
-
-
 def _choose() -> Sandbox:
     """The pool when it starts and contains; else the per-execution fallback when it contains; else
     `SandboxError` with one line saying what is missing. Never a sandbox that does not contain."""
@@ -40,7 +32,7 @@ def _choose() -> Sandbox:
     except SandboxError as exc:
         why = f"the fork-server pool cannot start: {exc}"
     else:
-        uncontained = _pool_containment(pool)
+        uncontained = pool.containment()
         if uncontained is None:
             return pool
         pool.close()

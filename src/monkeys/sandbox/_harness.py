@@ -151,10 +151,11 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     _bstartswith = bytes.startswith
     _append, _extend, _pop = list.append, list.extend, list.pop
     _dict_get, _dict_items, _dict_copy = dict.get, dict.items, dict.copy
-    _mro = type.__dict__["__mro__"].__get__
-    _cdict = type.__dict__["__dict__"].__get__
-    _tname = type.__dict__["__name__"].__get__
-    _mdict = types.ModuleType.__dict__["__dict__"].__get__
+    # unbound descriptors: the real attribute of a class or module, whatever its metaclass or class says
+    _mro: Any = type.__dict__["__mro__"].__get__
+    _cdict: Any = type.__dict__["__dict__"].__get__
+    _tname: Any = type.__dict__["__name__"].__get__
+    _mdict: Any = vars(types.ModuleType)["__dict__"].__get__
     _SystemExit, _BaseException, _FunctionType = SystemExit, BaseException, types.FunctionType
     _AttributeError, _RuntimeError, _PermissionError, _ImportError, _ValueError = (
         AttributeError, RuntimeError, PermissionError, ImportError, ValueError)
@@ -170,7 +171,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     for name, (module, attrs) in modules.items()}
     _CodeType = types.CodeType
     _get_ident, _getframe, _set_add, _set_discard = _thread.get_ident, sys._getframe, set.add, set.discard
-    compile_bytecode = bootstrap_external._compile_bytecode.__code__
+    compile_bytecode = bootstrap_external._compile_bytecode.__code__  # type: ignore[attr-defined]
     source_get_code = bootstrap_external.SourceLoader.get_code.__code__
     source_loader = bootstrap_external.SourceFileLoader
     stdlib = (os.path.dirname(os.__file__) + "/", "/usr/lib/python3/dist-packages/")
@@ -192,13 +193,13 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 if caller.f_code is not compile_bytecode or loader is None or loader.f_code is not source_get_code:
                     return False
                 names = loader.f_locals
-                paths = (_dict_get(names, "source_path"), _dict_get(names, "bytecode_path"))
+                paths: tuple[Any, Any] = (_dict_get(names, "source_path"), _dict_get(names, "bytecode_path"))
                 return _type(_dict_get(names, "self")) is source_loader and all(
                     _isinstance(p, str) and _startswith(p, stdlib) and ".." not in p for p in paths)
             finally:
                 _set_discard(inside, me)
 
-        def check_path(path: object) -> None:
+        def check_path(path: Any) -> None:
             if not _isinstance(path, (str, bytes, int)) and _id(_type(path)) in trusted:
                 path = _fspath(path)  # a path-like object of a class the program did not make (pathlib)
             if _isinstance(path, str):
@@ -252,6 +253,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
 
     def make_check(flags: list[str]) -> Callable[[object, object], None]:
         def check(result: object, fn: object) -> None:
+            value: Any
             todo: list[object] = [result]
             seen = 0
             while todo and seen < max_checked:
@@ -268,11 +270,11 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     continue
                 for base in _mro(cls):  # a trusted container: look inside, through its base's own iterator
                     if base is _dict:
-                        for k, v in _dict_items(value):  # type: ignore[arg-type]
+                        for k, v in _dict_items(value):
                             _append(todo, k)
                             _append(todo, v)
                         break
-                    it = _dict_get(iterated, _id(base))
+                    it: Any = _dict_get(iterated, _id(base))
                     if it is not None:
                         _extend(todo, it(value))
                         break
@@ -312,13 +314,15 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     def run(job: dict, program: bytes, tests: bytes | None, report_fd: int) -> NoReturn:
         nonce: str = job["nonce"]
         me = _getpid()  # a process the program forked runs the rest of this function too: it never reports
-        active, flags = [bool(job.get("guard", True))], _list()
+        active, flags = [bool(job.get("guard", True))], _list()  # type: list[bool], list[str]
         main = _ModuleType("__main__")
         main.__file__, main.__builtins__ = "main.py", _real_builtins  # type: ignore[attr-defined]
         _modules["__main__"] = main
         main_dict = _mdict(main)
         ending, detail, code, exit_value = "exception", "", 1, None
-        tests_code, module_names, builtin_names = None, [], []
+        tests_code: Any = None
+        module_names: list[str] = []
+        builtin_names: list[tuple[str, object]] = []
         if tests is not None:
             try:
                 tests_code = (_loads(tests) if job.get("tests_marshal")
