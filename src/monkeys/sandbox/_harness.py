@@ -390,3 +390,18 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         _exit(code & 0xFF)
 
     return run
+
+
+def read_report(data: bytes, nonce: str) -> dict:
+    """The harness's report: exactly one, opened by this execution's nonce, with its five fields.
+    No report: the process ended before the harness could write it (os._exit, a signal). Anything else
+    (bytes before it, a second one, a wrong nonce) is a forged or tampered report."""
+    if not data:
+        return {"ending": None}
+    text = data.decode("utf-8", "replace")
+    fields = text.split("\x1f")
+    if not text.startswith(nonce + "\x1f") or text.count(nonce) != 1 or len(fields) != 5 or \
+            fields[1] not in ("completed", "exit", "exception", "harness") or not fields[2].lstrip("-").isdigit():
+        return {"ending": "tampered"}
+    flags = [f for f in fields[4].split("\x1e") if f]
+    return {"ending": fields[1], "report_code": int(fields[2]), "detail": fields[3], "flags": flags}

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monkeys.errors import SandboxError
+from monkeys.sandbox import _harness
 from monkeys.sandbox._types import ExecResult, Limits
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3") or "python3"
@@ -402,7 +403,7 @@ class SubprocessSandbox:
             raise SandboxError(f"fallback sandbox ({self.backend}) failed to start the program: "
                                f"{words[1] if len(words) > 1 else ''}")
         exit_code, sig, cpu = None, None, 0.0
-        ending = read_report(bytes(report), nonce)
+        ending = _harness.read_report(bytes(report), nonce)
         if words[0] == "ok" and not (timed_out or truncated):
             code, cpu_text, rss = words[1].split()
             exit_code, sig = (int(code), None) if int(code) >= 0 else (None, -int(code))
@@ -497,16 +498,3 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def read_report(data: bytes, nonce: str) -> dict:
-    """The harness's report: exactly one, opened by this execution's nonce, with its five fields (the
-    pool's rule, `_zygote.read_report`). None: the program ended before the harness wrote it; anything
-    else (bytes before it, a second one, a wrong nonce) is "tampered"."""
-    if not data:
-        return {"ending": None}
-    text = data.decode("utf-8", "replace")
-    fields = text.split("\x1f")
-    if not text.startswith(nonce + "\x1f") or text.count(nonce) != 1 or len(fields) != 5 or \
-            fields[1] not in ("completed", "exit", "exception", "harness") or not fields[2].lstrip("-").isdigit():
-        return {"ending": "tampered"}
-    flags = [f for f in fields[4].split("\x1e") if f]
-    return {"ending": fields[1], "report_code": int(fields[2]), "detail": fields[3], "flags": flags}

@@ -173,7 +173,7 @@ def execute(template: _template.Template, job: tuple[dict, list[bytes]], stdin: 
     err = bytes(bufs[template.err][:cap])
     if not confined and hit is None:
         raise RuntimeError(f"child could not confine itself: {err[-500:].decode(errors='replace')}")
-    ending = read_report(report, nonce)
+    ending = _harness.read_report(report, nonce)
     memory = oom or (ending.get("ending") == "exception" and ending.get("detail") == "MemoryError")
     return ({"exit_code": code, "signal": sig, "timed_out": hit is not None, "output_truncated": truncated,
              "wall_s": wall, "cpu_s": user + system, "memory_exceeded": memory, "time_limit": hit,
@@ -204,21 +204,6 @@ def _drain(fd: int) -> bytes:
         if not chunk:
             return out
         out += chunk
-
-
-def read_report(data: bytes, nonce: str) -> dict:
-    """The harness's report: exactly one, opened by this execution's nonce, with its five fields.
-    No report: the process ended before the harness could write it (os._exit, a signal). Anything else
-    (bytes before it, a second one, a wrong nonce) is a forged or tampered report."""
-    if not data:
-        return {"ending": None}
-    text = data.decode("utf-8", "replace")
-    fields = text.split("\x1f")
-    if not text.startswith(nonce + "\x1f") or text.count(nonce) != 1 or len(fields) != 5 or \
-            fields[1] not in ("completed", "exit", "exception", "harness") or not fields[2].lstrip("-").isdigit():
-        return {"ending": "tampered"}
-    flags = [f for f in fields[4].split("\x1e") if f]
-    return {"ending": fields[1], "report_code": int(fields[2]), "detail": fields[3], "flags": flags}
 
 
 def main() -> None:
