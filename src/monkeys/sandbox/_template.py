@@ -272,6 +272,7 @@ def _child(limits: dict, state: dict, runner: Callable[..., NoReturn]) -> NoRetu
         for i in range(n):
             os.dup2(FD_BASE + i, i)
         os.closerange(n, 1 << 16)
+        os.set_inheritable(4, False)  # the report pipe: a program that execs another one does not pass it on
         os.lseek(0, 0, os.SEEK_SET)  # the stdin description is shared by every execution: rewind it
         if os.environ:
             os.environ.clear()
