@@ -176,8 +176,13 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     source_loader = bootstrap_external.SourceFileLoader
     stdlib = (os.path.dirname(os.__file__) + "/", "/usr/lib/python3/dist-packages/")
     missing = object()
-    scalars = {id(t) for t in (int, float, str, bytes, bool, type(None), complex, bytearray, range, slice)}
-    iterated = {id(t): t.__iter__ for t in (list, tuple, set, frozenset, deque)}  # unbound: no override runs
+    # Sets of classes, looked up only for classes whose metaclass is `type` (hash and == by identity then;
+    # a metaclass of the program's could answer anything): id() would do, but each id() call is an audit
+    # event, i.e. a call of the hook, for every value a result holds.
+    trusted_classes = set(trusted.values())
+    scalars = {int, float, str, bytes, bool, type(None), complex, bytearray, range, slice}
+    iterated = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__),
+                (frozenset, frozenset.__iter__), (deque, deque.__iter__))  # unbound: no override runs
 
     def make_hook(active: list[bool], flags: list[str]) -> Callable[[str, tuple], None]:
         inside: set[int] = set()  # threads running this hook's own frame checks: their events pass
@@ -239,15 +244,20 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
 
         return hook
 
+    def is_trusted(cls: type) -> bool:
+        if _type(cls) is _typecls:
+            return cls in trusted_classes
+        return _id(cls) in trusted and _id(_type(cls)) in trusted  # another metaclass: by id (audited)
+
     def overrides(cls: type) -> str | None:
         """The first class in `cls`'s MRO made by the program that defines a behavioural dunder."""
         for klass in _mro(cls):
-            if _id(klass) in trusted:
+            if is_trusted(klass):
                 continue
             for name in _cdict(klass):
                 if _isinstance(name, str) and _startswith(name, "__") and name not in inert:
                     return f"{_tname(klass)}.{name}"
-        if _id(_type(cls)) not in trusted:
+        if not is_trusted(_type(cls)):
             return f"metaclass {_tname(_type(cls))}"
         return None
 
@@ -260,9 +270,9 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 value = _pop(todo)
                 seen += 1
                 cls = _type(value)
-                if _id(cls) in scalars:
+                if _type(cls) is _typecls and cls in scalars:
                     continue
-                if _id(cls) not in trusted:
+                if not is_trusted(cls):
                     why = overrides(cls)
                     if why is not None:
                         _append(flags, f"returned an object whose class overrides {why}")
@@ -274,7 +284,10 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                             _append(todo, k)
                             _append(todo, v)
                         break
-                    it: Any = _dict_get(iterated, _id(base))
+                    it: Any = None
+                    for kind, iterate in iterated:
+                        if base is kind:
+                            it = iterate
                     if it is not None:
                         _extend(todo, it(value))
                         break
