@@ -157,3 +157,46 @@ def test_pool_works_without_root(tmp_path: Path) -> None:
     assert prot["drop_uid"].startswith("unavailable: not root") and prot["cgroup"].startswith("unavailable")
     for key in ("landlock", "seccomp", "rlimits", "time_limits"):
         assert prot[key].startswith("active"), (key, prot[key])
+
+
+def test_a_worker_that_dies_under_a_program_twice_is_that_programs_fail_not_a_sandbox_error() -> None:
+    """A program that takes its worker down (on hosts where it can) must not abort the run: the pool
+    retries once on a fresh worker, and a second death is the program's verdict ("killed the sandbox").
+    Here the test plays the program's part, killing whichever worker runs it; a worker that dies only
+    once (a host hiccup) gives the retry's ordinary result."""
+    import threading
+    import time
+
+    from monkeys.core import Outcome
+    from monkeys.verifiers.code_tests import _limits_hit
+
+    pool = ForkServerPool(size=1, time_scale=1.0)
+    try:
+        deaths = {"left": 2}
+
+        def assassin() -> None:
+            while deaths["left"]:
+                for worker in list(pool._live):
+                    if worker.busy:
+                        os.kill(worker.proc.pid, 9)
+                        deaths["left"] -= 1
+                        time.sleep(0.3)  # the retry starts a new worker
+                        break
+                time.sleep(0.01)
+
+        killer = threading.Thread(target=assassin, daemon=True)
+        killer.start()
+        result = pool.run("import time\ntime.sleep(3)\nprint('survived')", limits=Limits(timeout_s=5))
+        killer.join(5)
+        assert result.sandbox_killed and result.stdout == b"", result
+        assert _limits_hit(result) == (Outcome.FAIL, "killed the sandbox")
+        # once only: the retry's own result
+        deaths["left"] = 1
+        killer = threading.Thread(target=assassin, daemon=True)
+        killer.start()
+        again = pool.run("import time\ntime.sleep(1)\nprint('survived')", limits=Limits(timeout_s=5))
+        killer.join(5)
+        assert not again.sandbox_killed and again.stdout == b"survived\n", again
+        assert pool.run("print(1)").stdout == b"1\n"  # and the pool goes on
+    finally:
+        pool.close()
