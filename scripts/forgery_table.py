@@ -56,7 +56,7 @@ def main() -> None:
             bare_verdict = bare.verify(problem, Sample(problem.problem_id, i, 0, f.text))
             row["pass_bare"] += bare_verdict.outcome is Outcome.PASS
         row["pass"] += verdict.outcome is Outcome.PASS
-        row["reasons"][verdict.reason.split(":")[0].split(" on test")[0][:40]] += 1
+        row["reasons"][verdict.reason.split(":")[0].split(" (")[0].split(" on test")[0]] += 1
     controls = [guarded.verify(problems[c.problem], Sample(c.problem, 0, 0, c.text)) for c in CONTROLS.values()]
     print(f"{'class':12} {'programs':>8} {'pass':>5} {'pass, guard off':>15}  verdict reasons")
     for attack, row in rows.items():
