@@ -75,6 +75,15 @@ def test_exit_tricks_fail(problems: dict, verifier: CodeTests, name: str) -> Non
     assert verdict.outcome is Outcome.FAIL, verdict
 
 
+@pytest.mark.parametrize("name", _names(("exit", "tamper")))
+def test_exit_and_tamper_tricks_fail_with_top_level_code_kept(problems: dict, name: str) -> None:
+    """The harness's report stops them, not the stripping of top-level code (which removes most tricks)."""
+    forgery = FORGERIES[name]
+    kept = CodeTests(timeout_s=3.0, memory_mb=512, cache=False, retry_timeouts=False, strip_top_level=False)
+    verdict = _verify(kept, problems[forgery.problem], forgery.text)
+    assert verdict.outcome is Outcome.FAIL, f"{name}: {verdict}"
+
+
 @pytest.mark.parametrize("name", _names(("tamper",)))
 def test_tampering_does_not_pass_and_is_flagged(problems: dict, verifier: CodeTests, name: str) -> None:
     forgery = FORGERIES[name]
