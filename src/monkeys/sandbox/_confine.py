@@ -135,7 +135,7 @@ def setup_worker(uid: int, base: str) -> tuple[dict[str, str], dict]:
     """Probe and enter what the worker itself needs: user/net namespaces, cgroup, pid namespace, its
     directory and Landlock ruleset. Everything per-worker is built here once, not per execution."""
     prot: dict[str, str] = {}
-    state: dict = {"uid": None, "pidns": None, "cgroup": None, "landlock_fd": None, "seccomp": None,
+    state: dict = {"uid": None, "pidns": None, "cgroup": None, "landlock_fd": None,
                    "userns": False}
     root = os.geteuid() == 0
     if not root:
@@ -175,7 +175,6 @@ def setup_worker(uid: int, base: str) -> tuple[dict[str, str], dict]:
             state["landlock_fd"] = _landlock.ruleset(libc, workdir)
             abi = _landlock.abi_version(libc)
             prot["landlock"] += ", no /proc" + (", signals and abstract sockets scoped" if abi >= 6 else "")
-            state["landlock_scoped"] = abi >= 6
         except OSError as exc:
             prot["landlock"] = f"unavailable: {exc}"
     if libc.unshare(CLONE_NEWPID) == 0:  # the worker's next child, the template, is the namespace's init
