@@ -32,6 +32,9 @@ class Reply:
     payload: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    reset: bool = False  # close the connection without answering
+    truncate: int | None = None  # send only this many bytes of the body, then close
+    raw: bytes | None = None  # the body as is, instead of JSON of `payload`
 
 
 def ok(body: dict[str, Any], choices: int | None = None) -> Reply:
@@ -71,13 +74,18 @@ class ScriptedServer:
                 try:
                     reply = outer.script(self.path, body, number)
                     time.sleep(reply.delay_s)
-                    data = json.dumps(reply.payload).encode()
+                    if reply.reset:
+                        self.close_connection = True
+                        return
+                    data = json.dumps(reply.payload).encode() if reply.raw is None else reply.raw
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    self.wfile.write(data[:reply.truncate])
+                    if reply.truncate is not None:
+                        self.close_connection = True
                 except OSError:
                     pass  # the client gave up (timeout test)
                 finally:
@@ -215,16 +223,40 @@ def test_429_waits_as_long_as_the_server_asks(serve, sampler_for, header, value,
     assert len(server.requests) == 2 and got[0].text == "s1-0"
 
 
-def test_5xx_and_timeouts_are_retried(serve, sampler_for) -> None:
+def test_5xx_and_resets_are_retried(serve, sampler_for) -> None:
     server = serve(lambda path, body, i: [Reply(500, {"error": "boom"}), Reply(502, "bad gateway"),
-                                          Reply(delay_s=1.5), ok(body)][i])
-    got = sampler_for(server.base_url, timeout_s=0.5).sample(CHAT, requests_for(1), **PARAMS)
-    assert len(server.requests) == 4 and got[0].text == "s1-0"
+                                          Reply(reset=True), replace(ok(body), truncate=20),
+                                          Reply(raw=b'{"choices": [{"te'), ok(body)][i])
+    got = sampler_for(server.base_url).sample(CHAT, requests_for(1), **PARAMS)
+    assert len(server.requests) == 6 and got[0].text == "s1-0"
+
+
+def test_a_silent_server_is_not_sent_the_request_again(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: replace(ok(body), delay_s=3))
+    with pytest.raises(SamplerError, match=r"sent nothing for timeout_s=0.5 s .* not re-sent"):
+        sampler_for(server.base_url, timeout_s=0.5).sample(CHAT, requests_for(1), **PARAMS)
+    assert len(server.requests) == 1
+
+
+def test_time_queued_behind_progressing_requests_is_not_a_timeout(serve, sampler_for) -> None:
+    """One slot, six requests at once, each generation 0.3 s: the last waits 1.5 s, far past timeout_s = 1,
+    yet the server answers someone every 0.3 s, so nothing times out and nothing is sent twice."""
+    slot = threading.Lock()
+
+    def one_slot(path: str, body: dict[str, Any], i: int) -> Reply:
+        with slot:
+            time.sleep(0.3)
+        return ok(body)
+
+    server = serve(one_slot)
+    got = sampler_for(server.base_url, timeout_s=1, use_n=False, concurrency=6).sample(
+        CHAT, requests_for(*range(6)), **PARAMS)
+    assert [c.text for c in got] == [f"s{i}-0" for i in range(6)] and len(server.requests) == 6
 
 
 def test_gives_up_after_max_retries_with_the_servers_words(serve, sampler_for) -> None:
     server = serve(lambda path, body, i: Reply(503, {"error": {"message": "model is loading"}}))
-    with pytest.raises(SamplerError, match=r"answered 503: model is loading \(gave up after 3 attempts\)"):
+    with pytest.raises(SamplerError, match=r"answered 503: model is loading \(gave up after 3 attempts; .*resume\)$"):
         sampler_for(server.base_url, max_retries=2).sample(CHAT, requests_for(1), **PARAMS)
     assert len(server.requests) == 3
 
@@ -242,7 +274,7 @@ def test_client_errors_fail_at_once_with_the_servers_message(serve, sampler_for,
 def test_unreachable_server_is_one_clear_line(sampler_for) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     sampler = sampler_for(url, max_retries=1)
-    with pytest.raises(SamplerError, match=rf"^cannot reach {url}/chat/completions: .*2 attempts\)$"):
+    with pytest.raises(SamplerError, match=rf"^cannot reach {url}/chat/completions: .*2 attempts; .*\)$"):
         sampler.sample(CHAT, requests_for(1), **PARAMS)
     start = time.monotonic()
     with pytest.raises(SamplerError, match=rf"^cannot reach {url}/models: "):
@@ -281,6 +313,10 @@ def test_api_key_comes_from_the_named_environment_variable(serve, sampler_for, m
 def test_check_reachable(serve, sampler_for) -> None:
     listing = serve(lambda path, body, i: Reply(payload={"object": "list", "data": [{"id": "m"}, {"id": "x"}]}))
     assert sampler_for(listing.base_url).check_reachable() == ["m", "x"]
+    with pytest.raises(SamplerError, match=r"^--model 'mm' is not served at .*/v1/models; the server offers 'm', 'x'$"):
+        sampler_for(listing.base_url, model="mm").check_reachable()
+    odd = serve(lambda path, body, i: Reply(payload={"data": "no list"}))
+    assert sampler_for(odd.base_url, model="anything").check_reachable() == []
     no_route = serve(lambda path, body, i: Reply(404, {"detail": "Not Found"}))
     assert sampler_for(no_route.base_url).check_reachable() == []
     assert [p for p, _, _ in no_route.requests] == ["/v1/models", "/v1"]
@@ -330,7 +366,7 @@ def served() -> Iterator[tuple[OpenAIServer, Deterministic]]:
 
 def test_serve_chat_with_n_through_the_sampler(served, sampler_for) -> None:
     server, model = served
-    sampler = sampler_for(server.base_url)
+    sampler = sampler_for(server.base_url, model="det")
     assert sampler.check_reachable() == ["det"]
     batch = sampler.sample(CHAT, requests_for(41, 42, 43), **PARAMS)
     assert model.calls[-1][1] == 3  # n reached the wrapped sampler as one call
@@ -358,7 +394,7 @@ def test_serve_answers_bad_requests_like_openai(served, sampler_for) -> None:
                client.post("/embeddings", json={})]
         assert [r.status_code for r in bad] == [400, 400, 400, 400, 404]
         assert all(r.json()["error"]["message"] for r in bad)
-    with pytest.raises(SamplerError, match=r"\(gave up after 1 attempts\)") as info:
+    with pytest.raises(SamplerError, match=r"\(gave up after 1 attempts; ") as info:
         sampler_for(server.base_url, max_retries=0).sample(Prompt(text="boom"), requests_for(1), **PARAMS)
     assert "RuntimeError: engine crashed" in str(info.value)
 
@@ -380,3 +416,79 @@ def test_embedded_model_behind_serve(sampler_for) -> None:
     assert all(c.finish_reason in ("stop", "length") and c.prompt_tokens > 0 for c in got)
     assert 0 < sum(c.completion_tokens for c in got) <= 2 * PARAMS["max_tokens"]
     assert any(c.text.strip() for c in got)
+
+
+# -- (c) faults: what the server sends is checked, and nothing hangs ---------------------------------------
+
+def test_retry_after_longer_than_the_cap_is_a_down_server_at_once(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: Reply(429, {"error": {"message": "quota"}}, {"Retry-After": "3600"}))
+    with pytest.raises(SamplerError, match=r"answered 429: quota; it asks to retry after 3600 s, more than "
+                                           r"max_backoff_s=5: the server is taken as down"):
+        sampler_for(server.base_url, max_backoff_s=5).sample(CHAT, requests_for(1), **PARAMS)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(("payload", "expected"), [
+    ({"choices": {"0": "x"}}, "the reply has no 'choices' list"),
+    ({"choices": ["text"]}, r"choices\[0\] is not an object"),
+    ({"choices": [{"index": 0, "message": {"content": 42}}]}, r"choices\[0\].message.content is not a string"),
+    ({"choices": [{"index": 0, "text": ["a"]}]}, r"choices\[0\].text is not a string"),
+    ([1, 2], "the reply has no 'choices' list"),
+])
+def test_a_reply_of_the_wrong_shape_is_one_line(serve, sampler_for, payload, expected) -> None:
+    server = serve(lambda path, body, i: Reply(payload=payload))
+    with pytest.raises(SamplerError, match=r"answered 200 but " + expected) as info:
+        sampler_for(server.base_url).sample(CHAT, requests_for(1), **PARAMS)
+    assert "\n" not in str(info.value) and len(server.requests) == 1
+
+
+@pytest.mark.parametrize("usage", [None, "lots", [1], {"prompt_tokens": "7", "completion_tokens": -3},
+                                   {"prompt_tokens": 1e300, "completion_tokens": True}])
+def test_missing_or_garbled_usage_counts_zero_tokens(serve, sampler_for, usage) -> None:
+    server = serve(lambda path, body, i: Reply(payload={"choices": [
+        {"index": "zero", "finish_reason": None, "message": {"content": None}},
+        {"index": 1, "finish_reason": "stop", "message": {"content": [{"type": "text", "text": "hi"}]}}],
+        "usage": usage}))
+    got = sampler_for(server.base_url).sample(CHAT, requests_for(1, 2), **PARAMS)
+    assert [(c.text, c.prompt_tokens, c.completion_tokens) for c in got] == [("", 0, 0), ("hi", 0, 0)]
+    assert got[0].finish_reason == "unknown"
+
+
+def test_unpaired_surrogates_become_replacement_characters(serve, sampler_for, tmp_path) -> None:
+    raw = b'{"choices": [{"index": 0, "finish_reason": "stop", "text": "a\\ud800b\\udfffc \\ud83d\\ude00"}]}'
+    server = serve(lambda path, body, i: Reply(raw=raw))
+    got = sampler_for(server.base_url, chat=False).sample(CHAT, requests_for(1), **PARAMS)
+    assert got[0].text == "a\ufffdb\ufffdc \U0001F600"
+    got[0].text.encode("utf-8")  # a UTF-8 store can hold it
+
+
+def test_close_wakes_callers_waiting_on_a_hung_server(serve, sampler_for) -> None:
+    release = threading.Event()
+
+    def hang(path: str, body: dict[str, Any], i: int) -> Reply:
+        release.wait(30)
+        return ok(body)
+
+    server = serve(hang)
+    sampler = sampler_for(server.base_url, timeout_s=60)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            sampler.sample(CHAT, requests_for(1), **PARAMS)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    while len(server.requests) < 3:
+        time.sleep(0.01)
+    sampler.close()  # does not wait for the server
+    for thread in threads:
+        thread.join(timeout=10)
+    release.set()
+    assert not any(t.is_alive() for t in threads)
+    assert len(errors) == 3 and all(isinstance(e, SamplerError) and "closed" in str(e) for e in errors)
+    with pytest.raises(SamplerError, match="closed"):
+        sampler.sample(CHAT, requests_for(1), **PARAMS)

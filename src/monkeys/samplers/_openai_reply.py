@@ -4,6 +4,7 @@ message and how long it asks us to wait. Pure functions over JSON and `httpx.Res
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from typing import Any
 
@@ -13,28 +14,64 @@ from monkeys.core import Completion, SampleRequest
 from monkeys.errors import SamplerError
 
 
-def completions(data: dict[str, Any], requests: list[SampleRequest], seed: int, latency: float,
-                 max_tokens: int) -> list[Completion]:
-    """Pair the reply's choices (by their `index`) with `requests`; extra choices are dropped."""
+class Garbled(Exception):
+    """A 2xx reply whose body is not JSON (cut short, or not an API answer): worth one more try."""
+
+
+def completions(data: Any, requests: list[SampleRequest], seed: int, latency: float,
+                max_tokens: int) -> list[Completion]:
+    """Pair the reply's choices (by their `index`) with `requests`; extra choices are dropped.
+
+    A reply of the wrong shape (`choices` not a list of objects, text that is not a string) is a
+    `SamplerError` naming what was expected; a missing or garbled `usage` counts 0 tokens. Unpaired
+    surrogates in the text (which a UTF-8 store cannot hold) become U+FFFD."""
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list):
-        raise SamplerError(f"server reply has no 'choices' list: {str(data)[:200]}")
-    choices = sorted(choices, key=lambda c: c.get("index", 0))[: len(requests)]
-    texts = [_choice_text(c) for c in choices]
-    finish = [str(c.get("finish_reason") or "unknown") for c in choices]
-    usage = data.get("usage") or {}
-    prompt_parts = _split(int(usage.get("prompt_tokens") or 0), [1.0] * len(choices))
-    completion_parts = _split_completion(int(usage.get("completion_tokens") or 0), texts, finish, max_tokens)
+        raise SamplerError(f"the reply has no 'choices' list: {one_line(str(data))[:200]}")
+    for i, c in enumerate(choices):
+        if not isinstance(c, dict):
+            raise SamplerError(f"choices[{i}] is not an object: {one_line(str(c))[:200]}")
+    order = [(c["index"] if _count(c.get("index")) is not None else i, i) for i, c in enumerate(choices)]
+    choices = [choices[i] for _, i in sorted(order)][: len(requests)]
+    texts = [_choice_text(c, i) for i, c in enumerate(choices)]
+    finish = [clean_text(str(c.get("finish_reason") or "unknown")) for c in choices]
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    prompt_parts = _split(_count(usage.get("prompt_tokens")) or 0, [1.0] * len(choices))
+    completion_parts = _split_completion(_count(usage.get("completion_tokens")) or 0, texts, finish, max_tokens)
     return [Completion(index=r.index, seed=seed, text=t, prompt_tokens=p, completion_tokens=c,
                        finish_reason=f, latency_s=latency)
-            for r, t, f, p, c in zip(requests, texts, finish, prompt_parts, completion_parts)]
+            for r, t, f, p, c in zip(requests, texts, finish, prompt_parts, completion_parts, strict=False)]
 
 
-def _choice_text(choice: dict[str, Any]) -> str:
+def _count(value: Any) -> int | None:
+    """A token count or index as servers send it (an int, or a float with no fraction); else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and (not value.is_integer() or not 0 <= value < 2**53):
+        return None
+    return int(value) if 0 <= value < 2**63 else None
+
+
+def _choice_text(choice: dict[str, Any], i: int) -> str:
     message = choice.get("message")
-    if isinstance(message, dict):
-        return str(message.get("content") or "")
-    return str(choice.get("text") or "")
+    text = message.get("content") if isinstance(message, dict) else choice.get("text")
+    if text is None:
+        return ""
+    if isinstance(text, list) and isinstance(message, dict):  # content parts: keep the text ones
+        text = "".join(p["text"] for p in text if isinstance(p, dict) and isinstance(p.get("text"), str))
+    if not isinstance(text, str):
+        field = "message.content" if isinstance(message, dict) else "text"
+        raise SamplerError(f"choices[{i}].{field} is not a string: {one_line(repr(text))[:200]}")
+    return clean_text(text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text a UTF-8 store can hold: unpaired surrogates (JSON allows "\\ud800") become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _split_completion(total: int, texts: list[str], finish: list[str], max_tokens: int) -> list[int]:
@@ -42,7 +79,8 @@ def _split_completion(total: int, texts: list[str], finish: list[str], max_token
     capped = [f == "length" for f in finish]
     if len(texts) <= 1 or sum(capped) * max_tokens > total:
         return _split(total, [len(t) + 1.0 for t in texts])
-    rest = iter(_split(total - sum(capped) * max_tokens, [len(t) + 1.0 for t, c in zip(texts, capped) if not c]))
+    free = [len(t) + 1.0 for t, c in zip(texts, capped, strict=True) if not c]
+    rest = iter(_split(total - sum(capped) * max_tokens, free))
     return [max_tokens if c else next(rest) for c in capped]
 
 
@@ -59,12 +97,13 @@ def _split(total: int, weights: list[float]) -> list[int]:
     return parts
 
 
-def reply_json(url: str, resp: httpx.Response) -> dict[str, Any]:
+def reply_json(url: str, resp: httpx.Response) -> Any:
+    """The JSON body of a 2xx reply; `Garbled` when it does not parse (a truncated body, an HTML page)."""
     try:
         return resp.json()
-    except ValueError:
-        raise SamplerError(f"{url} answered {resp.status_code} with a body that is not JSON: "
-                           f"{one_line(resp.text)[:200]}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise Garbled(f"{url} answered {resp.status_code} with a body that is not JSON: "
+                      f"{one_line(resp.text)[:200]!r}") from None
 
 
 def server_message(resp: httpx.Response) -> str:

@@ -8,6 +8,7 @@ not tokenize, template or price anything: token counts are what the server repor
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import random
 import threading
@@ -21,10 +22,21 @@ import httpx
 from monkeys.core import Completion, Prompt, SampleRequest
 from monkeys.errors import ConfigError, SamplerError
 from monkeys.registry import register_sampler
-from monkeys.samplers._openai_reply import completions, describe, reply_json, retry_after, server_message
+from monkeys.samplers._openai_reply import (
+    Garbled,
+    completions,
+    describe,
+    reply_json,
+    retry_after,
+    server_message,
+)
 
 T = TypeVar("T")
-_MAX_RETRY_AFTER_S = 600.0  # a server asking for longer than this is treated as down
+_RESUME = "samples stored so far are kept: run the same command again to resume"
+
+
+class _Silent(Exception):
+    """The server sent nothing on any connection for `timeout_s` while this request was in flight."""
 
 
 class _Refused(SamplerError):
@@ -53,10 +65,22 @@ class OpenAISampler:
     - `completion_tokens`: servers report only the total, so choices that stopped on `length` get
       `max_tokens` and the rest of the total is split in proportion to text length (an estimate;
       exact with n = 1).
-    - `latency_s`: wall time of the successful HTTP attempt (retries and queueing excluded).
-    Retries: 429, 5xx, timeouts and connection errors, `max_retries` times, with exponential backoff
-    (`backoff_s` · 2^attempt, capped at `max_backoff_s`, times a jitter in [0.5, 1]) or the server's
-    Retry-After / retry-after-ms when it sends one.
+    - `latency_s`: wall time of the successful HTTP attempt (retries excluded; time queued on the
+      server included, since the client cannot see it).
+    - `text`: an unpaired surrogate in the reply (invalid Unicode that no UTF-8 store can hold) becomes
+      U+FFFD.
+    Retries: 429, 5xx, connection errors (refused, reset, a body cut short) and bodies that are not JSON,
+    `max_retries` times, with exponential backoff (`backoff_s` · 2^attempt, capped at `max_backoff_s`,
+    times a jitter in [0.5, 1]) or the server's Retry-After / retry-after-ms when it sends one. A server
+    asking for longer than `max_backoff_s` is treated as down (`SamplerError` at once), so the total wait
+    is at most `max_retries` · `max_backoff_s`.
+    Timeout: `timeout_s` is how long the server may send nothing at all on any of this sampler's
+    connections while a request is in flight. Time a request spends queued behind others on a busy
+    server does not count as long as the server finishes someone's request (or, streaming, sends bytes)
+    within `timeout_s`; so a server with fewer slots than `concurrency` is waited for, not flooded with
+    re-sends. A request that runs into the timeout is not re-sent (the server may still be working on
+    it): the server is taken as hung and `sample()` raises `SamplerError`. Without streaming, one
+    generation must therefore fit in `timeout_s`.
     """
 
     redraw_whole_batch = False
@@ -92,6 +116,8 @@ class OpenAISampler:
         self._client: httpx.AsyncClient | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._closed = False
+        self._waiting: set[concurrent.futures.Future[list[Completion]]] = set()  # sample() calls in flight
+        self._last_progress = 0.0  # monotonic time of the last byte any connection received
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -103,13 +129,22 @@ class OpenAISampler:
         if not requests:
             return []
         path, body = self._body(prompt, temperature, top_p, max_tokens)
-        loop = self._ensure_loop()
-        future = asyncio.run_coroutine_threadsafe(self._sample(path, body, list(requests), max_tokens), loop)
+        with self._lock:
+            loop = self._ensure_loop()
+            future = asyncio.run_coroutine_threadsafe(self._sample(path, body, list(requests), max_tokens), loop)
+            self._waiting.add(future)
         try:
             return future.result()
+        except concurrent.futures.CancelledError:
+            if self._closed:  # close() woke us: the run is ending for another reason
+                raise SamplerError("sampler openai was closed while a request was in flight") from None
+            raise
         except BaseException:
             future.cancel()  # Ctrl-C in the caller: do not leave its requests running for nobody
             raise
+        finally:
+            with self._lock:
+                self._waiting.discard(future)
 
     def check_reachable(self, timeout_s: float = 5.0) -> list[str]:
         """Fail fast before a run stores anything: raise `SamplerError` unless the server answers.
@@ -128,22 +163,44 @@ class OpenAISampler:
         if resp.status_code in (401, 403) or resp.status_code >= 500:
             raise self._refused(url, resp)
         try:
-            return [str(m["id"]) for m in resp.json().get("data", []) if isinstance(m, dict) and "id" in m]
+            data = resp.json().get("data", [])
+            models = [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
         except (ValueError, AttributeError, TypeError):
             return []
+        if models and self.model_name not in models:
+            shown = ", ".join(repr(m) for m in models[:10]) + (f" and {len(models) - 10} more"
+                                                               if len(models) > 10 else "")
+            raise SamplerError(f"--model {self.model_name!r} is not served at {url}; the server offers {shown}")
+        return models
 
     def close(self) -> None:
-        """Close connections and stop the event-loop thread; safe to call twice."""
+        """Stop: wake every `sample()` still waiting (it raises `SamplerError`), drop the connections and
+        the event-loop thread. Never waits on the server (a few seconds at most); safe to call twice."""
         with self._lock:
             loop, thread, self._closed = self._loop, self._thread, True
             self._loop = self._thread = None
+            waiting = list(self._waiting)
+        for future in waiting:
+            future.cancel()
         if loop is None or thread is None:
             return
-        if self._client is not None:
-            asyncio.run_coroutine_threadsafe(self._client.aclose(), loop).result(timeout=10)
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=5)
+        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError, RuntimeError):
+            pass  # the loop thread is a daemon: it cannot keep the process alive
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+        thread.join(timeout=5)
+        if not thread.is_alive():
+            loop.close()
+
+    async def _shutdown(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=2) if tasks else None
+        if self._client is not None:
+            await asyncio.wait_for(self._client.aclose(), timeout=2)
 
     def __enter__(self) -> Self:
         return self
@@ -183,7 +240,7 @@ class OpenAISampler:
             batch = {**body, "n": len(requests), "seed": requests[0].seed}
             try:
                 data, latency = await self._post(path, batch)
-                done = completions(data, requests, requests[0].seed, latency, max_tokens)
+                done = self._completions(path, data, requests, requests[0].seed, latency, max_tokens)
             except _Refused as exc:
                 if exc.status not in (400, 422):
                     raise
@@ -193,10 +250,17 @@ class OpenAISampler:
 
     async def _one(self, path: str, body: dict, request: SampleRequest, max_tokens: int) -> Completion:
         data, latency = await self._post(path, {**body, "n": 1, "seed": request.seed})
-        got = completions(data, [request], request.seed, latency, max_tokens)
+        got = self._completions(path, data, [request], request.seed, latency, max_tokens)
         if not got:
             raise SamplerError(f"{self.base_url}{path} answered without any choices")
         return got[0]
+
+    def _completions(self, path: str, data: Any, requests: list[SampleRequest], seed: int, latency: float,
+                     max_tokens: int) -> list[Completion]:
+        try:
+            return completions(data, requests, seed, latency, max_tokens)
+        except SamplerError as exc:  # a reply of the wrong shape: say which server sent it
+            raise SamplerError(f"{self.base_url}{path} answered 200 but {exc}") from None
 
     async def _post(self, path: str, body: dict) -> tuple[dict[str, Any], float]:
         """POST with retries; returns (JSON reply, seconds). Raises `SamplerError` on refusal or give-up."""
@@ -209,28 +273,69 @@ class OpenAISampler:
             async with self._semaphore:
                 start = time.perf_counter()
                 try:
-                    resp = await self._client.post(url, json=body)
+                    resp = await self._watched(url, body)
+                    if resp.status_code < 300:
+                        return reply_json(url, resp), time.perf_counter() - start
+                except _Silent:
+                    raise SamplerError(
+                        f"{url} sent nothing for timeout_s={self.timeout_s:g} s while a request was in flight "
+                        "(the server hangs, or one generation takes longer: raise the sampler option timeout_s); "
+                        f"not re-sent, since the server may still be working on it; {_RESUME}") from None
                 except httpx.ConnectTimeout as exc:
                     problem = f"cannot reach {url}: {describe(exc)}"
-                except httpx.TimeoutException:
-                    problem = f"{url} did not answer within timeout_s={self.timeout_s:g}"
-                except httpx.TransportError as exc:  # refused, reset, closed mid-reply
+                except httpx.TransportError as exc:  # refused, reset, closed mid-reply, body cut short
                     problem = f"cannot reach {url}: {describe(exc)}"
+                except Garbled as exc:
+                    problem = str(exc)
+                except httpx.DecodingError as exc:
+                    problem = f"{url}: {describe(exc)}"
                 else:
-                    latency = time.perf_counter() - start
-                    if resp.status_code < 300:
-                        return reply_json(url, resp), latency
                     if resp.status_code != 429 and resp.status_code < 500:
                         raise self._refused(url, resp)
                     problem = f"{url} answered {resp.status_code}: {server_message(resp)}"
                     wait_s = retry_after(resp)
+                    if wait_s is not None and wait_s > self.max_backoff_s:
+                        raise SamplerError(f"{problem}; it asks to retry after {wait_s:g} s, more than "
+                                           f"max_backoff_s={self.max_backoff_s:g}: the server is taken as down; "
+                                           f"{_RESUME}")
             if attempt + 1 < attempts:
                 await asyncio.sleep(self._delay(attempt, wait_s))
-        raise SamplerError(f"{problem} (gave up after {attempts} attempts)")
+        raise SamplerError(f"{problem} (gave up after {attempts} attempts; {_RESUME})")
+
+    async def _watched(self, url: str, body: dict) -> httpx.Response:
+        """One POST, read to the end; `_Silent` when no connection of this sampler received a byte for
+        `timeout_s` since this request was sent (time queued behind other requests that progress is free)."""
+        task = asyncio.ensure_future(self._send(url, body))
+        sent = time.monotonic()
+        try:
+            while True:
+                remaining = max(sent, self._last_progress) + self.timeout_s - time.monotonic()
+                if remaining <= 0:
+                    raise _Silent
+                done, _ = await asyncio.wait({task}, timeout=remaining)
+                if done:
+                    return task.result()
+        finally:
+            if not task.done():
+                task.cancel()  # closes the connection: servers that notice (vLLM, llama.cpp) stop the work
+
+    async def _send(self, url: str, body: dict) -> httpx.Response:
+        assert self._client is not None
+        async with self._client.stream("POST", url, json=body) as resp:
+            self._progress()
+            raw = []
+            async for chunk in resp.aiter_raw():
+                self._progress()
+                raw.append(chunk)
+        # A complete response object, decoded (gzip etc.) as httpx would have.
+        return httpx.Response(resp.status_code, headers=resp.headers, content=b"".join(raw), request=resp.request)
+
+    def _progress(self) -> None:
+        self._last_progress = time.monotonic()
 
     def _delay(self, attempt: int, wait_s: float | None) -> float:
         if wait_s is not None:
-            return min(wait_s, _MAX_RETRY_AFTER_S)
+            return wait_s  # at most max_backoff_s: longer is taken as down before we get here
         return min(self.max_backoff_s, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
 
     def _refused(self, url: str, resp: httpx.Response) -> _Refused:
@@ -246,20 +351,24 @@ class OpenAISampler:
     # -- event loop ---------------------------------------------------------------------------------
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._closed:
-                raise SamplerError("sampler openai is closed")
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="monkeys-openai", daemon=True)
-                thread.start()
-                asyncio.run_coroutine_threadsafe(self._open(), loop).result()
-                self._loop, self._thread = loop, thread
-            return self._loop
+        """The event loop, started on first use. Call with `self._lock` held."""
+        if self._closed:
+            raise SamplerError("sampler openai is closed")
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="monkeys-openai", daemon=True)
+            thread.start()
+            asyncio.run_coroutine_threadsafe(self._open(), loop).result()
+            self._loop, self._thread = loop, thread
+        return self._loop
 
     async def _open(self) -> None:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        self._client = httpx.AsyncClient(timeout=self.timeout_s, limits=limits,
+        # No read timeout of httpx's own: `_watched` times the server's silence across all connections.
+        # Connecting gets less than timeout_s, so a server that never accepts is retried (it has nothing).
+        timeout = httpx.Timeout(connect=min(self.timeout_s / 2, 30.0), read=None, write=self.timeout_s,
+                                pool=None)
+        self._client = httpx.AsyncClient(timeout=timeout, limits=limits,
                                          headers={"User-Agent": "monkeys", **self._headers})
         self._semaphore = asyncio.Semaphore(self.concurrency)
 
