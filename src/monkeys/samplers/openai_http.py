@@ -14,14 +14,15 @@ import random
 import threading
 import time
 from collections.abc import Coroutine, Sequence
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from annotated_types import Ge, Gt
 
 from monkeys.core import Completion, Prompt, SampleRequest
 from monkeys.errors import ConfigError, SamplerError
-from monkeys.registry import register_sampler
+from monkeys.registry import SPEED_ONLY, register_sampler
 from monkeys.samplers._openai_reply import (
     Garbled,
     completions,
@@ -86,10 +87,12 @@ class OpenAISampler:
     redraw_whole_batch = False
 
     def __init__(
-        self, base_url: str, model: str, api_key: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-        chat: bool | None = None, use_n: bool = True, concurrency: int = 16, max_retries: int = 6,
-        timeout_s: float = 120.0, extra_body: dict[str, Any] | None = None, backoff_s: float = 1.0,
-        max_backoff_s: float = 60.0, max_n: int = 32,
+        self, base_url: str, model: str, api_key: str | None = None,
+        api_key_env: Annotated[str, SPEED_ONLY] = "OPENAI_API_KEY", chat: bool | None = None, use_n: bool = True,
+        concurrency: Annotated[int, Ge(1), SPEED_ONLY] = 16, max_retries: Annotated[int, Ge(0), SPEED_ONLY] = 6,
+        timeout_s: Annotated[float, Gt(0), SPEED_ONLY] = 120.0, extra_body: dict[str, Any] | None = None,
+        backoff_s: Annotated[float, Ge(0), SPEED_ONLY] = 1.0,
+        max_backoff_s: Annotated[float, Ge(0), SPEED_ONLY] = 60.0, max_n: Annotated[int, Ge(1)] = 32,
     ) -> None:
         if concurrency < 1 or max_n < 1:
             raise ConfigError(f"sampler openai: concurrency and max_n must be >= 1, got {concurrency}, {max_n}")
