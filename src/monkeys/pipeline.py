@@ -6,23 +6,33 @@ verification run concurrently: a bounded number of sampler calls in flight, veri
 a semaphore so a slow verifier holds back sampling instead of piling samples up in memory. Every record
 goes through the single store writer. Resume is per sample: the indices already stored are skipped, the
 seed of each index is derived, and stored samples without a verdict are verified first.
+
+One writer per run directory: the run holds the directory's `RunLock` (an OS lock, gone with the process
+even after `kill -9`) from before it reads a stored config to after its last commit; a second writer is
+refused with a line naming the holder. Requests are generated as they are sent, so memory does not grow
+with `n`. A failure of the store writer or of a sampler call ends the run at once with one `MonkeysError`
+(plus the resume hint); worker threads are daemons, so a call stuck in a sampler never keeps the process
+alive after the run has ended.
 """
 
 from __future__ import annotations
 
+import contextlib
 import platform
+import queue
+import sqlite3
 import threading
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from monkeys import __version__
-from monkeys.config import RunConfig, check_resume, parse_problem_selection, stored_config
+from monkeys.config import RunConfig, check_resume, parse_problem_selection, redact, stored_config
 from monkeys.core import Completion, Problem, Sample, Sampler, SampleRequest, Verdict, Verifier, derive_seed
-from monkeys.errors import ConfigError
+from monkeys.errors import ConfigError, MonkeysError, StoreError
 from monkeys.registry import create, get_plugin
 from monkeys.store import (
     StoreWriter,
@@ -33,9 +43,9 @@ from monkeys.store import (
     store_path,
     unscored_samples,
     unverified_samples,
-    write_meta,
-    write_problems,
 )
+from monkeys.store.lock import RunLock
+from monkeys.store.writer import write_header
 
 
 class ProgressSink(Protocol):
@@ -94,12 +104,32 @@ def build_sampler(config: RunConfig) -> Sampler:
 
 
 def verifier_name(config: RunConfig) -> str:
-    return config.verifier or get_plugin("task", config.task).factory.default_verifier
+    factory: Any = get_plugin("task", config.task).factory
+    return config.verifier or factory.default_verifier
+
+
+_RESUME_HINT = "stored samples are kept; run the same command again to resume"
 
 
 def _batches(n: int, size: int) -> Iterator[range]:
     for start in range(0, n, size):
         yield range(start, min(n, start + size))
+
+
+def _jobs(problems: list[Problem], have: dict[str, set[int]], config: RunConfig,
+          redraw_whole_batch: bool) -> Iterator[tuple[Problem, list[SampleRequest], set[int]]]:
+    """(problem, requests to send, indices to keep) per sampler call, made as they are needed: memory stays
+    flat however large `n` is."""
+    for p in problems:
+        got = have.get(p.problem_id, set())
+        if len(got) >= config.n and all(i in got for i in range(config.n)):
+            continue
+        for batch in _batches(config.n, config.batch_size):
+            keep = [i for i in batch if i not in got]
+            if keep:
+                send = list(batch) if redraw_whole_batch else keep
+                reqs = [SampleRequest(i, derive_seed(config.seed, p.problem_id, i)) for i in send]
+                yield p, reqs, set(keep)
 
 
 def _protections(verifier: Verifier) -> dict[str, str]:
@@ -108,21 +138,110 @@ def _protections(verifier: Verifier) -> dict[str, str]:
     return dict(own()) if callable(own) else {}
 
 
+class _Workers:
+    """A fixed set of daemon threads running submitted calls, each with a `Future`.
+
+    Not a `ThreadPoolExecutor`: its threads are joined when the interpreter exits, so one sampler call stuck
+    on a dead server (or a verification stuck in a sandbox) would keep the process alive after the run has
+    already failed and printed its error.
+    """
+
+    def __init__(self, size: int, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+                                       | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+                         for i in range(max(1, size))]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        self._queue.put((fut, fn, args, kwargs))
+        return fut
+
+    def shutdown(self, *, wait: bool = True, cancel: bool = False) -> None:
+        if cancel:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    item = self._queue.get_nowait()
+                    if item is not None:
+                        item[0].cancel()
+        for _ in self._threads:
+            self._queue.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fut, fn, args, kwargs = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+            del fut, fn, args, kwargs, item
+
+
+@dataclass
+class _Stored:
+    """What a resumed run takes from its store."""
+
+    problems: list[Problem] | None = None
+    configured: bool = False  # the store holds the run's config (else it was killed while being made)
+    history: list[dict[str, Any]] | None = None  # the config history to store, when this resume adds to it
+    redacted: dict[str, Any] | None = None  # the stored config without the secret an old monkeys kept in it
+
+
+def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
+    """On resume: check `config` against the stored one; the stored problems and the new config history."""
+    db = connect(run_dir)
+    try:
+        stored = read_meta(db, "config")
+        if not stored:  # made but killed before its header was written: nothing to agree with
+            return _Stored()
+        old = read_meta(db, "config_history") or []
+        history = check_resume(stored, config, run_dir, old)
+        clean = redact(stored)
+        return _Stored(read_problems(db) or None, True, history if history != old else None,
+                       clean if clean != stored else None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{store_path(run_dir)}: cannot read the run store: {exc}") from exc
+    finally:
+        db.close()
+
+
 def run(config: RunConfig, progress: ProgressSink | None = None) -> RunSummary:
-    """Run or resume `config` into `config.out`. Raises MonkeysError subclasses for the user's mistakes."""
+    """Run or resume `config` into `config.out`. Raises MonkeysError subclasses for the user's mistakes.
+
+    Holds the run directory's lock for the whole run: a run directory another writer holds is refused
+    (`StoreError`) before anything is read or written. Everything that can be checked is checked before a
+    missing run directory is created.
+    """
     progress = progress or _NoProgress()
     run_dir = Path(config.out)
-    resumed = store_path(run_dir).exists()
     for kind, name in (("task", config.task), ("sampler", config.sampler), ("verifier", verifier_name(config)),
                        *(("scorer", s) for s in config.scorers)):
         get_plugin(kind, name)  # unknown names fail before anything else
-    problems: list[Problem] | None = None
-    if resumed:
-        db = connect(run_dir)
-        stored = read_meta(db, "config") or {}
-        check_resume(stored, config, run_dir)
-        problems = read_problems(db) or None
-        db.close()
+    lock = RunLock(run_dir, choose="another --out")
+    if run_dir.is_dir():
+        lock.acquire()  # before reading the stored config: nobody changes it under us
+    try:
+        return _locked_run(config, run_dir, lock, progress)
+    finally:
+        lock.release()
+
+
+def _locked_run(config: RunConfig, run_dir: Path, lock: RunLock, progress: ProgressSink) -> RunSummary:
+    resumed = store_path(run_dir).exists()
+    stored = _read_stored(run_dir, config) if resumed else _Stored()
+    problems = stored.problems
     if problems is None:
         task = create("task", config.task, **({"data": config.data} if config.data else {}),
                       **config.task_options)
@@ -141,7 +260,13 @@ def run(config: RunConfig, progress: ProgressSink | None = None) -> RunSummary:
             scorer.close()
         raise
     try:
-        return _run(config, run_dir, problems, sampler, verifier, vname, scorers, progress, resumed)
+        if not lock.held:  # a fresh run directory: made now that every check has passed
+            lock.acquire(create_dir=True)
+            if not resumed and store_path(run_dir).exists():  # another run made a store here meanwhile
+                resumed = True
+                stored = _read_stored(run_dir, config)
+                problems = stored.problems or problems
+        return _run(config, run_dir, problems, sampler, verifier, vname, scorers, progress, resumed, stored)
     finally:
         sampler.close()
         verifier.close()
@@ -149,19 +274,26 @@ def run(config: RunConfig, progress: ProgressSink | None = None) -> RunSummary:
             scorer.close()
 
 
-def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sampler, verifier: Verifier,
-         vname: str, scorers: dict[str, Any], progress: ProgressSink, resumed: bool) -> RunSummary:
+def _prepare_store(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sampler,
+                   verifier: Verifier, vname: str, scorers: dict[str, Any], stored: _Stored
+                   ) -> tuple[dict[str, set[int]], dict[tuple[str, int], tuple[Sample, bool, list[str]]], set[str]]:
+    """Record the run's metadata and problems; return stored indices, pending work and solved problems.
+
+    The config is stored once, when the run is made, and never rewritten: a resume that changes what may
+    change (a larger `n`, ...) appends to meta "config_history" (see `config.check_resume`)."""
+    header: dict[str, Any] = {}
+    if not stored.configured:
+        header["created_at"] = datetime.now(UTC).isoformat()
+        header["config"] = stored_config(config)  # secrets redacted
+    elif stored.redacted is not None:  # the same config, less a key stored in clear before issue 10
+        header["config"] = stored.redacted
+    if stored.history is not None:
+        header["config_history"] = stored.history
+    header.update(monkeys_version=__version__, python=platform.python_version(), model=sampler.model_name,
+                  verifier=vname, protections=_protections(verifier))
     db = connect(run_dir, create=True)
     try:
-        if not resumed:
-            write_meta(db, "created_at", datetime.now(UTC).isoformat())
-        write_meta(db, "config", stored_config(config))  # secrets redacted
-        write_meta(db, "monkeys_version", __version__)
-        write_meta(db, "python", platform.python_version())
-        write_meta(db, "model", sampler.model_name)
-        write_meta(db, "verifier", vname)
-        write_meta(db, "protections", _protections(verifier))
-        write_problems(db, problems)
+        write_header(db, header, problems)
         have = sample_indices(db)
         # Resume: stored samples lacking a verdict or a score (a crash between the stages) come first.
         pending: dict[tuple[str, int], tuple[Sample, bool, list[str]]] = {}
@@ -177,23 +309,46 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
         solved = {r[0] for r in db.execute(
             "SELECT DISTINCT s.problem_id FROM verdicts v JOIN samples s USING (sample_id)"
             " WHERE v.verifier = ? AND v.outcome = 'pass'", (vname,))}
+    except sqlite3.Error as exc:  # a full disk, "database is locked" after the busy timeout, an I/O error
+        raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
     finally:
         db.close()
+    return have, pending, solved
+
+
+def _with_resume_hint(exc: MonkeysError) -> MonkeysError:
+    """The same error, its message ending with how to resume (a run that stopped midway keeps its samples)."""
+    text = str(exc)
+    if "resume" in text:
+        return exc
+    try:
+        return type(exc)(f"{text}; {_RESUME_HINT}")
+    except Exception:
+        return MonkeysError(f"{text}; {_RESUME_HINT}")
+
+
+def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sampler, verifier: Verifier,
+         vname: str, scorers: dict[str, Any], progress: ProgressSink, resumed: bool, stored: _Stored) -> RunSummary:
+    have, pending, solved = _prepare_store(config, run_dir, problems, sampler, verifier, vname, scorers, stored)
     by_id = {p.problem_id: p for p in problems}
     summary = RunSummary(run_dir, len(problems), resumed=resumed, solved=solved)
-    jobs = []  # (problem, requests to send, indices to keep)
-    for p in problems:
-        got = have.get(p.problem_id, set())
-        for batch in _batches(config.n, config.batch_size):
-            keep = [i for i in batch if i not in got]
-            if keep:
-                send = list(batch) if sampler.redraw_whole_batch else keep
-                reqs = [SampleRequest(i, derive_seed(config.seed, p.problem_id, i)) for i in send]
-                jobs.append((p, reqs, set(keep)))
+    jobs = _jobs(problems, have, config, sampler.redraw_whole_batch)
     already = sum(min(len(have.get(p.problem_id, ())), config.n) for p in problems)
     progress.start(config.n * len(problems), already, len(problems), len(solved))
 
     writer = StoreWriter(run_dir)
+    try:
+        return _stream(config, problems, by_id, pending, jobs, sampler, verifier, vname, scorers, progress,
+                       summary, writer)
+    except MonkeysError as exc:
+        raise _with_resume_hint(exc) from exc
+
+
+def _stream(config: RunConfig, problems: list[Problem], by_id: dict[str, Problem],
+            pending: dict[tuple[str, int], tuple[Sample, bool, list[str]]],
+            jobs: Iterator[tuple[Problem, list[SampleRequest], set[int]]], sampler: Sampler, verifier: Verifier,
+            vname: str, scorers: dict[str, Any], progress: ProgressSink, summary: RunSummary,
+            writer: StoreWriter) -> RunSummary:
     verify_slots = threading.BoundedSemaphore(config.verify_workers * 4)
     lock = threading.Lock()
     done_verdicts: list[tuple[str, Verdict]] = []
@@ -224,13 +379,14 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
 
     # A sampler says how many calls it takes at once (an HTTP client: many; a local model: one).
     concurrency = config.concurrency or int(getattr(sampler, "concurrency", 1))
-    sample_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="monkeys-sample")
-    verify_pool = ThreadPoolExecutor(config.verify_workers, thread_name_prefix="monkeys-verify")
+    sample_pool = _Workers(concurrency, "monkeys-sample")
+    verify_pool = _Workers(config.verify_workers, "monkeys-verify")
     verify_futures: set[Future[None]] = set()
 
     def submit_verify(problem: Problem, sample: Sample, need_verdict: bool = True,
                       scorer_names: list[str] | None = None) -> None:
         while not verify_slots.acquire(timeout=0.1):  # back-pressure: wait for a verifier slot
+            writer.check()
             drain_verdicts()
             _reap(verify_futures)
         names = list(scorers) if scorer_names is None else scorer_names
@@ -240,12 +396,12 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
         for sample, need_verdict, names in pending.values():
             if sample.problem_id in by_id:
                 submit_verify(by_id[sample.problem_id], sample, need_verdict, names)
-        job_iter = iter(jobs)
+        pending.clear()
         in_flight: dict[Future[list[Completion]], tuple[Problem, set[int]]] = {}
 
         def fill() -> None:
             while len(in_flight) < concurrency:
-                job = next(job_iter, None)
+                job = next(jobs, None)
                 if job is None:
                     return
                 problem, reqs, keep = job
@@ -256,6 +412,7 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
         fill()
         while in_flight:
             finished, _ = wait(list(in_flight), timeout=0.2, return_when=FIRST_COMPLETED)
+            writer.check()  # a store that cannot be written ends the run now, not at the end
             drain_verdicts()
             _reap(verify_futures)
             for fut in finished:
@@ -271,15 +428,18 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
             fill()
         while verify_futures:
             wait(list(verify_futures), timeout=0.2)
+            writer.check()
             drain_verdicts()
             _reap(verify_futures)
         drain_verdicts()
         writer.flush()
     except BaseException:
-        # Ctrl-C or a crash: keep what is already queued, do not wait for a long sampler call.
-        sample_pool.shutdown(wait=False, cancel_futures=True)
-        verify_pool.shutdown(wait=False, cancel_futures=True)
-        writer.close()
+        # Ctrl-C or a failure: keep what is already queued, do not wait for a long sampler call (the
+        # workers are daemon threads: one stuck in a call does not keep the process alive).
+        sample_pool.shutdown(wait=False, cancel=True)
+        verify_pool.shutdown(wait=False, cancel=True)
+        with contextlib.suppress(StoreError):  # the error in flight says more (it may be this one)
+            writer.close()
         raise
     sample_pool.shutdown()
     verify_pool.shutdown()
@@ -292,4 +452,3 @@ def _reap(futures: set[Future[Any]]) -> None:
     for fut in [f for f in futures if f.done()]:
         futures.discard(fut)
         fut.result()
-

@@ -9,6 +9,7 @@ bulk through the normal schema, verdicts under verifier "imported". The run dir 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ import numpy as np
 
 from monkeys.core import Problem, Prompt
 from monkeys.errors import DataError, StoreError
-from monkeys.store.db import connect
+from monkeys.store.db import connect, store_path
+from monkeys.store.lock import RunLock
 from monkeys.store.writer import write_columns, write_meta, write_problems
 
 Progress = Callable[[int, int | None], None]  # (rows done, rows total or None)
@@ -199,13 +201,24 @@ def import_results(path: Path, run_dir: Path, *, model: str | None = None, verif
 
     `model` names the model where the input has no `model` column. `progress(done, total)` is called after
     each batch. Raises `DataError` on bad input (file, row, field) before anything is written, and
-    `StoreError` when `run_dir` already holds samples.
+    `StoreError` when `run_dir` already holds samples, another monkeys process writes to it (the run
+    directory's lock is held from before the store is opened to the end), or the store cannot be written.
     """
     path, run_dir = Path(path), Path(run_dir)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     kind = _kind(path)
     problems, total = _first_pass(path, kind)
+    with RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
+        try:
+            return _write(path, kind, run_dir, problems, total, model=model, verifier=verifier,
+                          progress=progress)
+        except sqlite3.Error as exc:  # a full disk, an I/O error, a store locked by another program
+            raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
+
+
+def _write(path: Path, kind: str, run_dir: Path, problems: list[Problem], total: int, *, model: str | None,
+           verifier: str, progress: Progress | None) -> ImportSummary:
     db = connect(run_dir, create=True)
     try:
         if db.execute("SELECT 1 FROM samples LIMIT 1").fetchone():
