@@ -18,8 +18,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Coverage vs k (pass@k) of stored runs, as a table and plots; never calls a model."""
         from monkeys.report import report_runs
-        from monkeys.store import connect
+        from monkeys.store import open_readonly
 
-        for run_dir in run_dirs:
-            connect(run_dir).close()  # a clear error for a directory that is not a run
+        for run_dir in run_dirs:  # one clear line for any that is not a run, before anything is drawn
+            open_readonly(run_dir).close()
         report_runs(list(run_dirs), console=Console(), html_path=html, pricing=pricing)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from monkeys.analysis.cost import TokenStats
-from monkeys.store import connect, read_meta
+from monkeys.store import read_config, read_meta, read_store
 
 
 @dataclass
@@ -37,20 +37,21 @@ class RunData:
 
 
 def load_run(run_dir: Path) -> RunData:
-    """Read everything the report needs; raises `StoreError` naming the directory when there is no store."""
+    """Read everything the report needs from the store, opened read-only (`store.read_store`: never
+    written, never migrated); raises `StoreError` naming the file when it is not a readable monkeys store."""
     run_dir = Path(run_dir)
-    db = connect(run_dir)
-    try:
-        config = read_meta(db, "config") or {}
-        verifier = run_verifier(db)
-        ids, n, c = _counts(db, verifier)
-        protections = read_meta(db, "protections")
-        model, tokens = _sample_stats(db)
-        meta_model = read_meta(db, "model")
-        selection = _selection(db, n, verifier)
-        flagged, stripped = _integrity(db, verifier)
-    finally:
-        db.close()
+    return read_store(run_dir, lambda db: _load(run_dir, db))
+
+
+def _load(run_dir: Path, db: sqlite3.Connection) -> RunData:
+    config = read_config(db)
+    verifier = run_verifier(db)
+    ids, n, c = _counts(db, verifier)
+    protections = read_meta(db, "protections")
+    model, tokens = _sample_stats(db)
+    meta_model = read_meta(db, "model")
+    selection = _selection(db, n, verifier)
+    flagged, stripped = _integrity(db, verifier)
     return RunData(
         run_dir=run_dir, name=run_dir.name or str(run_dir), problem_ids=ids, n=n, c=c, verifier=verifier,
         model=str(config.get("model") or meta_model or model or "?"), config=config, protections=protections,
@@ -60,7 +61,7 @@ def load_run(run_dir: Path) -> RunData:
 def run_verifier(db: sqlite3.Connection) -> str | None:
     """The run's verifier: the config's, else the resolved one the pipeline stores under meta 'verifier'
     (a config may leave it to the task's default), else the only verifier with verdicts."""
-    name = (read_meta(db, "config") or {}).get("verifier") or read_meta(db, "verifier")
+    name = read_config(db).get("verifier") or read_meta(db, "verifier")
     if name:
         return str(name)
     found = [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts LIMIT 2")]

@@ -1,9 +1,14 @@
-"""The run store: one SQLite file per run directory (see `db`, `migrations`, `writer`, `read`)."""
+"""The run store: one SQLite file per run directory (see `db`, `migrations`, `writer`, `read`).
 
-from monkeys.store.db import DB_NAME, connect, private_file, store_path
+Writers (`run`, `import`) open it with `connect`, which creates and migrates; readers (`report`, `export`)
+with `open_readonly` or `read_store`, which never write or migrate and refuse what is not a monkeys store.
+"""
+
+from monkeys.store.db import DB_NAME, StoreReader, connect, open_readonly, private_file, read_store, store_path
 from monkeys.store.read import (
     Results,
     iter_samples,
+    read_config,
     read_meta,
     read_problems,
     read_results,
@@ -14,7 +19,7 @@ from monkeys.store.read import (
 from monkeys.store.writer import StoreWriter, write_meta, write_problems
 
 __all__ = [
-    "DB_NAME", "Results", "StoreWriter", "connect", "iter_samples", "private_file", "read_meta", "read_problems",
-    "read_results", "sample_indices", "store_path", "unscored_samples", "unverified_samples", "write_meta",
-    "write_problems",
+    "DB_NAME", "Results", "StoreReader", "StoreWriter", "connect", "iter_samples", "open_readonly", "private_file",
+    "read_config", "read_meta", "read_problems", "read_results", "read_store", "sample_indices", "store_path",
+    "unscored_samples", "unverified_samples", "write_meta", "write_problems",
 ]

@@ -1,27 +1,43 @@
-"""Open a run directory's SQLite store (`monkeys.db`, WAL mode) and bring its schema up to date.
+"""Open a run directory's SQLite store (`monkeys.db`, WAL mode): `connect` for writers (creates and
+migrates), `open_readonly` / `read_store` for readers (never write, never migrate).
 
 The store is the contract between stages: sampling, verification, analysis and report read and write it
 and nothing else. Only `store.writer` writes during a run; readers may open it at any time.
+Readers (`monkeys report`, `monkeys export`) refuse, with one `StoreError` naming the file, anything that
+is not a monkeys store at a known schema version: an empty file, a file that is not SQLite, a SQLite
+database without the monkeys schema, a store from a newer monkeys, corrupt pages. They never create a
+file in the run directory, so an archived, read-only run can be reported (see `open_readonly`).
 Modes: a run directory monkeys creates is 0700 and the store files 0600 (issue 10), so a sandboxed program
 running as another uid cannot read samples or expected outputs even without Landlock; `connect` tightens
-an older store's files (not a directory it did not create), and `private_file` is how every other file monkeys writes (plots, exports, HTML) is created.
+an older store's files (not a directory it did not create), and `private_file` is how every other file
+monkeys writes (plots, exports, HTML) is created.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import stat
+import tempfile
+import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from monkeys.errors import StoreError
-from monkeys.store.migrations import MIGRATIONS, apply_migrations
+from monkeys.store.migrations import MIGRATIONS, applied_migrations, apply_migrations
+
+T = TypeVar("T")
 
 DB_NAME = "monkeys.db"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _STORE_FILES = (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", DB_NAME + "-journal")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_TABLES = frozenset({"_migrations", "meta", "problems", "samples", "verdicts", "scores"})
+_EXPECTED = "expected a monkeys run store made by `monkeys run` or `monkeys import`"
 
 
 def store_path(run_dir: Path) -> Path:
@@ -39,14 +55,11 @@ def connect(run_dir: Path, *, create: bool = False, check_same_thread: bool = Tr
             with contextlib.suppress(FileExistsError):  # born 0600: SQLite gives -wal/-shm the same mode
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         db = sqlite3.connect(path, timeout=30, check_same_thread=check_same_thread, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA busy_timeout=30000")
-        db.execute("PRAGMA secure_delete=ON")  # a replaced meta row (an old clear-text key) is zeroed
-        db.isolation_level = "DEFERRED"  # back to implicit transactions; migrations use `with db:`
-        _check_version(db, path)
-        apply_migrations(db)
+        try:
+            _prepare(db, path)
+        except BaseException:
+            db.close()
+            raise
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the run store: {exc}") from exc
     except OSError as exc:
@@ -56,6 +69,22 @@ def connect(run_dir: Path, *, create: bool = False, check_same_thread: bool = Tr
     for name in _STORE_FILES:
         _tighten(path.parent / name, FILE_MODE)
     return db
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    """Check a writer's store (nothing written before: WAL mode changes the header), set it up, migrate."""
+    db.execute("PRAGMA busy_timeout=30000")
+    _check_version(db, path)
+    if applied_migrations(db) is None and db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").fetchone():
+        raise StoreError(f"{path}: a SQLite database with other tables and no monkeys schema; {_EXPECTED}"
+                         " (monkeys adds no tables to a foreign database)")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA secure_delete=ON")  # a replaced meta row (an old clear-text key) is zeroed
+    db.isolation_level = "DEFERRED"  # back to implicit transactions; migrations BEGIN/COMMIT their own
+    apply_migrations(db)
 
 
 def private_file(path: Path) -> Path:
@@ -78,10 +107,193 @@ def _tighten(path: Path, mode: int) -> None:
 
 
 def _check_version(db: sqlite3.Connection, path: Path) -> None:
-    exists = db.execute("SELECT 1 FROM sqlite_master WHERE name='_migrations'").fetchone()
-    if not exists:
-        return
     known = {name for name, _ in MIGRATIONS}
-    unknown = [row[0] for row in db.execute("SELECT name FROM _migrations") if row[0] not in known]
+    unknown = [name for name in applied_migrations(db) or () if name not in known]
     if unknown:
-        raise StoreError(f"{path}: made by a newer monkeys (schema {', '.join(unknown)}); upgrade monkeys")
+        raise StoreError(f"{path}: made by a newer monkeys (schema {', '.join(unknown)}; this monkeys knows up"
+                         f" to {MIGRATIONS[-1][0]}); upgrade monkeys")
+
+
+# ---- read side ------------------------------------------------------------------------------------------
+
+
+class StoreReader(sqlite3.Connection):
+    """A read-only connection to a run store; `path` is the store file (for messages). `close` also
+    removes the private copy made when the store could only be read that way (see `open_readonly`)."""
+
+    path: Path
+    _copy: Path | None = None
+    _fingerprint: tuple[object, ...] | None = None
+
+    def close(self) -> None:
+        super().close()
+        if self._copy is not None:
+            shutil.rmtree(self._copy, ignore_errors=True)
+            self._copy = None
+
+    def changed(self) -> bool:
+        """Whether the store changed since it was opened without locks (`immutable=1`): then what was read
+        may mix two versions (a writer started meanwhile) and should be read again."""
+        return self._fingerprint is not None and self._fingerprint != _fingerprint(self.path)
+
+
+def _fingerprint(path: Path) -> tuple[object, ...]:
+    out: list[object] = []
+    for name in (path.name, path.name + "-wal"):
+        try:
+            st = os.stat(path.with_name(name))
+        except FileNotFoundError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _uri(path: Path, **params: str) -> str:
+    return "file:" + urllib.parse.quote(str(Path(path).absolute())) + "?" + urllib.parse.urlencode(params)
+
+
+def open_readonly(run_dir: Path) -> StoreReader:
+    """Open the store of `run_dir` for reading only: no migration, no write, no file created.
+
+    A store whose WAL is absent or empty (every cleanly closed store) is opened `immutable=1`: SQLite then
+    takes no locks and creates no -wal/-shm, so a read-only or archived directory reads too; `changed()`
+    tells a caller that a writer started meanwhile (`read_store` then reads again). A store with a pending
+    WAL (a live run, or one killed) is opened `mode=ro` beside its -wal/-shm, SQLite's reader protocol;
+    where that cannot work (the -shm is missing and the directory is not writable, or the files cannot be
+    opened), the store and its WAL are copied to a private temporary directory and read there.
+    Raises `StoreError` naming the file and what was expected for anything but a monkeys store at a known
+    schema version.
+    """
+    path = store_path(run_dir)
+    if not Path(run_dir).is_dir():
+        what = "is not a directory" if Path(run_dir).exists() else "no such directory"
+        raise StoreError(f"{run_dir}: {what}; expected a run directory made by `monkeys run`")
+    if not path.exists():
+        raise StoreError(f"{path}: no run store here; expected a run directory made by `monkeys run`")
+    if not path.is_file():
+        raise StoreError(f"{path}: not a file; {_EXPECTED}")
+    wal = path.with_name(DB_NAME + "-wal")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+        pending = _size(wal) > 0
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the run store: {exc.strerror or exc}") from exc
+    if not head and not pending:
+        raise StoreError(f"{path}: empty file (0 bytes); {_EXPECTED}")
+    if head and head != _SQLITE_MAGIC:  # a store being created in WAL mode may be 0 bytes beside its WAL
+        raise StoreError(f"{path}: not a SQLite database; {_EXPECTED}")
+    if not pending:
+        fingerprint = _fingerprint(path)
+        try:
+            db = _open(path, _uri(path, mode="ro", immutable="1"))
+        except _CannotOpen as exc:
+            raise StoreError(f"{path}: cannot open the run store: {exc}; {_EXPECTED}") from exc
+        db._fingerprint = fingerprint
+    elif path.with_name(DB_NAME + "-shm").exists():
+        try:
+            db = _open(path, _uri(path, mode="ro"))
+        except _CannotOpen:
+            db = _open_copy(path)
+    else:
+        db = _open_copy(path)
+    return db
+
+
+class _CannotOpen(Exception):
+    pass
+
+
+def _open(path: Path, uri: str) -> StoreReader:
+    """Connect to `uri` and check it holds a monkeys store at a known schema version."""
+    try:
+        db = sqlite3.connect(uri, uri=True, factory=StoreReader, timeout=30)
+    except sqlite3.Error as exc:
+        raise _CannotOpen(str(exc)) from exc
+    db.path = path
+    try:
+        db.execute("PRAGMA busy_timeout=30000")
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.OperationalError as exc:
+            if "unable to open" in str(exc) or "readonly" in str(exc):  # the -wal/-shm cannot be opened
+                raise _CannotOpen(str(exc)) from exc
+            raise
+        _check_schema(db, path, tables)
+    except _CannotOpen:
+        db.close()
+        raise
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise StoreError(f"{path}: cannot read the run store: {exc}; {_EXPECTED} (an intact SQLite file)") from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _check_schema(db: sqlite3.Connection, path: Path, tables: set[str]) -> None:
+    if "_migrations" not in tables:
+        what = "an empty SQLite database" if not tables else "a SQLite database without the monkeys schema"
+        raise StoreError(f"{path}: {what}; {_EXPECTED}")
+    _check_version(db, path)
+    applied = applied_migrations(db) or []
+    missing = [name for name, _ in MIGRATIONS if name not in applied]
+    if missing:
+        raise StoreError(f"{path}: store schema lacks {', '.join(missing)} (an older or interrupted monkeys);"
+                         f" {_EXPECTED}, at schema {MIGRATIONS[-1][0]}: a writer (`monkeys run` on it)"
+                         " upgrades it")
+    if _TABLES - tables:
+        raise StoreError(f"{path}: store lacks the table(s) {', '.join(sorted(_TABLES - tables))}; {_EXPECTED}")
+
+
+def _open_copy(path: Path) -> StoreReader:
+    """Copy the store and its WAL into a private temporary directory and open the copy read-only there
+    (the original directory stays untouched); the copy is removed on `close`."""
+    tmp = Path(tempfile.mkdtemp(prefix="monkeys-read-"))
+    try:
+        for name in (DB_NAME, DB_NAME + "-wal"):
+            if path.with_name(name).exists():
+                shutil.copyfile(path.with_name(name), tmp / name)
+        try:
+            db = _open(path, _uri(tmp / DB_NAME, mode="ro"))
+        except _CannotOpen as exc:
+            raise StoreError(f"{path}: cannot open the run store: {exc}; {_EXPECTED}") from exc
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StoreError(f"{path}: cannot read the run store: {exc.strerror or exc}") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    db._copy = tmp
+    return db
+
+
+def read_store(run_dir: Path, read: Callable[[StoreReader], T], *, attempts: int = 3) -> T:
+    """`read(db)` on a read-only connection to `run_dir`'s store (see `open_readonly`), closed afterwards.
+
+    SQLite errors while reading (corrupt pages, malformed JSON in a column) become one `StoreError` naming
+    the file. When the store was read without locks and a writer changed it meanwhile, `read` runs again
+    (then beside the writer's WAL, under SQLite's locks).
+    """
+    path = store_path(run_dir)
+    for _ in range(attempts):
+        db = open_readonly(run_dir)
+        try:
+            result = read(db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot read the run store: {exc}; {_EXPECTED}"
+                             " (an intact SQLite file)") from exc
+        finally:
+            db.close()
+        if not db.changed():
+            return result
+    raise StoreError(f"{path}: the store kept changing while it was read (is a run writing it?); try again")

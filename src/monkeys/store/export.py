@@ -1,4 +1,6 @@
-"""Export a run's samples with their verdicts to Parquet or JSONL, streamed in batches (read side only).
+"""Export a run's samples with their verdicts to Parquet or JSONL, streamed in batches (read side only:
+the store is opened read-only, see `db.open_readonly`; the output is written beside its final name and
+moved into place when complete, so a failure leaves no partial file).
 
 One row per sample and verdict of the chosen verifier (default: the run's); a sample without a verdict
 gets null outcome and correct. The columns are what `importer` reads back, so export → import round-trips.
@@ -6,13 +8,16 @@ gets null outcome and correct. The columns are what `importer` reads back, so ex
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from monkeys.errors import DataError
-from monkeys.store.db import connect, private_file
-from monkeys.store.read import read_meta
+from monkeys.store.db import private_file, read_store
+from monkeys.store.read import read_config, read_meta
 
 COLUMNS = ("problem_id", "sample_index", "seed", "text", "prompt_tokens", "completion_tokens", "finish_reason",
            "latency_s", "model", "verifier", "outcome", "reason", "correct")
@@ -31,17 +36,20 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
                progress: Callable[[int, int | None], None] | None = None) -> int:
     """Write every sample of `run_dir` to `out_path` ("parquet" or "jsonl"; default from the suffix).
 
-    Returns the number of rows. Raises `StoreError` without a store, `DataError` for an unknown format.
+    Returns the number of rows. Raises `StoreError` without a readable monkeys store, `DataError` for an
+    unknown format or an output that cannot be written.
     """
     run_dir, out_path = Path(run_dir), Path(out_path)
     fmt = _format(out_path, fmt)
-    db = connect(run_dir)
-    try:
-        if verifier is None:  # the config's, else the resolved one the pipeline records, else the only one
-            verifier = (read_meta(db, "config") or {}).get("verifier") or read_meta(db, "verifier")
-            if verifier is None:
+    partial = out_path.with_name(out_path.name + ".partial")
+
+    def write(db: sqlite3.Connection) -> int:
+        name = verifier
+        if name is None:  # the config's, else the resolved one the pipeline records, else the only one
+            name = read_config(db).get("verifier") or read_meta(db, "verifier")
+            if name is None:
                 found = [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts LIMIT 2")]
-                verifier = found[0] if len(found) == 1 else None
+                name = found[0] if len(found) == 1 else None
         total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
         cursor = db.execute(
             "SELECT s.problem_id, s.sample_index, s.seed, s.text, s.prompt_tokens, s.completion_tokens,"
@@ -49,21 +57,32 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
             " CASE WHEN v.outcome IS NULL THEN NULL ELSE v.outcome = 'pass' END"
             " FROM samples s JOIN problems p ON p.problem_id = s.problem_id"
             " LEFT JOIN verdicts v ON v.sample_id = s.sample_id AND v.verifier = ?"
-            " ORDER BY p.position, s.sample_index", (verifier,))
+            " ORDER BY p.position, s.sample_index", (name,))
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        private_file(out_path)  # 0600, like the store it comes from
-        write = _parquet_writer(out_path) if fmt == "parquet" else _jsonl_writer(out_path)
+        private_file(partial)  # 0600, like the store it comes from
+        writer = _parquet_writer(partial) if fmt == "parquet" else _jsonl_writer(partial)
         done = 0
         try:
             while rows := cursor.fetchmany(_BATCH):
-                write.send([tuple(r[:-1]) + (None if r[-1] is None else bool(r[-1]),) for r in rows])
+                writer.send([tuple(r[:-1]) + (None if r[-1] is None else bool(r[-1]),) for r in rows])
                 done += len(rows)
                 if progress is not None:
                     progress(done, total)
         finally:
-            write.close()
-    finally:
-        db.close()
+            writer.close()
+        return done
+
+    try:
+        done = read_store(run_dir, write)
+        os.replace(partial, out_path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise DataError(f"{out_path}: cannot write the export: {exc.strerror or exc}") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
     return done
 
 

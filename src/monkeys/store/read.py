@@ -12,16 +12,48 @@ from typing import Any
 import numpy as np
 
 from monkeys.core import Problem, Prompt, Sample
+from monkeys.errors import StoreError
+
+
+def store_file(db: sqlite3.Connection) -> str:
+    """The file `db` reads (a `StoreReader`'s store, else SQLite's main database file), for messages."""
+    path = getattr(db, "path", None)
+    if path is not None:
+        return str(path)
+    row = next((r for r in db.execute("PRAGMA database_list") if r[1] == "main"), None)
+    return str(row[2]) if row and row[2] else "run store"
+
+
+def _json(db: sqlite3.Connection, value: Any, where: str) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError) as exc:  # JSONDecodeError; TypeError for a BLOB or a number
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise StoreError(f"{store_file(db)}: {where} is not JSON ({shown}: {exc}); expected the JSON monkeys"
+                         " writes (the store was edited or damaged)") from exc
 
 
 def read_meta(db: sqlite3.Connection, key: str, default: Any = None) -> Any:
+    """The JSON value stored under meta `key`, or `default`. Raises `StoreError` naming the file and key
+    when the value is not JSON."""
     row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return json.loads(row[0]) if row else default
+    return _json(db, row[0], f"meta {key!r}") if row else default
+
+
+def read_config(db: sqlite3.Connection) -> dict[str, Any]:
+    """The run's stored config ({} when none). Raises `StoreError` when it is not a JSON object."""
+    config = read_meta(db, "config") or {}
+    if not isinstance(config, dict):
+        raise StoreError(f"{store_file(db)}: meta 'config' is a JSON {type(config).__name__}; expected an"
+                         " object of run settings (the store was edited or damaged)")
+    return config
 
 
 def read_problems(db: sqlite3.Connection) -> list[Problem]:
     rows = db.execute("SELECT problem_id, prompt, reference FROM problems ORDER BY position")
-    return [Problem(pid, Prompt.from_dict(json.loads(p)), json.loads(r)) for pid, p, r in rows]
+    return [Problem(pid, Prompt.from_dict(_json(db, p, f"the prompt of problem {pid!r}")),
+                    _json(db, r, f"the reference of problem {pid!r}")) for pid, p, r in rows]
 
 
 def sample_indices(db: sqlite3.Connection) -> dict[str, set[int]]:
@@ -87,7 +119,7 @@ def read_results(db: sqlite3.Connection, verifier: str | None = None) -> Results
     """Correctness arrays for every stored problem under `verifier` (default: the run's verifier, which
     the pipeline records in meta `verifier` after resolving the task's default)."""
     if verifier is None:
-        verifier = read_meta(db, "verifier") or (read_meta(db, "config") or {}).get("verifier")
+        verifier = read_meta(db, "verifier") or read_config(db).get("verifier")
     by_problem: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     rows = db.execute(
         "SELECT s.problem_id, s.sample_index, v.outcome FROM verdicts v JOIN samples s"
