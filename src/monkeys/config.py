@@ -1,15 +1,27 @@
 """A whole run as data: `RunConfig`, filled from CLI flags and/or a YAML/TOML/JSON file.
 
-The resolved config is stored in the run; a resumed run must agree with it on every field that changes
-what a sample is (`IDENTITY_FIELDS`); `n` may grow (draw more samples), speed knobs may change freely.
+Everything is checked before a run creates anything: the fields (`build_config`), the plug-in names and
+every plug-in option against what the plug-in declares (`check_plugins`), and the run directory
+(`check_out`). Each mistake is one `ConfigError` naming the flag (`--verifier-option timeout_s`) or the
+file and field (`run.yaml: verifier_options.timeout_s`) and what was expected.
+
+The resolved config is stored in the run once, when it is created, and never rewritten. A resumed run must
+agree with it on every setting that changes what a sample, verdict or score means (`IDENTITY_FIELDS`, and
+within the option dicts every option a plug-in does not declare `SPEED_ONLY`; defaults filled in, secrets
+left out); what may change (`n`, scorers, concurrency, verify workers, speed-only options) is appended to
+a history (`check_resume` returns it, the store keeps it as meta "config_history").
 Secrets are never stored: `stored_config` redacts them by one rule (`is_secret_name`, `find_secrets`).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import re
 import tomllib
+from collections.abc import Collection
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +29,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from monkeys.errors import ConfigError
+from monkeys.errors import ConfigError, PluginError
 
 DEFAULT_OUT = Path("runs/default")
 
@@ -59,10 +71,16 @@ class RunConfig(BaseModel):
         return value
 
 
-# Fields whose change would make stored samples mean something else.
+# Fields whose change would make stored samples (or their verdicts) mean something else. In the option
+# dicts, each option counts unless its plug-in declares it `SPEED_ONLY` (see `monkeys.registry`).
 IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model", "base_url",
-                   "verifier", "verifier_options", "temperature", "top_p", "max_tokens", "seed",
-                   "batch_size")
+                   "sampler_options", "verifier", "verifier_options", "temperature", "top_p", "max_tokens",
+                   "seed", "batch_size")
+# Fields a resumed run may change; each change is appended to the run's config history.
+RESUMABLE_CHANGES = ("n", "scorers", "concurrency", "verify_workers")
+_OPTION_KIND = {"task_options": "task", "sampler_options": "sampler", "verifier_options": "verifier"}
+# Options passed to a plug-in from a top-level field (`--data`, `--model`, `--base-url`), not its dict.
+_TOP_LEVEL_OPTIONS = {"task_options": ("data",), "sampler_options": ("model", "base_url"), "verifier_options": ()}
 
 
 # -- secrets -------------------------------------------------------------------------------------------
@@ -161,50 +179,234 @@ def parse_problem_selection(spec: str) -> slice | list[str]:
 
 def load_config_file(path: Path) -> dict[str, Any]:
     """Read a YAML/TOML/JSON config file into a dict. Raises ConfigError naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: cannot read config file: is a directory; expected a YAML, TOML or JSON file")
     try:
-        text = Path(path).read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
     try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix == ".json":
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); expected a UTF-8 "
+                          "YAML, TOML or JSON file") from None
+    kind = {".toml": "TOML", ".json": "JSON"}.get(path.suffix.lower(), "YAML")
+    try:
+        if kind == "TOML":
+            data: Any = tomllib.loads(text)
+        elif kind == "JSON":
             data = json.loads(text)
         else:
             data = yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}".splitlines()[0]) \
-            from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = f" at line {mark.line + 1}" if mark else ""
+        what = exc.problem or exc.context or "syntax error"
+        raise ConfigError(f"{path}: not valid YAML{at}: {what}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg} (column {exc.colno})") from None
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"{path}: not valid {kind}: {first}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of config fields at the top level")
+        raise ConfigError(f"{path}: expected a mapping of config fields at the top level, got a "
+                          f"{type(data).__name__}")
     return data
 
 
-def build_config(values: dict[str, Any], source: str = "config") -> RunConfig:
-    """Validate `values` into a RunConfig; the first error becomes one line naming the field."""
+_FLAGS = {"n": "-n", "scorers": "--scorer"}
+
+
+def label(field: str, key: str | None = None, *, cli: bool = True, source: str = "config") -> str:
+    """How a message names a setting: the flag (`--verifier-option timeout_s`, `-n`) when it came from
+    the command line, else the file and field (`run.yaml: field 'verifier_options.timeout_s'`)."""
+    if cli:
+        name = field.removesuffix("s") if field.endswith("_options") else field
+        flag = _FLAGS.get(field, f"--{name.replace('_', '-')}")
+        return f"{flag} {key}" if key else flag
+    return f"{source}: field '{field}.{key}'" if key else f"{source}: field '{field}'"
+
+
+def expected(field: str) -> str:
+    """What a RunConfig field takes, in words (`an integer >= 1 and <= 1000000`)."""
+    from monkeys.registry import describe
+
+    info = RunConfig.model_fields[field]
+    return describe(info.annotation, info.metadata)
+
+
+def build_config(values: dict[str, Any], source: str = "config", cli: Collection[str] = ()) -> RunConfig:
+    """Validate `values` into a RunConfig; the first error becomes one line naming the field: the flag for
+    a field in `cli` (given on the command line), else `source` (the config file) and the field."""
     try:
         return RunConfig.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = [str(p) for p in err["loc"]]
+        top = loc[0] if loc else ""
+        field = ".".join(loc) or "(top level)"
+        where = label(top, cli=True) if top in cli and len(loc) == 1 else label(field, cli=False, source=source)
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(top, RunConfig.model_fields, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(f"{where}: unknown field; {hint}expected one of: "
+                              f"{', '.join(RunConfig.model_fields)}") from None
         given = redact(err.get("input"))
-        hidden = isinstance(given, dict) or any(is_secret_name(str(p)) for p in err["loc"]) \
-            or str(err["loc"][0]).endswith("_options")
-        shown = "" if hidden else f" (got {given!r})"
-        raise ConfigError(f"{source}: field '{field}': {err['msg']}{shown}") from None
+        hidden = isinstance(given, dict) or any(is_secret_name(p) for p in loc) or top.endswith("_options")
+        shown = "" if hidden else f", got {given!r}"
+        what = expected(top) if top in RunConfig.model_fields and len(loc) == 1 else err["msg"]
+        if top in cli:  # a flag cannot be given "null": leave it out
+            what = what.removesuffix(", or null")
+        raise ConfigError(f"{where}: expected {what}{shown}" if what != err["msg"]
+                          else f"{where}: {what}{shown}") from None
 
 
-def check_resume(stored: dict[str, Any], new: RunConfig, run_dir: Path) -> None:
-    """Refuse to resume `run_dir` with a config that changes what stored samples mean.
+def _verifier_of(task: Any, verifier: Any) -> Any:
+    """The verifier a run uses: its own, else its task's default (None when the task is unknown)."""
+    if verifier:
+        return verifier
+    from monkeys.registry import get_plugin
 
-    Both sides are compared redacted, so a secret (stored redacted, given in clear) is no conflict, a
-    changed key is not one either, and the message never shows a secret.
+    try:
+        return getattr(get_plugin("task", str(task)).factory, "default_verifier", None)
+    except PluginError:
+        return None
+
+
+def check_plugins(config: RunConfig, source: str = "options", cli: Collection[str] = ()) -> None:
+    """Check every plug-in name and option of `config` against what the plug-ins declare, building nothing.
+
+    `cli` names what came from the command line: fields (`model`) and options (`sampler_options.pick`);
+    a message names those by their flag, the rest by `source` (the config file) and field. Raises
+    `PluginError` for an unknown name, `ConfigError` for a bad option.
     """
-    stored, current = redact(stored), stored_config(new)
+    from monkeys.registry import OptionError, check_options, get_plugin
+
+    verifier = _verifier_of(config.task, config.verifier)
+    for kind, name in (("task", config.task), ("sampler", config.sampler), ("verifier", verifier),
+                       *(("scorer", s) for s in config.scorers)):
+        get_plugin(kind, str(name))
+
+    def where(field: str, key: str | None = None) -> str:
+        path = f"{field}.{key}" if key else field
+        return label(field, key) if path in cli or source == "options" else label(field, key, cli=False,
+                                                                                   source=source)
+
+    for field, kind, name in (("task_options", "task", config.task), ("sampler_options", "sampler", config.sampler),
+                              ("verifier_options", "verifier", verifier)):
+        options = dict(getattr(config, field))
+        for top in _TOP_LEVEL_OPTIONS[field]:
+            value = getattr(config, top)
+            if value is None:
+                continue
+            if top in options:
+                raise ConfigError(f"{where(field, top)}: conflicts with {where(top)}; give the {top} once")
+            options[top] = value
+        try:
+            check_options(kind, str(name), options)
+        except OptionError as exc:
+            is_top = exc.option in _TOP_LEVEL_OPTIONS[field] and exc.option not in getattr(config, field)
+            named = where(exc.option) if is_top else where(field, exc.option)
+            if exc.reason == "unknown":
+                raise ConfigError(f"{named}: not an option of {kind} {name!r}; expected one of: "
+                                  f"{exc.expected}") from None
+            if exc.reason == "required":
+                raise ConfigError(f"{named}: required by {kind} {name!r}; expected {exc.expected}") from None
+            raise ConfigError(f"{named}: expected {exc.expected}, got {exc.shown}") from None
+    for name in config.scorers:
+        try:
+            check_options("scorer", name, {})
+        except OptionError as exc:
+            raise ConfigError(f"--scorer {name}: {exc}") from None
+
+
+def check_out(out: Path, cli: bool = True, source: str = "config") -> None:
+    """The run directory can be used: an existing directory we may write, or one we may create."""
+    where = f"{label('out', cli=cli, source=source)} {out}"
+    path = Path(out)
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"{where}: exists and is not a directory; expected a run directory")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError(f"{where}: the run directory is not writable; expected a directory this user "
+                              "can write (copy the run elsewhere to resume it)")
+        return
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{where}: cannot create it: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: cannot create it: {parent} is not writable")
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _settings(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(identity, changeable) settings of a stored-form config, flattened (`sampler_options.pick`), with
+    RunConfig's and the plug-ins' defaults filled in and secrets left out."""
+    from monkeys.registry import get_plugin, plugin_options
+
+    cfg = {name: info.get_default(call_default_factory=True) for name, info in RunConfig.model_fields.items()}
+    cfg = _jsonable({**cfg, **redact(config)})
+    cfg["verifier"] = _verifier_of(cfg.get("task"), cfg.get("verifier"))
+    identity: dict[str, Any] = {}
+    changeable: dict[str, Any] = {name: cfg.get(name) for name in RESUMABLE_CHANGES}
     for name in IDENTITY_FIELDS:
-        if stored.get(name) != current.get(name):
-            raise ConfigError(
-                f"{run_dir}: this run was made with {name}={stored.get(name)!r}, not {current.get(name)!r};"
-                f" use another --out directory, or the same {name} to resume")
+        if name not in _OPTION_KIND:
+            identity[name] = cfg.get(name)
+            continue
+        options = cfg.get(name) if isinstance(cfg.get(name), dict) else {}
+        speed_only: frozenset[str] = frozenset()
+        kind, plugin = _OPTION_KIND[name], cfg.get(_OPTION_KIND[name])
+        try:
+            get_plugin(kind, str(plugin))
+            declared = plugin_options(kind, str(plugin))
+            defaults = {k: v for k, v in declared.defaults().items() if k not in _TOP_LEVEL_OPTIONS[name]}
+            options, speed_only = {**_jsonable(defaults), **options}, declared.speed_only()
+        except PluginError:  # a plug-in no longer installed: compare what was given
+            pass
+        for key, value in sorted(options.items()):
+            if is_secret_name(str(key)):
+                continue  # a key never changes what a sample means (and is never stored)
+            (changeable if key in speed_only else identity)[f"{name}.{key}"] = value
+    return identity, changeable
+
+
+def check_resume(stored: dict[str, Any], new: RunConfig, run_dir: Path,
+                 history: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Refuse to resume `run_dir` with a config that changes what stored samples mean; return its history.
+
+    Compares every identity setting (`IDENTITY_FIELDS`; each option of the option dicts unless its
+    plug-in declares it speed-only; defaults filled in, so spelling out a default is no change). Both
+    sides are redacted and secrets are left out, so a rotated key is no conflict and the message never
+    shows one. The stored config itself is never rewritten: the returned history is `history` (the
+    store's meta "config_history") plus, when an allowed setting changed (`RESUMABLE_CHANGES`, speed-only
+    options), one entry `{"at": ISO time, "changes": {name: {"from": old, "to": new}}}`; with no change
+    it is `history` as it was.
+    """
+    old_identity, old_changeable = _settings(stored)
+    new_identity, new_changeable = _settings(stored_config(new))
+    for name in [*old_identity, *(k for k in new_identity if k not in old_identity)]:
+        old, now = old_identity.get(name), new_identity.get(name)
+        if old != now:
+            raise ConfigError(f"{run_dir}: this run was made with {name}={old!r}, not {now!r};"
+                              f" use another --out directory, or the same {name} to resume")
+    history = list(history or [])
+    current = dict(old_changeable)
+    for entry in history:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for name, change in (changes or {}).items():
+            if isinstance(change, dict) and "to" in change:
+                current[name] = change["to"]
+    changes = {name: {"from": current.get(name), "to": value}
+               for name, value in new_changeable.items() if current.get(name) != value}
+    if changes:
+        history.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), "changes": changes})
+    return history

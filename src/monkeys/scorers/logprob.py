@@ -6,16 +6,21 @@ private engine module, not the sampler plug-in.
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
+from annotated_types import Ge
+
 from monkeys.core import Problem, Sample
-from monkeys.registry import register_scorer
 from monkeys.engines.gguf_torch import load_engine, resolve_model
+from monkeys.registry import SPEED_ONLY, register_scorer
 
 
 @register_scorer("logprob")
 class LogprobScorer:
     """Mean log-probability (temperature 1) of a sample's text given its problem's prompt; higher is likelier."""
 
-    def __init__(self, model: str | None = None, threads: int | None = 1, dtype: str = "float32") -> None:
+    def __init__(self, model: str | None = None, threads: Annotated[int, Ge(1), SPEED_ONLY] | None = 1,
+                 dtype: Literal["float32", "bfloat16"] = "float32") -> None:
         self._engine = load_engine(resolve_model(model), dtype=dtype, threads=threads)
 
     def score(self, problem: Problem, sample: Sample) -> float:

@@ -7,19 +7,22 @@ built. It does not run here offline without a local model directory (a clear `Pl
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import Ge
 
 from monkeys.core import Problem, Sample
 from monkeys.errors import PluginError
-from monkeys.registry import register_scorer
+from monkeys.registry import SPEED_ONLY, register_scorer
 
 
 @register_scorer("reward-model")
 class RewardModel:
     """Reward-model logit of (prompt, sample) as a chat; higher is better. Thread-safe (one lock)."""
 
-    def __init__(self, model: str = "Skywork/Skywork-Reward-Llama-3.1-8B-v0.2", device: str = "cpu",
-                 max_tokens: int = 4096, dtype: str = "bfloat16") -> None:
+    def __init__(self, model: str = "Skywork/Skywork-Reward-Llama-3.1-8B-v0.2",
+                 device: Annotated[str, SPEED_ONLY] = "cpu", max_tokens: Annotated[int, Ge(1)] = 4096,
+                 dtype: str = "bfloat16") -> None:
         try:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -2,72 +2,170 @@
 
 Local files always work offline; the hub is tried only when no file is given, through `datasets`
 imported lazily, and a failure says how to pass a local file instead.
+
+Every record comes with where it was found: `file:LINE` for JSON lines, `file: record N` for a JSON list or
+a Parquet table, so a bad record (not JSON, not UTF-8, a field of the wrong type, a repeated problem id) is
+one `DataError` naming the file, the line or record, and the field.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
 from monkeys.errors import DataError
+from monkeys.registry import describe
+
+FORMATS = "a .jsonl, .jsonl.gz, .json or .parquet file"
+_STRICT = ConfigDict(strict=True)
 
 
-def stream_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for each non-blank line of a .jsonl or .jsonl.gz file."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object per line")
-            yield lineno, record
+def _not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError, lineno: int | None = None) -> DataError:
+    """`path:LINE: not UTF-8 text (byte 0xff at column 3)`."""
+    if lineno is None:
+        lineno = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    else:
+        column = exc.start + 1
+    return DataError(f"{path}:{lineno}: not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); "
+                     "expected UTF-8 encoded JSON")
 
 
-def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line or row number, record) of a local .jsonl(.gz), .json (a list) or .parquet file.
-
-    Raises DataError naming the file (and line) when it is missing, unreadable or not records.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found; expected a .jsonl, .jsonl.gz, .json or .parquet file")
+def stream_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`file:LINE`, record) for each non-blank line of a .jsonl or .jsonl.gz file. Raises DataError."""
+    gz = path.suffix == ".gz"
+    lineno = 0
     try:
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+            for lineno, raw in enumerate(fh, 1):
+                try:
+                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise _not_utf8(path, raw, exc, lineno) from None
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{lineno}: not valid JSON: {exc.msg} (column {exc.colno});"
+                                    " expected one JSON object per line") from None
+                except RecursionError:
+                    raise DataError(f"{path}:{lineno}: JSON nested too deeply") from None
+                if not isinstance(record, dict):
+                    raise DataError(f"{path}:{lineno}: expected a JSON object per line, got "
+                                    f"{_json_type(record)}")
+                yield f"{path}:{lineno}", record
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        after = f" after line {lineno}" if lineno else ""
+        raise DataError(f"{path}: truncated or corrupt gzip data{after} ({exc}); expected a complete .gz "
+                        "file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read data file: {exc.strerror or exc}") from None
 
-            yield from enumerate(pq.read_table(path).to_pylist(), 1)
-        elif path.suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, list):
-                raise DataError(f"{path}: expected a JSON list of records")
-            yield from enumerate(data, 1)
-        else:
-            yield from stream_jsonl(path)
-    except DataError:
-        raise
-    except (OSError, UnicodeDecodeError, ValueError) as exc:  # pyarrow's errors are ValueErrors too
-        raise DataError(f"{path}: cannot read data file: {exc}") from None
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number")
 
 
-def read_records(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """All records of a local data file; each must have the `required` fields. Raises DataError."""
+def _json_list(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read data file: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, data, exc) from None
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply") from None
+    if not isinstance(items, list):
+        raise DataError(f"{path}: expected a JSON list of records, got {_json_type(items)}")
+    for n, record in enumerate(items, 1):
+        if not isinstance(record, dict):
+            raise DataError(f"{path}: record {n}: expected a JSON object, got {_json_type(record)}")
+        yield f"{path}: record {n}", record
+
+
+def _parquet(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    try:
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow raises its own classes (ArrowInvalid, ...) for a bad file
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"{path}: not a readable Parquet file ({first})") from None
+    for n, record in enumerate(rows, 1):
+        yield f"{path}: record {n}", record
+
+
+def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) of a local .jsonl(.gz), .json (a list) or .parquet file; `where` is `file:LINE` or
+    `file: record N`. Raises DataError naming the file (and line) when it is missing, unreadable or not
+    records."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; expected {FORMATS}")
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found; expected {FORMATS}")
+    if path.suffix == ".parquet":
+        yield from _parquet(path)
+    elif path.suffix == ".json":
+        yield from _json_list(path)
+    else:
+        yield from stream_jsonl(path)
+
+
+def check_fields(record: dict[str, Any], where: str, fields: Mapping[str, Any],
+                 optional: Mapping[str, Any] | None = None) -> None:
+    """Every name in `fields` is present and every present field of `fields`/`optional` has its type
+    (a type or type expression, checked strictly: `str`, `str | int`, `list[str]`). Raises DataError."""
+    expected = ", ".join(fields)
+    for name, kind in {**fields, **(optional or {})}.items():
+        if name not in record:
+            if name in fields:
+                raise DataError(f"{where}: missing field {name!r}; expected fields {expected}")
+            continue
+        value = record[name]
+        try:
+            TypeAdapter(kind, config=_STRICT).validate_python(value)
+        except ValidationError:
+            shown = repr(value)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise DataError(f"{where}: field {name!r}: expected {describe(kind)}, got {_json_type(value)} "
+                            f"{shown}") from None
+
+
+def read_records(path: str | Path, fields: Mapping[str, Any] | None = None,
+                 optional: Mapping[str, Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """All (where, record) of a local data file, each with the `fields` (name -> type) and well-typed
+    `optional` fields (see `check_fields`). Raises DataError naming the file, line/record and field."""
     numbered = list(iter_records(path))
     for where, record in numbered:
-        missing = [f for f in required if f not in record]
-        if missing:
-            raise DataError(f"{path}: record {where}: missing field {missing[0]!r}; "
-                            f"expected fields {', '.join(required)}")
+        check_fields(record, where, fields or {}, optional)
     if not numbered:
-        raise DataError(f"{path}: no records found")
-    return [record for _, record in numbered]
+        raise DataError(f"{path}: no records found; expected {FORMATS} with one record per problem")
+    return numbered
+
+
+def check_unique_ids(ids: Iterable[tuple[str, str]]) -> None:
+    """(where, problem id) pairs: a repeated id is a DataError naming both places (a problem would be lost)."""
+    seen: dict[str, str] = {}
+    for where, pid in ids:
+        if pid in seen:
+            raise DataError(f"{where}: problem id {pid!r} appears twice (first at {seen[pid]}); "
+                            "expected a unique id per problem")
+        seen[pid] = where
 
 
 def load_hub(dataset: str, config: str | None, split: str) -> list[dict[str, Any]]:

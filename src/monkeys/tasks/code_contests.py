@@ -9,12 +9,14 @@ Tests are public + private + generated. The prompt is the paper's: a few solved 
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from annotated_types import Ge, Le
 
 from monkeys.core import Problem, Prompt
 from monkeys.errors import DataError
 from monkeys.registry import register_task
-from monkeys.tasks._files import load_hub, read_records
+from monkeys.tasks._files import check_fields, load_hub, read_records
 
 HUB_DATASET = "deepmind/code_contests"
 EXPECTED = ("expected CodeContests records with `description` + `public_tests`/`private_tests`/"
@@ -46,10 +48,16 @@ def build_prompt(statement: str, n_shots: int = len(FEW_SHOT)) -> Prompt:
     return Prompt(text=text, messages=tuple(messages), stop=STOPS)
 
 
+HUB_FIELDS = {"description": str, "name": str | None, "public_tests": dict | None, "private_tests": dict | None,
+              "generated_tests": dict | None}
+FLAT_FIELDS = {"content": str, "test": str | list}
+
+
 def _hub_tests(record: dict[str, Any], where: str) -> list[dict[str, str]]:
     tests = []
     for key in ("public_tests", "private_tests", "generated_tests"):
         block = record.get(key) or {}
+        check_fields(block, f"{where}: field {key!r}", {}, {"input": list[str] | None, "output": list[str] | None})
         inputs, outputs = block.get("input") or [], block.get("output") or []
         if len(inputs) != len(outputs):
             raise DataError(f"{where}: {key} has {len(inputs)} inputs but {len(outputs)} outputs")
@@ -61,8 +69,11 @@ def _flat_tests(record: dict[str, Any], where: str) -> list[dict[str, str]]:
     raw = record["test"]
     try:
         items = json.loads(raw) if isinstance(raw, str) else raw
-        return [{"stdin": t["input"]["stdin"], "stdout": t["output"]["stdout"]} for t in items]
-    except (ValueError, TypeError, KeyError) as exc:
+        tests = [{"stdin": t["input"]["stdin"], "stdout": t["output"]["stdout"]} for t in items]
+        if not all(isinstance(v, str) for t in tests for v in t.values()):
+            raise TypeError("stdin and stdout must be strings")
+        return tests
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise DataError(f"{where}: field 'test': expected a JSON list of "
                         f'{{"input": {{"stdin": ...}}, "output": {{"stdout": ...}}}} ({exc!r})') from None
 
@@ -70,9 +81,11 @@ def _flat_tests(record: dict[str, Any], where: str) -> list[dict[str, str]]:
 def to_problem(record: dict[str, Any], where: str, n_shots: int = len(FEW_SHOT)) -> Problem:
     """One record of either layout as a Problem. Raises DataError naming `where` on a bad record."""
     if "description" in record:
+        check_fields(record, where, {}, HUB_FIELDS)
         statement, tests = record["description"], _hub_tests(record, where)
         pid = str(record.get("name") or where)
     elif "content" in record and "test" in record:
+        check_fields(record, where, FLAT_FIELDS)
         statement, tests = record["content"], _flat_tests(record, where)
         labels = record.get("labels") or {}
         try:
@@ -96,18 +109,20 @@ class CodeContests:
     name: ClassVar[str] = "code-contests"
     default_verifier: ClassVar[str] = "code-tests"
 
-    def __init__(self, data: str | None = None, split: str = "test", n_shots: int = 2,
-                 limit: int | None = None) -> None:
+    def __init__(self, data: str | None = None, split: str = "test",
+                 n_shots: Annotated[int, Ge(0), Le(len(FEW_SHOT))] = 2, limit: Annotated[int, Ge(1)] | None = None,
+                 ) -> None:
         self.data, self.split, self.n_shots, self.limit = data, split, n_shots, limit
 
     def load_problems(self) -> list[Problem]:
         if self.data:
-            records, source = read_records(self.data), str(self.data)
+            records = read_records(self.data)
         else:
-            records, source = load_hub(HUB_DATASET, None, self.split), f"{HUB_DATASET}[{self.split}]"
+            source = f"{HUB_DATASET}[{self.split}]"
+            records = [(f"{source}: record {i}", r) for i, r in enumerate(load_hub(HUB_DATASET, None, self.split), 1)]
         problems, seen = [], set()
-        for i, record in enumerate(records[: self.limit] if self.limit else records, 1):
-            problem = to_problem(record, f"{source}: record {i}", self.n_shots)
+        for i, (where, record) in enumerate(records[: self.limit] if self.limit else records, 1):
+            problem = to_problem(record, where, self.n_shots)
             if problem.problem_id in seen:  # names repeat across sources: keep ids unique and stable
                 problem = Problem(f"{problem.problem_id}#{i}", problem.prompt, problem.reference)
             seen.add(problem.problem_id)

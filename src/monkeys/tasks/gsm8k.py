@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import random
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from annotated_types import Ge, Le
 
 from monkeys.core import Problem, Prompt
 from monkeys.errors import ConfigError, DataError
@@ -37,8 +39,8 @@ class GSM8K:
     name: ClassVar[str] = "gsm8k"
     default_verifier: ClassVar[str] = "math-answer"
 
-    def __init__(self, data: str | None = None, train_data: str | None = None, shots: int = 5,
-                 seed: int = 0, split: str = "test") -> None:
+    def __init__(self, data: str | None = None, train_data: str | None = None,
+                 shots: Annotated[int, Ge(0), Le(16)] = 5, seed: int = 0, split: str = "test") -> None:
         if not 0 <= shots <= 16:
             raise ConfigError(f"task gsm8k: shots must be between 0 and 16, got {shots}")
         self.data, self.train_data, self.shots, self.seed, self.split = data, train_data, shots, seed, split
@@ -47,7 +49,7 @@ class GSM8K:
         if path is None:
             return [(f"openai/gsm8k[{split}] row {n}", r) for n, r in hub_records("openai/gsm8k", "main", split,
                                                                                  "gsm8k")]
-        return [(f"{path}:{n}", r) for n, r in iter_records(path)]
+        return list(iter_records(path))
 
     def _train_pool(self) -> list[tuple[str, str]]:
         if self.shots == 0:

@@ -7,14 +7,14 @@ JSONL/Parquet with the same fields (`task_id`, `prompt`, `entry_point`, `test`) 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from monkeys.core import Problem, Prompt
 from monkeys.errors import ConfigError
 from monkeys.registry import register_task
-from monkeys.tasks._files import read_records
+from monkeys.tasks._files import check_unique_ids, read_records
 
-FIELDS = ("task_id", "prompt", "entry_point", "test")
+FIELDS = {"task_id": str | int, "prompt": str, "entry_point": str, "test": str}
 # Completion-style stops (Codex paper): a base model continuing the function body stops at the next
 # top-level statement.
 COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
@@ -52,12 +52,13 @@ class HumanEval:
     default_problems: ClassVar[str] = ("HumanEval/7,HumanEval/28,HumanEval/29,HumanEval/30,HumanEval/42,"
                                        "HumanEval/48,HumanEval/52,HumanEval/53,HumanEval/55,HumanEval/60")
 
-    def __init__(self, data: str | None = None, prompt_style: str = "chat") -> None:
+    def __init__(self, data: str | None = None, prompt_style: Literal["chat", "completion"] = "chat") -> None:
         self.data = data
         self.prompt_style = prompt_style
 
     def load_problems(self) -> list[Problem]:
         records = read_records(self.data or bundled_path(), FIELDS)
+        check_unique_ids((where, str(r["task_id"])) for where, r in records)
         return [
             Problem(
                 problem_id=str(r["task_id"]),
@@ -65,5 +66,5 @@ class HumanEval:
                 reference={"kind": "asserts", "prompt_code": r["prompt"], "test_code": r["test"],
                            "entry_point": r["entry_point"], "setup_code": ""},
             )
-            for r in records
+            for _, r in records
         ]

@@ -6,7 +6,9 @@ Samples end with "Final Answer: The final answer is X. I hope it is correct." (t
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+
+from annotated_types import Ge, Le
 
 from monkeys.core import Problem, Prompt
 from monkeys.errors import ConfigError, DataError
@@ -64,7 +66,7 @@ class MATH:
     default_verifier: ClassVar[str] = "math-answer"
 
     def __init__(self, data: str | None = None, subset: Literal["full", "math500"] = "full",
-                 shots: int = 4) -> None:
+                 shots: Annotated[int, Ge(0), Le(len(MINERVA_SHOTS))] = 4) -> None:
         if subset not in _HUB:
             raise ConfigError(f"task math: subset must be one of {', '.join(_HUB)}, got {subset!r}")
         if not 0 <= shots <= len(MINERVA_SHOTS):
@@ -75,10 +77,10 @@ class MATH:
         if self.data is None:
             name, config = _HUB[self.subset]
             return [(f"{name} row {n}", r) for n, r in hub_records(name, config, "test", "math")]
-        return [(f"{self.data}:{n}", r) for n, r in iter_records(self.data)]
+        return list(iter_records(self.data))
 
     def load_problems(self) -> list[Problem]:
-        problems, seen = [], set()
+        problems, seen = [], dict[str, str]()
         for i, (where, record) in enumerate(self._records()):
             text = field(record, "problem", where)
             if isinstance(record.get("answer"), str) and record["answer"].strip():
@@ -90,8 +92,9 @@ class MATH:
                                     "'answer' field")
             pid = str(record.get("unique_id") or f"test/{record.get('idx', i)}")
             if pid in seen:
-                raise DataError(f"{where}: problem id {pid!r} appears twice")
-            seen.add(pid)
+                raise DataError(f"{where}: problem id {pid!r} appears twice (first at {seen[pid]}); "
+                                "expected a unique id per problem")
+            seen[pid] = where
             reference = {"answer": gold, "task": "math", "level": record.get("level"),
                          "subject": record.get("type") or record.get("subject")}
             problems.append(Problem(pid, build_prompt(text, self.shots), reference))

@@ -6,14 +6,15 @@ hub's `google-research-datasets/mbpp` (full config, test split).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from monkeys.core import Problem
 from monkeys.registry import register_task
-from monkeys.tasks._files import load_hub, read_records
+from monkeys.tasks._files import check_fields, check_unique_ids, load_hub, read_records
 from monkeys.tasks.humaneval import code_prompt
 
-FIELDS = ("task_id", "text", "test_list")
+FIELDS = {"task_id": int | str, "text": str, "test_list": list[str]}
+OPTIONAL = {"test_setup_code": str | None}
 
 
 @register_task("mbpp")
@@ -23,7 +24,7 @@ class MBPP:
     name: ClassVar[str] = "mbpp"
     default_verifier: ClassVar[str] = "code-tests"
 
-    def __init__(self, data: str | None = None, prompt_style: str = "chat",
+    def __init__(self, data: str | None = None, prompt_style: Literal["chat", "completion"] = "chat",
                  hub_dataset: str = "google-research-datasets/mbpp", split: str = "test") -> None:
         self.data = data
         self.prompt_style = prompt_style
@@ -32,11 +33,15 @@ class MBPP:
 
     def load_problems(self) -> list[Problem]:
         if self.data:
-            records = read_records(self.data, FIELDS)
+            records = read_records(self.data, FIELDS, OPTIONAL)
         else:
-            records = load_hub(self.hub_dataset, "full", self.split)
+            records = [(f"{self.hub_dataset}[{self.split}] row {n}", r)
+                       for n, r in enumerate(load_hub(self.hub_dataset, "full", self.split), 1)]
+            for where, r in records:
+                check_fields(r, where, FIELDS, OPTIONAL)
+        check_unique_ids((where, f"mbpp/{r['task_id']}") for where, r in records)
         problems = []
-        for r in records:
+        for _, r in records:
             tests = "\n".join(r["test_list"])
             instruction = (f"You are an expert Python programmer, and here is your task: {r['text']} "
                            f"Your code should pass these tests:\n\n{tests}\n\nReply with the code in one "

@@ -35,10 +35,12 @@ import signal as _signal
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Gt
 
 from monkeys.core import Outcome, Problem, Sample, Verdict
-from monkeys.registry import register_verifier
+from monkeys.registry import SPEED_ONLY, check_options, register_verifier
 from monkeys.sandbox import ExecResult, Limits, get_sandbox
 from monkeys.verifiers._code_extract import cache_key, defines, extract_code
 from monkeys.verifiers._compare import outputs_match
@@ -160,12 +162,14 @@ class CodeTests:
     Identical programs (byte for byte) against the same tests run once per verifier (`cache`).
     """
 
-    def __init__(self, timeout_s: float = 10.0, cpu_s: float | None = None, memory_mb: int = 1024,
-                 max_processes: int = 32, max_output_mb: int = 1, cache: bool = True,
-                 cache_size: int = 100_000, retry_timeouts: bool = True, flagged: str = "fail",
-                 strip_top_level: bool = True, guard: bool = True) -> None:
-        if flagged not in ("fail", "pass"):
-            raise ValueError(f"flagged must be 'fail' or 'pass', not {flagged!r}")
+    def __init__(self, timeout_s: Annotated[float, Gt(0)] = 10.0, cpu_s: Annotated[float, Gt(0)] | None = None,
+                 memory_mb: Annotated[int, Ge(16)] = 1024, max_processes: Annotated[int, Ge(1)] = 32,
+                 max_output_mb: Annotated[int, Ge(1)] = 1, cache: Annotated[bool, SPEED_ONLY] = True,
+                 cache_size: Annotated[int, Ge(0), SPEED_ONLY] = 100_000, retry_timeouts: bool = True,
+                 flagged: Literal["fail", "pass"] = "fail", strip_top_level: bool = True,
+                 guard: bool = True) -> None:
+        # Every limit changes verdicts, so all but the cache are part of a run's identity (see registry).
+        check_options("verifier", "code-tests", {k: v for k, v in locals().items() if k != "self"})
         self.limits = Limits(timeout_s=timeout_s, cpu_s=cpu_s, memory_mb=memory_mb,
                              max_processes=max_processes, max_output_bytes=max_output_mb << 20)
         self.cache_enabled, self.cache_size, self.retry_timeouts = cache, cache_size, retry_timeouts

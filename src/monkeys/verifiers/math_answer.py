@@ -14,11 +14,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Gt
 
 from monkeys.core import Outcome, Problem, Sample, Verdict
 from monkeys.errors import ConfigError
-from monkeys.registry import register_verifier
+from monkeys.registry import SPEED_ONLY, register_verifier
 from monkeys.verifiers._answer_extract import canonical_number, gsm8k_answer, math_answer
 from monkeys.verifiers._math_normalize import (
     light_normalize,
@@ -50,8 +52,10 @@ class MathAnswer:
     `timeout_s` bounds each sympy check; `workers` is the number of checking processes.
     """
 
-    def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify", timeout_s: float = 5.0,
-                 workers: int = 2, cache_size: int = 100_000, memory_mb: int | None = 2048) -> None:
+    def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
+                 timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
+                 cache_size: Annotated[int, Ge(0), SPEED_ONLY] = 100_000,
+                 memory_mb: Annotated[int, Ge(16)] | None = 2048) -> None:
         if mode not in MODES:
             raise ConfigError(f"verifier math-answer: mode {mode!r} is not one of {', '.join(MODES)}")
         if timeout_s <= 0:
