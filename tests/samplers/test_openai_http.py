@@ -313,8 +313,14 @@ def test_api_key_comes_from_the_named_environment_variable(serve, sampler_for, m
 def test_check_reachable(serve, sampler_for) -> None:
     listing = serve(lambda path, body, i: Reply(payload={"object": "list", "data": [{"id": "m"}, {"id": "x"}]}))
     assert sampler_for(listing.base_url).check_reachable() == ["m", "x"]
-    with pytest.raises(SamplerError, match=r"^--model 'mm' is not served at .*/v1/models; the server offers 'm', 'x'$"):
+    with pytest.raises(SamplerError, match=r"^--model 'mm' is not served at .*/v1/models; did you mean 'm'\? "
+                                           r"the server offers 'm', 'x'$"):
         sampler_for(listing.base_url, model="mm").check_reachable()
+    many = serve(lambda path, body, i: Reply(payload={"data": [{"id": f"org/model-{k}"} for k in range(30)]}))
+    with pytest.raises(SamplerError, match=r"^--model 'model-7b' is not served at .*; did you mean 'org/model-7'"
+                                           r".*\? the server offers 'org/model-0', .* and 20 more$"):
+        sampler_for(many.base_url, model="model-7b").check_reachable()
+    assert len(sampler_for(many.base_url, model="model-12").check_reachable()) == 30  # listed as org/model-12
     odd = serve(lambda path, body, i: Reply(payload={"data": "no list"}))
     assert sampler_for(odd.base_url, model="anything").check_reachable() == []
     no_route = serve(lambda path, body, i: Reply(404, {"detail": "Not Found"}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import difflib
 import os
 import random
 import threading
@@ -153,7 +154,9 @@ class OpenAISampler:
         """Fail fast before a run stores anything: raise `SamplerError` unless the server answers.
 
         Asks GET {base_url}/models and returns the model ids listed there ([] when the server has no such
-        route: any HTTP answer proves it is up). A refused key (401/403) or a 5xx is an error too.
+        route: any HTTP answer proves it is up). A refused key (401/403) or a 5xx is an error too, and so is
+        a model the list does not name (as itself or as `<prefix>/<model>`), so a typo never becomes the
+        run's model identity.
         """
         url = self.base_url + "/models"
         try:
@@ -170,10 +173,14 @@ class OpenAISampler:
             models = [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
         except (ValueError, AttributeError, TypeError):
             return []
-        if models and self.model_name not in models:
-            shown = ", ".join(repr(m) for m in models[:10]) + (f" and {len(models) - 10} more"
-                                                               if len(models) > 10 else "")
-            raise SamplerError(f"--model {self.model_name!r} is not served at {url}; the server offers {shown}")
+        name = self.model_name
+        if models and not any(m == name or m.endswith("/" + name) for m in models):  # "models/x" lists x
+            close = difflib.get_close_matches(name, models, n=3, cutoff=0.6)
+            offers = "the server offers " + ", ".join(repr(m) for m in models[:10]) + (
+                f" and {len(models) - 10} more" if len(models) > 10 else "")
+            if close:
+                offers = f"did you mean {' or '.join(repr(m) for m in close)}? {offers}"
+            raise SamplerError(f"--model {name!r} is not served at {url}; {offers}")
         return models
 
     def close(self) -> None:
