@@ -147,18 +147,22 @@ def fault_server() -> Iterator[Callable[..., FaultServer]]:
         server.close()
 
 
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    path = tmp_path / "test.jsonl"
+def write_data(path: Path) -> Path:
     path.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": f"so #### {i + 1}"}) + "\n"
                             for i in range(3)))
     return path
 
 
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return write_data(tmp_path / "test.jsonl")
+
+
 def run(server: FaultServer | str, data: Path, out: Path, *extra: str, n: int = 4,
         options: tuple[str, ...] = ()) -> Any:
     base_url = server if isinstance(server, str) else server.base_url
-    opts = [a for o in ("backoff_s=0.05", *options) for a in ("--sampler-option", o)]
+    given = dict(o.split("=", 1) for o in ("backoff_s=0.05", *options))  # later wins
+    opts = [a for k, v in given.items() for a in ("--sampler-option", f"{k}={v}")]
     return monkeys("run", "--task", "gsm8k", "--data", str(data), "--task-option", "shots=0",
                    "--sampler", "openai", "--base-url", base_url, "--model", "m", "-n", str(n),
                    "--batch-size", "2", "--no-report", "--out", str(out), *opts, *extra, timeout=GUARD_S)
@@ -188,12 +192,17 @@ def not_resent(server: FaultServer) -> bool:
     return 0 < len(seeds) <= 6 and len(set(seeds)) == len(seeds)
 
 
-@pytest.fixture
-def clean(fault_server, data: Path, tmp_path: Path) -> list[tuple]:
-    """The samples of a run that met no fault."""
-    proc = run(fault_server(), data, tmp_path / "clean")
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
+    """The samples of a run that met no fault (the same data file, sampler and seeds as every test)."""
+    tmp = tmp_path_factory.mktemp("clean")
+    server = FaultServer()
+    try:
+        proc = run(server, write_data(tmp / "test.jsonl"), tmp / "clean")
+    finally:
+        server.close()
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = samples(tmp_path / "clean")
+    rows = samples(tmp / "clean")
     assert len(rows) == 12
     return rows
 
@@ -238,6 +247,30 @@ def test_a_server_that_dies_and_comes_back_is_resumed_to_the_same_samples(fault_
     proc = run(again, data, out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert samples(out) == clean
+
+
+def test_a_short_outage_is_ridden_through(fault_server, data, tmp_path, clean) -> None:
+    """The server goes away after its second request and is back a moment later, on the same port: the
+    backoff (0.25 s, 0.5 s, ... here) outlasts the outage and the run finishes as if nothing happened."""
+    server: FaultServer | None = None
+    died = threading.Event()
+
+    def restart() -> None:
+        assert server is not None
+        server.close()
+        fault_server(port=server.port)
+
+    def blink(i: int, body: dict[str, Any]) -> Fault | None:
+        if i == 2 and not died.is_set():
+            died.set()
+            threading.Thread(target=restart, daemon=True).start()
+            return Fault(reset=True)
+        return None
+
+    server = fault_server(blink)
+    proc = run(server, data, tmp_path / "run", options=("backoff_s=0.5",))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert died.is_set() and samples(tmp_path / "run") == clean
 
 
 def test_a_slow_server_with_two_slots_gets_each_sample_asked_for_once(fault_server, data, tmp_path) -> None:
