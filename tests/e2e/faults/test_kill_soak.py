@@ -151,3 +151,28 @@ def test_a_million_samples_per_problem_start_storing_at_once_in_flat_memory(tmp_
         _kill(proc)
     assert peak < limit_kib, f"resident memory reached {peak // 1024} MiB"
     assert stored >= 2000
+
+
+@pytest.mark.timeout(120)
+def test_a_resume_keeps_the_stored_config_and_appends_what_changed(tmp_path: Path):
+    out = tmp_path / "grown"
+    args = ["run", "--sampler", "scripted", "--problems", "1", "--batch-size", "2", "--out", str(out), "--no-report"]
+    assert monkeys(*args, "-n", "2", timeout=120).returncode == 0
+
+    def meta(key: str):
+        db = sqlite3.connect(out / "monkeys.db")
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else json.loads(row[0])
+        finally:
+            db.close()
+
+    first = meta("config")
+    assert first["n"] == 2 and meta("config_history") is None
+    grown = monkeys(*args, "-n", "4", timeout=120)
+    assert grown.returncode == 0 and "(resumed)" in grown.stderr, grown.stderr
+    assert meta("config") == first  # the record of what the first samples were drawn with stays
+    history = meta("config_history")
+    assert [entry["changes"] for entry in history] == [{"n": {"from": 2, "to": 4}}]
+    assert monkeys(*args, "-n", "4", timeout=120).returncode == 0
+    assert meta("config_history") == history  # the same settings again add nothing
