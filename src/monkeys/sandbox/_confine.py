@@ -287,6 +287,9 @@ def confine_child(prot: dict[str, str], state: dict, limits: dict, landlock_fd: 
                        (resource.RLIMIT_FSIZE, limits["max_file_mb"] << 20),
                        (resource.RLIMIT_NOFILE, limits["max_open_files"]),
                        (resource.RLIMIT_NPROC, limits["max_processes"]), (resource.RLIMIT_CORE, 0)):
+        hard = resource.getrlimit(res)[1]  # a caller's lower hard limit stays: it cannot be raised, only kept
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard - 1 if res == resource.RLIMIT_CPU else hard)
         resource.setrlimit(res, (value, value + 1 if res == resource.RLIMIT_CPU else value))
     if state["cgroup"] is not None and state["cgroup"].oom_exempt:
         # the worker's -1000 is inherited; the program gets none. os.open, not open(): a Python file object

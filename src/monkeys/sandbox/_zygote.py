@@ -25,7 +25,6 @@ import shutil
 import sys
 import tempfile
 import time
-import traceback
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -241,8 +240,8 @@ def main() -> None:
                     job = precompile_job(header.get("guard", True), blobs[1:])
                 try:
                     result, out = execute(template, job, blobs[0], header["limits"], state)
-                except Exception:  # our bug or a broken host: say so instead of dying silently
-                    _wire.send(rep_fd, {"op": "error", "message": traceback.format_exc(limit=-3)})
+                except Exception as exc:  # our bug or a broken host: say so (one line) instead of dying
+                    _wire.send(rep_fd, {"op": "error", "message": " ".join(f"{type(exc).__name__}: {exc}".split())})
                     continue
                 _wire.send(rep_fd, {"op": "result", **result}, out)
     finally:
