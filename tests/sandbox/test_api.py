@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from monkeys.sandbox._pool import SCALE_RANGE
 from monkeys.sandbox._simple import PYTHON
 
 SRC = Path(__file__).parents[2] / "src"
+SITE = [p for p in sys.path if p.endswith("site-packages")]  # monkeys' dependencies, for the system Python
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass\nprint('done')\n"
 
 
@@ -126,7 +128,7 @@ def test_pool_works_without_root(tmp_path: Path) -> None:
     """A fresh pool started as `nobody` (system Python, our sources) runs programs and says what it lacks."""
     script = textwrap.dedent(f"""
         import json, sys
-        sys.path.insert(0, {str(SRC)!r})
+        sys.path[:0] = [{str(SRC)!r}, *{SITE!r}]
         from monkeys.sandbox import ForkServerPool, Limits
         pool = ForkServerPool(size=1)
         caps = ("import os, ctypes, struct\\nlibc = ctypes.CDLL(None)\\n"
