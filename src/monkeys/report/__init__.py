@@ -41,18 +41,26 @@ def report_runs(run_dirs: list[Path], *, console: Console, html_path: Path | Non
         analyses = [analyze_run(r, prices=prices, specs=specs) for r in runs]
         comparison = compare_runs(analyses)
     print_summary(analyses, console, comparison)
+    unwritable: list[str] = []
     with console.status("drawing figures…"):
         for a in analyses:
             if a.ks:
-                fig = plots.coverage_figure([a], title=f"{a.run.name}: coverage vs k")
-                plots.save(fig, a.run.run_dir / "coverage.png")
-                for name, extra in (("heatmap", plots.heatmap_figure(a)), ("selection", plots.selection_figure(a))):
-                    if extra is not None:
-                        plots.save(extra, a.run.run_dir / f"{name}.png")
+                figures = [("coverage", plots.coverage_figure([a], title=f"{a.run.name}: coverage vs k")),
+                           ("heatmap", plots.heatmap_figure(a)), ("selection", plots.selection_figure(a))]
+                for name, fig in figures:
+                    if fig is None:
+                        continue
+                    try:
+                        plots.save(fig, a.run.run_dir / f"{name}.png")
+                    except OSError as exc:  # an archived, read-only run: the report needs no file there
+                        unwritable.append(f"{a.run.run_dir} ({exc.strerror or exc})")
+                        break
         if html_path is not None:
             _write_html(Path(html_path), analyses, comparison)
     if html_path is not None:
         console.print(f"HTML report: {html_path}")
+    for where in unwritable:
+        console.print(f"note: figures not written into {where}; use --html FILE to have them elsewhere")
 
 
 def _unique_names(runs: list[RunData]) -> None:
