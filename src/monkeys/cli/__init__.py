@@ -76,9 +76,8 @@ def usage_message(exc: Any, argv: list[str]) -> str:
     """One line for a click usage error: `-n: expected an integer, got 'abc' (see 'monkeys run --help')`."""
     ctx = getattr(exc, "ctx", None)
     command = getattr(ctx, "command_path", None) or "monkeys"
-    commands = getattr(getattr(ctx, "command", None), "commands", None) or {}
-    if argv and argv[0] in commands and " " not in command:  # raised while parsing the subcommand's flags
-        command = f"{command} {argv[0]}"
+    if " " not in command and argv and argv[0] in getattr(typer.main.get_command(app), "commands", {}):
+        command = f"monkeys {argv[0]}"  # raised while parsing the subcommand's flags (no context then)
     names = {cls.__name__ for cls in type(exc).__mro__}
     param = getattr(exc, "param", None)
     text = exc.format_message().strip().rstrip(".")
