@@ -52,6 +52,12 @@ def _write_files(d: Path) -> None:
     (d / "missing_field.jsonl").write_text(json.dumps({k: v for k, v in RECORD.items() if k != "test"}) + "\n")
     (d / "data_dir").mkdir()
     (d / "mbpp_bad.jsonl").write_text(json.dumps({"task_id": 1, "text": "t", "test_list": "assert f()"}) + "\n")
+    (d / "cc_bad.jsonl").write_text(json.dumps({"name": "1_A", "description": 5,
+                                                "public_tests": {"input": ["1\n"], "output": ["1\n"]}}) + "\n")
+    (d / "cc_tests_numbers.jsonl").write_text(json.dumps({"name": "1_A", "description": "Echo.",
+                                                          "public_tests": {"input": [1], "output": [1]}}) + "\n")
+    (d / "gsm8k_bad.jsonl").write_text(json.dumps({"question": 12, "answer": "#### 12"}) + "\n")
+    (d / "bad.parquet").write_bytes(b"PAR1 this is not parquet")
     (d / "latin1.yaml").write_bytes(b"sampler: scripted\n# caf\xe9\n")
     (d / "garbage.yaml").write_text("sampler: scripted\nn: [1,\n")
     (d / "list.yaml").write_text("- sampler\n- scripted\n")
@@ -186,6 +192,17 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("data-mbpp-tests-a-string", ["run", "--task", "mbpp", *SCRIPTED, "--data", "{d}/mbpp_bad.jsonl",
                                   "--out", "{out}"],
      ["{d}/mbpp_bad.jsonl:1: field 'test_list': expected a list of strings, got a string"]),
+    ("data-parquet-not-parquet", ["run", *SCRIPTED, "--data", "{d}/bad.parquet", "--out", "{out}"],
+     ["{d}/bad.parquet: not a readable Parquet file"]),
+    ("data-code-contests-field-type", ["run", "--task", "code-contests", *SCRIPTED, "--data", "{d}/cc_bad.jsonl",
+                                       "--out", "{out}"],
+     ["{d}/cc_bad.jsonl:1: field 'description': expected a string, got a number 5"]),
+    ("data-code-contests-tests-numbers", ["run", "--task", "code-contests", *SCRIPTED, "--data",
+                                          "{d}/cc_tests_numbers.jsonl", "--out", "{out}"],
+     ["{d}/cc_tests_numbers.jsonl:1: field 'public_tests': field 'input': expected a list of strings"]),
+    ("data-gsm8k-field-type", ["run", "--task", "gsm8k", *SCRIPTED, "--task-option", "shots=0", "--data",
+                               "{d}/gsm8k_bad.jsonl", "--out", "{out}"],
+     ["{d}/gsm8k_bad.jsonl:1: field 'question' must be a non-empty string, got int"]),
     # config files
     ("config-missing", ["run", "--config", "{d}/nope.yaml", "--out", "{out}"],
      ["{d}/nope.yaml: cannot read config file", "No such file"]),
