@@ -77,7 +77,7 @@ def test_failed_start_leaves_an_existing_store_unchanged(run_dir: Path, change, 
 
 @pytest.mark.parametrize("change, error", [
     ({"verifier": "nosuch"}, PluginError), ({"data": "/nonexistent/file.jsonl"}, DataError),
-    ({"problems": "999:1000"}, ConfigError), ({"sampler_options": {"bogus": 1}}, PluginError),
+    ({"problems": "999:1000"}, ConfigError), ({"sampler_options": {"bogus": 1}}, ConfigError),
 ])
 def test_failed_start_creates_no_run_directory(run_dir: Path, change, error):
     with pytest.raises(error):

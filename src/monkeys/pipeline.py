@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monkeys import __version__
-from monkeys.config import RunConfig, check_resume, parse_problem_selection, redact, stored_config
+from monkeys.config import RunConfig, check_plugins, check_resume, parse_problem_selection, redact, stored_config
 from monkeys.core import Completion, Problem, Sample, Sampler, SampleRequest, Verdict, Verifier, derive_seed
 from monkeys.errors import ConfigError, MonkeysError, StoreError
 from monkeys.registry import create, get_plugin
@@ -229,6 +229,7 @@ def run(config: RunConfig, progress: ProgressSink | None = None) -> RunSummary:
     for kind, name in (("task", config.task), ("sampler", config.sampler), ("verifier", verifier_name(config)),
                        *(("scorer", s) for s in config.scorers)):
         get_plugin(kind, name)  # unknown names fail before anything else
+    check_plugins(config)  # every plug-in option, as the CLI checks it: Python callers get the same one line
     lock = RunLock(run_dir, choose="another --out")
     if run_dir.is_dir():
         lock.acquire()  # before reading the stored config: nobody changes it under us
