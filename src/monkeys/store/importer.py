@@ -106,6 +106,9 @@ def _batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
     return _yaml_batches(path) if kind == "yaml" else _table_batches(path, kind)
 
 
+_MAX_INDEX = 2**62  # sample indices and token counts are stored as SQLite integers (int64)
+
+
 def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> np.ndarray:
     """Column as non-negative int64; the first bad row is named. A missing optional column is zeros."""
     n = len(next(iter(cols.values()))) if cols else 0
@@ -114,8 +117,11 @@ def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> 
             raise DataError(f"{where}: missing column {field!r} (needs problem_id, sample_index, correct)")
         return np.zeros(n, dtype=np.int64)
     values = cols[field]
-    fast = np.asarray(values) if values else np.zeros(0, dtype=np.int64)
-    if fast.dtype.kind in "iu" and (fast >= 0).all():  # the common case: a clean integer column
+    try:
+        fast = np.asarray(values) if values else np.zeros(0, dtype=np.int64)
+    except (OverflowError, ValueError):  # huge or ragged values: the row-by-row check below names the row
+        fast = np.zeros(0, dtype=object)
+    if fast.dtype.kind in "iu" and (fast >= 0).all() and (fast < _MAX_INDEX).all():  # a clean integer column
         return fast.astype(np.int64)
     out = np.zeros(len(values), dtype=np.int64)
     for i, v in enumerate(values):
@@ -127,8 +133,10 @@ def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> 
             number = float(v) if not isinstance(v, bool) else -1.0
         except (TypeError, ValueError):
             number = -1.0
-        if number < 0 or number != int(number):
-            raise DataError(f"{where} row {start + i}: field {field!r}: expected a non-negative integer, got {v!r}")
+        if number < 0 or number >= _MAX_INDEX or number != int(number):
+            shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+            raise DataError(f"{where} row {start + i}: field {field!r}: expected a non-negative integer below "
+                            f"2**62, got {shown}")
         out[i] = int(number)
     return out
 
@@ -164,6 +172,10 @@ def _ids(cols: Columns, start: int, where: str) -> list[str]:
     for i, v in enumerate(ids):
         if v is None or str(v) == "":
             raise DataError(f"{where} row {start + i}: field 'problem_id' is empty")
+        if isinstance(v, bool) or not isinstance(v, str | int | np.integer):
+            shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+            raise DataError(f"{where} row {start + i}: field 'problem_id': expected a string or an integer, "
+                            f"got {type(v).__name__} {shown}")
     return [v if isinstance(v, str) else str(v) for v in ids]
 
 

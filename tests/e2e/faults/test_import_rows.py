@@ -1,0 +1,47 @@
+"""Bad rows in `monkeys import` files: one `error:` line naming the file, the row and the field, exit 2,
+no traceback, and no run directory made (every row is checked before anything is created)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("monkeys_e2e_conftest", Path(__file__).parents[1] / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_e2e = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_e2e)
+monkeys = _e2e.monkeys
+
+GOOD = {"problem_id": "a", "sample_index": 0, "correct": True}
+CASES = {
+    "huge sample_index": ({**GOOD, "sample_index": 10**23}, "sample_index"),
+    "sample_index beyond int64": ({**GOOD, "sample_index": 2**63}, "sample_index"),
+    "negative sample_index": ({**GOOD, "sample_index": -1}, "sample_index"),
+    "fractional sample_index": ({**GOOD, "sample_index": 1.5}, "sample_index"),
+    "sample_index a list": ({**GOOD, "sample_index": [1]}, "sample_index"),
+    "problem_id an object": ({**GOOD, "problem_id": {"x": [1]}}, "problem_id"),
+    "problem_id a list": ({**GOOD, "problem_id": ["a", "b"]}, "problem_id"),
+    "problem_id a boolean": ({**GOOD, "problem_id": True}, "problem_id"),
+    "problem_id empty": ({**GOOD, "problem_id": ""}, "problem_id"),
+    "correct a word": ({**GOOD, "correct": "maybe"}, "correct"),
+    "correct a number": ({**GOOD, "correct": 7}, "correct"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_import_row_is_one_line_and_nothing_is_made(tmp_path: Path, name: str) -> None:
+    row, field = CASES[name]
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps(GOOD) + "\n" + json.dumps(row) + "\n")
+    out = tmp_path / "run"
+    proc = monkeys("import", str(data), str(out))
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    # the file, the row (ours: "row 2"; pyarrow's JSON reader: "in row 1", zero-based) and the field
+    assert "rows.jsonl" in lines[0] and "row" in lines[0] and field in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not out.exists()
