@@ -197,6 +197,24 @@ class _Stored:
     configured: bool = False  # the store holds the run's config (else it was killed while being made)
     history: list[dict[str, Any]] | None = None  # the config history to store, when this resume adds to it
     redacted: dict[str, Any] | None = None  # the stored config without the secret an old monkeys kept in it
+    complete_model: str | None = None  # every problem has its n samples: the stored model name (no sampler)
+
+
+class _StoredSamples:
+    """Stands in for the sampler when a resumed run has every sample it asks for (adding a scorer, or
+    verifying again): nothing is drawn, so the model server need not be up, nor the local model loaded."""
+
+    redraw_whole_batch = False
+    concurrency = 1
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+
+    def sample(self, *args: Any, **kwargs: Any) -> list:
+        raise MonkeysError("internal: a complete run asked for a sample")
+
+    def close(self) -> None:
+        pass
 
 
 def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
@@ -209,8 +227,13 @@ def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
         old = read_meta(db, "config_history") or []
         history = check_resume(stored, config, run_dir, old)
         clean = redact(stored)
-        return _Stored(read_problems(db) or None, True, history if history != old else None,
-                       clean if clean != stored else None)
+        problems = read_problems(db) or None
+        have = sample_indices(db)
+        complete = problems is not None and all(
+            len(have.get(p.problem_id, ())) >= config.n for p in problems)
+        model = read_meta(db, "model") if complete else None
+        return _Stored(problems, True, history if history != old else None, clean if clean != stored else None,
+                       str(model) if model else None)
     except sqlite3.Error as exc:
         raise StoreError(f"{store_path(run_dir)}: cannot read the run store: {exc}") from exc
     finally:
@@ -254,7 +277,8 @@ def _locked_run(config: RunConfig, run_dir: Path, lock: RunLock, progress: Progr
     try:
         for name in config.scorers:
             scorers[name] = create("scorer", name)
-        sampler = build_sampler(config)
+        sampler = (_StoredSamples(stored.complete_model) if stored.complete_model is not None
+                   else build_sampler(config))
     except BaseException:
         verifier.close()
         for scorer in scorers.values():
