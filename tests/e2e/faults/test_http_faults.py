@@ -336,3 +336,67 @@ def test_a_model_the_server_does_not_list_is_refused_before_anything_is_stored(f
     assert one_error_line(proc) == ("error: --model 'm' is not served at " + server.base_url + "/models; the "
                                     "server offers 'Qwen/Qwen2.5-Coder-1.5B-Instruct', 'other'")
     assert not (tmp_path / "run" / "monkeys.db").exists() and server.generation_requests == []
+
+
+# -- kill -9 soak against a faulty server ------------------------------------------------------------------
+
+@pytest.mark.timeout(300)
+def test_twenty_kill_9s_against_a_faulty_server_end_as_one_clean_run(fault_server, tmp_path) -> None:
+    """20 SIGKILLs at random moments of `monkeys run --sampler openai` against a server that fails one
+    request in four (500, 429 with Retry-After 0, resets, truncated bodies), each followed by a resume:
+    the store ends with the same samples as a run against a server that never fails."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import time
+
+    from conftest import MONKEYS  # tests/e2e/conftest.py
+
+    rng = random.Random(20261202)
+    faults = [Fault(500, payload={"error": {"message": "boom"}}), Fault(reset=True), Fault(truncate=25),
+              Fault(429, (("Retry-After", "0"),), payload={"error": {"message": "slow down"}})]
+    faulty = fault_server(lambda i, body: rng.choice(faults) if rng.random() < 0.25 else None, gen_s=0.02)
+    data = write_data(tmp_path / "test.jsonl")
+    n, total = 40, 3 * 40
+
+    def command(server: FaultServer, out: Path) -> list[str]:
+        return [MONKEYS, "run", "--task", "gsm8k", "--data", str(data), "--task-option", "shots=0",
+                "--sampler", "openai", "--base-url", server.base_url, "--model", "m", "-n", str(n),
+                "--batch-size", "2", "--concurrency", "2", "--no-report", "--out", str(out),
+                "--sampler-option", "backoff_s=0.01", "--sampler-option", "max_retries=20"]
+
+    def count(out: Path) -> int:
+        try:
+            db = sqlite3.connect(f"file:{out / 'monkeys.db'}?mode=ro", uri=True, timeout=5)
+            try:
+                return db.execute("SELECT count(*) FROM samples").fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return 0
+
+    soaked = tmp_path / "soaked"
+    kills = 0
+    while kills < 20:
+        before = count(soaked)
+        assert before < total, f"the run completed after {kills} kills; make it longer"
+        proc = subprocess.Popen(command(faulty, soaked), start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if rng.random() < 0.4:
+            time.sleep(rng.uniform(0.0, 1.5))
+        else:
+            deadline = time.monotonic() + GUARD_S
+            while count(soaked) < before + rng.randint(1, 4) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    final = subprocess.run(command(faulty, soaked), capture_output=True, text=True, timeout=GUARD_S * 2)
+    assert final.returncode == 0, final.stderr[-2000:]
+    steady = fault_server()
+    whole = subprocess.run(command(steady, tmp_path / "whole"), capture_output=True, text=True, timeout=GUARD_S * 2)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    got, want = samples(soaked), samples(tmp_path / "whole")
+    assert len(want) == total and got == want
