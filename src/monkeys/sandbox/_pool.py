@@ -7,10 +7,10 @@ cgroup and directory belong to one program at a time. A dead worker is replaced 
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import subprocess
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -89,17 +89,7 @@ class _Worker:
             self.proc.kill()
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self.n, self.lock = 0, threading.Lock()
-
-    def __next__(self) -> int:
-        with self.lock:
-            self.n += 1
-            return self.n
-
-
-_counter = _Counter()
+_counter = itertools.count(1)  # next() on it is atomic in CPython: thread-safe without a lock
 
 
 class ForkServerPool:

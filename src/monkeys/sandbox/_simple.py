@@ -25,6 +25,7 @@ the wall limit, and never holds more than `max_output_bytes` + 64 KiB per stream
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
 import os
 import pwd
@@ -33,7 +34,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -164,17 +164,7 @@ def _landlock_abi() -> int:
         return 0
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self.n, self.lock = 0, threading.Lock()
-
-    def __next__(self) -> int:
-        with self.lock:
-            self.n += 1
-            return self.n
-
-
-_counter = _Counter()
+_counter = itertools.count(1)  # next() on it is atomic in CPython: thread-safe without a lock
 
 
 def _uid_in_use(uid: int) -> bool:
