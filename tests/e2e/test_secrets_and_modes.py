@@ -5,16 +5,12 @@ against it with the key in a config file, then the bytes of every file in the ru
 """
 
 import os
-import socket
 import stat
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import MONKEYS
+from conftest import scripted_server
 
 SECRET = "sk-e2e-9d3b71c05a"
 SCRIPTED = ["--sampler", "scripted", "--problems", "2", "-n", "2"]
@@ -74,26 +70,8 @@ def test_an_environment_variable_name_is_not_a_secret(cli, tmp_path: Path):
 
 @pytest.fixture
 def server_url() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([MONKEYS, "serve", "--sampler", "scripted", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/models", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    with scripted_server() as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_a_key_from_a_config_file_is_used_but_never_stored(cli, tmp_path: Path, server_url: str):

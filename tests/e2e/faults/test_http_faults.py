@@ -371,28 +371,18 @@ def test_twenty_kill_9s_against_a_faulty_server_end_as_one_clean_run(fault_serve
                 "--batch-size", "2", "--concurrency", "2", "--no-report", "--out", str(out),
                 "--sampler-option", "backoff_s=0.01", "--sampler-option", "max_retries=20"]
 
-    def count(out: Path) -> int:
-        try:
-            db = sqlite3.connect(f"file:{out / 'monkeys.db'}?mode=ro", uri=True, timeout=5)
-            try:
-                return db.execute("SELECT count(*) FROM samples").fetchone()[0]
-            finally:
-                db.close()
-        except sqlite3.Error:
-            return 0
-
     soaked = tmp_path / "soaked"
     kills = 0
     while kills < 20:
-        before = count(soaked)
+        before = _e2e.stored_samples(soaked)
         assert before < total, f"the run completed after {kills} kills; make it longer"
         proc = subprocess.Popen(command(faulty, soaked), start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if rng.random() < 0.4:  # anywhere early in its life: imports, setup, the first requests
             time.sleep(rng.uniform(0.0, 0.8))
         else:
-            deadline = time.monotonic() + GUARD_S
-            while count(soaked) < before + rng.randint(1, 4) and proc.poll() is None and time.monotonic() < deadline:
+            deadline, target = time.monotonic() + GUARD_S, before + rng.randint(1, 4)
+            while _e2e.stored_samples(soaked) < target and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

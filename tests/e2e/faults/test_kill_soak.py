@@ -42,17 +42,6 @@ concurrency: 1
 """
 
 
-def _count(run_dir: Path) -> int:
-    try:
-        db = sqlite3.connect(f"file:{run_dir / 'monkeys.db'}?mode=ro", uri=True, timeout=5)
-        try:
-            return db.execute("SELECT count(*) FROM samples").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:  # not made yet, or made but without tables yet
-        return 0
-
-
 def _tables(run_dir: Path) -> dict[str, list[tuple]]:
     """What a run's result is, without what differs between two runs of it (times, latencies, row ids)."""
     db = sqlite3.connect(run_dir / "monkeys.db")
@@ -94,7 +83,7 @@ def test_twenty_kill_9s_at_random_moments_end_as_one_uninterrupted_run(tmp_path:
     rng = random.Random(20261202)
     kills = finished = 0
     while kills < KILLS:
-        before = _count(soaked)
+        before = _e2e.stored_samples(soaked)
         assert before < total, f"the run completed after {kills} kills; make it longer"
         proc = subprocess.Popen([MONKEYS, *args, str(soaked)], start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -103,7 +92,7 @@ def test_twenty_kill_9s_at_random_moments_end_as_one_uninterrupted_run(tmp_path:
         else:  # mid-sampling: after it has stored a few more samples
             target = before + rng.randint(1, 6)
             deadline = time.monotonic() + 60
-            while _count(soaked) < target and proc.poll() is None and time.monotonic() < deadline:
+            while _e2e.stored_samples(soaked) < target and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
         if _kill(proc):
             kills += 1
@@ -142,7 +131,7 @@ def test_a_million_samples_per_problem_start_storing_at_once_in_flat_memory(tmp_
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline and peak < limit_kib:
             peak = max(peak, _rss_kib(proc.pid))
-            stored = _count(out)
+            stored = _e2e.stored_samples(out)
             if stored >= 2000:
                 break
             time.sleep(0.05)
