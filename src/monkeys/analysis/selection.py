@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from monkeys.analysis.passk import default_ks, pass_at_k
-from monkeys.store.read import read_meta
+from monkeys.store.read import run_verifier
 
 # ---- choosing one answer out of k ---------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ def selection_curves(
     Returns {} when the run has no verdicts with answer keys (not a math run): callers skip the section.
     """
     if verifier is None:
-        verifier = (read_meta(db, "config") or {}).get("verifier")
+        verifier = run_verifier(db)
     rows = db.execute(
         "SELECT s.problem_id, v.outcome, json_extract(v.details, '$.answer_key'), sc.value"
         " FROM verdicts v JOIN samples s ON s.sample_id = v.sample_id"

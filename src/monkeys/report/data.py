@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from monkeys.analysis.cost import TokenStats
-from monkeys.store import read_config, read_meta, read_store
+from monkeys.store import read_config, read_meta, read_store, run_verifier
 
 
 @dataclass
@@ -30,42 +30,55 @@ class RunData:
     selection: dict[str, dict[int, float]] = field(default_factory=dict)  # method -> k -> accuracy
     flagged: dict[str, int] = field(default_factory=dict)  # problem -> passes the sandbox harness flagged
     stripped: int = 0  # samples whose top-level code was removed before their tests ran
+    timeouts: dict[str, int] = field(default_factory=dict)  # problem -> 'timeout' verdicts of `verifier`
+    timeout_limits: dict[str, int] = field(default_factory=dict)  # "cpu"/"wall"/other -> time-outs (details)
+    verifiers: list[str] = field(default_factory=list)  # every verifier with verdicts in the store
 
     @property
     def n_samples(self) -> int:
         return self.tokens.samples
 
 
-def load_run(run_dir: Path) -> RunData:
+def load_run(run_dir: Path, verifier: str | None = None) -> RunData:
     """Read everything the report needs from the store, opened read-only (`store.read_store`: never
-    written, never migrated); raises `StoreError` naming the file when it is not a readable monkeys store."""
+    written, never migrated); raises `StoreError` naming the file when it is not a readable monkeys store.
+    `verifier` picks whose verdicts are counted (default: the run's, `store.run_verifier`)."""
     run_dir = Path(run_dir)
-    return read_store(run_dir, lambda db: _load(run_dir, db))
+    return read_store(run_dir, lambda db: _load(run_dir, db, verifier))
 
 
-def _load(run_dir: Path, db: sqlite3.Connection) -> RunData:
+def _load(run_dir: Path, db: sqlite3.Connection, verifier: str | None = None) -> RunData:
     config = read_config(db)
-    verifier = run_verifier(db)
+    verifier = verifier if verifier is not None else run_verifier(db)
     ids, n, c = _counts(db, verifier)
     protections = read_meta(db, "protections")
     model, tokens = _sample_stats(db)
     meta_model = read_meta(db, "model")
     selection = _selection(db, n, verifier)
     flagged, stripped = _integrity(db, verifier)
+    timeouts, limits = _timeouts(db, verifier)
     return RunData(
         run_dir=run_dir, name=run_dir.name or str(run_dir), problem_ids=ids, n=n, c=c, verifier=verifier,
         model=str(config.get("model") or meta_model or model or "?"), config=config, protections=protections,
-        tokens=tokens, selection=selection, flagged=flagged, stripped=stripped)
+        tokens=tokens, selection=selection, flagged=flagged, stripped=stripped, timeouts=timeouts,
+        timeout_limits=limits, verifiers=_verifiers(db))
 
 
-def run_verifier(db: sqlite3.Connection) -> str | None:
-    """The run's verifier: the config's, else the resolved one the pipeline stores under meta 'verifier'
-    (a config may leave it to the task's default), else the only verifier with verdicts."""
-    name = read_config(db).get("verifier") or read_meta(db, "verifier")
-    if name:
-        return str(name)
-    found = [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts LIMIT 2")]
-    return found[0] if len(found) == 1 else None
+def _verifiers(db: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts ORDER BY verifier")]
+
+
+def _timeouts(db: sqlite3.Connection, verifier: str | None) -> tuple[dict[str, int], dict[str, int]]:
+    """Time-outs of `verifier` per problem, and by the limit that ended them (verdict details `time_limit`:
+    "cpu", "wall"; "unknown" where a verdict does not say)."""
+    per_problem = {r[0]: int(r[1]) for r in db.execute(
+        "SELECT s.problem_id, COUNT(*) FROM verdicts v JOIN samples s ON s.sample_id = v.sample_id"
+        " JOIN problems p ON p.problem_id = s.problem_id WHERE v.verifier = ? AND v.outcome = 'timeout'"
+        " GROUP BY s.problem_id ORDER BY MIN(p.position)", (verifier,))}
+    limits = {str(r[0] if r[0] is not None else "unknown"): int(r[1]) for r in db.execute(
+        "SELECT json_extract(v.details, '$.time_limit'), COUNT(*) FROM verdicts v WHERE v.verifier = ?"
+        " AND v.outcome = 'timeout' GROUP BY 1 ORDER BY 2 DESC", (verifier,))}
+    return per_problem, limits
 
 
 def _counts(db: sqlite3.Connection, verifier: str | None) -> tuple[list[str], np.ndarray, np.ndarray]:

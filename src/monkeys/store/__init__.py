@@ -12,6 +12,7 @@ from monkeys.store.read import (
     read_meta,
     read_problems,
     read_results,
+    run_verifier,
     sample_indices,
     unscored_samples,
     unverified_samples,
@@ -20,6 +21,6 @@ from monkeys.store.writer import StoreWriter, write_meta, write_problems
 
 __all__ = [
     "DB_NAME", "Results", "StoreReader", "StoreWriter", "connect", "iter_samples", "open_readonly", "private_file",
-    "read_config", "read_meta", "read_problems", "read_results", "read_store", "sample_indices", "store_path",
-    "unscored_samples", "unverified_samples", "write_meta", "write_problems",
+    "read_config", "read_meta", "read_problems", "read_results", "read_store", "run_verifier", "sample_indices",
+    "store_path", "unscored_samples", "unverified_samples", "write_meta", "write_problems",
 ]

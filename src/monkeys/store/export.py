@@ -17,7 +17,7 @@ from pathlib import Path
 
 from monkeys.errors import DataError
 from monkeys.store.db import private_file, read_store
-from monkeys.store.read import read_config, read_meta
+from monkeys.store.read import run_verifier
 
 COLUMNS = ("problem_id", "sample_index", "seed", "text", "prompt_tokens", "completion_tokens", "finish_reason",
            "latency_s", "model", "verifier", "outcome", "reason", "correct")
@@ -44,12 +44,7 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
     partial = out_path.with_name(out_path.name + ".partial")
 
     def write(db: sqlite3.Connection) -> int:
-        name = verifier
-        if name is None:  # the config's, else the resolved one the pipeline records, else the only one
-            name = read_config(db).get("verifier") or read_meta(db, "verifier")
-            if name is None:
-                found = [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts LIMIT 2")]
-                name = found[0] if len(found) == 1 else None
+        name = verifier if verifier is not None else run_verifier(db)
         total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
         cursor = db.execute(
             "SELECT s.problem_id, s.sample_index, s.seed, s.text, s.prompt_tokens, s.completion_tokens,"

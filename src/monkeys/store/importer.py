@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from monkeys.core import Problem, Prompt
 from monkeys.errors import DataError, StoreError
 from monkeys.store.db import connect, store_path
 from monkeys.store.lock import RunLock
-from monkeys.store.writer import write_columns, write_meta, write_problems
+from monkeys.store.writer import insert_columns, insert_header, write_columns, write_meta, write_problems
 
 Progress = Callable[[int, int | None], None]  # (rows done, rows total or None)
 Columns = dict[str, list[Any]]
@@ -55,26 +56,80 @@ def _table_batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
     """(first row number, columns, file) per batch of a table, streamed where the format allows."""
     import pyarrow as pa
 
+    if kind == "jsonl":
+        yield from _json_batches(path)
+        return
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
 
             batches: Any = pq.ParquetFile(path).iter_batches(batch_size=_BATCH)
-        elif kind == "csv":
+        else:
             import pyarrow.csv as pcsv
 
             convert = pcsv.ConvertOptions(column_types={"problem_id": pa.string(), "text": pa.string()})
             batches = pcsv.open_csv(pa.input_stream(str(path), compression="detect"), convert_options=convert)
-        else:
-            import pyarrow.json as pjson
-
-            batches = pjson.read_json(pa.input_stream(str(path), compression="detect")).to_batches(_BATCH)
         row = 1
         for batch in batches:
             yield row, batch.to_pydict(), str(path)
             row += batch.num_rows
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise DataError(f"{path}: cannot read {kind}: {exc}") from exc
+
+
+def _json_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
+    """JSON lines through Arrow's reader; a file it refuses (a column of mixed types, a bad line) or one
+    JSON array (a predictions list) is read row by row, so the error names the row and field."""
+    import pyarrow as pa
+    import pyarrow.json as pjson
+
+    try:
+        with pa.input_stream(str(path), compression="detect") as fh:
+            head = fh.read(4096).lstrip()
+        table = None if head[:1] == b"[" else pjson.read_json(pa.input_stream(str(path), compression="detect"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        table = None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read jsonl: {exc.strerror or exc}") from exc
+    if table is not None:
+        row = 1
+        for batch in table.to_batches(_BATCH):
+            yield row, batch.to_pydict(), str(path)
+            row += batch.num_rows
+        return
+    rows = _json_rows(path, array=head[:1] == b"[")
+    for first in range(0, len(rows), _BATCH):
+        chunk = rows[first:first + _BATCH]
+        keys = list(dict.fromkeys(k for r in chunk for k in r))
+        yield first + 1, {k: [r.get(k) for r in chunk] for k in keys}, str(path)
+
+
+def _json_rows(path: Path, *, array: bool) -> list[dict[str, Any]]:
+    import json
+
+    import pyarrow as pa
+
+    try:
+        with pa.input_stream(str(path), compression="detect") as fh:
+            text = fh.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read JSON: {exc}") from exc
+    if array:
+        try:
+            rows = json.loads(text)
+        except ValueError as exc:
+            raise DataError(f"{path}: cannot read JSON: {exc}") from exc
+    else:
+        rows = []
+        for n, line in enumerate((x for x in text.splitlines() if x.strip()), 1):
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise DataError(f"{path} row {n}: not JSON: {exc}") from exc
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise DataError(f"{path} row {n}: expected a JSON object, got {type(row).__name__}")
+    return rows
 
 
 def _yaml_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
@@ -90,6 +145,9 @@ def _yaml_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
             doc = yaml.load(file.read_text(encoding="utf-8"), Loader=loader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise DataError(f"{file}: cannot read YAML: {exc}") from exc
+        if isinstance(doc, dict) and isinstance(doc.get("samples"), list) and "is_corrects" not in doc:
+            raise DataError(f"{file}: raw generations ('samples' without 'is_corrects'); `monkeys import` takes"
+                            f" evaluated results: verify these with `monkeys verify {path} --task TASK --out RUN`")
         if not isinstance(doc, dict) or not isinstance(doc.get("is_corrects"), list):
             raise DataError(f"{file}: expected a mapping with an 'is_corrects' list (and 'samples')")
         flags, samples = doc["is_corrects"], doc.get("samples") or []
@@ -165,10 +223,10 @@ def _bools(cols: Columns, start: int, where: str) -> list[bool | None]:
     return out
 
 
-def _ids(cols: Columns, start: int, where: str) -> list[str]:
+def _ids(cols: Columns, start: int, where: str, needs: str = "problem_id, sample_index, correct") -> list[str]:
     ids = cols.get("problem_id")
     if ids is None:
-        raise DataError(f"{where}: missing column 'problem_id' (needs problem_id, sample_index, correct)")
+        raise DataError(f"{where}: missing column 'problem_id' (needs {needs})")
     for i, v in enumerate(ids):
         if v is None or str(v) == "":
             raise DataError(f"{where} row {start + i}: field 'problem_id' is empty")
@@ -258,3 +316,170 @@ def _write(path: Path, kind: str, run_dir: Path, problems: list[Problem], total:
     finally:
         db.close()
     return ImportSummary(len(problems), done, passes, verifier)
+
+
+# ---- samples to verify later ------------------------------------------------------------------------------
+
+
+def _sample_yaml_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
+    """large_language_monkeys YAML with raw generations: one file per problem, a `samples` list; the problem
+    id is a `problem_id`/`id` field, else the file's stem. `is_corrects`, if any, is ignored."""
+    import yaml
+
+    files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"{path}: no .yaml files; expected one large_language_monkeys YAML per problem")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for file in files:
+        try:
+            doc = yaml.load(file.read_text(encoding="utf-8"), Loader=loader)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise DataError(f"{file}: cannot read YAML: {exc}") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("samples"), list):
+            raise DataError(f"{file}: expected a mapping with a 'samples' list (the generations to verify)")
+        samples = doc["samples"]
+        for i, text in enumerate(samples):
+            if not isinstance(text, str):
+                raise DataError(f"{file} row {i + 1}: field 'samples': expected a string (a generation), got"
+                                f" {type(text).__name__}")
+        pid = doc.get("problem_id", doc.get("id", file.stem))
+        n = len(samples)
+        yield 1, {"problem_id": [pid] * n, "sample_index": list(range(n)), "text": samples}, str(file)
+
+
+def _swebench(cols: Columns) -> Columns:
+    """A SWE-bench predictions file (`instance_id`, `model_patch`, `model_name_or_path`) as problem_id/text/
+    model; a null patch (the model produced none) is the empty text, as SWE-bench's harness reads it."""
+    if "problem_id" in cols or "instance_id" not in cols:
+        return cols
+    out = dict(cols)
+    out["problem_id"] = cols["instance_id"]
+    if "text" not in cols and "model_patch" in cols:
+        out["text"] = ["" if t is None else t for t in cols["model_patch"]]
+    if "model" not in cols and "model_name_or_path" in cols:
+        out["model"] = cols["model_name_or_path"]
+    return out
+
+
+@dataclass
+class _SampleBatch:
+    ids: list[str]
+    positions: np.ndarray
+    index: np.ndarray
+    texts: list[str]
+    models: list[str]
+    prompt_tokens: np.ndarray
+    completion_tokens: np.ndarray
+    finish: list[str]
+    shared: np.ndarray
+
+
+def _sample_batches(path: Path, kind: str, known: dict[str, int], task: str,
+                    model: str | None) -> Iterator[_SampleBatch]:
+    """Validated batches of samples to verify (the same on both passes: numbering is deterministic)."""
+    batches = _sample_yaml_batches(path) if kind == "yaml" else _table_batches(path, kind)
+    counters: dict[str, int] = {}
+    for start, raw, where in batches:
+        cols = _swebench(raw)
+        if not cols:
+            continue
+        ids = _ids(cols, start, where, "problem_id and text; sample_index optional")
+        n = len(ids)
+        positions = np.empty(n, dtype=np.int64)
+        for i, pid in enumerate(ids):
+            pos = known.get(pid)
+            if pos is None:
+                few = ", ".join(repr(p) for p in list(known)[:3]) + (", ..." if len(known) > 3 else "")
+                raise DataError(f"{where} row {start + i}: field 'problem_id': {pid!r} is not a problem of task"
+                                f" {task!r} (e.g. {few})")
+            positions[i] = pos
+        texts = cols.get("text")
+        if texts is None:
+            raise DataError(f"{where}: missing column 'text' (needs problem_id and text; sample_index optional)")
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                what = "missing field 'text'" if t is None else (
+                    f"field 'text': expected a string, got {type(t).__name__}")
+                raise DataError(f"{where} row {start + i}: {what}")
+        if "sample_index" in cols:
+            index = _ints(cols, "sample_index", start, where, required=True)
+        else:
+            index = np.empty(n, dtype=np.int64)
+            for i, pid in enumerate(ids):
+                index[i] = counters.get(pid, 0)
+                counters[pid] = int(index[i]) + 1
+        models = [str(m or model or "unknown") for m in cols.get("model") or [model or "unknown"] * n]
+        finish = [str(f or "unknown") for f in cols.get("finish_reason") or ["unknown"] * n]
+        shared = _ints(cols, "prompt_shared", start, where, required=False)
+        yield _SampleBatch(ids, positions, index, texts, models,
+                           _ints(cols, "prompt_tokens", start, where, False),
+                           _ints(cols, "completion_tokens", start, where, False), finish,
+                           np.where(shared > 0, shared, 1))
+
+
+def _sample_kind(path: Path) -> str:
+    if path.is_dir():
+        return "yaml"
+    return _kind(path)
+
+
+def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: str, config: dict[str, Any],
+                   meta: dict[str, Any] | None = None, model: str | None = None,
+                   progress: Progress | None = None) -> ImportSummary:
+    """Store samples made elsewhere, unverified, in a new run store, for `monkeys verify` to verify.
+
+    `path`: a table (Parquet, CSV, JSONL, optionally .gz) with `problem_id`, `text` and optional
+    `sample_index` (else each problem's rows are numbered 0, 1, ... in file order), `model`, `prompt_tokens`,
+    `completion_tokens`, `finish_reason`, `prompt_shared` (`correct`/`outcome` are ignored); a directory of
+    large_language_monkeys YAML files with raw generations; or SWE-bench predictions (`instance_id`,
+    `model_patch`, `model_name_or_path`). Every problem id must be one of `problems` (the task's).
+    The whole file is validated first (`DataError` naming file, row and field; nothing written), then meta
+    (`config`, `created_at`, `meta`), the problems the file uses (in the order of `problems`) and the
+    samples are written in one transaction under the run directory's lock: a kill leaves all or nothing.
+    Raises `StoreError` when `run_dir` already holds samples or its lock is held.
+    """
+    path, run_dir = Path(path), Path(run_dir)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or directory")
+    kind = _sample_kind(path)
+    known = {p.problem_id: i for i, p in enumerate(problems)}
+    positions, indices = [], []
+    for batch in _sample_batches(path, kind, known, task, model):
+        positions.append(batch.positions)
+        indices.append(batch.index)
+    pos = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
+    idx = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
+    if len(pos):
+        order = np.lexsort((idx, pos))
+        same = (pos[order][1:] == pos[order][:-1]) & (idx[order][1:] == idx[order][:-1])
+        if same.any():
+            k = order[int(np.argmax(same))]
+            raise DataError(f"{path}: duplicate (problem_id, sample_index) = ({problems[int(pos[k])].problem_id!r},"
+                            f" {int(idx[k])})")
+    present = set(np.unique(pos).tolist())
+    used = [p for i, p in enumerate(problems) if i in present]
+    total = len(pos)
+    header = {**(meta or {}), "config": config, "created_at": datetime.now(UTC).isoformat()}
+    with RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
+        try:
+            db = connect(run_dir, create=True)
+            try:
+                if db.execute("SELECT 1 FROM samples LIMIT 1").fetchone():
+                    raise StoreError(f"{run_dir}: already holds samples; import into a new run directory")
+                db.execute("PRAGMA cache_size = -262144")
+                done = 0
+                with db:  # one transaction: a kill leaves nothing or everything
+                    insert_header(db, header, used)
+                    for batch in _sample_batches(path, kind, known, task, model):
+                        insert_columns(db, batch.ids, batch.index.tolist(), None, texts=batch.texts,
+                                       prompt_tokens=batch.prompt_tokens.tolist(),
+                                       completion_tokens=batch.completion_tokens.tolist(), models=batch.models,
+                                       finish_reasons=batch.finish, prompt_shared=batch.shared.tolist())
+                        done += len(batch.ids)
+                        if progress is not None:
+                            progress(done, total)
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
+    return ImportSummary(len(used), total, 0, "")

@@ -50,6 +50,17 @@ def read_config(db: sqlite3.Connection) -> dict[str, Any]:
     return config
 
 
+def run_verifier(db: sqlite3.Connection) -> str | None:
+    """The run's verifier, the one answer to "which verifier" for report, export, results and selection:
+    the resolved name the pipeline records in meta 'verifier' (a config may leave it to the task's
+    default), else the config's `verifier` (an import's), else the only verifier with verdicts."""
+    name = read_meta(db, "verifier") or read_config(db).get("verifier")
+    if name:
+        return str(name)
+    found = [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts LIMIT 2")]
+    return found[0] if len(found) == 1 else None
+
+
 def read_problems(db: sqlite3.Connection) -> list[Problem]:
     rows = db.execute("SELECT problem_id, prompt, reference FROM problems ORDER BY position")
     return [Problem(pid, Prompt.from_dict(_json(db, p, f"the prompt of problem {pid!r}")),
@@ -119,7 +130,7 @@ def read_results(db: sqlite3.Connection, verifier: str | None = None) -> Results
     """Correctness arrays for every stored problem under `verifier` (default: the run's verifier, which
     the pipeline records in meta `verifier` after resolving the task's default)."""
     if verifier is None:
-        verifier = read_meta(db, "verifier") or read_config(db).get("verifier")
+        verifier = run_verifier(db)
     by_problem: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     rows = db.execute(
         "SELECT s.problem_id, s.sample_index, v.outcome FROM verdicts v JOIN samples s"

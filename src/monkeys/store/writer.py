@@ -48,12 +48,17 @@ def write_problems(db: sqlite3.Connection, problems: Iterable[Problem]) -> None:
 def write_header(db: sqlite3.Connection, meta: dict[str, Any], problems: Iterable[Problem]) -> None:
     """Meta entries and the run's problems in one transaction, so a store killed while it is being made is
     either described (config and problems) or still empty, never half of it."""
+    with db:
+        insert_header(db, meta, problems)
+
+
+def insert_header(db: sqlite3.Connection, meta: dict[str, Any], problems: Iterable[Problem]) -> None:
+    """`write_header` inside the caller's transaction (no commit)."""
     rows = [(p.problem_id, i, json.dumps(p.prompt.to_dict()), json.dumps(p.reference))
             for i, p in enumerate(problems)]
-    with db:
-        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                       [(key, json.dumps(value, sort_keys=True)) for key, value in meta.items()])
-        db.executemany("INSERT OR IGNORE INTO problems VALUES (?, ?, ?, ?)", rows)
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                   [(key, json.dumps(value, sort_keys=True)) for key, value in meta.items()])
+    db.executemany("INSERT OR IGNORE INTO problems VALUES (?, ?, ?, ?)", rows)
 
 
 def write_columns(db: sqlite3.Connection, problem_ids: Sequence[str], indices: Sequence[int],
@@ -62,24 +67,39 @@ def write_columns(db: sqlite3.Connection, problem_ids: Sequence[str], indices: S
                   outcomes: Sequence[Any] | None = None) -> None:
     """Insert samples (seed 0, finish_reason "unknown") and a verdict per non-None `correct`, in one
     transaction. Sample ids are assigned here, so verdicts need no lookup; a duplicate key raises."""
-    now = datetime.now(UTC).isoformat()
     db.execute("PRAGMA cache_size = -262144")  # 256 MiB: the two sample indexes stay in memory
     with db:
-        first = db.execute("SELECT COALESCE(MAX(sample_id), 0) + 1 FROM samples").fetchone()[0]
-        ids = range(first, first + len(problem_ids))
-        db.executemany(
-            "INSERT INTO samples (sample_id, problem_id, sample_index, seed, text, prompt_tokens,"
-            " completion_tokens, finish_reason, latency_s, model, created_at)"
-            " VALUES (?, ?, ?, 0, ?, ?, ?, 'unknown', 0.0, ?, ?)",
-            zip(ids, problem_ids, indices, texts, prompt_tokens, completion_tokens, models, repeat(now)))
-        outcome = [None if c is None else ("pass" if c else "fail") for c in correct]
-        if outcomes is not None:  # keep timeout/error from an export of a monkeys run
-            outcome = [o if o != "fail" or str(x).lower() not in ("timeout", "error") else str(x).lower()
-                       for o, x in zip(outcome, outcomes, strict=True)]
-        db.executemany(
-            "INSERT INTO verdicts (sample_id, verifier, outcome, reason, details, cached, duration_s, created_at)"
-            " VALUES (?, ?, ?, ?, '{}', 0, 0.0, ?)",
-            ((sid, verifier, o, reason, now) for sid, o in zip(ids, outcome, strict=True) if o is not None))
+        insert_columns(db, problem_ids, indices, correct, texts=texts, prompt_tokens=prompt_tokens,
+                       completion_tokens=completion_tokens, models=models, verifier=verifier, reason=reason,
+                       outcomes=outcomes)
+
+
+def insert_columns(db: sqlite3.Connection, problem_ids: Sequence[str], indices: Sequence[int],
+                   correct: Sequence[bool | None] | None, *, texts: Sequence[str], prompt_tokens: Sequence[int],
+                   completion_tokens: Sequence[int], models: Sequence[str], verifier: str = "", reason: str = "",
+                   outcomes: Sequence[Any] | None = None, finish_reasons: Sequence[str] | None = None,
+                   prompt_shared: Sequence[int] | None = None) -> None:
+    """`write_columns` inside the caller's transaction (no commit): an import of samples to verify writes
+    its meta, problems and samples as one transaction. `correct` None: samples only, no verdicts."""
+    now = datetime.now(UTC).isoformat()
+    first = db.execute("SELECT COALESCE(MAX(sample_id), 0) + 1 FROM samples").fetchone()[0]
+    ids = range(first, first + len(problem_ids))
+    finish = finish_reasons if finish_reasons is not None else repeat("unknown")
+    db.executemany(
+        "INSERT INTO samples (sample_id, problem_id, sample_index, seed, text, prompt_tokens,"
+        " completion_tokens, finish_reason, latency_s, model, created_at)"
+        " VALUES (?, ?, ?, 0, ?, ?, ?, ?, 0.0, ?, ?)",
+        zip(ids, problem_ids, indices, texts, prompt_tokens, completion_tokens, finish, models, repeat(now)))
+    if correct is None:
+        return
+    outcome = [None if c is None else ("pass" if c else "fail") for c in correct]
+    if outcomes is not None:  # keep timeout/error from an export of a monkeys run
+        outcome = [o if o != "fail" or str(x).lower() not in ("timeout", "error") else str(x).lower()
+                   for o, x in zip(outcome, outcomes, strict=True)]
+    db.executemany(
+        "INSERT INTO verdicts (sample_id, verifier, outcome, reason, details, cached, duration_s, created_at)"
+        " VALUES (?, ?, ?, ?, '{}', 0, 0.0, ?)",
+        ((sid, verifier, o, reason, now) for sid, o in zip(ids, outcome, strict=True) if o is not None))
 
 
 class StoreWriter:
