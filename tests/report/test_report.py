@@ -44,7 +44,7 @@ def test_html_compares_runs_and_opens_in_chromium(make_run, tmp_path: Path) -> N
     console = Console(record=True, width=140)
     report_runs([a, b], console=console, html_path=html, pricing=prices)
     text = console.export_text()
-    assert "weak and strong" in text and "cheapest to 50% coverage by usd" in text
+    assert "strong and weak" in text and "cheapest to 50% coverage by usd" in text
     page = html.read_text()
     for expected in ("coverage vs total inference FLOPs", "coverage vs total cost", "per-problem pass@k",
                      "power-law fit", "protections", "&quot;sandbox&quot;"):

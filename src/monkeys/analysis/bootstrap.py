@@ -96,7 +96,7 @@ class Comparison:
 
     def verdict(self, a: str = "A", b: str = "B") -> str:
         """One line a user can act on: better, worse, or not distinguishable at this confidence."""
-        span = f"{self.diff:+.3f} [{self.lo:+.3f}, {self.hi:+.3f}]"
+        span = f"{100 * self.diff:+.3g} pp [{100 * self.lo:+.3g}, {100 * self.hi:+.3g}]"  # percentage points
         if self.lo > 0:
             word = f"{a} is better than {b}"
         elif self.hi < 0:

@@ -5,10 +5,17 @@ intervals come from parameter draws: a normal approximation for independent poin
 curves (`fit_power_law_draws`) for a real run, whose points share problems and are far from independent.
 `fit_beta` fits per-problem success rates p ~ Beta(α, β) by beta-binomial maximum likelihood (Schaeffer et
 al. 2025): 1 - coverage(k) ≈ Γ(α+β)/Γ(β)·k^(-α), so the power-law exponent is b ≈ -α from pass counts alone.
+
+A fit that the data cannot pin down is not a result: both fits raise `NoSignal` (a ValueError saying why)
+rather than return parameters stuck at a bound, intervals of zero width or an α of 1e15; `fit_signal` says
+up front when per-problem counts cannot support either fit. No numpy/scipy warning escapes.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +34,7 @@ class PowerLawFit:
     draws: np.ndarray
     method: str  # "normal" or "bootstrap"
     alpha: float = 0.05
+    ks: tuple[int, ...] = ()  # the k grid the curve was fitted on (points with coverage > 0)
 
     def predict(self, k: float | np.ndarray) -> np.ndarray | float:
         return np.exp(self.a * np.power(np.asarray(k, dtype=float), self.b))
@@ -52,6 +60,47 @@ class PowerLawFit:
         ks = solve(self.draws[:, 0], self.draws[:, 1])
         lo, hi = np.quantile(ks, [self.alpha / 2, 1 - self.alpha / 2])
         return k, float(lo), float(hi)
+
+
+class NoSignal(ValueError):  # noqa: N818 - read as "no signal (to fit)", like StopIteration
+    """The data cannot support the fit; the message says why, to be shown as "not enough signal to fit"."""
+
+
+MIN_SOLVED = 3  # problems solved at least once a fit needs: fewer make a curve of one or two problems
+_B_FLOOR = -10.0  # lower bound of the exponent in the curve fit: a fit that ends there is a step, not a law
+_BETA_MAX = 1e4  # α or β above this: the rates show no spread a Beta describes (binomial limit)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Overflow in exp/gammaln and scipy's OptimizeWarning are handled by checking results, not printed."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def fit_signal(n: np.ndarray, c: np.ndarray) -> str | None:
+    """Why per-problem counts (n, c) cannot support a scaling fit, or None when they can.
+
+    Coverage only grows with k through problems solved by some but not all samples; with none the curve is
+    flat (every problem is solved by all or none of its samples), and with one or two solved problems the
+    "curve" describes those problems, not the model.
+    """
+    n = np.asarray(n)
+    c = np.asarray(c)
+    keep = n > 0
+    n, c = n[keep], c[keep]
+    solved = int((c > 0).sum())
+    if len(n) == 0:
+        return "no verified samples"
+    if solved == 0:
+        return "no problem solved by any sample"
+    if solved < MIN_SOLVED:
+        return f"only {solved} of {len(n)} problems solved by any sample (a fit needs {MIN_SOLVED})"
+    if not ((c > 0) & (c < n)).any():
+        return (f"every problem is solved by all or none of its samples (coverage is {solved / len(n):.4g} "
+                "at every k)")
+    return None
 
 
 def _points(ks: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,22 +131,43 @@ def fit_power_law(ks: np.ndarray, coverage: np.ndarray, *, alpha: float = 0.05, 
 
     Raises ValueError with fewer than 3 points of nonzero coverage (two parameters need a residual).
     """
-    k, cov = _points(np.asarray(ks), np.asarray(coverage))
-    if len(k) < 3:
-        raise ValueError(f"a power-law fit needs at least 3 points with coverage > 0, got {len(k)}")
-    params, pcov = _least_squares(k, cov)
-    if pcov is None:
-        pcov = np.diag([np.inf, np.inf])
-    t = stats.t.ppf(1 - alpha / 2, df=len(k) - 2)
-    se = np.sqrt(np.diag(pcov))
-    rng = np.random.default_rng(seed)
-    dof_scale = np.sqrt((len(k) - 2) / rng.chisquare(len(k) - 2, size=(n_draws, 1)))
-    draws = (params + rng.multivariate_normal(np.zeros(2), np.nan_to_num(pcov, posinf=0.0), n_draws)
-             * dof_scale if np.isfinite(se).all() else np.tile(params, (n_draws, 1)))
-    a, b = (float(x) for x in params)
-    rmse = float(np.sqrt(np.mean((np.exp(a * k**b) - cov) ** 2)))
+    with _quiet():
+        k, cov = _points(np.asarray(ks), np.asarray(coverage))
+        _check_curve(k, cov)
+        params, pcov = _least_squares(k, cov)
+        _check_params(params)
+        if pcov is None:
+            pcov = np.diag([np.inf, np.inf])
+        t = stats.t.ppf(1 - alpha / 2, df=len(k) - 2)
+        se = np.sqrt(np.diag(pcov))
+        rng = np.random.default_rng(seed)
+        dof_scale = np.sqrt((len(k) - 2) / rng.chisquare(len(k) - 2, size=(n_draws, 1)))
+        draws = (params + rng.multivariate_normal(np.zeros(2), np.nan_to_num(pcov, posinf=0.0), n_draws)
+                 * dof_scale if np.isfinite(se).all() else np.tile(params, (n_draws, 1)))
+        a, b = (float(x) for x in params)
+        rmse = float(np.sqrt(np.mean((np.exp(a * k**b) - cov) ** 2)))
     return PowerLawFit(a, b, (a - t * se[0], a + t * se[0]), (b - t * se[1], b + t * se[1]), rmse, draws,
-                       "normal", alpha)
+                       "normal", alpha, tuple(int(x) for x in k))
+
+
+def _check_curve(k: np.ndarray, cov: np.ndarray) -> None:
+    """Raise NoSignal for curves whose shape two parameters cannot be read from."""
+    if len(k) < 3:
+        raise NoSignal(f"a power-law fit needs at least 3 ks with coverage > 0, got {len(k)}")
+    inner = (cov > 0) & (cov < 1)
+    if inner.sum() < 3:
+        raise NoSignal(f"coverage reaches 100% by k={int(k[np.argmax(cov >= 1)])}: a saturated curve has no "
+                       "shape to fit" if (cov >= 1).any() else "fewer than 3 ks with 0 < coverage < 1")
+    if cov.max() - cov.min() < max(1e-9, 1e-3 * cov.max()):
+        raise NoSignal(f"coverage is flat ({cov.max():.4g} from k={int(k[0])} to k={int(k[-1])})")
+
+
+def _check_params(params: np.ndarray) -> None:
+    a, b = (float(x) for x in params)
+    if not (np.isfinite(a) and np.isfinite(b)) or a >= 0:
+        raise NoSignal(f"the curve fit did not converge (a = {a:.3g}, b = {b:.3g})")
+    if b <= _B_FLOOR + 1e-3 or b >= -1e-6:
+        raise NoSignal(f"the exponent ran to its bound (b = {b:.3g}): the curve is a step, not a power law")
 
 
 def fit_power_law_draws(ks: np.ndarray, coverage: np.ndarray, curve_draws: np.ndarray, *,
@@ -105,16 +175,19 @@ def fit_power_law_draws(ks: np.ndarray, coverage: np.ndarray, curve_draws: np.nd
     """Fit the observed curve; intervals from refitting bootstrap curves (`Band.draws`, (n_boot, len(ks)))."""
     base = fit_power_law(ks, coverage, alpha=alpha, n_draws=10)
     refits = []
-    for curve in curve_draws[:max_refits]:
-        k, cov = _points(np.asarray(ks), curve)
-        if len(k) >= 3:
-            refits.append(_least_squares(k, cov)[0])
+    with _quiet():
+        for curve in curve_draws[:max_refits]:
+            k, cov = _points(np.asarray(ks), curve)
+            if len(k) >= 3:
+                refits.append(_least_squares(k, cov)[0])
     if not refits:
         return base
     draws = np.asarray(refits)
     (a_lo, b_lo), (a_hi, b_hi) = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
+    if len(refits) > 1 and a_lo == a_hi and b_lo == b_hi:
+        raise NoSignal("every bootstrap curve gives the same fit (intervals of zero width)")
     return PowerLawFit(base.a, base.b, (float(a_lo), float(a_hi)), (float(b_lo), float(b_hi)), base.rmse,
-                       draws, "bootstrap", alpha)
+                       draws, "bootstrap", alpha, base.ks)
 
 
 @dataclass(frozen=True)
@@ -135,7 +208,8 @@ class BetaFit:
     @property
     def power_law(self) -> tuple[float, float]:
         """(a, b) of the large-k power law it implies: log coverage ≈ -Γ(α+β)/Γ(β)·k^(-α)."""
-        a = -float(np.exp(special.gammaln(self.alpha_ + self.beta_) - special.gammaln(self.beta_)))
+        with _quiet():
+            a = -float(np.exp(special.gammaln(self.alpha_ + self.beta_) - special.gammaln(self.beta_)))
         return a, -self.alpha_
 
 
@@ -145,29 +219,39 @@ def _neg_loglik(theta: np.ndarray, n: np.ndarray, c: np.ndarray) -> float:
 
 
 def fit_beta(n: np.ndarray, c: np.ndarray, *, alpha: float = 0.05) -> BetaFit:
-    """Beta-binomial maximum likelihood on per-problem (n, c); raises ValueError without usable problems."""
+    """Beta-binomial maximum likelihood on per-problem (n, c).
+
+    Raises ValueError without 2 usable problems, NoSignal when the likelihood has no finite maximum (α or β
+    running off to 1e15: rates with no spread, or too few solved problems to place one).
+    """
     n = np.asarray(n, dtype=float)
     c = np.asarray(c, dtype=float)
     keep = n > 0
     n, c = n[keep], c[keep]
     if len(n) < 2:
         raise ValueError("a Beta fit needs at least 2 problems with verified samples")
-    rate = c / n
-    m, v = rate.mean(), rate.var()
-    common = m * (1 - m) / v - 1 if 0 < m < 1 and v > 0 else 1.0  # method of moments start
-    start = np.log(np.clip([m * common, (1 - m) * common], 1e-3, 1e3))
-    res = optimize.minimize(_neg_loglik, start, args=(n, c), method="Nelder-Mead",
-                            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
-    theta = res.x
-    cov = np.linalg.pinv(_hessian(lambda t: _neg_loglik(t, n, c), theta))
-    se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    z = stats.norm.ppf(1 - alpha / 2)
-    lo, hi = np.exp(theta - z * se), np.exp(theta + z * se)
-    a, b = np.exp(theta)
+    if not c.any():
+        raise NoSignal("no problem solved by any sample")
+    with _quiet():
+        rate = c / n
+        m, v = rate.mean(), rate.var()
+        common = m * (1 - m) / v - 1 if 0 < m < 1 and v > 0 else 1.0  # method of moments start
+        start = np.log(np.clip([m * common, (1 - m) * common], 1e-3, 1e3))
+        res = optimize.minimize(_neg_loglik, start, args=(n, c), method="Nelder-Mead",
+                                options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
+        theta = res.x
+        a, b = np.exp(theta)
+        if not (np.isfinite(res.fun) and np.isfinite(theta).all()) or max(a, b) > _BETA_MAX:
+            raise NoSignal(f"the Beta likelihood has no finite maximum (α = {a:.3g}, β = {b:.3g}): the pass rates"
+                           " show no spread across problems that a Beta can describe")
+        cov = np.linalg.pinv(_hessian(lambda t: _neg_loglik(t, n, c), theta))
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        z = stats.norm.ppf(1 - alpha / 2)
+        lo, hi = np.exp(theta - z * se), np.exp(theta + z * se)
     return BetaFit(float(a), float(b), (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), -res.fun)
 
 
-def _hessian(f, x: np.ndarray, h: float = 1e-4) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4) -> np.ndarray:
     """Central finite-difference Hessian (two parameters: nine evaluations is all it takes)."""
     d = len(x)
     out = np.empty((d, d))

@@ -1,15 +1,21 @@
 """Plots, terminal tables and HTML reports rendered from the store alone (never calls a sampler).
 
 `report_runs` is what `monkeys run` and `monkeys report` call; the other modules are its parts:
-`data` reads a run, `analyze` computes, `terminal`, `plots` and `html` render.
+`data` reads a run, `analyze` computes (and gives the JSON/CSV forms), `terminal`, `plots` and `html` render.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, TextIO
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
     from rich.console import Console
 
     from monkeys.report.analyze import RunAnalysis, RunsComparison
@@ -17,50 +23,84 @@ if TYPE_CHECKING:
 
 __all__ = ["report_runs"]
 
+Format = Literal["table", "json", "csv"]
+
 
 def report_runs(run_dirs: list[Path], *, console: Console, html_path: Path | None = None,
-                pricing: Path | None = None) -> None:
-    """Print a summary of each run (and a comparison), write coverage.png/.svg into each run dir, and with
-    `html_path` one self-contained HTML report. `pricing` (JSON/YAML) gives dollars per million tokens and
-    may override a model's shape for FLOPs (`analysis.cost.load_cost_file`). Raises `StoreError` /
-    `DataError` naming the bad input.
+                pricing: Path | None = None, ks: list[int] | None = None, fmt: Format = "table",
+                verifier: str | None = None, out: TextIO | None = None, csv_dir: Path | None = None,
+                timings: dict[str, float] | None = None) -> None:
+    """Report runs: `fmt="table"` prints a summary of each run (and a ranked comparison) on `console` and
+    writes coverage/heatmap/selection .png/.svg into each run dir; "json" writes one document to `out`
+    (default stdout), "csv" one CSV per table to `out` (each after a `# table: NAME` line, blank line
+    between) or, with `csv_dir`, to `csv_dir/NAME.csv`; json/csv draw figures only for `html_path`, and
+    `console` then only carries status. `ks` replaces the default k = 1, 2, 4, …; `verifier` reports another
+    verifier's verdicts stored in the runs. `pricing` (JSON/YAML) gives dollars per million tokens and may
+    override a model's shape for FLOPs. `timings`, when given, receives seconds per stage. Raises
+    `StoreError` / `DataError` naming the bad input.
     """
     from monkeys.analysis.cost import load_cost_file
-    from monkeys.report import plots
     from monkeys.report.analyze import analyze_run, compare_runs
-    from monkeys.report.data import load_run
     from monkeys.report.terminal import print_summary
 
+    clock = _Clock(timings)
     prices, specs = load_cost_file(pricing) if pricing is not None else (None, None)
-    runs = []
     with console.status("reading run stores…"):
-        for d in run_dirs:
-            runs.append(load_run(Path(d)))
+        runs = [_load(Path(d), verifier) for d in run_dirs]
     _unique_names(runs)
+    clock.lap("load")
     with console.status("computing coverage, bands and fits…"):
-        analyses = [analyze_run(r, prices=prices, specs=specs) for r in runs]
-        comparison = compare_runs(analyses)
-    print_summary(analyses, console, comparison)
+        analyses = [analyze_run(r, ks=ks, prices=prices, specs=specs) for r in runs]
+        comparison = compare_runs(analyses, ks=ks)
+    clock.lap("analyse")
+    if fmt == "json":
+        _write_json(analyses, comparison, out or sys.stdout)
+    elif fmt == "csv":
+        _write_csv(analyses, comparison, out or sys.stdout, csv_dir)
+    else:
+        print_summary(analyses, console, comparison)
+    clock.lap("print")
     unwritable: list[str] = []
+    figures: dict[str, list[tuple[str, Figure]]] = {}
     with console.status("drawing figures…"):
-        for a in analyses:
-            if a.ks:
-                figures = [("coverage", plots.coverage_figure([a], title=f"{a.run.name}: coverage vs k")),
-                           ("heatmap", plots.heatmap_figure(a)), ("selection", plots.selection_figure(a))]
-                for name, fig in figures:
-                    if fig is None:
-                        continue
+        if fmt == "table" or html_path is not None:
+            figures = _run_figures(analyses)
+        clock.lap("figures")
+        if fmt == "table":
+            for a in analyses:
+                for name, fig in figures.get(a.run.name, []):
                     try:
-                        plots.save(fig, a.run.run_dir / f"{name}.png")
+                        _save_figure(fig, a.run.run_dir / f"{name}.png")
                     except OSError as exc:  # an archived, read-only run: the report needs no file there
                         unwritable.append(f"{a.run.run_dir} ({exc.strerror or exc})")
                         break
+            clock.lap("save figures")
         if html_path is not None:
-            _write_html(Path(html_path), analyses, comparison)
+            _write_html(Path(html_path), analyses, comparison, figures)
+            clock.lap("html")
     if html_path is not None:
         console.print(f"HTML report: {html_path}")
     for where in unwritable:
         console.print(f"note: figures not written into {where}; use --html FILE to have them elsewhere")
+
+
+class _Clock:
+    def __init__(self, sink: dict[str, float] | None) -> None:
+        self.sink, self.t = sink, time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.sink is not None:
+            self.sink[stage] = self.sink.get(stage, 0.0) + now - self.t
+        self.t = now
+
+
+def _load(run_dir: Path, verifier: str | None) -> RunData:
+    from monkeys.report.data import load_run
+
+    if verifier is None:
+        return load_run(run_dir)
+    return load_run(run_dir, verifier=verifier)  # type: ignore[call-arg]  # S: data.load_run(verifier=)
 
 
 def _unique_names(runs: list[RunData]) -> None:
@@ -73,10 +113,64 @@ def _unique_names(runs: list[RunData]) -> None:
             r.name = str(r.run_dir)
 
 
-def _write_html(path: Path, analyses: list[RunAnalysis], comparison: RunsComparison) -> None:
+def _run_figures(analyses: list[RunAnalysis]) -> dict[str, list[tuple[str, Figure]]]:
+    """Each run's figures, drawn once for both its run dir and the HTML page."""
+    from monkeys.report import plots
+
+    out: dict[str, list[tuple[str, Figure]]] = {}
+    for a in analyses:
+        if not (a.ks or a.grid_ks):
+            continue
+        drawn = [("coverage", plots.coverage_figure([a], title=f"{a.run.name}: coverage vs k")),
+                 ("heatmap", plots.heatmap_figure(a)), ("selection", plots.selection_figure(a))]
+        out[a.run.name] = [(name, fig) for name, fig in drawn if fig is not None]
+    return out
+
+
+def _save_figure(fig: Figure, path: Path) -> None:
+    from monkeys.report import plots
+
+    plots.save(fig, path)
+
+
+def _write_json(analyses: list[RunAnalysis], comparison: RunsComparison, out: TextIO) -> None:
+    from monkeys.report.analyze import report_document
+
+    json.dump(report_document(analyses, comparison), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+    out.flush()
+
+
+def _csv_text(columns: list[str], rows: list[list[object]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return buf.getvalue()
+
+
+def _write_csv(analyses: list[RunAnalysis], comparison: RunsComparison, out: TextIO, csv_dir: Path | None) -> None:
+    from monkeys.report.analyze import report_tables
+    from monkeys.store import private_file
+
+    tables = report_tables(analyses, comparison)
+    if csv_dir is not None:
+        csv_dir = Path(csv_dir)
+        csv_dir.mkdir(parents=True, exist_ok=True)
+        for name, (columns, rows) in tables.items():
+            private_file(csv_dir / f"{name}.csv").write_text(_csv_text(columns, rows), encoding="utf-8")
+        return
+    blocks = [f"# table: {name}\n{_csv_text(columns, rows)}" for name, (columns, rows) in tables.items()]
+    out.write("\n".join(blocks))
+    out.flush()
+
+
+def _write_html(path: Path, analyses: list[RunAnalysis], comparison: RunsComparison,
+                run_figures: dict[str, list[tuple[str, Figure]]]) -> None:
     from monkeys.report import plots
     from monkeys.report.html import figure_tag, render_html, write_html
 
+    captions = {"selection": "selection methods vs coverage", "heatmap": "per-problem pass@k (solved/unsolved)"}
     overview = [figure_tag(plots.coverage_figure(analyses, title="coverage vs samples per problem"),
                            "coverage vs k (log x) with 95% bootstrap bands (problems and samples) and fits")]
     for unit, caption in (("flops", "coverage vs total inference FLOPs"), ("usd", "coverage vs total cost")):
@@ -85,10 +179,7 @@ def _write_html(path: Path, analyses: list[RunAnalysis], comparison: RunsCompari
             overview.append(figure_tag(fig, caption))
     figures = {"overview": overview}
     for a in analyses:
-        tags = []
-        for fig, caption in ((plots.selection_figure(a), "selection methods vs coverage"),
-                             (plots.heatmap_figure(a), "per-problem pass@k (solved/unsolved)")):
-            if fig is not None:
-                tags.append(figure_tag(fig, caption))
-        figures[a.run.name] = tags
+        drawn = dict(run_figures.get(a.run.name, []))
+        figures[a.run.name] = [figure_tag(drawn[name], caption) for name, caption in captions.items()
+                               if name in drawn]
     write_html(path, render_html(analyses, comparison, figures))

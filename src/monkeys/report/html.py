@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monkeys.report.analyze import RunAnalysis, RunsComparison
+from monkeys.report.analyze import RunAnalysis, RunsComparison, pct
 from monkeys.store import private_file
 
 if TYPE_CHECKING:
@@ -38,13 +38,50 @@ def figure_tag(fig: Figure, caption: str) -> str:
 
 
 def _coverage_table(a: RunAnalysis) -> str:
-    rows = []
-    for i, k in enumerate(a.ks):
-        ci = f"{a.band.lo[i]:.3f} – {a.band.hi[i]:.3f}" if a.band is not None else ""
-        fit = f"{float(a.fit.predict(k)):.3f}" if a.fit is not None else ""
-        rows.append(f"<tr><td>{k}</td><td>{a.coverage[i]:.3f}</td><td>{ci}</td><td>{fit}</td></tr>")
+    rows = [(k, i) for i, k in enumerate(a.ks)] + [(k, None) for k in a.missing_ks]
+    out = []
+    for k, i in sorted(rows, key=lambda r: r[0]):
+        if i is None:
+            out.append(f"<tr><td>{k}</td><td>–</td><td>beyond samples</td><td></td></tr>")
+            continue
+        ci = f"{pct(a.band.lo[i])} – {pct(a.band.hi[i])}" if a.band is not None else ""
+        fit = pct(float(a.fit.predict(k))) if a.fit is not None else ""
+        out.append(f"<tr><td>{k}</td><td>{pct(a.coverage[i])}</td><td>{ci}</td><td>{fit}</td></tr>")
     return ("<table><tr><th>k</th><th>coverage</th><th>95% CI</th><th>fit</th></tr>"
-            + "".join(rows) + "</table>")
+            + "".join(out) + "</table>")
+
+
+def _selection_table(a: RunAnalysis) -> str:
+    from monkeys.analysis.passk import pass_at_ks
+    from monkeys.report.terminal import selection_ks
+
+    if not a.run.selection:
+        return ""
+    methods = sorted(a.run.selection)
+    ks = selection_ks(a)
+    usable = [k for k in ks if k <= a.n_min]
+    cov = dict(zip(usable, pass_at_ks(a.run.n, a.run.c, usable).mean(axis=0).tolist(), strict=True))
+    head = "".join(f"<th>{escape(m)}</th>" for m in methods)
+    rows = "".join(f"<tr><td>{k}</td>" + "".join(f"<td>{pct(a.run.selection[m].get(k))}</td>" for m in methods)
+                   + f"<td>{pct(cov.get(k))}</td></tr>" for k in ks)
+    return (f"<h3>selection: success rate of one chosen answer</h3><table><tr><th>k</th>{head}"
+            f"<th>coverage (oracle)</th></tr>{rows}</table>")
+
+
+def _matrix_table(comparison: RunsComparison) -> str:
+    ks = comparison.matrix_ks
+    head = ("<tr><th>#</th><th>run</th><th>model</th><th>problems</th><th>samples</th><th>max k</th>"
+            "<th>coverage@max k</th>" + "".join(f"<th>k={k:,}</th>" for k in ks) + "<th>FLOPs</th><th>cost</th></tr>")
+    rows = []
+    for i, r in enumerate(comparison.matrix, 1):
+        flops = "-" if r["flops"] is None else f"{r['flops']:.3g}"
+        usd = "-" if r["usd"] is None else f"${r['usd']:,.2f}"
+        rows.append(f"<tr><td>{i}</td><td>{escape(r['run'])}</td><td>{escape(r['model'])}</td><td>{r['problems']}</td>"
+                    f"<td>{r['samples']:,}</td><td>{r['max_k'] or '-'}</td>"
+                    f"<td>{pct(r['coverage_at_max_k']) if r['max_k'] else '-'}</td>"
+                    + "".join(f"<td>{pct(r['coverage'][k])}</td>" for k in ks)
+                    + f"<td>{escape(flops)}</td><td>{escape(usd)}</td></tr>")
+    return "<table>" + head + "".join(rows) + "</table>"
 
 
 def _json_block(title: str, value: object) -> str:
@@ -55,32 +92,26 @@ def _json_block(title: str, value: object) -> str:
 
 def render_html(analyses: list[RunAnalysis], comparison: RunsComparison, figures: dict[str, list[str]]) -> str:
     """The whole page; `figures` maps a section ("overview" or a run name) to ready `<figure>` tags."""
+    from monkeys.report.terminal import run_title
+
     names = ", ".join(a.run.name for a in analyses)
     head = (f"<!doctype html><html><head><meta charset=utf-8><title>monkeys report: {escape(names)}</title>"
             f"<style>{_CSS}</style></head><body>")
     parts = [head,
              f"<h1>monkeys report: {escape(names)}</h1>",
              f"<p class=note>generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the run stores alone</p>"]
-    parts.append("<table><tr><th>run</th><th>model</th><th>problems</th><th>samples</th><th>max k</th>"
-                 "<th>coverage@max k</th><th>FLOPs</th><th>cost</th></tr>")
-    for a in analyses:
-        cov = f"{a.coverage[-1]:.3f}" if a.ks else "-"
-        parts.append(f"<tr><td>{escape(a.run.name)}</td><td>{escape(a.run.model)}</td>"
-                     f"<td>{len(a.run.problem_ids)}</td><td>{a.run.n_samples:,}</td>"
-                     f"<td>{a.ks[-1] if a.ks else '-'}</td><td>{cov}</td><td>{escape(a.cost_text('flops'))}</td>"
-                     f"<td>{escape(a.cost_text('usd'))}</td></tr>")
-    parts.append("</table>")
+    parts.append(_matrix_table(comparison))
     parts += [f"<p class=note>{escape(line)}</p>" for line in comparison.lines]
     parts += figures.get("overview", [])
     for a in analyses:
-        verifier = escape(a.run.verifier or "?")
-        parts.append(f"<h2>{escape(a.run.name)} · {escape(a.run.model)} · verifier {verifier}</h2>")
+        parts.append(f"<h2>{escape(run_title(a))}</h2>")
         parts.append(f"<p class=note>{escape(str(a.run.run_dir))}</p>")
-        if not a.ks:
+        if not a.ks and not a.missing_ks:
             parts.append("<p>no verified samples yet</p>")
         else:
             parts.append(_coverage_table(a))
         parts += [f"<p class=note>{escape(line)}</p>" for line in a.notes()]
+        parts.append(_selection_table(a))
         parts += figures.get(a.run.name, [])
         parts.append(_json_block("config", a.run.config))
         parts.append(_json_block("protections", a.run.protections))

@@ -1,4 +1,8 @@
-"""matplotlib figures of coverage (Agg backend, imported inside each function): each returns a Figure."""
+"""matplotlib figures of coverage (Agg backend, imported inside each function): each returns a Figure.
+
+Legends sit outside the axes, right of the plot (a legend inside hides whichever curves run under it, and
+low curves are the ones a comparison is about); long run names and titles are shortened or wrapped.
+"""
 
 from __future__ import annotations
 
@@ -20,32 +24,73 @@ def _figure(width: float = 6.4, height: float = 4.2) -> Figure:
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
 
 
+TITLE_WIDTH = 60  # characters per title line
+LABEL_WIDTH = 36  # characters of a run's name in a legend
+
+
+def short(name: str, width: int = LABEL_WIDTH) -> str:
+    """`name` cut in the middle to `width` characters (a path keeps its start and its last component)."""
+    if len(name) <= width:
+        return name
+    tail = width * 2 // 3
+    return f"{name[:width - tail - 1]}…{name[-tail:]}"
+
+
+def _title(ax: object, text: str) -> None:
+    import textwrap
+
+    ax.set_title("\n".join(textwrap.wrap(text, TITLE_WIDTH)[:3]), fontsize=10)  # type: ignore[attr-defined]
+
+
+def _legend_outside(fig: Figure, ax: object, extra: list[object] | None = None) -> None:
+    """Legend to the right of the axes; the figure grows with it so the plot keeps its size."""
+    handles, labels = ax.get_legend_handles_labels()  # type: ignore[attr-defined]
+    handles, labels = handles + [h for h, _ in extra or []], labels + [lab for _, lab in extra or []]
+    if not handles:
+        return
+    widest = max(len(lab) for lab in labels)
+    fig.set_figwidth(fig.get_figwidth() + min(4.0, 0.6 + 0.065 * widest))
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),  # type: ignore[attr-defined]
+              borderaxespad=0.0, frameon=False, ncols=1 if len(labels) <= 24 else 2)
+
+
+def _fit_proxy() -> list[object]:
+    from matplotlib.lines import Line2D
+
+    return [(Line2D([], [], ls="--", color="0.4", lw=1), "dashed: power-law fit")]
+
+
 def coverage_figure(analyses: list[RunAnalysis], *, title: str = "coverage vs samples") -> Figure:
     """Coverage vs k on a log x axis, a shaded bootstrap band and a dashed power-law fit per run."""
     import numpy as np
 
     fig = _figure()
     ax = fig.add_subplot()
+    fitted = False
     for i, a in enumerate(analyses):
-        if not a.ks:
+        if not (a.ks or a.grid_ks):
             continue
         color = f"C{i % 10}"
-        ks = np.asarray(a.ks)
-        ax.plot(ks, a.coverage, "o-", color=color, ms=3, label=f"{a.run.name} ({a.run.model})")
-        if a.band is not None:
-            ax.fill_between(ks, a.band.lo, a.band.hi, color=color, alpha=0.2, lw=0)
+        band = a.grid_band or a.band
+        ks = np.asarray(band.ks if band is not None else a.ks)
+        cov = band.estimate if band is not None else a.coverage
+        label = short(a.run.name) if len(analyses) > 1 else short(a.run.model)
+        if len(analyses) > 1 and a.run.model not in a.run.name:
+            label += f" ({short(a.run.model, 24)})"
+        ax.plot(ks, cov, "o-", color=color, ms=3, label=label)
+        if band is not None:
+            ax.fill_between(ks, band.lo, band.hi, color=color, alpha=0.2, lw=0)
         if a.fit is not None:
+            fitted = True
             grid = np.geomspace(1, max(ks.max() * 4, 8), 200)
-            ax.plot(grid, a.fit.predict(grid), "--", color=color, lw=1,
-                    label=f"fit exp({a.fit.a:.2f}·k^{a.fit.b:.2f})")
+            ax.plot(grid, a.fit.predict(grid), "--", color=color, lw=1)
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("samples per problem k")
     ax.set_ylabel("coverage (pass@k)")
-    ax.set_title(title)
+    _title(ax, title)
     ax.grid(True, which="both", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower right")
+    _legend_outside(fig, ax, _fit_proxy() if fitted else None)
     return fig
 
 
@@ -57,14 +102,16 @@ def cost_figure(analyses: list[RunAnalysis], unit: str) -> Figure | None:
     ax = fig.add_subplot()
     drawn = 0
     for i, a in enumerate(analyses):
-        per = None if a.cost is None or not a.ks else (
+        per = None if a.cost is None or not (a.ks or a.grid_ks) else (
             a.cost.flops_per_round if unit == "flops" else a.cost.usd_per_round)
         if not per:
             continue
-        x = np.asarray(a.ks, dtype=float) * per
-        ax.plot(x, a.coverage, "o-", color=f"C{i % 10}", ms=3, label=f"{a.run.name} ({a.run.model})")
-        if a.band is not None:
-            ax.fill_between(x, a.band.lo, a.band.hi, color=f"C{i % 10}", alpha=0.2, lw=0)
+        band = a.grid_band or a.band
+        if band is None:
+            continue
+        x = np.asarray(band.ks, dtype=float) * per
+        ax.plot(x, band.estimate, "o-", color=f"C{i % 10}", ms=3, label=short(a.run.name))
+        ax.fill_between(x, band.lo, band.hi, color=f"C{i % 10}", alpha=0.2, lw=0)
         drawn += 1
     if not drawn:
         return None
@@ -72,9 +119,9 @@ def cost_figure(analyses: list[RunAnalysis], unit: str) -> Figure | None:
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("total inference FLOPs" if unit == "flops" else "total cost (USD)")
     ax.set_ylabel("coverage")
-    ax.set_title("coverage vs " + ("FLOPs" if unit == "flops" else "dollars"))
+    _title(ax, "coverage vs " + ("FLOPs" if unit == "flops" else "dollars"))
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    _legend_outside(fig, ax)
     return fig
 
 
@@ -82,11 +129,13 @@ def selection_figure(a: RunAnalysis) -> Figure | None:
     """Selection methods (majority vote, reward model, ...) against coverage: the selection gap."""
     import numpy as np
 
-    if not a.run.selection or not a.ks:
+    if not a.run.selection or not (a.ks or a.grid_ks):
         return None
     fig = _figure()
     ax = fig.add_subplot()
-    ax.plot(a.ks, a.coverage, "o-", color="k", ms=3, label="coverage (oracle verifier)")
+    band = a.grid_band or a.band
+    ks_all, cov = (band.ks, band.estimate) if band is not None else (a.ks, a.coverage)
+    ax.plot(ks_all, cov, "o-", color="k", ms=3, label="coverage (oracle verifier)")
     for i, (method, points) in enumerate(sorted(a.run.selection.items())):
         ks = np.asarray(sorted(points))
         ax.plot(ks, [points[k] for k in ks], "s--", color=f"C{i % 10}", ms=3, label=method)
@@ -94,9 +143,9 @@ def selection_figure(a: RunAnalysis) -> Figure | None:
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("samples per problem k")
     ax.set_ylabel("success rate")
-    ax.set_title(f"{a.run.name}: selection methods vs coverage")
+    _title(ax, f"{short(a.run.name, 48)}: selection methods vs coverage")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    _legend_outside(fig, ax)
     return fig
 
 
@@ -120,7 +169,7 @@ def heatmap_figure(a: RunAnalysis, max_problems: int = 400) -> Figure | None:
     ax.set_ylabel("k")
     ax.set_xlabel(f"problems ({len(order)} of {len(a.run.c)}, easiest first)")
     solved = int((a.run.c > 0).sum())
-    ax.set_title(f"{a.run.name}: pass@k per problem · {solved}/{len(a.run.c)} solved at least once")
+    _title(ax, f"{short(a.run.name, 48)}: pass@k per problem · {solved}/{len(a.run.c)} solved at least once")
     fig.colorbar(im, ax=ax, label="pass@k")
     return fig
 

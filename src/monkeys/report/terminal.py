@@ -1,56 +1,110 @@
-"""Rich terminal summary of one or many runs: coverage per k with a confidence interval, fits, cost."""
+"""Rich terminal summary of one or many runs: coverage per k with a confidence interval, fits, selection,
+cost, and for several runs a ranked runs × ks matrix. Coverage is printed with `analyze.pct`."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from monkeys.report.analyze import RunAnalysis, RunsComparison
+from monkeys.report.analyze import RunAnalysis, RunsComparison, pct
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+MAX_SELECTION_ROWS = 12  # ks shown in the selection table; more are thinned to a log-spaced subset
+
+
+def run_title(a: RunAnalysis) -> str:
+    run = a.run
+    others = [v for v in (getattr(run, "verifiers", None) or []) if v != run.verifier]
+    also = f" (also stored: {', '.join(others)})" if others else ""
+    return f"{run.name}: {run.model} · {len(run.problem_ids)} problems · verifier {run.verifier or '?'}{also}"
+
 
 def print_summary(analyses: list[RunAnalysis], console: Console, comparison: RunsComparison | None = None) -> None:
-    """One table per run (k, coverage, 95% CI) plus a fit line; a comparison table when there are several."""
+    """One table per run (k, coverage, 95% CI, fit) with its notes and selection table; a ranked matrix and
+    the comparison lines when there are several runs."""
     from rich.table import Table
 
     for a in analyses:
-        run = a.run
-        title = f"{run.name}: {run.model} · {len(run.problem_ids)} problems · verifier {run.verifier or '?'}"
-        if not a.ks:
-            console.print(f"[bold]{title}[/bold]\n  no verified samples yet")
+        title = run_title(a)
+        if not a.ks and not a.missing_ks:
+            console.print(f"[bold]{title}[/bold]\n  no verified samples yet", highlight=False)
+            for line in a.notes():
+                console.print(f"  {line}", highlight=False)
             continue
-        console.print(f"[bold]{title}[/bold]")
+        console.print(f"[bold]{title}[/bold]", highlight=False)
         table = Table()
         table.add_column("k", justify="right")
         table.add_column("coverage", justify="right")
         table.add_column("95% CI", justify="right")
         if a.fit is not None:
             table.add_column("fit", justify="right")
-        for i, k in enumerate(a.ks):
-            cells = [str(k), f"{a.coverage[i]:.3f}"]
-            cells.append(f"{a.band.lo[i]:.3f}–{a.band.hi[i]:.3f}" if a.band is not None else "")
+        rows = [(k, i) for i, k in enumerate(a.ks)] + [(k, None) for k in a.missing_ks]
+        for k, i in sorted(rows, key=lambda r: r[0]):
+            if i is None:
+                cells = [str(k), "–", "beyond samples"]
+            else:
+                cells = [str(k), pct(a.coverage[i]),
+                         f"{pct(a.band.lo[i])} – {pct(a.band.hi[i])}" if a.band is not None else ""]
             if a.fit is not None:
-                cells.append(f"{a.fit.predict(k):.3f}")
+                cells.append(pct(float(a.fit.predict(k))) if i is not None else "")
             table.add_row(*cells)
         console.print(table)
         for line in a.notes():
-            console.print(f"  {line}")
-    if len(analyses) > 1:
-        _print_comparison(analyses, console)
+            console.print(f"  {line}", highlight=False)
+        _print_selection(a, console)
+    if len(analyses) > 1 and comparison is not None:
+        _print_matrix(comparison, console)
     for line in comparison.lines if comparison else []:
-        console.print(f"  {line}")
+        console.print(f"  {line}", highlight=False)
 
 
-def _print_comparison(analyses: list[RunAnalysis], console: Console) -> None:
+def selection_ks(a: RunAnalysis) -> list[int]:
+    """The ks the selection table shows: every k its curves have, thinned when there are many."""
+    ks = sorted({k for pts in a.run.selection.values() for k in pts})
+    if len(ks) > MAX_SELECTION_ROWS:
+        step = (len(ks) - 1) / (MAX_SELECTION_ROWS - 1)
+        ks = sorted({ks[round(i * step)] for i in range(MAX_SELECTION_ROWS)})
+    return ks
+
+
+def _print_selection(a: RunAnalysis, console: Console) -> None:
+    """Selection methods (majority vote, best-of-N, …) per k beside coverage: the selection gap."""
     from rich.table import Table
 
-    table = Table(title="comparison", title_justify="left")
-    for col in ("run", "model", "problems", "max k", "coverage@max k", "flops", "cost"):
-        table.add_column(col)
-    for a in analyses:
-        k = a.ks[-1] if a.ks else 0
-        cov = f"{a.coverage[-1]:.3f}" if a.ks else "-"
-        table.add_row(a.run.name, a.run.model, str(len(a.run.problem_ids)), str(k), cov,
-                      a.cost_text("flops"), a.cost_text("usd"))
+    from monkeys.analysis.passk import pass_at_ks
+
+    if not a.run.selection:
+        return
+    methods = sorted(a.run.selection)
+    ks = selection_ks(a)
+    table = Table(title="selection: success rate of one chosen answer", title_justify="left")
+    table.add_column("k", justify="right")
+    for m in methods:
+        table.add_column(m, justify="right")
+    table.add_column("coverage (oracle)", justify="right")
+    usable = [k for k in ks if k <= a.n_min]
+    cov = dict(zip(usable, pass_at_ks(a.run.n, a.run.c, usable).mean(axis=0).tolist(), strict=True))
+    for k in ks:
+        table.add_row(str(k), *(pct(a.run.selection[m].get(k)) for m in methods), pct(cov.get(k)))
+    console.print(table)
+
+
+def _print_matrix(comparison: RunsComparison, console: Console) -> None:
+    """Runs ranked by coverage at the largest k they all have; a column per k, then cost."""
+    from rich.table import Table
+
+    table = Table(title="comparison (ranked by coverage at the largest shared k)", title_justify="left")
+    for col in ("#", "run", "model", "problems", "max k", "coverage@max k"):
+        table.add_column(col, justify="left" if col in ("run", "model") else "right", overflow="fold")
+    for k in comparison.matrix_ks:
+        table.add_column(f"k={k:,}", justify="right")
+    table.add_column("FLOPs", justify="right")
+    table.add_column("cost", justify="right")
+    for i, r in enumerate(comparison.matrix, 1):
+        table.add_row(str(i), r["run"], r["model"], str(r["problems"]), str(r["max_k"] or "-"),
+                      pct(r["coverage_at_max_k"]) if r["max_k"] else "-",
+                      *(pct(r["coverage"][k]) for k in comparison.matrix_ks),
+                      "-" if r["flops"] is None else f"{r['flops']:.3g}",
+                      "-" if r["usd"] is None else f"${r['usd']:,.2f}")
     console.print(table)
