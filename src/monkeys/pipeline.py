@@ -22,7 +22,7 @@ import platform
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -224,6 +224,12 @@ def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
         stored = read_meta(db, "config")
         if not stored:  # made but killed before its header was written: nothing to agree with
             return _Stored()
+        if isinstance(stored, dict) and (stored.get("made_by") == "monkeys verify" or stored.get("task") == "imported"):
+            made = "monkeys verify" if stored.get("made_by") else "monkeys import"
+            raise ConfigError(f"{run_dir}: holds samples made elsewhere and stored by `{made}`"
+                              f" ({stored.get('source') or 'a file'}); `monkeys run` draws nothing into it: choose"
+                              f" another --out, or add a verifier's verdicts with `monkeys verify {run_dir}"
+                              " --verifier NAME`")
         old = read_meta(db, "config_history") or []
         history = check_resume(stored, config, run_dir, old)
         clean = redact(stored)
@@ -363,14 +369,13 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
 
     writer = StoreWriter(run_dir)
     try:
-        return _stream(config, problems, by_id, pending, jobs, sampler, verifier, vname, scorers, progress,
+        return _stream(config, by_id, pending.values(), jobs, sampler, verifier, vname, scorers, progress,
                        summary, writer)
     except MonkeysError as exc:
         raise _with_resume_hint(exc) from exc
 
 
-def _stream(config: RunConfig, problems: list[Problem], by_id: dict[str, Problem],
-            pending: dict[tuple[str, int], tuple[Sample, bool, list[str]]],
+def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tuple[Sample, bool, list[str]]],
             jobs: Iterator[tuple[Problem, list[SampleRequest], set[int]]], sampler: Sampler, verifier: Verifier,
             vname: str, scorers: dict[str, Any], progress: ProgressSink, summary: RunSummary,
             writer: StoreWriter) -> RunSummary:
@@ -418,10 +423,10 @@ def _stream(config: RunConfig, problems: list[Problem], by_id: dict[str, Problem
         verify_futures.add(verify_pool.submit(verify, problem, sample, need_verdict, names))
 
     try:
-        for sample, need_verdict, names in pending.values():
+        for sample, need_verdict, names in pending:
             if sample.problem_id in by_id:
                 submit_verify(by_id[sample.problem_id], sample, need_verdict, names)
-        pending.clear()
+        del pending
         in_flight: dict[Future[list[Completion]], tuple[Problem, set[int]]] = {}
 
         def fill() -> None:

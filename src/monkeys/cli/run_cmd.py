@@ -20,23 +20,30 @@ from monkeys.errors import ConfigError
 class RichProgress:
     """Samples drawn, tokens/s, samples verified and problems solved, on one live display."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, sampling: bool = True) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False)
         self.console = console
         self.tokens = 0
+        self.already = 0
         self.t0 = self.last_line = time.perf_counter()
+        self.sampling = sampling  # False: samples come from a file (`monkeys verify`), no "sampled" bar
         self.counts = {"sampled": 0, "verified": 0, "solved": 0}
         self.totals = {"sampled": 0, "verified": 0, "solved": 0}
 
     def start(self, total_samples: int, already: int, problems: int, solved: int) -> None:
         self.progress.start()
-        self.sample_task = self.progress.add_task("sampled", total=total_samples, completed=already, info="")
+        if self.sampling:
+            self.sample_task = self.progress.add_task("sampled", total=total_samples, completed=already, info="")
         self.verify_task = self.progress.add_task("verified", total=total_samples, completed=already, info="")
         self.solved_task = self.progress.add_task("solved", total=problems, completed=solved, info="")
         self.counts = {"sampled": already, "verified": already, "solved": solved}
+        self.already = already
+        self.t0 = time.perf_counter()
         self.totals = {"sampled": total_samples, "verified": total_samples, "solved": problems}
+        if not self.sampling:
+            del self.counts["sampled"], self.totals["sampled"]
 
     def sampled(self, completions: list[Completion]) -> None:
         self.tokens += sum(c.completion_tokens for c in completions)
@@ -46,20 +53,27 @@ class RichProgress:
         self._log_line(rate)
 
     def verified(self, problem_id: str, verdict: Verdict, newly_solved: bool) -> None:
-        self.progress.update(self.verify_task, advance=1)
         self.counts["verified"] += 1
+        if self.sampling:
+            self.progress.update(self.verify_task, advance=1)
+        else:
+            done = self.counts["verified"] - self.already
+            rate = done / max(time.perf_counter() - self.t0, 1e-9)
+            self.progress.update(self.verify_task, advance=1, info=f"{rate:,.0f} samples/s")
         if newly_solved:
             self.progress.update(self.solved_task, advance=1)
             self.counts["solved"] += 1
+        if not self.sampling:
+            self._log_line(rate, "samples/s")
 
-    def _log_line(self, rate: float) -> None:
+    def _log_line(self, rate: float, unit: str = "tok/s") -> None:
         """Without a terminal (CI, a log file) the live bars never redraw: print a line every 15 s."""
         now = time.perf_counter()
         if self.console.is_terminal or now - self.last_line < 15:
             return
         self.last_line = now
         parts = [f"{k} {self.counts[k]}/{self.totals[k]}" for k in self.counts]
-        self.console.print(f"{', '.join(parts)}, {rate:,.0f} tok/s, {now - self.t0:,.0f} s")
+        self.console.print(f"{', '.join(parts)}, {rate:,.0f} {unit}, {now - self.t0:,.0f} s")
 
     def stop(self) -> None:
         self.progress.stop()

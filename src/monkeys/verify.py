@@ -1,0 +1,292 @@
+"""`monkeys verify`: verdicts for samples monkeys did not draw, and second verifiers on stored runs.
+
+Two entry points, one verification loop (the pipeline's, so progress, the single store writer, resume and
+back-pressure are exactly those of `monkeys run`):
+
+- `verify_file(SAMPLES, task=..., out=RUN)`: samples made elsewhere (a vLLM batch job, another paper's
+  released generations: JSONL/Parquet/CSV rows of `problem_id`, `sample_index`, `text`; the
+  large_language_monkeys YAML layout; SWE-bench style predictions) are checked against the task's
+  problems and stored in one transaction (`store.importer.import_samples`: any bad row is one
+  `DataError` naming the file and row, and nothing is written), then verified with the task's verifier.
+  The task's options say how a text is read (`prompt_style=completion`: a body appended to the prompt).
+- `verify_run(RUN, verifier=X)`: verdicts of another verifier (or the same one, to finish an interrupted
+  verification) for every stored sample that lacks one; verdicts are keyed by verifier, so a second one
+  (`math-answer` with `mode=minerva` beside the default) is stored beside the first, never over it.
+
+Resume: each verdict is committed as it is made; a rerun of the same command after a crash (kill -9
+included) imports nothing again and verifies only the samples without a verdict of that verifier.
+A verifier's options are part of what its verdicts mean: a rerun with other options is refused.
+"""
+
+from __future__ import annotations
+
+import platform
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monkeys import __version__
+from monkeys.config import RunConfig, check_out, check_resume, stored_config
+from monkeys.core import Problem, Verifier
+from monkeys.errors import ConfigError, DataError, MonkeysError, StoreError
+from monkeys.pipeline import (
+    ProgressSink,
+    RunSummary,
+    _NoProgress,
+    _protections,
+    _StoredSamples,
+    _stream,
+    _with_resume_hint,
+)
+from monkeys.registry import OptionError, check_options, create, get_plugin
+from monkeys.store import StoreWriter, connect, read_config, read_meta, read_problems, store_path
+from monkeys.store.lock import RunLock
+from monkeys.store.read import unverified_samples
+from monkeys.store.writer import write_meta
+
+MADE_BY = "monkeys verify"  # config["made_by"] of a run whose samples came from a file
+SAMPLER = "file"  # config["sampler"] of such a run: nothing was drawn
+Progress = Callable[[int, int | None], None]  # (rows done, rows total or None)
+
+
+def _task_verifier(task: str) -> str:
+    return str(get_plugin("task", task).factory.default_verifier)  # type: ignore[attr-defined]
+
+
+def _check_verifier_options(name: str, options: dict[str, Any]) -> None:
+    """One `ConfigError` line for an unknown or bad verifier option, before anything is touched."""
+    try:
+        check_options("verifier", name, options)
+    except OptionError as exc:
+        if exc.reason == "unknown":
+            raise ConfigError(f"--verifier-option {exc.option}: not an option of verifier {name!r};"
+                              f" expected one of: {exc.expected}") from None
+        if exc.reason == "required":
+            raise ConfigError(f"--verifier-option {exc.option}: required by verifier {name!r};"
+                              f" expected {exc.expected}") from None
+        raise ConfigError(f"--verifier-option {exc.option}: expected {exc.expected}, got {exc.shown}") from None
+
+
+def _check_task_options(task: str, options: dict[str, Any]) -> None:
+    try:
+        check_options("task", task, options)
+    except OptionError as exc:
+        flag = "--data" if exc.option == "data" else f"--task-option {exc.option}"
+        if exc.reason == "unknown":
+            raise ConfigError(f"{flag}: not an option of task {task!r}; expected one of: {exc.expected}") from None
+        raise ConfigError(f"{flag}: expected {exc.expected}, got {exc.shown}") from None
+
+
+def file_config(source: Path, *, task: str, out: Path, data: str | None = None,
+                task_options: dict[str, Any] | None = None, verifier: str | None = None,
+                verifier_options: dict[str, Any] | None = None, model: str | None = None,
+                verify_workers: int = 2) -> RunConfig:
+    """The run config `verify_file` stores: a run whose sampler is the file `source`."""
+    return RunConfig(task=task, data=data, task_options=dict(task_options or {}), sampler=SAMPLER, model=model,
+                     verifier=verifier, verifier_options=dict(verifier_options or {}),
+                     verify_workers=verify_workers, out=out, n=1)
+
+
+def import_file(source: Path, *, task: str, out: Path, data: str | None = None,
+                task_options: dict[str, Any] | None = None, verifier: str | None = None,
+                verifier_options: dict[str, Any] | None = None, model: str | None = None,
+                verify_workers: int = 2, on_import: Progress | None = None) -> tuple[RunConfig, dict[str, Any]]:
+    """The first half of `verify_file`: check every option and, unless `out` already holds them, check and
+    store the samples of `source` (one transaction). Returns the run config and its stored form."""
+    from monkeys.store.importer import import_samples
+
+    source, out = Path(source), Path(out)
+    get_plugin("task", task)
+    vname = verifier or _task_verifier(task)
+    get_plugin("verifier", vname)
+    options = dict(task_options or {})
+    _check_task_options(task, {**options, **({"data": data} if data else {})})
+    _check_verifier_options(vname, dict(verifier_options or {}))
+    check_out(out)
+    if not source.exists():
+        raise DataError(f"{source}: no such file or directory")
+    config = file_config(source, task=task, out=out, data=data, task_options=options, verifier=verifier,
+                         verifier_options=verifier_options, model=model, verify_workers=verify_workers)
+    stored = {**stored_config(config), "made_by": MADE_BY, "source": str(source.resolve())}
+    if not _holds_samples(out):
+        made = create("task", task, **({"data": data} if data else {}), **options)
+        problems = made.load_problems()
+        meta: dict[str, Any] = {"monkeys_version": __version__, "python": platform.python_version(),
+                                "verifier": vname}
+        if model:  # else the report names the models of the file's rows
+            meta["model"] = model
+        import_samples(source, out, problems, task=task, config=stored, meta=meta, model=model,
+                       progress=on_import)
+    return config, stored
+
+
+def verify_file(source: Path, *, task: str, out: Path, data: str | None = None,
+                task_options: dict[str, Any] | None = None, verifier: str | None = None,
+                verifier_options: dict[str, Any] | None = None, model: str | None = None,
+                verify_workers: int = 2, progress: ProgressSink | None = None,
+                on_import: Progress | None = None) -> RunSummary:
+    """Store the samples of `source` in a new run `out` as samples of `task`, then verify each.
+
+    Rerunning it on the same `out` (after a crash, or to finish) verifies only what has no verdict yet;
+    a different source, task, data or verifier setting for an existing `out` is refused. `on_import(done,
+    total)` reports the import's progress. Raises `DataError` (bad input: file, row, field) before
+    anything is written, `ConfigError`/`PluginError` for bad options, `StoreError` for the store.
+    """
+    config, stored = import_file(source, task=task, out=out, data=data, task_options=task_options,
+                                 verifier=verifier, verifier_options=verifier_options, model=model,
+                                 verify_workers=verify_workers, on_import=on_import)
+    vname = verifier or _task_verifier(task)
+    with RunLock(out, choose="another --out").acquire():
+        db = connect(out)
+        try:
+            _check_same_file_run(db, Path(out), stored, config)
+        finally:
+            db.close()
+        return _verify_locked(Path(out), vname, dict(verifier_options or {}), verify_workers, progress, main=True)
+
+
+def _holds_samples(run_dir: Path) -> bool:
+    if not store_path(run_dir).exists():
+        return False
+    db = connect(run_dir)
+    try:
+        return db.execute("SELECT 1 FROM samples LIMIT 1").fetchone() is not None
+    except sqlite3.Error as exc:
+        raise StoreError(f"{store_path(run_dir)}: cannot read the run store: {exc}") from exc
+    finally:
+        db.close()
+
+
+def _check_same_file_run(db: sqlite3.Connection, out: Path, stored: dict[str, Any], config: RunConfig) -> None:
+    """A rerun of `verify_file` on an existing run must be the same samples, task and verifier."""
+    old = read_config(db)
+    if old.get("made_by") != MADE_BY:
+        made = "import" if old.get("task") == "imported" else "run"
+        raise ConfigError(f"{out}: holds a run made by `monkeys {made}`,"
+                          " not `monkeys verify` of a samples file; choose another --out (to add a verifier's"
+                          f" verdicts to this run: monkeys verify {out} --verifier NAME)")
+    if old.get("source") != stored["source"]:
+        raise ConfigError(f"{out}: holds the samples of {old.get('source')}, not {stored['source']};"
+                          " choose another --out, or the same file to resume")
+    check_resume(old, config, out)
+
+
+def _meaning(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options of verifier `name` that change what a verdict means: defaults filled in, speed-only
+    options (workers, cache sizes) left out."""
+    from monkeys.registry import plugin_options
+
+    declared = plugin_options("verifier", name)
+    full = {**declared.defaults(), **options}
+    return {k: v for k, v in sorted(full.items()) if k not in declared.speed_only()}
+
+
+def verifier_label(name: str, options: dict[str, Any]) -> str:
+    """The key verdicts of `name` with `options` are stored under beside the run's own: the name, with the
+    options that differ from the verifier's defaults (`math-answer[mode=minerva]`)."""
+    defaults, missing = _meaning(name, {}), object()
+    changed = {k: v for k, v in _meaning(name, options).items() if defaults.get(k, missing) != v}
+    return name + ("[" + ",".join(f"{k}={v}" for k, v in changed.items()) + "]" if changed else "")
+
+
+def verify_run(run_dir: Path, *, verifier: str | None = None, verifier_options: dict[str, Any] | None = None,
+               verify_workers: int = 2, progress: ProgressSink | None = None) -> RunSummary:
+    """Verdicts of `verifier` (default: the run's own) for every sample of `run_dir` without one.
+
+    The run's own verifier with its own options (or none given) finishes the run's verification. Any
+    other verifier, or the same one with options that change what a verdict means, stores its verdicts
+    under a key of its own (`verifier_label`: `math-answer[mode=minerva]`), recorded in meta "verifiers"
+    with its options, so no verdict is ever replaced. `RunSummary` counts what this call verified.
+    """
+    run_dir = Path(run_dir)
+    if not store_path(run_dir).exists():
+        raise StoreError(f"{store_path(run_dir)}: no run store here; expected a run directory made by"
+                         " `monkeys run`, `monkeys import` or `monkeys verify`")
+    with RunLock(run_dir, choose="another run directory").acquire():
+        db = connect(run_dir)
+        try:
+            config = read_config(db)
+            main = str(read_meta(db, "verifier") or config.get("verifier") or "")
+            if not main and config.get("task"):
+                try:
+                    main = _task_verifier(str(config["task"]))
+                except Exception:  # noqa: BLE001 - a task no longer installed: name the verifier instead
+                    main = ""
+            name = verifier or main
+            if name == "imported" and config.get("task") == "imported":
+                raise ConfigError(f"{run_dir}: its verdicts were imported with its samples; name a verifier to"
+                                  " verify the samples with (--verifier NAME, see `monkeys plugins`)")
+            if not name:
+                raise ConfigError(f"{run_dir}: the run names no verifier; give one with --verifier")
+            get_plugin("verifier", name)
+            options = dict(verifier_options or {})
+            _check_verifier_options(name, options)
+            main_options = dict(config.get("verifier_options") or {})
+            if name == main and (verifier_options is None
+                                 or _meaning(name, options) == _meaning(name, main_options)):
+                key, options, is_main = main, main_options, True
+            else:
+                key, is_main = verifier_label(name, options), False
+                if key == main:  # the run's own verifier ran with non-default options; these are the defaults
+                    key = f"{name}[defaults]"
+                _record_extra_verifier(db, run_dir, key, name, options)
+        finally:
+            db.close()
+        return _verify_locked(run_dir, name, options, verify_workers, progress, main=is_main, key=key)
+
+
+def _record_extra_verifier(db: sqlite3.Connection, run_dir: Path, key: str, name: str,
+                           options: dict[str, Any]) -> None:
+    """Meta "verifiers": {key: {"verifier", "options", "added_at"}}: what each extra verdict key means."""
+    extra = read_meta(db, "verifiers") or {}
+    if not isinstance(extra, dict):
+        raise StoreError(f"{store_path(run_dir)}: meta 'verifiers' is not a JSON object (the store was edited)")
+    if key in extra:
+        return
+    extra[key] = {"verifier": name, "options": options, "added_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    write_meta(db, "verifiers", extra)
+
+
+def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: int,
+                   progress: ProgressSink | None, *, main: bool, key: str | None = None) -> RunSummary:
+    """Verify with verifier `vname` every sample of `run_dir` lacking a verdict under `key` (default: the
+    verifier's name); the run's lock is held."""
+    key = key or vname
+    progress = progress or _NoProgress()
+    verifier: Verifier = create("verifier", vname, **options)
+    try:
+        db = connect(run_dir)
+        try:
+            problems: list[Problem] = read_problems(db)
+            model = str(read_meta(db, "model") or "unknown")
+            total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+            todo = unverified_samples(db, key)
+            solved = {r[0] for r in db.execute(
+                "SELECT DISTINCT s.problem_id FROM verdicts v JOIN samples s USING (sample_id)"
+                " WHERE v.verifier = ? AND v.outcome = 'pass'", (key,))}
+            protections = _protections(verifier)
+            if main:
+                write_meta(db, "protections", protections)
+            else:
+                extra = read_meta(db, "verifiers") or {}
+                if isinstance(extra.get(key), dict):
+                    extra[key]["protections"] = protections
+                    write_meta(db, "verifiers", extra)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{store_path(run_dir)}: cannot read the run store: {exc}") from exc
+        finally:
+            db.close()
+        by_id = {p.problem_id: p for p in problems}
+        summary = RunSummary(run_dir, len(problems), resumed=len(todo) < total, solved=solved)
+        progress.start(total, total - len(todo), len(problems), len(solved))
+        config = RunConfig(task="imported", sampler=SAMPLER, verify_workers=workers, out=run_dir)
+        writer = StoreWriter(run_dir)
+        try:
+            return _stream(config, by_id, ((s, True, []) for s in todo), iter(()), _StoredSamples(model),
+                           verifier, key, {}, progress, summary, writer)
+        except MonkeysError as exc:
+            raise _with_resume_hint(exc) from exc
+    finally:
+        verifier.close()
