@@ -70,6 +70,7 @@ class RunSummary:
     samples_verified: int = 0
     resumed: bool = False
     solved: set[str] = field(default_factory=set)
+    verifier: str | None = None  # the key its verdicts are stored under
 
 
 def select_problems(problems: list[Problem], spec: str | None, task: str) -> list[Problem]:

@@ -279,7 +279,7 @@ def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: 
         finally:
             db.close()
         by_id = {p.problem_id: p for p in problems}
-        summary = RunSummary(run_dir, len(problems), resumed=len(todo) < total, solved=solved)
+        summary = RunSummary(run_dir, len(problems), resumed=len(todo) < total, solved=solved, verifier=key)
         progress.start(total, total - len(todo), len(problems), len(solved))
         config = RunConfig(task="imported", sampler=SAMPLER, verify_workers=workers, out=run_dir)
         writer = StoreWriter(run_dir)

@@ -79,8 +79,9 @@ def register(app: typer.Typer) -> None:
         finally:
             display.stop()
         console.print(f"verified {summary.samples_verified} samples{' (resumed)' if summary.resumed else ''};"
-                      f" {len(summary.solved)}/{summary.problems} problems solved")
+                      f" {len(summary.solved)}/{summary.problems} problems solved; verdicts stored under"
+                      f" {summary.verifier!r} (monkeys report {run_dir} --verifier {summary.verifier!r})")
         if report:
             from monkeys.report import report_runs
 
-            report_runs([run_dir], console=Console())
+            report_runs([run_dir], console=Console(), verifier=summary.verifier)
