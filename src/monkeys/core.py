@@ -78,7 +78,11 @@ class SampleRequest:
 
 @dataclass(frozen=True)
 class Completion:
-    """What a sampler returns for one `SampleRequest`."""
+    """What a sampler returns for one `SampleRequest`.
+
+    `prompt_tokens` is the full prompt's length; `prompt_shared` is how many samples of one request (a
+    batch, or a server call with `n`) the prompt was processed once for, so cost counts it once per request.
+    """
 
     index: int
     seed: int
@@ -87,6 +91,7 @@ class Completion:
     completion_tokens: int
     finish_reason: str  # "stop" | "length" | other backend-specific value
     latency_s: float
+    prompt_shared: int = 1
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,27 @@ def test_flops_formula_by_hand() -> None:
     assert cost.n_rounds == pytest.approx(0.4)
 
 
+def test_shared_prompt_formula() -> None:
+    """s = 1 is the plain per-sequence formula; s samples of one request add up to one prefill + s decodes."""
+    spec = ModelSpec(1e6, 2, 8)
+    rng = np.random.default_rng(0)
+    p, c = rng.integers(0, 500, 50), rng.integers(0, 300, 50)
+    t = (p + c).astype(float)
+    old = 2e6 * t + 2 * 2 * 8 * t * np.maximum(t - 1, 0)
+    assert np.array_equal(sample_flops(spec, p, c), old)
+    assert np.array_equal(sample_flops(spec, p, c, np.ones(50)), old)
+    # one request, p = 100, n = 3 completions of 5, 7 and 0 tokens
+    got = sample_flops(spec, np.full(3, 100), np.array([5, 7, 0]), np.full(3, 3)).sum()
+    prefill = 2e6 * 100 + 2 * 2 * 8 * 100 * 99
+    decode = sum(2e6 * k + 2 * 2 * 8 * ((100 + k) * (99 + k) - 100 * 99) for k in (5, 7, 0))
+    assert got == pytest.approx(prefill + decode, rel=1e-12)
+    stats = TokenStats.from_arrays(np.full(3, 100), np.array([5, 7, 0]), np.full(3, 3))
+    assert stats.prompt == pytest.approx(100 / 3) and stats.completion == pytest.approx(4)
+    assert stats.t_quadratic == pytest.approx((105 * 104 + 107 * 106 + 100 * 99 - 2 * 100 * 99) / 3)
+    assert run_cost("x", stats, n_problems=1, spec=spec).total_flops == pytest.approx(prefill + decode)
+    assert TokenStats.from_arrays(p, c) == TokenStats.from_arrays(p, c, np.ones(50))
+
+
 def test_model_lookup_by_prefix_and_override() -> None:
     assert find_model("HuggingFaceTB/SmolLM2-135M-Instruct-GGUF") == ModelSpec(134.5e6, 30, 576)
     assert find_model("meta-llama/Meta-Llama-3.1-70B-Instruct").parameters == 70.6e9

@@ -157,7 +157,8 @@ def test_one_request_with_n_sends_parameters_and_records_usage(serve, sampler_fo
                     "seed": 7}
     assert [c.text for c in got] == ["s7-0", "s7-1", "s7-2"]
     assert [c.seed for c in got] == [7, 7, 7]  # the seed that was sent
-    assert sum(c.prompt_tokens for c in got) == 10 and sum(c.completion_tokens for c in got) == 12
+    assert [(c.prompt_tokens, c.prompt_shared) for c in got] == [(10, 3)] * 3  # one prompt, read once for 3
+    assert sum(c.completion_tokens for c in got) == 12
     assert all(c.finish_reason == "stop" and c.latency_s > 0 for c in got)
 
 
@@ -186,7 +187,7 @@ def test_token_split_when_n_batches(serve, sampler_for) -> None:
                "usage": {"prompt_tokens": 10, "completion_tokens": 16 + 20}}
     server = serve(lambda path, body, i: Reply(payload=payload))
     got = sampler_for(server.base_url).sample(Prompt(text="x"), requests_for(1, 2, 3), **PARAMS)
-    assert [c.prompt_tokens for c in got] == [4, 3, 3]  # the prompt is billed once: parts sum to 10
+    assert [(c.prompt_tokens, c.prompt_shared) for c in got] == [(10, 3)] * 3  # the full prompt, shared by 3
     assert [c.completion_tokens for c in got] == [10, 16, 10]  # `length` used max_tokens, the rest by size
     assert [c.finish_reason for c in got] == ["stop", "length", "stop"]
 
@@ -211,6 +212,7 @@ def test_server_that_ignores_n_gets_the_rest_drawn_one_by_one(serve, sampler_for
     got = sampler_for(server.base_url).sample(CHAT, requests_for(5, 6, 7), **PARAMS)
     assert [(c.index, c.seed) for c in got] == [(0, 5), (1, 6), (2, 7)]
     assert [b["n"] for b in server.bodies] == [3, 1, 1]
+    assert [c.prompt_shared for c in got] == [1, 1, 1]  # each prompt was read for one sample
 
 
 @pytest.mark.parametrize(("header", "value", "wait_s"), [("Retry-After", "1", 1.0), ("retry-after-ms", "400", 0.4)])
@@ -378,7 +380,8 @@ def test_serve_chat_with_n_through_the_sampler(served, sampler_for) -> None:
     assert model.calls[-1][1] == 3  # n reached the wrapped sampler as one call
     assert model.calls[-1][0].stop == ("\n\n",) and model.calls[-1][2] == {"temperature": 0.6, "max_tokens": 16}
     assert [c.finish_reason for c in batch] == ["stop", "length", "length"]
-    assert sum(c.prompt_tokens for c in batch) == 7 and sum(c.completion_tokens for c in batch) == 2 + 3 + 4
+    assert [(c.prompt_tokens, c.prompt_shared) for c in batch] == [(7, 3)] * 3  # serve reports the prompt once
+    assert sum(c.completion_tokens for c in batch) == 2 + 3 + 4
     assert len({c.text for c in batch}) == 3
     single = sampler_for(server.base_url).sample(CHAT, requests_for(41), **PARAMS)
     assert single[0].text == batch[0].text == "2+2?|41|0.6"  # choice 0 is drawn with the request's seed

@@ -1,9 +1,20 @@
 """Inference cost of a run: FLOPs from the model's shape and stored token counts, dollars from a pricing file.
 
 FLOPs per token follow the paper (after Kaplan et al. 2020): 2·(parameters + 2·layers·hidden·context), with
-context the tokens before it, so a sample of p prompt and c completion tokens costs
-2·N·(p+c) + 2·layers·hidden·(p+c)(p+c-1). Every sample pays for its prompt (no prefix-cache discount).
-Mixture-of-experts models count active parameters. Pricing files are JSON or YAML.
+context the tokens before it, so one sequence of p prompt and c completion tokens costs
+2·N·(p+c) + 2·layers·hidden·(p+c)(p+c-1).
+
+The prompt is counted once per request: a sampler records the full prompt length p on every sample and
+`prompt_shared` = s, the number of samples of one request (a batch of the local engine, a server call
+with `n`) that the prompt was processed once for. Each sample then carries p/s of the prompt, and the
+attention over the prompt, p(p-1), is paid once per request, so per sample
+
+    FLOPs = 2·N·(p/s + c) + 2·L·h·[(p+c)(p+c-1) − p(p-1)·(1 − 1/s)]
+
+(s = 1: the plain per-sequence formula). Summed over the s samples of a request this is exactly one
+prefill plus s decodes. Dollars bill p/s prompt tokens per sample too (APIs bill a prompt once per
+request). No discount for prefix caches across requests. Mixture-of-experts models count active
+parameters. Pricing files are JSON or YAML.
 """
 
 from __future__ import annotations
@@ -83,10 +94,22 @@ def spec_from_hf_config(path: Path) -> ModelSpec:
     return ModelSpec(float(layers * (attn + mlp) + embed), layers, d)
 
 
-def sample_flops(spec: ModelSpec, prompt_tokens: np.ndarray, completion_tokens: np.ndarray) -> np.ndarray:
-    """FLOPs of each sample (arrays of token counts)."""
-    t = np.asarray(prompt_tokens, dtype=float) + np.asarray(completion_tokens, dtype=float)
-    return 2 * spec.parameters * t + 2 * spec.layers * spec.hidden * t * np.maximum(t - 1, 0)
+def _per_sample(prompt_tokens: np.ndarray, completion_tokens: np.ndarray,
+                shared: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prompt tokens charged, completion tokens, attention term) of each sample; see the module docstring."""
+    p = np.asarray(prompt_tokens, dtype=float)
+    c = np.asarray(completion_tokens, dtype=float)
+    s = np.ones_like(p) if shared is None else np.maximum(np.asarray(shared, dtype=float), 1.0)
+    t = p + c
+    quad = t * np.maximum(t - 1, 0) - p * np.maximum(p - 1, 0) * (1 - 1 / s)
+    return p / s, c, quad
+
+
+def sample_flops(spec: ModelSpec, prompt_tokens: np.ndarray, completion_tokens: np.ndarray,
+                 shared: np.ndarray | None = None) -> np.ndarray:
+    """FLOPs of each sample (arrays of token counts; `shared`: each sample's `prompt_shared`, default 1)."""
+    prompt, completion, quad = _per_sample(prompt_tokens, completion_tokens, shared)
+    return 2 * spec.parameters * (prompt + completion) + 2 * spec.layers * spec.hidden * quad
 
 
 @dataclass(frozen=True)
@@ -164,26 +187,29 @@ class RunCost:
 
 @dataclass(frozen=True)
 class TokenStats:
-    """Per-sample token means a run's cost needs; t = prompt + completion tokens of a sample."""
+    """Per-sample means a run's cost needs, with p, c, s a sample's prompt, completion, prompt_shared.
+
+    The store's report computes the same means in SQL (`report.data`): keep the two in step.
+    """
 
     samples: int
-    prompt: float
-    completion: float
-    t_quadratic: float  # mean of t·(t-1), the attention term
+    prompt: float  # mean of p/s: the prompt tokens each sample is charged
+    completion: float  # mean of c
+    t_quadratic: float  # mean of (p+c)(p+c-1) − p(p-1)(1 − 1/s), the attention term
 
     @classmethod
-    def from_arrays(cls, prompt_tokens: np.ndarray, completion_tokens: np.ndarray) -> TokenStats:
-        p = np.asarray(prompt_tokens, dtype=float)
-        c = np.asarray(completion_tokens, dtype=float)
-        if len(p) == 0:
+    def from_arrays(cls, prompt_tokens: np.ndarray, completion_tokens: np.ndarray,
+                    shared: np.ndarray | None = None) -> TokenStats:
+        if len(np.asarray(prompt_tokens)) == 0:
             return cls(0, 0.0, 0.0, 0.0)
-        t = p + c
-        return cls(len(p), float(p.mean()), float(c.mean()), float((t * np.maximum(t - 1, 0)).mean()))
+        prompt, completion, quad = _per_sample(prompt_tokens, completion_tokens, shared)
+        return cls(len(prompt), float(prompt.mean()), float(completion.mean()), float(quad.mean()))
 
 
 def run_cost(model: str, tokens: TokenStats, n_problems: int, *, spec: ModelSpec | None = None,
              price: Price | None = None) -> RunCost:
-    """Mean cost per sample (same formula as `sample_flops`), scaled to one sample for each problem."""
+    """Mean cost per sample (same formula as `sample_flops`: `tokens.prompt` is already p/s, so a prompt is
+    counted and billed once per request), scaled to one sample for each problem."""
     if tokens.samples == 0 or n_problems == 0:
         return RunCost(None, None, 0.0)
     spec = spec or find_model(model)

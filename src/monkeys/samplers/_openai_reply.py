@@ -22,8 +22,11 @@ def completions(data: Any, requests: list[SampleRequest], seed: int, latency: fl
                 max_tokens: int) -> list[Completion]:
     """Pair the reply's choices (by their `index`) with `requests`; extra choices are dropped.
 
-    A reply of the wrong shape (`choices` not a list of objects, text that is not a string) is a
-    `SamplerError` naming what was expected; a missing or garbled `usage` counts 0 tokens. Unpaired
+    Every choice records the full `usage.prompt_tokens` (OpenAI, vLLM and llama.cpp report the prompt once
+    per request, whatever `n`) with `prompt_shared` = the number of choices kept, which the server
+    prefilled that prompt once for. A reply of the wrong shape (`choices` not a list of objects, text
+    that is not a string) is a `SamplerError` naming what was expected; a missing or garbled `usage`
+    counts 0 tokens. Unpaired
     surrogates in the text (which a UTF-8 store cannot hold) become U+FFFD."""
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list):
@@ -37,11 +40,12 @@ def completions(data: Any, requests: list[SampleRequest], seed: int, latency: fl
     finish = [clean_text(str(c.get("finish_reason") or "unknown")) for c in choices]
     usage = data.get("usage")
     usage = usage if isinstance(usage, dict) else {}
-    prompt_parts = _split(_count(usage.get("prompt_tokens")) or 0, [1.0] * len(choices))
+    prompt = _count(usage.get("prompt_tokens")) or 0  # the prompt's length, read once for all the choices
+    shared = max(1, min(len(choices), len(requests)))
     completion_parts = _split_completion(_count(usage.get("completion_tokens")) or 0, texts, finish, max_tokens)
-    return [Completion(index=r.index, seed=seed, text=t, prompt_tokens=p, completion_tokens=c,
-                       finish_reason=f, latency_s=latency)
-            for r, t, f, p, c in zip(requests, texts, finish, prompt_parts, completion_parts, strict=False)]
+    return [Completion(index=r.index, seed=seed, text=t, prompt_tokens=prompt, completion_tokens=c,
+                       finish_reason=f, latency_s=latency, prompt_shared=shared)
+            for r, t, f, c in zip(requests, texts, finish, completion_parts, strict=False)]
 
 
 def _count(value: Any) -> int | None:

@@ -4,7 +4,11 @@ Engine "torch" (default) decodes the n samples of a prompt as one batch (`monkey
 with its own generator seeded by its `SampleRequest.seed`. Measured: the same batch twice is bit-identical, and in
 float32 a sample drawn alone equals the same seed drawn in a batch of 8 (tests/samplers/test_local.py);
 bfloat16 or another BLAS may not promise that, so `redraw_whole_batch` stays on. Engine "llamacpp" draws
-one sample at a time, seeded."""
+one sample at a time, seeded.
+
+Cost accounting: "torch" prefills the prompt once per batch, so each completion records `prompt_shared` =
+the batch's size; "llamacpp" makes one call per sample (`prompt_shared` = 1: llama.cpp may reuse a prefix
+left in its context by the previous call, a cache that cost analysis does not count, like a server's)."""
 
 from __future__ import annotations
 
@@ -96,7 +100,8 @@ class LocalSampler:
             completions.append(Completion(
                 index=req.index, seed=req.seed, text=text, prompt_tokens=len(prompt_ids),
                 completion_tokens=len(row.token_ids),  # like llama.cpp: the end-of-turn token not counted
-                finish_reason=row.finish_reason, latency_s=row.elapsed_s))
+                finish_reason=row.finish_reason, latency_s=row.elapsed_s,
+                prompt_shared=len(batch)))  # the engine prefills the prompt once per batch
         return completions
 
     def close(self) -> None:

@@ -62,8 +62,9 @@ class OpenAISampler:
 
     Recorded per completion, and what they mean when one request carried `n` > 1:
     - `seed`: the seed sent, i.e. the first request's seed for every choice of the batch.
-    - `prompt_tokens`: the prompt is billed once, so usage.prompt_tokens is split evenly over the
-      choices (parts sum to the reported total).
+    - `prompt_tokens`: the full usage.prompt_tokens on every choice, and `prompt_shared` = the number
+      of choices of that request (the server reads the prompt once for all of them; cost analysis then
+      counts it once per request). A server that ignores `n` gives `prompt_shared` = 1.
     - `completion_tokens`: servers report only the total, so choices that stopped on `length` get
       `max_tokens` and the rest of the total is split in proportion to text length (an estimate;
       exact with n = 1).

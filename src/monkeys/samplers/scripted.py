@@ -5,6 +5,8 @@ Text depends only on (seed, responses), like a real seeded sampler, so resume re
 With `pick="index"` it depends on (sample index, responses) instead: a run with `-n len(responses)` over
 one problem draws every scripted response exactly once, in order (used to feed a fixed set of programs,
 e.g. the forgery suite, through `monkeys run`).
+Token counts are words; one `sample()` call stands for one batched request, like the local sampler's, so
+its completions share the prompt (`prompt_shared` = the number of requests in the call).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class ScriptedSampler:
             text = " ".join(words[:max_tokens])
             out.append(Completion(r.index, r.seed, text, prompt_tokens, len(words[:max_tokens]),
                                   "length" if len(words) > max_tokens else "stop",
-                                  time.perf_counter() - start))
+                                  time.perf_counter() - start, prompt_shared=len(requests)))
         return out
 
     def close(self) -> None:
