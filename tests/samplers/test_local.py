@@ -36,6 +36,7 @@ def test_counts_and_length_finish(sampler, batch8: list[Completion]) -> None:
     for c in batch8:
         assert c.seed == derive_seed(0, "p", c.index)
         assert c.prompt_tokens == prompt_tokens > 20  # the chat template's system turn is included
+        assert c.prompt_shared == 8  # prefilled once for the batch
         assert 1 <= c.completion_tokens <= PARAMS["max_tokens"]
         assert c.finish_reason in ("stop", "length") and c.latency_s > 0
         if c.finish_reason == "length":
@@ -56,6 +57,7 @@ def test_batch_composition_does_not_change_texts(sampler, batch8: list[Completio
     alone = sampler.sample(CHAT, requests([3]), **PARAMS)[0]
     assert alone.text == batch8[3].text
     assert alone.completion_tokens == batch8[3].completion_tokens
+    assert alone.prompt_shared == 1
 
 
 def test_end_of_turn_finishes_with_stop_and_is_not_in_text(sampler) -> None:
