@@ -36,3 +36,35 @@ def make_run(tmp_path: Path) -> Callable[..., Path]:
         correct = rng.random((len(rates), n)) < np.asarray(rates)[:, None]
         return write_run(tmp_path / name, correct, **kw)
     return make
+
+
+def import_table(tmp_path: Path, name: str, correct: np.ndarray, *, outcome: np.ndarray | None = None,
+                 model: str = "SmolLM2-135M") -> Path:
+    """A run made the way a user makes one: a Parquet of outcomes, then `monkeys import` (a subprocess).
+    `correct[i, j]` is sample j of problem i; `outcome` (same shape, strings) may mark time-outs."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    problems, n = correct.shape
+    cols = {"problem_id": np.repeat([f"p{i:03d}" for i in range(problems)], n),
+            "sample_index": np.tile(np.arange(n), problems), "correct": correct.ravel(),
+            "model": np.full(problems * n, model)}
+    if outcome is not None:
+        cols["outcome"] = outcome.ravel()
+    src = tmp_path / f"{name}.parquet"
+    pq.write_table(pa.table(cols), src)
+    run = tmp_path / name
+    monkeys = Path(sys.executable).with_name("monkeys")
+    done = subprocess.run([str(monkeys), "import", str(src), str(run)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return run
+
+
+@pytest.fixture
+def imported(tmp_path: Path) -> Callable[..., Path]:
+    def make(name: str, correct: np.ndarray, **kw: object) -> Path:
+        return import_table(tmp_path, name, correct, **kw)
+    return make

@@ -165,9 +165,9 @@ def _check_curve(k: np.ndarray, cov: np.ndarray) -> None:
 def _check_params(params: np.ndarray) -> None:
     a, b = (float(x) for x in params)
     if not (np.isfinite(a) and np.isfinite(b)) or a >= 0:
-        raise NoSignal(f"the curve fit did not converge (a = {a:.3g}, b = {b:.3g})")
+        raise NoSignal(f"the curve fit did not converge (ended at a {a:.3g}, b {b:.3g})")
     if b <= _B_FLOOR + 1e-3 or b >= -1e-6:
-        raise NoSignal(f"the exponent ran to its bound (b = {b:.3g}): the curve is a step, not a power law")
+        raise NoSignal(f"the exponent ran to its bound ({b:.3g}): the curve is a step, not a power law")
 
 
 def fit_power_law_draws(ks: np.ndarray, coverage: np.ndarray, curve_draws: np.ndarray, *,
@@ -242,7 +242,7 @@ def fit_beta(n: np.ndarray, c: np.ndarray, *, alpha: float = 0.05) -> BetaFit:
         theta = res.x
         a, b = np.exp(theta)
         if not (np.isfinite(res.fun) and np.isfinite(theta).all()) or max(a, b) > _BETA_MAX:
-            raise NoSignal(f"the Beta likelihood has no finite maximum (α = {a:.3g}, β = {b:.3g}): the pass rates"
+            raise NoSignal(f"the Beta likelihood has no finite maximum (α runs off to {a:.2g}): the pass rates"
                            " show no spread across problems that a Beta can describe")
         cov = np.linalg.pinv(_hessian(lambda t: _neg_loglik(t, n, c), theta))
         se = np.sqrt(np.clip(np.diag(cov), 0, None))

@@ -25,9 +25,10 @@ def parse_ks(text: str | None) -> list[int] | None:
         try:
             value = float(part.replace("_", ""))
         except ValueError:
-            raise typer.BadParameter(f"{part!r} is not a number (expected e.g. 1,10,100,1000)") from None
+            raise typer.BadParameter(f"{part!r} is not a number (expected e.g. 1,10,100,1000)",
+                                     param_hint="--k") from None
         if value < 1 or value != int(value):
-            raise typer.BadParameter(f"k must be a positive integer, got {part!r}")
+            raise typer.BadParameter(f"k must be a positive integer, got {part!r}", param_hint="--k")
         ks.append(int(value))
     return sorted(set(ks))
 

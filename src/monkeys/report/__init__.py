@@ -96,11 +96,14 @@ class _Clock:
 
 
 def _load(run_dir: Path, verifier: str | None) -> RunData:
+    from monkeys.errors import DataError
     from monkeys.report.data import load_run
 
-    if verifier is None:
-        return load_run(run_dir)
-    return load_run(run_dir, verifier=verifier)  # type: ignore[call-arg]  # S: data.load_run(verifier=)
+    run = load_run(run_dir, verifier=verifier)
+    if verifier is not None and verifier not in run.verifiers:
+        stored = ", ".join(run.verifiers) or "none"
+        raise DataError(f"{run_dir}: no verdicts by verifier {verifier!r} (stored: {stored})")
+    return run
 
 
 def _unique_names(runs: list[RunData]) -> None:

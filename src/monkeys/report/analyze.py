@@ -109,11 +109,10 @@ class RunAnalysis:
         if run.flagged:
             policy = (run.config.get("verifier_options") or {}).get("flagged", "fail")
             lines.append(f"flagged passes (counted as {policy}): " + _per_problem(run.flagged))
-        timeouts = getattr(run, "timeouts", None) or {}
-        if timeouts:
-            limits = getattr(run, "timeout_limits", None) or {}
+        if run.timeouts:
+            limits = run.timeout_limits
             which = ", ".join(f"{k} {v:,}" for k, v in sorted(limits.items()) if v)
-            lines.append("time-outs: " + _per_problem(timeouts, f" ({which})" if which else ""))
+            lines.append("time-outs: " + _per_problem(run.timeouts, f" ({which})" if which else ""))
         if run.stripped:
             lines.append(f"top-level code stripped before the tests: {run.stripped} of {run.n_samples} samples")
         return lines + self.extras
@@ -323,15 +322,14 @@ def run_document(a: RunAnalysis) -> dict[str, Any]:
                 "samples_per_problem": _num(a.cost.n_rounds)}
     return {
         "name": run.name, "run_dir": str(run.run_dir), "model": run.model, "verifier": run.verifier,
-        "verifiers": list(getattr(run, "verifiers", None) or ([run.verifier] if run.verifier else [])),
+        "verifiers": list(run.verifiers),
         "problems": len(run.problem_ids), "samples": run.n_samples, "min_samples_per_problem": a.n_min,
         "problems_solved": int((run.c > 0).sum()), "coverage": rows,
         "coverage_interval": "95% bootstrap (problems and samples resampled)" if a.band is not None else None,
         "power_law_fit": _fit_doc(a), "beta_fit": _beta_doc(a), "cost": cost,
         "selection": {m: {str(k): _num(v) for k, v in sorted(pts.items())} for m, pts in sorted(run.selection.items())},
-        "timeouts": {"samples": sum((getattr(run, "timeouts", None) or {}).values()),
-                     "by_limit": dict(getattr(run, "timeout_limits", None) or {}),
-                     "per_problem": dict(sorted((getattr(run, "timeouts", None) or {}).items()))},
+        "timeouts": {"samples": sum(run.timeouts.values()), "by_limit": dict(run.timeout_limits),
+                     "per_problem": dict(run.timeouts)},
         "flagged_passes": dict(sorted(run.flagged.items())), "stripped_samples": run.stripped,
         "notes": a.notes(),
     }

@@ -15,7 +15,7 @@ MAX_SELECTION_ROWS = 12  # ks shown in the selection table; more are thinned to 
 
 def run_title(a: RunAnalysis) -> str:
     run = a.run
-    others = [v for v in (getattr(run, "verifiers", None) or []) if v != run.verifier]
+    others = [v for v in run.verifiers if v != run.verifier]
     also = f" (also stored: {', '.join(others)})" if others else ""
     return f"{run.name}: {run.model} · {len(run.problem_ids)} problems · verifier {run.verifier or '?'}{also}"
 
