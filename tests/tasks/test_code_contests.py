@@ -87,3 +87,21 @@ def test_wrong_slow_crashing_variants(problems: dict, edit, outcome: Outcome, re
     assert verdict.details["tests_run"] <= len(problem.reference["tests"])
     if outcome is Outcome.FAIL:
         assert verdict.details["tests_run"] == verdict.details["failed_test"] + 1  # stopped at first failure
+
+
+def test_first_python3_solution_is_the_reference_solution(tmp_path: Path) -> None:
+    base = {"description": "Add.", "public_tests": {"input": ["1 2\n"], "output": ["3\n"]}}
+    records = [{**base, "name": "py3", "solutions": {"language": [2, 1, 3, 3], "solution": [
+                   "int main(){}", "print 3", "print(sum(map(int, input().split())))", "print(3)"]}},
+               {**base, "name": "cpp only", "solutions": {"language": [2], "solution": ["int main(){}"]}},
+               {**base, "name": "none"}]
+    path = tmp_path / "cc.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    py3, cpp, none = CodeContests(data=str(path)).load_problems()
+    assert py3.reference["solution"] == "print(sum(map(int, input().split())))"
+    assert "solution" not in cpp.reference and "solution" not in none.reference
+    verdict = CodeTests().verify(py3, Sample(py3.problem_id, 0, 0, "while True:\n    pass\n"))
+    assert verdict.outcome is Outcome.TIMEOUT and verdict.details["limit_from"] == "reference"
+    path.write_text(json.dumps({**base, "solutions": {"language": ["3"], "solution": ["x"]}}) + "\n")
+    with pytest.raises(DataError, match="solutions"):
+        CodeContests(data=str(path)).load_problems()

