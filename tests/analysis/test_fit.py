@@ -85,3 +85,54 @@ def test_bootstrap_refit_covers_the_population_curve_fit() -> None:
         hit_b += fit.b_ci[0] <= truth.b <= fit.b_ci[1]
     print(f"bootstrap refit: a {hit_a / trials:.1%}, b {hit_b / trials:.1%}")
     assert hit_a / trials >= 0.85 and hit_b / trials >= 0.85
+
+
+def _no_warnings() -> object:
+    import warnings
+
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.simplefilter("error")
+    return ctx
+
+
+@pytest.mark.parametrize("curve, why", [
+    (np.full(len(KS), 0.4), "flat"),  # every problem solved by all or none of its samples
+    (np.minimum(1.0, 0.6 + KS / 4), "saturated"),  # 100% by k=2: no shape left
+    (np.zeros(len(KS)), "3 ks"),
+])
+def test_curves_without_shape_are_not_fitted(curve: np.ndarray, why: str) -> None:
+    from monkeys.analysis.fit import NoSignal
+
+    ctx = _no_warnings()
+    try:
+        with pytest.raises(NoSignal, match=why):
+            fit_power_law(KS, curve)
+    finally:
+        ctx.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+def test_beta_without_spread_says_so_instead_of_an_alpha_of_1e15() -> None:
+    from monkeys.analysis.fit import NoSignal
+
+    rng = np.random.default_rng(0)
+    n = np.full(300, 100)
+    c = rng.binomial(n, 0.02)  # one rate for every problem: the Beta's α + β runs to infinity
+    ctx = _no_warnings()
+    try:
+        with pytest.raises(NoSignal, match="no finite maximum|hardly differ"):
+            fit_beta(n, c)
+    finally:
+        ctx.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("solved, why", [(0, "no problem solved"), (1, "only 1 of 140"), (2, "only 2 of 140")])
+def test_fit_signal_needs_three_solved_problems(solved: int, why: str) -> None:
+    from monkeys.analysis.fit import fit_signal
+
+    n = np.full(140, 2000)
+    c = np.zeros(140, dtype=int)
+    c[:solved] = 1
+    assert why in (fit_signal(n, c) or "")
+    c[:3] = [1, 5, 2000]
+    assert fit_signal(n, c) is None

@@ -97,3 +97,48 @@ def test_verifier_resolved_from_meta_when_config_leaves_it_to_the_task(make_run)
     console = Console(record=True, width=120)
     report_runs([run], console=console)
     assert "verifier code-tests" in console.export_text() and (run / "coverage.png").exists()
+
+
+def test_many_runs_are_ranked_in_one_matrix_and_compared_neighbour_to_neighbour(make_run) -> None:
+    import numpy as np
+
+    from monkeys.report.analyze import analyze_run, compare_runs
+    from monkeys.report.data import load_run
+
+    base = np.random.default_rng(2).beta(0.3, 3, 20)
+    runs = [make_run(f"run-{i:02d}", list(np.minimum(base * (1 + i / 3), 1)), n=32, seed=i) for i in range(11)]
+    analyses = [analyze_run(load_run(r), n_boot=100) for r in runs]
+    comparison = compare_runs(analyses)
+    assert comparison.matrix_ks == [1, 10, 32]
+    top = [row["coverage"][32] for row in comparison.matrix]
+    assert top == sorted(top, reverse=True) and len(top) == 11
+    pairs = {(a, b) for a, b, _ in comparison.comparisons}
+    ranked = [row["run"] for row in comparison.matrix]
+    assert pairs == set(zip(ranked, ranked[1:], strict=False))  # 10 neighbour pairs, not 55
+    console = Console(record=True, width=200)
+    report_runs(runs, console=console, ks=[1, 10, 32, 100])
+    text = console.export_text()
+    assert "comparison (ranked by coverage at the largest shared k)" in text and "k=100" in text
+    assert "11 runs: each compared with the next in the ranking" in text
+
+
+def test_legends_sit_outside_the_axes_and_long_titles_wrap(make_run) -> None:
+    from monkeys.report import plots
+    from monkeys.report.analyze import analyze_run
+    from monkeys.report.data import load_run
+
+    runs = [make_run(f"a-very-long-run-directory-name-for-model-variant-{i}-with-temperature-0.{i}",
+                     [0.01 * (i + 1), 0.2, 0.05], n=32, seed=i) for i in range(10)]
+    analyses = [analyze_run(load_run(r), n_boot=50) for r in runs]
+    title = "coverage vs samples per problem for " + ", ".join(a.run.name for a in analyses[:3])
+    for fig in (plots.coverage_figure(analyses, title=title), plots.cost_figure(analyses, "flops")):
+        assert fig is not None
+        fig.draw_without_rendering()  # runs the constrained layout, as saving does
+        (ax,) = fig.axes
+        assert ax.get_legend() is None
+        (legend,) = fig.legends
+        box, axes_box = legend.get_window_extent(), ax.get_window_extent()
+        assert box.x0 >= axes_box.x1, (box, axes_box)  # right of the plot, over no curve
+        assert box.x1 <= fig.bbox.x1 + 1  # and inside the figure
+        assert all(len(line) <= plots.TITLE_WIDTH for line in ax.get_title().splitlines())
+        assert all(len(t.get_text()) <= plots.LABEL_WIDTH + 30 for t in legend.get_texts())

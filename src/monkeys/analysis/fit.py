@@ -68,7 +68,8 @@ class NoSignal(ValueError):  # noqa: N818 - read as "no signal (to fit)", like S
 
 MIN_SOLVED = 3  # problems solved at least once a fit needs: fewer make a curve of one or two problems
 _B_FLOOR = -10.0  # lower bound of the exponent in the curve fit: a fit that ends there is a step, not a law
-_BETA_MAX = 1e4  # α or β above this: the rates show no spread a Beta describes (binomial limit)
+_BETA_MAX = 1e4  # α or β above this: the likelihood is flat out to infinity (binomial limit)
+_ALPHA_MAX = 50.0  # an exponent -α below -50: every problem has about the same rate, no power law to speak of
 
 
 @contextmanager
@@ -244,6 +245,9 @@ def fit_beta(n: np.ndarray, c: np.ndarray, *, alpha: float = 0.05) -> BetaFit:
         if not (np.isfinite(res.fun) and np.isfinite(theta).all()) or max(a, b) > _BETA_MAX:
             raise NoSignal(f"the Beta likelihood has no finite maximum (α runs off to {a:.2g}): the pass rates"
                            " show no spread across problems that a Beta can describe")
+        if a > _ALPHA_MAX:
+            raise NoSignal(f"the pass rates hardly differ across problems (α ran to {a:.3g}): no heavy tail of"
+                           " hard problems for a Beta power law to describe")
         cov = np.linalg.pinv(_hessian(lambda t: _neg_loglik(t, n, c), theta))
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
         z = stats.norm.ppf(1 - alpha / 2)

@@ -43,15 +43,16 @@ def _title(ax: object, text: str) -> None:
 
 
 def _legend_outside(fig: Figure, ax: object, extra: list[object] | None = None) -> None:
-    """Legend to the right of the axes; the figure grows with it so the plot keeps its size."""
+    """A figure legend right of the axes (constrained layout makes room for it); the figure grows by about
+    the legend's width so the plot keeps its size."""
     handles, labels = ax.get_legend_handles_labels()  # type: ignore[attr-defined]
     handles, labels = handles + [h for h, _ in extra or []], labels + [lab for _, lab in extra or []]
     if not handles:
         return
     widest = max(len(lab) for lab in labels)
-    fig.set_figwidth(fig.get_figwidth() + min(4.0, 0.6 + 0.065 * widest))
-    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),  # type: ignore[attr-defined]
-              borderaxespad=0.0, frameon=False, ncols=1 if len(labels) <= 24 else 2)
+    cols = 1 if len(labels) <= 24 else 2
+    fig.set_figwidth(fig.get_figwidth() + min(6.0, cols * (0.5 + 0.06 * widest)))
+    fig.legend(handles, labels, fontsize=7, loc="outside right upper", frameon=False, ncols=cols)
 
 
 def _fit_proxy() -> list[object]:
@@ -75,7 +76,7 @@ def coverage_figure(analyses: list[RunAnalysis], *, title: str = "coverage vs sa
         ks = np.asarray(band.ks if band is not None else a.ks)
         cov = band.estimate if band is not None else a.coverage
         label = short(a.run.name) if len(analyses) > 1 else short(a.run.model)
-        if len(analyses) > 1 and a.run.model not in a.run.name:
+        if len({b.run.model for b in analyses}) > 1 and a.run.model not in a.run.name:
             label += f" ({short(a.run.model, 24)})"
         ax.plot(ks, cov, "o-", color=color, ms=3, label=label)
         if band is not None:
