@@ -75,7 +75,8 @@ def test_all_mbpp_reference_solutions_pass(verifier: CodeTests) -> None:
 ])
 def test_mutated_humaneval_fails_with_reason(mutate, outcome, reason) -> None:
     r = _rows(DATA / "humaneval/HumanEval.jsonl")[2]  # truncate_number: one return statement
-    verifier = CodeTests(timeout_s=1.0, memory_mb=512, strip_top_level=False)  # the mutations are top-level
+    # the mutations are top-level; 1 s of CPU, and a wall clock no load here reaches first
+    verifier = CodeTests(cpu_s=1.0, timeout_s=30.0, memory_mb=512, strip_top_level=False)
     verdict = verifier.verify(humaneval_problem(r), Sample(r["task_id"], 0, 0,
                                                            mutate(r["prompt"] + r["canonical_solution"])))
     assert verdict.outcome is outcome, verdict
