@@ -18,9 +18,23 @@ MODELS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verificat
 @pytest.mark.parametrize(("text", "expected"), [
     ("#### 1,000", "1000"), ("A: $18.00", "18"), ("The answer is -3.50.", "-3.5"), ("so 5 then 7", "7"),
     ("#### 12\nnoise 99", "12"), ("answer is $ 2,345", "2345"), ("no digits", None), ("A: .5", "0.5"),
+    # a time is one token: the hour when on the hour, else a time that equals no number
+    ("A: 7:00 p.m.", "7"), ("A: 7:30 p.m.", "7:30"), ("she eats at 7:30 pm.", "7:30"), ("dinner at 7:00.", "7"),
+    ("A: 10:05:30 am", "10:05:30"), ("ratio 3:2", "2"), ("at 12:75 then", "75"), ("so 1,234.50 at 10:45", "10:45"),
 ])
 def test_extracts_canonical_numbers(text: str, expected: str | None) -> None:
     assert gsm8k_answer(text) == expected
+
+
+def test_a_time_is_not_its_hour() -> None:
+    verifier = MathAnswer()
+    try:
+        problem = Problem("p", Prompt(), {"answer": "7", "task": "gsm8k"})
+        verdicts = [verifier.verify(problem, Sample("p", 0, 0, t)) for t in ("A: 7:00 p.m.", "A: 7:30 p.m.")]
+    finally:
+        verifier.close()
+    assert [v.passed for v in verdicts] == [True, False]
+    assert [v.details["answer_key"] for v in verdicts] == ["n:7", "t:7:30"]
 
 
 def test_canonical_number_rejects_noise() -> None:

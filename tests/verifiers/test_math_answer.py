@@ -46,14 +46,18 @@ def test_equivalence_cases(verifier: MathAnswer) -> None:
     key = verifier.mode.replace("-", "_")
     with ThreadPoolExecutor(4) as pool:  # also exercises calls from several threads at once
         got = list(pool.map(lambda c: check(verifier, c["gold"], f"so \\boxed{{{c['answer']}}}.")[0], CASES))
-    wrong = [(c["gold"], c["answer"]) for c, ok in zip(CASES, got) if ok != c.get(key, c["equal"])]
+    wrong = [(c["gold"], c["answer"]) for c, ok in zip(CASES, got, strict=True) if ok != c.get(key, c["equal"])]
     assert wrong == []
 
 
 def test_equivalent_answers_share_a_vote_key(verifier: MathAnswer) -> None:
-    keys = {check(verifier, "2", f"\\boxed{{{a}}}")[1]["answer_key"] for a in ("0.5", "\\frac12", "1/2", "\\dfrac{1}{2}")}
-    assert keys == {"n:0.5"}
-    assert check(verifier, "2", "\\boxed{x+1}")[1]["answer_key"] == check(verifier, "2", "\\boxed{1+x}")[1]["answer_key"]
+    def key(answer: str) -> str:
+        return check(verifier, "2", f"\\boxed{{{answer}}}")[1]["answer_key"]
+
+    assert {key(a) for a in ("0.5", "\\frac12", "1/2", "\\dfrac{1}{2}")} == {"n:0.5"}
+    assert key("x+1") == key("1+x")
+    assert {key(a) for a in ("4:30 p.m.", "16:30", "\\text{4:30 PM}", "4:30\\,\\text{pm}")} == {"t:16:30"}
+    assert len({key("2:15"), key("4:30"), key("4:30 p.m."), key("4:30 a.m.")}) == 4  # times, not 2/15 = 4/30
 
 
 def test_hostile_answer_times_out_without_crashing() -> None:
@@ -79,6 +83,10 @@ def test_hostile_answer_times_out_without_crashing() -> None:
     ("Final Answer: The final answer is $[2,5)$. I hope it is correct.", "[2,5)"),
     ("...\\boxed{4}.\nFinal Answer: The final answer is $4$. I hope it is correct.", "4"),
     ("unfinished \\boxed{\\frac{1}{", None),
+    # a time boxed without its a.m./p.m., written right after the box
+    ("so $\\boxed{4:30}$ p.m.", "4:30 p.m."), ("\\boxed{9}\\text{ a.m.}", "9 a.m."),
+    ("\\boxed{4:30}\\,\\text{PM}", "4:30 PM"), ("\\boxed{5} amazing", "5"), ("\\boxed{12} apples", "12"),
+    ("\\boxed{x} a.m.", "x"),
     ("no answer at all", None),
 ])
 def test_extracts_final_answer(text: str, expected: str | None) -> None:
@@ -107,8 +115,8 @@ def test_every_reference_solution_matches_its_gold(verifier: MathAnswer, name: s
     assert last_boxed(solutions[0]) is not None
     with ThreadPoolExecutor(4) as pool:
         verdicts = list(pool.map(lambda ps: verifier.verify(ps[0], Sample(ps[0].problem_id, 0, 0, ps[1])),
-                                 zip(problems, solutions)))
-    failed = [p.problem_id for p, v in zip(problems, verdicts) if not v.passed]
+                                 zip(problems, solutions, strict=True)))
+    failed = [p.problem_id for p, v in zip(problems, verdicts, strict=True) if not v.passed]
     assert failed == []
 
 
@@ -168,3 +176,60 @@ def test_same_check_from_many_threads_goes_to_the_pool_once() -> None:
         assert v.verify(problem, Sample("p", 0, 0, "\\boxed{7}")).details["answer_key"] == "n:7"
     finally:
         v.close()
+
+
+@pytest.mark.parametrize(("answer", "key", "marked"), [
+    ("\\text{4:30 p.m.}", "t:16:30", True), ("4:30\\text{p.m.}", "t:16:30", True), ("4:30 P.M.", "t:16:30", True),
+    ("4:30 a. m.", "t:04:30", True), ("4.30 pm", "t:16:30", True), ("$4:30$ p.m", "t:16:30", True),
+    ("4\\!:\\!30\\,\\text{PM}", "t:16:30", True), ("\\mathrm{4:30~pm}", "t:16:30", True),
+    ("at 4:30 pm.", "t:16:30", True), ("4:30 in the afternoon", "t:16:30", True), ("16:30:00", "t:16:30", True),
+    ("4:30:15 pm", "t:16:30:15", True), ("\\text{1:03 PM}", "t:13:03", True), ("9\\text{ a.m.}", "t:09:00", True),
+    ("9am", "t:09:00", True), ("noon", "t:12:00", True), ("12 noon", "t:12:00", True), ("12:00 a.m.", "t:00:00", True),
+    ("\\text{midnight}", "t:00:00", True), ("4 o'clock", "t12:04:00", True), ("04:30", "t:04:30", True),
+    ("0:30", "t:00:30", True), ("3:05", "t12:03:05", True),
+    # unmarked: a time or a ratio
+    ("4:30", "t12:04:30", False), ("2:15", "t12:02:15", False), ("16:30", "t:16:30", False),
+    ("9:16", "t12:09:16", False),
+    # not times
+    ("3:1", None, None), ("1:2", None, None), ("25:36", None, None), ("24:00", None, None), ("2:75", None, None),
+    ("9", None, None), ("4.30", None, None), ("13 p.m.", None, None), ("0:30 a.m.", None, None), ("x:30", None, None),
+    ("4:30 o'clock", None, None), ("1 : 2 : 3", None, None),
+])
+def test_clock_readings(answer: str, key: str | None, marked: bool | None) -> None:
+    from monkeys.verifiers._math_normalize import answer_key, clock_value
+    clock = clock_value(answer)
+    assert (clock.key() if clock else None, clock.marked if clock else None) == (key, marked)
+    if key is not None:
+        assert answer_key(answer) == key  # the worker's vote key agrees, without a parser
+
+
+def test_workers_apply_the_same_time_rules() -> None:
+    """`check_and_key` (what the worker pool runs) gives the in-process verdicts for every time case."""
+    from monkeys.verifiers._math_normalize import check_and_key, clock_value, time_verdict
+    timed = [c for c in CASES if clock_value(c["gold"]) or clock_value(c["answer"])]
+    assert len(timed) >= 50
+    for case in timed:
+        verdict = time_verdict(case["gold"], case["answer"])
+        if verdict is not None:
+            for mode in ("math-verify", "minerva"):
+                assert check_and_key(mode, case["gold"], case["answer"])[0] is verdict is case["equal"], case
+
+
+@needs_data
+def test_colon_and_time_golds_in_the_math_data(verifier: MathAnswer) -> None:
+    """Every MATH gold with a colon or a time: its ratio or time reading, itself and its obvious equivalents."""
+    import re
+    golds = {p.problem_id: p.reference["answer"] for p in MATH(data=str(DATA / "test.jsonl")).load_problems()
+             if re.search(r":|a\.m\.|p\.m\.|(?<![\\a-z])[ap]m\b|noon|midnight|o'clock", p.reference["answer"], re.I)}
+    assert golds == {"test/429": "9\\text{ a.m.}", "test/1902": "3:1", "test/1936": "1:2",
+                     "test/3770": "\\text{1:03 PM}", "test/3881": "\\text{4:30 p.m.}", "test/4111": "1:1"}
+    same = {"9\\text{ a.m.}": ["9:00 a.m.", "9 AM", "09:00"], "3:1": ["6:2", "3", "\\frac{3}{1}"],
+            "1:2": ["1 : 2", "\\frac{1}{2}", "2:4"], "1:1": ["1", "2:2"],
+            "\\text{1:03 PM}": ["1:03 p.m.", "13:03", "1:03\\text{ pm}"],
+            "\\text{4:30 p.m.}": ["4:30\\text{p.m.}", "16:30", "4:30 PM"]}
+    other = {"9\\text{ a.m.}": ["9", "9 p.m."], "3:1": ["1:3", "3:01"], "1:2": ["2:1", "1:20"], "1:1": ["1:2"],
+             "\\text{1:03 PM}": ["1:03", "\\frac{1}{3}", "1:03 a.m."],
+             "\\text{4:30 p.m.}": ["4:30", "\\frac{2}{15}", "2:15"]}
+    for gold in golds.values():
+        assert all(check(verifier, gold, f"\\boxed{{{a}}}")[0] for a in [gold, *same[gold]]), gold
+        assert not any(check(verifier, gold, f"\\boxed{{{a}}}")[0] for a in other[gold]), gold

@@ -12,6 +12,9 @@ from decimal import Decimal, InvalidOperation
 # A number as GSM8K solutions write it: optional sign and currency, digits with thousands commas.
 _NUMBER = r"-?\s?\$?\s?-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\$?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
+# A time of day (`7:30`, `7:30:15`) is one token, not the number 7 followed by 30: GSM8K golds for "what
+# time" questions are the hour (`#### 7`), which `7:00 p.m.` states and `7:30 p.m.` does not.
+_TOKEN_RE = re.compile(rf"(?<![\d:])\s?(?P<clock>\d{{1,2}}):(?P<min>[0-5]\d)(?::(?P<sec>[0-5]\d))?(?![\d:])|{_NUMBER}")
 # Markers after which a GSM8K answer is stated, strongest first: the dataset's `####`, the example
 # solutions' `A:`, and the "The answer is" of chain-of-thought prompts.
 _GSM8K_MARKERS = (
@@ -25,22 +28,31 @@ _MAX_NUMBER_DIGITS = 200  # a longer "number" is noise, not an answer; also boun
 def gsm8k_answer(text: str) -> str | None:
     """The number after the last answer marker, else the last number in `text`; None if there is none.
 
-    Returned in canonical form (`canonical_number`), so `$1,000.00` and `1000` give the same string.
+    Returned in canonical form (`canonical_number`), so `$1,000.00` and `1000` give the same string. A time
+    is one token: on the hour it is the hour (`7:00` -> `7`), else `H:MM[:SS]`, which equals no number.
     """
     for marker in _GSM8K_MARKERS:
         found = None
-        for found in marker.finditer(text):
+        for found in marker.finditer(text):  # noqa: B007 (the last one is wanted)
             pass
         if found is not None:
-            match = _NUMBER_RE.search(text, found.end(), found.end() + 64)
+            match = _TOKEN_RE.search(text, found.end(), found.end() + 64)
             if match is not None:
-                return canonical_number(match.group())
-    numbers = _NUMBER_RE.findall(text)
-    for raw in reversed(numbers):
-        value = canonical_number(raw)
+                return _canonical_token(match)
+    for match in reversed(list(_TOKEN_RE.finditer(text))):
+        value = _canonical_token(match)
         if value is not None:
             return value
     return None
+
+
+def _canonical_token(match: re.Match[str]) -> str | None:
+    if match["clock"] is None:
+        return canonical_number(match.group())
+    hour, minute, second = int(match["clock"]), int(match["min"]), int(match["sec"] or 0)
+    if minute == second == 0:
+        return str(hour)
+    return f"{hour}:{minute:02d}" + (f":{second:02d}" if second else "")
 
 
 def canonical_number(raw: str) -> str | None:
@@ -63,6 +75,12 @@ def canonical_number(raw: str) -> str | None:
 
 def last_boxed(text: str) -> str | None:
     """Content of the last `\\boxed{...}` / `\\fbox{...}` (braces balanced), or of `\\boxed 5`; else None."""
+    span = _last_boxed_span(text)
+    return None if span is None else span[0]
+
+
+def _last_boxed_span(text: str) -> tuple[str, int] | None:
+    """`last_boxed` and the index just past the box."""
     boxed, fbox = text.rfind("\\boxed"), text.rfind("\\fbox")
     if boxed < 0 and fbox < 0:
         return None
@@ -71,7 +89,8 @@ def last_boxed(text: str) -> str | None:
         end = i + 1
         while end < len(text) and text[end] not in "$ \n":
             end += 1
-        return text[i + 1:end].strip() or None
+        content = text[i + 1:end].strip()
+        return (content, end) if content else None
     while i < len(text) and text[i].isspace():
         i += 1
     if i >= len(text) or text[i] != "{":
@@ -83,8 +102,27 @@ def last_boxed(text: str) -> str | None:
         elif text[j] == "}":
             depth -= 1
             if depth == 0:
-                return text[i + 1:j].strip()
+                return text[i + 1:j].strip(), j + 1
     return None  # unbalanced: a truncated completion
+
+
+# A time boxed without its a.m./p.m., which follows the box: `$\boxed{4:30}$ p.m.`, `\boxed{9}\text{ am}`.
+_CLOCK_IN_BOX = re.compile(r"\d{1,2}(?::\d{2}){0,2}")
+_MERIDIEM_AFTER = re.compile(r"(?:\s|\$|~|\\[ ,;!])*(?:\\(?:text|textrm|mathrm|mbox)\s*\{)?(?:\s|~|\\[ ,;])*"
+                             r"([AaPp]\.?\s?[Mm](?![A-Za-z])\.?)")
+
+
+def _boxed_answer(text: str) -> str | None:
+    """The last box's content, with the a.m./p.m. written right after it when the box holds a bare time."""
+    span = _last_boxed_span(text)
+    if span is None:
+        return None
+    content, end = span
+    if _CLOCK_IN_BOX.fullmatch(content):
+        after = _MERIDIEM_AFTER.match(text, end)
+        if after is not None:
+            return f"{content} {after.group(1)}"
+    return content
 
 
 _MINERVA_RE = re.compile(r"Final Answer: The final answer is(.*?)\. I hope it is correct\.", re.S)
@@ -102,6 +140,6 @@ def math_answer(text: str) -> str | None:
     """MATH final answer: the Minerva phrase when present (the prompt asks for it), else the last box."""
     answer = minerva_answer(text)
     if answer is not None:
-        inner = last_boxed(answer)
+        inner = _boxed_answer(answer)
         return inner if inner is not None else answer.strip().strip("$").strip()
-    return last_boxed(text)
+    return _boxed_answer(text)

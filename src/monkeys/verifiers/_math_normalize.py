@@ -294,6 +294,116 @@ def numeric_verdict(gold: str, answer: str, mode: str, gold_thousands: bool = Tr
     return None
 
 
+# ---- times of day ----------------------------------------------------------------------------------------
+# Both parsers read `4:30` as the ratio 4/30, so gold `2:15` accepted `4:30` (2/15 = 4/30), and `\text{4:30
+# p.m.}` was text to one and 4/30 to the other. Times are recognised here, in-process and before any parser,
+# in both modes. A *clock* is H:MM or H:MM:SS (two-digit minutes and seconds; hour 0-23), or an hour 1-12
+# with a.m./p.m. (`9 a.m.`, `9am`, `9\text{ a.m.}`), with optional a.m./p.m. in any spelling (`pm`, `P.M.`,
+# `p. m`, inside or outside `\text{}`), `noon`/`midnight`, `o'clock`, `in the morning/afternoon/evening`;
+# `4.30 p.m.` only with a.m./p.m. (without, it is a decimal). Read as:
+# - *specific* (one time of day): a.m./p.m., noon, midnight, or 24-hour evidence (hour 0 or 13-23, or a
+#   zero-padded hour `04:30`); `4:30 p.m.` == `16:30` == `16:30:00`; `12:00 a.m.` is midnight.
+# - *12-hour* (either of two times 12 h apart): hour 1-12 without a.m./p.m. (`4:30`, `4 o'clock`).
+# - *marked* (a time, never a ratio): a.m./p.m., noon, midnight, o'clock, seconds, a zero-padded hour or
+#   minute (`1:03`), hour 0. Unmarked clocks (`2:15`, `9:16`) could be ratios.
+# Verdicts (gold first; None: not about times, the usual checks decide):
+# - gold a clock, answer a clock: equal as times. A specific gold needs the same specific time: `4:30` does
+#   not answer `4:30 p.m.` (it may mean 4:30 a.m.; lm-eval and math-verify rejected it too, and a hedged
+#   answer must not count at large k). A 12-hour gold accepts any answer naming the same clock reading
+#   (`4:30`, `4:30 p.m.`, `16:30` for gold `4:30`).
+# - gold a marked clock, answer no clock: not equal (never a fraction or a bare hour: `9` is not `9 a.m.`).
+# - gold an unmarked clock, answer no clock (`\frac{9}{16}`, `0.5625` for `9:16`), or gold no clock and the
+#   answer an unmarked one (`6:10` for `3:5`): ratios as before.
+# - gold no clock, answer a marked clock: not equal (`3:01` is not the ratio `3:1`).
+# Ratios with a one-digit term (`3:1`, `1:2`, `1:1`, MATH's colon golds besides its two times) are no clocks.
+
+_CLOCK_MARKUP = re.compile(r"\\(?:text(?:rm|normal|up|sf|tt|bf|it)?|math(?:rm|sf|tt|bf|it)|mbox|hbox|operatorname)"
+                           r"(?![a-zA-Z])")
+_CLOCK_SPACE = re.compile(r"\\(?:[,;:! ]|q?quad(?![a-zA-Z])|[et]n?space(?![a-zA-Z])|thinspace)|~")
+_CLOCK = re.compile(r"""
+    (?:at\s*)?
+    (?:
+      (?P<h>\d{1,2})
+      (?:\s*(?P<sep>[:.])\s*(?P<m>\d{2})(?:\s*:\s*(?P<s>\d{2}))?)?
+      \s*(?P<mer>[ap]\s?\.?\s?m(?![a-z])\.?|o\s?['\u2019`]?\s?clock|noon|midnight
+              |in\s+the\s+(?:morning|afternoon|evening))?
+    | (?:twelve\s*)?(?P<word>noon|midnight)
+    )
+    \s*\.?""", re.X)
+_DAY, _HALF_DAY = 86400, 43200
+
+
+class Clock:
+    """A time read from an answer: seconds since midnight (the a.m. reading of a 12-hour clock), whether it
+    is one time of day (`specific`), and whether it is certainly a time rather than a ratio (`marked`)."""
+
+    __slots__ = ("seconds", "specific", "marked")
+
+    def __init__(self, seconds: int, specific: bool, marked: bool) -> None:
+        self.seconds, self.specific, self.marked = seconds, specific, marked
+
+    def key(self) -> str:
+        """Vote key: `t:16:30` for a time of day, `t12:04:30` for a 12-hour reading without a.m./p.m."""
+        hours, rest = divmod(self.seconds, 3600)
+        text = f"{hours:02d}:{rest // 60:02d}" + (f":{rest % 60:02d}" if rest % 60 else "")
+        return ("t:" if self.specific else "t12:") + text
+
+    def same_as(self, answer: Clock) -> bool:
+        """Is `answer` this (gold) time: the same time of day, or for a 12-hour gold the same clock reading."""
+        if self.specific:
+            return answer.specific and answer.seconds == self.seconds
+        return answer.seconds % _HALF_DAY == self.seconds % _HALF_DAY
+
+
+@functools.lru_cache(maxsize=65536)
+def clock_value(answer: str) -> Clock | None:
+    """The time an extracted answer states, else None (see the rules above). Linear; safe anywhere."""
+    if len(answer) > 120:
+        return None
+    if not any(ch.isdigit() for ch in answer) and not ("noon" in answer.lower() or "midnight" in answer.lower()):
+        return None
+    text = answer.replace("\\colon", ":").replace("\\left", "").replace("\\right", "")
+    text = _CLOCK_SPACE.sub(" ", _CLOCK_MARKUP.sub("", text))
+    text = " ".join(text.translate(str.maketrans("", "", "${}")).lower().split())
+    match = _CLOCK.fullmatch(text)
+    if match is None:
+        return None
+    if match["word"]:
+        return Clock(12 * 3600 if match["word"] == "noon" else 0, True, True)
+    h_text, sep, m_text, s_text, mer = match["h"], match["sep"], match["m"], match["s"], match["mer"]
+    hour, minute, second = int(h_text), int(m_text or 0), int(s_text or 0)
+    if minute > 59 or second > 59:
+        return None
+    within = minute * 60 + second
+    if mer is None:  # a bare H:MM[:SS]: 24-hour if the hour says so, else a 12-hour reading
+        if m_text is None or sep != ":" or hour > 23:
+            return None
+        padded = len(h_text) == 2 and h_text[0] == "0"
+        specific = hour == 0 or hour >= 13 or padded
+        marked = padded or hour == 0 or s_text is not None or m_text[0] == "0"
+        return Clock(hour * 3600 + within, specific, marked)
+    if not 1 <= hour <= 12:
+        return None
+    if "clock" in mer:
+        return Clock((hour % 12) * 3600, False, True) if m_text is None else None
+    if mer in ("noon", "midnight"):
+        if hour != 12 or within:
+            return None
+        return Clock(12 * 3600 if mer == "noon" else 0, True, True)
+    pm = mer[0] == "p" or mer.endswith(("afternoon", "evening"))
+    return Clock(((hour % 12) + (12 if pm else 0)) * 3600 + within, True, True)
+
+
+def time_verdict(gold: str, answer: str) -> bool | None:
+    """Equivalence when the gold or the answer is a time (rules above); None when times are not involved."""
+    g, a = clock_value(gold), clock_value(answer)
+    if g is None:
+        return False if a is not None and a.marked else None
+    if a is None:
+        return False if g.marked else None
+    return g.same_as(a)
+
+
 # ---- run under a deadline, in a worker process -------------------------------------------------------
 
 # Answer shapes MATH produces, parsed and compared once at worker start: the LaTeX parser (ANTLR) builds its
@@ -367,6 +477,9 @@ def answer_key(answer: str) -> str:
     sympy's canonical printing of the parsed form; anything unparsable its normalised string. The key is
     the same in both modes (math-verify's parser is the more robust), so votes do not depend on the mode.
     """
+    clock = clock_value(answer)
+    if clock is not None:
+        return clock.key()
     fallback = "s:" + light_normalize(answer)
     try:
         parsed = _mv_parse(answer)
@@ -389,5 +502,8 @@ def check_and_key(mode: str, gold: str, answer: str) -> tuple[bool, str]:
     """One round trip to the worker: the verdict and the answer's vote key (mode "key": the key only)."""
     if mode == "key":
         return True, answer_key(answer)
+    timed = time_verdict(gold, answer)
+    if timed is not None:
+        return timed, answer_key(answer)
     check = check_minerva if mode == "minerva" else check_math_verify
     return check(gold, answer), answer_key(answer)

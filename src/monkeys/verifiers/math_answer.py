@@ -23,11 +23,13 @@ from monkeys.errors import ConfigError
 from monkeys.registry import SPEED_ONLY, register_verifier
 from monkeys.verifiers._answer_extract import canonical_number, gsm8k_answer, math_answer
 from monkeys.verifiers._math_normalize import (
+    clock_value,
     light_normalize,
     minerva_normalize,
     numeric_value,
     numeric_verdict,
     spaced_comma,
+    time_verdict,
 )
 from monkeys.verifiers._timeout import CheckTimeout, DeadlinePool, WorkerDied
 
@@ -89,7 +91,7 @@ class MathAnswer:
         answer = gsm8k_answer(text)
         if answer is None:
             return Verdict(Outcome.FAIL, "no number in the completion", {"answer": None, "answer_key": None})
-        details = {"answer": answer, "answer_key": "n:" + answer, "gold": expected}
+        details = {"answer": answer, "answer_key": ("t:" if ":" in answer else "n:") + answer, "gold": expected}
         if answer == expected:
             return Verdict(Outcome.PASS, f"answer {answer} equals the reference", details)
         return Verdict(Outcome.FAIL, f"answer {answer} != reference {expected}", details)
@@ -104,16 +106,22 @@ class MathAnswer:
         details: dict[str, Any] = {"answer": shown, "gold": gold, "mode": self.mode}
         gold_l, raw_l = light_normalize(gold), light_normalize(raw)
         raw_th = not spaced_comma(raw)
-        number = numeric_value(raw_l, raw_th)  # plain arithmetic: its vote key needs no sympy
+        number = numeric_value(raw_l, raw_th)
+        clock = clock_value(raw)
+        # a time's or a plain number's vote key needs no sympy
+        known = clock.key() if clock is not None else number.key() if number is not None else None
+        timed = time_verdict(gold, raw)  # times of day, never fractions: the same rules in both modes
+        if timed is not None:
+            return self._verdict(timed, known or self._key_of(raw, raw_l), details)
         if gold_l == raw_l:  # same string up to spacing: equal in every mode, and the same vote key
-            return self._verdict(True, number.key() if number is not None else self._key_of(raw, raw_l), details)
+            return self._verdict(True, known or self._key_of(raw, raw_l), details)
         if self.mode == "minerva":  # what minerva compares, in the evaluator's spelling
             # minerva_normalize already drops the commas of `1,000`; anything else with commas is not a number
             fast = numeric_verdict(_minerva_light(gold), _minerva_light(raw), self.mode, False, False)
         else:
             fast = numeric_verdict(gold_l, raw_l, self.mode, not spaced_comma(gold), raw_th)
         if fast is not None:
-            return self._verdict(fast, number.key() if number is not None else self._key_of(raw, raw_l), details)
+            return self._verdict(fast, known or self._key_of(raw, raw_l), details)
         try:
             ok, key = self._checked(gold, raw, gold_l, raw_l)
         except CheckTimeout as exc:
@@ -122,7 +130,7 @@ class MathAnswer:
         except (WorkerDied, RuntimeError) as exc:
             details["answer_key"] = "s:" + raw_l
             return Verdict(Outcome.ERROR, f"equivalence check failed: {exc}", details)
-        return self._verdict(ok, number.key() if number is not None else key, details)
+        return self._verdict(ok, known or key, details)
 
     @staticmethod
     def _verdict(ok: bool, key: str, details: dict[str, Any]) -> Verdict:
