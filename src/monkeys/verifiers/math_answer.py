@@ -2,7 +2,9 @@
 
 GSM8K answers are compared as exact decimals in-process (fast, bounded). MATH answers go to a pool of
 worker processes (`_timeout`) unless a cheap string test settles them; results are cached, because
-repeated sampling produces the same few answers thousands of times. The verdict carries the extracted
+repeated sampling produces the same few answers thousands of times. Times of day (`4:30 p.m.`, `16:30`)
+are settled in-process by the same rules in both modes (`_math_normalize.time_verdict`), never as the
+fraction both parsers would read. The verdict carries the extracted
 answer and a vote key (`details["answer"]`, `details["answer_key"]`) that selection methods read back.
 """
 
