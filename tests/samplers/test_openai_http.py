@@ -169,6 +169,7 @@ def test_large_calls_are_cut_into_concurrent_requests_of_max_n(serve, sampler_fo
     assert server.max_in_flight == 3
     assert [(c.index, c.seed, c.text) for c in got] == [(0, 10, "s10-0"), (1, 10, "s10-1"), (2, 12, "s12-0"),
                                                         (3, 12, "s12-1"), (4, 14, "s14-0")]
+    assert [c.prompt_shared for c in got] == [2, 2, 2, 2, 1]  # one prompt per request
 
 
 def test_text_prompt_goes_to_completions_and_single_samples_send_their_seed(serve, sampler_for) -> None:
