@@ -16,6 +16,7 @@ import numpy as np
 from monkeys.analysis.passk import pass_at_ks
 
 Level = Literal["problems", "samples", "both"]
+_CELLS = 4_000_000  # replicate × problem × k cells per block of `bootstrap_draws` (~32 MB of float64)
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,10 @@ class Band:
 
 def _draw_counts(n: np.ndarray, c: np.ndarray, rows: np.ndarray, rng: np.random.Generator,
                  level: Level) -> tuple[np.ndarray, np.ndarray]:
-    """One bootstrap replicate as (n*, c*) per chosen problem row."""
+    """Bootstrap replicates as (n*, c*) per chosen problem row (`rows` of any shape)."""
     bn, bc = n[rows], c[rows]
     if level in ("samples", "both"):
-        bc = rng.binomial(bn, np.divide(bc, bn, out=np.zeros(len(bn)), where=bn > 0))
+        bc = rng.binomial(bn, np.divide(bc, bn, out=np.zeros(bn.shape), where=bn > 0))
     return bn, bc
 
 
@@ -59,10 +60,14 @@ def bootstrap_draws(n: np.ndarray, c: np.ndarray, ks: Sequence[int], *, n_boot: 
         per_problem = pass_at_ks(n, c, ks)
         weights = np.stack([np.bincount(r, minlength=p) for r in rows]) / p
         return weights @ per_problem
+    # Replicates in blocks: one binomial call and one pass_at_ks over the block's (n*, c*) pairs (few distinct
+    # ones, since c* <= n), drawn in the same order as one replicate at a time would draw them.
     out = np.empty((len(rows), len(ks)))
-    for b, r in enumerate(rows):  # pass_at_ks dedupes (n, c*) pairs, so each replicate is cheap
+    block = max(1, _CELLS // max(1, p * max(1, len(ks))))
+    for start in range(0, len(rows), block):
+        r = np.asarray(rows[start:start + block])
         bn, bc = _draw_counts(n, c, r, rng, level)
-        out[b] = pass_at_ks(bn, bc, ks).mean(axis=0)
+        out[start:start + len(r)] = pass_at_ks(bn.ravel(), bc.ravel(), ks).reshape(len(r), p, len(ks)).mean(axis=1)
     return out
 
 

@@ -109,6 +109,17 @@ def _points(ks: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ks, dtype=float)[keep], np.asarray(cov, dtype=float)[keep]
 
 
+def _curve(k: np.ndarray, a: float, b: float) -> np.ndarray:
+    return np.exp(a * k**b)
+
+
+def _curve_jac(k: np.ndarray, a: float, b: float) -> np.ndarray:
+    """d/da and d/db of exp(a·k^b): analytic, a third of a refit's time when left to finite differences."""
+    kb = k**b
+    f = np.exp(a * kb)
+    return np.stack([kb * f, a * kb * np.log(k) * f], axis=1)
+
+
 def _least_squares(ks: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """(a, b) and their covariance (None when it cannot be estimated)."""
     inner = (cov > 0) & (cov < 1)
@@ -119,8 +130,8 @@ def _least_squares(ks: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndar
         p0 = [-1.0, -0.5]
     with np.errstate(all="ignore"):
         try:
-            params, pcov = optimize.curve_fit(lambda k, a, b: np.exp(a * k**b), ks, cov, p0=p0,
-                                              bounds=([-np.inf, -10], [0, 0]), maxfev=5000)
+            params, pcov = optimize.curve_fit(_curve, ks, cov, p0=p0, jac=_curve_jac,
+                                              bounds=([-np.inf, _B_FLOOR], [0, 0]), maxfev=5000)
         except (RuntimeError, ValueError):
             return np.asarray(p0, dtype=float), None
     return params, (pcov if np.isfinite(pcov).all() else None)
@@ -171,19 +182,57 @@ def _check_params(params: np.ndarray) -> None:
         raise NoSignal(f"the exponent ran to its bound ({b:.3g}): the curve is a step, not a power law")
 
 
+def _refit_many(ks: np.ndarray, curves: np.ndarray, start: np.ndarray, iters: int = 60) -> np.ndarray:
+    """Least-squares (a, b) of many curves at once: Levenberg-Marquardt from `start` (the observed curve's
+    fit, close to every bootstrap curve's), with the bounds of `_least_squares` (a <= 0, -10 <= b <= 0) and
+    each curve's points with coverage > 0. Curves with fewer than 3 such points are dropped. One vectorised
+    loop instead of a scipy call per curve: a 200-curve refit takes milliseconds, not a second."""
+    ks = np.asarray(ks, dtype=float)
+    w = (np.isfinite(curves) & (curves > 0)).astype(float)
+    keep = w.sum(axis=1) >= 3
+    y, w = np.nan_to_num(curves[keep]), w[keep]
+    m = len(y)
+    a = np.full(m, float(start[0]))
+    b = np.full(m, float(start[1]))
+    lam = np.full(m, 1e-3)
+    logk = np.log(ks)[None, :]
+
+    def sse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (w * (np.exp(a[:, None] * ks[None, :] ** b[:, None]) - y) ** 2).sum(axis=1)
+
+    cost = sse(a, b)
+    for _ in range(iters):
+        kb = ks[None, :] ** b[:, None]
+        f = np.exp(a[:, None] * kb)
+        r = (f - y) * w
+        ja, jb = kb * f * w, a[:, None] * kb * logk * f * w
+        g = np.stack([(ja * r).sum(1), (jb * r).sum(1)], axis=1)
+        h11, h12, h22 = (ja * ja).sum(1), (ja * jb).sum(1), (jb * jb).sum(1)
+        h11d, h22d = h11 * (1 + lam) + 1e-12, h22 * (1 + lam) + 1e-12
+        det = h11d * h22d - h12 * h12
+        da = -(h22d * g[:, 0] - h12 * g[:, 1]) / det
+        db = -(h11d * g[:, 1] - h12 * g[:, 0]) / det
+        na, nb = np.minimum(a + da, 0.0), np.clip(b + db, _B_FLOOR, 0.0)
+        new = sse(na, nb)
+        better = np.isfinite(new) & (new <= cost)
+        a, b, cost = np.where(better, na, a), np.where(better, nb, b), np.where(better, new, cost)
+        lam = np.where(better, lam / 3, lam * 4)
+        if (np.abs(np.where(better, da, 0)) < 1e-10).all() and (np.abs(np.where(better, db, 0)) < 1e-10).all() \
+                and better.all():
+            break
+    return np.stack([a, b], axis=1)
+
+
 def fit_power_law_draws(ks: np.ndarray, coverage: np.ndarray, curve_draws: np.ndarray, *,
                         alpha: float = 0.05, max_refits: int = 300) -> PowerLawFit:
     """Fit the observed curve; intervals from refitting bootstrap curves (`Band.draws`, (n_boot, len(ks)))."""
     base = fit_power_law(ks, coverage, alpha=alpha, n_draws=10)
-    refits = []
+    curves = np.asarray(curve_draws, dtype=float)[:max_refits]
     with _quiet():
-        for curve in curve_draws[:max_refits]:
-            k, cov = _points(np.asarray(ks), curve)
-            if len(k) >= 3:
-                refits.append(_least_squares(k, cov)[0])
+        draws = _refit_many(np.asarray(ks, dtype=float), curves, np.array([base.a, base.b]))
+    refits = list(draws)
     if not refits:
         return base
-    draws = np.asarray(refits)
     (a_lo, b_lo), (a_hi, b_hi) = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
     if len(refits) > 1 and a_lo == a_hi and b_lo == b_hi:
         raise NoSignal("every bootstrap curve gives the same fit (intervals of zero width)")

@@ -171,7 +171,7 @@ def analyze_run(run: RunData, *, ks: list[int] | None = None, prices: dict[str, 
     reason = fit_signal(run.n, run.c)
     if reason is None:
         try:
-            out.fit = fit_power_law_draws(np.asarray(grid), grid_band.estimate, grid_band.draws, max_refits=200)
+            out.fit = fit_power_law_draws(np.asarray(grid), grid_band.estimate, grid_band.draws, max_refits=n_boot)
         except ValueError as exc:
             out.fit_reason = str(exc)
         if n_min >= 2:

@@ -55,6 +55,17 @@ def _legend_outside(fig: Figure, ax: object, extra: list[object] | None = None) 
     fig.legend(handles, labels, fontsize=7, loc="outside right upper", frameon=False, ncols=cols)
 
 
+def _log_x(ax: object, *, plain: bool = True) -> None:
+    """Log x axis with plain tick labels (1, 10, 100, 1,000 or 1e+15): easier to read than 10^n, and mathtext
+    labels are a quarter of a figure's drawing time."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_xscale("log")  # type: ignore[attr-defined]
+    fmt = (lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}") if plain else (lambda v, _: f"{v:.0e}")
+    ax.xaxis.set_major_formatter(FuncFormatter(fmt))  # type: ignore[attr-defined]
+    ax.xaxis.set_minor_formatter(NullFormatter())  # type: ignore[attr-defined]
+
+
 def _fit_proxy() -> list[object]:
     from matplotlib.lines import Line2D
 
@@ -85,7 +96,7 @@ def coverage_figure(analyses: list[RunAnalysis], *, title: str = "coverage vs sa
             fitted = True
             grid = np.geomspace(1, max(ks.max() * 4, 8), 200)
             ax.plot(grid, a.fit.predict(grid), "--", color=color, lw=1)
-    ax.set_xscale("log")
+    _log_x(ax)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("samples per problem k")
     ax.set_ylabel("coverage (pass@k)")
@@ -116,7 +127,7 @@ def cost_figure(analyses: list[RunAnalysis], unit: str) -> Figure | None:
         drawn += 1
     if not drawn:
         return None
-    ax.set_xscale("log")
+    _log_x(ax, plain=False)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("total inference FLOPs" if unit == "flops" else "total cost (USD)")
     ax.set_ylabel("coverage")
@@ -140,7 +151,7 @@ def selection_figure(a: RunAnalysis) -> Figure | None:
     for i, (method, points) in enumerate(sorted(a.run.selection.items())):
         ks = np.asarray(sorted(points))
         ax.plot(ks, [points[k] for k in ks], "s--", color=f"C{i % 10}", ms=3, label=method)
-    ax.set_xscale("log")
+    _log_x(ax)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("samples per problem k")
     ax.set_ylabel("success rate")
@@ -184,6 +195,11 @@ def save(fig: Figure, path: Path, *, svg: bool = True) -> list[Path]:
     fig.savefig(private_file(path))
     written = [path]
     if svg:
-        fig.savefig(private_file(path.with_suffix(".svg")))
+        engine = fig.get_layout_engine()
+        fig.set_layout_engine("none")  # keep the layout the PNG computed: same picture, half the work
+        try:
+            fig.savefig(private_file(path.with_suffix(".svg")))
+        finally:
+            fig.set_layout_engine(engine)
         written.append(path.with_suffix(".svg"))
     return written
