@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from rich.console import Console
 
     from monkeys.report.analyze import RunAnalysis, RunsComparison
@@ -61,20 +60,11 @@ def report_runs(run_dirs: list[Path], *, console: Console, html_path: Path | Non
         print_summary(analyses, console, comparison)
     clock.lap("print")
     unwritable: list[str] = []
-    figures: dict[str, list[tuple[str, Figure]]] = {}
+    figures: dict[str, list[tuple[str, bytes]]] = {}
     with console.status("drawing figures…"):
         if fmt == "table" or html_path is not None:
-            figures = _run_figures(analyses)
+            figures = _run_figures(analyses, save_into_runs=fmt == "table", unwritable=unwritable)
         clock.lap("figures")
-        if fmt == "table":
-            for a in analyses:
-                for name, fig in figures.get(a.run.name, []):
-                    try:
-                        _save_figure(fig, a.run.run_dir / f"{name}.png")
-                    except OSError as exc:  # an archived, read-only run: the report needs no file there
-                        unwritable.append(f"{a.run.run_dir} ({exc.strerror or exc})")
-                        break
-            clock.lap("save figures")
         if html_path is not None:
             _write_html(Path(html_path), analyses, comparison, figures)
             clock.lap("html")
@@ -116,24 +106,32 @@ def _unique_names(runs: list[RunData]) -> None:
             r.name = str(r.run_dir)
 
 
-def _run_figures(analyses: list[RunAnalysis]) -> dict[str, list[tuple[str, Figure]]]:
-    """Each run's figures, drawn once for both its run dir and the HTML page."""
+def _run_figures(analyses: list[RunAnalysis], *, save_into_runs: bool,
+                 unwritable: list[str]) -> dict[str, list[tuple[str, bytes]]]:
+    """Each run's figures, drawn and rendered to PNG once for both its run dir (PNG + SVG, with
+    `save_into_runs`) and the HTML page; a run dir that cannot be written is listed in `unwritable`."""
     from monkeys.report import plots
 
-    out: dict[str, list[tuple[str, Figure]]] = {}
+    out: dict[str, list[tuple[str, bytes]]] = {}
     for a in analyses:
         if not (a.ks or a.grid_ks):
             continue
         drawn = [("coverage", plots.coverage_figure([a], title=f"{a.run.name}: coverage vs k")),
                  ("heatmap", plots.heatmap_figure(a)), ("selection", plots.selection_figure(a))]
-        out[a.run.name] = [(name, fig) for name, fig in drawn if fig is not None]
+        pngs = out[a.run.name] = []
+        writable = save_into_runs
+        for name, fig in drawn:
+            if fig is None:
+                continue
+            png = plots.png_bytes(fig)
+            pngs.append((name, png))
+            if writable:
+                try:
+                    plots.save(fig, a.run.run_dir / f"{name}.png", png=png)
+                except OSError as exc:  # an archived, read-only run: the report needs no file there
+                    unwritable.append(f"{a.run.run_dir} ({exc.strerror or exc})")
+                    writable = False
     return out
-
-
-def _save_figure(fig: Figure, path: Path) -> None:
-    from monkeys.report import plots
-
-    plots.save(fig, path)
 
 
 def _write_json(analyses: list[RunAnalysis], comparison: RunsComparison, out: TextIO) -> None:
@@ -169,7 +167,7 @@ def _write_csv(analyses: list[RunAnalysis], comparison: RunsComparison, out: Tex
 
 
 def _write_html(path: Path, analyses: list[RunAnalysis], comparison: RunsComparison,
-                run_figures: dict[str, list[tuple[str, Figure]]]) -> None:
+                run_figures: dict[str, list[tuple[str, bytes]]]) -> None:
     from monkeys.report import plots
     from monkeys.report.html import figure_tag, render_html, write_html
 

@@ -6,7 +6,6 @@ No scripts, no external assets: the file opens offline and can be mailed or atta
 from __future__ import annotations
 
 import base64
-import io
 import json
 from datetime import UTC, datetime
 from html import escape
@@ -28,11 +27,13 @@ pre{background:#f7f7f7;padding:.7em;overflow:auto;font-size:.85em}.note{color:#4
 """
 
 
-def figure_tag(fig: Figure, caption: str) -> str:
-    """`<figure>` holding `fig` as an embedded PNG."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+def figure_tag(fig: Figure | bytes, caption: str) -> str:
+    """`<figure>` holding `fig` (or its PNG bytes) as an embedded PNG."""
+    if not isinstance(fig, bytes):
+        from monkeys.report.plots import png_bytes
+
+        fig = png_bytes(fig)
+    data = base64.b64encode(fig).decode("ascii")
     return (f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
