@@ -114,8 +114,8 @@ PROBLEM = """{% extends "base.html" %}
 {% else %}<pre>{{ prompt.get('text', '') }}</pre>{% endfor %}
 {% if right is not none %}<p>reference answer: <span class="right" id="right-answer">{{ right }}</span></p>{% endif %}
 {% if answers %}<h2>Answers</h2>
-<p>majority's pick: <span class="pick" id="majority">{{ answers[0].shown }}</span> ({{ answers[0].count }} of
-{{ facets.outcomes.values()|sum }}) — {% if answers[0].passes %}<span class="pass">right</span>{% else %}
+<p>majority's pick: <span class="pick" id="majority">{{ answers[0].shown }}</span> ({{ answers[0].count }} of {{ facets.outcomes.values()|sum }})
+— {% if answers[0].passes %}<span class="pass">right</span>{% else %}
 <span class="fail">wrong</span>{% endif %}</p>
 <table id="answers"><tr><th>answer</th><th>samples</th><th></th><th>verdict</th></tr>
 {% for a in answers %}<tr><td><a href="{{ url(here, id=problem_id, verifier=verifier_param, answer=a.key) }}">{{ a.shown }}</a></td>
