@@ -75,14 +75,17 @@ def report_runs(run_dirs: list[Path], *, console: Console, html_path: Path | Non
 
 
 class _Clock:
+    """Wall and CPU seconds per stage ("load", "load cpu", ...) into `sink`, for benchmarks."""
+
     def __init__(self, sink: dict[str, float] | None) -> None:
-        self.sink, self.t = sink, time.perf_counter()
+        self.sink, self.t, self.cpu = sink, time.perf_counter(), time.process_time()
 
     def lap(self, stage: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         if self.sink is not None:
             self.sink[stage] = self.sink.get(stage, 0.0) + now - self.t
-        self.t = now
+            self.sink[f"{stage} cpu"] = self.sink.get(f"{stage} cpu", 0.0) + cpu - self.cpu
+        self.t, self.cpu = now, cpu
 
 
 def _load(run_dir: Path, verifier: str | None) -> RunData:
