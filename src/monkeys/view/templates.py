@@ -111,7 +111,7 @@ PROBLEM = """{% extends "base.html" %}
 <a href="{{ url('/run/%d/problem' % r.index, id=problem_id) }}">{{ r.name }}</a>{% endfor %}</p>{% endif %}
 <h2>Prompt</h2>
 {% for m in prompt.get('messages') or [] %}<p class="muted">{{ m.get('role') }}</p><pre>{{ m.get('content') }}</pre>
-{% else %}<pre>{{ prompt.get('text', '') }}</pre>{% endfor %}
+{% else %}{% if prompt.get('text') %}<pre>{{ prompt.get('text') }}</pre>{% else %}<p class="muted">(no prompt stored: an imported run)</p>{% endif %}{% endfor %}
 {% if right is not none %}<p>reference answer: <span class="right" id="right-answer">{{ right }}</span></p>{% endif %}
 {% if answers %}<h2>Answers</h2>
 <p>majority's pick: <span class="pick" id="majority">{{ answers[0].shown }}</span> ({{ answers[0].count }} of {{ facets.outcomes.values()|sum }})
