@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import pytest
@@ -81,9 +83,18 @@ def test_selection_section_when_the_run_has_answers(tmp_path: Path) -> None:
             writer.put_verdict(f"p{i}", j, "math-answer", Verdict(Outcome.PASS if ok else Outcome.FAIL, "x",
                                                                   {"answer_key": "42" if ok else str(j % 3)}))
     writer.close()
-    report_runs([run], console=Console(record=True), html_path=tmp_path / "r.html")
+    console = Console(record=True, width=160)
+    report_runs([run], console=console, html_path=tmp_path / "r.html")
     assert (run / "selection.png").exists()
-    assert "selection methods vs coverage" in (tmp_path / "r.html").read_text()
+    page = (tmp_path / "r.html").read_text()
+    assert "selection methods vs coverage" in page and "selection: success rate of one chosen answer" in page
+    text = console.export_text()
+    assert "selection: success rate of one chosen answer" in text and "majority" in text
+    out = io.StringIO()
+    report_runs([run], console=Console(file=io.StringIO()), fmt="json", out=out)
+    selection = json.loads(out.getvalue())["runs"][0]["selection"]
+    assert any("majority" in m for m in selection) and all(0 <= v <= 1 for pts in selection.values()
+                                                            for v in pts.values())
 
 
 def test_verifier_resolved_from_meta_when_config_leaves_it_to_the_task(make_run) -> None:
@@ -142,3 +153,27 @@ def test_legends_sit_outside_the_axes_and_long_titles_wrap(make_run) -> None:
         assert box.x1 <= fig.bbox.x1 + 1  # and inside the figure
         assert all(len(line) <= plots.TITLE_WIDTH for line in ax.get_title().splitlines())
         assert all(len(t.get_text()) <= plots.LABEL_WIDTH + 30 for t in legend.get_texts())
+
+
+def test_time_outs_are_counted_by_the_limit_that_ended_them(tmp_path: Path) -> None:
+    from monkeys.core import Completion, Outcome, Problem, Prompt, Verdict
+    from monkeys.store import StoreWriter, connect, write_meta, write_problems
+
+    run = tmp_path / "slow"
+    db = connect(run, create=True)
+    write_meta(db, "config", {"model": "SmolLM2-135M", "verifier": "code-tests"})
+    write_problems(db, [Problem(f"p{i}", Prompt(text="q")) for i in range(3)])
+    db.close()
+    limits = {("p1", 0): "cpu", ("p1", 1): "cpu", ("p1", 2): "wall", ("p2", 5): "cpu"}
+    writer = StoreWriter(run)
+    for i in range(3):
+        for j in range(8):
+            writer.put_sample(f"p{i}", Completion(j, 0, "t", 10, 20, "stop", 0.0), "SmolLM2-135M")
+            limit = limits.get((f"p{i}", j))
+            verdict = (Verdict(Outcome.TIMEOUT, "time limit", {"time_limit": limit}) if limit
+                       else Verdict(Outcome.PASS if j % 3 == i else Outcome.FAIL, "x"))
+            writer.put_verdict(f"p{i}", j, "code-tests", verdict)
+    writer.close()
+    console = Console(record=True, width=200)
+    report_runs([run], console=console)
+    assert "time-outs: 4 samples on 2 problems (cpu 3, wall 1): p1 (3), p2 (1)" in console.export_text()

@@ -78,7 +78,8 @@ def _print_selection(a: RunAnalysis, console: Console) -> None:
         return
     methods = sorted(a.run.selection)
     ks = selection_ks(a)
-    table = Table(title="selection: success rate of one chosen answer", title_justify="left")
+    console.print("selection: success rate of one chosen answer", highlight=False)  # a title would wrap
+    table = Table()
     table.add_column("k", justify="right")
     for m in methods:
         table.add_column(m, justify="right")
@@ -94,7 +95,8 @@ def _print_matrix(comparison: RunsComparison, console: Console) -> None:
     """Runs ranked by coverage at the largest k they all have; a column per k, then cost."""
     from rich.table import Table
 
-    table = Table(title="comparison (ranked by coverage at the largest shared k)", title_justify="left")
+    console.print("[bold]comparison (ranked by coverage at the largest shared k)[/bold]", highlight=False)
+    table = Table()
     for col in ("#", "run", "model", "problems", "max k", "coverage@max k"):
         table.add_column(col, justify="left" if col in ("run", "model") else "right", overflow="fold")
     for k in comparison.matrix_ks:
