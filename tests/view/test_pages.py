@@ -146,7 +146,11 @@ def test_math_run_answers_majority_and_right_answer(math_viewer: Viewer) -> None
     by_answer = re.search(r'href="([^"]*answer=n%3A3[^"]*)"', page.text) or re.search(
         r'href="([^"]*answer=[^"]*3[^"]*)"', table)
     assert by_answer
-    only = listed(math_viewer.get(by_answer.group(1).replace("&amp;", "&")).text)
+    only_page = math_viewer.get(by_answer.group(1).replace("&amp;", "&")).text
+    only = listed(only_page)
+    assert "30 sample(s); 8 listed" in only_page
+    both = math_viewer.get(by_answer.group(1).replace("&amp;", "&") + "&outcome=fail").text
+    assert "30 sample(s); 0 listed" in both and listed(both) == []
     assert [i for i, _ in only] == list(range(12, 20)) and {o for _, o in only} == {"pass"}
     svg = math_viewer.get("/run/0/answers.svg", id="test/1")
     assert svg.status_code == 200 and "<svg" in svg.text

@@ -55,13 +55,19 @@ class Run:
     _cache: dict[Any, Any] = field(default_factory=dict)
 
     def queries(self) -> Queries:
-        """Queries on this run's store, reopened (and caches dropped) when a writer changed it."""
+        """Queries on this run's store, reopened (and caches dropped) when a writer changed it: a store read
+        without locks is reopened; one read beside a live run's WAL sees its commits, which move SQLite's
+        `data_version`."""
         if self._db is not None and self._db.changed():
             self._db.close()
             self._db = None
         if self._db is None:
             self._db = open_readonly(self.path)
             self._cache.clear()
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if self._cache.get("data_version") != version:
+            self._cache.clear()
+            self._cache["data_version"] = version
         return Queries(self._db)
 
     def cached(self, key: Any, make: Any) -> Any:
@@ -212,7 +218,7 @@ def create_app(run_dirs: list[Path]) -> Starlette:
         elif filters.reason and not filters.outcome and not filters.answer_key:
             total = dict(facets.reasons).get(filters.reason, 0)
         elif filters.any():
-            total = _count_filtered(q, problem_id, verifier, filters)
+            total = q.count(problem_id, verifier, filters)
         else:
             total = facets.samples
         pages = _pages(total, PAGE)
@@ -306,17 +312,6 @@ class _Headers:
             await send(message)
 
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
-
-
-def _count_filtered(q: Queries, problem_id: str, verifier: str | None, filters: Filters) -> int:
-    """How many samples match several filters at once (pages the matches a thousand at a time)."""
-    total, offset = 0, 0
-    while True:
-        got = len(q.samples(problem_id, verifier, filters, offset=offset, limit=1000))
-        total += got
-        offset += 1000
-        if got < 1000:
-            return total
 
 
 def _pretty(value: str | None) -> str:

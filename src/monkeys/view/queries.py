@@ -196,12 +196,28 @@ class Queries:
                 limit: int) -> list[SampleRow]:
         """One page of the problem's samples in index order, with `verifier`'s verdict; filtered samples are
         those with such a verdict. Each page is one range read of the problem's keys (or its index)."""
+        query = self._sample_query(problem_id, verifier, filters)
+        if query is None:
+            return []
+        rows = self._q(query[0] + " LIMIT ? OFFSET ?", (*query[1], limit, offset))
+        out = [SampleRow(int(r[0]), str(r[1]), int(r[2] or 0), self._outcome(r[3]), _str(r[4]), _str(r[5]),
+                         _str(r[6])) for r in rows]
+        self._attach_scores(out, [int(r[7]) for r in rows])
+        return out
+
+    def count(self, problem_id: str, verifier: str | None, filters: Filters) -> int:
+        """How many of the problem's samples `samples` lists under `filters` (one range read)."""
+        query = self._sample_query(problem_id, verifier, filters)
+        return int(self._q(f"SELECT COUNT(*) FROM ({query[0]})", query[1])[0][0]) if query else 0
+
+    def _sample_query(self, problem_id: str, verifier: str | None,
+                      filters: Filters) -> tuple[str, tuple[Any, ...]] | None:
         where: list[str] = []
         args: list[Any] = []
         if self.compact:
             pos = self._position(problem_id)
             if pos is None:
-                return []
+                return None
             lo = pos << SAMPLE_SHIFT
             vid = self._vid(verifier)
             cols = (f"s.sample_id & {_LOW}, substr(s.text, 1, {PREVIEW}), length(s.text), v.outcome, r.text,"
@@ -216,33 +232,24 @@ class Queries:
                 where.append("json_extract(v.details, '$.answer_key') = ?")
                 args.append(filters.answer_key)
             if where:
-                sql = (f"SELECT {cols} FROM verdict_rows v JOIN sample_rows s ON s.sample_id = v.key >> 8"
-                       " LEFT JOIN strings r ON r.id = v.reason WHERE v.key BETWEEN ? AND ? AND (v.key & 255) = ?"
-                       f" AND {' AND '.join(where)} ORDER BY v.key LIMIT ? OFFSET ?")
-                params = (lo << 8, ((lo + _LOW) << 8) | 255, vid, *args, limit, offset)
-            else:
-                sql = (f"SELECT {cols} FROM sample_rows s LEFT JOIN verdict_rows v ON v.key = (s.sample_id << 8) | ?"
-                       " LEFT JOIN strings r ON r.id = v.reason WHERE s.sample_id BETWEEN ? AND ?"
-                       " ORDER BY s.sample_id LIMIT ? OFFSET ?")
-                params = (vid, lo, lo + _LOW, limit, offset)
-        else:
-            cols = (f"s.sample_index, substr(s.text, 1, {PREVIEW}), length(s.text), v.outcome, v.reason,"
-                    " json_extract(v.details, '$.answer'), json_extract(v.details, '$.answer_key'), s.sample_id")
-            for column, value in (("v.outcome", filters.outcome), ("v.reason", filters.reason),
-                                  ("json_extract(v.details, '$.answer_key')", filters.answer_key)):
-                if value is not None:
-                    where.append(f"{column} = ?")
-                    args.append(value)
-            join = "JOIN" if where else "LEFT JOIN"
-            sql = (f"SELECT {cols} FROM samples s {join} verdicts v ON v.sample_id = s.sample_id AND v.verifier = ?"
-                   f" WHERE s.problem_id = ?{''.join(' AND ' + w for w in where)}"
-                   " ORDER BY s.sample_index LIMIT ? OFFSET ?")
-            params = (verifier, problem_id, *args, limit, offset)
-        rows = self._q(sql, tuple(params))
-        out = [SampleRow(int(r[0]), str(r[1]), int(r[2] or 0), self._outcome(r[3]), _str(r[4]), _str(r[5]),
-                         _str(r[6])) for r in rows]
-        self._attach_scores(out, [int(r[7]) for r in rows])
-        return out
+                return (f"SELECT {cols} FROM verdict_rows v JOIN sample_rows s ON s.sample_id = v.key >> 8"
+                        " LEFT JOIN strings r ON r.id = v.reason WHERE v.key BETWEEN ? AND ? AND (v.key & 255) = ?"
+                        f" AND {' AND '.join(where)} ORDER BY v.key",
+                        (lo << 8, ((lo + _LOW) << 8) | 255, vid, *args))
+            return (f"SELECT {cols} FROM sample_rows s LEFT JOIN verdict_rows v ON v.key = (s.sample_id << 8) | ?"
+                    " LEFT JOIN strings r ON r.id = v.reason WHERE s.sample_id BETWEEN ? AND ?"
+                    " ORDER BY s.sample_id", (vid, lo, lo + _LOW))
+        cols = (f"s.sample_index, substr(s.text, 1, {PREVIEW}), length(s.text), v.outcome, v.reason,"
+                " json_extract(v.details, '$.answer'), json_extract(v.details, '$.answer_key'), s.sample_id")
+        for column, value in (("v.outcome", filters.outcome), ("v.reason", filters.reason),
+                              ("json_extract(v.details, '$.answer_key')", filters.answer_key)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        join = "JOIN" if where else "LEFT JOIN"
+        return (f"SELECT {cols} FROM samples s {join} verdicts v ON v.sample_id = s.sample_id AND v.verifier = ?"
+                f" WHERE s.problem_id = ?{''.join(' AND ' + w for w in where)} ORDER BY s.sample_index",
+                (verifier, problem_id, *args))
 
     def _attach_scores(self, rows: list[SampleRow], ids: list[int]) -> None:
         if not rows:
