@@ -110,3 +110,31 @@ def test_run_cost_from_token_stats_matches_the_samples() -> None:
     assert cost.total_flops == pytest.approx(float(sample_flops(SPEC, p, c, s).sum()))
     assert cost.total_flops == pytest.approx(one_prefill_and_decodes(50, [5, 7, 9]) + one_prefill_and_decodes(20, [4]))
     assert cost.total_usd == pytest.approx(((50 + 20) * 1.0 + (5 + 7 + 9 + 4) * 2.0) / 1e6)
+
+
+def test_a_served_run_stores_and_reports_the_prompt_once(tmp_path: Path) -> None:
+    """`monkeys run` against `monkeys serve` with n = 4, then the report's token means: as the samples' own."""
+    import json
+
+    from monkeys.report.data import load_run
+
+    out, export = tmp_path / "run", tmp_path / "samples.jsonl"
+    with _e2e.scripted_server() as url:
+        run = _e2e.monkeys("run", "--sampler", "openai", "--base-url", url, "--model", "scripted", "--problems", "2",
+                           "-n", "4", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert _e2e.monkeys("export", str(out), str(export)).returncode == 0
+    rows = [json.loads(line) for line in export.read_text().splitlines()]
+    assert len(rows) == 8 and {r["prompt_shared"] for r in rows} == {4}  # one request of n = 4 per problem
+    p, c, s = (np.array([r[k] for r in rows]) for k in ("prompt_tokens", "completion_tokens", "prompt_shared"))
+    reported = load_run(out).tokens
+    expected = TokenStats.from_arrays(p, c, s)
+    assert reported.samples == expected.samples
+    assert (reported.prompt, reported.completion, reported.t_quadratic) == pytest.approx(
+        (expected.prompt, expected.completion, expected.t_quadratic), rel=1e-12)
+    cost = run_cost("scripted", reported, n_problems=2, spec=SPEC)
+    assert cost.total_flops == pytest.approx(float(sample_flops(SPEC, p, c, s).sum()), rel=1e-12)
+    per_problem = {pid: [r for r in rows if r["problem_id"] == pid] for pid in {r["problem_id"] for r in rows}}
+    assert cost.total_flops == pytest.approx(sum(
+        one_prefill_and_decodes(group[0]["prompt_tokens"], [r["completion_tokens"] for r in group])
+        for group in per_problem.values()), rel=1e-12)
