@@ -86,7 +86,9 @@ def test_hostile_answer_times_out_without_crashing() -> None:
     # a time boxed without its a.m./p.m., written right after the box
     ("so $\\boxed{4:30}$ p.m.", "4:30 p.m."), ("\\boxed{9}\\text{ a.m.}", "9 a.m."),
     ("\\boxed{4:30}\\,\\text{PM}", "4:30 PM"), ("\\boxed{5} amazing", "5"), ("\\boxed{12} apples", "12"),
-    ("\\boxed{x} a.m.", "x"),
+    ("\\boxed{x} a.m.", "x"), ("$\\boxed{4:30}$ in the afternoon", "4:30 in the afternoon"),
+    ("she has $\\boxed{5}$ in the morning", "5"),
+    ("Final Answer: The final answer is $4:30$ p.m. I hope it is correct.", "4:30$ p.m"),
     ("no answer at all", None),
 ])
 def test_extracts_final_answer(text: str, expected: str | None) -> None:

@@ -106,10 +106,11 @@ def _last_boxed_span(text: str) -> tuple[str, int] | None:
     return None  # unbalanced: a truncated completion
 
 
-# A time boxed without its a.m./p.m., which follows the box: `$\boxed{4:30}$ p.m.`, `\boxed{9}\text{ am}`.
+# A time boxed without its a.m./p.m., which follows the box: `$\boxed{4:30}$ p.m.`, `\boxed{9}\text{ am}`,
+# `\boxed{4:30} in the afternoon`.
 _CLOCK_IN_BOX = re.compile(r"\d{1,2}(?::\d{2}){0,2}")
 _MERIDIEM_AFTER = re.compile(r"(?:\s|\$|~|\\[ ,;!])*(?:\\(?:text|textrm|mathrm|mbox)\s*\{)?(?:\s|~|\\[ ,;])*"
-                             r"([AaPp]\.?\s?[Mm](?![A-Za-z])\.?)")
+                             r"([AaPp]\.?\s?[Mm](?![A-Za-z])\.?|in\s+the\s+(?:morning|afternoon|evening)\b)")
 
 
 def _boxed_answer(text: str) -> str | None:
@@ -120,7 +121,8 @@ def _boxed_answer(text: str) -> str | None:
     content, end = span
     if _CLOCK_IN_BOX.fullmatch(content):
         after = _MERIDIEM_AFTER.match(text, end)
-        if after is not None:
+        # `\boxed{5} in the morning` may count eggs; `\boxed{5:00} in the morning` tells the time
+        if after is not None and (":" in content or not after.group(1).startswith("in")):
             return f"{content} {after.group(1)}"
     return content
 
