@@ -2,7 +2,8 @@
 
 The `check_*` and `answer_key` functions parse untrusted LaTeX with sympy and can hang on hostile input
 (huge exponents, nested radicals): call them only through `_timeout.DeadlinePool`, never in the caller's
-process. The string helpers (`light_normalize`, `minerva_normalize`) are linear and safe anywhere.
+process. The string helpers (`light_normalize`, `minerva_normalize`, `clock_value`, `time_verdict`) are
+linear and safe anywhere.
 """
 
 from __future__ import annotations
