@@ -79,7 +79,8 @@ def test_small_coverage_keeps_significant_digits_and_a_one_problem_run_is_not_fi
     assert "Warning" not in table.stderr
     doc = json.loads(report(run, "--format", "json").stdout)
     (r,) = doc["runs"]
-    assert r["coverage"][0] == {"k": 1, "coverage": 0.0002, "ci": r["coverage"][0]["ci"], "fit": None}
+    assert r["coverage"][0] == {"k": 1, "coverage": 0.0002, "coverage_text": "0.0200%", "ci": r["coverage"][0]["ci"],
+                                "fit": None}
     assert r["power_law_fit"]["status"] == "no fit" and "only 1 of 50" in r["power_law_fit"]["reason"]
     assert r["beta_fit"]["status"] == "no fit"
 

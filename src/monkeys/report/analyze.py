@@ -308,11 +308,11 @@ def run_document(a: RunAnalysis) -> dict[str, Any]:
     run = a.run
     rows = []
     for i, k in enumerate(a.ks):
-        rows.append({"k": k, "coverage": _num(a.coverage[i]),
+        rows.append({"k": k, "coverage": _num(a.coverage[i]), "coverage_text": pct(a.coverage[i]),
                      "ci": [_num(a.band.lo[i]), _num(a.band.hi[i])] if a.band is not None else None,
                      "fit": _num(a.fit.predict(k)) if a.fit is not None else None})
     for k in a.missing_ks:
-        rows.append({"k": k, "coverage": None, "ci": None, "fit": None,
+        rows.append({"k": k, "coverage": None, "coverage_text": None, "ci": None, "fit": None,
                      "note": f"beyond this run's samples ({a.n_min} per problem at least)"})
     rows.sort(key=lambda r: r["k"])
     cost = None
