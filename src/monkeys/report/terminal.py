@@ -110,3 +110,5 @@ def _print_matrix(comparison: RunsComparison, console: Console) -> None:
                       "-" if r["flops"] is None else f"{r['flops']:.3g}",
                       "-" if r["usd"] is None else f"${r['usd']:,.2f}")
     console.print(table)
+    if any(v is None for r in comparison.matrix if r["max_k"] for v in r["coverage"].values()):
+        console.print("  –: k beyond that run's samples (not extrapolated)", highlight=False)
