@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from monkeys.analysis.selection import selection_curves
 from monkeys.config import build_config
 from monkeys.pipeline import run
@@ -79,3 +81,24 @@ def test_report_data_counts_timeouts_and_loads_another_verifier(tmp_path: Path) 
     assert list(data.c) == [2, 2]
     other = load_run(out, verifier="other")
     assert other.verifier == "other" and list(other.c) == [1, 1] and other.timeouts == {}
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_export_import_round_trip_keeps_what_majority_vote_needs(tmp_path: Path, suffix: str) -> None:
+    from monkeys.store.importer import import_results
+
+    out = _gsm8k_run(tmp_path)
+    export_run(out, tmp_path / f"e{suffix}")
+    if suffix == ".jsonl":
+        rows = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+        assert all(r["answer_key"] is not None and json.loads(r["details"])["answer_key"] == r["answer_key"]
+                   for r in rows)
+    import_results(tmp_path / f"e{suffix}", tmp_path / "back")
+    before = selection_curves(connect(out))
+    after = selection_curves(connect(tmp_path / "back"))
+    assert set(before) == {"coverage", "majority"} and before == after
+    export_run(tmp_path / "back", tmp_path / f"again{suffix}")
+    if suffix == ".jsonl":
+        again = [json.loads(line) for line in (tmp_path / "again.jsonl").read_text().splitlines()]
+        keep = ("problem_id", "sample_index", "outcome", "answer", "answer_key", "prompt_shared", "correct")
+        assert [{k: r[k] for k in keep} for r in again] == [{k: r[k] for k in keep} for r in rows]

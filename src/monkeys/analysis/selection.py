@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from monkeys.analysis.passk import default_ks, pass_at_k
-from monkeys.store.read import run_verifier
+from monkeys.store.migrations import is_compact
+from monkeys.store.read import checker_id, run_verifier
 
 # ---- choosing one answer out of k ---------------------------------------------------------------------
 
@@ -189,12 +190,18 @@ def selection_curves(
     """
     if verifier is None:
         verifier = run_verifier(db)
-    rows = db.execute(
-        "SELECT s.problem_id, v.outcome, json_extract(v.details, '$.answer_key'), sc.value"
-        " FROM verdicts v JOIN samples s ON s.sample_id = v.sample_id"
-        " JOIN problems p ON p.problem_id = s.problem_id"
-        " LEFT JOIN scores sc ON sc.sample_id = v.sample_id AND sc.scorer = ?"
-        " WHERE v.verifier = ? ORDER BY p.position, s.sample_index", (scorer or "", verifier)).fetchall()
+    if is_compact(db):  # verdict keys in rowid order: by problem position, then sample index
+        rows = [(key >> 40, outcome == 1, answer, score) for key, outcome, answer, score in db.execute(
+            "SELECT v.key, v.outcome, json_extract(v.details, '$.answer_key'), sc.value FROM verdict_rows v"
+            " LEFT JOIN score_rows sc ON sc.key = (v.key >> 8 << 8) | ? WHERE (v.key & 255) = ? ORDER BY v.key",
+            (checker_id(db, "scorer", scorer), checker_id(db, "verifier", verifier)))]
+    else:
+        rows = [(pid, outcome == "pass", answer, score) for pid, outcome, answer, score in db.execute(
+            "SELECT s.problem_id, v.outcome, json_extract(v.details, '$.answer_key'), sc.value"
+            " FROM verdicts v JOIN samples s ON s.sample_id = v.sample_id"
+            " JOIN problems p ON p.problem_id = s.problem_id"
+            " LEFT JOIN scores sc ON sc.sample_id = v.sample_id AND sc.scorer = ?"
+            " WHERE v.verifier = ? ORDER BY p.position, s.sample_index", (scorer or "", verifier))]
     if not rows or all(r[2] is None for r in rows):
         return {}
     keys: list[list[str | None]] = []
@@ -208,7 +215,7 @@ def selection_curves(
             scores.append([])
             last = pid
         keys[-1].append(key)
-        correct[-1].append(outcome == "pass")
+        correct[-1].append(outcome)
         scores[-1].append(-np.inf if score is None else score)
     return selection_curves_from_arrays(
         keys, [np.array(c) for c in correct], ks, [np.array(s) for s in scores] if scorer else None,

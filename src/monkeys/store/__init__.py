@@ -14,13 +14,17 @@ from monkeys.store.read import (
     read_results,
     run_verifier,
     sample_indices,
+    scorers,
+    solved_problems,
     unscored_samples,
     unverified_samples,
+    verifiers,
 )
 from monkeys.store.writer import StoreWriter, write_meta, write_problems
 
 __all__ = [
     "DB_NAME", "Results", "StoreReader", "StoreWriter", "connect", "iter_samples", "open_readonly", "private_file",
     "read_config", "read_meta", "read_problems", "read_results", "read_store", "run_verifier", "sample_indices",
-    "store_path", "unscored_samples", "unverified_samples", "write_meta", "write_problems",
+    "scorers", "solved_problems", "store_path", "unscored_samples", "unverified_samples", "verifiers", "write_meta",
+    "write_problems",
 ]

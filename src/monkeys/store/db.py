@@ -36,7 +36,12 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 _STORE_FILES = (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", DB_NAME + "-journal")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_TABLES = frozenset({"_migrations", "meta", "problems", "samples", "verdicts", "scores"})
+_TABLES = frozenset({"_migrations", "meta", "problems", "sample_rows", "verdict_rows", "score_rows", "strings",
+                     "checkers"})
+_TABLES_M001 = frozenset({"_migrations", "meta", "problems", "samples", "verdicts", "scores"})
+# migrations a reader can do without: an m001 store is read through its own tables (same names and columns
+# as the views m002 keeps), so `monkeys report` works on a store a newer monkeys has not yet upgraded
+_READ_COMPATIBLE = frozenset({"m002_compact"})
 _EXPECTED = "expected a monkeys run store made by `monkeys run` or `monkeys import`"
 
 
@@ -84,7 +89,17 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA secure_delete=ON")  # a replaced meta row (an old clear-text key) is zeroed
     db.isolation_level = "DEFERRED"  # back to implicit transactions; migrations BEGIN/COMMIT their own
-    apply_migrations(db)
+    if "m002_compact" in apply_migrations(db):
+        _reclaim(db)
+
+
+def _reclaim(db: sqlite3.Connection) -> None:
+    """Give back the pages an upgraded store freed (its m001 tables): VACUUM, atomic like any transaction.
+    Best effort: a reader holding the store open makes it wait or fail, and the store is correct either way."""
+    free, pages = (db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("freelist_count", "page_count"))
+    if free > 256 and free * 4 > pages:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("VACUUM")
 
 
 def private_file(path: Path) -> Path:
@@ -247,12 +262,13 @@ def _check_schema(db: sqlite3.Connection, path: Path, tables: set[str]) -> None:
     _check_version(db, path)
     applied = applied_migrations(db) or []
     missing = [name for name, _ in MIGRATIONS if name not in applied]
-    if missing:
+    if missing and not (applied and set(missing) <= _READ_COMPATIBLE):
         raise StoreError(f"{path}: store schema lacks {', '.join(missing)} (an older or interrupted monkeys);"
                          f" {_EXPECTED}, at schema {MIGRATIONS[-1][0]}: a writer (`monkeys run` on it)"
                          " upgrades it")
-    if _TABLES - tables:
-        raise StoreError(f"{path}: store lacks the table(s) {', '.join(sorted(_TABLES - tables))}; {_EXPECTED}")
+    needed = _TABLES if "m002_compact" in applied else _TABLES_M001
+    if needed - tables:
+        raise StoreError(f"{path}: store lacks the table(s) {', '.join(sorted(needed - tables))}; {_EXPECTED}")
 
 
 def _open_copy(path: Path) -> StoreReader:

@@ -2,8 +2,10 @@
 the store is opened read-only, see `db.open_readonly`; the output is written beside its final name and
 moved into place when complete, so a failure leaves no partial file).
 
-One row per sample and verdict of the chosen verifier (default: the run's); a sample without a verdict
-gets null outcome and correct. The columns are what `importer` reads back, so export → import round-trips.
+One row per sample and verdict of the chosen verifier (default: the run's, `read.run_verifier`); a sample
+without a verdict gets null outcome and correct. The verdict's details travel too: `answer` and
+`answer_key` (null when the verifier extracts none) and `details` (the JSON text). The columns are what
+`importer` reads back, so export → import round-trips, majority vote included.
 """
 
 from __future__ import annotations
@@ -14,13 +16,32 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from monkeys.errors import DataError
 from monkeys.store.db import private_file, read_store
-from monkeys.store.read import run_verifier
+from monkeys.store.migrations import is_compact
+from monkeys.store.read import checker_id, run_verifier
 
 COLUMNS = ("problem_id", "sample_index", "seed", "text", "prompt_tokens", "completion_tokens", "finish_reason",
-           "latency_s", "model", "verifier", "outcome", "reason", "correct")
+           "latency_s", "model", "verifier", "outcome", "reason", "correct", "prompt_shared", "answer", "answer_key",
+           "details")
+_COMPACT = (
+    "SELECT p.problem_id, s.sample_id & 4294967295, s.seed, s.text, s.prompt_tokens, s.completion_tokens, f.text,"
+    " s.latency_s, m.text, CASE WHEN v.key IS NULL THEN NULL ELSE ?1 END,"
+    " CASE v.outcome WHEN 0 THEN 'fail' WHEN 1 THEN 'pass' WHEN 2 THEN 'timeout' WHEN 3 THEN 'error' END, r.text,"
+    " v.outcome = 1, s.prompt_shared, CASE WHEN v.key IS NULL THEN NULL ELSE COALESCE(v.details, '{}') END"
+    " FROM problems p JOIN sample_rows s ON s.sample_id BETWEEN p.position << 32 AND (p.position << 32) + 4294967295"
+    " JOIN strings f ON f.id = s.finish JOIN strings m ON m.id = s.model"
+    " LEFT JOIN verdict_rows v ON v.key = (s.sample_id << 8) | ?2 LEFT JOIN strings r ON r.id = v.reason"
+    " ORDER BY p.position, s.sample_id")
+_M001 = (
+    "SELECT s.problem_id, s.sample_index, s.seed, s.text, s.prompt_tokens, s.completion_tokens,"
+    " s.finish_reason, s.latency_s, s.model, v.verifier, v.outcome, v.reason,"
+    " CASE WHEN v.outcome IS NULL THEN NULL ELSE v.outcome = 'pass' END, 1, v.details"
+    " FROM samples s JOIN problems p ON p.problem_id = s.problem_id"
+    " LEFT JOIN verdicts v ON v.sample_id = s.sample_id AND v.verifier = ?"
+    " ORDER BY p.position, s.sample_index")
 _BATCH = 20_000
 
 
@@ -45,21 +66,19 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
 
     def write(db: sqlite3.Connection) -> int:
         name = verifier if verifier is not None else run_verifier(db)
-        total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-        cursor = db.execute(
-            "SELECT s.problem_id, s.sample_index, s.seed, s.text, s.prompt_tokens, s.completion_tokens,"
-            " s.finish_reason, s.latency_s, s.model, v.verifier, v.outcome, v.reason,"
-            " CASE WHEN v.outcome IS NULL THEN NULL ELSE v.outcome = 'pass' END"
-            " FROM samples s JOIN problems p ON p.problem_id = s.problem_id"
-            " LEFT JOIN verdicts v ON v.sample_id = s.sample_id AND v.verifier = ?"
-            " ORDER BY p.position, s.sample_index", (name,))
+        if is_compact(db):
+            total = db.execute("SELECT COUNT(*) FROM sample_rows").fetchone()[0]
+            cursor = db.execute(_COMPACT, (name, checker_id(db, "verifier", name)))
+        else:
+            total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+            cursor = db.execute(_M001, (name,))
         out_path.parent.mkdir(parents=True, exist_ok=True)
         private_file(partial)  # 0600, like the store it comes from
         writer = _parquet_writer(partial) if fmt == "parquet" else _jsonl_writer(partial)
         done = 0
         try:
             while rows := cursor.fetchmany(_BATCH):
-                writer.send([tuple(r[:-1]) + (None if r[-1] is None else bool(r[-1]),) for r in rows])
+                writer.send([_row(r) for r in rows])
                 done += len(rows)
                 if progress is not None:
                     progress(done, total)
@@ -81,6 +100,24 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
     return done
 
 
+def _row(r: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A query row as the export's columns: `correct` a bool, `answer`/`answer_key` out of the details."""
+    details = r[14]
+    answer = key = None
+    if details:
+        try:
+            parsed = json.loads(details)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            answer, key = parsed.get("answer"), parsed.get("answer_key")
+    return (*r[:12], None if r[12] is None else bool(r[12]), r[13], _text(answer), _text(key), details)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else value if isinstance(value, str) else json.dumps(value)
+
+
 def _parquet_writer(path: Path):  # type: ignore[no-untyped-def]
     """A generator that takes lists of row tuples and writes them as Parquet row groups."""
     import pyarrow as pa
@@ -90,7 +127,8 @@ def _parquet_writer(path: Path):  # type: ignore[no-untyped-def]
                         ("text", pa.string()), ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
                         ("finish_reason", pa.string()), ("latency_s", pa.float64()), ("model", pa.string()),
                         ("verifier", pa.string()), ("outcome", pa.string()), ("reason", pa.string()),
-                        ("correct", pa.bool_())])
+                        ("correct", pa.bool_()), ("prompt_shared", pa.int64()), ("answer", pa.string()),
+                        ("answer_key", pa.string()), ("details", pa.string())])
 
     def run():  # type: ignore[no-untyped-def]
         with pq.ParquetWriter(path, schema) as writer:

@@ -10,7 +10,7 @@ bulk through the normal schema, verdicts under verifier "imported". The run dir 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +22,11 @@ from monkeys.core import Problem, Prompt
 from monkeys.errors import DataError, StoreError
 from monkeys.store.db import connect, store_path
 from monkeys.store.lock import RunLock
-from monkeys.store.writer import insert_columns, insert_header, write_columns, write_meta, write_problems
+from monkeys.store.migrations import MAX_INDEX, SAMPLE_SHIFT
+from monkeys.store.writer import Keys, insert_bulk, insert_header
 
 Progress = Callable[[int, int | None], None]  # (rows done, rows total or None)
-Columns = dict[str, list[Any]]
+Columns = Mapping[str, list[Any]]
 _BATCH = 65_536
 _TRUE = {"true", "1", "yes", "t", "y", "pass"}
 _FALSE = {"false", "0", "no", "f", "n", "fail"}
@@ -52,6 +53,45 @@ def _kind(path: Path) -> str:
     return _KINDS[last]
 
 
+class _ArrowColumns(Mapping[str, list[Any]]):
+    """A batch read through Arrow: its columns become Python lists only when asked for (row-by-row checks,
+    texts); the fast paths (`_id_codes`, `_ints`, `_bools`) read the Arrow arrays as they are."""
+
+    def __init__(self, batch: Any) -> None:
+        self.batch = batch
+        self.rows = int(batch.num_rows)
+        self._lists: dict[str, list[Any]] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.batch.schema.names
+
+    def __getitem__(self, name: str) -> list[Any]:
+        if name not in self:
+            raise KeyError(name)
+        if name not in self._lists:
+            self._lists[name] = self.batch.column(name).to_pylist()
+        return self._lists[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.batch.schema.names)
+
+    def __len__(self) -> int:
+        return len(self.batch.schema.names)
+
+    def arrow(self, name: str) -> Any:
+        """The column as an Arrow array without nulls, else None (then the row-by-row path decides)."""
+        if name not in self:
+            return None
+        column = self.batch.column(name)
+        return column if column.null_count == 0 else None
+
+
+def _rows(cols: Columns) -> int:
+    if isinstance(cols, _ArrowColumns):
+        return cols.rows
+    return len(next(iter(cols.values()))) if cols else 0
+
+
 def _table_batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
     """(first row number, columns, file) per batch of a table, streamed where the format allows."""
     import pyarrow as pa
@@ -71,7 +111,7 @@ def _table_batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
             batches = pcsv.open_csv(pa.input_stream(str(path), compression="detect"), convert_options=convert)
         row = 1
         for batch in batches:
-            yield row, batch.to_pydict(), str(path)
+            yield row, _ArrowColumns(batch), str(path)
             row += batch.num_rows
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise DataError(f"{path}: cannot read {kind}: {exc}") from exc
@@ -94,7 +134,7 @@ def _json_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
     if table is not None:
         row = 1
         for batch in table.to_batches(_BATCH):
-            yield row, batch.to_pydict(), str(path)
+            yield row, _ArrowColumns(batch), str(path)
             row += batch.num_rows
         return
     rows = _json_rows(path, array=head[:1] == b"[")
@@ -164,12 +204,19 @@ def _batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
     return _yaml_batches(path) if kind == "yaml" else _table_batches(path, kind)
 
 
-_MAX_INDEX = 2**62  # sample indices and token counts are stored as SQLite integers (int64)
+_MAX_COUNT = 2**62  # token counts are stored as SQLite integers (int64)
 
 
 def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> np.ndarray:
-    """Column as non-negative int64; the first bad row is named. A missing optional column is zeros."""
-    n = len(next(iter(cols.values()))) if cols else 0
+    """Column as non-negative int64; the first bad row is named. A missing optional column is zeros.
+    Sample indices are below 2**32 (the low half of a sample's key), counts below 2**62."""
+    bound, shown_bound = (MAX_INDEX, "2**32") if field == "sample_index" else (_MAX_COUNT, "2**62")
+    n = _rows(cols)
+    column = cols.arrow(field) if isinstance(cols, _ArrowColumns) else None
+    if column is not None and _arrow_kind(column) == "int":
+        fast = column.to_numpy(zero_copy_only=False)
+        if not len(fast) or (fast.min() >= 0 and fast.max() < bound):
+            return fast.astype(np.int64)
     if field not in cols:
         if required:
             raise DataError(f"{where}: missing column {field!r} (needs problem_id, sample_index, correct)")
@@ -179,7 +226,7 @@ def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> 
         fast = np.asarray(values) if values else np.zeros(0, dtype=np.int64)
     except (OverflowError, ValueError):  # huge or ragged values: the row-by-row check below names the row
         fast = np.zeros(0, dtype=object)
-    if fast.dtype.kind in "iu" and (fast >= 0).all() and (fast < _MAX_INDEX).all():  # a clean integer column
+    if fast.dtype.kind in "iu" and (fast >= 0).all() and (fast < bound).all():  # a clean integer column
         return fast.astype(np.int64)
     out = np.zeros(len(values), dtype=np.int64)
     for i, v in enumerate(values):
@@ -191,18 +238,34 @@ def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> 
             number = float(v) if not isinstance(v, bool) else -1.0
         except (TypeError, ValueError):
             number = -1.0
-        if number < 0 or number >= _MAX_INDEX or number != int(number):
+        if number < 0 or number >= bound or number != int(number):
             shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
             raise DataError(f"{where} row {start + i}: field {field!r}: expected a non-negative integer below "
-                            f"2**62, got {shown}")
+                            f"{shown_bound}, got {shown}")
         out[i] = int(number)
     return out
 
 
-def _bools(cols: Columns, start: int, where: str) -> list[bool | None]:
+def _arrow_kind(column: Any) -> str:
+    import pyarrow as pa
+
+    t = column.type
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "str"
+    return "other"
+
+
+def _bools(cols: Columns, start: int, where: str) -> list[bool | None] | np.ndarray:
     """`correct` as True/False, or None (unverified: sample stored, no verdict); `outcome` may stand in."""
     if "correct" not in cols and "outcome" not in cols:
         raise DataError(f"{where}: missing column 'correct' (needs problem_id, sample_index, correct)")
+    column = cols.arrow("correct") if isinstance(cols, _ArrowColumns) else None
+    if column is not None and _arrow_kind(column) == "bool":  # no nulls: `outcome` is not consulted
+        return column.to_numpy(zero_copy_only=False)
     values = cols.get("correct") or [None] * len(cols["outcome"])
     outcomes = cols.get("outcome")
     if values and np.asarray(values).dtype == bool:  # the common case: a clean boolean column
@@ -237,24 +300,49 @@ def _ids(cols: Columns, start: int, where: str, needs: str = "problem_id, sample
     return [v if isinstance(v, str) else str(v) for v in ids]
 
 
+def _id_codes(cols: Columns, start: int, where: str, needs: str = "problem_id, sample_index, correct"
+              ) -> tuple[list[str], np.ndarray]:
+    """The batch's distinct problem ids (first appearance first) and each row's index into them; checked as
+    `_ids` does, by Arrow's dictionary encoding when the column is clean strings or integers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = cols.arrow("problem_id") if isinstance(cols, _ArrowColumns) else None
+    kind = "other" if column is None else _arrow_kind(column)
+    if kind == "int":
+        column, kind = pc.cast(column, pa.string()), "str"
+    if kind == "str" and (not len(column) or pc.min(pc.utf8_length(column)).as_py() > 0):
+        encoded = pc.dictionary_encode(column)
+        return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    ids = _ids(cols, start, where, needs)
+    uniq = list(dict.fromkeys(ids))
+    code = {pid: i for i, pid in enumerate(uniq)}
+    return uniq, np.fromiter((code[p] for p in ids), dtype=np.int64, count=len(ids))
+
+
 def _first_pass(path: Path, kind: str) -> tuple[list[Problem], int]:
     """Validate every row and find duplicates; problems in order of first appearance, and the row count."""
     problems: dict[str, Problem] = {}
     keys, rows = [], 0
     for start, cols, where in _batches(path, kind):
-        ids = _ids(cols, start, where)
+        uniq, codes = _id_codes(cols, start, where)
         index = _ints(cols, "sample_index", start, where, required=True)
         _bools(cols, start, where)
-        for field in ("prompt_tokens", "completion_tokens"):
+        for field in ("prompt_tokens", "completion_tokens", "prompt_shared"):
             _ints(cols, field, start, where, required=False)
-        for i, pid in enumerate(ids):
-            if pid not in problems:
-                answer = (cols.get("gt_answer") or [None] * len(ids))[i]
-                problems[pid] = Problem(pid, Prompt(text=str((cols.get("prompt") or [""] * len(ids))[i] or "")),
-                                        {"answer": str(answer)} if answer is not None else {})
+        new = [u for u in uniq if u not in problems]
+        if new:
+            first_row = dict(zip(*np.unique(codes, return_index=True), strict=True))
+            for u, pid in enumerate(uniq):
+                if pid in problems:
+                    continue
+                i = int(first_row[u])
+                answer = cols["gt_answer"][i] if "gt_answer" in cols else None
+                prompt = str((cols["prompt"][i] if "prompt" in cols else "") or "")
+                problems[pid] = Problem(pid, Prompt(text=prompt), {"answer": str(answer)} if answer is not None else {})
         code = {pid: n for n, pid in enumerate(problems)}
-        keys.append(np.array([code[p] for p in ids], dtype=np.int64) << 32 | index)
-        rows += len(ids)
+        keys.append(np.array([code[p] for p in uniq], dtype=np.int64)[codes] << 32 | index)
+        rows += len(codes)
     if keys:
         allkeys = np.concatenate(keys)
         uniq, counts = np.unique(allkeys, return_counts=True)
@@ -289,33 +377,116 @@ def import_results(path: Path, run_dir: Path, *, model: str | None = None, verif
 
 def _write(path: Path, kind: str, run_dir: Path, problems: list[Problem], total: int, *, model: str | None,
            verifier: str, progress: Progress | None) -> ImportSummary:
+    """Problems, samples, verdicts and config in one transaction: a kill leaves all of it or an empty store."""
     db = connect(run_dir, create=True)
     try:
-        if db.execute("SELECT 1 FROM samples LIMIT 1").fetchone():
+        if db.execute("SELECT 1 FROM sample_rows LIMIT 1").fetchone():
             raise StoreError(f"{run_dir}: already holds samples; import into a new run directory")
-        write_problems(db, problems)
+        db.execute("PRAGMA cache_size = -262144")  # 256 MiB
+        keys = Keys(db)
+        position = {p.problem_id: i for i, p in enumerate(problems)}
         done = passes = 0
         models: set[str] = set()
-        for start, cols, where in _batches(path, kind):
-            ids = _ids(cols, start, where)
-            correct = _bools(cols, start, where)
-            names = [str(m or model or "unknown") for m in cols.get("model") or [model or "unknown"] * len(ids)]
-            models.update(names)
-            write_columns(db, ids, _ints(cols, "sample_index", start, where, True).tolist(), correct,
-                          texts=[str(t or "") for t in cols.get("text") or [""] * len(ids)],
-                          prompt_tokens=_ints(cols, "prompt_tokens", start, where, False).tolist(),
-                          completion_tokens=_ints(cols, "completion_tokens", start, where, False).tolist(),
-                          models=names, verifier=verifier, reason=f"imported from {path.name}",
-                          outcomes=cols.get("outcome"))
-            done += len(ids)
-            passes += sum(1 for c in correct if c)
-            if progress is not None:
-                progress(done, total)
-        write_meta(db, "config", {"task": "imported", "verifier": verifier, "source": str(path.resolve()),
-                                  "format": kind, "model": model or ", ".join(sorted(models)) or None})
+        with db:
+            insert_header(db, {}, problems)
+            for start, cols, where in _batches(path, kind):
+                uniq, problem_codes = _id_codes(cols, start, where)
+                n = len(problem_codes)
+                codes = _outcome_codes(_bools(cols, start, where), cols.get("outcome"))
+                pos = np.array([position[p] for p in uniq], dtype=np.int64)[problem_codes]
+                sample_ids = pos << SAMPLE_SHIFT | _ints(cols, "sample_index", start, where, True)
+                names = _strings(cols, "model", model or "unknown")
+                models.update([names] if isinstance(names, str) else set(names))
+                insert_bulk(
+                    db, keys, sample_ids,
+                    texts=_strings(cols, "text", ""),
+                    prompt_tokens=_optional_ints(cols, "prompt_tokens", start, where, 0),
+                    completion_tokens=_optional_ints(cols, "completion_tokens", start, where, 0),
+                    prompt_shared=_optional_ints(cols, "prompt_shared", start, where, 1),
+                    models=names, finish=_strings(cols, "finish_reason", "unknown"),
+                    outcomes=codes, verifier=verifier, reason=f"imported from {path.name}",
+                    details=_details(cols, n))
+                done += n
+                passes += int((codes == 1).sum())
+                if progress is not None:
+                    progress(done, total)
+            insert_header(db, {"config": {"task": "imported", "verifier": verifier, "source": str(path.resolve()),
+                                          "format": kind, "model": model or ", ".join(sorted(models)) or None}},
+                          [])
     finally:
         db.close()
     return ImportSummary(len(problems), done, passes, verifier)
+
+
+def _strings(cols: Columns, field: str, default: str) -> list[str] | str:
+    """A text column (`str(value or default)` per row), or one value when every row has it."""
+    if field not in cols:
+        return default
+    column = cols.arrow(field) if isinstance(cols, _ArrowColumns) else None
+    if column is not None and len(column) and _arrow_kind(column) == "str":
+        import pyarrow.compute as pc
+
+        if pc.count_distinct(column).as_py() == 1:
+            return str(column[0].as_py() or default)
+    return _const([str(v or default) for v in cols[field]])
+
+
+def _const(values: list[Any] | Any) -> Any:
+    """A column whose rows are all one value, as that value (the bulk insert's fast path)."""
+    if not isinstance(values, list) or not values:
+        return values if not isinstance(values, list) else ""
+    first = values[0]
+    return first if values.count(first) == len(values) else values
+
+
+def _optional_ints(cols: Columns, field: str, start: int, where: str, default: int) -> np.ndarray | int:
+    if field not in cols:
+        return default
+    values = _ints(cols, field, start, where, required=False)
+    if default and field == "prompt_shared":
+        values = np.where(values > 0, values, default)
+    if len(values) and (values == values[0]).all():
+        return int(values[0])
+    return values
+
+
+def _outcome_codes(correct: list[bool | None] | np.ndarray, outcomes: list[Any] | None) -> np.ndarray:
+    """Outcome codes (0 fail, 1 pass, 2 timeout, 3 error, -1 no verdict); a `fail` an export of a monkeys run
+    calls timeout or error keeps its kind."""
+    if isinstance(correct, np.ndarray):
+        codes = correct.astype(np.int64)
+    else:
+        codes = np.array([-1 if c is None else int(bool(c)) for c in correct], dtype=np.int64)
+    if outcomes is not None:
+        for i in np.flatnonzero(codes == 0).tolist():
+            kind = str(outcomes[i]).lower()
+            if kind in ("timeout", "error"):
+                codes[i] = 2 if kind == "timeout" else 3
+    return codes
+
+
+def _details(cols: Columns, n: int) -> list[str | None] | None:
+    """Verdict details from an export's `answer`/`answer_key` columns (majority vote needs the keys), else
+    None; a `details` column (JSON text) is the base they are added to."""
+    import json
+
+    if not any(c in cols for c in ("answer", "answer_key", "details")):
+        return None
+    out: list[str | None] = []
+    for i in range(n):
+        base: dict[str, Any] = {}
+        raw = cols["details"][i] if "details" in cols else None
+        if isinstance(raw, str) and raw.strip():
+            try:
+                loaded = json.loads(raw)
+            except ValueError:
+                loaded = None
+            base = loaded if isinstance(loaded, dict) else {}
+        for name in ("answer", "answer_key"):
+            if name in cols and cols[name][i] is not None:
+                base[name] = cols[name][i]
+        out.append(json.dumps(base, sort_keys=True) if base else None)
+    return out
 
 
 # ---- samples to verify later ------------------------------------------------------------------------------
@@ -456,25 +627,28 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
             k = order[int(np.argmax(same))]
             raise DataError(f"{path}: duplicate (problem_id, sample_index) = ({problems[int(pos[k])].problem_id!r},"
                             f" {int(idx[k])})")
-    present = set(np.unique(pos).tolist())
-    used = [p for i, p in enumerate(problems) if i in present]
+    present = np.unique(pos)
+    used = [problems[i] for i in present.tolist()]
+    stored = np.zeros(len(problems), dtype=np.int64)  # the store keeps the problems used, in task order
+    stored[present] = np.arange(len(present))
     total = len(pos)
     header = {**(meta or {}), "config": config, "created_at": datetime.now(UTC).isoformat()}
     with RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
         try:
             db = connect(run_dir, create=True)
             try:
-                if db.execute("SELECT 1 FROM samples LIMIT 1").fetchone():
+                if db.execute("SELECT 1 FROM sample_rows LIMIT 1").fetchone():
                     raise StoreError(f"{run_dir}: already holds samples; import into a new run directory")
                 db.execute("PRAGMA cache_size = -262144")
+                keys = Keys(db)
                 done = 0
                 with db:  # one transaction: a kill leaves nothing or everything
                     insert_header(db, header, used)
                     for batch in _sample_batches(path, kind, known, task, model):
-                        insert_columns(db, batch.ids, batch.index.tolist(), None, texts=batch.texts,
-                                       prompt_tokens=batch.prompt_tokens.tolist(),
-                                       completion_tokens=batch.completion_tokens.tolist(), models=batch.models,
-                                       finish_reasons=batch.finish, prompt_shared=batch.shared.tolist())
+                        insert_bulk(db, keys, stored[batch.positions] << SAMPLE_SHIFT | batch.index,
+                                    texts=batch.texts, prompt_tokens=batch.prompt_tokens,
+                                    completion_tokens=batch.completion_tokens, prompt_shared=batch.shared,
+                                    models=_const(batch.models), finish=_const(batch.finish))
                         done += len(batch.ids)
                         if progress is not None:
                             progress(done, total)

@@ -1,4 +1,8 @@
-"""Read side of the run store: config, problems, samples, verdicts, and per-problem correctness arrays."""
+"""Read side of the run store: config, problems, samples, verdicts, and per-problem correctness arrays.
+
+Every reader here works on a compact (m002) store through its integer-keyed tables, and on an m001 store
+(which a read-only reader never upgrades) through the m001 tables; `is_compact` tells them apart.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import numpy as np
 
 from monkeys.core import Problem, Prompt, Sample
 from monkeys.errors import StoreError
+from monkeys.store.migrations import is_compact
 
 
 def store_file(db: sqlite3.Connection) -> str:
@@ -54,11 +59,49 @@ def run_verifier(db: sqlite3.Connection) -> str | None:
     """The run's verifier, the one answer to "which verifier" for report, export, results and selection:
     the resolved name the pipeline records in meta 'verifier' (a config may leave it to the task's
     default), else the config's `verifier` (an import's), else the only verifier with verdicts."""
-    name = read_meta(db, "verifier") or read_config(db).get("verifier")
+    config = read_config(db)  # read first: a damaged config is an error here as for every reader
+    name = read_meta(db, "verifier") or config.get("verifier")
     if name:
         return str(name)
-    found = [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts LIMIT 2")]
+    found = verifiers(db)
     return found[0] if len(found) == 1 else None
+
+
+def checker_id(db: sqlite3.Connection, kind: str, name: str | None) -> int:
+    """The id of verifier or scorer `name` in a compact store (the low byte of its verdict or score keys);
+    0, which no key carries, when it has none."""
+    row = db.execute("SELECT id FROM checkers WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def verifiers(db: sqlite3.Connection) -> list[str]:
+    """Every verifier with verdicts in the store, by name."""
+    if not is_compact(db):
+        return [r[0] for r in db.execute("SELECT DISTINCT verifier FROM verdicts ORDER BY verifier")]
+    return [r[0] for r in db.execute(
+        "SELECT name FROM checkers c WHERE kind = 'verifier' AND EXISTS"
+        " (SELECT 1 FROM verdict_rows v WHERE (v.key & 255) = c.id) ORDER BY name")]
+
+
+def scorers(db: sqlite3.Connection) -> list[str]:
+    """Every scorer with scores in the store, by name."""
+    if not is_compact(db):
+        return [r[0] for r in db.execute("SELECT DISTINCT scorer FROM scores ORDER BY scorer")]
+    return [r[0] for r in db.execute(
+        "SELECT name FROM checkers c WHERE kind = 'scorer' AND EXISTS"
+        " (SELECT 1 FROM score_rows x WHERE (x.key & 255) = c.id) ORDER BY name")]
+
+
+def solved_problems(db: sqlite3.Connection, verifier: str) -> set[str]:
+    """Problems with at least one passing verdict of `verifier` (a resumed run's "solved" set)."""
+    if not is_compact(db):
+        return {r[0] for r in db.execute(
+            "SELECT DISTINCT s.problem_id FROM verdicts v JOIN samples s USING (sample_id)"
+            " WHERE v.verifier = ? AND v.outcome = 'pass'", (verifier,))}
+    return {r[0] for r in db.execute(
+        "SELECT p.problem_id FROM problems p WHERE EXISTS (SELECT 1 FROM verdict_rows v WHERE v.key BETWEEN"
+        " p.position << 40 AND (p.position << 40) + 1099511627775 AND (v.key & 255) = ? AND v.outcome = 1)",
+        (checker_id(db, "verifier", verifier),))}
 
 
 def read_problems(db: sqlite3.Connection) -> list[Problem]:
@@ -70,8 +113,16 @@ def read_problems(db: sqlite3.Connection) -> list[Problem]:
 def sample_indices(db: sqlite3.Connection) -> dict[str, set[int]]:
     """Indices already stored, per problem: resume draws exactly the ones missing."""
     found: dict[str, set[int]] = defaultdict(set)
-    for pid, idx in db.execute("SELECT problem_id, sample_index FROM samples"):
-        found[pid].add(idx)
+    if not is_compact(db):
+        for pid, idx in db.execute("SELECT problem_id, sample_index FROM samples"):
+            found[pid].add(idx)
+        return found
+    for pid, position in db.execute("SELECT problem_id, position FROM problems").fetchall():
+        first = position << 32
+        ids = [r[0] for r in db.execute(
+            "SELECT sample_id FROM sample_rows WHERE sample_id BETWEEN ? AND ?", (first, first + 0xFFFFFFFF))]
+        if ids:
+            found[pid] = set((np.asarray(ids, dtype=np.int64) - first).tolist())
     return found
 
 
@@ -83,12 +134,26 @@ _SAMPLE_COLS = ("s.problem_id, s.sample_index, s.seed, s.text, s.prompt_tokens, 
                 " s.finish_reason, s.latency_s")
 
 
+_COMPACT_SAMPLES = (
+    "SELECT p.problem_id, s.sample_id & 4294967295, s.seed, s.text, s.prompt_tokens, s.completion_tokens, f.text,"
+    " s.latency_s FROM problems p JOIN sample_rows s ON s.sample_id BETWEEN p.position << 32"
+    " AND (p.position << 32) + 4294967295 JOIN strings f ON f.id = s.finish")
+
+
 def iter_samples(db: sqlite3.Connection) -> Iterator[Sample]:
-    for row in db.execute(f"SELECT {_SAMPLE_COLS} FROM samples s ORDER BY s.problem_id, s.sample_index"):
+    sql = (f"{_COMPACT_SAMPLES} ORDER BY p.problem_id, s.sample_id" if is_compact(db) else
+           f"SELECT {_SAMPLE_COLS} FROM samples s ORDER BY s.problem_id, s.sample_index")
+    for row in db.execute(sql):
         yield _sample(row)
 
 
 def _samples_without(db: sqlite3.Connection, table: str, column: str, name: str) -> list[Sample]:
+    if is_compact(db):
+        kind, rows_table = ("verifier", "verdict_rows") if table == "verdicts" else ("scorer", "score_rows")
+        found = db.execute(
+            f"{_COMPACT_SAMPLES} WHERE NOT EXISTS (SELECT 1 FROM {rows_table} x WHERE x.key = (s.sample_id << 8) | ?)"
+            " ORDER BY p.problem_id, s.sample_id", (checker_id(db, kind, name),))
+        return [_sample(r) for r in found]
     rows = db.execute(
         f"SELECT {_SAMPLE_COLS} FROM samples s LEFT JOIN {table} x"
         f" ON x.sample_id = s.sample_id AND x.{column} = ? WHERE x.sample_id IS NULL"
@@ -131,6 +196,17 @@ def read_results(db: sqlite3.Connection, verifier: str | None = None) -> Results
     the pipeline records in meta `verifier` after resolving the task's default)."""
     if verifier is None:
         verifier = run_verifier(db)
+    if is_compact(db):
+        vid = checker_id(db, "verifier", verifier)
+        pids, correct = [], []
+        for pid, position in db.execute("SELECT problem_id, position FROM problems ORDER BY position").fetchall():
+            first = position << 40
+            digits = db.execute(  # rowid order: by sample index
+                "SELECT group_concat(outcome, '') FROM verdict_rows WHERE key BETWEEN ? AND ? AND (key & 255) = ?",
+                (first, first + 0xFFFFFFFFFF, vid)).fetchone()[0] or ""
+            pids.append(pid)
+            correct.append(np.frombuffer(digits.encode(), dtype=np.uint8) == ord("1"))
+        return Results(pids, correct, verifier)
     by_problem: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     rows = db.execute(
         "SELECT s.problem_id, s.sample_index, v.outcome FROM verdicts v JOIN samples s"
