@@ -69,6 +69,7 @@ class NoSignal(ValueError):  # noqa: N818 - read as "no signal (to fit)", like S
 MIN_SOLVED = 3  # problems solved at least once a fit needs: fewer make a curve of one or two problems
 _B_FLOOR = -10.0  # lower bound of the exponent in the curve fit: a fit that ends there is a step, not a law
 _BETA_MAX = 1e4  # α or β above this: the likelihood is flat out to infinity (binomial limit)
+_ALPHA_SPREAD = 100.0  # an α whose interval spans more than this factor is not an estimate
 _ALPHA_MAX = 50.0  # an exponent -α below -50: every problem has about the same rate, no power law to speak of
 
 
@@ -301,6 +302,8 @@ def fit_beta(n: np.ndarray, c: np.ndarray, *, alpha: float = 0.05) -> BetaFit:
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
         z = stats.norm.ppf(1 - alpha / 2)
         lo, hi = np.exp(theta - z * se), np.exp(theta + z * se)
+        if not hi[0] < _ALPHA_SPREAD * lo[0]:
+            raise NoSignal(f"α is not pinned down: its 95% interval runs from {lo[0]:.2g} to {hi[0]:.2g}")
     return BetaFit(float(a), float(b), (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), -res.fun)
 
 
