@@ -303,7 +303,7 @@ def fit_beta(n: np.ndarray, c: np.ndarray, *, alpha: float = 0.05) -> BetaFit:
         z = stats.norm.ppf(1 - alpha / 2)
         lo, hi = np.exp(theta - z * se), np.exp(theta + z * se)
         if not hi[0] < _ALPHA_SPREAD * lo[0]:
-            raise NoSignal(f"α is not pinned down: its 95% interval runs from {lo[0]:.2g} to {hi[0]:.2g}")
+            raise NoSignal(f"α is not pinned down: its {1 - alpha:.0%} interval runs from {lo[0]:.2g} to {hi[0]:.2g}")
     return BetaFit(float(a), float(b), (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), -res.fun)
 
 
