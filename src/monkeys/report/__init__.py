@@ -56,6 +56,8 @@ def report_runs(run_dirs: list[Path], *, console: Console, html_path: Path | Non
         _write_json(analyses, comparison, out or sys.stdout)
     elif fmt == "csv":
         _write_csv(analyses, comparison, out or sys.stdout, csv_dir)
+        if csv_dir is not None:
+            console.print(f"CSV tables: {csv_dir}/*.csv")
     else:
         print_summary(analyses, console, comparison)
     clock.lap("print")
