@@ -52,6 +52,8 @@ class RunConfig(BaseModel):
     verifier: str | None = Field(None, description="registered verifier; default: the task's own")
     verifier_options: dict[str, Any] = Field(default_factory=dict)
     scorers: list[str] = Field(default_factory=list, description="per-sample scorers to run (selection)")
+    scorer_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="options per scorer: {scorer name: {option: value}}")
     n: int = Field(16, ge=1, le=1_000_000, description="samples per problem")
     temperature: float = Field(0.6, ge=0.0, le=5.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
@@ -77,7 +79,9 @@ IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model
                    "sampler_options", "verifier", "verifier_options", "temperature", "top_p", "max_tokens",
                    "seed", "batch_size")
 # Fields a resumed run may change; each change is appended to the run's config history.
-RESUMABLE_CHANGES = ("n", "scorers", "concurrency", "verify_workers")
+# A scorer's options may change with the scorers, except the options (not `SPEED_ONLY`) of a scorer the
+# stored run already has: its stored scores would then mean two things (`check_resume` refuses that).
+RESUMABLE_CHANGES = ("n", "scorers", "scorer_options", "concurrency", "verify_workers")
 _OPTION_KIND = {"task_options": "task", "sampler_options": "sampler", "verifier_options": "verifier"}
 # Options passed to a plug-in from a top-level field (`--data`, `--model`, `--base-url`), not its dict.
 _TOP_LEVEL_OPTIONS = {"task_options": ("data",), "sampler_options": ("model", "base_url"), "verifier_options": ()}
@@ -317,11 +321,22 @@ def check_plugins(config: RunConfig, source: str = "options", cli: Collection[st
             if exc.reason == "required":
                 raise ConfigError(f"{named}: required by {kind} {name!r}; expected {exc.expected}") from None
             raise ConfigError(f"{named}: expected {exc.expected}, got {exc.shown}") from None
+    for name in config.scorer_options:
+        if name not in config.scorers:
+            raise ConfigError(f"{where('scorer_options', name)}: {name!r} is not a scorer of this run; expected "
+                              f"one of: {', '.join(config.scorers) or 'none (add --scorer NAME)'}")
     for name in config.scorers:
+        options = config.scorer_options.get(name, {})
         try:
-            check_options("scorer", name, {})
+            check_options("scorer", name, options)
         except OptionError as exc:
-            raise ConfigError(f"--scorer {name}: {exc}") from None
+            named = where("scorer_options", f"{name}.{exc.option}")
+            if exc.reason == "unknown":
+                raise ConfigError(f"{named}: not an option of scorer {name!r}; expected one of: "
+                                  f"{exc.expected}") from None
+            if exc.reason == "required":
+                raise ConfigError(f"{named}: required by scorer {name!r}; expected {exc.expected}") from None
+            raise ConfigError(f"{named}: expected {exc.expected}, got {exc.shown}") from None
 
 
 def check_out(out: Path, cli: bool = True, source: str = "config") -> None:
@@ -379,6 +394,28 @@ def _settings(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return identity, changeable
 
 
+def _scorer_settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{scorer: {option: value}} of a stored-form config: defaults filled in, speed-only options and
+    secrets left out (what a scorer's stored scores mean)."""
+    from monkeys.registry import get_plugin, plugin_options
+
+    scorers = config.get("scorers") if isinstance(config.get("scorers"), list) else []
+    given = config.get("scorer_options") if isinstance(config.get("scorer_options"), dict) else {}
+    out: dict[str, dict[str, Any]] = {}
+    for name in scorers:
+        options = dict(given.get(name) or {})
+        speed_only: frozenset[str] = frozenset()
+        try:
+            get_plugin("scorer", str(name))
+            declared = plugin_options("scorer", str(name))
+            options, speed_only = {**_jsonable(declared.defaults()), **options}, declared.speed_only()
+        except PluginError:  # a scorer no longer installed: compare what was given
+            pass
+        out[str(name)] = {k: v for k, v in _jsonable(redact(options)).items()
+                          if k not in speed_only and not is_secret_name(str(k))}
+    return out
+
+
 def check_resume(stored: dict[str, Any], new: RunConfig, run_dir: Path,
                  history: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Refuse to resume `run_dir` with a config that changes what stored samples mean; return its history.
@@ -398,6 +435,15 @@ def check_resume(stored: dict[str, Any], new: RunConfig, run_dir: Path,
         if old != now:
             raise ConfigError(f"{run_dir}: this run was made with {name}={old!r}, not {now!r};"
                               f" use another --out directory, or the same {name} to resume")
+    old_scorers, new_scorers = _scorer_settings(stored), _scorer_settings(stored_config(new))
+    for scorer in [s for s in old_scorers if s in new_scorers]:  # its stored scores must keep their meaning
+        old_options, new_options = old_scorers[scorer], new_scorers[scorer]
+        for key in [*old_options, *(k for k in new_options if k not in old_options)]:
+            old, now = old_options.get(key), new_options.get(key)
+            if old != now:
+                name = f"scorer_options.{scorer}.{key}"
+                raise ConfigError(f"{run_dir}: its {scorer} scores were made with {name}={old!r}, not {now!r};"
+                                  f" use another --out directory, or the same {name} to resume")
     history = list(history or [])
     current = dict(old_changeable)
     for entry in history:

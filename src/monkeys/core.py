@@ -92,6 +92,7 @@ class Completion:
     finish_reason: str  # "stop" | "length" | other backend-specific value
     latency_s: float
     prompt_shared: int = 1
+    logprobs: tuple[tuple[str, float], ...] | None = None  # (token, log-probability) of each sampled token
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,7 @@ def verifier_name(config: RunConfig) -> str:
     return config.verifier or factory.default_verifier
 
 
+SAMPLER_LOGPROB = "sampler-logprob"  # the score a sampler's own log-probabilities are stored under
 _RESUME_HINT = "stored samples are kept; run the same command again to resume"
 
 
@@ -283,7 +284,7 @@ def _locked_run(config: RunConfig, run_dir: Path, lock: RunLock, progress: Progr
     scorers: dict[str, Any] = {}
     try:
         for name in config.scorers:
-            scorers[name] = create("scorer", name)
+            scorers[name] = create("scorer", name, **config.scorer_options.get(name, {}))
         sampler = (_StoredSamples(stored.complete_model) if stored.complete_model is not None
                    else build_sampler(config))
     except BaseException:
@@ -397,6 +398,14 @@ def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tupl
         finally:
             verify_slots.release()
 
+    def score_group(problem: Problem, samples: list[Sample], name: str) -> None:
+        """A scorer with `score_many` scores several samples of one problem at once (one prompt, a batch)."""
+        try:
+            for sample, value in zip(samples, scorers[name].score_many(problem, samples), strict=True):
+                writer.put_score(problem.problem_id, sample.index, name, value)
+        finally:
+            verify_slots.release()
+
     def drain_verdicts() -> None:
         with lock:
             batch = done_verdicts[:]
@@ -413,21 +422,37 @@ def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tupl
     sample_pool = _Workers(concurrency, "monkeys-sample")
     verify_pool = _Workers(config.verify_workers, "monkeys-verify")
     verify_futures: set[Future[None]] = set()
+    grouped = {name for name, s in scorers.items() if callable(getattr(s, "score_many", None))}
 
     def submit_verify(problem: Problem, sample: Sample, need_verdict: bool = True,
                       scorer_names: list[str] | None = None) -> None:
+        names = [n for n in (list(scorers) if scorer_names is None else scorer_names) if n not in grouped]
+        if not need_verdict and not names:
+            return
         while not verify_slots.acquire(timeout=0.1):  # back-pressure: wait for a verifier slot
             writer.check()
             drain_verdicts()
             _reap(verify_futures)
-        names = list(scorers) if scorer_names is None else scorer_names
         verify_futures.add(verify_pool.submit(verify, problem, sample, need_verdict, names))
 
+    def submit_scores(problem: Problem, samples: list[Sample], name: str) -> None:
+        for start in range(0, len(samples), 64):  # bounded jobs: back-pressure still works for a large n
+            while not verify_slots.acquire(timeout=0.1):
+                writer.check()
+                drain_verdicts()
+                _reap(verify_futures)
+            verify_futures.add(verify_pool.submit(score_group, problem, samples[start:start + 64], name))
+
     try:
+        waiting: dict[tuple[str, str], list[Sample]] = {}  # (problem, grouped scorer) -> samples to score
         for sample, need_verdict, names in pending:
             if sample.problem_id in by_id:
                 submit_verify(by_id[sample.problem_id], sample, need_verdict, names)
-        del pending
+                for name in grouped.intersection(names):
+                    waiting.setdefault((sample.problem_id, name), []).append(sample)
+        for (pid, name), samples in waiting.items():
+            submit_scores(by_id[pid], samples, name)
+        del pending, waiting
         in_flight: dict[Future[list[Completion]], tuple[Problem, set[int]]] = {}
 
         def fill() -> None:
@@ -451,11 +476,17 @@ def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tupl
                 kept = [c for c in fut.result() if c.index in keep]
                 for c in kept:
                     writer.put_sample(problem.problem_id, c, sampler.model_name)
+                    if c.logprobs:  # the sampling model's own mean token log-probability, when it gave them
+                        writer.put_score(problem.problem_id, c.index, SAMPLER_LOGPROB,
+                                         sum(lp for _, lp in c.logprobs) / len(c.logprobs))
                 summary.samples_drawn += len(kept)
                 progress.sampled(kept)
-                for c in kept:
-                    submit_verify(problem, Sample(problem.problem_id, c.index, c.seed, c.text, c.prompt_tokens,
-                                                  c.completion_tokens, c.finish_reason, c.latency_s))
+                new = [Sample(problem.problem_id, c.index, c.seed, c.text, c.prompt_tokens, c.completion_tokens,
+                              c.finish_reason, c.latency_s) for c in kept]
+                for sample in new:
+                    submit_verify(problem, sample)
+                for name in grouped:
+                    submit_scores(problem, new, name)
             fill()
         while verify_futures:
             wait(list(verify_futures), timeout=0.2)

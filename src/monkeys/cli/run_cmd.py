@@ -100,6 +100,24 @@ def parse_options(pairs: list[str], field: str) -> dict[str, Any]:
     return out
 
 
+def scorer_options(pairs: list[str], scorers: list[str]) -> dict[str, dict[str, Any]]:
+    """`--scorer-option` pairs as {scorer: {option: value}}: `NAME.KEY=VALUE` names the scorer; a bare
+    `KEY=VALUE` belongs to the run's only scorer (with several scorers, or none, it is an error)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in parse_options(pairs, "scorer_options").items():
+        name, dot, option = key.partition(".")
+        if not dot:
+            if len(scorers) != 1:
+                which = f"the run has {len(scorers)} scorers ({', '.join(scorers)})" if scorers else \
+                    "the run has no scorer (add --scorer NAME)"
+                raise ConfigError(f"--scorer-option {key}: {which}; expected NAME.{key}=VALUE naming one")
+            name, option = scorers[0], key
+        if not name or not option:
+            raise ConfigError(f"--scorer-option {key!r}: expected KEY=VALUE or NAME.KEY=VALUE")
+        out.setdefault(name, {})[option] = value
+    return out
+
+
 def refuse_secrets(given: dict[str, Any]) -> None:
     """Raise `ConfigError` if a value given on the command line is a secret (`config.find_secrets`).
 
@@ -130,6 +148,9 @@ def register(app: typer.Typer) -> None:
         base_url: Annotated[str | None, typer.Option(help="Server URL for the openai sampler.")] = None,
         verifier: Annotated[str | None, typer.Option(help="Verifier; default: the task's own.")] = None,
         scorer: Annotated[list[str] | None, typer.Option(help="Per-sample scorer to run (repeatable).")] = None,
+        scorer_option: Annotated[list[str] | None, typer.Option(
+            help="Scorer option KEY=VALUE (repeatable), e.g. model=DIR; with several scorers "
+                 "NAME.KEY=VALUE, e.g. reward-model.model=DIR.")] = None,
         n: Annotated[int | None, typer.Option("-n", "--n", help="Samples per problem. [default: 16]")] = None,
         temperature: Annotated[float | None, typer.Option(help="[default: 0.6]")] = None,
         top_p: Annotated[float | None, typer.Option(help="[default: 0.95]")] = None,
@@ -164,10 +185,21 @@ def register(app: typer.Typer) -> None:
                              ("verifier_options", verifier_option)):
             if pairs:
                 given[field] = parse_options(pairs, field)
+        if scorer_option:
+            scorers = scorer if scorer is not None else values.get("scorers")
+            given["scorer_options"] = scorer_options(scorer_option, scorers if isinstance(scorers, list) else [])
         refuse_secrets(given)
         cli = set(given)  # what the command line gave: messages name it by its flag
         for field, options in given.items():
-            if field.endswith("_options"):
+            if field == "scorer_options":  # one level deeper: {scorer: {option: value}}
+                cli |= {f"{field}.{name}.{key}" for name, opts in options.items() for key in opts}
+                cli |= {f"{field}.{name}" for name in options}
+                merged = dict(values[field]) if isinstance(values.get(field), dict) else {}
+                for name, opts in options.items():
+                    own = merged.get(name)
+                    merged[name] = {**own, **opts} if isinstance(own, dict) else opts
+                values[field] = merged
+            elif field.endswith("_options"):
                 cli |= {f"{field}.{key}" for key in options}
                 base = values.get(field)
                 values[field] = {**base, **options} if isinstance(base, dict) else base or options
