@@ -193,3 +193,14 @@ def monkeys_args() -> list[str]:
     from conftest import MONKEYS
 
     return [MONKEYS]
+
+
+def test_ctrl_c_stops_it_cleanly(import_run: Path) -> None:
+    import signal
+
+    for v in start_viewer([import_run]):
+        assert v.get("/run/0").status_code == 200
+        v.process.send_signal(signal.SIGINT)
+        assert v.process.wait(timeout=30) == 0
+        err = v.process.stderr.read() if v.process.stderr else ""
+        assert "Traceback" not in err and "interrupted" not in err, err

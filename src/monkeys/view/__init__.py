@@ -18,7 +18,8 @@ __all__ = ["create_app", "serve"]
 def serve(run_dirs: list[Path], *, host: str = "127.0.0.1", port: int = 8765,
           ready: Callable[[str], None] | None = None) -> None:
     """Serve the viewer over `run_dirs` on `host:port` (port 0: any free one) until Ctrl-C; `ready` gets the
-    URL once the socket listens. The socket is bound here, so a port in use is one error line."""
+    URL once the socket listens. The socket is bound here, so a port in use is one error line. Ctrl-C stops
+it and returns."""
     import uvicorn
 
     app = create_app(run_dirs)  # a bad run directory fails here, before anything listens
@@ -38,5 +39,7 @@ def serve(run_dirs: list[Path], *, host: str = "127.0.0.1", port: int = 8765,
         ready(url)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C: nothing was being written
+        pass
     finally:
         sock.close()

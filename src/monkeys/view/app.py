@@ -36,7 +36,8 @@ from monkeys.view.templates import STYLE, environment
 
 PAGE = 50  # samples per page
 PROBLEM_PAGE = 200  # problems per page of the index
-DIFF_CHARS = 20_000  # characters of each side a diff compares (difflib is quadratic in the worst case)
+DIFF_CHARS = 20_000  # characters and lines of each side a diff compares (difflib is quadratic at worst)
+DIFF_LINES = 600
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none';"
        " frame-ancestors 'none'")
 _FIGURE_LOCK = threading.Lock()  # matplotlib's text layout is not safe across threads
@@ -101,7 +102,8 @@ def _svg(fig: Any) -> bytes:
 def create_app(run_dirs: list[Path]) -> Starlette:
     """The viewer over `run_dirs`; each store is opened once here, so a bad directory fails before serving
     (a `StoreError` naming it)."""
-    runs = [Run(i, Path(p), Path(p).resolve().name or str(p)) for i, p in enumerate(run_dirs)]
+    names = [Path(p).resolve().name or str(p) for p in run_dirs]
+    runs = [Run(i, Path(p), names[i] if names.count(names[i]) == 1 else str(p)) for i, p in enumerate(run_dirs)]
     for run in runs:
         run.queries()
     env = environment()
@@ -265,9 +267,7 @@ def create_app(run_dirs: list[Path]) -> Starlette:
             mine = next((v for v in s.verdicts if v["verifier"] == verifier), None)
             return f"#{s.index} ({mine['outcome']}: {mine['reason']})" if mine else f"#{s.index} (no verdict)"
 
-        table = difflib.HtmlDiff(wrapcolumn=100).make_table(
-            first.text[:DIFF_CHARS].splitlines(), second.text[:DIFF_CHARS].splitlines(),
-            str(escape(f"#{a}")), str(escape(f"#{b}")), context=True, numlines=3)
+        table = await run_in_threadpool(_diff_table, first.text, second.text, a, b)
         return page("diff.html", run=run, verifier=verifier, verifier_param=param, problem_id=problem_id, a=a,
                     b=b, a_label=label(first), b_label=label(second), table=Markup(table))  # HtmlDiff escapes text
 
@@ -312,6 +312,17 @@ class _Headers:
             await send(message)
 
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+def _diff_table(first: str, second: str, a: int, b: int) -> str:
+    """difflib's side-by-side table of two texts, cut to DIFF_CHARS / DIFF_LINES (it escapes the texts)."""
+    def lines(text: str) -> list[str]:
+        cut = text[:DIFF_CHARS].splitlines()[:DIFF_LINES]
+        return cut + (["[… cut: the rest is on the sample page]"] if len(cut) < len(text.splitlines()) or
+                      len(text) > DIFF_CHARS else [])
+
+    return difflib.HtmlDiff(wrapcolumn=100).make_table(
+        lines(first), lines(second), str(escape(f"#{a}")), str(escape(f"#{b}")), context=True, numlines=3)
 
 
 def _pretty(value: str | None) -> str:
