@@ -204,3 +204,28 @@ def test_ctrl_c_stops_it_cleanly(import_run: Path) -> None:
         assert v.process.wait(timeout=30) == 0
         err = v.process.stderr.read() if v.process.stderr else ""
         assert "Traceback" not in err and "interrupted" not in err, err
+
+
+def test_a_run_being_written_is_shown_as_it_changes(tmp_path: Path, import_run: Path) -> None:
+    """A writer holds the store open with commits in its WAL (a live run): the viewer reads beside it and its
+    cached per-problem counts follow each commit."""
+    import shutil
+
+    run = tmp_path / "live"
+    shutil.copytree(import_run, run)
+    writer = sqlite3.connect(run / "monkeys.db", isolation_level=None)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("INSERT OR REPLACE INTO meta VALUES ('note', '1')")  # a commit left in the WAL
+        assert (run / "monkeys.db-wal").stat().st_size > 0
+        for v in start_viewer([run]):
+            before = v.get("/run/0", show="unsolved").text
+            assert ">prob-0</a>" in before
+            writer.execute("UPDATE verdicts SET outcome = 'pass' WHERE sample_id = (SELECT sample_id FROM samples"
+                           " WHERE problem_id = 'prob-0' AND sample_index = 5)")
+            after = v.get("/run/0", show="unsolved").text
+            assert ">prob-0</a>" not in after
+            page = v.get("/run/0/problem", id="prob-0", outcome="pass").text
+            assert [i for i, _ in listed(page)] == [5]
+    finally:
+        writer.close()
