@@ -82,5 +82,6 @@ def test_bad_options_are_one_line_errors(monkeypatch) -> None:
     with pytest.raises(PluginError, match="engine 'nosuch'"):
         create("sampler", "local", engine="nosuch")
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if not installed
-    with pytest.raises(PluginError, match=r"pip install monkeys\[llamacpp\]"):
+    with pytest.raises(PluginError, match=r"^sampler 'local' engine 'llamacpp' needs llama-cpp-python: "
+                       r"pip install 'monkeys\[llamacpp\]'$"):
         create("sampler", "local", engine="llamacpp")

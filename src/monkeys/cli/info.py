@@ -31,9 +31,12 @@ def register(app: typer.Typer) -> None:
         console = Console()
         console.print(_table("sampler", "samplers"))
         try:
+            from monkeys.extras import missing
             from monkeys.samplers.local import embedded_model_path
 
-            console.print(f"embedded model: {embedded_model_path()}")
+            absent = missing("torch", "gguf", "tokenizers")
+            note = f" [yellow](needs {', '.join(absent)}: pip install 'monkeys\\[local]')[/]" if absent else ""
+            console.print(f"embedded model: {embedded_model_path()}{note}", soft_wrap=True)
         except Exception as exc:  # the listing must work even without the embedded model installed
             console.print(f"embedded model: not available ({exc})")
 

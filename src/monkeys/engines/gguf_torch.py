@@ -11,12 +11,14 @@ import importlib.util
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from monkeys.engines._tokenizer import GGUFTokenizer
 from monkeys.errors import PluginError, SamplerError
+from monkeys.extras import require
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _TOP_K = 256
@@ -45,15 +47,19 @@ def resolve_model(model: str | None) -> str:
 
 @dataclass
 class RowResult:
-    """Generated token ids of one row (end-of-turn token excluded) and why it ended ("stop", "length")."""
+    """Generated token ids of one row (end-of-turn token excluded) and why it ended ("stop", "length");
+    `logprobs[i]` is token i's log-probability under the model at temperature 1 (whatever the sampling
+    temperature and top-p: the model's own belief, comparable across runs)."""
 
     token_ids: list[int]
     finish_reason: str
     elapsed_s: float
+    logprobs: list[float] = field(default_factory=list)
 
 
 def load_engine(path: str, *, dtype: str = "float32", threads: int | None = None) -> TorchEngine:
     """One engine per (file, dtype, threads) per process: loading dequantizes ~100 MB, do it once."""
+    require("local", "torch", "gguf", "tokenizers", what="the embedded model")
     key = (os.path.realpath(path), dtype, threads)
     with _LOCK:
         engine = _ENGINES.get(key)
@@ -121,7 +127,7 @@ class TorchEngine:
                                 gate_up.to(self.dtype), w[p + "ffn_down.weight"].to(self.dtype)))
         inv = 1.0 / (self.rope_base ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim))
         self._inv_freq = inv
-        self.tokenizer = _load_tokenizer(path)
+        self.tokenizer = _load_tokenizer(reader, path)
         self.end_ids = _end_token_ids(self.tokenizer, reader)
         eos = reader.fields.get("tokenizer.ggml.eos_token_id")
         self.eos_id = int(eos.contents()) if eos is not None else min(self.end_ids)
@@ -130,8 +136,7 @@ class TorchEngine:
     def render(self, messages: Sequence[dict[str, str]], text: str) -> list[int]:
         """Prompt token ids: chat template over `messages` when given, else the raw `text`."""
         if messages:
-            rendered = self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True)
+            rendered = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True)
             return self.tokenizer.encode(rendered, add_special_tokens=False)
         return self.tokenizer.encode(text, add_special_tokens=False)
 
@@ -166,6 +171,9 @@ class TorchEngine:
             return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
         end = pos + seqlen
+        # Several new tokens after a cached prefix: SDPA's `is_causal` aligns its mask top-left, so
+        # query i (at pos + i) is given the keys up to pos + i explicitly.
+        mask = torch.ones(seqlen, end, dtype=torch.bool).tril(diagonal=pos) if pos and seqlen > 1 else None
         for (attn_norm, wqkv, wo, ffn_norm, wgu, wdown), (kc, vc) in zip(self.layers, cache, strict=True):
             x = F.rms_norm(h, (self.dim,), attn_norm, self.eps)
             qkv = x @ wqkv.T
@@ -174,8 +182,8 @@ class TorchEngine:
             v = qkv[..., nq + nkv:].view(bsz, seqlen, self.n_kv, hd).transpose(1, 2)
             kc[:, :, pos:end] = rope(k)
             vc[:, :, pos:end] = v
-            attn = F.scaled_dot_product_attention(rope(q), kc[:, :, :end], vc[:, :, :end],
-                                                  is_causal=seqlen > 1, enable_gqa=True)
+            attn = F.scaled_dot_product_attention(rope(q), kc[:, :, :end], vc[:, :, :end], attn_mask=mask,
+                                                  is_causal=seqlen > 1 and mask is None, enable_gqa=True)
             h = h + attn.transpose(1, 2).reshape(bsz, seqlen, self.dim) @ wo.T
             x = F.rms_norm(h, (self.dim,), ffn_norm, self.eps)
             gu = x @ wgu.T
@@ -211,6 +219,7 @@ class TorchEngine:
         n = len(seeds)
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         out: list[list[int]] = [[] for _ in range(n)]
+        lps: list[list[float]] = [[] for _ in range(n)]
         results: list[RowResult | None] = [None] * n
         with torch.inference_mode():
             cache = self.new_cache(1, len(prompt_ids) + max_tokens)
@@ -220,6 +229,8 @@ class TorchEngine:
             pos = len(prompt_ids)
             for step in range(max_tokens):
                 tokens = _sample(logits, [gens[i] for i in active], temperature, top_p)
+                chosen = logits.gather(1, torch.tensor(tokens)[:, None])[:, 0] - logits.logsumexp(dim=-1)
+                chosen_lp = chosen.tolist()
                 keep: list[int] = []
                 for j, row in enumerate(active):
                     tok = tokens[j]
@@ -227,6 +238,7 @@ class TorchEngine:
                         results[row] = RowResult(out[row], "stop", time.perf_counter() - t0)
                         continue
                     out[row].append(tok)
+                    lps[row].append(chosen_lp[j])
                     if should_stop is not None and should_stop(row, out[row]):
                         results[row] = RowResult(out[row], "stop", time.perf_counter() - t0)
                     elif step == max_tokens - 1:
@@ -242,8 +254,11 @@ class TorchEngine:
                 last = torch.tensor([[out[row][-1]] for row in active])
                 logits = self.forward(last, cache, pos)
                 pos += 1
-        return [r if r is not None else RowResult(out[i], "length", time.perf_counter() - t0)
-                for i, r in enumerate(results)]
+        final = [r if r is not None else RowResult(out[i], "length", time.perf_counter() - t0)
+                 for i, r in enumerate(results)]
+        for row, lp in zip(final, lps, strict=True):
+            row.logprobs = lp
+        return final
 
     def logprobs(self, prompt_ids: list[int], cont_ids: list[int]) -> list[float]:
         """Log-probability (temperature 1) of each token of `cont_ids` following `prompt_ids`."""
@@ -255,6 +270,61 @@ class TorchEngine:
             logits = self.forward(torch.tensor([ids]), cache, 0, last_only=False)[0]
             lp = torch.log_softmax(logits[len(prompt_ids) - 1:-1], dim=-1)
             return lp.gather(1, torch.tensor(cont_ids)[:, None])[:, 0].tolist()
+
+    # -- scoring with a reused prompt KV cache -------------------------------------------------------
+    def prefill(self, prompt_ids: list[int]) -> PromptCache:
+        """Run the prompt once; its cache then scores any number of continuations (`continuation_logprobs`)."""
+        import torch
+
+        with torch.inference_mode():
+            cache = self.new_cache(1, len(prompt_ids))
+            last = self.forward(torch.tensor([prompt_ids]), cache, 0)[0]
+            return PromptCache(len(prompt_ids), cache, torch.log_softmax(last, dim=-1))
+
+    def continuation_logprobs(self, prompt: PromptCache, conts: Sequence[Sequence[int]], *,
+                              batch_tokens: int = 512) -> list[list[float]]:
+        """`logprobs(prompt_ids, cont)` for each continuation, the prompt read from its cache.
+
+        Continuations of similar length share a forward pass (about `batch_tokens` tokens, padded on the
+        right: under causal attention a row never sees its padding). Each pass copies the prompt's cache
+        into its rows, so a pass costs its own tokens only, never the prompt's again.
+        """
+        import torch
+
+        out: list[list[float]] = [[] for _ in conts]
+        order = sorted((i for i, c in enumerate(conts) if c), key=lambda i: len(conts[i]))
+        start = 0
+        with torch.inference_mode():
+            while start < len(order):
+                stop = start + 1
+                while stop < len(order) and (stop + 1 - start) * len(conts[order[stop]]) <= batch_tokens:
+                    stop += 1
+                rows = order[start:stop]
+                start = stop
+                width = len(conts[rows[-1]])
+                ids = torch.tensor([list(conts[i]) + [0] * (width - len(conts[i])) for i in rows])
+                first = prompt.last_logprobs[ids[:, 0]].tolist()
+                if width == 1:
+                    lps = [[]] * len(rows)
+                else:
+                    cache = [[torch.cat([k.expand(len(rows), -1, -1, -1), k.new_empty(
+                        len(rows), self.n_kv, width, self.head_dim)], dim=2) for k in layer]
+                        for layer in prompt.cache]
+                    logits = self.forward(ids[:, :-1], cache, prompt.length, last_only=False)
+                    chosen = logits.gather(2, ids[:, 1:, None])[..., 0] - logits.logsumexp(dim=-1)
+                    lps = chosen.tolist()
+                for r, i in enumerate(rows):
+                    out[i] = [first[r], *lps[r][:len(conts[i]) - 1]]
+        return out
+
+
+@dataclass
+class PromptCache:
+    """A prompt's KV cache (per layer [k, v], one row) and the log-probabilities of the token after it."""
+
+    length: int
+    cache: list[list[Any]]
+    last_logprobs: Any
 
 
 def _sample(logits: Any, gens: Sequence[Any], temperature: float, top_p: float) -> list[int]:
@@ -288,18 +358,17 @@ def _sample(logits: Any, gens: Sequence[Any], temperature: float, top_p: float) 
     return out
 
 
-def _load_tokenizer(path: str) -> Any:
-    """The GGUF's own vocabulary, merges and chat template, converted by transformers (no network)."""
-    from transformers import AutoTokenizer
-
+def _load_tokenizer(reader: Any, path: str) -> GGUFTokenizer:
+    """The GGUF's own vocabulary, merges and chat template, built with `tokenizers` and jinja2 (no network)."""
     try:
-        return AutoTokenizer.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
-                                             local_files_only=True)
-    except Exception as exc:  # transformers raises many types for a bad file
+        return GGUFTokenizer.from_gguf(reader, path)
+    except SamplerError:
+        raise
+    except Exception as exc:  # tokenizers raises its own exception type for a bad vocabulary or merge
         raise SamplerError(f"cannot build a tokenizer from {path}: {exc}") from exc
 
 
-def _end_token_ids(tokenizer: Any, reader: Any) -> frozenset[int]:
+def _end_token_ids(tokenizer: GGUFTokenizer, reader: Any) -> frozenset[int]:
     """Tokens that end a completion: the file's EOS plus the usual end-of-turn markers it knows."""
     ids = set()
     field = reader.fields.get("tokenizer.ggml.eos_token_id")

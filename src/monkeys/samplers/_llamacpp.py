@@ -1,6 +1,6 @@
 """llama-cpp-python engine for the local sampler: one sample at a time, each with its own seed.
 
-Optional (`pip install monkeys[llamacpp]`); one `Llama` per model file per process.
+Optional (`pip install 'monkeys[llamacpp]'`); one `Llama` per model file per process.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from monkeys.core import Completion, Prompt, SampleRequest
 from monkeys.errors import PluginError
+from monkeys.extras import require
 
 _LOCK = threading.Lock()
 _MODELS: dict[tuple[str, int | None], LlamaEngine] = {}
@@ -19,11 +20,12 @@ _MODELS: dict[tuple[str, int | None], LlamaEngine] = {}
 
 def load_llama(path: str, *, threads: int | None = None, n_ctx: int = 4096) -> LlamaEngine:
     """The cached engine for `path`; a `PluginError` naming the install command if llama-cpp is missing."""
+    require("llamacpp", "llama-cpp-python", what="sampler 'local' engine 'llamacpp'")
     try:
         import llama_cpp
-    except ImportError as exc:
-        raise PluginError("sampler 'local' engine 'llamacpp' needs llama-cpp-python: "
-                          "pip install monkeys[llamacpp]") from exc
+    except ImportError as exc:  # installed but broken (a missing shared library)
+        raise PluginError(f"sampler 'local' engine 'llamacpp': llama-cpp-python does not import ({exc}); "
+                          "pip install --force-reinstall 'monkeys[llamacpp]'") from exc
     key = (os.path.realpath(path), threads)
     with _LOCK:
         if key not in _MODELS:
