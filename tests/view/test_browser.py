@@ -55,9 +55,15 @@ def test_pages_load_filters_work_and_screenshots_are_not_blank(browser: object, 
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)  # CSP violations too
 
     page.goto(viewer.url + "/")
     assert page.locator("text=imported-run").count() >= 1
+    page.select_option("header select[name=run]", label="second-run")  # the run selector
+    page.click("header button")
+    page.wait_for_load_state("load")
+    assert page.url.endswith("/run/1") and page.locator("h1").inner_text() == "second-run"
+    page.goto(viewer.url + "/")
     page.click("a:text('imported-run')")
     page.wait_for_load_state("load")
     assert page.url.endswith("/run/0")
@@ -93,4 +99,10 @@ def test_pages_load_filters_work_and_screenshots_are_not_blank(browser: object, 
     assert "<script>document.title='owned'</script>" in page.inner_text("#text")
     assert page.title() != "owned" and not dialogs
     assert shot(page, tmp_path / "view-sample.png") > 8
+    page.goto(viewer.url + "/run/0/problem?id=prob-6")
+    page.click("a:text('diff vs a pass')")
+    page.wait_for_load_state("load")
+    assert page.locator("table.diff").count() == 1 and page.title() != "owned"
+    assert shot(page, tmp_path / "view-diff.png") > 8
+    assert not errors and not dialogs, errors + dialogs
     page.close()

@@ -274,6 +274,9 @@ def create_app(run_dirs: list[Path]) -> Starlette:
     async def style(request: Request) -> Response:
         return Response(STYLE, media_type="text/css")
 
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)  # browsers ask for one; answering 404 reads as an error
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return page("message.html", status=404, title="Not found", message=str(exc))
 
@@ -288,6 +291,7 @@ def create_app(run_dirs: list[Path]) -> Starlette:
 
     app = Starlette(
         routes=[Route("/", index), Route("/go", go), Route("/static/style.css", style),
+                Route("/favicon.ico", no_icon),
                 Route("/run/{run}", run_page), Route("/run/{run}/coverage.svg", coverage_svg),
                 Route("/run/{run}/answers.svg", answers_svg), Route("/run/{run}/problem", problem_page),
                 Route("/run/{run}/sample", sample_page), Route("/run/{run}/diff", diff_page)],
