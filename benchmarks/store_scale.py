@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -66,13 +67,26 @@ def old_tree(where: Path) -> tuple[Path, bool]:
     return where / "src", True
 
 
-def monkeys(src: Path, *args: str) -> float:
+CPU: dict[str, dict[str, list[float]]] = {}  # metric -> version -> CPU seconds of the command
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def monkeys(src: Path, *args: str, metric: str = "", version: str = "") -> float:
+    """Wall seconds of one CLI command; its CPU seconds (user + system) go to `CPU` (on a shared machine
+    the wall clock waits for other processes, the CPU time does not)."""
     env = dict(os.environ, PYTHONPATH=str(src), MPLBACKEND="Agg")
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _CLI, *args], env=env, capture_output=True, text=True)
     took = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"monkeys {' '.join(args)} failed ({src}):\n{proc.stderr[-3000:]}")
+    if metric:
+        CPU.setdefault(metric, {}).setdefault(version, []).append(_children_cpu() - cpu)
     return took
 
 
@@ -114,9 +128,10 @@ def main() -> None:
             for name, src in versions.items():
                 run = work / f"{name}-{rep}"
                 shutil.rmtree(run, ignore_errors=True)
-                times["import (s)"][name].append(monkeys(src, "import", str(src_table), str(run)))
+                times["import (s)"][name].append(monkeys(src, "import", str(src_table), str(run), metric="import (s)",
+                                                          version=name))
                 size[name] = store_bytes(run) / rows
-                times["report (s)"][name].append(monkeys(src, "report", str(run)))
+                times["report (s)"][name].append(monkeys(src, "report", str(run), metric="report (s)", version=name))
                 print(f"  rep {rep + 1} {name}: import {times['import (s)'][name][-1]:.2f} s, report"
                       f" {times['report (s)'][name][-1]:.2f} s, {size[name]:.1f} bytes/row", flush=True)
         copies: dict[str, list[Path]] = {}
@@ -130,7 +145,7 @@ def main() -> None:
                 copies[name].append(run)
         for rep in range(args.compare_reps):
             for name, src in versions.items():
-                took = monkeys(src, "report", *map(str, copies[name]))
+                took = monkeys(src, "report", *map(str, copies[name]), metric="10-run comparison (s)", version=name)
                 times["10-run comparison (s)"][name].append(took)
                 print(f"  comparison rep {rep + 1} {name}: {took:.2f} s", flush=True)
 
@@ -148,6 +163,13 @@ def main() -> None:
                 ok = "met" if size["new"] <= goal else "NOT met"
                 print(f"{metric:<24} | {size['old']:>18.1f} | {size['new']:>18.1f} | "
                       f"{size['old'] / size['new']:5.1f}x | <= {goal:g} ({ok})")
+        print()
+        print("CPU seconds (user + system) of the same commands, best / median (what the wall clock is on an idle"
+              " machine, I/O waits apart):")
+        for metric, by_version in CPU.items():
+            cells = [f"{name} {min(x):.2f} / {statistics.median(x):.2f}" for name, x in by_version.items()]
+            print(f"  {metric:<24} " + " | ".join(cells))
+        print(f"  machine load while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print()
         for label, runs in (("report, 1 run", [work / "new-0"]), ("report, 10 runs", copies["new"])):
             split = stages(versions["new"], runs)

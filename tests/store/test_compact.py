@@ -84,7 +84,11 @@ def test_an_m001_store_migrates_with_every_value_intact(tmp_path: Path) -> None:
     db = connect(run)  # a writer upgrades
     assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")] == [n for n, _ in MIGRATIONS]
     assert _everything(db) == before
-    assert sorted(db.execute("SELECT created_at FROM row_times WHERE kind = 'sample'").fetchall()) == times
+    kept = db.execute("SELECT first_key, last_key, created_at FROM row_times WHERE kind = 'sample'").fetchall()
+    keys = [r[0] for r in db.execute("SELECT sample_id FROM sample_rows ORDER BY 1")]
+    assert sorted(next(t for first, last, t in kept if first <= k <= last) for k in keys) == [t for (t,) in times]
+    assert db.execute("SELECT count(*) FROM row_times WHERE kind = 'verdict'").fetchone() == (1,)  # one run of 'T'
+
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"samples", "verdicts", "scores"}.isdisjoint(tables)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -1,10 +1,15 @@
-"""Import correctness results made elsewhere into a new run store, so they can be analysed without re-running.
+"""Import results and samples made elsewhere into a new run store, so they can be analysed (or verified)
+without re-running.
 
-Two layouts: a table (Parquet, CSV, JSONL, optionally .gz) with `problem_id`, `sample_index`, `correct` and
-optional `model`, `text`, `prompt_tokens`, `completion_tokens`, `outcome`; or large_language_monkeys' YAML
-directory (one `<problem>.yaml` per problem with `samples` and `is_corrects`). A first pass validates every
-row, so bad input (a `DataError` naming file, row and field) writes nothing; the second writes columns in
-bulk through the normal schema, verdicts under verifier "imported". The run dir must not hold samples yet.
+`import_results`: correctness tables (Parquet, CSV, JSONL, optionally .gz) with `problem_id`,
+`sample_index`, `correct` and optional `model`, `text`, `prompt_tokens`, `completion_tokens`,
+`prompt_shared`, `finish_reason`, `outcome`, `answer`, `answer_key`, `details` (what `export` writes), or
+large_language_monkeys' YAML directory (one `<problem>.yaml` per problem with `samples` and `is_corrects`);
+verdicts go under verifier "imported". `import_samples`: samples to verify later (`monkeys verify`).
+A first pass validates every row, so bad input (a `DataError` naming file, row and field) writes nothing;
+the second writes everything in one transaction. Tables are read through Arrow and checked column-wise
+(dictionary-encoded problem ids, integer and boolean columns as arrays); only a column that fails the fast
+check is walked row by row, to name the row. The run dir must not hold samples yet.
 """
 
 from __future__ import annotations

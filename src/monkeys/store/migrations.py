@@ -137,11 +137,12 @@ CREATE TABLE score_rows (
     key INTEGER PRIMARY KEY,               -- sample_id << 8 | checkers.id of the scorer
     value REAL NOT NULL
 );
-CREATE TABLE row_times (                   -- per-row timestamps of rows written before m002 (none since)
+CREATE TABLE row_times (                   -- timestamps of the rows an m001 store held (none are kept since):
     kind TEXT NOT NULL,                    -- 'sample', 'verdict', 'score'
-    key INTEGER NOT NULL,                  -- the row's key in its compact table
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (kind, key)
+    first_key INTEGER NOT NULL,            -- the rows of `kind` with keys first_key..last_key at the upgrade
+    last_key INTEGER NOT NULL,             -- were all written at `created_at` (runs of equal times: an
+    created_at TEXT NOT NULL,              -- import's million rows share a few dozen)
+    PRIMARY KEY (kind, first_key)
 ) WITHOUT ROWID;
 """
 
@@ -281,13 +282,17 @@ def m002_compact(db: sqlite3.Connection) -> None:
         "INSERT INTO score_rows (key, value) SELECT (i.new << 8) | c.id, x.value FROM scores x"
         " JOIN _m002_ids i ON i.old = x.sample_id JOIN checkers c ON c.kind = 'scorer' AND c.name = x.scorer"
         " ORDER BY 1")
-    db.execute("INSERT INTO row_times SELECT 'sample', i.new, s.created_at FROM samples s"
-               " JOIN _m002_ids i ON i.old = s.sample_id")
-    db.execute("INSERT INTO row_times SELECT 'verdict', (i.new << 8) | c.id, v.created_at FROM verdicts v"
-               " JOIN _m002_ids i ON i.old = v.sample_id"
-               " JOIN checkers c ON c.kind = 'verifier' AND c.name = v.verifier")
-    db.execute("INSERT INTO row_times SELECT 'score', (i.new << 8) | c.id, x.created_at FROM scores x"
-               " JOIN _m002_ids i ON i.old = x.sample_id JOIN checkers c ON c.kind = 'scorer' AND c.name = x.scorer")
+    for kind, sql in (
+            ("sample", "SELECT i.new AS k, s.created_at AS t FROM samples s JOIN _m002_ids i ON i.old = s.sample_id"),
+            ("verdict", "SELECT (i.new << 8) | c.id AS k, v.created_at AS t FROM verdicts v"
+                        " JOIN _m002_ids i ON i.old = v.sample_id"
+                        " JOIN checkers c ON c.kind = 'verifier' AND c.name = v.verifier"),
+            ("score", "SELECT (i.new << 8) | c.id AS k, x.created_at AS t FROM scores x"
+                      " JOIN _m002_ids i ON i.old = x.sample_id"
+                      " JOIN checkers c ON c.kind = 'scorer' AND c.name = x.scorer")):
+        db.execute(  # runs of equal timestamps in key order, one row each
+            f"INSERT INTO row_times SELECT ?, MIN(k), MAX(k), t FROM (SELECT k, t, SUM(change) OVER (ORDER BY k) AS run"
+            f" FROM (SELECT k, t, t IS NOT LAG(t) OVER (ORDER BY k) AS change FROM ({sql}))) GROUP BY run", (kind,))
     for old, new in (("samples", "sample_rows"), ("verdicts", "verdict_rows"), ("scores", "score_rows")):
         before = db.execute(f"SELECT count(*) FROM {old}").fetchone()[0]
         after = db.execute(f"SELECT count(*) FROM {new}").fetchone()[0]
