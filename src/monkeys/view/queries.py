@@ -13,20 +13,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from monkeys.store.read import scorers, verifiers
+from monkeys.store.migrations import OUTCOMES, SAMPLE_SHIFT, is_compact
+from monkeys.store.read import checker_id, scorers, verifiers
 
 PREVIEW = 240  # characters of a sample shown in a list
-# The compact layout (store migration m002): sample key = problem position << 32 | sample index; verdict and
-# score key = sample key << 8 | checker id; outcome codes 0..3.
-SAMPLE_SHIFT = 32
-OUTCOMES = ("fail", "pass", "timeout", "error")
-_LOW = (1 << SAMPLE_SHIFT) - 1
-
-
-def is_compact(db: sqlite3.Connection) -> bool:
-    """Whether the store has the compact (m002) tables; an m001 store is read through its own tables."""
-    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sample_rows'").fetchone()
-    return found is not None
+_LOW = (1 << SAMPLE_SHIFT) - 1  # the sample-index bits of a sample key
 
 
 @dataclass
@@ -127,9 +118,7 @@ class Queries:
         return OUTCOMES[value] if self.compact and isinstance(value, int) else str(value)
 
     def _vid(self, verifier: str | None) -> int:
-        """The verifier's id in a compact store (the low byte of its verdict keys); 0, which no key has, if none."""
-        rows = self._q("SELECT id FROM checkers WHERE kind = 'verifier' AND name = ?", (verifier,))
-        return int(rows[0][0]) if rows else 0
+        return checker_id(self.db, "verifier", verifier)
 
     def _position(self, problem_id: str) -> int | None:
         rows = self._q("SELECT position FROM problems WHERE problem_id = ?", (problem_id,))
