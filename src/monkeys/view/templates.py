@@ -58,14 +58,14 @@ RUNS = """{% extends "base.html" %}
 <table><tr><th>run</th><th>directory</th><th>verifier</th><th>problems</th><th>solved</th><th>samples</th></tr>
 {% for s in summaries %}<tr><td><a href="/run/{{ s.run.index }}">{{ s.run.name }}</a></td>
 <td>{{ s.run.path }}</td><td>{{ s.verifier or "none" }}</td><td class="num">{{ s.problems }}</td>
-<td class="num">{{ s.solved }}</td><td class="num">{{ s.samples }}</td></tr>{% endfor %}</table>
+<td class="num">{{ num(s.solved) }}</td><td class="num">{{ num(s.samples) }}</td></tr>{% endfor %}</table>
 {% endblock %}
 """
 
 RUN = """{% extends "base.html" %}
 {% block title %}{{ run.name }} · monkeys view{% endblock %}
 {% block main %}<h1>{{ run.name }}</h1>
-<p class="muted">{{ run.path }} · {{ samples }} samples · {{ stats|length }} problems · solved {{ solved }}
+<p class="muted">{{ run.path }} · {{ num(samples) }} samples · {{ num(stats|length) }} problems · solved {{ num(solved) }}
 ({{ pct(solved / stats|length if stats else None) }}) · mean pass rate {{ pct(mean_rate) }}</p>
 {% if verifiers|length > 1 %}<p class="filters">verifier:
 {% for v in verifiers %}<a class="{{ 'on' if v == verifier }}" href="{{ url('/run/%d' % run.index, verifier=v) }}">{{ v }}</a>
@@ -81,7 +81,7 @@ RUN = """{% extends "base.html" %}
                       ('position', 'dataset order'), ('n', 'most samples')) %}
 <a class="{{ 'on' if sort == key }}" href="{{ url('/run/%d' % run.index, verifier=verifier_param, show=show, sort=key) }}">{{ label }}</a>
 {% endfor %}</p>
-<p class="muted">{{ total }} problem(s) listed{% if pages > 1 %}, page {{ page }} of {{ pages }}{% endif %}</p>
+<p class="muted">{{ num(total) }} problem(s) listed{% if pages > 1 %}, page {{ page }} of {{ pages }}{% endif %}</p>
 <table id="problems"><tr><th>problem</th><th>n</th><th>passes</th><th>pass rate</th><th>time-outs</th><th>errors</th>
 <th>status</th></tr>
 {% for p in rows %}<tr><td><a href="{{ url('/run/%d/problem' % run.index, id=p.problem_id, verifier=verifier_param) }}">{{ p.problem_id }}</a></td>
@@ -125,7 +125,7 @@ PROBLEM = """{% extends "base.html" %}
 <img class="plot" alt="answer histogram" src="{{ url('/run/%d/answers.svg' % run.index, id=problem_id, verifier=verifier_param) }}">
 {% endif %}
 <h2>Samples</h2>
-<p class="muted">{{ facets.samples }} sample(s); {{ total }} listed{% if pages > 1 %}, page {{ page }} of {{ pages }}{% endif %}</p>
+<p class="muted">{{ num(facets.samples) }} sample(s); {{ num(total) }} listed{% if pages > 1 %}, page {{ page }} of {{ pages }}{% endif %}</p>
 <p class="filters" id="outcome-filters">outcome:
 <a class="{{ 'on' if not outcome }}" href="{{ url(here, id=problem_id, verifier=verifier_param, reason=reason, answer=answer) }}">all</a>
 {% for o, count in facets.outcomes.items() %}<a class="{{ 'on' if outcome == o }}" data-outcome="{{ o }}"
@@ -214,6 +214,6 @@ def environment() -> jinja2.Environment:
                                   "problem.html": PROBLEM, "sample.html": SAMPLE, "diff.html": DIFF,
                                   "message.html": MESSAGE}),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(url=url, pct=pct, page_numbers=page_numbers)
+    env.globals.update(url=url, pct=pct, page_numbers=page_numbers, num=lambda n: f"{n:,}")
     env.globals["pager"] = env.get_template("pager.html").module.pager  # type: ignore[attr-defined]
     return env
