@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
 
         def ready(url: str) -> None:
             typer.echo(f"monkeys view: {url} (Ctrl-C to stop)", err=True)
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                typer.echo(f"warning: listening on {host}: anyone who can reach it can read these runs' samples",
+                           err=True)
             if browser:
                 import webbrowser
 
