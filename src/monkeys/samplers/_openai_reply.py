@@ -4,6 +4,7 @@ message and how long it asks us to wait. Pure functions over JSON and `httpx.Res
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 import time
 from typing import Any
@@ -27,7 +28,9 @@ def completions(data: Any, requests: list[SampleRequest], seed: int, latency: fl
     prefilled that prompt once for. A reply of the wrong shape (`choices` not a list of objects, text
     that is not a string) is a `SamplerError` naming what was expected; a missing or garbled `usage`
     counts 0 tokens. Unpaired
-    surrogates in the text (which a UTF-8 store cannot hold) become U+FFFD."""
+    surrogates in the text (which a UTF-8 store cannot hold) become U+FFFD. A choice's `logprobs` (chat:
+    `content[j].logprob`; completions: `token_logprobs[j]`) become `Completion.logprobs` when whole and
+    finite; anything else there is ignored (the sample is kept without them)."""
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list):
         raise SamplerError(f"the reply has no 'choices' list: {one_line(str(data))[:200]}")
@@ -43,9 +46,35 @@ def completions(data: Any, requests: list[SampleRequest], seed: int, latency: fl
     prompt = _count(usage.get("prompt_tokens")) or 0  # the prompt's length, read once for all the choices
     shared = max(1, min(len(choices), len(requests)))
     completion_parts = _split_completion(_count(usage.get("completion_tokens")) or 0, texts, finish, max_tokens)
+    lps = [choice_logprobs(c) for c in choices]
     return [Completion(index=r.index, seed=seed, text=t, prompt_tokens=prompt, completion_tokens=c,
-                       finish_reason=f, latency_s=latency, prompt_shared=shared)
-            for r, t, f, c in zip(requests, texts, finish, completion_parts, strict=False)]
+                       finish_reason=f, latency_s=latency, prompt_shared=shared, logprobs=lp)
+            for r, t, f, c, lp in zip(requests, texts, finish, completion_parts, lps, strict=False)]
+
+
+def choice_logprobs(choice: dict[str, Any]) -> tuple[tuple[str, float], ...] | None:
+    """(token, log-probability) of each token of a choice, in the chat or the completions format; None
+    when the choice has none or they are not whole (a missing or non-finite value)."""
+    data = choice.get("logprobs")
+    if not isinstance(data, dict):
+        return None
+    pairs: list[tuple[Any, Any]]
+    if isinstance(data.get("content"), list):  # chat: [{"token", "logprob", ...}]
+        pairs = [(e.get("token"), e.get("logprob")) if isinstance(e, dict) else (None, None)
+                 for e in data["content"]]
+    elif isinstance(data.get("token_logprobs"), list):  # completions: parallel lists
+        given = data.get("tokens")
+        tokens: list[Any] = given if isinstance(given, list) else []
+        values = data["token_logprobs"]
+        pairs = [(tokens[j] if j < len(tokens) else "", v) for j, v in enumerate(values)]
+    else:
+        return None
+    out = []
+    for token, value in pairs:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None
+        out.append((clean_text(token) if isinstance(token, str) else "", float(value)))
+    return tuple(out)
 
 
 def _count(value: Any) -> int | None:

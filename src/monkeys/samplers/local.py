@@ -42,8 +42,10 @@ class LocalSampler:
 
     def __init__(self, model: str | None = None, engine: Literal["torch", "llamacpp"] = "torch",
                  batch_size: Annotated[int, Ge(1)] = 16, threads: Annotated[int, Ge(1), SPEED_ONLY] | None = 1,
-                 dtype: Literal["float32", "bfloat16"] = "float32") -> None:
-        """`threads` sets torch's (process-wide) thread count; None keeps torch's default. 1 is the default
+                 dtype: Literal["float32", "bfloat16"] = "float32", logprobs: bool = False) -> None:
+        """`logprobs`: each completion carries its tokens' log-probabilities (at temperature 1, torch engine
+        only; a run stores their mean as the score "sampler-logprob").
+        `threads` sets torch's (process-wide) thread count; None keeps torch's default. 1 is the default
         because measured on 2 cores: 2 threads are ~1.4x faster when idle but ~10x slower once other
         processes (the verifier's sandbox) compete for the cores. float32 and bfloat16 measured equal."""
         if engine not in ENGINES:
@@ -54,6 +56,7 @@ class LocalSampler:
         self.model_name = os.path.basename(self.path).removesuffix(".gguf")
         self.engine_name = engine
         self.batch_size = batch_size
+        self.logprobs = logprobs
         if engine == "torch":
             from monkeys.engines.gguf_torch import load_engine
 
@@ -64,9 +67,10 @@ class LocalSampler:
             self._engine = load_llama(self.path, threads=threads)
 
     def sample(self, prompt: Prompt, requests: Sequence[SampleRequest], *, temperature: float, top_p: float,
-               max_tokens: int) -> list[Completion]:
+               max_tokens: int, logprobs: bool | None = None) -> list[Completion]:
         """Requests are sorted by index and drawn in chunks of `batch_size`, so one request list always
-        yields the same batches."""
+        yields the same batches. `logprobs` (default: the sampler's option) asks for the tokens'
+        log-probabilities (`monkeys serve` asks per request)."""
         ordered = sorted(requests, key=lambda r: r.index)
         if self.engine_name == "llamacpp":
             return [self._engine.complete(prompt, r, temperature=temperature, top_p=top_p,
@@ -74,11 +78,11 @@ class LocalSampler:
         out: list[Completion] = []
         for start in range(0, len(ordered), self.batch_size):
             out += self._sample_batch(prompt, ordered[start:start + self.batch_size], temperature, top_p,
-                                      max_tokens)
+                                      max_tokens, self.logprobs if logprobs is None else logprobs)
         return out
 
     def _sample_batch(self, prompt: Prompt, batch: Sequence[SampleRequest], temperature: float, top_p: float,
-                      max_tokens: int) -> list[Completion]:
+                      max_tokens: int, logprobs: bool = False) -> list[Completion]:
         engine = self._engine
         prompt_ids = engine.render(prompt.messages, prompt.text)
         stop = [s for s in prompt.stop if s]
@@ -95,13 +99,18 @@ class LocalSampler:
         for req, row in zip(batch, rows, strict=True):
             text = engine.decode(row.token_ids)
             cut = find_stop(text, stop)
+            ids, lps = row.token_ids, row.logprobs
             if cut >= 0:
                 text = text[:cut]
+                while ids and len(engine.decode(ids[:-1])) >= cut:  # keep the tokens that make the text
+                    ids, lps = ids[:-1], lps[:-1]
             completions.append(Completion(
                 index=req.index, seed=req.seed, text=text, prompt_tokens=len(prompt_ids),
                 completion_tokens=len(row.token_ids),  # like llama.cpp: the end-of-turn token not counted
                 finish_reason=row.finish_reason, latency_s=row.elapsed_s,
-                prompt_shared=len(batch)))  # the engine prefills the prompt once per batch
+                prompt_shared=len(batch),  # the engine prefills the prompt once per batch
+                logprobs=tuple((engine.decode([t]), lp) for t, lp in zip(ids, lps, strict=True))
+                if logprobs else None))
         return completions
 
     def close(self) -> None:

@@ -70,6 +70,9 @@ class OpenAISampler:
       exact with n = 1).
     - `latency_s`: wall time of the successful HTTP attempt (retries excluded; time queued on the
       server included, since the client cannot see it).
+    - `logprobs` (with the option `logprobs`): the sampled tokens' log-probabilities as the server reports
+      them (vLLM: under the model, before temperature; check your server), stored by a run as the mean,
+      score "sampler-logprob"; a server that sends none stores no such score.
     - `text`: an unpaired surrogate in the reply (invalid Unicode that no UTF-8 store can hold) becomes
       U+FFFD.
     Retries: 429, 5xx, connection errors (refused, reset, a body cut short) and bodies that are not JSON,
@@ -95,6 +98,7 @@ class OpenAISampler:
         timeout_s: Annotated[float, Gt(0), SPEED_ONLY] = 120.0, extra_body: dict[str, Any] | None = None,
         backoff_s: Annotated[float, Ge(0), SPEED_ONLY] = 1.0,
         max_backoff_s: Annotated[float, Ge(0), SPEED_ONLY] = 60.0, max_n: Annotated[int, Ge(1)] = 32,
+        logprobs: bool = False,
     ) -> None:
         if concurrency < 1 or max_n < 1:
             raise ConfigError(f"sampler openai: concurrency and max_n must be >= 1, got {concurrency}, {max_n}")
@@ -112,6 +116,7 @@ class OpenAISampler:
         self.extra_body = dict(extra_body or {})
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self.logprobs = logprobs
         key = api_key if api_key is not None else os.environ.get(api_key_env)
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._n_works = use_n  # turned off for good the first time the server does not honour `n`
@@ -234,6 +239,8 @@ class OpenAISampler:
                                "(set the sampler option chat=true)")
         if prompt.stop:
             body["stop"] = list(prompt.stop)
+        if self.logprobs:  # chat: a flag; completions: how many alternatives (1: vLLM and llama.cpp need > 0)
+            body["logprobs"] = True if chat else 1
         body.update(self.extra_body)
         return ("/chat/completions" if chat else "/completions"), body
 
