@@ -84,3 +84,18 @@ def test_resume_keeps_a_scorers_meaning_and_lets_speed_options_change(tmp_path: 
     added = stored_config(RunConfig())  # a scorer added on resume may take any options
     check_resume(added, RunConfig(scorers=["reward-model"], scorer_options={"reward-model": {"model": "/b"}}),
                  tmp_path)
+
+
+def test_a_scorer_added_on_resume_scores_the_stored_samples_in_groups(tmp_path: Path) -> None:
+    """The pipeline hands a scorer with `score_many` a problem's stored samples together, on resume too."""
+    base = [MONKEYS, "run", "--sampler", "scripted", "--problems", "2", "-n", "3", "--no-report", "--out", "r"]
+    first = subprocess.run(base, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run([*base, "--scorer", "logprob", "--scorer-option", "batch_tokens=64"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr
+    db = sqlite3.connect(tmp_path / "r" / "monkeys.db")
+    scores = db.execute("SELECT s.problem_id, sc.value FROM scores sc JOIN samples s USING (sample_id)"
+                        " WHERE sc.scorer = 'logprob'").fetchall()
+    db.close()
+    assert len(scores) == 6 and len({p for p, _ in scores}) == 2 and all(v < 0 for _, v in scores)
