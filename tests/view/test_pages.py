@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from conftest import HOSTILE, PROBLEMS, SAMPLES, Viewer, monkeys, snapshot, start_viewer
+from viewkit import HOSTILE, PROBLEMS, SAMPLES, Viewer, monkeys, snapshot, start_viewer
 
 
 def listed(html: str) -> list[tuple[int, str]]:
@@ -190,7 +190,7 @@ def test_view_help_lists_options() -> None:
 
 
 def monkeys_args() -> list[str]:
-    from conftest import MONKEYS
+    from viewkit import MONKEYS
 
     return [MONKEYS]
 

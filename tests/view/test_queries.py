@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import start_viewer
+from viewkit import start_viewer
 
 from monkeys.store import connect, open_readonly
 from monkeys.store.migrations import m001_initial
