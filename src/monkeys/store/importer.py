@@ -65,10 +65,11 @@ class _ArrowColumns(Mapping[str, list[Any]]):
     def __init__(self, batch: Any) -> None:
         self.batch = batch
         self.rows = int(batch.num_rows)
+        self._names = frozenset(batch.schema.names)
         self._lists: dict[str, list[Any]] = {}
 
     def __contains__(self, name: object) -> bool:
-        return name in self.batch.schema.names
+        return name in self._names
 
     def __getitem__(self, name: str) -> list[Any]:
         if name not in self:
@@ -335,9 +336,11 @@ def _first_pass(path: Path, kind: str) -> tuple[list[Problem], int]:
         _bools(cols, start, where)
         for field in ("prompt_tokens", "completion_tokens", "prompt_shared"):
             _ints(cols, field, start, where, required=False)
-        new = [u for u in uniq if u not in problems]
-        if new:
-            first_row = dict(zip(*np.unique(codes, return_index=True), strict=True))
+        if any(u not in problems for u in uniq):
+            described = "gt_answer" in cols or "prompt" in cols  # the YAML layout: prompt and answer per problem
+            first_row = np.zeros(len(uniq), dtype=np.int64)
+            if described:  # each problem's first row (the last write of a repeated index wins: reversed)
+                first_row[codes[::-1]] = np.arange(len(codes))[::-1]
             for u, pid in enumerate(uniq):
                 if pid in problems:
                     continue
@@ -350,6 +353,8 @@ def _first_pass(path: Path, kind: str) -> tuple[list[Problem], int]:
         rows += len(codes)
     if keys:
         allkeys = np.concatenate(keys)
+        if len(allkeys) < 2 or (allkeys[1:] > allkeys[:-1]).all():  # sorted input: no duplicate, no sort needed
+            return list(problems.values()), rows
         uniq, counts = np.unique(allkeys, return_counts=True)
         if (counts > 1).any():
             dup = int(uniq[np.argmax(counts > 1)])
@@ -397,7 +402,7 @@ def _write(path: Path, kind: str, run_dir: Path, problems: list[Problem], total:
             for start, cols, where in _batches(path, kind):
                 uniq, problem_codes = _id_codes(cols, start, where)
                 n = len(problem_codes)
-                codes = _outcome_codes(_bools(cols, start, where), cols.get("outcome"))
+                codes = _outcome_codes(_bools(cols, start, where), cols)
                 pos = np.array([position[p] for p in uniq], dtype=np.int64)[problem_codes]
                 sample_ids = pos << SAMPLE_SHIFT | _ints(cols, "sample_index", start, where, True)
                 names = _strings(cols, "model", model or "unknown")
@@ -455,42 +460,62 @@ def _optional_ints(cols: Columns, field: str, start: int, where: str, default: i
     return values
 
 
-def _outcome_codes(correct: list[bool | None] | np.ndarray, outcomes: list[Any] | None) -> np.ndarray:
+def _outcome_codes(correct: list[bool | None] | np.ndarray, cols: Columns) -> np.ndarray:
     """Outcome codes (0 fail, 1 pass, 2 timeout, 3 error, -1 no verdict); a `fail` an export of a monkeys run
-    calls timeout or error keeps its kind."""
+    calls timeout or error (its `outcome` column) keeps its kind."""
     if isinstance(correct, np.ndarray):
         codes = correct.astype(np.int64)
     else:
         codes = np.array([-1 if c is None else int(bool(c)) for c in correct], dtype=np.int64)
-    if outcomes is not None:
-        for i in np.flatnonzero(codes == 0).tolist():
-            kind = str(outcomes[i]).lower()
-            if kind in ("timeout", "error"):
-                codes[i] = 2 if kind == "timeout" else 3
+    if "outcome" not in cols or not (codes == 0).any():
+        return codes
+    column = cols.arrow("outcome") if isinstance(cols, _ArrowColumns) else None
+    if column is not None and _arrow_kind(column) == "str":
+        import pyarrow.compute as pc
+
+        lower = pc.utf8_lower(column)
+        for code, name in ((2, "timeout"), (3, "error")):
+            codes[(codes == 0) & pc.equal(lower, name).to_numpy(zero_copy_only=False)] = code
+        return codes
+    outcomes = cols["outcome"]
+    for i in np.flatnonzero(codes == 0).tolist():
+        kind = str(outcomes[i]).lower()
+        if kind in ("timeout", "error"):
+            codes[i] = 2 if kind == "timeout" else 3
     return codes
 
 
 def _details(cols: Columns, n: int) -> list[str | None] | None:
-    """Verdict details from an export's `answer`/`answer_key` columns (majority vote needs the keys), else
-    None; a `details` column (JSON text) is the base they are added to."""
+    """Verdict details from an export's `details` (JSON text) and `answer`/`answer_key` columns (majority
+    vote needs the keys; they win over the same keys in `details`), else None; `{}` is no details."""
     import json
 
-    if not any(c in cols for c in ("answer", "answer_key", "details")):
+    present = [c for c in ("answer", "answer_key", "details") if c in cols]
+    if isinstance(cols, _ArrowColumns):  # columns of nulls only (an export of a run without answers)
+        present = [c for c in present if cols.batch.column(c).null_count < cols.rows]
+    if not present:
         return None
+    texts = cols["details"] if "details" in present else [None] * n
+    answers = cols["answer"] if "answer" in present else None
+    answer_keys = cols["answer_key"] if "answer_key" in present else None
     out: list[str | None] = []
-    for i in range(n):
-        base: dict[str, Any] = {}
-        raw = cols["details"][i] if "details" in cols else None
-        if isinstance(raw, str) and raw.strip():
+    for i, raw in enumerate(texts):
+        base: dict[str, Any] | None = None
+        if isinstance(raw, str) and raw not in ("", "{}"):
             try:
                 loaded = json.loads(raw)
             except ValueError:
                 loaded = None
-            base = loaded if isinstance(loaded, dict) else {}
-        for name in ("answer", "answer_key"):
-            if name in cols and cols[name][i] is not None:
-                base[name] = cols[name][i]
-        out.append(json.dumps(base, sort_keys=True) if base else None)
+            base = loaded if isinstance(loaded, dict) and loaded else None
+        answer = None if answers is None else answers[i]
+        key = None if answer_keys is None else answer_keys[i]
+        if answer is not None or key is not None:
+            base = dict(base or {})
+            if answer is not None:
+                base["answer"] = answer
+            if key is not None:
+                base["answer_key"] = key
+        out.append(None if base is None else json.dumps(base, sort_keys=True))
     return out
 
 
