@@ -16,7 +16,6 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from monkeys.errors import DataError
 from monkeys.store.db import private_file, read_store
@@ -26,11 +25,21 @@ from monkeys.store.read import checker_id, run_verifier
 COLUMNS = ("problem_id", "sample_index", "seed", "text", "prompt_tokens", "completion_tokens", "finish_reason",
            "latency_s", "model", "verifier", "outcome", "reason", "correct", "prompt_shared", "answer", "answer_key",
            "details")
+
+
+
+def _answer(details: str, key: str) -> str:
+    """SQL for a details key as the export's text: a string as it is, another JSON value as JSON, else NULL."""
+    return (f"CASE json_type({details}, '$.{key}') WHEN 'text' THEN {details} ->> '$.{key}' WHEN 'null' THEN NULL"
+            f" ELSE {details} -> '$.{key}' END")
+
+
 _COMPACT = (
     "SELECT p.problem_id, s.sample_id & 4294967295, s.seed, s.text, s.prompt_tokens, s.completion_tokens, f.text,"
     " s.latency_s, m.text, CASE WHEN v.key IS NULL THEN NULL ELSE ?1 END,"
     " CASE v.outcome WHEN 0 THEN 'fail' WHEN 1 THEN 'pass' WHEN 2 THEN 'timeout' WHEN 3 THEN 'error' END, r.text,"
-    " v.outcome = 1, s.prompt_shared, CASE WHEN v.key IS NULL THEN NULL ELSE COALESCE(v.details, '{}') END"
+    f" v.outcome = 1, s.prompt_shared, {_answer('v.details', 'answer')}, {_answer('v.details', 'answer_key')},"
+    " CASE WHEN v.key IS NULL THEN NULL ELSE COALESCE(v.details, '{}') END"
     " FROM problems p JOIN sample_rows s ON s.sample_id BETWEEN p.position << 32 AND (p.position << 32) + 4294967295"
     " JOIN strings f ON f.id = s.finish JOIN strings m ON m.id = s.model"
     " LEFT JOIN verdict_rows v ON v.key = (s.sample_id << 8) | ?2 LEFT JOIN strings r ON r.id = v.reason"
@@ -38,7 +47,8 @@ _COMPACT = (
 _M001 = (
     "SELECT s.problem_id, s.sample_index, s.seed, s.text, s.prompt_tokens, s.completion_tokens,"
     " s.finish_reason, s.latency_s, s.model, v.verifier, v.outcome, v.reason,"
-    " CASE WHEN v.outcome IS NULL THEN NULL ELSE v.outcome = 'pass' END, 1, v.details"
+    f" CASE WHEN v.outcome IS NULL THEN NULL ELSE v.outcome = 'pass' END, 1, {_answer('v.details', 'answer')},"
+    f" {_answer('v.details', 'answer_key')}, v.details"
     " FROM samples s JOIN problems p ON p.problem_id = s.problem_id"
     " LEFT JOIN verdicts v ON v.sample_id = s.sample_id AND v.verifier = ?"
     " ORDER BY p.position, s.sample_index")
@@ -78,7 +88,7 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
         done = 0
         try:
             while rows := cursor.fetchmany(_BATCH):
-                writer.send([_row(r) for r in rows])
+                writer.send(rows)
                 done += len(rows)
                 if progress is not None:
                     progress(done, total)
@@ -100,22 +110,11 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
     return done
 
 
-def _row(r: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A query row as the export's columns: `correct` a bool, `answer`/`answer_key` out of the details."""
-    details = r[14]
-    answer = key = None
-    if details:
-        try:
-            parsed = json.loads(details)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            answer, key = parsed.get("answer"), parsed.get("answer_key")
-    return (*r[:12], None if r[12] is None else bool(r[12]), r[13], _text(answer), _text(key), details)
+_CORRECT = COLUMNS.index("correct")
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else value if isinstance(value, str) else json.dumps(value)
+def _bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
 
 
 def _parquet_writer(path: Path):  # type: ignore[no-untyped-def]
@@ -138,6 +137,7 @@ def _parquet_writer(path: Path):  # type: ignore[no-untyped-def]
                 except GeneratorExit:
                     return
                 columns = list(zip(*rows, strict=True))
+                columns[_CORRECT] = [_bool(x) for x in columns[_CORRECT]]
                 writer.write_batch(pa.record_batch([pa.array(c, type=f.type) for c, f in zip(columns, schema,
                                                                                               strict=True)],
                                                    schema=schema))
@@ -155,8 +155,10 @@ def _jsonl_writer(path: Path):  # type: ignore[no-untyped-def]
                     rows = yield
                 except GeneratorExit:
                     return
-                fh.writelines(json.dumps(dict(zip(COLUMNS, r, strict=True)), ensure_ascii=False) + "\n"
-                              for r in rows)
+                for r in rows:
+                    row = dict(zip(COLUMNS, r, strict=True))
+                    row["correct"] = _bool(row["correct"])
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     gen = run()
     next(gen)
