@@ -201,3 +201,20 @@ def test_prompt_shared_is_stored_and_prices_the_prompt_once(tmp_path: Path) -> N
     from monkeys.analysis.cost import TokenStats
 
     assert tokens == pytest.approx(TokenStats.from_arrays(np.full(4, p), np.full(4, c), np.full(4, 4)))
+
+
+def test_an_upgraded_store_gives_back_the_pages_it_freed(tmp_path: Path) -> None:
+    run = _m001_store(tmp_path / "old")
+    db = sqlite3.connect(run / "monkeys.db")
+    with db:
+        db.executemany("INSERT INTO samples VALUES (?, 'c', ?, 0, '', 0, 0, 'stop', 0, 'llama', ?)",
+                       ((1000 + i, i, f"2026-01-01T00:00:{i % 60:02d}.{i:06d}") for i in range(20_000)))
+        db.execute("INSERT INTO verdicts SELECT sample_id, 'math', 'fail', 'wrong', '{}', 0, 0.0, created_at"
+                   " FROM samples WHERE problem_id = 'c'")
+    db.close()
+    before = (run / "monkeys.db").stat().st_size
+    db = connect(run)
+    assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 20_008
+    db.close()
+    assert (run / "monkeys.db").stat().st_size < before

@@ -98,8 +98,12 @@ def _reclaim(db: sqlite3.Connection) -> None:
     Best effort: a reader holding the store open makes it wait or fail, and the store is correct either way."""
     free, pages = (db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("freelist_count", "page_count"))
     if free > 256 and free * 4 > pages:
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("VACUUM")
+        db.execute("PRAGMA busy_timeout=0")  # a reader holding the store: skip it rather than wait
+        try:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("VACUUM")
+        finally:
+            db.execute("PRAGMA busy_timeout=30000")
 
 
 def private_file(path: Path) -> Path:
