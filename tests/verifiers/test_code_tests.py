@@ -93,7 +93,8 @@ def test_mutated_mbpp_fails() -> None:
 
 def test_top_level_code_after_a_correct_function_is_stripped_and_recorded() -> None:
     r = _rows(DATA / "humaneval/HumanEval.jsonl")[2]
-    text = r["prompt"] + r["canonical_solution"] + "\nprint(truncate_number(3.5))\nx = input()\nimport sys\nsys.exit(1)\n"
+    tail = "\nprint(truncate_number(3.5))\nx = input()\nimport sys\nsys.exit(1)\n"
+    text = r["prompt"] + r["canonical_solution"] + tail
     verdict = CodeTests().verify(humaneval_problem(r), Sample(r["task_id"], 0, 0, text))
     assert verdict.passed, verdict
     assert len(verdict.details["stripped"]) == 3, verdict.details  # print, input() assignment, sys.exit
