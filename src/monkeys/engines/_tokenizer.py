@@ -53,8 +53,8 @@ class GGUFTokenizer:
         for i, tok in enumerate(tokens):
             # A token outside the byte alphabet is stored as raw text: spell its UTF-8 bytes (as transformers does).
             vocab[tok if set(tok) <= spelled else "".join(_byte_alphabet()[b] for b in tok.encode())] = i
-        pairs = [tuple(m.split(" ", 1)) for m in merges]
-        tk = Tokenizer(models.BPE(vocab=vocab, merges=pairs, fuse_unk=False, byte_fallback=False))  # type: ignore[arg-type]
+        pairs: list[tuple[str, str]] = [(a, b) for a, _, b in (m.partition(" ") for m in merges)]
+        tk = Tokenizer(models.BPE(vocab=vocab, merges=pairs, fuse_unk=False, byte_fallback=False))
         split = _SPLITS.get(pre or "")
         if split is None:
             tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)

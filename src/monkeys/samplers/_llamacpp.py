@@ -22,7 +22,7 @@ def load_llama(path: str, *, threads: int | None = None, n_ctx: int = 4096) -> L
     """The cached engine for `path`; a `PluginError` naming the install command if llama-cpp is missing."""
     require("llamacpp", "llama-cpp-python", what="sampler 'local' engine 'llamacpp'")
     try:
-        import llama_cpp
+        import llama_cpp  # type: ignore[import-not-found]  # the optional llamacpp extra
     except ImportError as exc:  # installed but broken (a missing shared library)
         raise PluginError(f"sampler 'local' engine 'llamacpp': llama-cpp-python does not import ({exc}); "
                           "pip install --force-reinstall 'monkeys[llamacpp]'") from exc
