@@ -40,6 +40,7 @@ from monkeys.store import (
     read_meta,
     read_problems,
     sample_indices,
+    solved_problems,
     store_path,
     unscored_samples,
     unverified_samples,
@@ -339,9 +340,7 @@ def _prepare_store(config: RunConfig, run_dir: Path, problems: list[Problem], sa
                     pending[key] = (sample, False, [])
                 if name not in pending[key][2]:
                     pending[key][2].append(name)
-        solved = {r[0] for r in db.execute(
-            "SELECT DISTINCT s.problem_id FROM verdicts v JOIN samples s USING (sample_id)"
-            " WHERE v.verifier = ? AND v.outcome = 'pass'", (vname,))}
+        solved = solved_problems(db, vname)
     except sqlite3.Error as exc:  # a full disk, "database is locked" after the busy timeout, an I/O error
         raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
     finally:

@@ -43,7 +43,7 @@ from monkeys.pipeline import (
 from monkeys.registry import OptionError, check_options, create, get_plugin
 from monkeys.store import StoreWriter, connect, read_config, read_meta, read_problems, store_path
 from monkeys.store.lock import RunLock
-from monkeys.store.read import unverified_samples
+from monkeys.store.read import solved_problems, unverified_samples
 from monkeys.store.writer import write_meta
 
 MADE_BY = "monkeys verify"  # config["made_by"] of a run whose samples came from a file
@@ -118,7 +118,7 @@ def import_file(source: Path, *, task: str, out: Path, data: str | None = None,
         if model:  # else the report names the models of the file's rows
             meta["model"] = model
         import_samples(source, out, problems, task=task, config=stored, meta=meta, model=model,
-                       progress=on_import)
+                       progress=on_import, aliases=short_ids(problems))
     return config, stored
 
 
@@ -145,6 +145,18 @@ def verify_file(source: Path, *, task: str, out: Path, data: str | None = None,
         finally:
             db.close()
         return _verify_locked(Path(out), vname, dict(verifier_options or {}), verify_workers, progress, main=True)
+
+
+def short_ids(problems: list[Problem]) -> dict[str, str]:
+    """Other names a samples file may use for the task's problems: the last part of an id with a `/`
+    (large_language_monkeys names its files by the dataset row, `0.yaml` for gsm8k's `test/0`, and by the
+    problem's name for CodeContests' `source/name`), where that part names one problem and is no id itself."""
+    ids = {p.problem_id for p in problems}
+    found: dict[str, list[str]] = {}
+    for p in problems:
+        if "/" in p.problem_id:
+            found.setdefault(p.problem_id.rsplit("/", 1)[1], []).append(p.problem_id)
+    return {short: full[0] for short, full in found.items() if len(full) == 1 and short and short not in ids}
 
 
 def _holds_samples(run_dir: Path) -> bool:
@@ -263,9 +275,7 @@ def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: 
             model = str(read_meta(db, "model") or "unknown")
             total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
             todo = unverified_samples(db, key)
-            solved = {r[0] for r in db.execute(
-                "SELECT DISTINCT s.problem_id FROM verdicts v JOIN samples s USING (sample_id)"
-                " WHERE v.verifier = ? AND v.outcome = 'pass'", (key,))}
+            solved = solved_problems(db, key)
             protections = _protections(verifier)
             if main:
                 write_meta(db, "protections", protections)

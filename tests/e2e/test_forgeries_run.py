@@ -53,7 +53,7 @@ def _check_store(out: Path, responses: list[str], n_problems: int) -> None:
 
 def _check_report(output: str, n_problems: int) -> None:
     assert f"0/{n_problems} problems solved" in output, output[-2000:]
-    coverage = re.findall(r"│\s*\d+\s*│\s*([0-9.]+)\s*│", output)
+    coverage = re.findall(r"│\s*\d+\s*│\s*([0-9.]+)%\s*│", output)  # the report prints percent
     assert coverage and all(float(c) == 0.0 for c in coverage), output[-2000:]
 
 

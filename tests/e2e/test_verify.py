@@ -186,3 +186,23 @@ def test_imported_run_gets_verdicts_of_a_real_verifier(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert _verdicts(run, "math-answer") == {("p1", 0): "pass", ("p1", 1): "fail"}
     assert _verdicts(run, "imported") == {("p1", 0): "pass", ("p1", 1): "pass"}
+
+
+def test_the_papers_yaml_layout_of_raw_generations_is_verified_against_the_task(tmp_path: Path) -> None:
+    """large_language_monkeys writes one `<row>.yaml` per GSM8K problem (prompt, question, samples,
+    gt_answer; no verdicts): its files name the task's `test/<row>` problems."""
+    data = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "gsm8k" / "test.jsonl"
+    if not data.exists():
+        pytest.skip(f"{data} absent (the repo's sibling shared/data)")
+    yaml_dir = tmp_path / "llmonk"
+    yaml_dir.mkdir()
+    for row, answer in ((0, 18), (1, 3)):
+        (yaml_dir / f"{row}.yaml").write_text(
+            f"prompt: 'Question: ...'\nquestion: '...'\ngt_answer: 'so #### {answer}'\nsamples:\n"
+            f"- ' She makes {answer} dollars.\\n#### {answer}'\n- ' It is 5.\\n#### 5'\n")
+    run = tmp_path / "run"
+    done = monkeys("verify", str(yaml_dir), "--task", "gsm8k", "--data", str(data), "--task-option", "shots=0",
+                   "--out", str(run), "--no-report")
+    assert done.returncode == 0, done.stderr
+    assert _verdicts(run) == {("test/0", 0): "pass", ("test/0", 1): "fail", ("test/1", 0): "pass",
+                              ("test/1", 1): "fail"}

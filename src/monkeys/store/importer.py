@@ -576,8 +576,9 @@ class _SampleBatch:
 
 
 def _sample_batches(path: Path, kind: str, known: dict[str, int], task: str,
-                    model: str | None) -> Iterator[_SampleBatch]:
-    """Validated batches of samples to verify (the same on both passes: numbering is deterministic)."""
+                    model: str | None, aliases: dict[str, str] | None = None) -> Iterator[_SampleBatch]:
+    """Validated batches of samples to verify (the same on both passes: numbering is deterministic).
+    A row's problem id that is not one of `known` but one of `aliases` is stored as the id it stands for."""
     batches = _sample_yaml_batches(path) if kind == "yaml" else _table_batches(path, kind)
     counters: dict[str, int] = {}
     for start, raw, where in batches:
@@ -589,6 +590,9 @@ def _sample_batches(path: Path, kind: str, known: dict[str, int], task: str,
         positions = np.empty(n, dtype=np.int64)
         for i, pid in enumerate(ids):
             pos = known.get(pid)
+            if pos is None and aliases and pid in aliases:
+                ids[i] = pid = aliases[pid]
+                pos = known.get(pid)
             if pos is None:
                 few = ", ".join(repr(p) for p in list(known)[:3]) + (", ..." if len(known) > 3 else "")
                 raise DataError(f"{where} row {start + i}: field 'problem_id': {pid!r} is not a problem of task"
@@ -626,14 +630,15 @@ def _sample_kind(path: Path) -> str:
 
 def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: str, config: dict[str, Any],
                    meta: dict[str, Any] | None = None, model: str | None = None,
-                   progress: Progress | None = None) -> ImportSummary:
+                   progress: Progress | None = None, aliases: dict[str, str] | None = None) -> ImportSummary:
     """Store samples made elsewhere, unverified, in a new run store, for `monkeys verify` to verify.
 
     `path`: a table (Parquet, CSV, JSONL, optionally .gz) with `problem_id`, `text` and optional
     `sample_index` (else each problem's rows are numbered 0, 1, ... in file order), `model`, `prompt_tokens`,
     `completion_tokens`, `finish_reason`, `prompt_shared` (`correct`/`outcome` are ignored); a directory of
     large_language_monkeys YAML files with raw generations; or SWE-bench predictions (`instance_id`,
-    `model_patch`, `model_name_or_path`). Every problem id must be one of `problems` (the task's).
+    `model_patch`, `model_name_or_path`). Every problem id must be one of `problems` (the task's), or a key
+    of `aliases` (another name of one: the paper's YAML files are named `0.yaml` for the task's `test/0`).
     The whole file is validated first (`DataError` naming file, row and field; nothing written), then meta
     (`config`, `created_at`, `meta`), the problems the file uses (in the order of `problems`) and the
     samples are written in one transaction under the run directory's lock: a kill leaves all or nothing.
@@ -645,7 +650,7 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
     kind = _sample_kind(path)
     known = {p.problem_id: i for i, p in enumerate(problems)}
     positions, indices = [], []
-    for batch in _sample_batches(path, kind, known, task, model):
+    for batch in _sample_batches(path, kind, known, task, model, aliases):
         positions.append(batch.positions)
         indices.append(batch.index)
     pos = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
@@ -674,7 +679,7 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
                 done = 0
                 with db:  # one transaction: a kill leaves nothing or everything
                     insert_header(db, header, used)
-                    for batch in _sample_batches(path, kind, known, task, model):
+                    for batch in _sample_batches(path, kind, known, task, model, aliases):
                         insert_bulk(db, keys, stored[batch.positions] << SAMPLE_SHIFT | batch.index,
                                     texts=batch.texts, prompt_tokens=batch.prompt_tokens,
                                     completion_tokens=batch.completion_tokens, prompt_shared=batch.shared,

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[3]
 SCRIPTED = ["--sampler", "scripted", "--problems", "2", "-n", "3"]
 SETPRIV = shutil.which("setpriv")
 SYSTEM_PYTHON = Path("/usr/bin/python3")
-MONKEYS_TABLES = {"_migrations", "meta", "problems", "samples", "verdicts", "scores"}
+MONKEYS_TABLES = {"_migrations", "meta", "problems", "sample_rows", "verdict_rows", "score_rows", "strings", "checkers"}
 
 
 # ---- helpers --------------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def _corrupt_samples_page(run: Path) -> None:
     """Only the page holding the samples: the store opens and its schema checks out; a query then fails."""
     path = run / "monkeys.db"
     db = sqlite3.connect(path)
-    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'samples'").fetchone()[0]
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sample_rows'").fetchone()[0]
     db.close()
     data = bytearray(path.read_bytes())
     page = int.from_bytes(data[16:18], "big")
@@ -396,7 +396,7 @@ def test_a_migration_failing_midway_leaves_the_previous_version(run_copy: Path, 
 
     def m002_fixed(db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE added (x INTEGER)")
-        db.execute("ALTER TABLE samples ADD COLUMN y")
+        db.execute("ALTER TABLE problems ADD COLUMN y")
 
     monkeypatch.setattr(migrations_module, "MIGRATIONS", [*MIGRATIONS, ("m002_half", m002_fixed)])
     monkeypatch.setattr("monkeys.store.db.MIGRATIONS", migrations_module.MIGRATIONS)
