@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """How a verification ended. `reason` on the verdict says why in words."""
 
     PASS = "pass"

@@ -173,7 +173,7 @@ def selection_curves_from_arrays(
                 perms_by_n[n] = np.ascontiguousarray(
                     rng.permuted(np.tile(np.arange(n, dtype=np.int64), (n_subsets, 1)), axis=1).T)
             totals["weighted_vote"] += _weighted_curve(labels, class_ok, perms_by_n[n], ks, vote_weights(s))
-    return {m: {k: float(v / len(correct)) for k, v in zip(ks, totals[m])} for m in methods}
+    return {m: {k: float(v / len(correct)) for k, v in zip(ks, totals[m], strict=True)} for m in methods}
 
 
 # ---- curves from the run store ------------------------------------------------------------------------

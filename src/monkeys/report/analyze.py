@@ -216,7 +216,7 @@ def compare_runs(analyses: list[RunAnalysis], *, ks: list[int] | None = None) ->
     neighbours in the ranking for many) at that k and at k=100; find the cheapest run per target."""
     ready = [a for a in analyses if a.ks]
     mks = matrix_ks_for(analyses, ks)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for a in analyses:
         usable = [k for k in mks if a.ks and k <= a.n_min]
         values = dict(zip(usable, pass_at_ks(a.run.n, a.run.c, usable).mean(axis=0).tolist(), strict=True)) \

@@ -199,7 +199,7 @@ def _selection(db: sqlite3.Connection, n: np.ndarray, verifier: str | None) -> d
     if not is_compact(db) and not db.execute(
             "SELECT 1 FROM verdicts WHERE json_extract(details, '$.answer_key') IS NOT NULL LIMIT 1").fetchone():
         return {}  # no extracted answers (code or imported runs): nothing to select between
-    scorer = (scorers(db) or [None])[0]
+    scorer = next(iter(scorers(db)), None)
     try:
         curves = selection_curves(db, default_ks(n_min), scorer=scorer, verifier=verifier)
     except Exception:  # noqa: BLE001 - an optional section must not sink the whole report
@@ -214,8 +214,8 @@ def _normalise_curves(curves: Any, ks: list[int]) -> dict[str, dict[int, float]]
         if isinstance(curve, dict):
             points = {int(k): float(v) for k, v in curve.items()}
         elif hasattr(curve, "ks"):
-            values = next((getattr(curve, a) for a in ("values", "accuracy", "curve") if hasattr(curve, a)), [])
-            points = {int(k): float(v) for k, v in zip(curve.ks, values, strict=False)}
+            found: Any = next((getattr(curve, a) for a in ("values", "accuracy", "curve") if hasattr(curve, a)), [])
+            points = {int(k): float(v) for k, v in zip(curve.ks, found, strict=False)}
         else:
             points = {k: float(v) for k, v in zip(ks, curve, strict=False)}
         if points and method != "coverage":  # the report draws coverage itself

@@ -7,7 +7,7 @@ low curves are the ones a comparison is about); long run names and titles are sh
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monkeys.report.analyze import RunAnalysis
 
@@ -60,7 +60,7 @@ def _title(ax: object, text: str) -> None:
     ax.set_title("\n".join(textwrap.wrap(text, TITLE_WIDTH)[:3]), fontsize=10)  # type: ignore[attr-defined]
 
 
-def _legend_outside(fig: Figure, ax: object, extra: list[object] | None = None) -> None:
+def _legend_outside(fig: Figure, ax: Any, extra: list[tuple[Any, str]] | None = None) -> None:
     """A figure legend right of the axes; the figure grows by the legend's width so the plot keeps its size."""
     handles, labels = ax.get_legend_handles_labels()  # type: ignore[attr-defined]
     handles, labels = handles + [h for h, _ in extra or []], labels + [lab for _, lab in extra or []]
@@ -87,7 +87,7 @@ def _log_x(ax: object, *, plain: bool = True) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())  # type: ignore[attr-defined]
 
 
-def _fit_proxy() -> list[object]:
+def _fit_proxy() -> list[tuple[Any, str]]:
     from matplotlib.lines import Line2D
 
     return [(Line2D([], [], ls="--", color="0.4", lw=1), "dashed: power-law fit")]

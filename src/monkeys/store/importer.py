@@ -317,7 +317,7 @@ def _id_codes(cols: Columns, start: int, where: str, needs: str = "problem_id, s
     kind = "other" if column is None else _arrow_kind(column)
     if kind == "int":
         column, kind = pc.cast(column, pa.string()), "str"
-    if kind == "str" and (not len(column) or pc.min(pc.utf8_length(column)).as_py() > 0):
+    if column is not None and kind == "str" and (not len(column) or pc.min(pc.utf8_length(column)).as_py() > 0):
         encoded = pc.dictionary_encode(column)
         return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     ids = _ids(cols, start, where, needs)
@@ -355,9 +355,9 @@ def _first_pass(path: Path, kind: str) -> tuple[list[Problem], int]:
         allkeys = np.concatenate(keys)
         if len(allkeys) < 2 or (allkeys[1:] > allkeys[:-1]).all():  # sorted input: no duplicate, no sort needed
             return list(problems.values()), rows
-        uniq, counts = np.unique(allkeys, return_counts=True)
+        keyset, counts = np.unique(allkeys, return_counts=True)
         if (counts > 1).any():
-            dup = int(uniq[np.argmax(counts > 1)])
+            dup = int(keyset[np.argmax(counts > 1)])
             pid = list(problems)[dup >> 32]
             raise DataError(f"{path}: duplicate (problem_id, sample_index) = ({pid!r}, {dup & 0xFFFFFFFF})")
     return list(problems.values()), rows

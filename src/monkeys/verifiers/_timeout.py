@@ -120,7 +120,7 @@ class DeadlinePool:
                     self._busy[i] = False
                 self._cond.notify_all()
         with self._cond:
-            for i, worker in zip(free, started):
+            for i, worker in zip(free, started, strict=True):
                 self._slots[i] = worker
 
     def _acquire(self, prefer: int | None) -> int:
@@ -165,7 +165,7 @@ class DeadlinePool:
         """Stop every worker (a busy one when its call returns). Safe to call twice."""
         with self._cond:
             self._closed = True
-            idle = [w for w, busy in zip(self._slots, self._busy) if w is not None and not busy]
+            idle = [w for w, busy in zip(self._slots, self._busy, strict=True) if w is not None and not busy]
             self._slots = [None if w in idle else w for w in self._slots]
             self._cond.notify_all()
         for worker in idle:
