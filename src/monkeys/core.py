@@ -58,6 +58,7 @@ class Problem:
     - code with assert tests (HumanEval/MBPP): ``{"kind": "asserts", "prompt_code": str,
       "test_code": str, "entry_point": str | None, "setup_code": str}``; the program run is the
       extracted code, then setup, then test code, then ``check(entry_point)`` when an entry point is given.
+      An optional ``"solution"`` (a correct program) lets `code-tests` derive the problem's time limit.
     - code with stdin/stdout tests (CodeContests): ``{"kind": "stdio", "tests": [{"stdin": str,
       "stdout": str}, ...]}``.
     - math answers (GSM8K/MATH): ``{"answer": str}``.
