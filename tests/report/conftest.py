@@ -30,6 +30,12 @@ def write_run(run_dir: Path, correct: np.ndarray, *, model: str = "SmolLM2-135M"
 
 
 @pytest.fixture
+def run_writer() -> Callable[..., Path]:
+    """`write_run` for a test (a fixture: `from conftest import` names whichever conftest pytest loaded last)."""
+    return write_run
+
+
+@pytest.fixture
 def make_run(tmp_path: Path) -> Callable[..., Path]:
     def make(name: str, rates: list[float], n: int, seed: int = 0, **kw: object) -> Path:
         rng = np.random.default_rng(seed)

@@ -143,14 +143,13 @@ def test_time_outs_are_counted_per_problem(imported: Callable[..., Path]) -> Non
                                           "per_problem": {"p001": 3, "p004": 2}}
 
 
-def test_another_verifier_stored_in_the_run_is_reported_with_verifier(tmp_path: Path) -> None:
-    from conftest import write_run
-
+def test_another_verifier_stored_in_the_run_is_reported_with_verifier(tmp_path: Path,
+                                                                       run_writer: Callable[..., Path]) -> None:
     from monkeys.core import Outcome, Verdict
     from monkeys.store import StoreWriter
 
     correct = spread(10, 16, 4)
-    run = write_run(tmp_path / "two", correct, verifier="math-verify")
+    run = run_writer(tmp_path / "two", correct, verifier="math-verify")
     writer = StoreWriter(run)
     for i in range(10):
         for j in range(16):
