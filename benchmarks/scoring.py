@@ -4,7 +4,13 @@ reused across a problem's samples), on the same GSM8K samples, side by side.
 The samples are drawn once with the embedded model (`monkeys run --task gsm8k`, 8-shot prompts of ~1,000
 tokens) into a run directory under the temp directory that later runs reuse (or pass `--run DIR`). Each
 repetition scores every problem's samples with both scorers, in alternating order, each built afresh (no
-prompt cache carried over), and checks that the scores agree within 1e-4. Usage:
+prompt cache carried over), and checks that the scores agree within 1e-4.
+
+What bounds the ratio: after, a problem costs one prefill of its prompt plus its samples' own tokens (each
+also attending to the whole prompt); before, every sample costs the prompt again. With n samples of c
+tokens after a prompt of P tokens the ratio tends to n(P + c) / (P + n·c·k), k ~ 1.4 the extra cost of a
+continuation token (the output layer and attention over the prompt): ~6.5x for n = 10 (P ~ 1,600,
+c ~ 90), ~10x only from about 40 samples per problem. Usage:
   python benchmarks/scoring.py [--problems 5] [--n 10] [--reps 3] [--run DIR] [--threads 1]
 """
 
