@@ -23,13 +23,16 @@ import tomllib
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monkeys.errors import ConfigError, PluginError
+
+if TYPE_CHECKING:
+    from monkeys.registry import OptionError
 
 DEFAULT_OUT = Path("runs/default")
 
@@ -314,13 +317,7 @@ def check_plugins(config: RunConfig, source: str = "options", cli: Collection[st
             check_options(kind, str(name), options)
         except OptionError as exc:
             is_top = exc.option in _TOP_LEVEL_OPTIONS[field] and exc.option not in getattr(config, field)
-            named = where(exc.option) if is_top else where(field, exc.option)
-            if exc.reason == "unknown":
-                raise ConfigError(f"{named}: not an option of {kind} {name!r}; expected one of: "
-                                  f"{exc.expected}") from None
-            if exc.reason == "required":
-                raise ConfigError(f"{named}: required by {kind} {name!r}; expected {exc.expected}") from None
-            raise ConfigError(f"{named}: expected {exc.expected}, got {exc.shown}") from None
+            raise option_error(exc, where(exc.option) if is_top else where(field, exc.option)) from None
     for name in config.scorer_options:
         if name not in config.scorers:
             raise ConfigError(f"{where('scorer_options', name)}: {name!r} is not a scorer of this run; expected "
@@ -330,13 +327,18 @@ def check_plugins(config: RunConfig, source: str = "options", cli: Collection[st
         try:
             check_options("scorer", name, options)
         except OptionError as exc:
-            named = where("scorer_options", f"{name}.{exc.option}")
-            if exc.reason == "unknown":
-                raise ConfigError(f"{named}: not an option of scorer {name!r}; expected one of: "
-                                  f"{exc.expected}") from None
-            if exc.reason == "required":
-                raise ConfigError(f"{named}: required by scorer {name!r}; expected {exc.expected}") from None
-            raise ConfigError(f"{named}: expected {exc.expected}, got {exc.shown}") from None
+            raise option_error(exc, where("scorer_options", f"{name}.{exc.option}")) from None
+
+
+def option_error(exc: OptionError, named: str) -> ConfigError:
+    """The one line for a plug-in option `exc` refuses, the option named as the user gave it (`named`:
+    `--verifier-option flagged`, `run.yaml: verifier_options.flagged`)."""
+    plugin = f"{exc.kind} {exc.plugin!r}"
+    if exc.reason == "unknown":
+        return ConfigError(f"{named}: not an option of {plugin}; expected one of: {exc.expected}")
+    if exc.reason == "required":
+        return ConfigError(f"{named}: required by {plugin}; expected {exc.expected}")
+    return ConfigError(f"{named}: expected {exc.expected}, got {exc.shown}")
 
 
 def check_out(out: Path, cli: bool = True, source: str = "config") -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from monkeys import __version__
-from monkeys.config import RunConfig, check_out, check_resume, stored_config
+from monkeys.config import RunConfig, check_out, check_resume, option_error, stored_config
 from monkeys.core import Problem, Verifier
 from monkeys.errors import ConfigError, DataError, MonkeysError, StoreError
 from monkeys.pipeline import (
@@ -60,23 +60,14 @@ def _check_verifier_options(name: str, options: dict[str, Any]) -> None:
     try:
         check_options("verifier", name, options)
     except OptionError as exc:
-        if exc.reason == "unknown":
-            raise ConfigError(f"--verifier-option {exc.option}: not an option of verifier {name!r};"
-                              f" expected one of: {exc.expected}") from None
-        if exc.reason == "required":
-            raise ConfigError(f"--verifier-option {exc.option}: required by verifier {name!r};"
-                              f" expected {exc.expected}") from None
-        raise ConfigError(f"--verifier-option {exc.option}: expected {exc.expected}, got {exc.shown}") from None
+        raise option_error(exc, f"--verifier-option {exc.option}") from None
 
 
 def _check_task_options(task: str, options: dict[str, Any]) -> None:
     try:
         check_options("task", task, options)
     except OptionError as exc:
-        flag = "--data" if exc.option == "data" else f"--task-option {exc.option}"
-        if exc.reason == "unknown":
-            raise ConfigError(f"{flag}: not an option of task {task!r}; expected one of: {exc.expected}") from None
-        raise ConfigError(f"{flag}: expected {exc.expected}, got {exc.shown}") from None
+        raise option_error(exc, "--data" if exc.option == "data" else f"--task-option {exc.option}") from None
 
 
 def file_config(source: Path, *, task: str, out: Path, data: str | None = None,

@@ -178,8 +178,8 @@ def _json_rows(path: Path, *, array: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _yaml_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
-    """One batch per large_language_monkeys YAML file: the problem id is the file name's stem."""
+def _yaml_docs(path: Path) -> Iterator[tuple[Path, Any]]:
+    """(file, parsed document) of each large_language_monkeys YAML file of `path` (a directory or one file)."""
     import yaml
 
     files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
@@ -191,6 +191,12 @@ def _yaml_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
             doc = yaml.load(file.read_text(encoding="utf-8"), Loader=loader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise DataError(f"{file}: cannot read YAML: {exc}") from exc
+        yield file, doc
+
+
+def _yaml_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
+    """One batch per large_language_monkeys YAML file: the problem id is the file name's stem."""
+    for file, doc in _yaml_docs(path):
         if isinstance(doc, dict) and isinstance(doc.get("samples"), list) and "is_corrects" not in doc:
             raise DataError(f"{file}: raw generations ('samples' without 'is_corrects'); `monkeys import` takes"
                             f" evaluated results: verify these with `monkeys verify {path} --task TASK --out RUN`")
@@ -525,17 +531,7 @@ def _details(cols: Columns, n: int) -> list[str | None] | None:
 def _sample_yaml_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
     """large_language_monkeys YAML with raw generations: one file per problem, a `samples` list; the problem
     id is a `problem_id`/`id` field, else the file's stem. `is_corrects`, if any, is ignored."""
-    import yaml
-
-    files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
-    if not files:
-        raise DataError(f"{path}: no .yaml files; expected one large_language_monkeys YAML per problem")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    for file in files:
-        try:
-            doc = yaml.load(file.read_text(encoding="utf-8"), Loader=loader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise DataError(f"{file}: cannot read YAML: {exc}") from exc
+    for file, doc in _yaml_docs(path):
         if not isinstance(doc, dict) or not isinstance(doc.get("samples"), list):
             raise DataError(f"{file}: expected a mapping with a 'samples' list (the generations to verify)")
         samples = doc["samples"]
