@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import MONKEYS, monkeys
+from conftest import MONKEYS, monkeys, stored_samples
 
 ARGS = ["--problems", "HumanEval/53,HumanEval/23", "-n", "8", "--batch-size", "4", "--max-tokens", "40",
         "--seed", "7", "--no-report"]
@@ -22,27 +22,16 @@ def _rows(run_dir: Path) -> list[tuple]:
         db.close()
 
 
-def _count(run_dir: Path) -> int:
-    try:
-        db = sqlite3.connect(run_dir / "monkeys.db")
-        try:
-            return db.execute("SELECT count(*) FROM samples").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-
-
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path):
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     proc = subprocess.Popen([MONKEYS, "run", *ARGS, "--out", str(killed)], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while _count(killed) < 4 and proc.poll() is None and time.monotonic() < deadline:
+    while stored_samples(killed) < 4 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    stored_at_kill = _count(killed)
+    stored_at_kill = stored_samples(killed)
     assert 4 <= stored_at_kill < 16, "the run was not killed midway"
 
     resumed = monkeys("run", *ARGS, "--out", str(killed))
@@ -64,14 +53,14 @@ def test_ctrl_c_keeps_what_was_stored_and_exits_130(tmp_path: Path):
             "--batch-size", "2", "--no-report", "--out", str(out)]
     proc = subprocess.Popen([MONKEYS, "run", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while _count(out) < 4 and time.monotonic() < deadline:
+    while stored_samples(out) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 130, stderr
     assert "run the same command again to resume" in stderr
-    stored = _count(out)
+    stored = stored_samples(out)
     assert 4 <= stored < 24
     resumed = monkeys("run", *args)
     assert resumed.returncode == 0, resumed.stderr
-    assert _count(out) == 24
+    assert stored_samples(out) == 24

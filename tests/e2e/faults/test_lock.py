@@ -20,7 +20,7 @@ _spec = importlib.util.spec_from_file_location("monkeys_e2e_conftest", Path(__fi
 assert _spec is not None and _spec.loader is not None
 _e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_e2e)
-MONKEYS, monkeys = _e2e.MONKEYS, _e2e.monkeys
+MONKEYS, monkeys, stored_samples = _e2e.MONKEYS, _e2e.monkeys, _e2e.stored_samples
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,17 +36,6 @@ n: {N}
 batch_size: 2
 concurrency: 1
 """
-
-
-def _count(run_dir: Path) -> int:
-    try:
-        db = sqlite3.connect(f"file:{run_dir / 'monkeys.db'}?mode=ro", uri=True)
-        try:
-            return db.execute("SELECT count(*) FROM samples").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 def _snapshot(run_dir: Path) -> dict[str, bytes]:
@@ -66,12 +55,12 @@ def test_a_second_writer_is_refused_and_the_lock_dies_with_kill_9(tmp_path: Path
                              stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while _count(out) < 2 and first.poll() is None and time.monotonic() < deadline:
+        while stored_samples(out) < 2 and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert first.poll() is None, "the first run ended before the test could stop it"
         os.killpg(first.pid, signal.SIGSTOP)  # frozen midway, lock held: the store cannot change by itself
         before = _snapshot(out)
-        assert 2 <= _count(out) < 2 * N
+        assert 2 <= stored_samples(out) < 2 * N
 
         second = monkeys(*args, timeout=60)
         assert second.returncode == 2, second.stderr
@@ -95,7 +84,7 @@ def test_a_second_writer_is_refused_and_the_lock_dies_with_kill_9(tmp_path: Path
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
             first.wait()
-    stored = _count(out)
+    stored = stored_samples(out)
     assert 2 <= stored < 2 * N
     # the dead holder's pid is still written in the lock file: the flock, not the text, decides
     assert f"pid {first.pid}" in (out / LOCK_NAME).read_text()
