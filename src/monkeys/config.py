@@ -50,7 +50,9 @@ class RunConfig(BaseModel):
     task_options: dict[str, Any] = Field(default_factory=dict, description="extra task constructor options")
     sampler: str = Field("local", description="registered sampler name (`monkeys models`)")
     model: str | None = Field(None, description="model name/path for the sampler; default: sampler's own")
-    base_url: str | None = Field(None, description="server URL for HTTP samplers")
+    base_url: str | list[str] | None = Field(
+        None, description="server URL for HTTP samplers; several (a list, or --base-url repeated): requests"
+        " are spread over them")
     sampler_options: dict[str, Any] = Field(default_factory=dict, description="extra sampler options")
     verifier: str | None = Field(None, description="registered verifier; default: the task's own")
     verifier_options: dict[str, Any] = Field(default_factory=dict)
@@ -67,6 +69,27 @@ class RunConfig(BaseModel):
         None, ge=1, le=1024, description="sampler calls in flight at once; default: the sampler's own")
     verify_workers: int = Field(2, ge=1, le=256, description="threads verifying samples")
     out: Path = Field(DEFAULT_OUT, description="run directory (holds monkeys.db, plots)")
+    ray: str | None = Field(
+        None, description="run on Ray: 'local' starts an instance on this machine, an address joins a cluster")
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | list[str] | None) -> str | list[str] | None:
+        """One URL stays a str (a stored config and resume identity read as before); several stay a list."""
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("expected one or more server URLs, got an empty list")
+            if len(set(value)) != len(value):
+                raise ValueError("the same server URL is listed twice")
+            return value[0] if len(value) == 1 else value
+        return value
+
+    @field_validator("ray")
+    @classmethod
+    def _check_ray(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("expected 'local' or a Ray cluster address, got an empty string")
+        return value
 
     @field_validator("problems")
     @classmethod
@@ -84,7 +107,8 @@ IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model
 # Fields a resumed run may change; each change is appended to the run's config history.
 # A scorer's options may change with the scorers, except the options (not `SPEED_ONLY`) of a scorer the
 # stored run already has: its stored scores would then mean two things (`check_resume` refuses that).
-RESUMABLE_CHANGES = ("n", "scorers", "scorer_options", "concurrency", "verify_workers")
+# `ray` too: where the work runs never changes what a sample means.
+RESUMABLE_CHANGES = ("n", "scorers", "scorer_options", "concurrency", "verify_workers", "ray")
 _OPTION_KIND = {"task_options": "task", "sampler_options": "sampler", "verifier_options": "verifier"}
 # Options passed to a plug-in from a top-level field (`--data`, `--model`, `--base-url`), not its dict.
 _TOP_LEVEL_OPTIONS = {"task_options": ("data",), "sampler_options": ("model", "base_url"), "verifier_options": ()}

@@ -18,6 +18,7 @@ alive after the run has ended.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import platform
 import queue
 import sqlite3
@@ -293,6 +294,16 @@ def _locked_run(config: RunConfig, run_dir: Path, lock: RunLock, progress: Progr
         for scorer in scorers.values():
             scorer.close()
         raise
+    built = (sampler, verifier)  # closed below, besides what `attach` puts in their place
+    try:
+        if config.ray:
+            sampler, verifier = _attach_ray(config, vname, sampler, verifier)
+    except BaseException:
+        sampler.close()
+        verifier.close()
+        for scorer in scorers.values():
+            scorer.close()
+        raise
     try:
         if not lock.held:  # a fresh run directory: made now that every check has passed
             lock.acquire(create_dir=True)
@@ -304,8 +315,29 @@ def _locked_run(config: RunConfig, run_dir: Path, lock: RunLock, progress: Progr
     finally:
         sampler.close()
         verifier.close()
+        for own in built:
+            if own is not sampler and own is not verifier:
+                own.close()
         for scorer in scorers.values():
             scorer.close()
+
+
+def _attach_ray(config: RunConfig, vname: str, sampler: Sampler, verifier: Verifier) -> tuple[Sampler, Verifier]:
+    """`--ray`: `monkeys.distributed.attach` may put actor-backed stand-ins (same protocols, plus `close()`)
+    in place of the in-process sampler and verifier. The pipeline closes what `attach` returns and, besides,
+    what it built itself; the driver stays the only store writer either way."""
+    from monkeys.extras import require
+
+    require("ray", "ray", what="--ray")
+    try:
+        distributed = importlib.import_module("monkeys.distributed")
+    except ImportError as exc:
+        raise ConfigError(f"--ray {config.ray}: this monkeys has no Ray support ({exc})") from None
+    attach = getattr(distributed, "attach", None)
+    if not callable(attach):
+        raise ConfigError(f"--ray {config.ray}: this monkeys has no Ray support (monkeys.distributed.attach)")
+    new_sampler, new_verifier = attach(config, vname, sampler, verifier)
+    return new_sampler, new_verifier
 
 
 def _prepare_store(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sampler,
@@ -380,7 +412,9 @@ def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tupl
             jobs: Iterator[tuple[Problem, list[SampleRequest], set[int]]], sampler: Sampler, verifier: Verifier,
             vname: str, scorers: dict[str, Any], progress: ProgressSink, summary: RunSummary,
             writer: StoreWriter) -> RunSummary:
-    verify_slots = threading.BoundedSemaphore(config.verify_workers * 4)
+    # A verifier that fans out (actors on a Ray cluster) says how many calls it wants in flight.
+    verify_workers = max(config.verify_workers, int(getattr(verifier, "workers", None) or 0))
+    verify_slots = threading.BoundedSemaphore(verify_workers * 4)
     lock = threading.Lock()
     done_verdicts: list[tuple[str, Verdict]] = []
 
@@ -419,7 +453,7 @@ def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tupl
     # A sampler says how many calls it takes at once (an HTTP client: many; a local model: one).
     concurrency = config.concurrency or int(getattr(sampler, "concurrency", 1))
     sample_pool = _Workers(concurrency, "monkeys-sample")
-    verify_pool = _Workers(config.verify_workers, "monkeys-verify")
+    verify_pool = _Workers(verify_workers, "monkeys-verify")
     verify_futures: set[Future[None]] = set()
     grouped = {name for name, s in scorers.items() if callable(getattr(s, "score_many", None))}
 

@@ -145,7 +145,8 @@ def register(app: typer.Typer) -> None:
                  "[default: the task's own, else all]")] = None,
         sampler: Annotated[str | None, typer.Option(help="Sampler (see `monkeys models`). [default: local]")] = None,
         model: Annotated[str | None, typer.Option(help="Model name or path for the sampler.")] = None,
-        base_url: Annotated[str | None, typer.Option(help="Server URL for the openai sampler.")] = None,
+        base_url: Annotated[list[str] | None, typer.Option(
+            help="Server URL for the openai sampler; repeat it to spread requests over several servers.")] = None,
         verifier: Annotated[str | None, typer.Option(help="Verifier; default: the task's own.")] = None,
         scorer: Annotated[list[str] | None, typer.Option(help="Per-sample scorer to run (repeatable).")] = None,
         scorer_option: Annotated[list[str] | None, typer.Option(
@@ -166,6 +167,9 @@ def register(app: typer.Typer) -> None:
             help="Sampler option KEY=VALUE (repeatable).")] = None,
         verifier_option: Annotated[list[str] | None, typer.Option(
             help="Verifier option KEY=VALUE (repeatable), e.g. timeout_s=10.")] = None,
+        ray: Annotated[str | None, typer.Option(
+            help="Run on Ray: 'local' starts one on this machine, an ADDRESS joins a cluster (extra monkeys[ray]).")
+                       ] = None,
         config: Annotated[Path | None, typer.Option(help="YAML/TOML/JSON file of run settings; flags win.")] = None,
         report: Annotated[bool, typer.Option(help="Print the coverage report at the end.")] = True,
     ) -> None:
@@ -176,10 +180,11 @@ def register(app: typer.Typer) -> None:
         from monkeys.pipeline import run as run_pipeline
 
         values: dict[str, Any] = load_config_file(config) if config else {}
-        flags = dict(task=task, data=data, problems=problems, sampler=sampler, model=model, base_url=base_url,
+        urls: str | list[str] | None = base_url[0] if base_url and len(base_url) == 1 else base_url or None
+        flags = dict(task=task, data=data, problems=problems, sampler=sampler, model=model, base_url=urls,
                      verifier=verifier, scorers=scorer, n=n, temperature=temperature, top_p=top_p,
                      max_tokens=max_tokens, seed=seed, batch_size=batch_size, concurrency=concurrency,
-                     verify_workers=verify_workers, out=out)
+                     verify_workers=verify_workers, out=out, ray=ray)
         given: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
         for field, pairs in (("task_options", task_option), ("sampler_options", sampler_option),
                              ("verifier_options", verifier_option)):
