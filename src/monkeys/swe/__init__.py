@@ -1,0 +1,6 @@
+"""SWE-bench: repository-level problems (`tasks.swe_bench`) and their parts.
+
+`instances` reads the SWE-bench records and finds each one's git repository, `retrieval` picks the files a
+prompt shows (BM25 over the repository at the instance's `base_commit`), `edits` turns a model's answer
+(a unified diff or SEARCH/REPLACE blocks) into a clean diff against the real files.
+"""

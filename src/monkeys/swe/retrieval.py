@@ -1,0 +1,230 @@
+"""The files a SWE-bench prompt shows: BM25 (the `bm25s` package) over the repository at `base_commit`.
+
+Files are read straight from git objects (`git ls-tree` for the list, one `git cat-file --batch` for the
+contents), so no checkout is made and a bare mirror works. A document is a file's path and text, split
+into words the way code is written (`parse_fits_header` and `parseFitsHeader` both give `parse`, `fits`,
+`header`, and the whole name is kept too); the query is the issue text split the same way.
+
+An index is built once per (repository, commit) and kept in memory and, with a cache folder, on disk
+(`<cache>/<repo>/<commit>/`), so loading the task again (a resumed run, `monkeys verify`) reads it back.
+Sizes are estimated at 4 characters per token (`estimate_tokens`), which is close for code in the usual
+BPE tokenizers and needs no tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monkeys.extras import require
+from monkeys.swe.instances import git
+
+SOURCE_SUFFIXES = (".py", ".pyx", ".pyi")
+MAX_FILE_BYTES = 512_000  # larger files are generated or data; never shown
+CHARS_PER_TOKEN = 4
+_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.py$|(^|/)conftest\.py$")
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_FORMAT = 1  # version of the on-disk index layout
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens of `text` at `CHARS_PER_TOKEN` characters each (rounded up)."""
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case search words of code or prose: each identifier whole and split at `_` and case changes."""
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        lower = word.lower()
+        parts = [p.lower() for p in _PART.findall(word)]
+        if len(lower) > 1:
+            out.append(lower)
+        if len(parts) > 1 or (parts and parts[0] != lower):
+            out.extend(p for p in parts if len(p) > 1)
+    return out
+
+
+def is_test_path(path: str) -> bool:
+    """Test files and folders (`tests/`, `test_*.py`, `*_test.py`, `conftest.py`): a fix does not edit them."""
+    return bool(_TEST_PATH.search(path))
+
+
+def list_files(repo: Path, commit: str, *, suffixes: tuple[str, ...] = SOURCE_SUFFIXES,
+               include_tests: bool = False) -> list[tuple[str, str]]:
+    """(path, blob id) of the source files at `commit`, sorted by path; large files and (by default)
+    tests are left out."""
+    raw = git(repo, "ls-tree", "-r", "-l", "-z", commit).stdout.decode("utf-8", errors="surrogateescape")
+    out = []
+    for entry in raw.split("\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition("\t")
+        mode, kind, blob, size = meta.split()
+        if kind != "blob" or mode == "120000" or not path.endswith(suffixes):
+            continue
+        if size == "-" or int(size) > MAX_FILE_BYTES or (not include_tests and is_test_path(path)):
+            continue
+        out.append((path, blob))
+    return sorted(out)
+
+
+def read_blobs(repo: Path, blobs: list[str]) -> list[str]:
+    """The texts of `blobs` (UTF-8, undecodable bytes replaced), read in one `git cat-file --batch`."""
+    if not blobs:
+        return []
+    data = git(repo, "cat-file", "--batch", input="".join(f"{b}\n" for b in blobs).encode()).stdout
+    texts, pos = [], 0
+    for _ in blobs:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        if len(header) < 3 or header[1] == b"missing":
+            texts.append("")
+            pos = end + 1
+            continue
+        size = int(header[2])
+        texts.append(data[end + 1:end + 1 + size].decode("utf-8", errors="replace"))
+        pos = end + 1 + size + 1
+    return texts
+
+
+def read_file(repo: Path, commit: str, path: str) -> str | None:
+    """The text of `path` at `commit` (`git show`), or None when it does not exist there."""
+    done = git(repo, "show", f"{commit}:{path}", check=False)
+    return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
+
+
+@dataclass
+class Index:
+    """A BM25 index of one repository at one commit: `paths[i]` is document i."""
+
+    paths: list[str]
+    blobs: list[str]
+    bm25: Any  # bm25s.BM25
+
+    def rank(self, query: str, top: int = 50) -> list[tuple[str, float]]:
+        """(path, score) of the best-matching files, best first; files scoring 0 are left out."""
+        if not self.paths:
+            return []
+        scores = self.bm25.get_scores(words(query))
+        order = sorted(range(len(self.paths)), key=lambda i: (-float(scores[i]), self.paths[i]))
+        return [(self.paths[i], float(scores[i])) for i in order[:top] if scores[i] > 0]
+
+
+_MEMORY: dict[tuple[str, str, bool], Index] = {}
+_LOCK = threading.Lock()
+
+
+def _bm25() -> Any:
+    require("swe", "bm25s", what="SWE-bench retrieval (BM25)")
+    import bm25s  # type: ignore[import-untyped]
+
+    return bm25s
+
+
+def build_index(repo: Path, commit: str, *, include_tests: bool = False) -> Index:
+    """Index every source file of `repo` at `commit` (path words count as part of the text)."""
+    bm25s = _bm25()
+    files = list_files(repo, commit, include_tests=include_tests)
+    texts = read_blobs(repo, [b for _, b in files])
+    corpus = [words(path) * 3 + words(text) for (path, _), text in zip(files, texts, strict=True)]
+    bm25 = bm25s.BM25()
+    if files:
+        bm25.index(corpus, show_progress=False)
+    return Index([p for p, _ in files], [b for _, b in files], bm25)
+
+
+def get_index(repo: Path, commit: str, *, cache_dir: Path | None = None, include_tests: bool = False) -> Index:
+    """The index of (`repo`, `commit`): from memory, else from `cache_dir`, else built (and saved there)."""
+    repo = Path(repo).resolve()
+    commit = git(repo, "rev-parse", f"{commit}^{{commit}}").stdout.decode().strip()
+    key = (str(repo), commit, include_tests)
+    with _LOCK:
+        found = _MEMORY.get(key)
+    if found is not None:
+        return found
+    where = None
+    if cache_dir is not None:
+        where = Path(cache_dir) / repo.name / (commit + ("-tests" if include_tests else ""))
+        found = _load(where)
+    if found is None:
+        found = build_index(repo, commit, include_tests=include_tests)
+        if where is not None:
+            _save(found, where)
+    with _LOCK:
+        _MEMORY[key] = found
+    return found
+
+
+def _save(index: Index, where: Path) -> None:
+    """Write the index atomically enough: the file list last, so a half-written folder is not read."""
+    if not index.paths:
+        return
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        index.bm25.save(str(where), show_progress=False)
+        tmp = where / "files.json.tmp"
+        tmp.write_text(json.dumps({"format": _FORMAT, "paths": index.paths, "blobs": index.blobs}))
+        tmp.replace(where / "files.json")
+    except OSError:  # a read-only cache only costs the rebuild next time
+        pass
+
+
+def _load(where: Path) -> Index | None:
+    try:
+        meta = json.loads((where / "files.json").read_text())
+        if meta.get("format") != _FORMAT:
+            return None
+        bm25 = _bm25().BM25.load(str(where), show_progress=False, verbosity=0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return Index(list(meta["paths"]), list(meta["blobs"]), bm25)
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    """A file shown in a prompt: its path, its text (whole, or its head when `truncated`) and BM25 score."""
+
+    path: str
+    text: str
+    score: float
+    truncated: bool = False
+
+
+def retrieve(repo: Path, commit: str, query: str, *, budget_tokens: int, max_files: int = 5,
+             cache_dir: Path | None = None) -> list[ContextFile]:
+    """The best-ranked files that fit in `budget_tokens` together, at most `max_files`, best first.
+
+    Files are taken whole in rank order, skipping one that would overflow the budget; when not even the
+    best file fits, its head (whole lines up to the budget) is shown instead, marked `truncated`.
+    """
+    index = get_index(repo, commit, cache_dir=cache_dir)
+    ranked = index.rank(query, top=max(50, max_files * 10))
+    if not ranked:
+        return []
+    blob_of = dict(zip(index.paths, index.blobs, strict=True))
+    texts = dict(zip([p for p, _ in ranked], read_blobs(Path(repo), [blob_of[p] for p, _ in ranked]), strict=True))
+    chosen: list[ContextFile] = []
+    left = budget_tokens
+    for path, score in ranked:
+        cost = estimate_tokens(texts[path]) + estimate_tokens(path) + 8
+        if cost <= left:
+            chosen.append(ContextFile(path, texts[path], score))
+            left -= cost
+            if len(chosen) >= max_files:
+                break
+    if not chosen:
+        path, score = ranked[0]
+        head, used = [], estimate_tokens(path) + 8
+        for line in texts[path].splitlines(keepends=True):
+            used += estimate_tokens(line)
+            if used > budget_tokens:
+                break
+            head.append(line)
+        chosen.append(ContextFile(path, "".join(head), score, truncated=True))
+    return chosen
