@@ -1,8 +1,9 @@
-"""OpenAI-compatible HTTP sampler: vLLM, SGLang, llama.cpp servers and hosted APIs behind one base URL.
+"""OpenAI-compatible HTTP sampler: vLLM, SGLang, llama.cpp servers and hosted APIs behind one base URL
+or several (replicas of one model; `_endpoints` routes between them and takes failing ones out).
 
 `sample()` is synchronous and thread-safe; underneath, one event-loop thread owned by the sampler carries
-every request with async httpx, so at most `concurrency` requests are in flight across all callers. It does
-not tokenize, template or price anything: token counts are what the server reports in `usage`.
+every request with async httpx, so at most `concurrency` requests are in flight across all callers and
+endpoints. It does not tokenize, template or price anything: token counts are what the server reports.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import difflib
+import logging
 import os
 import random
 import threading
@@ -24,6 +26,7 @@ from annotated_types import Ge, Gt
 from monkeys.core import Completion, Prompt, SampleRequest
 from monkeys.errors import ConfigError, SamplerError
 from monkeys.registry import SPEED_ONLY, register_sampler
+from monkeys.samplers._endpoints import Endpoint, EndpointPool
 from monkeys.samplers._openai_reply import (
     Garbled,
     completions,
@@ -35,10 +38,16 @@ from monkeys.samplers._openai_reply import (
 
 T = TypeVar("T")
 _RESUME = "samples stored so far are kept: run the same command again to resume"
+_MAX_PROBE_S = 10.0  # a down endpoint (of several) is asked whether it is back at least this often
+_log = logging.getLogger(__name__)
 
 
 class _Silent(Exception):
     """The server sent nothing on any connection for `timeout_s` while this request was in flight."""
+
+
+class _Unreachable(SamplerError):
+    """`check_reachable`: no HTTP answer, or a 5xx (as opposed to a refused key or an unknown model)."""
 
 
 class _Refused(SamplerError):
@@ -80,8 +89,18 @@ class OpenAISampler:
     times a jitter in [0.5, 1]) or the server's Retry-After / retry-after-ms when it sends one. A server
     asking for longer than `max_backoff_s` is treated as down (`SamplerError` at once), so the total wait
     is at most `max_retries` · `max_backoff_s`.
+    Several endpoints (`base_url` a list: replicas serving the same model): each request goes to the
+    healthy endpoint with the fewest requests in flight. One that fails (connection refused or reset, 5xx,
+    a body that is not JSON, silence for `timeout_s`, a Retry-After past `max_backoff_s`) is taken out
+    and probed back in (GET /models, backoff from `backoff_s` up to 10 s); the request that failed is
+    re-sent at once to another healthy endpoint (a 429 too), still within its `max_retries`. While no
+    endpoint is healthy, requests wait for one to come back; when that lasts longer than the retry
+    budget (the sum of the `max_retries` backoff delays: 63 s by default), `sample()` raises one
+    `SamplerError` naming each endpoint and its last failure. `endpoints_up()` and `retries` (requests
+    re-sent so far) are there for a progress display. With one endpoint nothing is taken out: its
+    failures are retried as described above.
     Timeout: `timeout_s` is how long the server may send nothing at all on any of this sampler's
-    connections while a request is in flight. Time a request spends queued behind others on a busy
+    connections (to that endpoint) while a request is in flight. Time a request spends queued behind others on a busy
     server does not count as long as the server finishes someone's request (or, streaming, sends bytes)
     within `timeout_s`; so a server with fewer slots than `concurrency` is waited for, not flooded with
     re-sends. A request that runs into the timeout is not re-sent (the server may still be working on
@@ -92,7 +111,7 @@ class OpenAISampler:
     redraw_whole_batch = False
 
     def __init__(
-        self, base_url: str, model: str, api_key: str | None = None,
+        self, base_url: str | list[str], model: str, api_key: str | None = None,
         api_key_env: Annotated[str, SPEED_ONLY] = "OPENAI_API_KEY", chat: bool | None = None, use_n: bool = True,
         concurrency: Annotated[int, Ge(1), SPEED_ONLY] = 16, max_retries: Annotated[int, Ge(0), SPEED_ONLY] = 6,
         timeout_s: Annotated[float, Gt(0), SPEED_ONLY] = 120.0, extra_body: dict[str, Any] | None = None,
@@ -104,7 +123,14 @@ class OpenAISampler:
             raise ConfigError(f"sampler openai: concurrency and max_n must be >= 1, got {concurrency}, {max_n}")
         if max_retries < 0 or timeout_s <= 0:
             raise ConfigError("sampler openai: max_retries must be >= 0 and timeout_s > 0")
-        self.base_url = normalise_base_url(base_url)
+        urls = [normalise_base_url(u) for u in ([base_url] if isinstance(base_url, str) else base_url)]
+        if not urls:
+            raise ConfigError("sampler openai: base_url: expected one or more server URLs, got none")
+        if len(set(urls)) != len(urls):
+            twice = next(u for u in urls if urls.count(u) > 1)
+            raise ConfigError(f"sampler openai: base_url lists {twice} twice")
+        self.base_urls = urls
+        self.base_url = urls[0]  # the first endpoint (the only one, usually)
         self.model_name = model
         self.api_key_env = api_key_env
         self.chat = chat
@@ -127,7 +153,14 @@ class OpenAISampler:
         self._semaphore: asyncio.Semaphore | None = None
         self._closed = False
         self._waiting: set[concurrent.futures.Future[list[Completion]]] = set()  # sample() calls in flight
-        self._last_progress = 0.0  # monotonic time of the last byte any connection received
+        self._pool = EndpointPool(urls, self._probe, backoff_s=backoff_s,
+                                  max_probe_s=min(max_backoff_s, _MAX_PROBE_S))
+        self._down_at_start: dict[str, str] = {}  # endpoints check_reachable found down: taken out at start
+        self.retries = 0  # requests re-sent after a failure (on the same or another endpoint)
+
+    def endpoints_up(self) -> tuple[int, int]:
+        """(healthy endpoints, all endpoints), for a progress display."""
+        return self._pool.up()
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -162,17 +195,45 @@ class OpenAISampler:
         Asks GET {base_url}/models and returns the model ids listed there ([] when the server has no such
         route: any HTTP answer proves it is up). A refused key (401/403) or a 5xx is an error too, and so is
         a model the list does not name (as itself or as `<prefix>/<model>`), so a typo never becomes the
-        run's model identity.
+        run's model identity. With several endpoints (asked at once) it passes while at least one answers:
+        the others are named in a warning (logger `monkeys.samplers.openai_http`), start the run taken out,
+        and are probed back in; a refused key or an unknown model on any endpoint is still an error.
         """
-        url = self.base_url + "/models"
+        if len(self.base_urls) == 1:
+            return self._check_one(self.base_url, timeout_s)
+        results: dict[str, list[str] | SamplerError] = {}
+        with concurrent.futures.ThreadPoolExecutor(min(16, len(self.base_urls))) as pool:
+            futures = {url: pool.submit(self._check_one, url, timeout_s) for url in self.base_urls}
+            for url, future in futures.items():
+                try:
+                    results[url] = future.result()
+                except SamplerError as exc:
+                    results[url] = exc
+        for outcome in results.values():
+            if isinstance(outcome, SamplerError) and not isinstance(outcome, _Unreachable):
+                raise outcome
+        down = {url: str(o) for url, o in results.items() if isinstance(o, SamplerError)}
+        if len(down) == len(self.base_urls):
+            raise SamplerError(f"none of the {len(down)} endpoints answers: " + "; ".join(down.values()))
+        if down:
+            _log.warning("%d of %d endpoints do not answer, the run starts without them and probes them back "
+                         "in: %s", len(down), len(self.base_urls), "; ".join(down.values()))
+        with self._lock:
+            self._down_at_start = down
+        return next(o for o in results.values() if not isinstance(o, SamplerError))
+
+    def _check_one(self, base_url: str, timeout_s: float) -> list[str]:
+        url = base_url + "/models"
         try:
             with httpx.Client(timeout=timeout_s, headers=self._headers) as client:
                 resp = client.get(url)
                 if resp.status_code in (404, 405):  # no model list here; is the base URL itself alive?
-                    resp = client.get(self.base_url)
+                    resp = client.get(base_url)
         except httpx.HTTPError as exc:
-            raise SamplerError(f"cannot reach {url}: {describe(exc)}") from None
-        if resp.status_code in (401, 403) or resp.status_code >= 500:
+            raise _Unreachable(f"cannot reach {url}: {describe(exc)}") from None
+        if resp.status_code >= 500:
+            raise _Unreachable(str(self._refused(url, resp)))
+        if resp.status_code in (401, 403):
             raise self._refused(url, resp)
         try:
             data = resp.json().get("data", [])
@@ -257,8 +318,8 @@ class OpenAISampler:
         if self._n_works and len(requests) > 1:
             batch = {**body, "n": len(requests), "seed": requests[0].seed}
             try:
-                data, latency = await self._post(path, batch)
-                done = self._completions(path, data, requests, requests[0].seed, latency, max_tokens)
+                data, latency, url = await self._post(path, batch)
+                done = self._completions(url, data, requests, requests[0].seed, latency, max_tokens)
             except _Refused as exc:
                 if exc.status not in (400, 422):
                     raise
@@ -267,40 +328,49 @@ class OpenAISampler:
         return done + await _all([self._one(path, body, r, max_tokens) for r in requests[len(done):]])
 
     async def _one(self, path: str, body: dict, request: SampleRequest, max_tokens: int) -> Completion:
-        data, latency = await self._post(path, {**body, "n": 1, "seed": request.seed})
-        got = self._completions(path, data, [request], request.seed, latency, max_tokens)
+        data, latency, url = await self._post(path, {**body, "n": 1, "seed": request.seed})
+        got = self._completions(url, data, [request], request.seed, latency, max_tokens)
         if not got:
-            raise SamplerError(f"{self.base_url}{path} answered without any choices")
+            raise SamplerError(f"{url} answered without any choices")
         return got[0]
 
-    def _completions(self, path: str, data: Any, requests: list[SampleRequest], seed: int, latency: float,
+    def _completions(self, url: str, data: Any, requests: list[SampleRequest], seed: int, latency: float,
                      max_tokens: int) -> list[Completion]:
         try:
             return completions(data, requests, seed, latency, max_tokens)
         except SamplerError as exc:  # a reply of the wrong shape: say which server sent it
-            raise SamplerError(f"{self.base_url}{path} answered 200 but {exc}") from None
+            raise SamplerError(f"{url} answered 200 but {exc}") from None
 
-    async def _post(self, path: str, body: dict) -> tuple[dict[str, Any], float]:
-        """POST with retries; returns (JSON reply, seconds). Raises `SamplerError` on refusal or give-up."""
+    async def _post(self, path: str, body: dict) -> tuple[dict[str, Any], float, str]:
+        """POST with retries, over the endpoints; returns (JSON reply, seconds, URL that answered).
+        Raises `SamplerError` on refusal or give-up."""
         assert self._client is not None and self._semaphore is not None
-        url = self.base_url + path
         attempts = self.max_retries + 1
         problem = ""
+        failed_on: list[Endpoint] = []  # the endpoints this request failed on, newest last
         for attempt in range(attempts):
             wait_s: float | None = None
             async with self._semaphore:
+                endpoint = await self._endpoint(failed_on)
+                if attempt:
+                    self.retries += 1
+                url = endpoint.url + path
+                endpoint.outstanding += 1
                 start = time.perf_counter()
                 try:
-                    resp = await self._watched(url, body)
+                    resp = await self._watched(endpoint, url, body)
                     if resp.status_code < 300:
-                        return reply_json(url, resp), time.perf_counter() - start
+                        data = reply_json(url, resp)
+                        self._pool.succeeded(endpoint)
+                        return data, time.perf_counter() - start, url
                 except _Silent:
-                    raise SamplerError(
-                        f"{url} sent nothing for timeout_s={self.timeout_s:g} s while a request was in flight "
-                        "(the server hangs, or one generation takes longer: raise the sampler option timeout_s); "
-                        f"not re-sent, since the server may still be working on it; {_RESUME}") from None
-                except httpx.ConnectTimeout as exc:
-                    problem = f"cannot reach {url}: {describe(exc)}"
+                    silent = (f"{url} sent nothing for timeout_s={self.timeout_s:g} s while a request was in "
+                              "flight (the server hangs, or one generation takes longer: raise the sampler option "
+                              "timeout_s)")
+                    if self._pool.single:
+                        raise SamplerError(f"{silent}; not re-sent, since the server may still be working on it; "
+                                           f"{_RESUME}") from None
+                    problem = silent  # taken out: the request goes to another endpoint
                 except httpx.TransportError as exc:  # refused, reset, closed mid-reply, body cut short
                     problem = f"cannot reach {url}: {describe(exc)}"
                 except Garbled as exc:
@@ -313,21 +383,63 @@ class OpenAISampler:
                     problem = f"{url} answered {resp.status_code}: {server_message(resp)}"
                     wait_s = retry_after(resp)
                     if wait_s is not None and wait_s > self.max_backoff_s:
-                        raise SamplerError(f"{problem}; it asks to retry after {wait_s:g} s, more than "
-                                           f"max_backoff_s={self.max_backoff_s:g}: the server is taken as down; "
-                                           f"{_RESUME}")
-            if attempt + 1 < attempts:
-                await asyncio.sleep(self._delay(attempt, wait_s))
+                        problem = (f"{problem}; it asks to retry after {wait_s:g} s, more than "
+                                   f"max_backoff_s={self.max_backoff_s:g}: the server is taken as down")
+                        if self._pool.single:
+                            raise SamplerError(f"{problem}; {_RESUME}")
+                        wait_s = None
+                    elif resp.status_code == 429:  # busy, not broken: this endpoint stays in
+                        endpoint.last_failure = problem
+                        problem = ""
+                finally:
+                    endpoint.outstanding -= 1
+            failed_on.append(endpoint)
+            if problem:
+                self._pool.failed(endpoint, problem)
+            else:
+                problem = endpoint.last_failure
+            if attempt + 1 < attempts and not self._pool.has_fresh(failed_on):
+                await asyncio.sleep(self._delay(attempt, wait_s))  # else: another endpoint takes it at once
         raise SamplerError(f"{problem} (gave up after {attempts} attempts; {_RESUME})")
 
-    async def _watched(self, url: str, body: dict) -> httpx.Response:
-        """One POST, read to the end; `_Silent` when no connection of this sampler received a byte for
+    async def _endpoint(self, failed_on: list[Endpoint]) -> Endpoint:
+        """Where the next attempt goes; while every endpoint is down, wait for one to be probed back in,
+        for at most the retry budget (counted from when the last one went down)."""
+        while True:
+            endpoint = self._pool.pick(failed_on)
+            if endpoint is not None:
+                return endpoint
+            since = self._pool.all_down_since()
+            budget = self._retry_budget()
+            if since is not None and time.monotonic() - since >= budget:
+                raise SamplerError(
+                    f"all {len(self.base_urls)} endpoints have been down for "
+                    f"{time.monotonic() - since:.3g} s, longer than the retry budget of {budget:g} s (max_retries "
+                    f"{self.max_retries}, backoff_s {self.backoff_s:g}, max_backoff_s {self.max_backoff_s:g}): "
+                    f"{self._pool.failures()}; {_RESUME}")
+            await self._pool.wait_up(budget - (time.monotonic() - since) if since is not None else 0.0)
+
+    def _retry_budget(self) -> float:
+        """How long one request's retries could wait in all (jitter aside): the sum of its backoff delays."""
+        return sum(min(self.max_backoff_s, self.backoff_s * 2**a) for a in range(self.max_retries))
+
+    async def _probe(self, endpoint: Endpoint) -> bool:
+        """Whether a down endpoint is back: any HTTP answer under 500 to GET /models."""
+        assert self._client is not None
+        try:
+            resp = await asyncio.wait_for(self._client.get(endpoint.url + "/models"), min(self.timeout_s, 5.0))
+        except (httpx.HTTPError, TimeoutError):
+            return False
+        return resp.status_code < 500
+
+    async def _watched(self, endpoint: Endpoint, url: str, body: dict) -> httpx.Response:
+        """One POST, read to the end; `_Silent` when no connection to this endpoint received a byte for
         `timeout_s` since this request was sent (time queued behind other requests that progress is free)."""
-        task = asyncio.ensure_future(self._send(url, body))
+        task = asyncio.ensure_future(self._send(endpoint, url, body))
         sent = time.monotonic()
         try:
             while True:
-                remaining = max(sent, self._last_progress) + self.timeout_s - time.monotonic()
+                remaining = max(sent, endpoint.last_progress) + self.timeout_s - time.monotonic()
                 if remaining <= 0:
                     raise _Silent
                 done, _ = await asyncio.wait({task}, timeout=remaining)
@@ -337,19 +449,16 @@ class OpenAISampler:
             if not task.done():
                 task.cancel()  # closes the connection: servers that notice (vLLM, llama.cpp) stop the work
 
-    async def _send(self, url: str, body: dict) -> httpx.Response:
+    async def _send(self, endpoint: Endpoint, url: str, body: dict) -> httpx.Response:
         assert self._client is not None
         async with self._client.stream("POST", url, json=body) as resp:
-            self._progress()
+            endpoint.last_progress = time.monotonic()
             raw = []
             async for chunk in resp.aiter_raw():
-                self._progress()
+                endpoint.last_progress = time.monotonic()
                 raw.append(chunk)
         # A complete response object, decoded (gzip etc.) as httpx would have.
         return httpx.Response(resp.status_code, headers=resp.headers, content=b"".join(raw), request=resp.request)
-
-    def _progress(self) -> None:
-        self._last_progress = time.monotonic()
 
     def _delay(self, attempt: int, wait_s: float | None) -> float:
         if wait_s is not None:
@@ -382,13 +491,16 @@ class OpenAISampler:
 
     async def _open(self) -> None:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        # No read timeout of httpx's own: `_watched` times the server's silence across all connections.
+        # No read timeout of httpx's own: `_watched` times an endpoint's silence across its connections.
         # Connecting gets less than timeout_s, so a server that never accepts is retried (it has nothing).
         timeout = httpx.Timeout(connect=min(self.timeout_s / 2, 30.0), read=None, write=self.timeout_s,
                                 pool=None)
         self._client = httpx.AsyncClient(timeout=timeout, limits=limits,
                                          headers={"User-Agent": "monkeys", **self._headers})
         self._semaphore = asyncio.Semaphore(self.concurrency)
+        for endpoint in self._pool.endpoints:  # found down by check_reachable: start taken out, probed
+            if endpoint.url in self._down_at_start:
+                self._pool.failed(endpoint, self._down_at_start[endpoint.url])
 
 
 async def _all(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
