@@ -83,9 +83,10 @@ def load_instances(data: str | None = None, dataset: str = "lite", split: str = 
 
 
 def default_cache() -> Path:
-    """Where repositories are cloned when no `repos` folder is given."""
+    """The SWE-bench cache folder: clones under `repos/` (when no `repos` folder is given), BM25 indexes
+    under `bm25/`."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "monkeys" / "swe-repos"
+    return Path(base) / "monkeys" / "swe"
 
 
 def git(repo: Path, *args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -109,8 +110,9 @@ def repo_dir(repo: str, base_commit: str, repos: str | Path | None = None, cache
              *, clone: bool = True) -> Path:
     """The git repository of `repo` (`owner/name`) holding `base_commit`.
 
-    With `repos`, it is `repos/owner__name` and must exist; else the cache folder's copy, cloned from GitHub
-    on first use (when `clone`). Raises `DataError` with one line naming the folder or the commit.
+    With `repos`, it is `repos/owner__name` and must exist; else `cache_dir/owner__name` (default
+    `default_cache()/repos`), cloned from GitHub on first use (when `clone`). Raises `DataError` with one
+    line naming the folder or the commit.
     """
     folder = repo.replace("/", "__")
     if repos is not None:
@@ -119,8 +121,7 @@ def repo_dir(repo: str, base_commit: str, repos: str | Path | None = None, cache
             raise DataError(f"{path}: no git repository of {repo} here; expected one per owner__name under "
                             f"repos={repos}")
     else:
-        path = Path(cache_dir).expanduser() if cache_dir else default_cache()
-        path = path / folder
+        path = (Path(cache_dir).expanduser() if cache_dir else default_cache() / "repos") / folder
         if not _is_repo(path):
             if not clone:
                 raise DataError(f"{path}: no git repository of {repo}; pass --task-option repos=DIR")

@@ -188,43 +188,70 @@ def _load(where: Path) -> Index | None:
 
 @dataclass(frozen=True)
 class ContextFile:
-    """A file shown in a prompt: its path, its text (whole, or its head when `truncated`) and BM25 score."""
+    """A file shown in a prompt: its path, its text and BM25 score; `lines` = (first, last) 1-based line
+    numbers when only that part of the file is shown."""
 
     path: str
     text: str
     score: float
-    truncated: bool = False
+    lines: tuple[int, int] | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.lines is not None
 
 
 def retrieve(repo: Path, commit: str, query: str, *, budget_tokens: int, max_files: int = 5,
              cache_dir: Path | None = None) -> list[ContextFile]:
     """The best-ranked files that fit in `budget_tokens` together, at most `max_files`, best first.
 
-    Files are taken whole in rank order, skipping one that would overflow the budget; when not even the
-    best file fits, its head (whole lines up to the budget) is shown instead, marked `truncated`.
+    Files are taken whole in rank order, skipping one that would overflow the budget, except the best
+    one: when it is too large, its part richest in the query's words (at most half the budget) is shown.
     """
     index = get_index(repo, commit, cache_dir=cache_dir)
     ranked = index.rank(query, top=max(50, max_files * 10))
-    if not ranked:
+    if not ranked or budget_tokens <= 0:
         return []
     blob_of = dict(zip(index.paths, index.blobs, strict=True))
     texts = dict(zip([p for p, _ in ranked], read_blobs(Path(repo), [blob_of[p] for p, _ in ranked]), strict=True))
     chosen: list[ContextFile] = []
     left = budget_tokens
-    for path, score in ranked:
-        cost = estimate_tokens(texts[path]) + estimate_tokens(path) + 8
+    for rank, (path, score) in enumerate(ranked):
+        overhead = estimate_tokens(path) + 16
+        cost = estimate_tokens(texts[path]) + overhead
         if cost <= left:
             chosen.append(ContextFile(path, texts[path], score))
             left -= cost
-            if len(chosen) >= max_files:
-                break
-    if not chosen:
-        path, score = ranked[0]
-        head, used = [], estimate_tokens(path) + 8
-        for line in texts[path].splitlines(keepends=True):
-            used += estimate_tokens(line)
-            if used > budget_tokens:
-                break
-            head.append(line)
-        chosen.append(ContextFile(path, "".join(head), score, truncated=True))
+        elif rank == 0:
+            first, last, part = _window(texts[path], set(words(query)), budget_tokens // 2 - overhead)
+            if part:
+                chosen.append(ContextFile(path, part, score, (first, last)))
+                left -= estimate_tokens(part) + overhead
+        if len(chosen) >= max_files:
+            break
     return chosen
+
+
+def _window(text: str, query: set[str], max_tokens: int) -> tuple[int, int, str]:
+    """(first line, last line, text) of the run of whole lines within `max_tokens` that holds the most
+    query words (the earliest such run)."""
+    lines = text.splitlines(keepends=True)
+    cost = [estimate_tokens(line) for line in lines]
+    hits = [sum(w in query for w in words(line)) for line in lines]
+    best, best_at, best_end = -1, 0, 0
+    end, tokens, found = 0, 0, 0
+    for start in range(len(lines)):
+        while end < len(lines) and tokens + cost[end] <= max_tokens:
+            tokens += cost[end]
+            found += hits[end]
+            end += 1
+        if end > start and found > best:
+            best, best_at, best_end = found, start, end
+        if end > start:
+            tokens -= cost[start]
+            found -= hits[start]
+        else:
+            end = start + 1
+    if best_end <= best_at:
+        return 0, 0, ""
+    return best_at + 1, best_end, "".join(lines[best_at:best_end])
