@@ -214,9 +214,9 @@ class OpenAISampler:
                 raise outcome
         down = {url: str(o) for url, o in results.items() if isinstance(o, SamplerError)}
         if len(down) == len(self.base_urls):
-            raise SamplerError(f"none of the {len(down)} endpoints answers: " + "; ".join(down.values()))
+            raise SamplerError(f"none of the {len(down)} endpoints is up: " + "; ".join(down.values()))
         if down:
-            _log.warning("%d of %d endpoints do not answer, the run starts without them and probes them back "
+            _log.warning("%d of %d endpoints are down, the run starts without them and probes them back "
                          "in: %s", len(down), len(self.base_urls), "; ".join(down.values()))
         with self._lock:
             self._down_at_start = down
@@ -232,7 +232,7 @@ class OpenAISampler:
         except httpx.HTTPError as exc:
             raise _Unreachable(f"cannot reach {url}: {describe(exc)}") from None
         if resp.status_code >= 500:
-            raise _Unreachable(str(self._refused(url, resp)))
+            raise _Unreachable(f"{url} answered {resp.status_code}: {server_message(resp)}")
         if resp.status_code in (401, 403):
             raise self._refused(url, resp)
         try:
