@@ -1,0 +1,331 @@
+"""Run one whole command (`python -m pytest ...`) contained: the sandbox's API for repository tests.
+
+`run_command` is for programs that are not a Python snippet: a test runner over a checked-out repository,
+with the repository's own interpreter. The containment is the fallback sandbox's (`_simple`), applied to
+a command instead of the harness:
+
+- util-linux `unshare` into new pid, net (no interfaces), ipc, uts and mount namespaces with a private
+  `/proc`; without root also a user namespace (the command keeps no capability in it);
+- empty private tmpfs over `/tmp` and `/dev/shm` (writable, small) and `/run` (read-only): nothing left
+  there by one run reaches the next, and no host socket there is reachable;
+- as root the command runs as a uid no account uses (a fresh one per run); a directory it must read
+  that such a uid could not enter (`/root`, mode 0700, holding a pyenv interpreter) is covered by an
+  empty tmpfs into which only the paths the command needs are bound back, so the rest stays hidden;
+- Landlock (where the kernel has it): the system directories and `readable` read-only, `writable`,
+  `/tmp` and `/dev/shm` read-write, nothing else; TCP refused, signals and abstract sockets scoped;
+- rlimits (address space, CPU, processes, file size, no core), no_new_privs, its own session, an empty
+  environment plus `env`; the wall-clock limit kills the whole pid namespace, and output is capped.
+
+Standard library only on the launcher side (it runs under the system Python with `-I -S`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import json
+import os
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monkeys.errors import SandboxError
+from monkeys.sandbox._simple import PYTHON, _uid_in_use
+
+# Command uids: a block of 64 per owning process, apart from the pool's and the fallback's ranges.
+UID_BASE = 16_000_000
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc")
+_CHUNK = 1 << 16
+_counter = itertools.count(1)
+
+# argv[1]: JSON config; argv[2]: the status fd. Reports "ok <exit code|-signal>" or "error <why>".
+LAUNCHER = r'''
+import ctypes, json, os, resource, struct, sys
+C = json.loads(sys.argv[1]); status = int(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
+def report(text):
+    os.write(status, text.encode()); os._exit(0)
+def check(ok, what):
+    if not ok:
+        report("error %s: %s" % (what, os.strerror(ctypes.get_errno())))
+os.set_inheritable(status, False)
+check(libc.prctl(4, 0, 0, 0, 0) == 0, "PR_SET_DUMPABLE")
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC = 1, 2, 4, 4096, 0x4000
+keep = {}
+for path in C["bind_back"]:  # opened before anything is covered
+    keep[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
+for cover, mode, ro in C["covers"]:
+    if os.path.isdir(cover):
+        opts = ("size=%dm,mode=%s" % (C["tmp_mb"], mode)).encode()
+        flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if ro else 0)
+        check(libc.mount(b"tmpfs", cover.encode(), b"tmpfs", flags, opts) == 0, "mount " + cover)
+for path, fd in keep.items():
+    if os.path.isdir("/proc/self/fd/%d" % fd):
+        os.makedirs(path, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "a").close()
+    check(libc.mount(b"/proc/self/fd/%d" % fd, path.encode(), None, MS_BIND | MS_REC, None) == 0,
+          "bind " + path)
+    os.close(fd)
+try:
+    os.chdir(C["cwd"])
+except OSError as exc:
+    report("error cannot enter %s: %s" % (C["cwd"], exc))
+pid = os.fork()
+if pid == 0:
+    try:
+        os.setsid()
+        check(libc.prctl(1, 9, 0, 0, 0) == 0, "PR_SET_PDEATHSIG")
+        for res, value in C["rlimits"]:
+            resource.setrlimit(getattr(resource, res), tuple(value))
+        check(libc.prctl(38, 1, 0, 0, 0) == 0, "PR_SET_NO_NEW_PRIVS")
+        abi = C["landlock"]
+        if abi > 0:
+            bits = (1 << 13) - 1 | (1 << 13 if abi >= 2 else 0)
+            bits |= (1 << 14 if abi >= 3 else 0) | (1 << 15 if abi >= 5 else 0)
+            attr = struct.pack("Q", bits)
+            attr += struct.pack("Q", 3) if abi >= 4 else b""
+            attr += struct.pack("Q", 3) if abi >= 6 else b""
+            buf = ctypes.create_string_buffer(attr, len(attr))
+            rs = libc.syscall(444, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
+            check(rs >= 0, "landlock_create_ruleset")
+            ro, rw_file = 1 | 4 | 8, 2 | 4 | (1 << 14 if abi >= 3 else 0)
+            rules = [(p, ro) for p in C["read_only"]] + [("/dev/null", rw_file)]
+            rules += [(p, bits) for p in C["read_write"]]
+            for path, access in rules:
+                try:
+                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                if not os.path.isdir(path):
+                    access &= 1 | 2 | 4 | (1 << 14)
+                rule = ctypes.create_string_buffer(struct.pack("=Qi", access & bits, fd), 12)
+                check(libc.syscall(445, rs, 1, rule, 0) == 0, "landlock_add_rule " + path)
+                os.close(fd)
+            check(libc.syscall(446, rs, 0) == 0, "landlock_restrict_self")
+            os.close(rs)
+        if C["uid"] is not None:
+            uid = C["uid"]
+            os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+        else:  # uid 0 of our own user namespace: drop every capability
+            check(libc.prctl(28, 0x2F, 0, 0, 0) == 0, "PR_SET_SECUREBITS")
+            for cap in range(64):
+                libc.prctl(24, cap, 0, 0, 0)
+            hdr = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)
+            check(libc.capset(hdr, ctypes.create_string_buffer(24)) == 0, "capset")
+    except BaseException as exc:
+        report("error confinement failed: %r" % (exc,))
+    os.close(status)
+    try:
+        os.execve(C["argv"][0], C["argv"], C["env"])
+    except OSError as exc:
+        os.write(2, ("cannot run %s: %s\n" % (C["argv"][0], exc)).encode())
+        os._exit(127)
+os.closerange(0, 3)
+while True:
+    try:
+        got, st = os.waitpid(-1, 0)
+    except ChildProcessError:
+        report("error the command vanished")
+    if got == pid:
+        break
+report("ok %d" % os.waitstatus_to_exitcode(st))
+'''
+
+
+@dataclass(frozen=True)
+class CommandLimits:
+    """Limits of one command run: the wall clock ends the whole namespace; the rest are rlimits."""
+
+    timeout_s: float = 1800.0
+    memory_mb: int = 16384
+    max_processes: int = 512
+    max_file_mb: int = 1024
+    max_output_bytes: int = 64 << 20
+    tmp_mb: int = 1024
+
+
+@dataclass
+class CommandResult:
+    """What a command did. `exit_code` is None when it died of a signal or was killed at a limit."""
+
+    exit_code: int | None
+    signal: int | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+    output_truncated: bool = False
+    wall_s: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _landlock_abi() -> int:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return max(int(libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))), 0)
+    except (OSError, AttributeError):
+        return 0
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The highest directory above `path` that others cannot enter (a dropped uid could not reach it)."""
+    parts = Path(path).parts
+    for i in range(2, len(parts)):
+        parent = os.path.join(*parts[:i])
+        try:
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                return parent
+        except OSError:
+            return None
+    return None
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def unavailable() -> str | None:
+    """Why `run_command` cannot contain a command here, or None when it can."""
+    if not shutil.which("unshare"):
+        return "unshare (util-linux) not installed"
+    if not os.path.exists(PYTHON):
+        return f"no system Python at {PYTHON} to run the launcher"
+    return None
+
+
+def run_command(argv: Sequence[str], *, cwd: str | os.PathLike[str], writable: Sequence[str | os.PathLike[str]] = (),
+                readable: Sequence[str | os.PathLike[str]] = (), env: Mapping[str, str] | None = None,
+                limits: CommandLimits | None = None) -> CommandResult:
+    """Run `argv` (an absolute program path first) in `cwd`, contained as the module docstring says.
+
+    `writable` must include `cwd` if the command writes there; as root each of them is handed to the run's
+    uid first (`chown -R`: the caller resets them afterwards). `readable` names what it reads beyond the
+    system directories (its interpreter's prefix, a virtual environment). Raises `SandboxError` when the
+    containment cannot start; a failing command is a result."""
+    why = unavailable()
+    if why:
+        raise SandboxError(f"cannot contain a command here: {why}")
+    limits = limits or CommandLimits()
+    is_root = os.geteuid() == 0
+    rw = [os.path.realpath(p) for p in writable]
+    ro = [os.path.realpath(p) for p in readable if os.path.exists(p)]
+    if not any(_under(os.path.realpath(cwd), p) for p in rw):
+        ro.append(os.path.realpath(cwd))
+    uid = None
+    if is_root:
+        uid = UID_BASE + (os.getpid() % 100_000) * 64 + next(_counter) % 64
+        if _uid_in_use(uid):
+            raise SandboxError(f"uid {uid} of the command sandbox belongs to an account")
+        for path in rw:
+            _chown_tree(path, uid)
+    covers: list[tuple[str, str, bool]] = [("/tmp", "1777", False), ("/dev/shm", "1777", False),
+                                           ("/run", "755", True)]
+    if is_root:
+        for path in ro + rw:
+            closed = _closed_ancestor(path)
+            if closed and not any(_under(closed, c[0]) for c in covers):
+                covers.append((closed, "755", False))
+    # every allowed path under a covered directory is bound back at its own place (outermost first)
+    bind_back = sorted({p for p in ro + rw if any(_under(p, c[0]) for c in covers)}, key=len)
+    bind_back = [p for i, p in enumerate(bind_back) if not any(_under(p, q) for q in bind_back[:i])]
+    cpu = int(limits.timeout_s) + 1
+    rlimits = [("RLIMIT_AS", [limits.memory_mb << 20] * 2), ("RLIMIT_CPU", [cpu, cpu + 1]),
+               ("RLIMIT_FSIZE", [limits.max_file_mb << 20] * 2), ("RLIMIT_CORE", [0, 0]),
+               ("RLIMIT_NPROC", [limits.max_processes] * 2)]
+    config = {"argv": list(argv), "cwd": os.path.realpath(cwd), "env": dict(env or {}), "uid": uid,
+              "covers": covers, "bind_back": bind_back, "tmp_mb": limits.tmp_mb, "rlimits": rlimits,
+              "landlock": _landlock_abi(), "read_only": [*SYSTEM_DIRS, "/proc", "/dev/urandom", "/dev/random",
+                                                          "/dev/zero", *ro],
+              "read_write": [*rw, "/tmp", "/dev/shm"]}
+    unshare = str(shutil.which("unshare"))
+    ns = ["--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--mount", "--mount-proc",
+          "--propagation", "private"]
+    if not is_root:
+        ns = ["--user", "--map-root-user", *ns]
+    status_r, status_w = os.pipe()
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen([unshare, *ns, "--", PYTHON, "-I", "-S", "-c", LAUNCHER, json.dumps(config),
+                                 str(status_w)], cwd="/", env={}, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                close_fds=True, pass_fds=(status_w,))
+    except OSError as exc:
+        os.close(status_r)
+        raise SandboxError(f"cannot start the command sandbox: {exc}") from exc
+    finally:
+        os.close(status_w)
+    out, err, status = _collect(proc, status_r, start + limits.timeout_s, limits.max_output_bytes)
+    timed_out, truncated = out is None, err is None
+    wall = time.monotonic() - start
+    words = status.decode(errors="replace").split(" ", 1)
+    extra = {"containment": "unshare-root" if is_root else "unshare-userns",
+             "landlock": str(config["landlock"]), "uid": str(uid)}
+    result = CommandResult(None, signal.SIGKILL, bytes(out or b""), bytes(err or b""), timed_out,
+                           truncated, wall, extra)
+    if timed_out or truncated:
+        return result
+    if words[0] != "ok":
+        raise SandboxError(f"the command sandbox failed to start the command: {' '.join(words[1:])[:300]}")
+    code = int(words[1])
+    result.exit_code, result.signal = (code, None) if code >= 0 else (None, -code)
+    return result
+
+
+def _collect(proc: subprocess.Popen[bytes], status_r: int, deadline: float,
+             cap: int) -> tuple[bytearray | None, bytearray | None, bytes]:
+    """Read stdout, stderr and the status pipe until all close; (None, err) at the deadline,
+    (out, None) past the output cap. The whole namespace is gone when this returns."""
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err, status = bytearray(), bytearray(), bytearray()
+    bufs = {proc.stdout.fileno(): out, proc.stderr.fileno(): err, status_r: status}
+    sel = selectors.DefaultSelector()
+    for fd in bufs:
+        sel.register(fd, selectors.EVENT_READ)
+    timed_out = truncated = False
+    try:
+        while sel.get_map() and not truncated:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            for key, _ in sel.select(remaining):
+                data = os.read(key.fd, _CHUNK)
+                if not data:
+                    sel.unregister(key.fd)
+                    continue
+                buf = bufs[key.fd]
+                buf += data
+                if len(buf) > cap:
+                    del buf[cap:]
+                    truncated = True
+    finally:
+        sel.close()
+        if timed_out or truncated or proc.poll() is None:
+            try:  # unshare and the launcher share a process group; the launcher is the namespace's init
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        os.close(status_r)
+    if timed_out:
+        return None, err, bytes(status)
+    if truncated:
+        return out, None, bytes(status)
+    return out, err, bytes(status)
+
+
+def _chown_tree(top: str, uid: int) -> None:
+    """Hand `top` and everything under it to `uid` (symbolic links themselves, never their targets)."""
+    os.lchown(top, uid, uid)
+    for root, dirs, files in os.walk(top):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, uid)

@@ -1,0 +1,91 @@
+"""The guard against forged passes: which changes of a model patch touch how tests run or report.
+
+A patch is judged by the repository's own tests, so a patch that edits those tests, or the machinery
+that collects and reports them, can make any patch look resolved. `check` names each such change;
+`swe-tests` then fails the sample (policy `guard=fail`) or reverts the flagged files before the tests
+run and keeps the flags in the verdict (`guard=flag`). It looks at the files the worktree really has
+changed after applying (so a fuzzy apply cannot hide one) and at the lines the patch adds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from monkeys.swe.patching import FileChange
+
+TEST_DIRS = {"tests", "test", "testing"}
+CONFIG_FILES = {"pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "noxfile.py"}
+STARTUP_FILES = {"sitecustomize.py", "usercustomize.py", "conftest.py"}
+# Text that changes collection or reporting wherever a patch adds it.
+_ADDED = (
+    (re.compile(r"\bpytest_plugins\b"), "declares pytest plug-ins (pytest_plugins)"),
+    (re.compile(r"^\s*def\s+pytest_\w+\s*\("), "defines a pytest hook"),
+    (re.compile(r"\b_pytest\b"), "uses pytest's internals (_pytest)"),
+    (re.compile(r"\bpytest11\b"), "registers a pytest plug-in entry point (pytest11)"),
+    (re.compile(r"^\s*\[(tool:pytest|pytest|tool\.pytest[\w.]*)\]"), "adds a pytest configuration section"),
+    (re.compile(r"\b(addopts|python_files|python_functions|python_classes|testpaths|norecursedirs)\s*="),
+     "sets a pytest collection option"),
+    (re.compile(r"\bsys\.(settrace|setprofile|excepthook)\b|\bos\._exit\b"), "replaces tracing or exit hooks"),
+)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One suspicious change: the file and why."""
+
+    path: str
+    why: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "why": self.why}
+
+
+def path_reason(path: str, test_files: Iterable[str] = ()) -> str | None:
+    """Why changing `path` can change how the tests run or report, or None."""
+    p = PurePosixPath(path)
+    name = p.name
+    if path in set(test_files):
+        return "edits a file of the test patch"
+    if name in STARTUP_FILES:
+        return f"adds or edits {name}"
+    if name.endswith(".pth"):
+        return "adds or edits a .pth file (runs at interpreter start)"
+    if any(part.endswith((".dist-info", ".egg-info")) for part in p.parts):
+        return "adds package metadata (entry points can load plug-ins)"
+    if name in CONFIG_FILES:
+        return f"edits test configuration ({name})"
+    if any(part in TEST_DIRS for part in p.parts[:-1]):
+        return "edits a file under a test directory"
+    if name.startswith("test_") and name.endswith(".py") or name.endswith("_test.py"):
+        return "edits a test module"
+    return None
+
+
+def check(changed: Iterable[str], changes: Iterable[FileChange], test_files: Iterable[str] = (),
+          repo: str = "") -> list[Flag]:
+    """Every flagged change: `changed` are the worktree paths the patch changed (added, edited, deleted),
+    `changes` the parsed patch (for its added lines), `test_files` the test patch's files. In the
+    pytest repository itself, uses of pytest's internals are its own code and not flagged."""
+    tests = set(test_files)
+    flags: dict[str, Flag] = {}
+    for path in changed:
+        why = path_reason(path, tests)
+        if why:
+            flags[path] = Flag(path, why)
+    for change in changes:
+        path = change.path
+        if path in flags:
+            continue
+        for line in change.added:
+            for pattern, why in _ADDED:
+                if why.startswith("uses pytest's") and repo == "pytest-dev/pytest":
+                    continue
+                if pattern.search(line):
+                    flags[path] = Flag(path, why)
+                    break
+            if path in flags:
+                break
+    return list(flags.values())

@@ -1,0 +1,126 @@
+"""Unified diffs as `swe-tests` sees them: recognised, pulled out of an answer, parsed for the files and
+lines they touch, and normalised so that identical patches are verified once.
+
+Parsing here is for looking, never for applying: `git apply` (then GNU `patch`) applies, in
+`worktree.Worktree.apply`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
+_FENCE = re.compile(r"^```[\w+-]*[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+
+
+def looks_like_diff(text: str) -> bool:
+    """A unified diff: a file header pair (`--- ` then `+++ `) followed by a hunk header."""
+    lines = text.splitlines()
+    for i in range(len(lines) - 2):
+        if lines[i].startswith("--- ") and lines[i + 1].startswith("+++ ") and _HUNK.match(lines[i + 2]):
+            return True
+    return False
+
+
+def extract_diff(text: str) -> str | None:
+    """The diff in a model answer: the fenced blocks that are diffs, joined, or the whole text when it
+    is one; None when there is none."""
+    blocks = [m.group(1) for m in _FENCE.finditer(text) if looks_like_diff(m.group(1))]
+    if blocks:
+        return "".join(b if b.endswith("\n") else b + "\n" for b in blocks)
+    if looks_like_diff(text):
+        start = text.find("diff --git ")
+        if start < 0:
+            start = next(m.start() for m in re.finditer(r"^--- ", text, re.M))
+        body = text[start:]
+        return body if body.endswith("\n") else body + "\n"
+    return None
+
+
+@dataclass
+class FileChange:
+    """One file of a diff: `old`/`new` paths without the a/ b/ prefix, None for /dev/null."""
+
+    old: str | None
+    new: str | None
+    added: list[str] = field(default_factory=list)  # added lines, without the leading '+'
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.new or self.old or ""
+
+
+def _strip(name: str) -> str | None:
+    name = name.split("\t", 1)[0].strip()
+    if name.startswith('"') and name.endswith('"'):
+        name = name[1:-1]
+    if name == "/dev/null":
+        return None
+    return name[2:] if name[:2] in ("a/", "b/") else name
+
+
+def parse(diff: str) -> list[FileChange]:
+    """The files a unified diff touches, with their added and removed lines."""
+    files: list[FileChange] = []
+    lines = diff.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+            files.append(FileChange(_strip(line[4:]), _strip(lines[i + 1][4:])))
+            i += 2
+            continue
+        if files and _HUNK.match(line):
+            i += 1
+            while i < len(lines) and not lines[i].startswith(("@@", "diff --git ", "--- ")):
+                body = lines[i]
+                if body.startswith("+"):
+                    files[-1].added.append(body[1:])
+                elif body.startswith("-"):
+                    files[-1].removed.append(body[1:])
+                i += 1
+            continue
+        if line.startswith("diff --git "):  # a header-only change (mode, rename, binary) has no --- line
+            m = re.match(r"diff --git (\S+) (\S+)", line)
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith(("--- ", "diff --git ", "@@")):
+                j += 1
+            if m and (j >= len(lines) or not lines[j].startswith("--- ")):
+                files.append(FileChange(_strip(m.group(1)), _strip(m.group(2))))
+        i += 1
+    return files
+
+
+def paths(diff: str) -> list[str]:
+    """Every path a diff names (old and new), in order, without duplicates."""
+    out: dict[str, None] = {}
+    for f in parse(diff):
+        for p in (f.old, f.new):
+            if p:
+                out[p] = None
+    return list(out)
+
+
+def normalise(diff: str) -> str:
+    """The diff with what does not change its effect removed: trailing whitespace, blank lines, `index`
+    and `diff --git` lines, hunk header line numbers, and text around the diff."""
+    out = []
+    for line in diff.splitlines():
+        line = line.rstrip()
+        if not line or line.startswith(("index ", "diff --git ")):
+            continue
+        if _HUNK.match(line):
+            line = "@@"
+        elif line.startswith(("--- ", "+++ ")):
+            name = _strip(line[4:])
+            line = line[:4] + (name or "/dev/null")
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def patch_hash(diff: str) -> str:
+    """A short hash of `normalise(diff)`: equal for patches that differ only as `normalise` ignores."""
+    return hashlib.blake2b(normalise(diff).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

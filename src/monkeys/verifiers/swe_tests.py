@@ -1,0 +1,318 @@
+"""The `swe-tests` verifier: a repository patch judged by the repository's own tests (SWE-bench).
+
+The reference is ``{"kind": "swe-bench", "instance": {SWE-bench record}, "repo_dir": "<git repository>"}``.
+The sample's text is a unified diff (bare or fenced); anything else goes through the task's
+`monkeys.swe.edits.to_patch` (SEARCH/REPLACE blocks), which says why when it cannot make a diff.
+
+Backend `local` (default), per sample:
+
+1. a worktree of the instance at `base_commit` (reused: reset between patches, see `swe.worktree`), and
+   the (repo, version) environment (built once, see `swe.env`);
+2. the model patch: `git apply`, else `patch --fuzz=5` (`details["apply"]` says which), else FAIL
+   "patch does not apply" naming the file and hunk;
+3. the guard (`swe.guard`) over the files the worktree really changed: edits to tests, conftest.py,
+   pytest configuration or plug-ins, sitecustomize, .pth files, package metadata are flagged
+   (`details["guard"]`); `guard="fail"` (default) fails the sample, `guard="flag"` reverts those files,
+   so they cannot take effect, and judges the rest;
+4. the test patch, last (so it overwrites whatever the patch did to its files);
+5. the harness's test command in the command sandbox (`monkeys.sandbox._command`: no network, only the
+   worktree and a private /tmp writable, another uid, `timeout_s` for the whole run), the log parsed
+   from pytest's summary section only (harness parser when `swebench` is installed);
+6. graded as the harness grades: PASS only when every FAIL_TO_PASS and PASS_TO_PASS test is reported
+   passing; a test missing from the log is failing. When the only failures are PASS_TO_PASS tests, they
+   are run once more: one that passes then is flaky (`details["flaky"]`), not counted as broken.
+
+Reasons: "resolved", "empty patch", "no diff: ...", "patch does not apply: ...", "guard: ...",
+"test patch does not apply on top of the patch", "FAIL_TO_PASS still failing: ...", "PASS_TO_PASS broke:
+...", TIMEOUT "tests ran past the time limit", ERROR "environment build failed: ..." (never the sample's
+fault; the sandbox or git failing is an ERROR too). Identical patches (after `patching.normalise`) are
+verified once per verifier (`details["cached"]`).
+
+Backend `docker`: the official harness (`swe.docker`); the guard still applies to the patch's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Gt
+
+from monkeys.core import Outcome, Problem, Sample, Verdict
+from monkeys.errors import SandboxError
+from monkeys.registry import SPEED_ONLY, check_options, register_verifier
+from monkeys.swe import grading, guard, patching
+from monkeys.swe.env import EnvBuildError, EnvManager, harness_specs, spec_for
+from monkeys.swe.worktree import GitError, Worktree, WorktreePool
+
+_Result = tuple[Outcome, str, dict[str, Any]]
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "monkeys" / "swe"
+
+
+def _to_patch() -> Callable[[str, Path], str] | None:
+    """The task's answer-to-diff converter, when that module is installed (imported on first use)."""
+    try:
+        module = importlib.import_module("monkeys.swe.edits")
+    except ImportError:
+        return None
+    return getattr(module, "to_patch", None)
+
+
+@register_verifier("swe-tests")
+class SweTests:
+    """SWE-bench: apply the patch at base_commit, run FAIL_TO_PASS and PASS_TO_PASS in the sandbox.
+
+    `backend`: "local" (worktree + reused environment + the monkeys sandbox) or "docker" (the swebench
+    harness, needs Docker). `guard`: "fail" (default) or "flag" (see the module docstring).
+    `timeout_s`: wall clock of one test run. `python`, `install`, `system_site_packages`: how
+    environments are built (see `monkeys.swe.env`). `fuzzy_apply`: fall back to `patch --fuzz=5`.
+    `rerun_failures`: run PASS_TO_PASS failures once more to tell flaky tests. `use_harness`: the
+    harness's test command and log parser when `swebench` is installed. `namespace`: docker images
+    ("swebench" pulls prebuilt ones, null builds them). `cache_dir`: worktrees and environments.
+    """
+
+    def __init__(self, backend: Literal["local", "docker"] = "local", guard: Literal["fail", "flag"] = "fail",
+                 timeout_s: Annotated[float, Gt(0)] = 1800.0, memory_mb: Annotated[int, Ge(256)] = 16384,
+                 python: str | None = None, install: list[str] | None = None,
+                 system_site_packages: bool = False, fuzzy_apply: bool = True, rerun_failures: bool = True,
+                 use_harness: bool = True, namespace: str | None = "swebench",
+                 cache_dir: Annotated[str | None, SPEED_ONLY] = None,
+                 cache: Annotated[bool, SPEED_ONLY] = True) -> None:
+        check_options("verifier", "swe-tests", {k: v for k, v in locals().items() if k != "self"})
+        self.backend, self.guard, self.timeout_s, self.memory_mb = backend, guard, timeout_s, memory_mb
+        self.python, self.install, self.system_site_packages = python, install, system_site_packages
+        self.fuzzy, self.rerun, self.use_harness, self.namespace = fuzzy_apply, rerun_failures, use_harness, namespace
+        self.root = Path(cache_dir).expanduser() if cache_dir else default_cache()
+        self.cache_enabled = cache
+        self.worktrees = WorktreePool(self.root / "worktrees")
+        self.envs = EnvManager(self.root / "envs")
+        self._cache: dict[str, Future[Verdict]] = {}
+        self._lock = threading.Lock()
+        self._settings = json.dumps([backend, guard, timeout_s, memory_mb, python, install, system_site_packages,
+                                     fuzzy_apply, rerun_failures, use_harness, namespace])
+
+    # -- the verifier protocol --------------------------------------------------------------------
+
+    def verify(self, problem: Problem, sample: Sample) -> Verdict:
+        start = time.monotonic()
+        ref = problem.reference
+        instance, repo_dir = ref.get("instance"), ref.get("repo_dir")
+        if ref.get("kind") != "swe-bench" or not isinstance(instance, dict) or not repo_dir:
+            return Verdict(Outcome.ERROR, f"unusable reference for swe-tests: kind={ref.get('kind')!r}",
+                           {"cached": False})
+        if not sample.text.strip():
+            return Verdict(Outcome.FAIL, "empty patch", {"cached": False}, time.monotonic() - start)
+        diff = patching.extract_diff(sample.text)
+        if diff is None and self.backend == "docker":
+            try:
+                diff = self._convert(sample.text, instance, str(repo_dir))
+            except ValueError as exc:
+                return Verdict(Outcome.FAIL, f"no diff: {exc}", {"cached": False}, time.monotonic() - start)
+            except (GitError, OSError) as exc:
+                return Verdict(Outcome.ERROR, f"repository unusable: {exc}", {"cached": False})
+        key = self._key(instance, diff if diff is not None else "text\0" + sample.text)
+        future, mine = self._claim(key)
+        if not mine:
+            hit = future.result()
+            return Verdict(hit.outcome, hit.reason, {**hit.details, "cached": True}, time.monotonic() - start)
+        try:
+            outcome, reason, details = self._verify(instance, str(repo_dir), diff, sample.text)
+        except BaseException as exc:
+            with self._lock:
+                self._cache.pop(key, None)
+            future.set_exception(exc)
+            raise
+        details.update(cached=False, patch_hash=key[:16])
+        verdict = Verdict(outcome, reason, details, time.monotonic() - start)
+        if outcome is Outcome.ERROR or not self.cache_enabled:  # an error may not last: verify it again
+            with self._lock:
+                self._cache.pop(key, None)
+        future.set_result(verdict)
+        return verdict
+
+    def protections(self) -> dict[str, str]:
+        """What contains the tests a patch runs (recorded in the run store)."""
+        if self.backend == "docker":
+            return {"backend": "docker (the swebench harness's instance containers)"}
+        from monkeys.sandbox._command import unavailable
+
+        why = unavailable()
+        return {"backend": "command sandbox: unshare pid/net/ipc/uts/mount namespaces, private /tmp, "
+                           "Landlock, rlimits, own uid" if why is None else f"unavailable: {why}"}
+
+    def close(self) -> None:
+        """Worktrees and environments stay in `cache_dir` for the next run; nothing to release."""
+
+    # -- one patch ---------------------------------------------------------------------------------
+
+    def _key(self, instance: dict[str, Any], diff: str) -> str:
+        text = "\0".join([str(instance.get("instance_id")), str(instance.get("base_commit")),
+                          hashlib.blake2b(str(instance.get("test_patch")).encode()).hexdigest(),
+                          patching.normalise(diff), self._settings])
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+
+    def _claim(self, key: str) -> tuple[Future[Verdict], bool]:
+        """The future of `key`'s verdict and whether this caller computes it (the others wait)."""
+        with self._lock:
+            future = self._cache.get(key)
+            if future is not None:
+                return future, False
+            future = self._cache[key] = Future()
+            return future, True
+
+    def _convert(self, text: str, instance: dict[str, Any], repo_dir: str) -> str:
+        """A diff from a non-diff answer via the task's `to_patch`, against a clean checkout."""
+        to_patch = _to_patch()
+        if to_patch is None:
+            raise ValueError("the answer is not a unified diff")
+        with self.worktrees.acquire(repo_dir, instance["base_commit"]) as tree:
+            return to_patch(text, tree.path)
+
+    def _verify(self, instance: dict[str, Any], repo_dir: str, diff: str | None, text: str) -> _Result:
+        if self.backend == "docker":
+            assert diff is not None
+            return self._verify_docker(instance, diff)
+        try:
+            with self.worktrees.acquire(repo_dir, instance["base_commit"]) as tree:
+                if diff is None:
+                    to_patch = _to_patch()
+                    if to_patch is None:
+                        return Outcome.FAIL, "no diff: the answer is not a unified diff", {}
+                    try:
+                        diff = to_patch(text, tree.path)
+                    except ValueError as exc:
+                        return Outcome.FAIL, f"no diff: {exc}", {}
+                    tree.reset()
+                if not diff.strip():
+                    return Outcome.FAIL, "empty patch", {}
+                return self._verify_local(instance, repo_dir, diff, tree)
+        except GitError as exc:
+            return Outcome.ERROR, f"repository unusable: {exc}", {}
+
+    def _verify_local(self, instance: dict[str, Any], repo_dir: str, diff: str, tree: Worktree) -> _Result:
+        details: dict[str, Any] = {"backend": "local"}
+        applied = tree.apply(diff, fuzzy=self.fuzzy)
+        if not applied.ok:
+            details["apply_error"] = applied.error
+            return Outcome.FAIL, f"patch does not apply: {applied.error}", details
+        details["apply"] = applied.method
+        changed = tree.changed()
+        details["changed"] = changed[:50]
+        test_files = patching.paths(instance.get("test_patch") or "")
+        flags = guard.check(changed, patching.parse(diff), test_files, str(instance.get("repo", "")))
+        if flags:
+            details["guard"] = [f.to_dict() for f in flags]
+            if self.guard == "fail":
+                return Outcome.FAIL, "guard: " + "; ".join(f"{f.path} {f.why}" for f in flags[:3]), details
+            tree.revert([f.path for f in flags])
+            details["reverted"] = [f.path for f in flags]
+        if instance.get("test_patch"):
+            test_applied = tree.apply(instance["test_patch"], fuzzy=False)
+            if not test_applied.ok:
+                details["apply_error"] = test_applied.error
+                return Outcome.FAIL, f"test patch does not apply on top of the patch: {test_applied.error}", details
+        specs = harness_specs(instance) if self.use_harness else None
+        try:
+            env = self.envs.get(instance, repo_dir, spec_for(instance, self.python, tuple(self.install)
+                                                             if self.install is not None else None,
+                                                             self.system_site_packages))
+        except EnvBuildError as exc:
+            return Outcome.ERROR, f"environment build failed: {exc}", details
+        details["env"] = env.key
+        command = grading.test_command(instance, specs)
+        f2p, p2p = list(instance.get("FAIL_TO_PASS") or []), list(instance.get("PASS_TO_PASS") or [])
+        status, run_details = self._run_tests(instance, tree, env, command.args, command.env)
+        details.update(run_details)
+        if status is None:
+            return Outcome.TIMEOUT, f"tests ran past the time limit ({self.timeout_s:g} s)", details
+        result = grading.grade(status, f2p, p2p)
+        if result.missing:
+            details["missing"] = list(result.missing[:50])
+        if self.rerun and command.pytest and not result.f2p_failed and result.p2p_failed:
+            again, _ = self._run_tests(instance, tree, env, ("-m", "pytest", "-rA", "--tb=no", "-p",
+                                                             "no:cacheprovider", *result.p2p_failed), command.env)
+            if again is not None:
+                flaky = [t for t in result.p2p_failed if again.get(t) in grading.PASSING]
+                if flaky:
+                    details["flaky"] = flaky
+                    result = grading.Grade(result.f2p_failed, tuple(t for t in result.p2p_failed if t not in flaky),
+                                           result.missing)
+        details["f2p_failed"] = list(result.f2p_failed[:50])
+        details["p2p_failed"] = list(result.p2p_failed[:50])
+        if result.resolved:
+            if flags:
+                return Outcome.PASS, "resolved (flagged changes reverted)", details
+            return Outcome.PASS, "resolved", details
+        if result.f2p_failed:
+            return Outcome.FAIL, "FAIL_TO_PASS still failing: " + _names(result.f2p_failed, result.missing), details
+        return Outcome.FAIL, "PASS_TO_PASS broke: " + _names(result.p2p_failed, result.missing), details
+
+    def _run_tests(self, instance: dict[str, Any], tree: Worktree, env: Any, args: tuple[str, ...],
+                   extra_env: dict[str, str]) -> tuple[dict[str, str] | None, dict[str, Any]]:
+        """(status map, details) of one test run; the map is None when the time limit ended it."""
+        from monkeys.sandbox._command import CommandLimits, run_command
+
+        path = [str(env.python.parent), "/usr/local/bin", "/usr/bin", "/bin"]
+        pythonpath = [str(tree.path)] + ([str(tree.path / "src")] if (tree.path / "src").is_dir()
+                                         and not (tree.path / "src" / "__init__.py").exists() else [])
+        run_env = {"PATH": ":".join(path), "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                   "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ":".join(pythonpath), "TMPDIR": "/tmp",
+                   "VIRTUAL_ENV": str(env.path / "venv"), **extra_env}
+        limits = CommandLimits(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+        try:
+            result = run_command([str(env.python), *args], cwd=tree.path, writable=[tree.path],
+                                 readable=list(env.readable), env=run_env, limits=limits)
+        except SandboxError:
+            raise
+        finally:
+            tree.reset_owner()
+        log = result.stdout.decode("utf-8", "replace") + "\n" + result.stderr.decode("utf-8", "replace")
+        details: dict[str, Any] = {"test_exit": result.exit_code, "test_wall_s": round(result.wall_s, 3),
+                                   "log_tail": _tail(log)}
+        if result.timed_out:
+            return None, details
+        if result.output_truncated:
+            details["output_truncated"] = True
+        status, parser = grading.parse_log(log, str(instance.get("repo", "")), self.use_harness)
+        details["parser"] = parser
+        return status, details
+
+    def _verify_docker(self, instance: dict[str, Any], diff: str) -> _Result:
+        from monkeys.swe import docker
+
+        flags = guard.check(patching.paths(diff), patching.parse(diff),
+                            patching.paths(instance.get("test_patch") or ""), str(instance.get("repo", "")))
+        details: dict[str, Any] = {"backend": "docker"}
+        if flags:
+            details["guard"] = [f.to_dict() for f in flags]
+            if self.guard == "fail":
+                return Outcome.FAIL, "guard: " + "; ".join(f"{f.path} {f.why}" for f in flags[:3]), details
+        why = docker.docker_usable()
+        if why is not None:
+            return Outcome.ERROR, f"environment build failed: {why}", details
+        model = "monkeys-" + patching.patch_hash(diff)
+        outcome, reason, more = docker.run(instance, diff, model=model, run_id="monkeys-swe-tests",
+                                           timeout_s=self.timeout_s, namespace=self.namespace)
+        return outcome, reason, {**details, **more}
+
+
+def _names(tests: tuple[str, ...], missing: tuple[str, ...]) -> str:
+    shown = [f"{t} (not run)" if t in missing else t for t in tests[:3]]
+    more = f" and {len(tests) - 3} more" if len(tests) > 3 else ""
+    return ", ".join(shown) + more
+
+
+def _tail(log: str, n: int = 12) -> str:
+    return "\n".join(log.strip().splitlines()[-n:])[-2000:]
