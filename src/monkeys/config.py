@@ -23,7 +23,7 @@ import tomllib
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -59,7 +59,16 @@ class RunConfig(BaseModel):
     scorers: list[str] = Field(default_factory=list, description="per-sample scorers to run (selection)")
     scorer_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="options per scorer: {scorer name: {option: value}}")
-    n: int = Field(16, ge=1, le=1_000_000, description="samples per problem")
+    n: int = Field(16, ge=1, le=1_000_000, description="samples per problem (with --until-solved, --budget or"
+                   " --allocate adaptive: the most a problem gets)")
+    until_solved: bool = Field(False, description="stop sampling a problem at its first verified pass")
+    budget: dict[str, float] | None = Field(
+        None, description="the whole run's budget, KIND=AMOUNT with KIND samples, tokens, flops or usd; the run"
+        " stops within one batch of it")
+    allocate: Literal["fixed", "adaptive"] = Field(
+        "fixed", description="fixed: problem after problem, n each; adaptive: in rounds, what remains of the"
+        " budget spread over the problems not yet solved")
+    pricing: str | None = Field(None, description="pricing/model-shape file (JSON or YAML) for usd and flops budgets")
     temperature: float = Field(0.6, ge=0.0, le=5.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     max_tokens: int = Field(128, ge=1, le=1_000_000, description="max new tokens per sample")
@@ -84,6 +93,24 @@ class RunConfig(BaseModel):
             return value[0] if len(value) == 1 else value
         return value
 
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _check_budget(cls, value: Any) -> Any:
+        """`{"usd": 5}`, or the CLI's text `usd=5,samples=1000`; each kind once, each amount > 0."""
+        if isinstance(value, str | list):
+            value = parse_budget([value] if isinstance(value, str) else [str(v) for v in value])
+        if isinstance(value, dict):
+            for kind, amount in value.items():
+                if kind not in BUDGET_KINDS:
+                    raise ValueError(f"{kind!r} is not a budget kind; expected one of: {', '.join(BUDGET_KINDS)}")
+                if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
+                    raise ValueError(f"{kind}={amount!r}; expected a number > 0")
+                if kind == "samples" and float(amount) != int(amount):
+                    raise ValueError(f"samples={amount!r}; expected a whole number of samples")
+            if not value:
+                return None
+        return value
+
     @field_validator("ray")
     @classmethod
     def _check_ray(cls, value: str | None) -> str | None:
@@ -99,6 +126,29 @@ class RunConfig(BaseModel):
         return value
 
 
+BUDGET_KINDS = ("samples", "tokens", "flops", "usd")
+
+
+def parse_budget(items: list[str]) -> dict[str, float]:
+    """`["usd=5", "samples=1e4,tokens=2e6"]` -> {"usd": 5.0, ...}. Raises ValueError (the caller names the flag)."""
+    out: dict[str, float] = {}
+    for item in items:
+        for part in (p.strip() for p in item.split(",")):
+            if not part:
+                continue
+            kind, sep, amount = part.partition("=")
+            kind = kind.strip().lower()
+            if not sep:
+                raise ValueError(f"{part!r}; expected KIND=AMOUNT with KIND one of: {', '.join(BUDGET_KINDS)}")
+            if kind in out:
+                raise ValueError(f"{kind} given twice")
+            try:
+                out[kind] = float(amount.strip().lstrip("$").replace("_", ""))
+            except ValueError:
+                raise ValueError(f"{kind}={amount.strip()!r}; expected a number") from None
+    return out
+
+
 # Fields whose change would make stored samples (or their verdicts) mean something else. In the option
 # dicts, each option counts unless its plug-in declares it `SPEED_ONLY` (see `monkeys.registry`).
 IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model", "base_url",
@@ -108,7 +158,10 @@ IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model
 # A scorer's options may change with the scorers, except the options (not `SPEED_ONLY`) of a scorer the
 # stored run already has: its stored scores would then mean two things (`check_resume` refuses that).
 # `ray` too: where the work runs never changes what a sample means.
-RESUMABLE_CHANGES = ("n", "scorers", "scorer_options", "concurrency", "verify_workers", "ray")
+# The schedule (`until_solved`, `budget`, `allocate`, `pricing`) too: it picks which samples are drawn, never
+# what one means (a sample's seed derives from its index alone); the report reads the stops it made.
+RESUMABLE_CHANGES = ("n", "scorers", "scorer_options", "concurrency", "verify_workers", "ray", "until_solved",
+                     "budget", "allocate", "pricing")
 _OPTION_KIND = {"task_options": "task", "sampler_options": "sampler", "verifier_options": "verifier"}
 # Options passed to a plug-in from a top-level field (`--data`, `--model`, `--base-url`), not its dict.
 _TOP_LEVEL_OPTIONS = {"task_options": ("data",), "sampler_options": ("model", "base_url"), "verifier_options": ()}
@@ -249,7 +302,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-_FLAGS = {"n": "-n", "scorers": "--scorer"}
+_FLAGS = {"n": "-n", "scorers": "--scorer", "until_solved": "--until-solved"}
 
 
 def label(field: str, key: str | None = None, *, cli: bool = True, source: str = "config") -> str:
@@ -268,6 +321,9 @@ def expected(field: str) -> str:
 
     info = RunConfig.model_fields[field]
     return describe(info.annotation, info.metadata)
+
+
+_OWN_MESSAGES = frozenset({"budget", "base_url", "ray"})  # fields whose validators explain a refusal themselves
 
 
 def build_config(values: dict[str, Any], source: str = "config", cli: Collection[str] = ()) -> RunConfig:
@@ -290,6 +346,8 @@ def build_config(values: dict[str, Any], source: str = "config", cli: Collection
         hidden = isinstance(given, dict) or any(is_secret_name(p) for p in loc) or top.endswith("_options")
         shown = "" if hidden else f", got {given!r}"
         what = expected(top) if top in RunConfig.model_fields and len(loc) == 1 else err["msg"]
+        if err["type"] == "value_error" and top in _OWN_MESSAGES:  # a validator's own words say more
+            raise ConfigError(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
         if top in cli:  # a flag cannot be given "null": leave it out
             what = what.removesuffix(", or null")
         raise ConfigError(f"{where}: expected {what}{shown}" if what != err["msg"]

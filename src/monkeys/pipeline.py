@@ -23,6 +23,7 @@ import platform
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -32,9 +33,10 @@ from typing import Any, Protocol
 
 from monkeys import __version__
 from monkeys.config import RunConfig, check_plugins, check_resume, parse_problem_selection, redact, stored_config
-from monkeys.core import Completion, Problem, Sample, Sampler, SampleRequest, Verdict, Verifier, derive_seed
+from monkeys.core import Completion, Problem, Sample, Sampler, SampleRequest, Verdict, Verifier
 from monkeys.errors import ConfigError, MonkeysError, StoreError
 from monkeys.registry import create, get_plugin
+from monkeys.schedule import WAIT, Job, Meter, Schedule
 from monkeys.store import (
     StoreWriter,
     connect,
@@ -47,11 +49,26 @@ from monkeys.store import (
     unverified_samples,
 )
 from monkeys.store.lock import RunLock
+from monkeys.store.read import problem_stops, sample_tokens
 from monkeys.store.writer import write_header
 
 
+@dataclass(frozen=True)
+class LiveStats:
+    """What a display shows besides the counts, sent about twice a second (`ProgressSink.status`)."""
+
+    planned: int  # samples the run will have when it ends, as known now (an early stop lowers it)
+    backlog: int  # samples drawn and waiting for their verdict
+    spend: str  # spend so far, against the budget when there is one
+    retries: int | None = None  # sampler requests re-sent after a failure (a sampler that counts them)
+    endpoints: tuple[int, int] | None = None  # (up, all) of a sampler with several endpoints
+    rounds: int = 0  # adaptive allocation: rounds begun
+    stopped: str | None = None  # why the run stops early (a budget), once it does
+
+
 class ProgressSink(Protocol):
-    """What the pipeline tells a display. All methods are called from the pipeline's main thread."""
+    """What the pipeline tells a display. All methods are called from the pipeline's main thread; `status`
+    is optional (asked for with getattr), so a sink written before it keeps working."""
 
     def start(self, total_samples: int, already: int, problems: int, solved: int) -> None: ...
     def sampled(self, completions: list[Completion]) -> None: ...
@@ -62,6 +79,7 @@ class _NoProgress:
     def start(self, total_samples: int, already: int, problems: int, solved: int) -> None: ...
     def sampled(self, completions: list[Completion]) -> None: ...
     def verified(self, problem_id: str, verdict: Verdict, newly_solved: bool) -> None: ...
+    def status(self, stats: LiveStats) -> None: ...
 
 
 @dataclass
@@ -73,6 +91,10 @@ class RunSummary:
     resumed: bool = False
     solved: set[str] = field(default_factory=set)
     verifier: str | None = None  # the key its verdicts are stored under
+    stopped: str | None = None  # why the run ended before every problem reached its cap (a budget)
+    stops: dict[str, int] = field(default_factory=dict)  # stop reason -> problems (cap, solved, budget)
+    schedule: str = ""  # the schedule in words ("until solved, at most 32 per problem")
+    spend: str = ""  # what the run's samples cost, all of them (stored before too)
 
 
 def select_problems(problems: list[Problem], spec: str | None, task: str) -> list[Problem]:
@@ -115,25 +137,35 @@ SAMPLER_LOGPROB = "sampler-logprob"  # the score a sampler's own log-probabiliti
 _RESUME_HINT = "stored samples are kept; run the same command again to resume"
 
 
-def _batches(n: int, size: int) -> Iterator[range]:
-    for start in range(0, n, size):
-        yield range(start, min(n, start + size))
+class _Jobs:
+    """A plain iterator of sampler calls in the shape of a `Schedule` (what `monkeys verify` hands `_stream`:
+    nothing to draw). It stops nothing and knows no budget."""
 
+    strategy = "fixed"
+    exhausted: str | None = None
+    rounds = 0
 
-def _jobs(problems: list[Problem], have: dict[str, set[int]], config: RunConfig,
-          redraw_whole_batch: bool) -> Iterator[tuple[Problem, list[SampleRequest], set[int]]]:
-    """(problem, requests to send, indices to keep) per sampler call, made as they are needed: memory stays
-    flat however large `n` is."""
-    for p in problems:
-        got = have.get(p.problem_id, set())
-        if len(got) >= config.n and all(i in got for i in range(config.n)):
-            continue
-        for batch in _batches(config.n, config.batch_size):
-            keep = [i for i in batch if i not in got]
-            if keep:
-                send = list(batch) if redraw_whole_batch else keep
-                reqs = [SampleRequest(i, derive_seed(config.seed, p.problem_id, i)) for i in send]
-                yield p, reqs, set(keep)
+    def __init__(self, jobs: Iterator[tuple[Problem, list[SampleRequest], set[int]]]) -> None:
+        self.jobs = jobs
+
+    def next(self) -> Job | None:
+        job = next(self.jobs, None)
+        return None if job is None else Job(*job)
+
+    def sampled(self, job: Job, kept: list[Completion]) -> None: ...
+    def verified(self, problem_id: str, passed: bool) -> None: ...
+
+    def take_stops(self) -> list[tuple[str, int, str]]:
+        return []
+
+    def finish(self) -> list[tuple[str, int, str]]:
+        return []
+
+    def planned(self) -> int:
+        return 0
+
+    def spend_text(self) -> str:
+        return ""
 
 
 def _protections(verifier: Verifier) -> dict[str, str]:
@@ -239,8 +271,10 @@ def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
         clean = redact(stored)
         problems = read_problems(db) or None
         have = sample_indices(db)
-        complete = problems is not None and all(
-            len(have.get(p.problem_id, ())) >= config.n for p in problems)
+        stops = problem_stops(db) if config.until_solved or config.allocate == "adaptive" else {}
+        complete = problems is not None and all(  # a problem stopped at its first pass needs no more either
+            len(have.get(p.problem_id, ())) >= config.n or getattr(stops.get(p.problem_id), "reason", "") == "solved"
+            for p in problems)
         model = read_meta(db, "model") if complete else None
         return _Stored(problems, True, history if history != old else None, clean if clean != stored else None,
                        str(model) if model else None)
@@ -296,6 +330,7 @@ def _locked_run(config: RunConfig, run_dir: Path, lock: RunLock, progress: Progr
         raise
     built = (sampler, verifier)  # closed below, besides what `attach` puts in their place
     try:
+        meter = Meter.for_run(config, sampler.model_name)  # a budget it cannot price fails before the run dir
         if config.ray:
             sampler, verifier = _attach_ray(config, vname, sampler, verifier)
     except BaseException:
@@ -311,7 +346,7 @@ def _locked_run(config: RunConfig, run_dir: Path, lock: RunLock, progress: Progr
                 resumed = True
                 stored = _read_stored(run_dir, config)
                 problems = stored.problems or problems
-        return _run(config, run_dir, problems, sampler, verifier, vname, scorers, progress, resumed, stored)
+        return _run(config, run_dir, problems, sampler, verifier, vname, scorers, progress, resumed, stored, meter)
     finally:
         sampler.close()
         verifier.close()
@@ -342,7 +377,8 @@ def _attach_ray(config: RunConfig, vname: str, sampler: Sampler, verifier: Verif
 
 def _prepare_store(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sampler,
                    verifier: Verifier, vname: str, scorers: dict[str, Any], stored: _Stored
-                   ) -> tuple[dict[str, set[int]], dict[tuple[str, int], tuple[Sample, bool, list[str]]], set[str]]:
+                   ) -> tuple[dict[str, set[int]], dict[tuple[str, int], tuple[Sample, bool, list[str]]], set[str],
+                              tuple[Any, Any, Any]]:
     """Record the run's metadata and problems; return stored indices, pending work and solved problems.
 
     The config is stored once, when the run is made, and never rewritten: a resume that changes what may
@@ -373,11 +409,12 @@ def _prepare_store(config: RunConfig, run_dir: Path, problems: list[Problem], sa
                 if name not in pending[key][2]:
                     pending[key][2].append(name)
         solved = solved_problems(db, vname)
+        tokens = sample_tokens(db)  # what the stored samples cost: a budget counts them
     except sqlite3.Error as exc:  # a full disk, "database is locked" after the busy timeout, an I/O error
         raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
     finally:
         db.close()
-    return have, pending, solved
+    return have, pending, solved, tokens
 
 
 def _with_resume_hint(exc: MonkeysError) -> MonkeysError:
@@ -392,13 +429,21 @@ def _with_resume_hint(exc: MonkeysError) -> MonkeysError:
 
 
 def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sampler, verifier: Verifier,
-         vname: str, scorers: dict[str, Any], progress: ProgressSink, resumed: bool, stored: _Stored) -> RunSummary:
-    have, pending, solved = _prepare_store(config, run_dir, problems, sampler, verifier, vname, scorers, stored)
+         vname: str, scorers: dict[str, Any], progress: ProgressSink, resumed: bool, stored: _Stored,
+         meter: Meter) -> RunSummary:
+    have, pending, solved, tokens = _prepare_store(config, run_dir, problems, sampler, verifier, vname, scorers,
+                                                   stored)
     by_id = {p.problem_id: p for p in problems}
     summary = RunSummary(run_dir, len(problems), resumed=resumed, solved=solved)
-    jobs = _jobs(problems, have, config, sampler.redraw_whole_batch)
+    awaiting: dict[str, int] = {}
+    for (pid, _), (_, need_verdict, _) in pending.items():
+        if need_verdict and pid in by_id:
+            awaiting[pid] = awaiting.get(pid, 0) + 1
+    jobs = Schedule(config, problems, have=have, solved=solved, awaiting=awaiting,
+                    redraw_whole_batch=sampler.redraw_whole_batch, meter=meter, spent=meter.cost(*tokens))
+    summary.schedule = jobs.describe()
     already = sum(min(len(have.get(p.problem_id, ())), config.n) for p in problems)
-    progress.start(config.n * len(problems), already, len(problems), len(solved))
+    progress.start(max(jobs.planned(), already), already, len(problems), len(solved))
 
     writer = StoreWriter(run_dir)
     try:
@@ -409,9 +454,12 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
 
 
 def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tuple[Sample, bool, list[str]]],
-            jobs: Iterator[tuple[Problem, list[SampleRequest], set[int]]], sampler: Sampler, verifier: Verifier,
-            vname: str, scorers: dict[str, Any], progress: ProgressSink, summary: RunSummary,
+            jobs: Schedule | _Jobs | Iterator[tuple[Problem, list[SampleRequest], set[int]]], sampler: Sampler,
+            verifier: Verifier, vname: str, scorers: dict[str, Any], progress: ProgressSink, summary: RunSummary,
             writer: StoreWriter) -> RunSummary:
+    """Sample what `jobs` (the run's `Schedule`, or a plain iterator of calls) hands out, verify and score
+    every sample and `pending` stored one, store all of it; tell the schedule what comes back."""
+    schedule: Schedule | _Jobs = jobs if isinstance(jobs, Schedule | _Jobs) else _Jobs(jobs)
     # A verifier that fans out (actors on a Ray cluster) says how many calls it wants in flight.
     verify_workers = max(config.verify_workers, int(getattr(verifier, "workers", None) or 0))
     verify_slots = threading.BoundedSemaphore(verify_workers * 4)
@@ -448,6 +496,7 @@ def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tupl
             if verdict.passed:
                 summary.solved.add(pid)
             summary.samples_verified += 1
+            schedule.verified(pid, verdict.passed)
             progress.verified(pid, verdict, newly)
 
     # A sampler says how many calls it takes at once (an HTTP client: many; a local model: one).
@@ -486,26 +535,59 @@ def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tupl
         for (pid, name), samples in waiting.items():
             submit_scores(by_id[pid], samples, name)
         del pending, waiting
-        in_flight: dict[Future[list[Completion]], tuple[Problem, set[int]]] = {}
+        in_flight: dict[Future[list[Completion]], Job] = {}
+        status = getattr(progress, "status", None)
+        last_status = 0.0
+        endpoints_up = getattr(sampler, "endpoints_up", None)
 
-        def fill() -> None:
+        def fill() -> Job | str | None:
+            """Start sampler calls while there is room; what the schedule said last (None: it has no more)."""
             while len(in_flight) < concurrency:
-                job = next(jobs, None)
-                if job is None:
-                    return
-                problem, reqs, keep = job
-                fut = sample_pool.submit(sampler.sample, problem.prompt, reqs, temperature=config.temperature,
-                                         top_p=config.top_p, max_tokens=config.max_tokens)
-                in_flight[fut] = (problem, keep)
+                job = schedule.next()
+                if job is None or job == WAIT:
+                    return job
+                assert isinstance(job, Job)
+                fut = sample_pool.submit(sampler.sample, job.problem.prompt, job.requests,
+                                         temperature=config.temperature, top_p=config.top_p,
+                                         max_tokens=config.max_tokens)
+                in_flight[fut] = job
+            return WAIT
 
-        fill()
-        while in_flight:
-            finished, _ = wait(list(in_flight), timeout=0.2, return_when=FIRST_COMPLETED)
+        def put_stop(pid: str, drawn: int, reason: str) -> None:
+            writer.put_stop(pid, drawn, reason)
+            summary.stops[reason] = summary.stops.get(reason, 0) + 1
+
+        def tell(force: bool = False) -> None:
+            """Stops to the store; live numbers to the display (twice a second)."""
+            nonlocal last_status
+            for stop in schedule.take_stops():
+                put_stop(*stop)
+            now = time.monotonic()
+            if callable(status) and (force or now - last_status >= 0.5):
+                last_status = now
+                up = endpoints_up() if callable(endpoints_up) else None
+                status(LiveStats(schedule.planned(), len(verify_futures), schedule.spend_text(),
+                                 getattr(sampler, "retries", None), tuple(up) if up is not None else None,
+                                 schedule.rounds, schedule.exhausted))
+
+        said = fill()
+        while in_flight or said == WAIT:
+            if in_flight:
+                finished, _ = wait(list(in_flight), timeout=0.2, return_when=FIRST_COMPLETED)
+            else:  # the schedule waits for verdicts (until solved: a problem's next batch waits for its last)
+                finished = set()
+                if not verify_futures:
+                    with lock:
+                        idle = not done_verdicts
+                    if idle:
+                        raise MonkeysError("internal: the schedule waits for verdicts, but none is pending")
+                wait(list(verify_futures), timeout=0.2, return_when=FIRST_COMPLETED)
             writer.check()  # a store that cannot be written ends the run now, not at the end
             drain_verdicts()
             _reap(verify_futures)
             for fut in finished:
-                problem, keep = in_flight.pop(fut)
+                job = in_flight.pop(fut)
+                problem, keep = job.problem, job.keep
                 kept = [c for c in fut.result() if c.index in keep]
                 for c in kept:
                     writer.put_sample(problem.problem_id, c, sampler.model_name)
@@ -516,17 +598,25 @@ def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tupl
                 progress.sampled(kept)
                 new = [Sample(problem.problem_id, c.index, c.seed, c.text, c.prompt_tokens, c.completion_tokens,
                               c.finish_reason, c.latency_s) for c in kept]
+                schedule.sampled(job, kept)
                 for sample in new:
                     submit_verify(problem, sample)
                 for name in grouped:
                     submit_scores(problem, new, name)
-            fill()
+            tell()
+            said = fill()
         while verify_futures:
             wait(list(verify_futures), timeout=0.2)
             writer.check()
             drain_verdicts()
             _reap(verify_futures)
+            tell()
         drain_verdicts()
+        for stop in schedule.finish():
+            put_stop(*stop)
+        summary.stopped = schedule.exhausted
+        summary.spend = schedule.spend_text()
+        tell(force=True)
         writer.flush()
     except BaseException:
         # Ctrl-C or a failure: keep what is already queued, do not wait for a long sampler call (the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -16,9 +16,15 @@ from monkeys.config import build_config, check_out, check_plugins, find_secrets,
 from monkeys.core import Completion, Verdict
 from monkeys.errors import ConfigError
 
+if TYPE_CHECKING:
+    from monkeys.pipeline import LiveStats
+
 
 class RichProgress:
-    """Samples drawn, tokens/s, samples verified and problems solved, on one live display."""
+    """Samples drawn, verified and problems solved on live bars, with the live throughput beside them:
+    samples/s and tokens/s, the verification backlog, retries and endpoints up (a sampler that counts them),
+    spend so far against the budget. Without a terminal (CI, a log file) the bars never redraw, so the same
+    numbers go out as one plain line every 15 s."""
 
     def __init__(self, console: Console, *, sampling: bool = True) -> None:
         self.progress = Progress(
@@ -31,6 +37,7 @@ class RichProgress:
         self.sampling = sampling  # False: samples come from a file (`monkeys verify`), no "sampled" bar
         self.counts = {"sampled": 0, "verified": 0, "solved": 0}
         self.totals = {"sampled": 0, "verified": 0, "solved": 0}
+        self.stats: LiveStats | None = None
 
     def start(self, total_samples: int, already: int, problems: int, solved: int) -> None:
         self.progress.start()
@@ -45,17 +52,23 @@ class RichProgress:
         if not self.sampling:
             del self.counts["sampled"], self.totals["sampled"]
 
+    def _rates(self) -> tuple[float, float]:
+        """(samples/s, tokens/s) drawn by this process since it started."""
+        elapsed = max(time.perf_counter() - self.t0, 1e-9)
+        return (self.counts.get("sampled", 0) - self.already) / elapsed, self.tokens / elapsed
+
     def sampled(self, completions: list[Completion]) -> None:
         self.tokens += sum(c.completion_tokens for c in completions)
-        rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
-        self.progress.update(self.sample_task, advance=len(completions), info=f"{rate:,.0f} tok/s")
         self.counts["sampled"] += len(completions)
-        self._log_line(rate)
+        samples, tokens = self._rates()
+        self.progress.update(self.sample_task, advance=len(completions),
+                             info=f"{samples:,.1f} samples/s, {tokens:,.0f} tok/s")
+        self._log_line()
 
     def verified(self, problem_id: str, verdict: Verdict, newly_solved: bool) -> None:
         self.counts["verified"] += 1
         if self.sampling:
-            self.progress.update(self.verify_task, advance=1)
+            self.progress.update(self.verify_task, advance=1, info=self._verify_info())
         else:
             done = self.counts["verified"] - self.already
             rate = done / max(time.perf_counter() - self.t0, 1e-9)
@@ -63,22 +76,64 @@ class RichProgress:
         if newly_solved:
             self.progress.update(self.solved_task, advance=1)
             self.counts["solved"] += 1
-        if not self.sampling:
-            self._log_line(rate, "samples/s")
+        self._log_line()
 
-    def _log_line(self, rate: float, unit: str = "tok/s") -> None:
+    def status(self, stats: LiveStats) -> None:
+        """The pipeline's live numbers: a schedule that stops problems early shrinks the planned total."""
+        self.stats = stats
+        if self.sampling and stats.planned:
+            total = max(stats.planned, self.counts["sampled"])
+            self.totals["sampled"] = self.totals["verified"] = total
+            self.progress.update(self.sample_task, total=total)
+            self.progress.update(self.verify_task, total=total, info=self._verify_info())
+        self.progress.update(self.solved_task, info=self._extra())
+        self._log_line()
+
+    def _verify_info(self) -> str:
+        return f"backlog {self.stats.backlog:,}" if self.stats is not None and self.stats.backlog else ""
+
+    def _extra(self) -> str:
+        """Retries, endpoints up, spend: what the pipeline's last `status` said, in a few words."""
+        st = self.stats
+        if st is None:
+            return ""
+        parts = []
+        if st.endpoints is not None:
+            parts.append(f"endpoints {st.endpoints[0]}/{st.endpoints[1]} up")
+        if st.retries:
+            parts.append(f"{st.retries:,} retries")
+        if st.rounds:
+            parts.append(f"round {st.rounds}")
+        if st.spend:
+            parts.append(f"spent {st.spend}")
+        if st.stopped:
+            parts.append(f"stopping: {st.stopped}")
+        return "; ".join(parts)
+
+    def _log_line(self) -> None:
         """Without a terminal (CI, a log file) the live bars never redraw: print a line every 15 s."""
         now = time.perf_counter()
         if self.console.is_terminal or now - self.last_line < 15:
             return
         self.last_line = now
         parts = [f"{k} {self.counts[k]}/{self.totals[k]}" for k in self.counts]
-        self.console.print(f"{', '.join(parts)}, {rate:,.0f} {unit}, {now - self.t0:,.0f} s")
+        if self.sampling:
+            samples, tokens = self._rates()
+            parts.append(f"{samples:,.1f} samples/s, {tokens:,.0f} tok/s")
+        else:
+            rate = (self.counts["verified"] - self.already) / max(now - self.t0, 1e-9)
+            parts.append(f"{rate:,.0f} samples/s")
+        if self.stats is not None:
+            parts.append(f"backlog {self.stats.backlog:,}")
+            if extra := self._extra():
+                parts.append(extra)
+        self.console.print(f"{', '.join(parts)}, {now - self.t0:,.0f} s", highlight=False)
 
     def stop(self) -> None:
         self.progress.stop()
 
 
+_STOP_WORDS = {"cap": "at the cap", "solved": "at their first pass", "budget": "by the budget"}
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
@@ -152,7 +207,20 @@ def register(app: typer.Typer) -> None:
         scorer_option: Annotated[list[str] | None, typer.Option(
             help="Scorer option KEY=VALUE (repeatable), e.g. model=DIR; with several scorers "
                  "NAME.KEY=VALUE, e.g. reward-model.model=DIR.")] = None,
-        n: Annotated[int | None, typer.Option("-n", "--n", help="Samples per problem. [default: 16]")] = None,
+        n: Annotated[int | None, typer.Option(
+            "-n", "--n", "--max-samples",
+            help="Samples per problem; with --until-solved, --budget or --allocate adaptive the most a problem"
+                 " gets. [default: 16]")] = None,
+        until_solved: Annotated[bool | None, typer.Option(
+            "--until-solved", help="Stop sampling a problem at its first verified pass.")] = None,
+        budget: Annotated[list[str] | None, typer.Option(
+            help="Budget of the whole run, KIND=AMOUNT (repeatable): samples=, tokens=, flops= or usd= (FLOPs"
+                 " and dollars from the model table and --pricing); the run stops within one batch of it.")] = None,
+        allocate: Annotated[str | None, typer.Option(
+            help="fixed: problem after problem, n each; adaptive: rounds that spread what remains of the budget"
+                 " over the problems not yet solved. [default: fixed]")] = None,
+        pricing: Annotated[str | None, typer.Option(
+            help="Pricing file (JSON/YAML, as `monkeys report --pricing`) for usd and flops budgets.")] = None,
         temperature: Annotated[float | None, typer.Option(help="[default: 0.6]")] = None,
         top_p: Annotated[float | None, typer.Option(help="[default: 0.95]")] = None,
         max_tokens: Annotated[int | None, typer.Option(help="Max new tokens per sample. [default: 128]")] = None,
@@ -184,7 +252,8 @@ def register(app: typer.Typer) -> None:
         flags = dict(task=task, data=data, problems=problems, sampler=sampler, model=model, base_url=urls,
                      verifier=verifier, scorers=scorer, n=n, temperature=temperature, top_p=top_p,
                      max_tokens=max_tokens, seed=seed, batch_size=batch_size, concurrency=concurrency,
-                     verify_workers=verify_workers, out=out, ray=ray)
+                     verify_workers=verify_workers, out=out, ray=ray, until_solved=until_solved,
+                     budget=budget, allocate=allocate, pricing=pricing)
         given: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
         for field, pairs in (("task_options", task_option), ("sampler_options", sampler_option),
                              ("verifier_options", verifier_option)):
@@ -216,14 +285,26 @@ def register(app: typer.Typer) -> None:
         check_out(cfg.out, cli="out" in cli or not config, source=source)
         console = Console(stderr=True)
         display = RichProgress(console)
-        console.print(f"[bold]monkeys run[/] task={cfg.task} sampler={cfg.sampler} n={cfg.n} -> {cfg.out}")
+        schedule = f"n={cfg.n}"
+        if cfg.until_solved or cfg.allocate == "adaptive":
+            schedule = f"{'adaptive' if cfg.allocate == 'adaptive' else 'until solved'}, at most {cfg.n} per problem"
+        if cfg.budget:
+            schedule += ", budget " + ",".join(f"{k}={v:g}" for k, v in cfg.budget.items())
+        console.print(f"[bold]monkeys run[/] task={cfg.task} sampler={cfg.sampler} {schedule} -> {cfg.out}")
         try:
             summary = run_pipeline(cfg, progress=display)
         finally:
             display.stop()
         console.print(f"drew {summary.samples_drawn} samples, verified {summary.samples_verified}"
                       f"{' (resumed)' if summary.resumed else ''}; "
-                      f"{len(summary.solved)}/{summary.problems} problems solved")
+                      f"{len(summary.solved)}/{summary.problems} problems solved", highlight=False)
+        if summary.stops and set(summary.stops) != {"cap"}:
+            console.print("problems stopped: " + ", ".join(f"{v} {_STOP_WORDS.get(k, k)}"
+                                                          for k, v in sorted(summary.stops.items())), highlight=False)
+        if summary.stopped:
+            console.print(f"stopped early: {summary.stopped}", highlight=False)
+        if summary.spend:
+            console.print(f"spent (whole run): {summary.spend}", highlight=False)
         if report:
             from monkeys.report import report_runs
 

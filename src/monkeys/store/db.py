@@ -41,7 +41,8 @@ _TABLES = frozenset({"_migrations", "meta", "problems", "sample_rows", "verdict_
 _TABLES_M001 = frozenset({"_migrations", "meta", "problems", "samples", "verdicts", "scores"})
 # migrations a reader can do without: an m001 store is read through its own tables (same names and columns
 # as the views m002 keeps), so `monkeys report` works on a store a newer monkeys has not yet upgraded
-_READ_COMPATIBLE = frozenset({"m002_compact"})
+# (and a store without m003's `problem_stops` reads as one that never stopped a problem early)
+_READ_COMPATIBLE = frozenset({"m002_compact", "m003_problem_stops"})
 _EXPECTED = "expected a monkeys run store made by `monkeys run` or `monkeys import`"
 
 

@@ -306,6 +306,27 @@ def m002_compact(db: sqlite3.Connection) -> None:
     run_script(db, COMPAT_VIEWS)
 
 
+STOP_REASONS = ("cap", "solved", "budget")
+
+
+@migration
+def m003_problem_stops(db: sqlite3.Connection) -> None:
+    """Per problem, how many samples were drawn and why sampling stopped (issue 14: `--until-solved`, budgets):
+    the report needs it to pick an estimator that is unbiased under the run's stopping rule. A new table only:
+    nothing existing is touched, and a store without it (made before) reads as "no early stop"."""
+    run_script(
+        db,
+        """
+        CREATE TABLE problem_stops (
+            problem_id TEXT PRIMARY KEY REFERENCES problems(problem_id),
+            drawn INTEGER NOT NULL CHECK (drawn >= 0),  -- samples stored for the problem when it stopped
+            reason TEXT NOT NULL CHECK (reason IN ('cap', 'solved', 'budget')),
+            at TEXT NOT NULL                            -- ISO time of the stop (rewritten when a resume goes on)
+        );
+        """,
+    )
+
+
 def is_compact(db: sqlite3.Connection) -> bool:
     """Whether the store has the m002 tables (a reader may meet an m001 store: it reads the old tables)."""
     found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sample_rows'").fetchone()

@@ -216,3 +216,47 @@ def read_results(db: sqlite3.Connection, verifier: str | None = None) -> Results
     pids = [r[0] for r in db.execute("SELECT problem_id FROM problems ORDER BY position")]
     correct = [np.array([ok for _, ok in sorted(by_problem.get(pid, []))], dtype=bool) for pid in pids]
     return Results(pids, correct, verifier)
+
+
+@dataclass(frozen=True)
+class ProblemStop:
+    """Why sampling of one problem stopped (`problem_stops`, migration m003)."""
+
+    drawn: int  # samples stored when it stopped
+    reason: str  # "cap", "solved" or "budget"
+
+
+def problem_stops(db: sqlite3.Connection) -> dict[str, ProblemStop]:
+    """{problem id: stop} for the problems whose sampling stopped; {} for a store made before m003."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'problem_stops'").fetchone():
+        return {}
+    return {pid: ProblemStop(int(drawn), str(reason))
+            for pid, drawn, reason in db.execute("SELECT problem_id, drawn, reason FROM problem_stops")}
+
+
+def verified_indices(db: sqlite3.Connection, verifier: str | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per problem, the sample indices with a verdict of `verifier` (ascending) and whether each passed: what
+    an estimator that reads samples in index order needs (`analysis.early_stop`). Compact stores only
+    (m003, which records early stops, comes after m002); an m001 store gives {}."""
+    if not is_compact(db):
+        return {}
+    vid = checker_id(db, "verifier", verifier)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for pid, position in db.execute("SELECT problem_id, position FROM problems ORDER BY position").fetchall():
+        first = position << 40
+        rows = db.execute("SELECT key, outcome FROM verdict_rows WHERE key BETWEEN ? AND ? AND (key & 255) = ?",
+                          (first, first + 0xFFFFFFFFFF, vid)).fetchall()
+        keys = np.array([r[0] for r in rows], dtype=np.int64)
+        out[pid] = ((keys >> 8) & 0xFFFFFFFF, np.array([r[1] == 1 for r in rows], dtype=bool))
+    return out
+
+
+def sample_tokens(db: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored sample's (prompt tokens, completion tokens, prompt_shared): what a resumed run has spent
+    of its budget (`schedule.Meter.cost`)."""
+    if is_compact(db):
+        rows = db.execute("SELECT prompt_tokens, completion_tokens, prompt_shared FROM sample_rows").fetchall()
+    else:
+        rows = db.execute("SELECT prompt_tokens, completion_tokens, 1 FROM samples").fetchall()
+    table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    return table[:, 0], table[:, 1], table[:, 2]

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,11 @@ class StoreWriter:
     def put_score(self, problem_id: str, index: int, scorer: str, value: float) -> None:
         self._put(("score", (problem_id, index, scorer, float(value))))
 
+    def put_stop(self, problem_id: str, drawn: int, reason: str) -> None:
+        """Sampling of `problem_id` stopped with `drawn` samples stored, for `reason` (cap, solved, budget);
+        a later stop of the same problem (a resume that went on) replaces it."""
+        self._put(("stop", (problem_id, int(drawn), reason, datetime.now(UTC).isoformat(timespec="seconds"))))
+
     @property
     def failed(self) -> bool:
         return self._error is not None
@@ -384,6 +390,9 @@ class StoreWriter:
                     " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sample_rows WHERE sample_id = ?)",
                     (sid << CHECKER_BITS | keys.checker("verifier", verifier), outcome, keys.string(reason),
                      duration, details, sid))
+            elif kind == "stop":
+                db.execute("INSERT OR REPLACE INTO problem_stops (problem_id, drawn, reason, at) VALUES (?, ?, ?, ?)",
+                           row)
             elif kind == "score":
                 pid, index, scorer, value = row
                 sid = keys.sample_id(pid, index)
