@@ -121,7 +121,8 @@ def _run_figures(analyses: list[RunAnalysis], *, save_into_runs: bool,
     for a in analyses:
         if not (a.ks or a.grid_ks):
             continue
-        drawn = [("coverage", plots.coverage_figure([a], title=f"{a.run.name}: coverage vs k")),
+        what = "resolved rate vs attempts (coverage vs k)" if a.run.swe is not None else "coverage vs k"
+        drawn = [("coverage", plots.coverage_figure([a], title=f"{a.run.name}: {what}")),
                  ("heatmap", plots.heatmap_figure(a)), ("selection", plots.selection_figure(a))]
         pngs = out[a.run.name] = []
         writable = save_into_runs

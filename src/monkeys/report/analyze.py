@@ -19,6 +19,7 @@ from monkeys.analysis.bootstrap import Band, Comparison, compare_at_k, coverage_
 from monkeys.analysis.cost import ModelSpec, Price, RunCost, cheapest, find_model, find_price, run_cost
 from monkeys.analysis.fit import BetaFit, PowerLawFit, fit_beta, fit_power_law_draws, fit_signal
 from monkeys.analysis.passk import default_ks, pass_at_ks
+from monkeys.report import swe
 from monkeys.report.data import RunData
 
 TARGETS = (0.5, 0.8, 0.9)  # coverage levels for "k needed" and cost-optimal choices
@@ -331,7 +332,7 @@ def run_document(a: RunAnalysis) -> dict[str, Any]:
         "timeouts": {"samples": sum(run.timeouts.values()), "by_limit": dict(run.timeout_limits),
                      "per_problem": dict(run.timeouts)},
         "flagged_passes": dict(sorted(run.flagged.items())), "stripped_samples": run.stripped,
-        "notes": a.notes(),
+        "notes": a.notes(), "swe": swe.document(a),
     }
 
 
@@ -362,6 +363,7 @@ def report_tables(analyses: list[RunAnalysis], comparison: RunsComparison) -> di
     """The report's tables as (columns, rows) of plain values, one row per run × item: what CSV writes."""
     doc = report_document(analyses, comparison)
     cov_rows, fit_rows, beta_rows, sel_rows, to_rows, flag_rows = [], [], [], [], [], []
+    swe_rows: dict[str, list[list[Any]]] = {name: [] for name in swe.COLUMNS}
     for r in doc["runs"]:
         for row in r["coverage"]:
             ci = row["ci"] or [None, None]
@@ -377,6 +379,8 @@ def report_tables(analyses: list[RunAnalysis], comparison: RunsComparison) -> di
             sel_rows += [[r["name"], method, int(k), v] for k, v in pts.items()]
         to_rows += [[r["name"], p, c] for p, c in r["timeouts"]["per_problem"].items()]
         flag_rows += [[r["name"], p, c] for p, c in r["flagged_passes"].items()]
+        for name, rows in swe.tables(r["name"], r["swe"]).items():
+            swe_rows[name] += rows
     comp = doc["comparison"]
     ks = comp["ks"]
     ranking = [[i + 1, r["run"], r["model"], r["problems"], r["samples"], r["max_k"], r["coverage_at_max_k"],
@@ -397,4 +401,5 @@ def report_tables(analyses: list[RunAnalysis], comparison: RunsComparison) -> di
                    for p in comp["pairs"]]),
         "cheapest": (["unit", "target", "run", "k", "amount"],
                      [[c["unit"], c["target"], c["run"], c["k"], c["amount"]] for c in comp["cheapest"]]),
+        **{name: (swe.COLUMNS[name], rows) for name, rows in swe_rows.items() if rows},
     }

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from monkeys.analysis.cost import TokenStats
+from monkeys.report import swe
 from monkeys.store import read_config, read_meta, read_store, run_verifier, scorers, verifiers
 from monkeys.store.migrations import is_compact
 from monkeys.store.read import checker_id
@@ -31,10 +32,13 @@ class RunData:
     tokens: TokenStats = field(default_factory=lambda: TokenStats(0, 0.0, 0.0, 0.0))
     selection: dict[str, dict[int, float]] = field(default_factory=dict)  # method -> k -> accuracy
     flagged: dict[str, int] = field(default_factory=dict)  # problem -> passes the sandbox harness flagged
+    stops: dict[str, Any] = field(default_factory=dict)  # problem -> `store.read.ProblemStop` (drawn, reason)
+    first_passes: Any = None  # `analysis.early_stop.FirstPasses` when sampling stopped problems early, else None
     stripped: int = 0  # samples whose top-level code was removed before their tests ran
     timeouts: dict[str, int] = field(default_factory=dict)  # problem -> 'timeout' verdicts of `verifier`
     timeout_limits: dict[str, int] = field(default_factory=dict)  # "cpu"/"wall"/other -> time-outs (details)
     verifiers: list[str] = field(default_factory=list)  # every verifier with verdicts in the store
+    swe: Any = None  # `report.swe.SweData` of a SWE-bench run, else None
 
     @property
     def n_samples(self) -> int:
@@ -46,7 +50,19 @@ def load_run(run_dir: Path, verifier: str | None = None) -> RunData:
     written, never migrated); raises `StoreError` naming the file when it is not a readable monkeys store.
     `verifier` picks whose verdicts are counted (default: the run's, `store.run_verifier`)."""
     run_dir = Path(run_dir)
-    return read_store(run_dir, lambda db: _load(run_dir, db, verifier))
+    return read_store(run_dir, lambda db: _with_stops(db, _load(run_dir, db, verifier)))
+
+
+def _with_stops(db: sqlite3.Connection, run: RunData) -> RunData:
+    """The run's per-problem stops (m003) and, when any problem stopped at its first pass or by the budget,
+    each problem's first pass and verified prefix: the report's coverage then uses `analysis.early_stop`."""
+    from monkeys.analysis.early_stop import FirstPasses
+    from monkeys.store.read import problem_stops, verified_indices
+
+    run.stops = problem_stops(db)
+    if any(stop.reason in ("solved", "budget") for stop in run.stops.values()):
+        run.first_passes = FirstPasses.from_verdicts(verified_indices(db, run.verifier), run.problem_ids)
+    return run
 
 
 def _load(run_dir: Path, db: sqlite3.Connection, verifier: str | None = None) -> RunData:
@@ -65,7 +81,7 @@ def _load(run_dir: Path, db: sqlite3.Connection, verifier: str | None = None) ->
         run_dir=run_dir, name=run_dir.name or str(run_dir), problem_ids=ids, n=n, c=c, verifier=verifier,
         model=str(config.get("model") or meta_model or model or "?"), config=config, protections=protections,
         tokens=tokens, selection=selection, flagged=flagged, stripped=stripped, timeouts=timeouts,
-        timeout_limits=limits, verifiers=verifiers(db))
+        timeout_limits=limits, verifiers=verifiers(db), swe=swe.load(db, config, verifier))
 
 
 def _load_compact(run_dir: Path, db: sqlite3.Connection, config: dict[str, Any], verifier: str | None) -> RunData:
@@ -109,7 +125,8 @@ def _load_compact(run_dir: Path, db: sqlite3.Connection, config: dict[str, Any],
         run_dir=run_dir, name=run_dir.name or str(run_dir), problem_ids=ids, n=n, c=c, verifier=verifier,
         model=str(named or model or "?"), config=config,
         protections=read_meta(db, "protections"), tokens=tokens, selection=selection, flagged=flagged,
-        stripped=stripped, timeouts=timeouts, timeout_limits=limits, verifiers=verifiers(db))
+        stripped=stripped, timeouts=timeouts, timeout_limits=limits, verifiers=verifiers(db),
+        swe=swe.load(db, config, verifier))
 
 
 def _timeouts(db: sqlite3.Connection, verifier: str | None) -> tuple[dict[str, int], dict[str, int]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monkeys.report.analyze import RunAnalysis, RunsComparison, pct
+from monkeys.report.swe import html as swe_html
 from monkeys.store import private_file
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def render_html(analyses: list[RunAnalysis], comparison: RunsComparison, figures
             parts.append(_coverage_table(a))
         parts += [f"<p class=note>{escape(line)}</p>" for line in a.notes()]
         parts.append(_selection_table(a))
+        parts.append(swe_html(a))
         parts += figures.get(a.run.name, [])
         parts.append(_json_block("config", a.run.config))
         parts.append(_json_block("protections", a.run.protections))

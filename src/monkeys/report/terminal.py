@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from monkeys.report.analyze import RunAnalysis, RunsComparison, pct
+from monkeys.report.swe import print_swe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,8 +35,8 @@ def print_summary(analyses: list[RunAnalysis], console: Console, comparison: Run
             continue
         console.print(f"[bold]{title}[/bold]", highlight=False)
         table = Table()
-        table.add_column("k", justify="right")
-        table.add_column("coverage", justify="right")
+        table.add_column("k (attempts)" if a.run.swe is not None else "k", justify="right")
+        table.add_column("coverage (resolved rate)" if a.run.swe is not None else "coverage", justify="right")
         table.add_column("95% CI", justify="right")
         if a.fit is not None:
             table.add_column("fit", justify="right")
@@ -53,6 +54,7 @@ def print_summary(analyses: list[RunAnalysis], console: Console, comparison: Run
         for line in a.notes():
             console.print(f"  {line}", highlight=False)
         _print_selection(a, console)
+        print_swe(a, console)
     if len(analyses) > 1 and comparison is not None:
         _print_matrix(comparison, console)
     for line in comparison.lines if comparison else []:
