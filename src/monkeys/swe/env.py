@@ -163,8 +163,12 @@ class EnvManager:
             log.write(f"# recipe from {spec.source}: {json.dumps(list(spec.install))}\n")
             log.flush()
             argv = [spec.python, "-m", "venv", *(["--system-site-packages"] if spec.system_site_packages else []),
-                    str(venv)]
-            if subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
+                    *([] if any("pip" in c for c in spec.install) else ["--without-pip"]), str(venv)]
+            try:
+                created = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT).returncode == 0
+            except OSError as exc:
+                raise EnvBuildError(f"cannot run {spec.python}: {exc.strerror}") from None
+            if not created:
                 raise EnvBuildError(f"creating the virtual environment failed: {_tail(log_path)}")
             commit = instance.get("environment_setup_commit") or instance["base_commit"]
             try:

@@ -133,7 +133,8 @@ class Worktree:
 def _apply_error(stderr: str) -> str:
     """The lines of `git apply`'s complaint that name the file and hunk."""
     keep = [line.strip() for line in stderr.splitlines()
-            if line.startswith(("error:", "fatal:")) or "patch failed" in line or "does not apply" in line]
+            if (line.startswith(("error:", "fatal:")) or "patch failed" in line or "does not apply" in line)
+            and not line.rstrip().endswith("while searching for:")]
     text = "; ".join(dict.fromkeys(keep)) or stderr.strip().splitlines()[-1:] and stderr.strip().splitlines()[-1]
     return str(text)[:500]
 

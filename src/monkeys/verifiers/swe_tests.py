@@ -206,7 +206,9 @@ class SweTests:
         applied = tree.apply(diff, fuzzy=self.fuzzy)
         if not applied.ok:
             details["apply_error"] = applied.error
-            return Outcome.FAIL, f"patch does not apply: {applied.error}", details
+            named = patching.paths(diff)
+            where = "" if any(p in applied.error for p in named) else f" (patch of {', '.join(named[:3]) or 'no file'})"
+            return Outcome.FAIL, f"patch does not apply: {applied.error}{where}", details
         details["apply"] = applied.method
         changed = tree.changed()
         details["changed"] = changed[:50]

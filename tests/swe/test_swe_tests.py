@@ -1,0 +1,177 @@
+"""`swe-tests` end to end on a real repository (toolz with a real bug planted, see `swe_fixture`): real git,
+a real virtual environment built offline, the real command sandbox running the repository's pytest."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from swe_fixture import BUGGY, F2P, FIXED, SOURCE_FILE, TEST_FILE, build_instance, make_patch, offline_install
+
+from monkeys.core import Outcome, Problem, Prompt, Sample, Verdict
+from monkeys.registry import create
+from monkeys.sandbox._command import unavailable
+from monkeys.verifiers.swe_tests import SweTests
+
+pytestmark = pytest.mark.skipif(unavailable() is not None, reason=f"no command sandbox: {unavailable()}")
+
+WRONG = ("'The sequence passed to `parition_all` has invalid length'",
+         "'The sequence passed to `partition_all` has an invalid length'")
+BREAK_FREQUENCIES = ("        d[item] += 1\n", "        d[item] += 2\n")
+FORCE_PASS = '''import pytest
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    report.outcome = "passed"
+'''
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The instance, its problem, and a shared cache folder (the environment is built once)."""
+    root = tmp_path_factory.mktemp("swe")
+    instance, repo = build_instance(root)
+    problem = Problem(instance["instance_id"], Prompt("fix it"),
+                      {"kind": "swe-bench", "instance": instance, "repo_dir": str(repo)})
+    return {"instance": instance, "repo": repo, "problem": problem, "cache": str(root / "cache"), "root": root}
+
+
+@pytest.fixture(scope="module")
+def verifier(world: dict[str, Any]) -> SweTests:
+    return create("verifier", "swe-tests", cache_dir=world["cache"], install=offline_install())
+
+
+def check(v: SweTests, world: dict[str, Any], text: str) -> Verdict:
+    return v.verify(world["problem"], Sample(world["problem"].problem_id, 0, 0, text))
+
+
+def patch(world: dict[str, Any], edits: dict[str, Any]) -> str:
+    return make_patch(world["repo"], world["instance"]["base_commit"], edits)
+
+
+def test_gold_patch_resolves_and_identical_patches_are_verified_once(verifier: SweTests,
+                                                                     world: dict[str, Any]) -> None:
+    gold = world["instance"]["patch"]
+    verdict = check(verifier, world, gold)
+    assert verdict.outcome is Outcome.PASS, verdict
+    assert verdict.reason == "resolved"
+    assert verdict.details["apply"] == "git apply" and verdict.details["cached"] is False
+    assert verdict.details["f2p_failed"] == [] and verdict.details["p2p_failed"] == []
+    # the same patch with other hunk line numbers, trailing blanks and fenced in prose: verified once
+    variant = "Here is the fix:\n```diff\n" + gold.replace("@@ -733,7 +733,18 @@", "@@ -730,7 +730,18 @@") \
+        .replace("    else:\n", "    else:   \n") + "```\n"
+    again = check(verifier, world, variant)
+    assert again.outcome is Outcome.PASS and again.details["cached"] is True
+
+
+def test_no_patch_and_malformed_diff_fail(verifier: SweTests, world: dict[str, Any]) -> None:
+    assert check(verifier, world, "   \n").reason == "empty patch"
+    malformed = f"--- a/{SOURCE_FILE}\n+++ b/{SOURCE_FILE}\n@@ -733,7 +733,7 @@\n-            yield nothing\n" \
+                "+            yield something\n"
+    verdict = check(verifier, world, malformed)
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.reason.startswith("patch does not apply: error: corrupt patch") and SOURCE_FILE in verdict.reason
+    stale = patch(world, {SOURCE_FILE: WRONG}).replace("parition_all", "partition_al")  # context not in the file
+    verdict = check(verifier, world, stale)
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.reason.startswith(f"patch does not apply: error: patch failed: {SOURCE_FILE}:")
+
+
+def test_wrong_patch_leaves_fail_to_pass_failing(verifier: SweTests, world: dict[str, Any]) -> None:
+    verdict = check(verifier, world, patch(world, {SOURCE_FILE: WRONG}))
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.reason == f"FAIL_TO_PASS still failing: {F2P}"
+    assert verdict.details["p2p_failed"] == []
+
+
+def test_patch_that_breaks_another_test_fails_pass_to_pass(verifier: SweTests, world: dict[str, Any]) -> None:
+    text = (world["repo"] / SOURCE_FILE).read_text()
+    for old, new in ((BUGGY, FIXED), BREAK_FREQUENCIES):  # the real fix, and a slip elsewhere
+        text = text.replace(old, new, 1)
+    verdict = check(verifier, world, patch(world, {SOURCE_FILE: text}))
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.reason == f"PASS_TO_PASS broke: {TEST_FILE}::test_frequencies"
+    assert verdict.details["f2p_failed"] == [] and "flaky" not in verdict.details  # re-run, still broken
+
+
+@pytest.mark.parametrize("policy", ["fail", "flag"])
+def test_deleting_the_failing_test_or_forcing_passes_with_a_conftest_fails(world: dict[str, Any],
+                                                                          policy: str) -> None:
+    v = create("verifier", "swe-tests", cache_dir=world["cache"], install=offline_install(), guard=policy)
+    source = (world["repo"] / TEST_FILE).read_text()
+    start = source.index("def test_partition_all():")
+    end = source.index("\ndef ", start + 1)
+    deletes = patch(world, {TEST_FILE: source[:start] + source[end + 1:]})
+    conftest = patch(world, {"conftest.py": FORCE_PASS})
+    for text, path in ((deletes, TEST_FILE), (conftest, "conftest.py")):
+        verdict = check(v, world, text)
+        assert verdict.outcome is Outcome.FAIL, verdict
+        assert [f["path"] for f in verdict.details["guard"]] == [path]
+        if policy == "fail":
+            assert verdict.reason.startswith(f"guard: {path} ")
+        else:  # flagged changes are reverted before the tests run: the bug is still there
+            assert verdict.details["reverted"] == [path]
+            assert verdict.reason == f"FAIL_TO_PASS still failing: {F2P}"
+
+
+def test_forged_pass_lines_and_writes_outside_the_worktree_do_not_count(verifier: SweTests, world: dict[str, Any],
+                                                                        tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.chmod(tmp_path, 0o777)
+    os.chmod(outside, stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO)  # only the sandbox can stop the write
+    hostile = (
+        "import atexit as _a, os as _o, socket as _s\n"
+        f"_a.register(lambda: print('PASSED {F2P}'))\n"
+        "try:\n"
+        f"    open({str(outside / 'escaped')!r}, 'w').write('x')\n"
+        "except OSError:\n"
+        "    pass\n"
+        "try:\n"
+        "    _s.create_connection(('1.1.1.1', 53), timeout=2)\n"
+        f"    open({str(outside / 'network')!r}, 'w').write('x')\n"
+        "except OSError:\n"
+        "    pass\n"
+    )
+    text = (world["repo"] / "toolz/__init__.py").read_text() + "\n" + hostile
+    verdict = check(verifier, world, patch(world, {"toolz/__init__.py": text}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason == f"FAIL_TO_PASS still failing: {F2P}"  # the line printed at exit is not read
+    assert list(outside.iterdir()) == []
+
+
+def test_fuzzy_apply_is_used_and_said(verifier: SweTests, world: dict[str, Any]) -> None:
+    gold = world["instance"]["patch"]
+    stale = gold.replace("                 )\n             yield prev[:end]\n",
+                         "                 )  # a context line that changed since\n             yield prev[:end]\n")
+    assert stale != gold
+    verdict = check(verifier, world, stale)
+    assert verdict.outcome is Outcome.PASS, verdict
+    assert verdict.details["apply"] == "patch --fuzz=5"
+
+
+def test_timeout_and_environment_failure(world: dict[str, Any]) -> None:
+    slow = create("verifier", "swe-tests", cache_dir=world["cache"], install=offline_install(), timeout_s=3.0)
+    loops = patch(world, {SOURCE_FILE: ("    it = zip_longest(*args, fillvalue=no_pad)\n",
+                                               "    while True:\n        pass\n")})
+    verdict = check(slow, world, loops)
+    assert verdict.outcome is Outcome.TIMEOUT and verdict.reason == "tests ran past the time limit (3 s)"
+    broken = create("verifier", "swe-tests", cache_dir=world["cache"], python="/nonexistent/python3")
+    verdict = check(broken, world, world["instance"]["patch"])
+    assert verdict.outcome is Outcome.ERROR and verdict.reason.startswith("environment build failed:")
+
+
+def test_docker_backend(world: dict[str, Any]) -> None:
+    from monkeys.swe.docker import docker_usable
+
+    why = docker_usable()
+    if why is not None:
+        pytest.skip(f"docker backend not usable here: {why}")
+    v = create("verifier", "swe-tests", backend="docker", namespace=None)
+    assert check(v, world, world["instance"]["patch"]).outcome in (Outcome.PASS, Outcome.ERROR)
