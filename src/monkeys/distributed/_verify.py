@@ -1,0 +1,392 @@
+"""Verification on every node of a Ray cluster: actors with their own sandbox pools, fed in batches.
+
+The driver's pipeline calls `RayVerifier.verify(problem, sample)` from many threads, each call blocking
+like any verifier. A dispatcher thread gathers the queued calls into batches (greedily: an actor with room
+gets whatever is queued, up to its batch size, so a light load is not held back waiting for a full batch)
+and sends each to the actor with the least work per core. Each actor builds the verifier itself from
+(name, options), so it runs programs in a sandbox pool on its own node, and runs a batch on as many threads
+as it has cores. A problem crosses to the cluster once (`ray.put`); batches carry samples and references.
+
+Faults: an actor, worker or node that is lost takes nothing with it. Its in-flight batches go back to the
+front of the queue for another live actor (a sample is given up, as an error, after `MAX_TRIES` losses: it
+is what kills actors). The dispatcher then starts a replacement wherever a live node has fewer actors than
+its share, and stops placing actors on a node where `MAX_NODE_FAILURES` failed to start. Verdicts come back
+to the driver, whose pipeline is still the only store writer: nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import math
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from monkeys.core import Problem, Sample, Verdict
+from monkeys.distributed._cluster import Node, acquire, alive_nodes, is_lost, on_node, ray_module, release
+from monkeys.errors import MonkeysError
+
+MAX_TRIES = 3  # losses of one sample's batch before it is given up as an error
+MAX_NODE_FAILURES = 3  # failed actor starts after which a node gets no more actors
+STARVED_S = 120.0  # queued work and no live actor for this long: the run ends (resumable)
+RECONCILE_S = 2.0  # how often the dispatcher compares actors with live nodes
+# A node that just lost an actor gets its replacement only after this long: a node that went down is still
+# listed alive until the cluster's health checks notice (~15-30 s), and an actor placed there meanwhile
+# would take batches and hang with them. A node still alive by then had only its actor die.
+REPLACE_AFTER_S = 30.0
+
+
+def _status(value: str) -> str:
+    """"active" of "active (uid 123, ...)": whether a protection holds, without per-pool detail."""
+    return value.split(" ", 1)[0].rstrip(":,")
+
+
+class _VerifyActor:
+    """Runs inside the cluster: one verifier (and so one sandbox pool) per actor, batches on `threads`."""
+
+    def __init__(self, name: str, options: dict[str, Any], threads: int) -> None:
+        from monkeys.registry import create
+
+        self._error: BaseException | None = None
+        self._problems: dict[str, Problem] = {}
+        self._pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="monkeys-verify")
+        try:
+            self._verifier: Any = create("verifier", name, **options)
+        except Exception as exc:  # reported by ready(): the driver raises it as the user would see it locally
+            self._error = exc
+
+    def ready(self) -> BaseException | None:
+        return self._error
+
+    def protections(self) -> dict[str, str]:
+        own = getattr(self._verifier, "protections", None)
+        return dict(own()) if callable(own) else {}
+
+    def verify_batch(self, problems: dict[str, Any], samples: list[Sample]) -> list[Verdict | BaseException]:
+        """Verdicts in the order of `samples`; a verifier's exception is returned in its sample's place."""
+        ray = ray_module()
+        missing = [pid for pid in problems if pid not in self._problems]
+        if missing:
+            for pid, problem in zip(missing, ray.get([problems[pid] for pid in missing]), strict=True):
+                self._problems[pid] = problem
+        futures = [self._pool.submit(self._verifier.verify, self._problems[s.problem_id], s) for s in samples]
+        out: list[Verdict | BaseException] = []
+        for fut in futures:
+            try:
+                out.append(fut.result())
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+
+@dataclass(eq=False)
+class _Item:
+    problem: Problem
+    sample: Sample
+    future: Future[Verdict] = field(default_factory=Future)
+    tries: int = 0
+
+
+@dataclass(eq=False)
+class _Actor:
+    handle: Any
+    node: Node
+    threads: int
+    batch: int
+    usable: bool = False  # its verifier is built (ready() came back clean)
+    alive: bool = True
+    in_flight: int = 0
+
+
+class RayVerifier:
+    """A verifier whose `verify` runs on the actors of a Ray cluster (see the module docstring).
+
+    Actors: one per live node, or with `cores_per_actor` one per that many of a node's cores; each runs
+    batches of `2 x its cores` samples, `depth` batches at once. `workers` is how many calls the pipeline
+    should keep in flight to keep every actor's queue full.
+    """
+
+    def __init__(self, name: str, options: dict[str, Any], address: str, *, cores_per_actor: int | None = None,
+                 depth: int = 3, startup_timeout_s: float = 300.0, replace_after_s: float = REPLACE_AFTER_S,
+                 ) -> None:
+        acquire(address)
+        self._ray = ray_module()
+        self._name, self._options, self._address = name, dict(options), address
+        self._cores_per_actor, self._depth = cores_per_actor, depth
+        self._cond = threading.Condition()
+        self._queue: collections.deque[_Item] = collections.deque()
+        self._actors: list[_Actor] = []
+        self._refs: dict[str, Any] = {}  # problem id -> its ObjectRef (put once)
+        self._failures: collections.Counter[str] = collections.Counter()  # node id -> failed actor starts
+        self._lost_at: dict[str, float] = {}  # node id -> when it last lost an actor
+        self._replace_after_s = replace_after_s
+        self._closed = False
+        self._dirty = False  # an actor was lost: reconcile before the next batch
+        self.replaced = 0  # replacement actors started (for tests and logs)
+        self.requeued = 0  # samples whose batch was lost and sent again
+        try:
+            nodes = alive_nodes()
+            if not nodes:
+                raise MonkeysError(f"--ray {address}: the Ray cluster has no live node with CPUs")
+            for node in nodes:
+                self._start_on(node)
+            self._await_ready(startup_timeout_s)
+        except BaseException:
+            self._kill_all()
+            release()
+            raise
+        self.workers = sum(a.batch for a in self._actors) * depth + 1
+        self._thread = threading.Thread(target=self._dispatch, name="monkeys-ray-verify", daemon=True)
+        self._thread.start()
+
+    # -- actors ------------------------------------------------------------------------------------------
+
+    def _share(self, node: Node) -> tuple[int, int]:
+        """(actors, threads each) that `node` gets."""
+        count = max(1, node.cpus // self._cores_per_actor) if self._cores_per_actor else 1
+        return count, max(1, node.cpus // count)
+
+    def _start_on(self, node: Node, count: int | None = None) -> list[_Actor]:
+        """Start `count` actors (default: the node's share) pinned to `node`."""
+        share, threads = self._share(node)
+        count = share if count is None else count
+        remote = self._ray.remote(_VerifyActor)
+        started = []
+        for _ in range(count):
+            handle = remote.options(num_cpus=0, max_concurrency=self._depth + 1, max_restarts=0,
+                                    scheduling_strategy=on_node(node.node_id)).remote(
+                self._name, self._options, threads)
+            actor = _Actor(handle, node, threads, batch=2 * threads)
+            self._actors.append(actor)
+            started.append(actor)
+        return started
+
+    def _await_ready(self, timeout_s: float) -> None:
+        """Start-up: an actor whose verifier cannot be built is the run's error (as it would be locally); one
+        lost with its node (listed alive a moment ago) is dropped, left for `_reconcile` to replace."""
+        refs = [a.handle.ready.remote() for a in self._actors]
+        _, pending = self._ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+        if pending:
+            raise MonkeysError(f"--ray {self._address}: verification actors did not start within {timeout_s:g} s"
+                               " (is the cluster short of memory, or are its nodes missing monkeys?)")
+        for actor, ref in zip(self._actors, refs, strict=True):
+            try:
+                error = self._ray.get(ref)
+            except Exception as exc:
+                if not is_lost(exc):
+                    raise
+                actor.alive = False
+                self._lost_at[actor.node.node_id] = time.monotonic()
+                continue
+            if error is not None:
+                raise error
+            actor.usable = True
+        if not any(a.usable for a in self._actors):
+            raise MonkeysError(f"--ray {self._address}: no verification actor could start on the cluster")
+
+    def _watch_start(self, actor: _Actor) -> None:
+        """A replacement becomes usable once its verifier is built; one that cannot start counts against its node."""
+        def done(fut: Future[Any]) -> None:
+            try:
+                error = fut.result()
+            except Exception:
+                error = True
+            with self._cond:
+                if error is None:
+                    actor.usable = True
+                else:
+                    actor.alive = False
+                    self._failures[actor.node.node_id] += 1
+                    self._lost_at[actor.node.node_id] = time.monotonic()
+                    self._dirty = True
+                self._cond.notify_all()
+
+        actor.handle.ready.remote().future().add_done_callback(done)
+
+    def _reconcile(self) -> None:
+        """Drop lost actors; start replacements where a live node has fewer than its share."""
+        try:
+            nodes = alive_nodes()
+        except Exception:  # the GCS is briefly unreachable: try again on the next round
+            return
+        live_ids = {n.node_id for n in nodes}
+        with self._cond:
+            for actor in self._actors:
+                if actor.alive and actor.node.node_id not in live_ids:
+                    actor.alive = False
+            dead = [a for a in self._actors if not a.alive]
+            self._actors = [a for a in self._actors if a.alive]
+            wanted = []
+            now = time.monotonic()
+            for node in nodes:
+                if self._failures[node.node_id] >= MAX_NODE_FAILURES:
+                    continue
+                if now - self._lost_at.get(node.node_id, -math.inf) < self._replace_after_s:
+                    continue
+                have = sum(1 for a in self._actors if a.node.node_id == node.node_id)
+                if have < self._share(node)[0]:
+                    wanted.append(node)
+        for actor in dead:
+            with contextlib.suppress(Exception):
+                self._ray.kill(actor.handle, no_restart=True)
+        for node in wanted:
+            with self._cond:
+                if self._closed:
+                    return
+                have = sum(1 for a in self._actors if a.node.node_id == node.node_id)
+                fresh = self._start_on(node, self._share(node)[0] - have)
+            for actor in fresh:
+                self.replaced += 1
+                self._watch_start(actor)
+
+    def _kill_all(self) -> None:
+        for actor in self._actors:
+            with contextlib.suppress(Exception):
+                self._ray.kill(actor.handle, no_restart=True)
+        self._actors = []
+
+    # -- batches -----------------------------------------------------------------------------------------
+
+    def verify(self, problem: Problem, sample: Sample) -> Verdict:
+        """Blocks until an actor has checked the sample, like a local verifier; thread-safe."""
+        item = _Item(problem, sample)
+        with self._cond:
+            if self._closed:
+                raise MonkeysError("the Ray verifier is closed")
+            self._queue.append(item)
+            self._cond.notify_all()
+        return item.future.result()
+
+    def _pick(self) -> _Actor | None:
+        free = [a for a in self._actors if a.alive and a.usable and a.in_flight < self._depth]
+        return min(free, key=lambda a: a.in_flight / a.threads) if free else None
+
+    def _dispatch(self) -> None:
+        last = time.monotonic()
+        starved_since: float | None = None
+        while True:
+            now = time.monotonic()
+            if self._dirty or now - last >= RECONCILE_S:
+                self._dirty = False
+                last = now
+                self._reconcile()
+            with self._cond:
+                if self._closed:
+                    return
+                actor = self._pick() if self._queue else None
+                if actor is None:
+                    if self._queue and not any(a.alive for a in self._actors):
+                        starved_since = starved_since or now
+                        if now - starved_since > STARVED_S:
+                            self._fail_queued(MonkeysError(
+                                f"--ray {self._address}: no verification actor is alive on the cluster"
+                                f" (none for {STARVED_S:g} s)"))
+                    else:
+                        starved_since = None
+                    self._cond.wait(timeout=0.5)
+                    continue
+                starved_since = None
+                items = [self._queue.popleft() for _ in range(min(actor.batch, len(self._queue)))]
+                actor.in_flight += 1
+            self._send(actor, items)
+
+    def _send(self, actor: _Actor, items: list[_Item]) -> None:
+        try:
+            refs = {}
+            for item in items:
+                pid = item.problem.problem_id
+                if pid not in self._refs:
+                    self._refs[pid] = self._ray.put(item.problem)
+                refs[pid] = self._refs[pid]
+            ref = actor.handle.verify_batch.remote(refs, [item.sample for item in items])
+            ref.future().add_done_callback(lambda fut: self._done(actor, items, fut))
+        except Exception as exc:  # the actor handle is already gone (or Ray is shutting down)
+            self._lost(actor, items, exc)
+
+    def _done(self, actor: _Actor, items: list[_Item], fut: Future[Any]) -> None:
+        """Runs on a Ray thread: hand verdicts out, or put a lost batch back in the queue."""
+        try:
+            results = fut.result()
+        except Exception as exc:
+            if is_lost(exc):
+                self._lost(actor, items, exc)
+            else:  # a bug in the actor itself: the run ends with it, as a local verifier crash would
+                with self._cond:
+                    actor.in_flight -= 1
+                    self._cond.notify_all()
+                for item in items:
+                    item.future.set_exception(exc)
+            return
+        with self._cond:
+            actor.in_flight -= 1
+            self._cond.notify_all()
+        for item, result in zip(items, results, strict=True):
+            if isinstance(result, BaseException):
+                item.future.set_exception(result)
+            else:
+                item.future.set_result(result)
+
+    def _lost(self, actor: _Actor, items: list[_Item], exc: BaseException) -> None:
+        given_up = []
+        with self._cond:
+            actor.in_flight -= 1
+            actor.alive = False
+            self._lost_at[actor.node.node_id] = time.monotonic()
+            self._dirty = True
+            for item in reversed(items):
+                item.tries += 1
+                if item.tries >= MAX_TRIES:
+                    given_up.append(item)
+                else:
+                    self._queue.appendleft(item)
+                    self.requeued += 1
+            self._cond.notify_all()
+        for item in given_up:
+            item.future.set_exception(MonkeysError(
+                f"verification of {item.sample.problem_id} sample {item.sample.index} was lost with its Ray actor"
+                f" {item.tries} times (last: {type(exc).__name__})"))
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        """Under the lock: every queued call raises `exc`."""
+        while self._queue:
+            self._queue.popleft().future.set_exception(exc)
+
+    # -- the rest of the verifier protocol ---------------------------------------------------------------
+
+    def protections(self) -> dict[str, str]:
+        """What the actors' sandboxes enforce, as each reports it (asked remotely, on its own node).
+
+        Values that differ only in per-pool detail (a worker's uid, the start-up calibration) give the first
+        actor's; a protection that is active on one node and not on another lists each distinct value."""
+        with self._cond:
+            handles = [a.handle for a in self._actors if a.alive and a.usable]
+        seen = self._ray.get([h.protections.remote() for h in handles])
+        merged: dict[str, str] = {}
+        for key in dict.fromkeys(itertools.chain.from_iterable(seen)):
+            values = list(dict.fromkeys(p.get(key, "unavailable: not reported") for p in seen))
+            same = len({_status(v) for v in values}) == 1
+            merged[key] = values[0] if same else " | ".join(values)
+        return merged
+
+    @property
+    def actors(self) -> list[tuple[str, int]]:
+        """(node id, threads) of every actor serving now (started, verifier built, not lost)."""
+        with self._cond:
+            return [(a.node.node_id, a.threads) for a in self._actors if a.alive and a.usable]
+
+    def close(self) -> None:
+        """Stop the dispatcher, kill the actors, free the problems and drop this process's Ray connection."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._fail_queued(MonkeysError("the Ray verifier is closed"))
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+        self._kill_all()
+        self._refs.clear()
+        release()

@@ -1,0 +1,157 @@
+"""`--ray` on a real two-node local Ray cluster: actors verify as the local verifier does, inside the same
+sandbox; a run that loses its worker node mid-run, and one whose driver dies, end with the very store a
+single-machine run makes (same samples per (problem, index), same verdicts)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monkeys import distributed, pipeline
+from monkeys.config import RunConfig
+from monkeys.core import Sample, Verdict
+from monkeys.distributed import RaySampler, RayVerifier
+from monkeys.registry import create
+from monkeys.tasks.code_contests import CodeContests
+
+ROOT = Path(__file__).parents[2]
+SOLVED = {"1342C": "CODEFORCES/1342_C. Yet Another Counting Problem", "1238B": "CODEFORCES/1238_B. Kill 'Em All",
+          "1000A": "CODEFORCES/1000_A. Codehorses T-shirts", "12B": "CODEFORCES/12_B. Correct Solution?"}
+
+
+def programs() -> list[str]:
+    """The four reference solutions, a mutant of each, and a crash: passes, wrong answers, runtime errors."""
+    out = []
+    for name in SOLVED:
+        code = (ROOT / f"tests/cases/code_contests/{name}.py").read_text()
+        out += [code, code.replace("+", "-", 1) if "+" in code else code + "\nprint(0)\n"]
+    return [*out, "print(1 // 0)\n"]
+
+
+def _status(value: str) -> str:
+    return value.split(" ", 1)[0].rstrip(":,")
+
+
+class _Events(pipeline._NoProgress):
+    """Acts at the k-th verdict the driver stores: `actions[k]()` (remove a node, kill the driver)."""
+
+    def __init__(self, actions: dict[int, Any]) -> None:
+        self.actions, self.count = actions, 0
+
+    def verified(self, problem_id: str, verdict: Verdict, newly_solved: bool) -> None:
+        self.count += 1
+        if self.count in self.actions:
+            self.actions[self.count]()
+
+
+class _DriverDied(Exception):
+    pass
+
+
+def _capture(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any]]:
+    """Every (sampler, verifier) pair `attach` hands the pipeline, for the test to inspect afterwards."""
+    seen: list[tuple[Any, Any]] = []
+    real = distributed.attach
+
+    def attach(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        pair = real(*args, **kwargs)
+        seen.append(pair)
+        return pair
+
+    monkeypatch.setattr(distributed, "attach", attach)
+    return seen
+
+
+def test_actors_verify_in_the_same_sandbox_as_the_local_verifier(two_nodes: tuple[Any, Any],
+                                                                  shared_data: Path) -> None:
+    """Also: an actor killed with batches in flight loses none of them, and is replaced on its (live) node."""
+    import ray
+
+    cluster, _ = two_nodes
+    problems = {p.problem_id: p for p in CodeContests(
+        data=str(shared_data / "code_contests/code_contests_sample.jsonl")).load_problems()}
+    pairs = [(problems[pid], text) for pid in SOLVED.values() for text in programs()[:4] + programs()[-1:]]
+    local = create("verifier", "code-tests")
+    remote = RayVerifier("code-tests", {}, cluster.address, replace_after_s=0)
+    try:
+        assert len({node for node, _ in remote.actors}) == 2  # one actor on each node
+        mine, theirs = local.protections(), remote.protections()
+        assert {k: _status(v) for k, v in theirs.items()} == {k: _status(v) for k, v in mine.items()}
+        assert _status(theirs["seccomp"]) == _status(theirs["landlock"]) == "active"
+
+        def one(verifier: Any, i: int) -> tuple[str, str]:
+            problem, text = pairs[i]
+            verdict = verifier.verify(problem, Sample(problem.problem_id, i, 0, text))
+            return verdict.outcome.value, verdict.reason
+
+        with ThreadPoolExecutor(remote.workers) as pool:
+            futures = [pool.submit(one, remote, i) for i in range(len(pairs))]
+            wait(futures, return_when=FIRST_COMPLETED)
+            ray.kill(remote._actors[0].handle, no_restart=True)  # its batches in flight are sent again
+            theirs_verdicts = [f.result() for f in futures]
+        assert theirs_verdicts == [one(local, i) for i in range(len(pairs))]
+        assert {outcome for outcome, _ in theirs_verdicts} == {"pass", "fail"}
+        assert remote.requeued > 0
+        deadline = time.monotonic() + 120
+        while len(remote.actors) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert remote.replaced >= 1 and len({node for node, _ in remote.actors}) == 2
+    finally:
+        remote.close()
+        local.close()
+
+
+def _contest_config(shared_data: Path, out: Path, ray: str | None) -> RunConfig:
+    fenced = [f"```python\n{p}```" for p in programs()]
+    return RunConfig(task="code-contests", data=str(shared_data / "code_contests/code_contests_sample.jsonl"),
+                     problems=",".join(SOLVED.values()), sampler="scripted", sampler_options={"responses": fenced},
+                     n=10, batch_size=5, out=out, ray=ray)
+
+
+def test_run_loses_its_worker_node_then_its_driver_and_resumes_to_the_same_store(
+        two_nodes: tuple[Any, Any], shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        store_rows: Any) -> None:
+    cluster, worker = two_nodes
+    pipeline.run(_contest_config(shared_data, tmp_path / "one", None))
+    attached = _capture(monkeypatch)
+    config = _contest_config(shared_data, tmp_path / "ray", cluster.address)
+    kill_node = lambda: cluster.remove_node(worker, allow_graceful=False)  # noqa: E731
+    live: list[list[tuple[str, int]]] = []
+
+    def die_once_requeued() -> None:
+        """The driver dies at the first verdict after the lost node's batches were sent again elsewhere."""
+        if attached[0][1].requeued and not live:
+            live.append(attached[0][1].actors)
+            raise _DriverDied
+
+    with pytest.raises(_DriverDied):
+        pipeline.run(config, _Events({4: kill_node, **{k: die_once_requeued for k in range(5, 40)}}))
+    assert len(live[0]) == 1  # the actor lost with the node was not started again (no node to put it on)
+    done_before = len(store_rows(tmp_path / "ray")[1])
+    assert 4 < done_before < 40
+
+    summary = pipeline.run(config)  # the driver is back: the run resumes, on the one node left
+    assert summary.resumed and summary.samples_verified == 40 - done_before
+    assert store_rows(tmp_path / "ray") == store_rows(tmp_path / "one")
+    assert len(store_rows(tmp_path / "one")[1]) == 40
+
+
+@pytest.mark.slow
+def test_embedded_model_run_losing_a_node_stores_what_one_machine_does(
+        two_nodes: tuple[Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_rows: Any) -> None:
+    """The issue's check: the embedded model (a replica on each node) and code-tests, a node lost mid-run."""
+    cluster, worker = two_nodes
+    common = dict(task="humaneval", problems="HumanEval/28,HumanEval/29", sampler="local", n=4, batch_size=2,
+                  max_tokens=40)
+    pipeline.run(RunConfig(**common, out=tmp_path / "one"))
+    attached = _capture(monkeypatch)
+    kill_node = lambda: cluster.remove_node(worker, allow_graceful=False)  # noqa: E731
+    summary = pipeline.run(RunConfig(**common, out=tmp_path / "ray", ray=cluster.address), _Events({1: kill_node}))
+    sampler, verifier = attached[0]
+    assert isinstance(sampler, RaySampler) and isinstance(verifier, RayVerifier)
+    assert summary.samples_drawn == summary.samples_verified == 8
+    assert store_rows(tmp_path / "ray") == store_rows(tmp_path / "one")
