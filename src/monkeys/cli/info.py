@@ -61,5 +61,15 @@ def register(app: typer.Typer) -> None:
             style = "green" if status.startswith(("active", "fork-server", "subprocess")) else "yellow"
             table.add_row(name, f"[{style}]{status}[/]")
         Console().print(table)
+        from rich.markup import escape
+
+        from monkeys.swe.checks import swe_tests_checks
+
+        swe = Table(title="swe-tests (SWE-bench verifier)")
+        swe.add_column("check", style="bold")
+        swe.add_column("status")
+        for name, status in swe_tests_checks().items():
+            swe.add_row(name, f"[{'green' if status.startswith('active') else 'yellow'}]{escape(status)}[/]")
+        Console().print(swe)
         if protections.get("containment", "").startswith("unavailable"):
             raise typer.Exit(1)  # nothing here can contain untrusted code: code tasks are refused

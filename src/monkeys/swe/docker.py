@@ -9,27 +9,38 @@ prebuilt instance images, `namespace=None` builds them (`build_env_images` first
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from monkeys.core import Outcome
-from monkeys.extras import require
+from monkeys.extras import MissingExtra, require
 
 
 def docker_usable() -> str | None:
-    """Why the docker backend cannot run here, or None when it can (the docker and swebench packages are
-    installed and the engine answers)."""
+    """Why the docker backend cannot run here, or None when it can: a Docker engine answers (through the
+    `docker` package, else the `docker` command) and the `docker` and `swebench` packages are installed."""
+    engine = None
+    try:
+        import docker  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+        docker.from_env().ping()
+    except ImportError:
+        cli = shutil.which("docker")
+        if cli is None:
+            engine = "no Docker (no `docker` command)"
+        elif subprocess.run([cli, "info"], capture_output=True, timeout=30).returncode != 0:
+            engine = "no Docker engine answers (`docker info` fails)"
+    except Exception as exc:
+        engine = f"no Docker engine answers: {str(exc).splitlines()[0][:200]}"
     try:
         require("swe-docker", "docker", "swebench", what="swe-tests backend=docker")
-    except Exception as exc:
-        return str(exc)
-    import docker  # type: ignore[import-not-found,import-untyped,unused-ignore]
-
-    try:
-        docker.from_env().ping()
-    except Exception as exc:
-        return f"no Docker engine answers: {str(exc).splitlines()[0][:200]}"
-    return None
+        packages = None
+    except MissingExtra as exc:
+        packages = str(exc)
+    reasons = [r for r in (engine, packages) if r]
+    return "; ".join(reasons) if reasons else None
 
 
 def run(instance: dict[str, Any], diff: str, *, model: str, run_id: str, timeout_s: float,

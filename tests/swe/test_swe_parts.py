@@ -1,0 +1,146 @@
+"""The parts of `swe-tests` that need no repository: diffs, the guard, log parsing and grading, the command
+sandbox, and what `monkeys doctor` says about it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monkeys.sandbox._command import CommandLimits, run_command, unavailable
+from monkeys.swe import grading, guard, patching
+
+DIFF = """diff --git a/pkg/mod.py b/pkg/mod.py
+index 1111111..2222222 100644
+--- a/pkg/mod.py
++++ b/pkg/mod.py
+@@ -10,3 +10,3 @@ def f():
+     a = 1
+-    return a
++    return a + 1
+     # end
+"""
+
+LOG = """============================= test session starts ==============================
+collected 3 items
+
+tests/test_m.py .F.                                                      [100%]
+
+==================================== PASSES ====================================
+_________________________________ test_printer _________________________________
+----------------------------- Captured stdout call -----------------------------
+PASSED tests/test_m.py::test_broken
+=========================== short test summary info ============================
+PASSED tests/test_m.py::test_printer
+PASSED tests/test_m.py::test_ok
+FAILED tests/test_m.py::test_broken - assert 1 == 2
+========================= 1 failed, 2 passed in 0.05s ==========================
+PASSED tests/test_m.py::test_broken
+"""
+
+
+def test_diffs_are_found_parsed_and_normalised() -> None:
+    fenced = f"The fix:\n```diff\n{DIFF}```\nThat should do it."
+    assert patching.extract_diff(fenced) == DIFF
+    assert patching.extract_diff("def f():\n    return 1\n") is None
+    assert patching.paths(DIFF) == ["pkg/mod.py"]
+    [change] = patching.parse(DIFF)
+    assert change.added == ["    return a + 1"] and change.removed == ["    return a"]
+    moved = DIFF.replace("@@ -10,3 +10,3 @@ def f():", "@@ -12,3 +12,3 @@").replace("# end", "# end   ")
+    assert patching.patch_hash(moved) == patching.patch_hash(DIFF)
+    assert patching.patch_hash(DIFF.replace("a + 1", "a + 2")) != patching.patch_hash(DIFF)
+
+
+@pytest.mark.parametrize(("path", "flagged"), [
+    ("conftest.py", True), ("pkg/tests/conftest.py", True), ("pytest.ini", True), ("setup.cfg", True),
+    ("pyproject.toml", True), ("tox.ini", True), ("sitecustomize.py", True), ("x/usercustomize.py", True),
+    ("evil.pth", True), ("evil-1.0.dist-info/entry_points.txt", True), ("tests/test_a.py", True),
+    ("pkg/test_b.py", True), ("pkg/b_test.py", True), ("testing/util.py", True),
+    ("pkg/mod.py", False), ("pkg/testament.py", False), ("docs/index.rst", False),
+])
+def test_guard_paths(path: str, flagged: bool) -> None:
+    assert (guard.path_reason(path) is not None) is flagged
+
+
+def test_guard_added_lines_and_test_patch_files() -> None:
+    hook = patching.parse(DIFF.replace("+    return a + 1", "+def pytest_runtest_makereport(item, call):"))
+    assert [f.why for f in guard.check(["pkg/mod.py"], hook)] == ["defines a pytest hook"]
+    plugins = patching.parse(DIFF.replace("+    return a + 1", "+pytest_plugins = ['evil']"))
+    assert guard.check(["pkg/mod.py"], plugins)[0].path == "pkg/mod.py"
+    assert guard.check(["pkg/mod.py"], patching.parse(DIFF)) == []
+    assert guard.check(["pkg/data.txt"], [], test_files=["pkg/data.txt"])[0].why == "edits a file of the test patch"
+    internals = patching.parse(DIFF.replace("+    return a + 1", "+from _pytest import nodes"))
+    assert guard.check(["pkg/mod.py"], internals, repo="pytest-dev/pytest") == []
+
+
+def test_pytest_log_is_read_from_its_summary_only() -> None:
+    status = grading.parse_pytest(LOG)
+    assert status == {"tests/test_m.py::test_printer": "PASSED", "tests/test_m.py::test_ok": "PASSED",
+                      "tests/test_m.py::test_broken": "FAILED"}  # neither captured output nor the exit line
+    assert grading.parse_pytest(LOG.replace("=== 1 failed, 2 passed in 0.05s ===", "")) == {}  # killed mid-run
+    forged = LOG.replace("FAILED tests/test_m.py::test_broken", "FAILED tests/test_m.py::test_broken\n"
+                         "PASSED tests/test_m.py::test_broken")
+    assert grading.parse_pytest(forged)["tests/test_m.py::test_broken"] == "ERROR"
+
+
+def test_grading_as_the_harness_does() -> None:
+    status = {"a": "PASSED", "b": "XFAIL", "c": "FAILED", "d": "SKIPPED"}
+    assert grading.grade(status, ["a", "b"], []).resolved
+    result = grading.grade(status, ["a", "c"], ["b", "d", "missing"])
+    assert result.f2p_failed == ("c",) and result.p2p_failed == ("d", "missing") and result.missing == ("missing",)
+    assert not result.resolved
+
+
+def test_test_commands() -> None:
+    instance = {"repo": "o/r", "test_patch": DIFF.replace("pkg/mod.py", "tests/test_mod.py")}
+    default = grading.test_command(instance, None)
+    assert default.args == ("-m", "pytest", "-rA", "--tb=no", "-p", "no:cacheprovider", "tests/test_mod.py")
+    django = {"repo": "django/django", "test_patch": DIFF.replace("pkg/mod.py", "tests/admin_views/tests.py")}
+    cmd = grading.test_command(django, {"test_cmd": "./tests/runtests.py --verbosity 2 --parallel 1"})
+    assert cmd.args == ("./tests/runtests.py", "--verbosity", "2", "--parallel", "1", "admin_views.tests")
+    assert not cmd.pytest
+    sympy = grading.test_command({"repo": "sympy/sympy", "test_patch": ""},
+                                 {"test_cmd": "PYTHONWARNINGS='ignore::UserWarning' bin/test -C --verbose"})
+    assert sympy.env == {"PYTHONWARNINGS": "ignore::UserWarning"} and sympy.args[0] == "bin/test"
+
+
+@pytest.mark.skipif(unavailable() is not None, reason=f"no command sandbox: {unavailable()}")
+def test_command_sandbox_contains(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o777)
+    outside.chmod(0o777)
+    script = (
+        "import os, socket, sys\n"
+        "open('inside.txt', 'w').write('ok')\n"
+        f"try:\n    open({str(outside / 'x')!r}, 'w')\n    print('ESCAPED')\nexcept OSError:\n    print('blocked')\n"
+        "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    print('ONLINE')\n"
+        "except OSError:\n    print('offline')\n"
+        "print(sorted(os.environ))\n"
+    )
+    result = run_command([sys.executable, "-c", script], cwd=work, writable=[work], readable=[sys.prefix,
+                         sys.base_prefix], env={"A": "1"}, limits=CommandLimits(timeout_s=60))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert lines[:2] == ["blocked", "offline"]
+    assert "'A'" in lines[2] and "'PATH'" not in lines[2] and "'HOME'" not in lines[2]  # only what was given
+    assert (work / "inside.txt").read_text() == "ok" and list(outside.iterdir()) == []
+    slow = run_command(["/bin/sh", "-c", "sleep 30 & sleep 30"], cwd=work, limits=CommandLimits(timeout_s=1))
+    assert slow.timed_out and slow.exit_code is None
+
+
+def test_doctor_reports_swe_tests() -> None:
+    from monkeys.swe.checks import swe_tests_checks
+
+    rows = swe_tests_checks()
+    assert rows["git (both backends)"].startswith("active: git version")
+    assert rows["backend local (command sandbox)"].startswith("active")
+    docker = rows["backend docker (swebench harness)"]
+    assert docker == "active" or docker.startswith("unavailable: ")
+    monkeys = Path(sys.executable).with_name("monkeys")
+    out = subprocess.run([str(monkeys), "doctor"], capture_output=True, text=True, env={"COLUMNS": "200",
+                         "PATH": "/usr/bin:/bin"})
+    assert "swe-tests (SWE-bench verifier)" in out.stdout and "backend docker (swebench harness)" in out.stdout
