@@ -73,10 +73,20 @@ class RunAnalysis:
     grid_band: Band | None = None
     fit_reason: str | None = None  # why there is no power-law fit
     beta_reason: str | None = None  # why there is no Beta fit
+    estimator: str | None = None  # how coverage was estimated; None: pass@k (`early_stop.FIXED_ESTIMATOR`)
+    k_max: int | None = None  # an early-stopped run: the largest k no problem is censored at
 
     @property
     def n_min(self) -> int:
+        if self.k_max is not None:
+            return self.k_max
         return int(self.run.n.min()) if len(self.run.n) else 0
+
+    def problem_coverage(self, ks: list[int]) -> np.ndarray:
+        """(problems, ks) coverage per problem, by the estimator this run needs (`estimator`)."""
+        if self.run.first_passes is not None:
+            return np.asarray(self.run.first_passes.per_problem(ks))
+        return pass_at_ks(self.run.n, self.run.c, ks)
 
     def notes(self) -> list[str]:
         """Short lines under the run's table: missing ks, fits, extrapolation, integrity, time-outs."""
@@ -122,7 +132,7 @@ class RunAnalysis:
         """Coverage at k from the data (None beyond the samples)."""
         if k < 1 or k > self.n_min:
             return None
-        return float(pass_at_ks(self.run.n, self.run.c, [k]).mean())
+        return float(self.problem_coverage([k]).mean())
 
     def cost_text(self, unit: str) -> str:
         value = self.cost_value(unit)
@@ -155,6 +165,10 @@ def analyze_run(run: RunData, *, ks: list[int] | None = None, prices: dict[str, 
                 specs: dict[str, ModelSpec] | None = None, n_boot: int = 500, seed: int = 0) -> RunAnalysis:
     """Coverage at `ks` (default 1, 2, 4, … up to the smallest per-problem sample count) with a bootstrap
     band, fits on the doubling grid, and cost. Asked-for ks beyond the samples are listed, never estimated."""
+    if run.first_passes is not None:  # problems stopped early: pass@k would be biased (see analysis.early_stop)
+        from monkeys.report.early import analyze_early
+
+        return analyze_early(run, ks=ks, prices=prices, specs=specs, n_boot=n_boot, seed=seed)
     n_min = int(run.n.min()) if len(run.n) else 0
     asked = sorted(set(ks)) if ks else None
     if n_min < 1:
@@ -220,7 +234,7 @@ def compare_runs(analyses: list[RunAnalysis], *, ks: list[int] | None = None) ->
     rows: list[dict[str, Any]] = []
     for a in analyses:
         usable = [k for k in mks if a.ks and k <= a.n_min]
-        values = dict(zip(usable, pass_at_ks(a.run.n, a.run.c, usable).mean(axis=0).tolist(), strict=True)) \
+        values = dict(zip(usable, a.problem_coverage(usable).mean(axis=0).tolist(), strict=True)) \
             if usable else {}
         rows.append({"run": a.run.name, "model": a.run.model, "problems": len(a.run.problem_ids),
                      "samples": a.run.n_samples, "max_k": a.n_min if a.ks else 0,
@@ -236,6 +250,11 @@ def compare_runs(analyses: list[RunAnalysis], *, ks: list[int] | None = None) ->
     ranked = [by_name[r["run"]] for r in rows if r["run"] in by_name]
     pairs = combinations(ranked, 2) if len(ranked) <= ALL_PAIRS_UP_TO else pairwise(ranked)
     for x, y in pairs:
+        if x.run.first_passes is not None or y.run.first_passes is not None:
+            early = x.run.name if x.run.first_passes is not None else y.run.name
+            lines.append(f"{x.run.name} vs {y.run.name}: not compared pairwise ({early} stopped problems early;"
+                         " the paired bootstrap needs n samples of every problem)")
+            continue
         top = min(x.n_min, y.n_min)
         for k in sorted({k for k in (100, top) if k <= top}):
             try:
@@ -255,7 +274,7 @@ def compare_runs(analyses: list[RunAnalysis], *, ks: list[int] | None = None) ->
             if per:
                 if a.run.name not in curves:
                     full = np.arange(1, a.n_min + 1)
-                    curves[a.run.name] = (full, pass_at_ks(a.run.n, a.run.c, full).mean(axis=0))
+                    curves[a.run.name] = (full, a.problem_coverage(list(full)).mean(axis=0))
                 options.append((a.run.name, *curves[a.run.name], per))
         for t in TARGETS:
             hit = cheapest(options, t) if options else None
@@ -304,6 +323,17 @@ def _beta_doc(a: RunAnalysis) -> dict[str, Any]:
             "at_largest_k": {"k": k, "predicted": _num(bt.coverage(k)), "observed": _num(a.observed(k))}}
 
 
+def _stop_doc(a: RunAnalysis) -> dict[str, Any]:
+    """The estimator used, and for a run whose store records stops, the samples drawn per problem and why
+    sampling stopped."""
+    from monkeys.analysis.early_stop import FIXED_ESTIMATOR
+
+    doc: dict[str, Any] = {"estimator": a.estimator or FIXED_ESTIMATOR}
+    if a.run.stops:
+        doc["stops"] = {pid: {"drawn": s.drawn, "reason": s.reason} for pid, s in a.run.stops.items()}
+    return doc
+
+
 def run_document(a: RunAnalysis) -> dict[str, Any]:
     """One run as plain JSON values: coverage rows (null beyond the samples), fits, cost, selection, ..."""
     run = a.run
@@ -323,10 +353,11 @@ def run_document(a: RunAnalysis) -> dict[str, Any]:
                 "samples_per_problem": _num(a.cost.n_rounds)}
     return {
         "name": run.name, "run_dir": str(run.run_dir), "model": run.model, "verifier": run.verifier,
-        "verifiers": list(run.verifiers),
+        "verifiers": list(run.verifiers), **_stop_doc(a),
         "problems": len(run.problem_ids), "samples": run.n_samples, "min_samples_per_problem": a.n_min,
         "problems_solved": int((run.c > 0).sum()), "coverage": rows,
-        "coverage_interval": "95% bootstrap (problems and samples resampled)" if a.band is not None else None,
+        "coverage_interval": None if a.band is None else "95% bootstrap (problems resampled)" if a.estimator
+        else "95% bootstrap (problems and samples resampled)",
         "power_law_fit": _fit_doc(a), "beta_fit": _beta_doc(a), "cost": cost,
         "selection": {m: {str(k): _num(v) for k, v in sorted(pts.items())} for m, pts in sorted(run.selection.items())},
         "timeouts": {"samples": sum(run.timeouts.values()), "by_limit": dict(run.timeout_limits),

@@ -54,7 +54,6 @@ def _coverage_table(a: RunAnalysis) -> str:
 
 
 def _selection_table(a: RunAnalysis) -> str:
-    from monkeys.analysis.passk import pass_at_ks
     from monkeys.report.terminal import selection_ks
 
     if not a.run.selection:
@@ -62,7 +61,7 @@ def _selection_table(a: RunAnalysis) -> str:
     methods = sorted(a.run.selection)
     ks = selection_ks(a)
     usable = [k for k in ks if k <= a.n_min]
-    cov = dict(zip(usable, pass_at_ks(a.run.n, a.run.c, usable).mean(axis=0).tolist(), strict=True))
+    cov = dict(zip(usable, a.problem_coverage(usable).mean(axis=0).tolist(), strict=True))
     head = "".join(f"<th>{escape(m)}</th>" for m in methods)
     rows = "".join(f"<tr><td>{k}</td>" + "".join(f"<td>{pct(a.run.selection[m].get(k))}</td>" for m in methods)
                    + f"<td>{pct(cov.get(k))}</td></tr>" for k in ks)

@@ -74,8 +74,6 @@ def _print_selection(a: RunAnalysis, console: Console) -> None:
     """Selection methods (majority vote, best-of-N, …) per k beside coverage: the selection gap."""
     from rich.table import Table
 
-    from monkeys.analysis.passk import pass_at_ks
-
     if not a.run.selection:
         return
     methods = sorted(a.run.selection)
@@ -87,7 +85,7 @@ def _print_selection(a: RunAnalysis, console: Console) -> None:
         table.add_column(m, justify="right")
     table.add_column("coverage (oracle)", justify="right")
     usable = [k for k in ks if k <= a.n_min]
-    cov = dict(zip(usable, pass_at_ks(a.run.n, a.run.c, usable).mean(axis=0).tolist(), strict=True))
+    cov = dict(zip(usable, a.problem_coverage(usable).mean(axis=0).tolist(), strict=True))
     for k in ks:
         table.add_row(str(k), *(pct(a.run.selection[m].get(k)) for m in methods), pct(cov.get(k)))
     console.print(table)
