@@ -74,7 +74,8 @@ class RaySampler:
         self._cond = threading.Condition()
         self._replicas: list[_Replica] = []
         self._closed = False
-        self.replaced = 0
+        self.replaced = 0  # replicas started in place of lost ones
+        self.retried = 0  # calls lost with their replica and sent again
         try:
             self._target = replicas or max(1, len(alive_nodes()))
             for _ in range(self._target):
@@ -177,6 +178,7 @@ class RaySampler:
                 last = exc
                 with self._cond:
                     replica.alive = False
+                    self.retried += 1
                 with contextlib.suppress(Exception):
                     self._ray.kill(replica.handle, no_restart=True)
                 self._replace()
