@@ -354,7 +354,7 @@ class Schedule:
         for kind, limit in self.budget.items():
             per = self._per_sample(kind) or 0.0
             if self.spent[kind] + per > limit + 1e-9 * max(1.0, limit):
-                return f"budget {kind} spent: {_amount(kind, self.spent[kind])} of {_amount(kind, limit)}"
+                return f"budget spent: {_amount(kind, self.spent[kind])} of {_amount(kind, limit)}"
         return "budget spent: " + spend_text(self.spent, self.budget)
 
     def _new_round(self) -> bool:
