@@ -86,6 +86,26 @@ def test_retrieval_ranks_the_buggy_file_first(mirror: tuple[Path, str], tmp_path
     assert len(files) == 2
 
 
+def test_retrieval_ranks_the_planted_bug_first_on_the_fixture(tmp_path: Path) -> None:
+    from swe_fixture import SOURCE_FILE, build_instance
+
+    instance, repo = build_instance(tmp_path / "repos")
+    ranked = retrieval.get_index(repo, instance["base_commit"]).rank(instance["problem_statement"])
+    assert ranked[0][0] == SOURCE_FILE, ranked[:3]
+    task = create("task", "swe-bench", data=str(write_jsonl(tmp_path / "i.jsonl", instance)),
+                  repos=str(tmp_path / "repos"), cache_dir=str(tmp_path / "cache"), context_tokens=2000)
+    (problem,) = task.load_problems()
+    assert problem.reference["context_files"][0] == SOURCE_FILE  # too long to show whole: its best part
+    assert "def partition_all(" in problem.prompt.messages[1]["content"]
+    assert "yield prev[:prev.index(no_pad)]" in problem.prompt.messages[1]["content"]  # the planted bug
+    assert f"### {SOURCE_FILE} (lines " in problem.prompt.messages[1]["content"]
+
+
+def test_code_names_are_what_prose_writes_as_code() -> None:
+    assert retrieval.code_names("partition_all fails on __eq__ (it uses tuple.index); `foo` bar() parseHeader x_ "
+                                "and plain words") == ["partition_all", "index", "foo", "bar", "parseheader"]
+
+
 def test_the_index_is_cached_on_disk(mirror: tuple[Path, str], tmp_path: Path) -> None:
     repos, base = mirror
     repo = repos / "acme__units"

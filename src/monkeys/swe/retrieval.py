@@ -1,9 +1,13 @@
 """The files a SWE-bench prompt shows: BM25 (the `bm25s` package) over the repository at `base_commit`.
 
 Files are read straight from git objects (`git ls-tree` for the list, one `git cat-file --batch` for the
-contents), so no checkout is made and a bare mirror works. A document is a file's path and text, split
-into words the way code is written (`parse_fits_header` and `parseFitsHeader` both give `parse`, `fits`,
-`header`, and the whole name is kept too); the query is the issue text split the same way.
+contents), so no checkout is made and a bare mirror works. Two indexes are scored together (each score
+divided by its best, then summed): the files' path and text, split into words the way code is written
+(`parse_fits_header` and `parseFitsHeader` both give `parse`, `fits`, `header`, and the whole name is kept
+too), English stop words left out; and what each file defines (its path and the names after `def` and
+`class`, dunders left out), searched with the issue's whole words, so a file defining a function the issue
+names ranks high even when it is long and a shorter file says more of the issue's words (a name counts as
+code when it has `_` or an inner capital, or is written `name(`, `.name` or in backquotes).
 
 An index is built once per (repository, commit) and kept in memory and, with a cache folder, on disk
 (`<cache>/<repo>/<commit>/`), so loading the task again (a resumed run, `monkeys verify`) reads it back.
@@ -29,7 +33,9 @@ CHARS_PER_TOKEN = 4
 _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.py$|(^|/)conftest\.py$")
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 _PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_FORMAT = 1  # version of the on-disk index layout
+_CODE_NAME = re.compile(r"[.`]?\b([A-Za-z_][A-Za-z0-9_]*)\b(?:\(|`)?")
+_DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
+_FORMAT = 2  # version of the on-disk index layout
 
 
 def estimate_tokens(text: str) -> int:
@@ -99,19 +105,48 @@ def read_file(repo: Path, commit: str, path: str) -> str | None:
     return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
 
 
+def defined_names(text: str) -> list[str]:
+    """The names a Python file defines with `def` or `class` (any depth), lower-case, dunders left out."""
+    return [n.lower() for n in _DEFINES.findall(text) if not (n.startswith("__") and n.endswith("__"))]
+
+
+def code_names(text: str) -> list[str]:
+    """The names prose uses as code, lower-case: with `_` or an inner capital (`partition_all`, `parseHeader`),
+    or written as code (`` `name` ``, `name(`, `.name`)."""
+    out = []
+    for m in _CODE_NAME.finditer(text):
+        name = m.group(1)
+        if name.isdigit() or (name.startswith("__") and name.endswith("__")):
+            continue
+        quoted = m.group(0).endswith(("(", "`")) or m.group(0).startswith((".", "`"))
+        if quoted or "_" in name.strip("_") or any(c.isupper() for c in name[1:]):
+            out.append(name.lower())
+    return out
+
+
 @dataclass
 class Index:
-    """A BM25 index of one repository at one commit: `paths[i]` is document i."""
+    """The BM25 indexes of one repository at one commit: `paths[i]` is document i of both."""
 
     paths: list[str]
     blobs: list[str]
-    bm25: Any  # bm25s.BM25
+    content: Any  # bm25s.BM25 over path and text
+    defines: Any  # bm25s.BM25 over path and defined names
 
     def rank(self, query: str, top: int = 50) -> list[tuple[str, float]]:
         """(path, score) of the best-matching files, best first; files scoring 0 are left out."""
         if not self.paths:
             return []
-        scores = self.bm25.get_scores(words(query))
+        stop = _stop_words()
+        scores = None
+        for index, terms in ((self.content, [w for w in words(query) if w not in stop]),
+                             (self.defines, code_names(query))):
+            part = index.get_scores(terms)
+            best = float(part.max()) if len(part) else 0.0
+            if best > 0:
+                scores = part / best if scores is None else scores + part / best
+        if scores is None:
+            return []
         order = sorted(range(len(self.paths)), key=lambda i: (-float(scores[i]), self.paths[i]))
         return [(self.paths[i], float(scores[i])) for i in order[:top] if scores[i] > 0]
 
@@ -127,16 +162,25 @@ def _bm25() -> Any:
     return bm25s
 
 
+def _stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN  # type: ignore[import-untyped]
+
+    return frozenset(STOPWORDS_EN)
+
+
 def build_index(repo: Path, commit: str, *, include_tests: bool = False) -> Index:
-    """Index every source file of `repo` at `commit` (path words count as part of the text)."""
+    """Index every source file of `repo` at `commit`."""
     bm25s = _bm25()
+    stop = _stop_words()
     files = list_files(repo, commit, include_tests=include_tests)
     texts = read_blobs(repo, [b for _, b in files])
-    corpus = [words(path) * 3 + words(text) for (path, _), text in zip(files, texts, strict=True)]
-    bm25 = bm25s.BM25()
+    content, defines = bm25s.BM25(), bm25s.BM25()
     if files:
-        bm25.index(corpus, show_progress=False)
-    return Index([p for p, _ in files], [b for _, b in files], bm25)
+        content.index([[w for w in words(path) + words(text) if w not in stop]
+                       for (path, _), text in zip(files, texts, strict=True)], show_progress=False)
+        defines.index([words(path) + defined_names(text) for (path, _), text in zip(files, texts, strict=True)],
+                      show_progress=False)
+    return Index([p for p, _ in files], [b for _, b in files], content, defines)
 
 
 def get_index(repo: Path, commit: str, *, cache_dir: Path | None = None, include_tests: bool = False) -> Index:
@@ -162,12 +206,13 @@ def get_index(repo: Path, commit: str, *, cache_dir: Path | None = None, include
 
 
 def _save(index: Index, where: Path) -> None:
-    """Write the index atomically enough: the file list last, so a half-written folder is not read."""
+    """Write the indexes, the file list last: a folder without it (a crash midway) is not read."""
     if not index.paths:
         return
     try:
         where.mkdir(parents=True, exist_ok=True)
-        index.bm25.save(str(where), show_progress=False)
+        index.content.save(str(where / "content"), show_progress=False)
+        index.defines.save(str(where / "defines"), show_progress=False)
         tmp = where / "files.json.tmp"
         tmp.write_text(json.dumps({"format": _FORMAT, "paths": index.paths, "blobs": index.blobs}))
         tmp.replace(where / "files.json")
@@ -180,10 +225,12 @@ def _load(where: Path) -> Index | None:
         meta = json.loads((where / "files.json").read_text())
         if meta.get("format") != _FORMAT:
             return None
-        bm25 = _bm25().BM25.load(str(where), show_progress=False, verbosity=0)
+        bm25 = _bm25().BM25
+        content = bm25.load(str(where / "content"), show_progress=False, verbosity=0)
+        defines = bm25.load(str(where / "defines"), show_progress=False, verbosity=0)
     except (OSError, ValueError, KeyError):
         return None
-    return Index(list(meta["paths"]), list(meta["blobs"]), bm25)
+    return Index(list(meta["paths"]), list(meta["blobs"]), content, defines)
 
 
 @dataclass(frozen=True)
