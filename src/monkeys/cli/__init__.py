@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from monkeys.cli import data_cmd, info, report_cmd, run_cmd, serve_cmd, verify_cmd, view_cmd
+from monkeys.cli import data_cmd, info, plan_cmd, report_cmd, run_cmd, serve_cmd, verify_cmd, view_cmd
 from monkeys.errors import MonkeysError
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app = typer.Typer(
 run_cmd.register(app)
 verify_cmd.register(app)
 report_cmd.register(app)
+plan_cmd.register(app)
 data_cmd.register(app)
 serve_cmd.register(app)
 view_cmd.register(app)

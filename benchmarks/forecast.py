@@ -1,0 +1,154 @@
+"""Forecasting coverage at 100× the pilot: each forecaster against simulated runs whose truth is known.
+
+Each shape is a distribution of per-problem single-sample success rates p. One repetition draws ~130
+problems' p, a pilot of n samples per problem (n = 50, 100, 200), and then the remaining samples up to
+K = 100·n for every problem the pilot left unsolved, so the truth is the *realised* coverage at K of that
+very problem set (what a real run would print; the expected coverage of the set, mean of 1-(1-p)^K, is
+reported too). Every forecaster sees only the pilot. Reported per shape × n × forecaster: the median
+absolute error of the point forecast at K (coverage points), the share of 95% intervals that contain the
+realised truth, the median interval width, and how often the tool refused to forecast ("cannot": those
+repetitions count as neither error nor coverage; they are listed).
+
+    .venv/bin/python benchmarks/forecast.py [--reps 40] [--problems 130] [--seed 0] [--shapes a,b]
+
+Seeded; vectorised numpy/scipy; a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from monkeys.forecast.engine import COMBINED, MODELS, Pilot, forecast  # noqa: E402
+
+
+def _mix(parts: list[tuple[float, Callable[[np.random.Generator, int], np.ndarray]]]) \
+        -> Callable[[np.random.Generator, int], np.ndarray]:
+    def draw(rng: np.random.Generator, size: int) -> np.ndarray:
+        weights = np.array([w for w, _ in parts])
+        which = rng.choice(len(parts), size=size, p=weights / weights.sum())
+        out = np.zeros(size)
+        for j, (_, sampler) in enumerate(parts):
+            hit = which == j
+            out[hit] = sampler(rng, int(hit.sum()))
+        return out
+    return draw
+
+
+def _beta(a: float, b: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    return lambda rng, size: rng.beta(a, b, size)
+
+
+def _zero(rng: np.random.Generator, size: int) -> np.ndarray:
+    return np.zeros(size)
+
+
+def _log_uniform(lo: float, hi: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    return lambda rng, size: 10 ** rng.uniform(lo, hi, size)
+
+
+def _logit_normal(mu: float, sd: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    return lambda rng, size: 1 / (1 + np.exp(-rng.normal(mu, sd, size)))
+
+
+# name -> (what it stands for, sampler of p)
+SHAPES: dict[str, tuple[str, Callable[[np.random.Generator, int], np.ndarray]]] = {
+    "heavy-near-zero": ("Beta(0.1, 2): most p tiny but not zero; coverage keeps climbing",
+                        _beta(0.1, 2.0)),
+    "bimodal": ("1/2 Beta(0.3, 30) hard + 1/2 Beta(4, 1.5) easy", _mix([(0.5, _beta(0.3, 30)), (0.5, _beta(4, 1.5))])),
+    "saturating": ("65% Beta(2, 3) + 35% never solvable: flat after k ~ 30",
+                   _mix([(0.65, _beta(2, 3)), (0.35, _zero)])),
+    "zeros+tail": ("40% never solvable + 60% Beta(0.3, 3)", _mix([(0.4, _zero), (0.6, _beta(0.3, 3))])),
+    "mostly-unsolved": ("88% never solvable + 12% Beta(0.3, 20) (the code-contests-like case)",
+                        _mix([(0.88, _zero), (0.12, _beta(0.3, 20))])),
+    "logit-normal": ("logit p ~ N(-4, 2.5²)", _logit_normal(-4.0, 2.5)),
+    "log-uniform": ("log10 p ~ U(-5, 0): equal mass per decade down to 1e-5", _log_uniform(-5, 0)),
+}
+PILOTS = (50, 100, 200)
+FORECASTERS = (*MODELS, COMBINED)
+
+
+def one(shape: str, n: int, problems: int, rng: np.random.Generator) -> dict[str, tuple[float, float, float] | None]:
+    """(point, lo, hi) at K = 100·n per forecaster (None: refused), plus the truths under 'truth'."""
+    p = SHAPES[shape][1](rng, problems)
+    k = 100 * n
+    c = rng.binomial(n, p)
+    pilot = Pilot.from_counts(np.full(problems, n), c, rng)
+    unsolved = c == 0
+    later = rng.random(problems) < -np.expm1((k - n) * np.log1p(-np.minimum(p, 1 - 1e-12)))
+    realised = float(np.mean(~unsolved | later))
+    expected = float(np.mean(-np.expm1(k * np.log1p(-np.minimum(p, 1 - 1e-12)))))
+    out: dict[str, tuple[float, float, float] | None] = {"truth": (realised, expected, 0.0)}
+    fc = forecast(pilot, [k], seed=int(rng.integers(1 << 31)))
+    for name in FORECASTERS:
+        usable = fc.chosen is not None and (name == COMBINED or (
+            name in fc.models and fc.models[name].share is not None))
+        if not usable:
+            out[name] = None
+            continue
+        point, lo, hi = fc.coverage([k], model=None if name == COMBINED else name)
+        out[name] = (float(point[0]), float(lo[0]), float(hi[0]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=40)
+    ap.add_argument("--problems", type=int, default=130)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap.add_argument("--pilots", default=",".join(map(str, PILOTS)))
+    args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    shapes = args.shapes.split(",")
+    pilots = [int(x) for x in args.pilots.split(",")]
+    start = time.perf_counter()
+    print(f"truth: realised coverage at K = 100·n of the simulated problem set; {args.problems} problems,"
+          f" {args.reps} repetitions per cell, seed {args.seed}")
+    for shape in shapes:
+        print(f"  {shape}: {SHAPES[shape][0]}")
+    header = (f"{'shape':<16} {'n':>4} {'K':>6} {'truth':>6} {'forecaster':<19} {'med|err|':>8} {'p90|err|':>8}"
+              f" {'in 95%':>7} {'width':>6} {'cannot':>6}")
+    print(header)
+    print("-" * len(header))
+    worst: dict[str, tuple[float, float]] = {}
+    for shape in shapes:
+        for n in pilots:
+            rng = np.random.default_rng([args.seed, shapes.index(shape), n])
+            results = [one(shape, n, args.problems, rng) for _ in range(args.reps)]
+            truths = np.array([r["truth"][0] for r in results if r["truth"] is not None])
+            for name in FORECASTERS:
+                got = [(r[name], r["truth"]) for r in results]
+                ok = [(f, t) for f, t in got if f is not None and t is not None]
+                refused = len(got) - len(ok)
+                if not ok:
+                    print(f"{shape:<16} {n:>4} {100 * n:>6} {100 * truths.mean():>5.1f}% {name:<19}"
+                          f" {'–':>8} {'–':>8} {'–':>7} {'–':>6} {refused:>6}")
+                    continue
+                err = np.array([abs(f[0] - t[0]) for f, t in ok]) * 100
+                inside = np.mean([f[1] - 1e-9 <= t[0] <= f[2] + 1e-9 for f, t in ok])
+                width = np.median([f[2] - f[1] for f, _ in ok]) * 100
+                print(f"{shape:<16} {n:>4} {100 * n:>6} {100 * truths.mean():>5.1f}% {name:<19}"
+                      f" {np.median(err):>8.2f} {np.quantile(err, 0.9):>8.2f} {100 * inside:>6.0f}% {width:>6.1f}"
+                      f" {refused:>6}")
+                if name == COMBINED:
+                    med, cov = worst.get(shape, (0.0, 1.0))
+                    worst[shape] = (max(med, float(np.median(err))), min(cov, float(inside)))
+        print()
+    print("combined forecaster, worst over pilots: shape: max median |err| (points), min share of intervals"
+          " containing the truth")
+    for shape, (med, cov) in worst.items():
+        goal = "meets" if med <= 2 and cov >= 0.9 else "MISSES"
+        print(f"  {shape:<16} {med:5.2f}  {100 * cov:4.0f}%   {goal} the goal (≤ 2 points, ≥ 90%)")
+    print(f"elapsed {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

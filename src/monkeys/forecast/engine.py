@@ -1,0 +1,361 @@
+"""Forecast coverage of a pilot's problems at larger k, with intervals, from per-sample verdicts alone.
+
+What is known and what is forecast: a problem the pilot solved stays solved at any k >= n, so coverage at
+k = S/N + (the share of the U unsolved problems solved in samples n+1..k)·U/N. Only that share is forecast,
+by each model in `MODELS`:
+
+- `power-law`: the paper's exp(a·k^b) fitted on the pilot's curve; its relative rise from n to k,
+  (C(k) - C(n)) / (1 - C(n)), is the share.
+- `zero-inflated-beta`: per-problem rates p = 0 w.p. π0 else Beta(a, b) by maximum likelihood on the pass
+  counts; the share is each unsolved problem's posterior P(solved by k | no pass in n).
+
+Intervals come from a bootstrap over problems (refits on resampled problems), plus the binomial spread of
+which unsolved problems happen to be solved. The models are then weighted by held-out likelihood on the
+pilot's own later samples (`select.heldout`), and the combined forecast is the weighted mixture of their
+bootstrap draws: where the models disagree and the pilot cannot tell them apart, the interval spans both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from monkeys.analysis.fit import fit_signal
+from monkeys.analysis.passk import pass_at_ks
+from monkeys.forecast import powerlaw, success_rates
+
+MODELS = ("power-law", "zero-inflated-beta", "smooth-grid")
+COMBINED = "combined"
+MIN_SAMPLES = 8  # per problem: fewer leave no later samples to choose models on
+
+
+@dataclass(frozen=True)
+class Pilot:
+    """Per-problem verdicts in sample order (True = pass); problems without verdicts are left out."""
+
+    problem_ids: list[str]
+    correct: list[np.ndarray]
+
+    @property
+    def n(self) -> np.ndarray:
+        return np.array([len(x) for x in self.correct], dtype=np.int64)
+
+    @property
+    def c(self) -> np.ndarray:
+        return np.array([int(np.sum(x)) for x in self.correct], dtype=np.int64)
+
+    @classmethod
+    def from_counts(cls, n: np.ndarray, c: np.ndarray, rng: np.random.Generator | None = None) -> Pilot:
+        """A pilot with the given counts, passes placed at random positions (for simulations and tests)."""
+        rng = rng or np.random.default_rng(0)
+        correct = []
+        for ni, ci in zip(np.asarray(n), np.asarray(c), strict=True):
+            x = np.zeros(int(ni), dtype=bool)
+            x[rng.choice(int(ni), int(ci), replace=False)] = True
+            correct.append(x)
+        return cls([str(i) for i in range(len(correct))], correct)
+
+    def head(self, fraction: float) -> Pilot:
+        """Each problem's first ⌊fraction·n⌋ samples (at least one)."""
+        return Pilot(self.problem_ids, [x[:max(1, int(len(x) * fraction))] for x in self.correct])
+
+
+@dataclass
+class ModelForecast:
+    """One model's forecast: `share[b, j]` = expected share of unsolved problems solved by `grid[j]` in
+    bootstrap replicate b (row 0: the fit to all problems); None with `reason` when it cannot forecast."""
+
+    name: str
+    share: np.ndarray | None = None
+    reason: str | None = None
+    heldout: float | None = None  # log-likelihood of the pilot's later samples (see `select`)
+    weight: float = 0.0
+    params: dict[str, float] = field(default_factory=dict)
+
+
+def doubling(n: int) -> np.ndarray:
+    ks = [1]
+    while ks[-1] * 2 <= n:
+        ks.append(ks[-1] * 2)
+    if ks[-1] != n:
+        ks.append(n)
+    return np.asarray(ks)
+
+
+def power_law_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Generator) -> ModelForecast:
+    """Bootstrap refits of the pilot's curve (k <= the smallest n) and the share each implies."""
+    out = ModelForecast("power-law")
+    n, c = pilot.n, pilot.c
+    n_min = int(n.min())
+    ks = doubling(n_min)
+    per = pass_at_ks(n, c, ks)
+    idx = np.vstack([np.arange(len(n))[None, :], rng.integers(0, len(n), (n_boot, len(n)))])
+    curves = per[idx].mean(axis=1)  # (B+1, ks)
+    params = powerlaw.fit_lines(ks, curves)
+    if not np.isfinite(params[0]).all():
+        out.reason = "the pilot's coverage curve does not rise like a power law (fewer than two ks strictly" \
+                     " between 0 and 100% coverage)"
+        return out
+    at_n = powerlaw.predict(params, [float(n_min)])
+    ahead = powerlaw.predict(params, grid)
+    with np.errstate(all="ignore"):
+        share = np.clip((ahead - at_n) / (1 - at_n), 0.0, 1.0)
+    share = np.where(grid[None, :] <= n_min, 0.0, share)
+    share[~np.isfinite(share).all(axis=1)] = np.nan
+    out.share = _fill(share)
+    out.params = {"a": float(params[0, 0]), "b": float(params[0, 1])}
+    return out
+
+
+def zib_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Generator,
+              two: bool = False) -> ModelForecast:
+    """Bootstrap refits of the zero-inflated Beta (`two`: two Betas) and each unsolved problem's posterior
+    P(solved by k)."""
+    out = ModelForecast("zero-inflated-2beta" if two else "zero-inflated-beta")
+    fit = success_rates.fit_zib2 if two else success_rates.fit_zib
+    solve = success_rates.solve_prob2 if two else success_rates.solve_prob
+    n, c = pilot.n, pilot.c
+    un, uc, inv = success_rates.patterns(n, c)
+    idx = rng.integers(0, len(n), (n_boot, len(n)))
+    counts = np.zeros((n_boot + 1, len(un)))
+    counts[0] = np.bincount(inv, minlength=len(un))
+    rows = np.repeat(np.arange(1, n_boot + 1), len(n))
+    np.add.at(counts, (rows, inv[idx].ravel()), 1.0)
+    full = fit(un, uc, counts[:1])
+    theta = np.vstack([full, fit(un, uc, counts[1:], start=full[0])]) if n_boot else full
+    unsolved_n = n[c == 0]
+    share = np.zeros((len(theta), len(grid)))
+    if len(unsolved_n):
+        values, counts_n = np.unique(unsolved_n, return_counts=True)
+        for value, count in zip(values, counts_n, strict=True):
+            share += count * solve(theta, np.asarray(float(value)), grid)
+        share /= len(unsolved_n)
+    out.share = share
+    if two:
+        t = full[0]
+        out.params = {"pi0": float(1 / (1 + np.exp(-t[0]))), "w": float(1 / (1 + np.exp(-t[1]))),
+                      "a1": float(np.exp(t[2])), "b1": float(np.exp(t[3])), "a2": float(np.exp(t[4])),
+                      "b2": float(np.exp(t[5]))}
+    else:
+        zib = success_rates.ZIBeta.from_theta(full[0])
+        out.params = {"pi0": zib.pi0, "a": zib.a, "b": zib.b}
+    return out
+
+
+def gmodel_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Generator) -> ModelForecast:
+    """Bootstrap refits of the smooth discretised distribution (`success_rates.fit_gmodel`)."""
+    out = ModelForecast("smooth-grid")
+    n, c = pilot.n, pilot.c
+    un, uc, inv = success_rates.patterns(n, c)
+    counts = _boot_counts(inv, len(un), n_boot, rng)
+    p_grid = success_rates.gmodel_grid()
+    basis = success_rates.gmodel_basis(p_grid, int(n.min()))
+    table = success_rates.gmodel_loglik_table(un, uc, p_grid)
+    full = success_rates.fit_gmodel(table, basis, counts[:1])
+    theta = np.vstack([full, success_rates.fit_gmodel(table, basis, counts[1:], start=full[0])]) if n_boot else full
+    unsolved_n = n[c == 0]
+    share = np.zeros((len(theta), len(grid)))
+    if len(unsolved_n):
+        values, counts_n = np.unique(unsolved_n, return_counts=True)
+        for value, count in zip(values, counts_n, strict=True):
+            share += count * success_rates.gmodel_solve_prob(theta, basis, p_grid, float(value), grid)
+        share /= len(unsolved_n)
+    out.share = share
+    out.params = {"pi0": float(1 / (1 + np.exp(-full[0, 0])))}
+    return out
+
+
+def _boot_counts(inv: np.ndarray, patterns: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(1 + n_boot, patterns) problems per pattern: row 0 the pilot, then resamples of its problems."""
+    counts = np.zeros((n_boot + 1, patterns))
+    counts[0] = np.bincount(inv, minlength=patterns)
+    if n_boot:
+        idx = rng.integers(0, len(inv), (n_boot, len(inv)))
+        rows = np.repeat(np.arange(1, n_boot + 1), len(inv))
+        np.add.at(counts, (rows, inv[idx].ravel()), 1.0)
+    return counts
+
+
+def _fill(share: np.ndarray) -> np.ndarray:
+    """Bootstrap rows whose refit failed are replaced by the full fit (row 0), so that weights stay meaningful;
+    if row 0 itself failed the caller has already given up."""
+    bad = ~np.isfinite(share).all(axis=1)
+    share[bad] = share[0]
+    return share
+
+
+FORECASTERS = {"power-law": power_law_share, "zero-inflated-beta": zib_share, "smooth-grid": gmodel_share}
+
+
+PLAUSIBLE = 1.92  # held-out log-likelihood below the best by more than this: rejected (χ²₁ 95% / 2)
+
+
+@dataclass
+class Forecast:
+    """Everything `monkeys plan` shows, for one pilot.
+
+    `chosen` is COMBINED (models the pilot's later samples cannot reject: point by their held-out weights,
+    interval spanning all of their intervals), a model name, "observed" (every problem already solved: no
+    forecast needed), or None with `reason` when the pilot cannot support a forecast.
+    """
+
+    n_problems: int
+    solved: int  # problems with a pass in the pilot
+    n_min: int
+    n_max: int
+    grid: np.ndarray  # ks the curves are on (pilot ks and beyond)
+    pilot_ks: np.ndarray
+    pilot_curve: np.ndarray  # pass@k of the pilot at pilot_ks
+    models: dict[str, ModelForecast]
+    chosen: str | None
+    reason: str | None = None
+    alpha: float = 0.05
+    seed: int = 0
+
+    @property
+    def plausible(self) -> list[ModelForecast]:
+        return [m for m in self.models.values() if m.weight > 0 and m.share is not None]
+
+    def _coverage(self, share: np.ndarray) -> np.ndarray:
+        return (self.solved + (self.n_problems - self.solved) * share) / self.n_problems
+
+    def _cols(self, ks: np.ndarray) -> np.ndarray:
+        return np.minimum(np.searchsorted(self.grid, np.asarray(ks, dtype=float)), len(self.grid) - 1)
+
+    def model_draws(self, name: str, ks: np.ndarray, realized: bool = True) -> np.ndarray:
+        """(1 + B, len(ks)) coverage at ks under one model; row 0 its point forecast. With `realized`, each
+        bootstrap row also draws how many unsolved problems get solved (binomial), as running k would."""
+        share = self.models[name].share
+        assert share is not None
+        share = share[:, self._cols(ks)]
+        unsolved = self.n_problems - self.solved
+        flips = unsolved * share
+        if realized:
+            rng = np.random.default_rng([self.seed, 7])
+            flips = np.vstack([flips[:1], rng.binomial(unsolved, np.clip(share[1:], 0, 1))])
+        return (self.solved + flips) / self.n_problems
+
+    def coverage(self, ks: list[int] | np.ndarray, realized: bool = True,
+                 model: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point, lo, hi) coverage at each k of the chosen forecast (or of `model`); within the pilot
+        (k <= its smallest n) the pilot's own pass@k."""
+        ks = np.asarray(ks, dtype=float)
+        if self.chosen == "observed":
+            one = np.ones(len(ks))
+            return one, one, one
+        names = [model] if model is not None else [m.name for m in self.plausible]
+        points, los, his = [], [], []
+        for name in names:
+            draws = self.model_draws(name, ks, realized)
+            lo, hi = np.quantile(draws[1:], [self.alpha / 2, 1 - self.alpha / 2], axis=0)
+            points.append(draws[0])
+            los.append(lo)
+            his.append(hi)
+        weights = np.array([1.0] if model is not None else [m.weight for m in self.plausible])
+        point = (weights[:, None] * np.asarray(points)).sum(axis=0)
+        lo, hi = np.min(los, axis=0), np.max(his, axis=0)
+        inside = ks <= self.n_min
+        observed = np.interp(np.log(np.maximum(ks, 1)), np.log(self.pilot_ks), self.pilot_curve)
+        return tuple(np.where(inside, observed, x) for x in (point, lo, hi))  # type: ignore[return-value]
+
+    def k_needed(self, target: float, model: str | None = None) -> tuple[float, float, float]:
+        """(point, lo, hi) samples per problem for expected coverage `target`; inf where not reached on the
+        grid (up to its last k). Within the pilot: the pilot's own curve (no interval needed)."""
+        reach = np.flatnonzero(self.pilot_curve >= target)
+        if len(reach):
+            k = float(self._interp_k(self.pilot_ks, self.pilot_curve, target))
+            return k, k, k
+        if self.chosen == "observed":
+            k = float(self.n_min)
+            return k, k, k
+        names = [model] if model is not None else [m.name for m in self.plausible]
+        beyond = self.grid > self.n_min
+        ks = self.grid[beyond]
+        points, los, his = [], [], []
+        for name in names:
+            share = self.models[name].share
+            assert share is not None
+            cov = self._coverage(share[:, beyond])
+            first = np.where((cov >= target).any(axis=1), ks[np.argmax(cov >= target, axis=1)], np.inf)
+            points.append(first[0])  # quantiles without interpolation: draws may be inf
+            los.append(float(np.quantile(first[1:], self.alpha / 2, method="lower")))
+            his.append(float(np.quantile(first[1:], 1 - self.alpha / 2, method="higher")))
+        if model is None:  # the point of the weighted point curve
+            curve = sum(m.weight * self._coverage(m.share[0, beyond]) for m in self.plausible if m.share is not None)
+            hit = np.flatnonzero(np.asarray(curve) >= target)
+            point = float(ks[hit[0]]) if len(hit) else float("inf")
+        else:
+            point = float(points[0])
+        return point, float(min(los)), float(max(his))
+
+    @staticmethod
+    def _interp_k(ks: np.ndarray, curve: np.ndarray, target: float) -> int:
+        i = int(np.flatnonzero(curve >= target)[0])
+        if i == 0:
+            return int(ks[0])
+        lo_k, hi_k, lo_c, hi_c = np.log(ks[i - 1]), np.log(ks[i]), curve[i - 1], curve[i]
+        frac = (target - lo_c) / (hi_c - lo_c) if hi_c > lo_c else 1.0
+        return int(np.ceil(np.exp(lo_k + frac * (hi_k - lo_k)) - 1e-9))
+
+
+def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, seed: int = 0,
+             alpha: float = 0.05, models: tuple[str, ...] = MODELS, k_max: int | None = None) -> Forecast:
+    """Fit every model in `models` to the pilot, score them on its later samples, and keep the plausible."""
+    from monkeys.forecast.select import heldout_scores
+
+    keep = [i for i, x in enumerate(pilot.correct) if len(x)]
+    pilot = Pilot([pilot.problem_ids[i] for i in keep], [np.asarray(pilot.correct[i], dtype=bool) for i in keep])
+    n, c = pilot.n, pilot.c
+    rng = np.random.default_rng(seed)
+    n_min = int(n.min()) if len(n) else 0
+    n_max = int(n.max()) if len(n) else 0
+    top = max([k_max or 10_000 * max(n_max, 1), *(ks or [])])
+    pilot_ks = doubling(max(n_min, 1))
+    grid = np.unique(np.concatenate([np.round(np.geomspace(1, top, 300)), pilot_ks,
+                                     np.asarray(ks or [], dtype=float)])).astype(float)
+    pilot_curve = pass_at_ks(n, c, pilot_ks).mean(axis=0) if len(n) else np.zeros(len(pilot_ks))
+    out = Forecast(len(n), int((c > 0).sum()), n_min, n_max, grid, pilot_ks, pilot_curve, {}, None,
+                   alpha=alpha, seed=seed)
+    if len(n) and (c > 0).all():
+        out.chosen = "observed"
+        out.reason = f"every problem is already solved by the pilot: coverage is 100% at any k >= {n_min}"
+        return out
+    why = _cannot(n, c)
+    if why is not None:
+        out.reason = why
+        return out
+    for name in models:
+        out.models[name] = FORECASTERS[name](pilot, grid, n_boot, rng)
+    heldout_scores(pilot, out.models, models)
+    usable = [m for m in out.models.values() if m.share is not None and m.heldout is not None]
+    if not usable:
+        out.reason = "; ".join(f"{m.name}: {m.reason}" for m in out.models.values() if m.reason) or \
+            "no model could be fitted"
+        return out
+    best = max(m.heldout for m in usable if m.heldout is not None)
+    kept = [m for m in usable if (m.heldout or 0.0) >= best - PLAUSIBLE]
+    raw = {m.name: float(np.exp((m.heldout or 0.0) - best)) for m in kept}
+    total = sum(raw.values())
+    for m in kept:
+        m.weight = raw[m.name] / total
+    for m in usable:
+        if m not in kept:
+            m.reason = f"rejected: its held-out log-likelihood is {best - (m.heldout or 0.0):.1f} below the best"
+    out.chosen = COMBINED if len(kept) > 1 else kept[0].name
+    return out
+
+
+def _cannot(n: np.ndarray, c: np.ndarray) -> str | None:
+    """Why the pilot cannot support a forecast, or None."""
+    if len(n) == 0:
+        return "no problem has a verified sample"
+    if int(n.min()) < MIN_SAMPLES:
+        return (f"some problems have only {int(n.min())} verified samples; a forecast needs at least"
+                f" {MIN_SAMPLES} per problem (half of them to fit, half to check the fit on)")
+    if (c > 0).all():
+        return None  # every problem solved: nothing left to forecast (handled by the caller as certain)
+    why = fit_signal(n, c)
+    if why is not None:
+        return why
+    return None
