@@ -62,7 +62,8 @@ def test_scripted_run_gold_search_replace_and_wrong_answers(world: dict[str, Any
                       f"<<<<<<< SEARCH\n{BUGGY}=======\n{FIXED}>>>>>>> REPLACE\n```\n")
     wrong = "```diff\n" + make_patch(world["repo"], world["instance"]["base_commit"],
                                      {SOURCE_FILE: (BUGGY, STILL_BUGGY)}) + "```\n"
-    unmatched = f"### {SOURCE_FILE}\n<<<<<<< SEARCH\n    return nothing\n=======\n    return something\n>>>>>>> REPLACE\n"
+    unmatched = (f"### {SOURCE_FILE}\n<<<<<<< SEARCH\n    return nothing\n=======\n    return something\n"
+                 ">>>>>>> REPLACE\n")
     out = world["root"] / "scripted"
     config = run_config(world, out, sampler="scripted", n=4, max_tokens=100_000,
                         sampler_options={"responses": [gold, search_replace, wrong, unmatched], "pick": "index"})
@@ -106,6 +107,7 @@ def test_verify_swe_bench_predictions(world: dict[str, Any], cli: Callable[..., 
     assert "my-agent" in done.stdout
 
 
+@pytest.mark.slow
 def test_embedded_model_path_runs(world: dict[str, Any], cli: Callable[..., Any]) -> None:
     """The default sampler (the embedded model) on one instance: its answers will not apply; the point is
     that prompts fit, samples are drawn, verdicts are stored and reported."""

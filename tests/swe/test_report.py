@@ -64,6 +64,7 @@ def test_terminal_report_shows_the_swe_tables(run: Path) -> None:
     assert "k (attempts)" in out and "coverage (resolved rate)" in out
     assert "SWE-bench: 2 of 4 instances resolved by some attempt, 16 attempts verified" in out
     assert "resolved rate vs attempts (= coverage vs k)" in out
+    assert "4 attempts on 1 instances could not be judged" in out
     # 16 attempts of 1200 tokens over 2 resolved instances
     assert "9,600 tokens per resolved instance" in out
     lines = out.splitlines()

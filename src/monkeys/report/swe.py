@@ -223,6 +223,12 @@ def print_swe(a: RunAnalysis, console: Console) -> None:
     usd = f" (${t['usd_per_resolved']:,.4f})" if t["usd_per_resolved"] else ""
     console.print(f"SWE-bench: {t['resolved']} of {t['instances']} instances resolved by some attempt, "
                   f"{t['attempts']:,} attempts verified{cost}{usd}", highlight=False)
+    errors = [r for r in data.reasons if r.outcome == "error"]
+    if errors:
+        hit = len(set().union(*(r.instances for r in errors)))
+        console.print(f"  {sum(r.attempts for r in errors):,} attempts on {hit} instances could not be judged"
+                      " (environment, sandbox or git errors, not the samples' fault); they count as unresolved",
+                      highlight=False)
     if a.ks:
         console.print("resolved rate vs attempts (= coverage vs k)", highlight=False)
         table = Table()
