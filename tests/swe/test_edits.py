@@ -169,6 +169,12 @@ def test_search_replace_tolerates_whitespace(repo: Path, tmp_path: Path) -> None
     assert '    def pop(self):\n        """Last in, first out."""\n        return self.items.pop()\n' in text
 
 
+def test_search_replace_with_blank_lines_around(repo: Path, tmp_path: Path) -> None:
+    answer = "### pkg/calc.py\n<<<<<<< SEARCH\n\ndef add(a, b):\n    return a - b\n\n\n\n=======\n\ndef add(a, b):\n" \
+             "    return a + b\n\n\n\n>>>>>>> REPLACE\n"
+    assert (applied(repo, to_patch(answer, repo), tmp_path) / "pkg" / "calc.py").read_text() == FIXED
+
+
 def test_search_replace_without_a_match_names_the_block(repo: Path) -> None:
     answer = SR + "\n### pkg/util.py\n<<<<<<< SEARCH\ndef whisper(s):\n=======\ndef whisper(t):\n>>>>>>> REPLACE\n"
     with pytest.raises(ValueError, match=r"SEARCH/REPLACE block 2 \(pkg/util.py\): the SEARCH text does not "

@@ -514,25 +514,30 @@ def _apply_blocks(blocks: list[_Block], files: _Files) -> None:
         if current is None:
             raise ValueError(f"{where}: no such file in the repository")
         text = _Text(list(current.lines), current.newline_at_end)
+        replace = list(block.replace)
         match = _find(text.lines, search, None, cursors.get(path, 0))
-        if match is None:
-            trimmed = _strip_blank_ends(search)
-            if trimmed != search:
-                match = _find(text.lines, trimmed, None, cursors.get(path, 0))
-                search = trimmed
+        if match is None:  # blank lines the model put around the SEARCH text: go, with as many around REPLACE
+            lead, tail = _blank_ends(search)
+            if lead or tail:
+                search = search[lead:len(search) - tail]
+                match = _find(text.lines, search, None, cursors.get(path, 0))
+                r_lead, r_tail = _blank_ends(replace)
+                replace = replace[min(lead, r_lead):len(replace) - min(tail, r_tail)]
         if match is None:
             raise ValueError(f"{where}: the SEARCH text does not match the file (it looks for "
                              f"{_snippet(search)!r})")
-        new = [match.indent(t) for t in block.replace]
+        new = [match.indent(t) for t in replace]
         text.lines[match.start:match.start + len(search)] = new
         cursors[path] = match.start + len(new)
         files.write(path, text)
 
 
-def _strip_blank_ends(lines: list[str]) -> list[str]:
-    start, end = 0, len(lines)
-    while start < end and not lines[start].strip():
-        start += 1
-    while end > start and not lines[end - 1].strip():
-        end -= 1
-    return lines[start:end]
+def _blank_ends(lines: list[str]) -> tuple[int, int]:
+    """How many blank lines `lines` starts and ends with (all of them count as leading when all are blank)."""
+    lead = 0
+    while lead < len(lines) and not lines[lead].strip():
+        lead += 1
+    tail = 0
+    while tail < len(lines) - lead and not lines[len(lines) - 1 - tail].strip():
+        tail += 1
+    return lead, tail
