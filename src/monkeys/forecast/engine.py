@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from monkeys.analysis.fit import fit_signal
 from monkeys.analysis.passk import pass_at_ks
 from monkeys.forecast import powerlaw, success_rates
 
@@ -74,6 +73,13 @@ class ModelForecast:
     params: dict[str, float] = field(default_factory=dict)
 
 
+def pilot_grid(n: int, points: int = 160) -> np.ndarray:
+    """ks within a pilot of n samples: every k up to `points`, then a geometric grid ending at n."""
+    if n <= points:
+        return np.arange(1, n + 1)
+    return np.unique(np.concatenate([np.arange(1, 65), np.round(np.geomspace(64, n, points - 64))])).astype(int)
+
+
 def doubling(n: int) -> np.ndarray:
     ks = [1]
     while ks[-1] * 2 <= n:
@@ -97,7 +103,7 @@ def power_law_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.
         out.reason = "the pilot's coverage curve does not rise like a power law (fewer than two ks strictly" \
                      " between 0 and 100% coverage)"
         return out
-    at_n = powerlaw.predict(params, [float(n_min)])
+    at_n = powerlaw.predict(params, np.array([float(n_min)]))
     ahead = powerlaw.predict(params, grid)
     with np.errstate(all="ignore"):
         share = np.clip((ahead - at_n) / (1 - at_n), 0.0, 1.0)
@@ -212,6 +218,7 @@ class Forecast:
     reason: str | None = None
     alpha: float = 0.05
     seed: int = 0
+    pilot_boot: np.ndarray | None = None  # (B, pilot_ks) pilot curves over resampled problems
 
     @property
     def plausible(self) -> list[ModelForecast]:
@@ -241,9 +248,11 @@ class Forecast:
         """(point, lo, hi) coverage at each k of the chosen forecast (or of `model`); within the pilot
         (k <= its smallest n) the pilot's own pass@k."""
         ks = np.asarray(ks, dtype=float)
+        inside = ks <= self.n_min
+        observed = np.interp(np.log(np.maximum(ks, 1)), np.log(self.pilot_ks), self.pilot_curve)
         if self.chosen == "observed":
-            one = np.ones(len(ks))
-            return one, one, one
+            full = np.where(inside, observed, 1.0)
+            return full, full, full
         names = [model] if model is not None else [m.name for m in self.plausible]
         points, los, his = [], [], []
         for name in names:
@@ -255,20 +264,31 @@ class Forecast:
         weights = np.array([1.0] if model is not None else [m.weight for m in self.plausible])
         point = (weights[:, None] * np.asarray(points)).sum(axis=0)
         lo, hi = np.min(los, axis=0), np.max(his, axis=0)
-        inside = ks <= self.n_min
-        observed = np.interp(np.log(np.maximum(ks, 1)), np.log(self.pilot_ks), self.pilot_curve)
         return tuple(np.where(inside, observed, x) for x in (point, lo, hi))  # type: ignore[return-value]
 
     def k_needed(self, target: float, model: str | None = None) -> tuple[float, float, float]:
         """(point, lo, hi) samples per problem for expected coverage `target`; inf where not reached on the
-        grid (up to its last k). Within the pilot: the pilot's own curve (no interval needed)."""
+        grid (up to its last k). Within the pilot: the first k of its own curve, the interval from its
+        problems resampled."""
         reach = np.flatnonzero(self.pilot_curve >= target)
-        if len(reach):
-            k = float(self._interp_k(self.pilot_ks, self.pilot_curve, target))
-            return k, k, k
+        if len(reach):  # within the pilot: its curve, the interval from resampling its problems
+            k = float(self.pilot_ks[reach[0]])
+            if self.pilot_boot is None or not len(self.pilot_boot):
+                return k, k, k
+            hit = self.pilot_boot >= target
+            first = np.where(hit.any(axis=1), self.pilot_ks[np.argmax(hit, axis=1)], np.inf)
+            lo = float(np.quantile(first, self.alpha / 2, method="lower"))
+            hi = float(np.quantile(first, 1 - self.alpha / 2, method="higher"))
+            if not np.isfinite(hi) and self.chosen not in (None, "observed"):
+                hi = self.k_needed_beyond(target, model)[2]
+            return k, lo, hi
         if self.chosen == "observed":
             k = float(self.n_min)
             return k, k, k
+        return self.k_needed_beyond(target, model)
+
+    def k_needed_beyond(self, target: float, model: str | None = None) -> tuple[float, float, float]:
+        """`k_needed` from the forecast beyond the pilot."""
         names = [model] if model is not None else [m.name for m in self.plausible]
         beyond = self.grid > self.n_min
         ks = self.grid[beyond]
@@ -289,15 +309,6 @@ class Forecast:
             point = float(points[0])
         return point, float(min(los)), float(max(his))
 
-    @staticmethod
-    def _interp_k(ks: np.ndarray, curve: np.ndarray, target: float) -> int:
-        i = int(np.flatnonzero(curve >= target)[0])
-        if i == 0:
-            return int(ks[0])
-        lo_k, hi_k, lo_c, hi_c = np.log(ks[i - 1]), np.log(ks[i]), curve[i - 1], curve[i]
-        frac = (target - lo_c) / (hi_c - lo_c) if hi_c > lo_c else 1.0
-        return int(np.ceil(np.exp(lo_k + frac * (hi_k - lo_k)) - 1e-9))
-
 
 def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, seed: int = 0,
              alpha: float = 0.05, models: tuple[str, ...] = MODELS, k_max: int | None = None) -> Forecast:
@@ -311,12 +322,14 @@ def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, se
     n_min = int(n.min()) if len(n) else 0
     n_max = int(n.max()) if len(n) else 0
     top = max([k_max or 10_000 * max(n_max, 1), *(ks or [])])
-    pilot_ks = doubling(max(n_min, 1))
+    pilot_ks = pilot_grid(max(n_min, 1))
     grid = np.unique(np.concatenate([np.round(np.geomspace(1, top, 300)), pilot_ks,
                                      np.asarray(ks or [], dtype=float)])).astype(float)
-    pilot_curve = pass_at_ks(n, c, pilot_ks).mean(axis=0) if len(n) else np.zeros(len(pilot_ks))
+    per = pass_at_ks(n, c, pilot_ks) if len(n) else np.zeros((0, len(pilot_ks)))
+    pilot_curve = per.mean(axis=0) if len(n) else np.zeros(len(pilot_ks))
+    boot = per[rng.integers(0, len(n), (n_boot, len(n)))].mean(axis=1) if len(n) else None
     out = Forecast(len(n), int((c > 0).sum()), n_min, n_max, grid, pilot_ks, pilot_curve, {}, None,
-                   alpha=alpha, seed=seed)
+                   alpha=alpha, seed=seed, pilot_boot=boot)
     if len(n) and (c > 0).all():
         out.chosen = "observed"
         out.reason = f"every problem is already solved by the pilot: coverage is 100% at any k >= {n_min}"
@@ -346,16 +359,25 @@ def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, se
     return out
 
 
+MIN_SOLVED = 3  # as `analysis.fit.MIN_SOLVED` (not imported: that module pulls in scipy.optimize, a second)
+
+
 def _cannot(n: np.ndarray, c: np.ndarray) -> str | None:
-    """Why the pilot cannot support a forecast, or None."""
+    """Why the pilot cannot support a forecast, or None (the same rules as `analysis.fit.fit_signal`, plus
+    enough samples per problem to check a fit on later samples)."""
     if len(n) == 0:
         return "no problem has a verified sample"
     if int(n.min()) < MIN_SAMPLES:
         return (f"some problems have only {int(n.min())} verified samples; a forecast needs at least"
-                f" {MIN_SAMPLES} per problem (half of them to fit, half to check the fit on)")
-    if (c > 0).all():
-        return None  # every problem solved: nothing left to forecast (handled by the caller as certain)
-    why = fit_signal(n, c)
-    if why is not None:
-        return why
+                f" {MIN_SAMPLES} per problem (a fit on the first ones is checked on the later ones)")
+    solved = int((c > 0).sum())
+    if solved == 0:
+        return f"no problem was solved by any of its {int(n.min()):,}+ samples, so nothing shows how hard the" \
+               " others are: a forecast would be a guess"
+    if solved < MIN_SOLVED:
+        return (f"only {solved} of {len(n)} problems solved by any sample (a forecast needs at least {MIN_SOLVED}"
+                " solved problems to see how success rates spread)")
+    if not ((c > 0) & (c < n)).any():
+        return (f"every problem is solved by all or none of its samples (coverage is {solved / len(n):.4g} at"
+                " every k): nothing shows how unsolved problems would ever get solved")
     return None
