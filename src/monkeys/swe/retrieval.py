@@ -270,7 +270,7 @@ def retrieve(repo: Path, commit: str, query: str, *, budget_tokens: int, max_fil
             chosen.append(ContextFile(path, texts[path], score))
             left -= cost
         elif rank == 0:
-            first, last, part = _window(texts[path], set(words(query)), budget_tokens // 2 - overhead)
+            first, last, part = _window(texts[path], query, budget_tokens // 2 - overhead)
             if part:
                 chosen.append(ContextFile(path, part, score, (first, last)))
                 left -= estimate_tokens(part) + overhead
@@ -279,12 +279,16 @@ def retrieve(repo: Path, commit: str, query: str, *, budget_tokens: int, max_fil
     return chosen
 
 
-def _window(text: str, query: set[str], max_tokens: int) -> tuple[int, int, str]:
-    """(first line, last line, text) of the run of whole lines within `max_tokens` that holds the most
-    query words (the earliest such run)."""
+def _window(text: str, query: str, max_tokens: int) -> tuple[int, int, str]:
+    """(first line, last line, text) of the run of whole lines within `max_tokens` that holds the most of
+    the query's words (its code names count five times), moved back to start at the `def` or `class` it is
+    in when that is at most 30 lines up."""
+    stop = _stop_words()
+    plain = {w for w in words(query) if w not in stop}
+    code = set(code_names(query))
     lines = text.splitlines(keepends=True)
     cost = [estimate_tokens(line) for line in lines]
-    hits = [sum(w in query for w in words(line)) for line in lines]
+    hits = [sum((w in plain) + 5 * (w in code) for w in words(line)) for line in lines]
     best, best_at, best_end = -1, 0, 0
     end, tokens, found = 0, 0, 0
     for start in range(len(lines)):
@@ -301,4 +305,10 @@ def _window(text: str, query: set[str], max_tokens: int) -> tuple[int, int, str]
             end = start + 1
     if best_end <= best_at:
         return 0, 0, ""
+    for up in range(best_at, max(best_at - 30, 0) - 1, -1):
+        if _DEFINES.match(lines[up]):
+            best_at = up
+            while best_end > best_at + 1 and sum(cost[best_at:best_end]) > max_tokens:
+                best_end -= 1
+            break
     return best_at + 1, best_end, "".join(lines[best_at:best_end])
