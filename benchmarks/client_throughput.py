@@ -39,9 +39,26 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
+
+
+class Timing(NamedTuple):
+    """One method's repetition: samples drawn, wall seconds, CPU seconds of this process (all threads)."""
+
+    samples: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.samples / self.wall_s
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu_s / self.samples
+
 
 PROMPT_TEXT = "Question: What is 40 + 2?\nAnswer:"
 ANSWER = "40 + 2 = 42. The answer is 42."
@@ -129,11 +146,11 @@ def start_servers(kind: str, count: int) -> tuple[list[subprocess.Popen[bytes]],
 
 # -- the methods ----------------------------------------------------------------------------------------
 
-def bare_httpx(urls: list[str], samples: int, batch: int, concurrency: int, model: str) -> float:
+def bare_httpx(urls: list[str], samples: int, batch: int, concurrency: int, model: str) -> Timing:
     """samples/s of `concurrency` asyncio workers POSTing with one httpx.AsyncClient (round-robin URLs)."""
     requests = samples // batch
 
-    async def main() -> float:
+    async def main() -> Timing:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(limits=limits, timeout=60) as client:
             left = iter(range(requests))
@@ -147,16 +164,16 @@ def bare_httpx(urls: list[str], samples: int, batch: int, concurrency: int, mode
                     resp = await client.post(urls[i % len(urls)] + "/completions", json=body)
                     got += len(resp.json()["choices"])
 
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
-            elapsed = time.perf_counter() - start
+            timing = Timing(got, time.perf_counter() - start, time.process_time() - cpu)
             assert got == requests * batch, got
-            return got / elapsed
+            return timing
 
     return asyncio.run(main())
 
 
-def sampler_alone(urls: list[str], samples: int, batch: int, concurrency: int, model: str) -> float:
+def sampler_alone(urls: list[str], samples: int, batch: int, concurrency: int, model: str) -> Timing:
     """samples/s of the openai sampler, `sample()` called from `concurrency` threads (as the pipeline does)."""
     from monkeys.core import Prompt, SampleRequest
     from monkeys.registry import create
@@ -172,14 +189,14 @@ def sampler_alone(urls: list[str], samples: int, batch: int, concurrency: int, m
             reqs = [SampleRequest(j, i * batch + j) for j in range(batch)]
             return len(sampler.sample(prompt, reqs, temperature=0.6, top_p=0.95, max_tokens=64))
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(concurrency) as pool:
             got = sum(pool.map(call, range(calls)))
-        elapsed = time.perf_counter() - start
+        timing = Timing(got, time.perf_counter() - start, time.process_time() - cpu)
     finally:
         sampler.close()
     assert got == calls * batch, got
-    return got / elapsed
+    return timing
 
 
 def _register_noop() -> str:
@@ -203,7 +220,7 @@ def _register_noop() -> str:
 
 
 def pipeline(urls: list[str], samples: int, batch: int, concurrency: int, model: str, verifier: str | None,
-             work: Path) -> float:
+             work: Path) -> Timing:
     """samples/s of `monkeys.pipeline.run` end to end (GSM8K-shaped problems) into a fresh run directory."""
     from monkeys.config import RunConfig
     from monkeys.pipeline import run
@@ -219,34 +236,34 @@ def pipeline(urls: list[str], samples: int, batch: int, concurrency: int, model:
     config = RunConfig(task="gsm8k", data=str(data), task_options={"shots": 0}, sampler="openai", model=model,
                        base_url=urls if len(urls) > 1 else urls[0], n=n, batch_size=batch, concurrency=concurrency,
                        verifier=verifier, max_tokens=64, out=out)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     summary = run(config)
-    elapsed = time.perf_counter() - start
+    timing = Timing(summary.samples_drawn, time.perf_counter() - start, time.process_time() - cpu)
     assert summary.samples_drawn == problems * n and summary.samples_verified == problems * n, summary
-    return summary.samples_drawn / elapsed
+    return timing
 
 
 def measure(samples: int = 8000, batch: int = 16, concurrency: int = 16, reps: int = 3, server: str = "fast",
-            endpoints: int = 1, log: Callable[[str], None] = print) -> list[tuple[str, list[float]]]:
-    """(method, samples/s per repetition) for every method, interleaved per repetition."""
+            endpoints: int = 1, log: Callable[[str], None] = print) -> list[tuple[str, list[Timing]]]:
+    """(method, one `Timing` per repetition) for every method, interleaved per repetition."""
     procs, urls = start_servers(server, endpoints)
     model = "bench" if server == "fast" else "scripted"
     noop = _register_noop()
     try:
         with tempfile.TemporaryDirectory(prefix="monkeys-client-bench-") as tmp:
             work = Path(tmp)
-            methods: list[tuple[str, Callable[[], float]]] = [
+            methods: list[tuple[str, Callable[[], Timing]]] = [
                 ("httpx loop (ceiling)", lambda: bare_httpx(urls, samples, batch, concurrency, model)),
                 ("openai sampler alone", lambda: sampler_alone(urls, samples, batch, concurrency, model)),
                 ("pipeline, no-op verifier", lambda: pipeline(urls, samples, batch, concurrency, model, noop, work)),
                 ("pipeline, math-answer", lambda: pipeline(urls, samples, batch, concurrency, model, None, work)),
             ]
-            results: dict[str, list[float]] = {name: [] for name, _ in methods}
+            results: dict[str, list[Timing]] = {name: [] for name, _ in methods}
             for rep in range(reps):
                 for name, fn in methods:
-                    value = fn()
-                    results[name].append(value)
-                    log(f"  rep {rep + 1}/{reps} {name:<26} {value:9,.0f} samples/s")
+                    t = fn()
+                    results[name].append(t)
+                    log(f"  rep {rep + 1}/{reps} {name:<26} {t.rate:9,.0f} samples/s {t.cpu_ms:7.3f} CPU ms/sample")
     finally:
         for proc in procs:
             proc.kill()
@@ -254,12 +271,15 @@ def measure(samples: int = 8000, batch: int = 16, concurrency: int = 16, reps: i
     return list(results.items())
 
 
-def table(rows: list[tuple[str, list[float]]]) -> str:
-    ceiling = statistics.median(rows[0][1])
-    lines = [f"{'method':<26} {'best':>9} {'median':>9} {'ratio':>6}   (samples/s; ratio of medians to the first)"]
-    for name, values in rows:
-        med = statistics.median(values)
-        lines.append(f"{name:<26} {max(values):9,.0f} {med:9,.0f} {med / ceiling:6.2f}")
+def table(rows: list[tuple[str, list[Timing]]]) -> str:
+    """samples/s best, median and ratio of medians to the first row; client CPU ms per sample (median)."""
+    ceiling = statistics.median(t.rate for t in rows[0][1])
+    lines = [f"{'method':<26} {'best':>9} {'median':>9} {'ratio':>6} {'CPU ms/sample':>14}",
+             f"{'':<26} {'samples/s':>9} {'samples/s':>9}"]
+    for name, timings in rows:
+        med = statistics.median(t.rate for t in timings)
+        cpu = statistics.median(t.cpu_ms for t in timings)
+        lines.append(f"{name:<26} {max(t.rate for t in timings):9,.0f} {med:9,.0f} {med / ceiling:6.2f} {cpu:14.3f}")
     return "\n".join(lines)
 
 
@@ -271,11 +291,11 @@ def _profile(what: str, samples: int, batch: int, concurrency: int, server: str)
     procs, urls = start_servers(server, 1)
     model = "bench" if server == "fast" else "scripted"
     noop = _register_noop()
-    profiles: list[cProfile.Profile] = []
+    profiles: list[tuple[str, cProfile.Profile]] = []
 
     def profiled_thread_start(self: threading.Thread, _orig: Any = threading.Thread.run) -> None:
         prof = cProfile.Profile()
-        profiles.append(prof)
+        profiles.append((self.name, prof))
         prof.enable()
         try:
             _orig(self)
@@ -288,18 +308,26 @@ def _profile(what: str, samples: int, batch: int, concurrency: int, server: str)
         with tempfile.TemporaryDirectory() as tmp:
             main.enable()
             if what == "pipeline":
-                rate = pipeline(urls, samples, batch, concurrency, model, noop, Path(tmp))
+                rate = pipeline(urls, samples, batch, concurrency, model, noop, Path(tmp)).rate
             else:
-                rate = sampler_alone(urls, samples, batch, concurrency, model)
+                rate = sampler_alone(urls, samples, batch, concurrency, model).rate
             main.disable()
     finally:
         for proc in procs:
             proc.kill()
-    stats = pstats.Stats(main)
-    for prof in profiles:
-        stats.add(prof)
-    print(f"{what}: {rate:,.0f} samples/s under the profiler")
-    stats.sort_stats("tottime").print_stats(30)
+    print(f"{what}: {rate:,.0f} samples/s under the profiler; per thread kind, by own time (waits left out):")
+    groups: dict[str, list[cProfile.Profile]] = {"main": [main]}
+    for name, prof in profiles:
+        groups.setdefault(name.rstrip("0123456789").rstrip("-_"), []).append(prof)
+    for name, profs in groups.items():
+        stats = pstats.Stats(profs[0])
+        for prof in profs[1:]:
+            stats.add(prof)
+        for key in [k for k in stats.stats if k[2] in ("<method 'acquire' of '_thread.lock' objects>",
+                                                       "<method 'get' of '_queue.SimpleQueue' objects>")]:
+            del stats.stats[key]  # type: ignore[attr-defined]
+        print(f"== thread {name} ({len(profs)})")
+        stats.sort_stats("tottime").print_stats(12)
 
 
 def main() -> None:

@@ -149,7 +149,15 @@ class OpenAISampler:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx.AsyncClient | None = None  # probes (GET /models)
+        # One connection per client, at most `concurrency` clients, each idle one kept under the endpoint
+        # its connection goes to: httpx's pool scans all its connections (a syscall each) on every request,
+        # which for 16 connections in one pool costs more CPU than the request itself.
+        self._idle: dict[str, list[httpx.AsyncClient]] = {}
+        # No read timeout of httpx's own: `_watched` times an endpoint's silence across its connections.
+        # Connecting gets less than timeout_s, so a server that never accepts is retried (it has nothing).
+        self._timeout = httpx.Timeout(connect=min(timeout_s / 2, 30.0), read=None, write=timeout_s, pool=None)
+        self._clients: list[httpx.AsyncClient] = []
         self._semaphore: asyncio.Semaphore | None = None
         self._closed = False
         self._waiting: set[concurrent.futures.Future[list[Completion]]] = set()  # sample() calls in flight
@@ -276,8 +284,8 @@ class OpenAISampler:
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=2) if tasks else None
-        if self._client is not None:
-            await asyncio.wait_for(self._client.aclose(), timeout=2)
+        clients = [*self._clients, *([self._client] if self._client is not None else [])]
+        await asyncio.wait([asyncio.ensure_future(c.aclose()) for c in clients], timeout=2) if clients else None
 
     def __enter__(self) -> Self:
         return self
@@ -344,7 +352,7 @@ class OpenAISampler:
     async def _post(self, path: str, body: dict) -> tuple[dict[str, Any], float, str]:
         """POST with retries, over the endpoints; returns (JSON reply, seconds, URL that answered).
         Raises `SamplerError` on refusal or give-up."""
-        assert self._client is not None and self._semaphore is not None
+        assert self._semaphore is not None
         attempts = self.max_retries + 1
         problem = ""
         failed_on: list[Endpoint] = []  # the endpoints this request failed on, newest last
@@ -450,15 +458,32 @@ class OpenAISampler:
                 task.cancel()  # closes the connection: servers that notice (vLLM, llama.cpp) stop the work
 
     async def _send(self, endpoint: Endpoint, url: str, body: dict) -> httpx.Response:
-        assert self._client is not None
-        async with self._client.stream("POST", url, json=body) as resp:
-            endpoint.last_progress = time.monotonic()
-            raw = []
-            async for chunk in resp.aiter_raw():
+        client = self._take_client(endpoint.url)
+        try:
+            async with client.stream("POST", url, json=body) as resp:
                 endpoint.last_progress = time.monotonic()
-                raw.append(chunk)
+                raw = []
+                async for chunk in resp.aiter_raw():
+                    endpoint.last_progress = time.monotonic()
+                    raw.append(chunk)
+        finally:
+            self._idle.setdefault(endpoint.url, []).append(client)
         # A complete response object, decoded (gzip etc.) as httpx would have.
         return httpx.Response(resp.status_code, headers=resp.headers, content=b"".join(raw), request=resp.request)
+
+    def _take_client(self, url: str) -> httpx.AsyncClient:
+        """An idle client, connected to `url` if one is; a new one while fewer than `concurrency` exist; else
+        one connected elsewhere (it drops that connection). One more is made only when a cancelled request
+        has not handed its client back yet."""
+        if idle := self._idle.get(url):
+            return idle.pop()
+        elsewhere = max(self._idle.values(), key=len, default=None)
+        if len(self._clients) >= self.concurrency and elsewhere:
+            return elsewhere.pop()
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        self._clients.append(httpx.AsyncClient(timeout=self._timeout, limits=limits,
+                                               headers={"User-Agent": "monkeys", **self._headers}))
+        return self._clients[-1]
 
     def _delay(self, attempt: int, wait_s: float | None) -> float:
         if wait_s is not None:
@@ -490,13 +515,7 @@ class OpenAISampler:
         return self._loop
 
     async def _open(self) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        # No read timeout of httpx's own: `_watched` times an endpoint's silence across its connections.
-        # Connecting gets less than timeout_s, so a server that never accepts is retried (it has nothing).
-        timeout = httpx.Timeout(connect=min(self.timeout_s / 2, 30.0), read=None, write=self.timeout_s,
-                                pool=None)
-        self._client = httpx.AsyncClient(timeout=timeout, limits=limits,
-                                         headers={"User-Agent": "monkeys", **self._headers})
+        self._client = httpx.AsyncClient(timeout=self._timeout, headers={"User-Agent": "monkeys", **self._headers})
         self._semaphore = asyncio.Semaphore(self.concurrency)
         for endpoint in self._pool.endpoints:  # found down by check_reachable: start taken out, probed
             if endpoint.url in self._down_at_start:
