@@ -70,6 +70,8 @@ class Env:
     path: Path
     python: Path
     readable: tuple[str, ...]
+    version: str = ""  # the interpreter's Python version
+    recipe: str = ""  # where the build commands came from: "option", "swebench" or "default"
 
 
 def harness_specs(instance: dict[str, Any]) -> dict[str, Any] | None:
@@ -86,7 +88,7 @@ def _interpreter(version: str | None, fallback: str) -> str:
     """`pythonX.Y` from PATH when the specs name a version that is installed here, else `fallback`."""
     if version:
         found = shutil.which(f"python{version}")
-        if found:
+        if found and subprocess.run([found, "-c", ""], capture_output=True).returncode == 0:  # not a dead shim
             return found
     return fallback
 
@@ -116,7 +118,7 @@ def spec_for(instance: dict[str, Any], python: str | None = None, install: tuple
     commands += [c for c in specs.get("pre_install", []) if not c.lstrip().startswith(("apt", "sudo apt"))]
     if specs.get("install"):
         commands.append(specs["install"])
-    if not any("pytest" in c for c in commands):
+    if str(specs.get("test_cmd", "pytest")).startswith("pytest") and not any("pytest" in c for c in commands):
         commands.append("python -m pip install pytest")
     return EnvSpec(_interpreter(specs.get("python"), base if python else sys.executable), tuple(commands),
                    system_site_packages, "swebench")
@@ -153,7 +155,8 @@ class EnvManager:
                                 self._failed[key] = str(exc)
                             raise
             data = json.loads(ready.read_text())
-            return Env(key, path, Path(data["python"]), tuple(data["readable"]))
+            return Env(key, path, Path(data["python"]), tuple(data["readable"]), data.get("version", ""),
+                       data.get("recipe", ""))
 
     def _build(self, instance: dict[str, Any], repo_dir: str, spec: EnvSpec, path: Path) -> None:
         venv = path / "venv"
@@ -188,13 +191,16 @@ class EnvManager:
                     raise EnvBuildError(f"`{command}` failed (exit {done.returncode}): {_tail(log_path)}")
         python = venv / "bin" / "python"
         probe = subprocess.run([str(python), "-c", "import json, sys; print(json.dumps([sys.prefix, "
-                                "sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path]))"],
+                                "sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path, "
+                                "sys.version.split()[0]]))"],
                                capture_output=True, text=True, cwd="/")
         if probe.returncode != 0:
             raise EnvBuildError(f"the environment's python does not start: {probe.stderr.strip()[-300:]}")
-        readable = [p for p in dict.fromkeys(json.loads(probe.stdout)) if p and os.path.exists(p)]
+        *paths, version = json.loads(probe.stdout)
+        readable = [p for p in dict.fromkeys(paths) if p and os.path.exists(p)]
         readable.append(str(path))  # the venv, and the source checkout an editable install points at
-        (path / _READY).write_text(json.dumps({"python": str(python), "readable": readable}))
+        (path / _READY).write_text(json.dumps({"python": str(python), "readable": readable, "version": version,
+                                               "recipe": spec.source}))
 
 
 def _tail(log_path: Path, lines: int = 6) -> str:

@@ -232,7 +232,7 @@ class SweTests:
                                                              self.system_site_packages))
         except EnvBuildError as exc:
             return Outcome.ERROR, f"environment build failed: {exc}", details
-        details["env"] = env.key
+        details.update(env=env.key, env_python=env.version, env_recipe=env.recipe)
         command = grading.test_command(instance, specs)
         f2p, p2p = list(instance.get("FAIL_TO_PASS") or []), list(instance.get("PASS_TO_PASS") or [])
         status, run_details = self._run_tests(instance, tree, env, command.args, command.env)
