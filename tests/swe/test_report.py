@@ -112,10 +112,12 @@ def test_cost_per_resolved_with_pricing_and_html(run: Path, tmp_path: Path) -> N
 
 
 def test_other_tasks_have_no_swe_section(tmp_path: Path) -> None:
+    from monkeys.report.data import load_run
+
     other = write_swe_run(tmp_path / "other", task="humaneval")
     with connect(other) as db:
         db.execute("UPDATE meta SET value = '\"code-tests\"' WHERE key = 'verifier'")
     db.close()
-    doc = json.loads(report(str(other), "--format", "json", "--verifier", "swe-tests"))
-    assert doc["runs"][0]["swe"] is not None  # the swe-tests verdicts make it a SWE-bench report
-    assert json.loads(report(str(other), "--format", "json"))["runs"][0]["swe"] is None
+    assert load_run(other).swe is None
+    swe = load_run(other, verifier="swe-tests").swe  # swe-tests verdicts make it a SWE-bench report
+    assert swe is not None and [s.resolved for s in swe.instances] == [2, 0, 1, 0]
