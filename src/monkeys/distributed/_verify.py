@@ -31,6 +31,12 @@ from monkeys.distributed._cluster import Node, acquire, alive_nodes, is_lost, on
 from monkeys.errors import MonkeysError
 
 MAX_TRIES = 3  # losses of one sample's batch before it is given up as an error
+# Batch size: about BATCH_S of work per actor thread (from the actor's own timing of the samples it ran),
+# at least one sample per thread, at most MAX_PER_THREAD. Small batches of slow samples keep actors even
+# at the end of a run (no actor sits on a queue while another is idle); large batches of fast samples
+# (an answer check takes ~1 ms) keep Ray's per-call cost (~1 ms) small beside the work.
+BATCH_S = 0.25
+MAX_PER_THREAD = 16
 MAX_NODE_FAILURES = 3  # failed actor starts after which a node gets no more actors
 STARVED_S = 120.0  # queued work and no live actor for this long: the run ends (resumable)
 RECONCILE_S = 2.0  # how often the dispatcher compares actors with live nodes
@@ -66,21 +72,31 @@ class _VerifyActor:
         own = getattr(self._verifier, "protections", None)
         return dict(own()) if callable(own) else {}
 
-    def verify_batch(self, problems: dict[str, Any], samples: list[Sample]) -> list[Verdict | BaseException]:
-        """Verdicts in the order of `samples`; a verifier's exception is returned in its sample's place."""
+    def verify_batch(self, problems: dict[str, Any], samples: list[Sample]
+                     ) -> tuple[list[Verdict | BaseException], float]:
+        """Verdicts in the order of `samples` (a verifier's exception in its sample's place), and the
+        seconds the samples took, one after another: what the driver sizes the next batches by."""
         ray = ray_module()
         missing = [pid for pid in problems if pid not in self._problems]
         if missing:
             for pid, problem in zip(missing, ray.get([problems[pid] for pid in missing]), strict=True):
                 self._problems[pid] = problem
-        futures = [self._pool.submit(self._verifier.verify, self._problems[s.problem_id], s) for s in samples]
+        futures = [self._pool.submit(self._timed, self._problems[s.problem_id], s) for s in samples]
         out: list[Verdict | BaseException] = []
+        busy = 0.0
         for fut in futures:
-            try:
-                out.append(fut.result())
-            except Exception as exc:
-                out.append(exc)
-        return out
+            result, seconds = fut.result()
+            out.append(result)
+            busy += seconds
+        return out, busy
+
+    def _timed(self, problem: Problem, sample: Sample) -> tuple[Verdict | BaseException, float]:
+        start = time.perf_counter()
+        try:
+            result: Verdict | BaseException = self._verifier.verify(problem, sample)
+        except Exception as exc:
+            result = exc
+        return result, time.perf_counter() - start
 
 
 @dataclass(eq=False)
@@ -96,22 +112,33 @@ class _Actor:
     handle: Any
     node: Node
     threads: int
-    batch: int
+    per_sample_s: float | None = None  # running mean of one sample's verification, from the actor's timing
     usable: bool = False  # its verifier is built (ready() came back clean)
     alive: bool = True
     in_flight: int = 0
+
+    def batch(self) -> int:
+        """Samples in its next batch: about `BATCH_S` of work per thread, one per thread to start with."""
+        if not self.per_sample_s:
+            return self.threads
+        per_thread = min(MAX_PER_THREAD, max(1, int(BATCH_S / self.per_sample_s)))
+        return per_thread * self.threads
+
+    def timed(self, per_sample_s: float) -> None:
+        self.per_sample_s = per_sample_s if self.per_sample_s is None else (
+            0.7 * self.per_sample_s + 0.3 * per_sample_s)
 
 
 class RayVerifier:
     """A verifier whose `verify` runs on the actors of a Ray cluster (see the module docstring).
 
     Actors: one per live node, or with `cores_per_actor` one per that many of a node's cores; each runs
-    batches of `2 x its cores` samples, `depth` batches at once. `workers` is how many calls the pipeline
-    should keep in flight to keep every actor's queue full.
+    batches of about `BATCH_S` of work per core (sized from its own timings), `depth` batches at once.
+    `workers` is how many calls the pipeline should keep in flight to keep every actor's queue full.
     """
 
     def __init__(self, name: str, options: dict[str, Any], address: str, *, cores_per_actor: int | None = None,
-                 depth: int = 3, startup_timeout_s: float = 300.0, replace_after_s: float = REPLACE_AFTER_S,
+                 depth: int = 2, startup_timeout_s: float = 300.0, replace_after_s: float = REPLACE_AFTER_S,
                  ) -> None:
         acquire(address)
         self._ray = ray_module()
@@ -139,7 +166,7 @@ class RayVerifier:
             self._kill_all()
             release()
             raise
-        self.workers = sum(a.batch for a in self._actors) * depth + 1
+        self.workers = sum(a.threads for a in self._actors) * MAX_PER_THREAD * depth + 1
         self._thread = threading.Thread(target=self._dispatch, name="monkeys-ray-verify", daemon=True)
         self._thread.start()
 
@@ -160,7 +187,7 @@ class RayVerifier:
             handle = remote.options(num_cpus=0, max_concurrency=self._depth + 1, max_restarts=0,
                                     scheduling_strategy=on_node(node.node_id)).remote(
                 self._name, self._options, threads)
-            actor = _Actor(handle, node, threads, batch=2 * threads)
+            actor = _Actor(handle, node, threads)
             self._actors.append(actor)
             started.append(actor)
         return started
@@ -290,7 +317,7 @@ class RayVerifier:
                     self._cond.wait(timeout=0.5)
                     continue
                 starved_since = None
-                items = [self._queue.popleft() for _ in range(min(actor.batch, len(self._queue)))]
+                items = [self._queue.popleft() for _ in range(min(actor.batch(), len(self._queue)))]
                 actor.in_flight += 1
             self._send(actor, items)
 
@@ -310,7 +337,7 @@ class RayVerifier:
     def _done(self, actor: _Actor, items: list[_Item], fut: Future[Any]) -> None:
         """Runs on a Ray thread: hand verdicts out, or put a lost batch back in the queue."""
         try:
-            results = fut.result()
+            results, busy = fut.result()
         except Exception as exc:
             if is_lost(exc):
                 self._lost(actor, items, exc)
@@ -323,6 +350,7 @@ class RayVerifier:
             return
         with self._cond:
             actor.in_flight -= 1
+            actor.timed(busy / len(items))
             self._cond.notify_all()
         for item, result in zip(items, results, strict=True):
             if isinstance(result, BaseException):
