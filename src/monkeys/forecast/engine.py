@@ -71,6 +71,8 @@ class ModelForecast:
     heldout: float | None = None  # log-likelihood of the pilot's later samples (see `select`)
     weight: float = 0.0
     params: dict[str, float] = field(default_factory=dict)
+    # per held-out split: (head fraction, predicted share, observed share, problems unsolved in the head)
+    misses: list[tuple[float, float, float, int]] = field(default_factory=list)
 
 
 def pilot_grid(n: int, points: int = 160) -> np.ndarray:
@@ -253,18 +255,28 @@ class Forecast:
         if self.chosen == "observed":
             full = np.where(inside, observed, 1.0)
             return full, full, full
+        point, lo, hi = self._band(ks, realized, model)
+        return tuple(np.where(inside, observed, x) for x in (point, lo, hi))  # type: ignore[return-value]
+
+    def _band(self, ks: np.ndarray, realized: bool, model: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point, lo, hi) beyond the pilot: each model's bootstrap quantiles, stretched by its held-out misses
+        (`select.widening`), then the envelope over the plausible models; the point by their weights."""
+        from monkeys.forecast.select import widening
+
         names = [model] if model is not None else [m.name for m in self.plausible]
+        unsolved_frac = (self.n_problems - self.solved) / self.n_problems
         points, los, his = [], [], []
         for name in names:
             draws = self.model_draws(name, ks, realized)
             lo, hi = np.quantile(draws[1:], [self.alpha / 2, 1 - self.alpha / 2], axis=0)
+            down, up = widening(self.models[name], self.n_min, ks)
+            floor = self.solved / self.n_problems
             points.append(draws[0])
-            los.append(lo)
-            his.append(hi)
+            los.append(np.maximum(lo - unsolved_frac * down, floor))
+            his.append(np.minimum(hi + unsolved_frac * up, 1.0))
         weights = np.array([1.0] if model is not None else [m.weight for m in self.plausible])
         point = (weights[:, None] * np.asarray(points)).sum(axis=0)
-        lo, hi = np.min(los, axis=0), np.max(his, axis=0)
-        return tuple(np.where(inside, observed, x) for x in (point, lo, hi))  # type: ignore[return-value]
+        return point, np.min(los, axis=0), np.max(his, axis=0)
 
     def k_needed(self, target: float, model: str | None = None) -> tuple[float, float, float]:
         """(point, lo, hi) samples per problem for expected coverage `target`; inf where not reached on the
@@ -289,25 +301,15 @@ class Forecast:
 
     def k_needed_beyond(self, target: float, model: str | None = None) -> tuple[float, float, float]:
         """`k_needed` from the forecast beyond the pilot."""
-        names = [model] if model is not None else [m.name for m in self.plausible]
         beyond = self.grid > self.n_min
         ks = self.grid[beyond]
-        points, los, his = [], [], []
-        for name in names:
-            share = self.models[name].share
-            assert share is not None
-            cov = self._coverage(share[:, beyond])
-            first = np.where((cov >= target).any(axis=1), ks[np.argmax(cov >= target, axis=1)], np.inf)
-            points.append(first[0])  # quantiles without interpolation: draws may be inf
-            los.append(float(np.quantile(first[1:], self.alpha / 2, method="lower")))
-            his.append(float(np.quantile(first[1:], 1 - self.alpha / 2, method="higher")))
-        if model is None:  # the point of the weighted point curve
-            curve = sum(m.weight * self._coverage(m.share[0, beyond]) for m in self.plausible if m.share is not None)
-            hit = np.flatnonzero(np.asarray(curve) >= target)
-            point = float(ks[hit[0]]) if len(hit) else float("inf")
-        else:
-            point = float(points[0])
-        return point, float(min(los)), float(max(his))
+        point, lo, hi = self._band(ks, False, model)
+
+        def first(curve: np.ndarray) -> float:
+            hit = np.flatnonzero(curve >= target)
+            return float(ks[hit[0]]) if len(hit) else float("inf")
+
+        return first(point), first(hi), first(lo)
 
 
 def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, seed: int = 0,

@@ -6,6 +6,12 @@ score is the Bernoulli log-likelihood of what the later samples did (a problem s
 summed over both splits: a 4× and a 2× extrapolation, checked against data the fit never saw. Models are
 then weighted by exp(score) (pseudo-Bayesian model averaging): a clear winner takes the forecast, a tie
 keeps both in the interval.
+
+The same splits widen each model's interval (`widening`): where a model's 2× or 4× forecast of the later
+samples missed by more than their binomial noise, its interval at k is stretched in that direction by the
+miss, scaled with the extrapolation distance in log k (log(k/n) / log 4 for the 4× split). A bootstrap
+only measures how the fit varies over problems; this measures how wrong the model's shape was, in the
+one place the pilot can check it.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ SPLITS = (0.25, 0.5)
 _CLIP = 1e-4  # a model that says "certainly not" and is wrong loses log(1e-4), not infinity
 
 
-def heldout_loglik(pilot: Pilot, name: str, fraction: float) -> float | None:
-    """Log-likelihood of which problems unsolved in the first `fraction` of their samples the rest solved;
-    None when the model cannot be fitted on that head of the pilot."""
+def heldout_loglik(pilot: Pilot, name: str, fraction: float) -> tuple[float, float, float, int] | None:
+    """(log-likelihood, predicted share, observed share, problems unsolved in the head) of which problems
+    unsolved in the first `fraction` of their samples the rest solved; None when the model cannot be fitted
+    on that head of the pilot."""
     from monkeys.forecast.engine import FORECASTERS, _cannot
 
     head = pilot.head(fraction)
@@ -32,14 +39,15 @@ def heldout_loglik(pilot: Pilot, name: str, fraction: float) -> float | None:
         return None
     unsolved = hc == 0
     if not unsolved.any():
-        return 0.0
+        return 0.0, 0.0, 0.0, 0
     grid = np.unique(pilot.n).astype(float)
     fitted = FORECASTERS[name](head, grid, 0, np.random.default_rng(0))
     if fitted.share is None:
         return None
     q = np.clip(fitted.share[0][np.searchsorted(grid, pilot.n[unsolved])], _CLIP, 1 - _CLIP)
     flipped = pilot.c[unsolved] > 0
-    return float(np.sum(np.where(flipped, np.log(q), np.log1p(-q))))
+    return float(np.sum(np.where(flipped, np.log(q), np.log1p(-q)))), float(q.mean()), float(flipped.mean()), \
+        int(unsolved.sum())
 
 
 def heldout_scores(pilot: Pilot, models: dict[str, ModelForecast], names: tuple[str, ...]) -> None:
@@ -49,12 +57,33 @@ def heldout_scores(pilot: Pilot, models: dict[str, ModelForecast], names: tuple[
         if model.share is None:
             continue
         total = 0.0
+        model.misses = []
         for fraction in SPLITS:
-            ll = heldout_loglik(pilot, name, fraction)
-            if ll is None:
+            got = heldout_loglik(pilot, name, fraction)
+            if got is None:
                 total = float("nan")
                 break
-            total += ll
+            total += got[0]
+            model.misses.append((fraction, *got[1:]))
         model.heldout = total if np.isfinite(total) else None
         if model.heldout is None and model.reason is None:
             model.reason = "could not be fitted on the first part of the pilot's samples to check it"
+
+
+def widening(model: ModelForecast, n: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(down, up) >= 0 in share units at each k: how far to stretch the model's interval of the share of
+    unsolved problems solved by k (see the module docstring)."""
+    ks = np.asarray(ks, dtype=float)
+    reach = np.log(np.maximum(ks / n, 1.0))
+    down, up = np.zeros(len(ks)), np.zeros(len(ks))
+    for fraction, predicted, observed, unsolved in model.misses:
+        if unsolved == 0:
+            continue
+        noise = np.sqrt(max(predicted * (1 - predicted), 1.0 / unsolved) / unsolved)
+        excess = max(0.0, abs(observed - predicted) - noise)
+        scaled = excess * reach / np.log(1 / fraction)
+        if observed > predicted:
+            up = np.maximum(up, scaled)
+        else:
+            down = np.maximum(down, scaled)
+    return down, up

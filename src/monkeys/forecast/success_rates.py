@@ -307,16 +307,21 @@ def fit_gmodel(table: np.ndarray, basis: np.ndarray, weights: np.ndarray, start:
     if start is None:
         theta[:, 0] = -1.0
 
+    shift = table.max(axis=1, keepdims=True)  # per pattern, so that its best grid point has likelihood 1
+    like = np.exp(table - shift)  # (P, 1+J)
+    basis_all = np.vstack([np.zeros((1, d)), basis])  # the atom has no spline coordinate
+
     def objective_and_scores(th: np.ndarray, ww: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lw = _gmodel_weights(th, basis)  # (B, 1+J)
-        joint = lw[:, None, :] + table[None, :, :]  # (B, P, 1+J)
-        ll = special.logsumexp(joint, axis=2)  # (B, P)
-        r = np.exp(joint - ll[:, :, None])
+        """Mixture likelihoods as one matrix product (weights · likelihood table), scores from the same."""
+        v = np.exp(_gmodel_weights(th, basis))  # (B, 1+J)
+        total = v @ like.T  # (B, P)
+        ll = np.log(np.maximum(total, 1e-300)) + shift[:, 0][None, :]
+        r0 = v[:, :1] * like[None, :, 0] / np.maximum(total, 1e-300)  # (B, P) posterior of the atom
         pi0 = special.expit(th[:, :1])
-        g = np.exp(lw[:, 1:]) / (1 - pi0)
-        s0 = r[:, :, 0] - pi0  # (B, P)
-        sb = r[:, :, 1:] @ basis - (1 - r[:, :, :1]) * (g @ basis)[:, None, :]  # (B, P, d)
-        scores = np.concatenate([s0[:, :, None], sb], axis=2)
+        gq = (v[:, 1:] / (1 - pi0)) @ basis  # (B, d): E_g[basis]
+        rq = np.matmul(like[None], v[:, :, None] * basis_all[None]) / np.maximum(total, 1e-300)[:, :, None]
+        sb = rq - (1 - r0)[:, :, None] * gq[:, None, :]
+        scores = np.concatenate([(r0 - pi0)[:, :, None], sb], axis=2)
         obj = -(ww * ll).sum(axis=1) + _RIDGE * (th[:, 1:] ** 2).sum(axis=1)
         return obj, scores
 
@@ -330,7 +335,7 @@ def fit_gmodel(table: np.ndarray, basis: np.ndarray, weights: np.ndarray, start:
             th, ww, sc = theta[active], w[active], scores[active]
             grad = (ww[:, :, None] * sc).sum(axis=1)
             grad[:, 1:] -= 2 * _RIDGE * th[:, 1:]
-            info = np.einsum("bp,bpi,bpj->bij", ww, sc, sc)
+            info = np.matmul((sc * ww[:, :, None]).transpose(0, 2, 1), sc)
             info[:, 1:, 1:] += 2 * _RIDGE * np.eye(d)[None]
             damp = info + lam[active, None, None] * (np.diagonal(info, axis1=1, axis2=2)[:, :, None] + 1e-6) \
                 * np.eye(1 + d)[None]
@@ -338,13 +343,15 @@ def fit_gmodel(table: np.ndarray, basis: np.ndarray, weights: np.ndarray, start:
             new = th + np.clip(np.nan_to_num(step), -3.0, 3.0)
             new[:, 0] = np.clip(new[:, 0], -12.0, 12.0)
             f1, s1 = objective_and_scores(new, ww)
-            better = np.isfinite(f1) & (f1 <= f0[active])
+            f0_old = f0[active]
+            better = np.isfinite(f1) & (f1 <= f0_old)
             moved = np.abs(new - th).max(axis=1)
             theta[active] = np.where(better[:, None], new, th)
             scores[active] = np.where(better[:, None, None], s1, sc)
             f0[active] = np.where(better, f1, f0[active])
             lam[active] = np.where(better, np.maximum(lam[active] / 4, 1e-8), np.minimum(lam[active] * 8, 1e8))
-            done = (better & (moved < 1e-6)) | (lam[active] >= 1e8)
+            gain = np.where(better, f0_old - f1, 0.0)
+            done = (better & ((moved < 1e-4) | (gain < 1e-7))) | (lam[active] >= 1e8)
             active = active[~done]
     return theta
 

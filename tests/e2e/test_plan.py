@@ -1,0 +1,94 @@
+"""`monkeys plan` as a user runs it: a real store written by the store writer, the real CLI in a process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import monkeys
+
+from monkeys.core import Completion, Outcome, Problem, Prompt, Verdict
+from monkeys.store import StoreWriter, connect, write_meta, write_problems
+
+
+def _store(run_dir: Path, correct: np.ndarray) -> Path:
+    """A run whose problem i has samples j with verdict correct[i, j] (50 prompt, 120 completion tokens)."""
+    db = connect(run_dir, create=True)
+    write_meta(db, "config", {"task": "synthetic", "model": "SmolLM2-135M", "verifier": "scripted",
+                              "n": correct.shape[1]})
+    write_problems(db, [Problem(f"p{i}", Prompt(text=f"q{i}")) for i in range(correct.shape[0])])
+    db.close()
+    writer = StoreWriter(run_dir)
+    for i, row in enumerate(correct):
+        for j, ok in enumerate(row):
+            writer.put_sample(f"p{i}", Completion(j, 0, f"s{j}", 50, 120, "stop", 0.0), "SmolLM2-135M")
+            writer.put_verdict(f"p{i}", j, "scripted", Verdict(Outcome.PASS if ok else Outcome.FAIL, "x"))
+    writer.close()
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def pilot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """60 problems × 48 samples: a third never solvable, the rest with rates from Beta(0.4, 3)."""
+    rng = np.random.default_rng(11)
+    p = np.where(rng.random(60) < 0.33, 0.0, rng.beta(0.4, 3.0, 60))
+    return _store(tmp_path_factory.mktemp("plan") / "pilot", rng.random((60, 48)) < p[:, None])
+
+
+def test_plan_json_table_and_plot(pilot: Path, tmp_path: Path) -> None:
+    fig = tmp_path / "plan.png"
+    done = monkeys("plan", str(pilot), "--k", "480,4800", "--target", "0.6", "--format", "json", "--plot", str(fig))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["problems"] == 60 and doc["samples_per_problem"] == {"min": 48, "max": 48}
+    assert doc["forecast"]["method"] is not None
+    rows = {r["k"]: r for r in doc["forecast"]["coverage"]}
+    solved = doc["solved_in_pilot"] / 60
+    for k in (480, 4800):
+        assert solved <= rows[k]["lo"] <= rows[k]["coverage"] <= rows[k]["hi"] <= 1.0
+    assert rows[480]["coverage"] <= rows[4800]["coverage"]
+    need = doc["target"]["need"]
+    assert need["samples"]["value"] == pytest.approx(need["k"]["value"] * 60)
+    assert need["tokens"]["value"] == pytest.approx(need["k"]["value"] * 60 * 170)
+    assert need["flops"]["value"] > 0  # SmolLM2-135M is in the model table
+    assert fig.stat().st_size > 5000 and fig.read_bytes()[:4] == b"\x89PNG"
+
+    table = monkeys("plan", str(pilot), "--target", "0.6")
+    assert table.returncode == 0, table.stderr
+    assert "for 60% coverage: k =" in table.stdout and "FLOPs" in table.stdout
+    assert "95% interval" in table.stdout
+
+
+def test_plan_says_when_it_cannot(tmp_path: Path) -> None:
+    correct = np.zeros((20, 16), dtype=bool)
+    correct[3, 5] = True  # one problem solved once
+    run = _store(tmp_path / "hopeless", correct)
+    done = monkeys("plan", str(run))
+    assert done.returncode == 0, done.stderr
+    assert "no forecast" in done.stdout and "only 1 of 20 problems solved" in done.stdout
+    doc = json.loads(monkeys("plan", str(run), "--format", "json").stdout)
+    assert doc["forecast"]["method"] is None and doc["forecast"]["coverage"][0]["coverage"] is None
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--k", "abc"], "--k"),
+    (["--k", "0"], "--k"),
+    (["--target", "1.5"], "--target"),
+    (["--target", "0"], "--target"),
+    (["--plot", "fig.txt"], "--plot"),
+    (["--verifier", "nope"], "nope"),
+])
+def test_bad_input_is_one_error_line(pilot: Path, args: list[str], words: str) -> None:
+    done = monkeys("plan", str(pilot), *args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], done.stderr
+
+
+def test_missing_run_is_one_error_line(tmp_path: Path) -> None:
+    done = monkeys("plan", str(tmp_path / "absent"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "absent" in lines[0]
