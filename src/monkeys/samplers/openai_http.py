@@ -14,6 +14,7 @@ import difflib
 import logging
 import os
 import random
+import ssl
 import threading
 import time
 from collections.abc import Coroutine, Sequence
@@ -156,6 +157,7 @@ class OpenAISampler:
         self._idle: dict[str, list[httpx.AsyncClient]] = {}
         # No read timeout of httpx's own: `_watched` times an endpoint's silence across its connections.
         # Connecting gets less than timeout_s, so a server that never accepts is retried (it has nothing).
+        self._tls: ssl.SSLContext | None = None  # made with the event loop
         self._timeout = httpx.Timeout(connect=min(timeout_s / 2, 30.0), read=None, write=timeout_s, pool=None)
         self._clients: list[httpx.AsyncClient] = []
         self._semaphore: asyncio.Semaphore | None = None
@@ -481,7 +483,7 @@ class OpenAISampler:
         if len(self._clients) >= self.concurrency and elsewhere:
             return elsewhere.pop()
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        self._clients.append(httpx.AsyncClient(timeout=self._timeout, limits=limits,
+        self._clients.append(httpx.AsyncClient(timeout=self._timeout, limits=limits, verify=self._tls or True,
                                                headers={"User-Agent": "monkeys", **self._headers}))
         return self._clients[-1]
 
@@ -515,7 +517,9 @@ class OpenAISampler:
         return self._loop
 
     async def _open(self) -> None:
-        self._client = httpx.AsyncClient(timeout=self._timeout, headers={"User-Agent": "monkeys", **self._headers})
+        self._tls = httpx.create_ssl_context()  # one for all clients: loading the CA bundle costs ~50 ms each
+        self._client = httpx.AsyncClient(timeout=self._timeout, verify=self._tls,
+                                         headers={"User-Agent": "monkeys", **self._headers})
         self._semaphore = asyncio.Semaphore(self.concurrency)
         for endpoint in self._pool.endpoints:  # found down by check_reachable: start taken out, probed
             if endpoint.url in self._down_at_start:
