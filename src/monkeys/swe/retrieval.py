@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,10 @@ class Index:
 
 
 _MEMORY: dict[tuple[str, str, bool], Index] = {}
-_LOCK = threading.Lock()
+_BLOBS: OrderedDict[str, tuple[list[str], list[str]]] = OrderedDict()  # blob id -> its terms (LRU)
+_SPLITS: dict[str, tuple[str, ...]] = {}  # identifier -> its search words
+MAX_CACHED_BLOBS = 5000
+_LOCK = threading.RLock()
 
 
 def _bm25() -> Any:
@@ -168,18 +172,46 @@ def _stop_words() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+def _terms(text: str, stop: frozenset[str]) -> list[str]:
+    """`words(text)` without stop words, in another order (BM25 counts, it does not read): each distinct
+    identifier is split once per process."""
+    out: list[str] = []
+    for word, n in Counter(_WORD.findall(text)).items():
+        split = _SPLITS.get(word)
+        if split is None:
+            split = tuple(w for w in words(word) if w not in stop)
+            if len(_SPLITS) < 2_000_000:
+                _SPLITS[word] = split
+        for w in split:
+            out.extend([w] * n)
+    return out
+
+
 def build_index(repo: Path, commit: str, *, include_tests: bool = False) -> Index:
-    """Index every source file of `repo` at `commit`."""
+    """Index every source file of `repo` at `commit`. The terms of each file are kept by blob id (up to
+    `MAX_CACHED_BLOBS`), so another commit of the same repository reads and splits only what changed."""
     bm25s = _bm25()
     stop = _stop_words()
     files = list_files(repo, commit, include_tests=include_tests)
-    texts = read_blobs(repo, [b for _, b in files])
+    with _LOCK:
+        terms = {b: _BLOBS[b] for _, b in files if b in _BLOBS}
+        for blob in terms:
+            _BLOBS.move_to_end(blob)
+    unknown = sorted({b for _, b in files} - terms.keys())
+    for blob, text in zip(unknown, read_blobs(repo, unknown), strict=True):
+        terms[blob] = (_terms(text, stop), defined_names(text))
+    with _LOCK:
+        for blob in unknown:
+            _BLOBS[blob] = terms[blob]
+        while len(_BLOBS) > MAX_CACHED_BLOBS:
+            _BLOBS.popitem(last=False)
     content, defines = bm25s.BM25(), bm25s.BM25()
     if files:
-        content.index([[w for w in words(path) + words(text) if w not in stop]
-                       for (path, _), text in zip(files, texts, strict=True)], show_progress=False)
-        defines.index([words(path) + defined_names(text) for (path, _), text in zip(files, texts, strict=True)],
+        path_words = [words(path) for path, _ in files]
+        content.index([[w for w in pw if w not in stop] + terms[b][0] for pw, (_, b) in zip(path_words, files,
+                                                                                             strict=True)],
                       show_progress=False)
+        defines.index([pw + terms[b][1] for pw, (_, b) in zip(path_words, files, strict=True)], show_progress=False)
     return Index([p for p, _ in files], [b for _, b in files], content, defines)
 
 

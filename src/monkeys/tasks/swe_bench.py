@@ -15,6 +15,8 @@ selected instance needs its repository to build its prompt, so `instances=ID,ID`
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -25,6 +27,8 @@ from monkeys.errors import DataError
 from monkeys.registry import register_task
 from monkeys.swe.instances import default_cache, load_instances, repo_dir
 from monkeys.swe.retrieval import ContextFile, retrieve
+
+PROGRESS_EVERY_S = 10.0  # a line on stderr this often while prompts are built
 
 SYSTEM = ("You are an expert software engineer. You fix issues in Python repositories with small, correct "
           "edits to the repository's source files.")
@@ -126,7 +130,13 @@ class SWEBench:
                 raise DataError(f"instances: {missing[0]!r} is not an instance of {where} ({len(records)} in all)")
             records = [by_id[i] for i in self.instances]
         problems = []
-        for r in records:
+        started = last = time.monotonic()
+        for n, r in enumerate(records):
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY_S:  # a first load indexes every repository at every commit
+                last = now
+                print(f"swe-bench: prompts of {n}/{len(records)} instances built ({now - started:.0f} s; BM25 "
+                      f"indexes are cached in {self.cache_dir / 'bm25'})", file=sys.stderr, flush=True)
             repo = repo_dir(r["repo"], r["base_commit"], self.repos, self.cache_dir / "repos")
             files = retrieve(repo, r["base_commit"], r["problem_statement"], budget_tokens=self.context_tokens,
                              max_files=self.max_files, cache_dir=self.cache_dir / "bm25")
