@@ -24,7 +24,8 @@ import numpy as np
 from monkeys.analysis.passk import pass_at_ks
 from monkeys.forecast import powerlaw, success_rates
 
-MODELS = ("power-law", "zero-inflated-beta", "smooth-grid")
+MODELS = ("power-law", "zero-inflated-beta", "smooth-grid", "flat-tail")
+BRACKET = "flat-tail"  # its point forecast is always inside the interval (see `flat_share`)
 COMBINED = "combined"
 MIN_SAMPLES = 8  # per problem: fewer leave no later samples to choose models on
 
@@ -97,6 +98,8 @@ def power_law_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.
     n, c = pilot.n, pilot.c
     n_min = int(n.min())
     ks = doubling(n_min)
+    if (ks >= n_min / 8).sum() >= 3:  # the top of the curve: its local slope is what extrapolates
+        ks = ks[ks >= n_min / 8]
     per = pass_at_ks(n, c, ks)
     idx = np.vstack([np.arange(len(n))[None, :], rng.integers(0, len(n), (n_boot, len(n)))])
     curves = per[idx].mean(axis=1)  # (B+1, ks)
@@ -174,6 +177,29 @@ def gmodel_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Gen
     return out
 
 
+def flat_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Generator) -> ModelForecast:
+    """The flat-tail bracket: as many problems per unit of log p below the pilot's reach as at its edge.
+
+    With D problems per unit of ln p near p = 1/n, a problem count with exactly j passes is about N·D/j
+    (Good-Turing), and k samples solve about N·D·ln(k/n) of the unsolved ones. If harder problems are no
+    more numerous than those at the pilot's edge (true of every Beta tail, log-uniform at the limit), this
+    is the most that more samples can solve: the upper end of every interval.
+    """
+    out = ModelForecast("flat-tail")
+    n, c = pilot.n, pilot.c
+    idx = np.vstack([np.arange(len(n))[None, :], rng.integers(0, len(n), (n_boot, len(n)))])
+    f1 = (c[idx] == 1).sum(axis=1)
+    f2 = (c[idx] == 2).sum(axis=1)
+    unsolved = (c[idx] == 0).sum(axis=1)
+    edge = (f1 + 2.0 * f2) / 2  # N·D from the problems solved once and twice
+    reach = np.log(np.maximum(grid[None, :] / n.min(), 1.0))
+    with np.errstate(all="ignore"):
+        share = np.clip(edge[:, None] * reach / unsolved[:, None], 0.0, 1.0)
+    out.share = np.where(np.isfinite(share), share, 0.0)
+    out.params = {"problems_per_unit_log_p": float(edge[0])}
+    return out
+
+
 def _boot_counts(inv: np.ndarray, patterns: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """(1 + n_boot, patterns) problems per pattern: row 0 the pilot, then resamples of its problems."""
     counts = np.zeros((n_boot + 1, patterns))
@@ -193,7 +219,8 @@ def _fill(share: np.ndarray) -> np.ndarray:
     return share
 
 
-FORECASTERS = {"power-law": power_law_share, "zero-inflated-beta": zib_share, "smooth-grid": gmodel_share}
+FORECASTERS = {"power-law": power_law_share, "zero-inflated-beta": zib_share, "smooth-grid": gmodel_share,
+               "flat-tail": flat_share}
 
 
 PLAUSIBLE = 1.92  # held-out log-likelihood below the best by more than this: rejected (χ²₁ 95% / 2)
@@ -276,6 +303,11 @@ class Forecast:
             his.append(np.minimum(hi + unsolved_frac * up, 1.0))
         weights = np.array([1.0] if model is not None else [m.weight for m in self.plausible])
         point = (weights[:, None] * np.asarray(points)).sum(axis=0)
+        bracket = self.models.get(BRACKET)
+        if model is None and bracket is not None and bracket.share is not None and bracket.weight == 0:
+            flat = self.model_draws(BRACKET, ks, realized)
+            his.append(np.quantile(flat[1:], 1 - self.alpha / 2, axis=0))
+            los.append(np.full(len(ks), 1.0))
         return point, np.min(los, axis=0), np.max(his, axis=0)
 
     def k_needed(self, target: float, model: str | None = None) -> tuple[float, float, float]:
