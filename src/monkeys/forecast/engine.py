@@ -248,6 +248,7 @@ class Forecast:
     alpha: float = 0.05
     seed: int = 0
     pilot_boot: np.ndarray | None = None  # (B, pilot_ks) pilot curves over resampled problems
+    unsampled: int = 0  # problems of the run without a verified sample: left out of everything
 
     @property
     def plausible(self) -> list[ModelForecast]:
@@ -350,6 +351,7 @@ def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, se
     from monkeys.forecast.select import heldout_scores
 
     keep = [i for i, x in enumerate(pilot.correct) if len(x)]
+    unsampled = len(pilot.correct) - len(keep)
     pilot = Pilot([pilot.problem_ids[i] for i in keep], [np.asarray(pilot.correct[i], dtype=bool) for i in keep])
     n, c = pilot.n, pilot.c
     rng = np.random.default_rng(seed)
@@ -363,7 +365,7 @@ def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, se
     pilot_curve = per.mean(axis=0) if len(n) else np.zeros(len(pilot_ks))
     boot = per[rng.integers(0, len(n), (n_boot, len(n)))].mean(axis=1) if len(n) else None
     out = Forecast(len(n), int((c > 0).sum()), n_min, n_max, grid, pilot_ks, pilot_curve, {}, None,
-                   alpha=alpha, seed=seed, pilot_boot=boot)
+                   alpha=alpha, seed=seed, pilot_boot=boot, unsampled=unsampled)
     if len(n) and (c > 0).all():
         out.chosen = "observed"
         out.reason = f"every problem is already solved by the pilot: coverage is 100% at any k >= {n_min}"

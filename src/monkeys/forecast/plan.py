@@ -92,9 +92,10 @@ def document(plan: Plan) -> dict[str, Any]:
                 "usd": plan.need.usd.as_dict()}
     return {
         "run": str(plan.run.run_dir), "model": plan.run.model, "verifier": plan.run.verifier,
-        "problems": fc.n_problems, "solved_in_pilot": fc.solved,
+        "problems": fc.n_problems, "problems_without_samples": fc.unsampled, "solved_in_pilot": fc.solved,
         "samples_per_problem": {"min": fc.n_min, "max": fc.n_max},
-        "pilot": [{"k": int(k), "coverage": float(c)} for k, c in zip(fc.pilot_ks, fc.pilot_curve, strict=True)],
+        "pilot": [{"k": int(k), "coverage": float(c)} for k, c in zip(fc.pilot_ks, fc.pilot_curve, strict=True)
+                  if k & (k - 1) == 0 or k == fc.n_min],  # 1, 2, 4, …, n
         "forecast": {"method": fc.chosen, "reason": fc.reason, "interval": 1 - fc.alpha,
                      "truth": "realised coverage of these problems at k (pilot samples included)",
                      "models": models, "coverage": rows},
@@ -129,6 +130,8 @@ def render(plan: Plan, console: Any) -> None:
     n_text = f"{fc.n_min:,}" if fc.n_min == fc.n_max else f"{fc.n_min:,}–{fc.n_max:,}"
     console.print(f"plan from {run.run_dir}: {run.model} · {fc.n_problems} problems × {n_text} samples · "
                   f"verifier {run.verifier} · solved in the pilot: {fc.solved}/{fc.n_problems}")
+    if fc.unsampled:
+        console.print(f"{fc.unsampled} more problems of the run have no verified sample yet: left out of the plan")
     if fc.chosen is None:
         console.print(f"[bold]no forecast[/bold]: {fc.reason}.")
         console.print("Sample more problems or more samples per problem, then run `monkeys plan` again.")
