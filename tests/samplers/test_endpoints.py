@@ -26,7 +26,7 @@ PROMPT = Prompt(text="2+2?")
 class Replica:
     """A real OpenAI-style server whose behaviour is set by `mode`: "ok", "500", "drop" (close without
     answering), "hang" (answer nothing until released) or "closed" (port shut: connections refused). It
-    counts the POSTs it answered and the most it held at once; `held` keeps requests waiting while set."""
+    counts the POSTs it took (in "ok" mode) and the most it held at once; `held` keeps requests waiting while set."""
 
     def __init__(self, port: int = 0) -> None:
         self.mode = "ok"
@@ -60,6 +60,7 @@ class Replica:
                 if outer.mode != "ok":
                     return self._misbehave()
                 with outer._lock:
+                    outer.posts += 1  # counted before answering: the client may see the reply first
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                 try:
@@ -71,7 +72,6 @@ class Replica:
                 finally:
                     with outer._lock:
                         outer.in_flight -= 1
-                        outer.posts += 1
 
             def _misbehave(self) -> None:
                 if outer.mode == "500":
@@ -190,6 +190,20 @@ def test_a_failing_endpoint_is_taken_out_and_probed_back_in(replicas, sampler_fo
     wait_until(lambda: sampler.endpoints_up() == (2, 2), "A to be probed back in")
     sampler.sample(PROMPT, requests_for(6, 20), **PARAMS)
     assert a.posts >= 1 and a.posts + b.posts == 11 and sampler.retries == 1
+
+
+def test_while_all_endpoints_are_down_requests_wait_for_one_to_come_back(replicas, sampler_for) -> None:
+    a, b = replicas(2)
+    a.mode = b.mode = "500"
+    sampler = sampler_for([a.url, b.url], backoff_s=0.2)  # a retry budget of 12.6 s
+
+    def revive_a() -> None:
+        wait_until(lambda: sampler.endpoints_up() == (0, 2), "both endpoints to be taken out")
+        a.mode = "ok"
+
+    threading.Thread(target=revive_a, daemon=True).start()
+    got = sampler.sample(PROMPT, requests_for(1), **PARAMS)
+    assert got[0].text == "s0-0" and a.posts == 1 and sampler.retries == 2 and sampler.endpoints_up() == (1, 2)
 
 
 def test_all_endpoints_down_past_the_retry_budget_is_one_error_naming_each(replicas, sampler_for) -> None:

@@ -408,8 +408,10 @@ class OpenAISampler:
                 self._pool.failed(endpoint, problem)
             else:
                 problem = endpoint.last_failure
-            if attempt + 1 < attempts and not self._pool.has_fresh(failed_on):
-                await asyncio.sleep(self._delay(attempt, wait_s))  # else: another endpoint takes it at once
+            if attempt + 1 < attempts and not self._pool.has_fresh(failed_on) and (
+                    self._pool.single or self._pool.all_down_since() is None):
+                await asyncio.sleep(self._delay(attempt, wait_s))
+            # else another endpoint takes it at once, or (all down) `_endpoint` waits for a probe
         raise SamplerError(f"{problem} (gave up after {attempts} attempts; {_RESUME})")
 
     async def _endpoint(self, failed_on: list[Endpoint]) -> Endpoint:
