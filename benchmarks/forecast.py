@@ -10,6 +10,10 @@ realised truth, the median interval width, and how often the tool refused to for
 repetitions count as neither error nor coverage; they are listed).
 
     .venv/bin/python benchmarks/forecast.py [--reps 40] [--problems 130] [--seed 0] [--shapes a,b]
+    .venv/bin/python benchmarks/forecast.py --real RUN_DIR [--real RUN_DIR ...] [--pilots 50,100]
+
+With --real, each stored run is the truth instead: the first n samples of every problem are the pilot,
+and the forecast of coverage at the run's full samples per problem is checked against what the run shows.
 
 Seeded; vectorised numpy/scipy; a few minutes on 2 cores.
 """
@@ -105,8 +109,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--pilots", default=",".join(map(str, PILOTS)))
+    ap.add_argument("--real", action="append", default=[], help="a stored run to check against (repeatable)")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    if args.real:
+        real([Path(r) for r in args.real], [int(x) for x in args.pilots.split(",")])
+        return
     shapes = args.shapes.split(",")
     pilots = [int(x) for x in args.pilots.split(",")]
     start = time.perf_counter()
@@ -148,6 +156,35 @@ def main() -> None:
         goal = "meets" if med <= 2 and cov >= 0.9 else "MISSES"
         print(f"  {shape:<16} {med:5.2f}  {100 * cov:4.0f}%   {goal} the goal (≤ 2 points, ≥ 90%)")
     print(f"elapsed {time.perf_counter() - start:.0f} s")
+
+
+def real(runs: list[Path], pilots: list[int]) -> None:
+    """Forecast each run's coverage at its full n from its first `pilot` samples per problem."""
+    from monkeys.forecast.plan import read_pilot
+
+    print(f"{'run':<28} {'pilot':>5} {'k':>6} {'solved':>7} {'truth':>7} {'forecast':>9} {'95% interval':>17}  note")
+    for run_dir in runs:
+        _, full = read_pilot(run_dir, None)
+        keep = [i for i, x in enumerate(full.correct) if len(x)]
+        full = Pilot([full.problem_ids[i] for i in keep], [full.correct[i] for i in keep])
+        k = int(full.n.min()) if len(full.n) else 0
+        truth = float(np.mean([x[:k].any() for x in full.correct])) if k else float("nan")
+        for n in pilots:
+            if not len(full.n) or n >= k:
+                print(f"{run_dir.name:<28} {n:>5} {k:>6}  (the run has only {k} samples per problem)")
+                continue
+            pilot = Pilot(full.problem_ids, [x[:n] for x in full.correct])
+            fc = forecast(pilot, [k])
+            solved = f"{fc.solved}/{fc.n_problems}"
+            if fc.chosen is None:
+                print(f"{run_dir.name:<28} {n:>5} {k:>6} {solved:>7} {100 * truth:>6.1f}% {'–':>9} {'–':>17}"
+                      f"  no forecast: {fc.reason}")
+                continue
+            point, lo, hi = fc.coverage([k])
+            inside = "holds" if lo[0] - 1e-9 <= truth <= hi[0] + 1e-9 else "MISSES"
+            print(f"{run_dir.name:<28} {n:>5} {k:>6} {solved:>7} {100 * truth:>6.1f}% {100 * point[0]:>8.1f}%"
+                  f" {100 * lo[0]:>7.1f}–{100 * hi[0]:.1f}%  {inside}; |err| {100 * abs(point[0] - truth):.1f}"
+                  f" points ({fc.chosen})")
 
 
 if __name__ == "__main__":
