@@ -3,8 +3,9 @@
 Each shape is a distribution of per-problem single-sample success rates p. One repetition draws ~130
 problems' p, a pilot of n samples per problem (n = 50, 100, 200), and then the remaining samples up to
 K = 100·n for every problem the pilot left unsolved, so the truth is the *realised* coverage at K of that
-very problem set (what a real run would print; the expected coverage of the set, mean of 1-(1-p)^K, is
-reported too). Every forecaster sees only the pilot. Reported per shape × n × forecaster: the median
+very problem set (what a real run would print), not the expected coverage of a fresh set. Every forecaster
+sees only the pilot; the "oracle" row knows the true distribution of p and shows the error that the
+realised coverage's own randomness leaves for anyone. Reported per shape × n × forecaster: the median
 absolute error of the point forecast at K (coverage points), the share of 95% intervals that contain the
 realised truth, the median interval width, and how often the tool refused to forecast ("cannot": those
 repetitions count as neither error nor coverage; they are listed).
@@ -77,6 +78,7 @@ SHAPES: dict[str, tuple[str, Callable[[np.random.Generator, int], np.ndarray]]] 
 }
 PILOTS = (50, 100, 200)
 FORECASTERS = (*MODELS, COMBINED)
+ORACLE = "oracle (true dist.)"  # a reference, not a forecaster: knows the shape's true distribution of p
 
 
 def one(shape: str, n: int, problems: int, rng: np.random.Generator) -> dict[str, tuple[float, float, float] | None]:
@@ -90,6 +92,7 @@ def one(shape: str, n: int, problems: int, rng: np.random.Generator) -> dict[str
     realised = float(np.mean(~unsolved | later))
     expected = float(np.mean(-np.expm1(k * np.log1p(-np.minimum(p, 1 - 1e-12)))))
     out: dict[str, tuple[float, float, float] | None] = {"truth": (realised, expected, 0.0)}
+    out[ORACLE] = _oracle(shape, n, k, problems, int((~unsolved).sum()), rng)
     fc = forecast(pilot, [k], seed=int(rng.integers(1 << 31)))
     for name in FORECASTERS:
         usable = fc.chosen is not None and (name == COMBINED or (
@@ -100,6 +103,26 @@ def one(shape: str, n: int, problems: int, rng: np.random.Generator) -> dict[str
         point, lo, hi = fc.coverage([k], model=None if name == COMBINED else name)
         out[name] = (float(point[0]), float(lo[0]), float(hi[0]))
     return out
+
+
+_PRIOR: dict[tuple[str, int, int], tuple[float, float]] = {}
+
+
+def _oracle(shape: str, n: int, k: int, problems: int, solved: int, rng: np.random.Generator) -> tuple[float, float,
+                                                                                                         float]:
+    """The best forecast possible without estimating anything: P(solved by k | unsolved in n) under the true
+    distribution of p (Monte Carlo), the interval from the binomial spread of the unsolved problems alone.
+    Its error is the floor no forecaster can beat on this shape."""
+    key = (shape, n, k)
+    if key not in _PRIOR:
+        p = np.minimum(SHAPES[shape][1](np.random.default_rng(99), 400_000), 1 - 1e-12)
+        stay = np.exp(n * np.log1p(-p))
+        _PRIOR[key] = (float((stay * -np.expm1((k - n) * np.log1p(-p))).sum() / stay.sum()), 0.0)
+    q = _PRIOR[key][0]
+    unsolved = problems - solved
+    draws = rng.binomial(unsolved, q, 2000)
+    lo, hi = np.quantile(draws, [0.025, 0.975])
+    return (solved + unsolved * q) / problems, (solved + lo) / problems, (solved + hi) / problems
 
 
 def main() -> None:
@@ -132,7 +155,7 @@ def main() -> None:
             rng = np.random.default_rng([args.seed, shapes.index(shape), n])
             results = [one(shape, n, args.problems, rng) for _ in range(args.reps)]
             truths = np.array([r["truth"][0] for r in results if r["truth"] is not None])
-            for name in FORECASTERS:
+            for name in (*FORECASTERS, ORACLE):
                 got = [(r[name], r["truth"]) for r in results]
                 ok = [(f, t) for f, t in got if f is not None and t is not None]
                 refused = len(got) - len(ok)
