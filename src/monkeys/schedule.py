@@ -258,8 +258,11 @@ class Schedule:
     def planned(self) -> int:
         """Samples this run will have drawn when it ends, as known now: stopped problems at what they drew,
         the rest at the cap (a budget lowers it once it ends the run)."""
-        return sum(len(st.have) if pid in self.stopped else max(self.cap, len(st.have))
-                   for pid, st in self.state.items())
+        planned = sum(len(st.have) if pid in self.stopped else max(self.cap, len(st.have))
+                      for pid, st in self.state.items())
+        if self.budget:  # no more than the budget lets the run draw, at the mean cost of a sample so far
+            planned = min(planned, self.drawn() + self.in_flight + self._room())
+        return planned
 
     def drawn(self) -> int:
         return sum(len(st.have) for st in self.state.values())

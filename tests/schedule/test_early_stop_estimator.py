@@ -35,7 +35,7 @@ def test_first_pass_estimator_is_unbiased_and_pass_at_k_is_not():
     estimates, naive = np.empty((RUNS, len(KS))), np.empty((RUNS, len(NAIVE_KS)))
     for r in range(RUNS):
         fp, drawn, passes = _simulate(p, rng)
-        assert fp.max_k == N  # no budget: nothing censored up to the cap
+        assert fp.max_k() == N  # no budget: nothing censored up to the cap
         estimates[r] = fp.coverage(KS)
         naive[r] = pass_at_ks(drawn, passes, NAIVE_KS).mean(axis=0)
     se = estimates.std(axis=0, ddof=1) / np.sqrt(RUNS)
@@ -53,12 +53,15 @@ def test_budget_censoring_and_gaps():
                 "c": (np.array([0, 1, 2, 3, 5, 6]), np.array([False] * 5 + [True]))}
     fp = FirstPasses.from_verdicts(verdicts, ["a", "b", "c"])
     assert fp.prefix.tolist() == [3, 5, 4] and fp.first.tolist() == [2, -1, 6]
-    assert fp.max_k == 4  # c's first pass may lie at 4, a sample never verified
+    assert fp.max_k() == 4  # c's first pass may lie at 4, a sample never verified
     per = fp.per_problem([1, 3, 4, 5, 7])
     assert np.array_equal(per[0], [0, 1, 1, 1, 1])
     assert np.array_equal(per[1][:4], [0, 0, 0, 0]) and np.isnan(per[1][4])
     assert np.array_equal(per[2][:3], [0, 0, 0]) and np.isnan(per[2][3]) and per[2][4] == 1
     band = coverage_band(fp, [1, 3, 4], n_boot=200)
     assert np.allclose(band.estimate, [0, 1 / 3, 1 / 3]) and (band.lo <= band.estimate).all()
+    everyone = FirstPasses(["a", "b"], np.array([4, 8]), np.array([1, 6]))
+    assert everyone.max_k() == 8 and everyone.max_k(32) == 32  # nobody censored: up to the run's cap
+    assert np.array_equal(everyone.coverage([1, 2, 7, 32]), [0, 0.5, 1, 1])
     saved = savings([2, 32, 8], 32)
     assert (saved.drawn, saved.fixed, saved.saved) == (42, 96, 54)

@@ -56,14 +56,14 @@ class FirstPasses:
         first = np.array([int(np.argmax(o)) if np.any(o) else -1 for o in outcomes], dtype=np.int64)
         return cls([str(i) for i in range(len(outcomes))], prefix, first)
 
-    @property
-    def max_k(self) -> int:
+    def max_k(self, cap: int = 0) -> int:
         """The largest k no problem is censored at: the samples every problem without a pass in its verified
-        prefix received (every problem solved within its prefix: the longest prefix)."""
+        prefix received. When every problem passed within its prefix nothing is censored: the larger of the
+        longest prefix and `cap` (the run's per-problem cap, beyond which nothing is claimed)."""
         open_ = ~((self.first >= 0) & (self.first < self.prefix))
         if open_.any():
             return int(self.prefix[open_].min())
-        return int(self.prefix.max(initial=0))
+        return max(int(self.prefix.max(initial=0)), int(cap))
 
     def per_problem(self, ks: Sequence[int]) -> np.ndarray:
         """(problems, ks) of 1[first pass < k]: 1.0, 0.0, or NaN where the problem is censored at k."""

@@ -29,9 +29,12 @@ def analyze_early(run: RunData, *, ks: list[int] | None, prices: dict[str, Price
     from monkeys.report.analyze import RunAnalysis, _sub_band
 
     fp = run.first_passes
-    k_max = fp.max_k
+    k_max = fp.max_k(int(run.config.get("n") or 0))
     asked = sorted(set(ks)) if ks else None
     notes = stop_notes(run, k_max)
+    if run.selection:  # majority vote etc. over k of a problem's samples: as biased as pass@k here
+        run.selection = {}
+        notes.append("selection methods (majority vote, ...) not shown: they need n samples of every problem")
     if k_max < 1:
         return RunAnalysis(run, [], np.zeros(0), None, np.zeros((len(run.n), 0)), extras=notes,
                            estimator=ESTIMATOR, k_max=0)
@@ -84,8 +87,7 @@ def stop_notes(run: RunData, k_max: int) -> list[str]:
     if counts.get("budget"):
         lines.append(f"coverage beyond k={k_max:,} is not estimated: {counts['budget']:,} problems the budget stopped"
                      f" without a pass got only {k_max:,} samples (censored there)")
-    elif cap and not counts.get("running") and k_max >= cap:
-        at_cap = float(fp.coverage([cap])[0])
+    elif cap and not counts.get("running") and k_max >= cap and np.isfinite(at_cap := float(fp.coverage([cap])[0])):
         saved = savings(drawn, cap)
         lines.append(f"samples saved: {saved.drawn:,} drawn for {pct(at_cap)} coverage at k={cap:,}; a fixed n={cap:,}"
                      f" run reaches the same coverage (same seeds, same samples) with {saved.fixed:,}:"
