@@ -5,13 +5,15 @@ A worktree here is a plain directory plus an index file beside it, both written 
 directory: no `.git` inside it, so nothing the tests write there can configure a later git command,
 and the user's repository keeps its HEAD, index and refs (only objects are read). Resetting is
 `read-tree --reset -u` plus `clean -ffdx`: every tracked file back at the commit, every other file gone.
-`WorktreePool` hands one free checkout per (repository, commit) to each caller and makes another
-when all are busy, so threads never share one.
+`WorktreePool` keeps numbered slots per repository and hands each caller one of its own, switched to
+the commit it needs (git rewrites only the files that differ between two commits).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -20,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 GIT_SAFE = ("-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
             "-c", "core.autocrlf=false")
@@ -140,32 +143,55 @@ def _apply_error(stderr: str) -> str:
 
 
 class WorktreePool:
-    """Reusable worktrees under `root`: `acquire(repo_dir, commit)` yields one, reset, for this caller only."""
+    """Reusable worktrees under `root`, one folder per repository with numbered slots.
+
+    `acquire(repo_dir, commit)` yields a slot reset to `commit` for this caller only: a free slot already
+    at that commit if there is one, else any free slot of the repository switched to it (git rewrites only
+    the files that differ), else a new slot. A slot is held by an exclusive lock on its lock file, so
+    threads and processes sharing `root` never share one."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
-        self._free: dict[tuple[str, str], list[Worktree]] = {}
-        self._count: dict[tuple[str, str], int] = {}
+        self._at: dict[Path, str] = {}  # slot -> the commit it was last reset to (this process)
         self._lock = threading.Lock()
 
     @contextmanager
     def acquire(self, repo_dir: str | os.PathLike[str], commit: str) -> Iterator[Worktree]:
         gd = git_dir(repo_dir)
-        key = (str(gd), commit)
-        with self._lock:
-            free = self._free.setdefault(key, [])
-            tree = free.pop() if free else None
-            if tree is None:
-                n = self._count[key] = self._count.get(key, 0) + 1
-                tag = hashlib.blake2b(str(gd).encode(), digest_size=4).hexdigest()
-                name = gd.parent.name if gd.name == ".git" else gd.name.removesuffix(".git")
-                tree = Worktree(gd, commit, self.root / f"{name}-{tag}" / f"{commit[:12]}-{n}")
+        tag = hashlib.blake2b(str(gd).encode(), digest_size=4).hexdigest()
+        name = gd.parent.name if gd.name == ".git" else gd.name.removesuffix(".git")
+        folder = self.root / f"{name}-{tag}"
+        folder.mkdir(parents=True, exist_ok=True)
+        slot, lock = self._take(folder, commit)
         try:
-            if not tree.path.exists():
+            tree = Worktree(gd, commit, slot)
+            if not (slot.exists() and tree.index.exists()):
                 tree.create()
             else:
+                tree.git("cat-file", "-e", f"{commit}^{{commit}}")
                 tree.reset()
+            with self._lock:
+                self._at[slot] = commit
             yield tree
         finally:
-            with self._lock:
-                self._free[key].append(tree)
+            lock.close()  # releases the slot
+
+    def _take(self, folder: Path, commit: str) -> tuple[Path, IO[str]]:
+        """Lock a slot of `folder`: one at `commit` first, then any, then a new one."""
+        with self._lock:
+            known = [p for p, c in self._at.items() if p.parent == folder]
+        same = sorted(p for p in known if self._at.get(p) == commit)
+        existing = sorted((p for p in folder.iterdir() if p.suffix == "" and p.is_dir()), key=lambda p: p.name)
+        tried: set[Path] = set()
+        for slot in itertools.chain(same, existing, (folder / str(n) for n in itertools.count(1))):
+            if slot in tried:
+                continue
+            tried.add(slot)
+            lock = open(slot.with_name(slot.name + ".lock"), "w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            return slot, lock
+        raise AssertionError("unreachable")
