@@ -144,3 +144,43 @@ def test_doctor_reports_swe_tests() -> None:
     out = subprocess.run([str(monkeys), "doctor"], capture_output=True, text=True, env={"COLUMNS": "200",
                          "PATH": "/usr/bin:/bin"})
     assert "swe-tests (SWE-bench verifier)" in out.stdout and "backend docker (swebench harness)" in out.stdout
+
+
+def _repo(tmp_path: Path) -> tuple[Path, str, str]:
+    repo = tmp_path / "owner__name"
+    repo.mkdir()
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], env=env, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    git("init", "-q")
+    (repo / "a.py").write_text("one\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "1")
+    first = git("rev-parse", "HEAD")
+    (repo / "a.py").write_text("two\n")
+    git("commit", "-qam", "2")
+    return repo, first, git("rev-parse", "HEAD")
+
+
+def test_worktree_slots_are_private_reset_and_switched(tmp_path: Path) -> None:
+    from monkeys.swe.worktree import WorktreePool
+
+    repo, first, second = _repo(tmp_path)
+    pool = WorktreePool(tmp_path / "trees")
+    with pool.acquire(repo, first) as one, pool.acquire(repo, first) as two:
+        assert one.path != two.path  # busy slots are never shared
+        (one.path / "a.py").write_text("edited\n")
+        (one.path / "new.pth").write_text("x\n")
+        assert one.changed() == ["a.py", "new.pth"]
+        one.revert(["new.pth"])
+        assert one.changed() == ["a.py"]
+        assert one.apply("--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-nothing\n+else\n").error.startswith("error:")
+    with pool.acquire(repo, second) as tree:  # a free slot, switched to the other commit and cleaned
+        assert tree.path in (one.path, two.path)
+        assert (tree.path / "a.py").read_text() == "two\n" and tree.changed() == []
+    assert subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True,
+                          text=True).stdout == ""  # the user's repository is untouched
