@@ -4,15 +4,19 @@ What is known and what is forecast: a problem the pilot solved stays solved at a
 k = S/N + (the share of the U unsolved problems solved in samples n+1..k)·U/N. Only that share is forecast,
 by each model in `MODELS`:
 
-- `power-law`: the paper's exp(a·k^b) fitted on the pilot's curve; its relative rise from n to k,
-  (C(k) - C(n)) / (1 - C(n)), is the share.
+- `power-law`: the paper's exp(a·k^b) fitted on the top of the pilot's curve; its relative rise from n to
+  k, (C(k) - C(n)) / (1 - C(n)), is the share.
 - `zero-inflated-beta`: per-problem rates p = 0 w.p. π0 else Beta(a, b) by maximum likelihood on the pass
   counts; the share is each unsolved problem's posterior P(solved by k | no pass in n).
+- `smooth-grid`: the same posterior under a smooth discretised distribution of p with a mass at zero.
+- `flat-tail`: as many problems per unit of log p below the pilot's reach as at its edge (Good-Turing).
 
 Intervals come from a bootstrap over problems (refits on resampled problems), plus the binomial spread of
-which unsolved problems happen to be solved. The models are then weighted by held-out likelihood on the
-pilot's own later samples (`select.heldout`), and the combined forecast is the weighted mixture of their
-bootstrap draws: where the models disagree and the pilot cannot tell them apart, the interval spans both.
+which unsolved problems happen to be solved. The models are scored on the pilot's own later samples
+(`select`): those the later samples reject are dropped, the rest weighted. The forecast is the weighted
+point; its interval spans every kept model's interval, each stretched by how far that model's own
+held-out forecast missed, and reaches up to the flat-tail bracket: where the models disagree and the
+pilot cannot tell them apart, the interval says so by its width.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from monkeys.analysis.passk import pass_at_ks
-from monkeys.forecast import powerlaw, success_rates
+from monkeys.forecast import powerlaw
 
 MODELS = ("power-law", "zero-inflated-beta", "smooth-grid", "flat-tail")
 BRACKET = "flat-tail"  # its point forecast is always inside the interval (see `flat_share`)
@@ -119,20 +123,15 @@ def power_law_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.
     return out
 
 
-def zib_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Generator,
-              two: bool = False) -> ModelForecast:
-    """Bootstrap refits of the zero-inflated Beta (`two`: two Betas) and each unsolved problem's posterior
-    P(solved by k)."""
-    out = ModelForecast("zero-inflated-2beta" if two else "zero-inflated-beta")
-    fit = success_rates.fit_zib2 if two else success_rates.fit_zib
-    solve = success_rates.solve_prob2 if two else success_rates.solve_prob
+def zib_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Generator) -> ModelForecast:
+    """Bootstrap refits of the zero-inflated Beta and each unsolved problem's posterior P(solved by k)."""
+    from monkeys.forecast import success_rates  # scipy.special: imported when a model is fitted, not before
+
+    out = ModelForecast("zero-inflated-beta")
+    fit, solve = success_rates.fit_zib, success_rates.solve_prob
     n, c = pilot.n, pilot.c
     un, uc, inv = success_rates.patterns(n, c)
-    idx = rng.integers(0, len(n), (n_boot, len(n)))
-    counts = np.zeros((n_boot + 1, len(un)))
-    counts[0] = np.bincount(inv, minlength=len(un))
-    rows = np.repeat(np.arange(1, n_boot + 1), len(n))
-    np.add.at(counts, (rows, inv[idx].ravel()), 1.0)
+    counts = _boot_counts(inv, len(un), n_boot, rng)
     full = fit(un, uc, counts[:1])
     theta = np.vstack([full, fit(un, uc, counts[1:], start=full[0])]) if n_boot else full
     unsolved_n = n[c == 0]
@@ -143,19 +142,15 @@ def zib_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Genera
             share += count * solve(theta, np.asarray(float(value)), grid)
         share /= len(unsolved_n)
     out.share = share
-    if two:
-        t = full[0]
-        out.params = {"pi0": float(1 / (1 + np.exp(-t[0]))), "w": float(1 / (1 + np.exp(-t[1]))),
-                      "a1": float(np.exp(t[2])), "b1": float(np.exp(t[3])), "a2": float(np.exp(t[4])),
-                      "b2": float(np.exp(t[5]))}
-    else:
-        zib = success_rates.ZIBeta.from_theta(full[0])
-        out.params = {"pi0": zib.pi0, "a": zib.a, "b": zib.b}
+    zib = success_rates.ZIBeta.from_theta(full[0])
+    out.params = {"pi0": zib.pi0, "a": zib.a, "b": zib.b}
     return out
 
 
 def gmodel_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Generator) -> ModelForecast:
     """Bootstrap refits of the smooth discretised distribution (`success_rates.fit_gmodel`)."""
+    from monkeys.forecast import success_rates
+
     out = ModelForecast("smooth-grid")
     n, c = pilot.n, pilot.c
     un, uc, inv = success_rates.patterns(n, c)

@@ -20,8 +20,6 @@ from scipy import special
 # Box on θ = (logit π0, log a, log b): π0 in [6e-6, 1 - 6e-6]; a, b in [1e-3, 1e4].
 _LO = np.array([-12.0, np.log(1e-3), np.log(1e-3)])
 _HI = np.array([12.0, np.log(1e3), np.log(1e4)])
-_LO2 = np.array([-12.0, -8.0, np.log(1e-3), np.log(1e-3), np.log(1e-3), np.log(1e-3)])
-_HI2 = np.array([12.0, 8.0, np.log(1e3), np.log(1e4), np.log(1e3), np.log(1e4)])
 
 
 def patterns(n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,30 +40,11 @@ def _loglik(theta: np.ndarray, n: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.where(c[None, :] == 0, np.logaddexp(lp0, lp1 + bb), lp1 + bb)
 
 
-def _loglik2(theta: np.ndarray, n: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """(B, P) log P(c | n, θ) for a mass at zero plus two Betas: θ = (logit π0, logit w, log a1, log b1,
-    log a2, log b2), w the first Beta's share of the non-zero part."""
-    lp0 = -np.logaddexp(0.0, -theta[:, :1])
-    lp1 = -np.logaddexp(0.0, theta[:, :1])
-    lw1 = -np.logaddexp(0.0, -theta[:, 1:2])
-    lw2 = -np.logaddexp(0.0, theta[:, 1:2])
-    parts = []
-    for j in (2, 4):
-        a, b = np.exp(theta[:, j:j + 1]), np.exp(theta[:, j + 1:j + 2])
-        parts.append(special.betaln(c[None, :] + a, (n - c)[None, :] + b) - special.betaln(a, b))
-    bb = np.logaddexp(lw1 + parts[0], lw2 + parts[1])
-    return np.where(c[None, :] == 0, np.logaddexp(lp0, lp1 + bb), lp1 + bb)
-
-
 def _objective(theta: np.ndarray, n: np.ndarray, c: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Negative log-likelihood per row (weights w: problems per pattern), with a whisper of a ridge on
     the log a's and log b's so that flat directions (a Beta that cannot be told from its limit) stay finite."""
-    if theta.shape[1] == 3:
-        ridge = 1e-3 * (theta[:, 1] ** 2 + (theta[:, 2] - 1.0) ** 2)
-        return -(w * _loglik(theta, n, c)).sum(axis=1) + ridge
-    ridge = 1e-3 * (theta[:, 2] ** 2 + theta[:, 4] ** 2 + (theta[:, 3] - 1) ** 2 + (theta[:, 5] - 1) ** 2
-                    + theta[:, 1] ** 2)
-    return -(w * _loglik2(theta, n, c)).sum(axis=1) + ridge
+    ridge = 1e-3 * (theta[:, 1] ** 2 + (theta[:, 2] - 1.0) ** 2)
+    return -(w * _loglik(theta, n, c)).sum(axis=1) + ridge
 
 
 def fit_zib(n: np.ndarray, c: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None,
@@ -116,8 +95,7 @@ def _newton(theta: np.ndarray, n: np.ndarray, c: np.ndarray, w: np.ndarray, iter
                 step = -np.linalg.solve(damp, np.nan_to_num(g)[:, :, None])[:, :, 0]
             except np.linalg.LinAlgError:
                 step = -np.nan_to_num(g) * 1e-2
-            lo, hi = (_LO, _HI) if th.shape[1] == 3 else (_LO2, _HI2)
-            new = np.clip(th + np.clip(np.nan_to_num(step), -2.0, 2.0), lo, hi)
+            new = np.clip(th + np.clip(np.nan_to_num(step), -2.0, 2.0), _LO, _HI)
             f1 = _objective(new, n, c, wa)
             better = np.isfinite(f1) & (f1 <= f0[active])
             moved = np.abs(new - th).max(axis=1)
@@ -151,52 +129,6 @@ def _derivatives(theta: np.ndarray, n: np.ndarray, c: np.ndarray, w: np.ndarray,
         pp, pm, mp, mm = f[2 * d + 4 * q: 2 * d + 4 + 4 * q]
         hess[:, i, j] = hess[:, j, i] = (pp - pm - mp + mm) / (4 * h * h)
     return g, hess
-
-
-def fit_zib2(n: np.ndarray, c: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None,
-             iters: int = 80) -> np.ndarray:
-    """θ (B, 6) of the two-Beta version (a hard and an easy component), best of a few starts per row."""
-    w = np.atleast_2d(np.asarray(weights, dtype=float))
-    n = np.asarray(n, dtype=float)
-    c = np.asarray(c, dtype=float)
-    starts = [np.array([-2.0, 0.0, np.log(0.3), np.log(30.0), np.log(3.0), np.log(1.5)]),
-              np.array([-6.0, 0.5, np.log(0.2), np.log(5.0), np.log(2.0), np.log(2.0)]),
-              np.array([0.0, -0.5, np.log(0.5), np.log(100.0), np.log(1.0), np.log(1.0)])]
-    if start is not None:
-        starts = [np.asarray(start, dtype=float)]
-    best, best_f = None, None
-    for s in starts:
-        th = _newton(np.tile(s, (len(w), 1)), n, c, w, iters)
-        f = _objective(th, n, c, w)
-        if best is None or best_f is None:
-            best, best_f = th, f
-        else:
-            better = f < best_f
-            best = np.where(better[:, None], th, best)
-            best_f = np.where(better, f, best_f)
-    assert best is not None
-    return best
-
-
-def solve_prob2(theta: np.ndarray, n: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """`solve_prob` for the two-Beta version."""
-    theta = np.atleast_2d(theta)
-    k = np.asarray(k, dtype=float)[None, :]
-    lp0 = -np.logaddexp(0.0, -theta[:, :1])
-    lp1 = -np.logaddexp(0.0, theta[:, :1])
-    lws = [-np.logaddexp(0.0, -theta[:, 1:2]), -np.logaddexp(0.0, theta[:, 1:2])]
-    with np.errstate(all="ignore"):
-        still_n, still_k = [], []
-        for j in (2, 4):
-            a, b = np.exp(theta[:, j:j + 1]), np.exp(theta[:, j + 1:j + 2])
-            base = special.betaln(a, b)
-            still_n.append(special.betaln(a, b + n) - base)
-            still_k.append(special.betaln(a, b + np.maximum(k, n)) - base)
-        mix_n = np.logaddexp(lws[0] + still_n[0], lws[1] + still_n[1])
-        unsolved = np.logaddexp(lp0, lp1 + mix_n)
-        gaps = [lws[j] + still_n[j] + np.log(-np.expm1(np.minimum(still_k[j] - still_n[j], 0.0))) for j in (0, 1)]
-        out = np.exp(lp1 + np.logaddexp(gaps[0], gaps[1]) - unsolved)
-    return np.where(k > n, np.nan_to_num(out, nan=0.0), 0.0)
 
 
 @dataclass(frozen=True)
