@@ -45,7 +45,7 @@ class OpenAIServer:
         self.sampler = sampler
         self.default_max_tokens = default_max_tokens
         self._sample_lock = threading.Lock() if not concurrent else None
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = _Server((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.app = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -128,6 +128,10 @@ class OpenAIServer:
                 "created": int(time.time()), "model": self.sampler.model_name, "choices": choices,
                 "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                           "total_tokens": prompt_tokens + completion_tokens}}
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the listen backlog (stdlib default 5): many clients connect at once
 
 
 class _Handler(BaseHTTPRequestHandler):
