@@ -52,6 +52,9 @@ def run(instance: dict[str, Any], diff: str, *, model: str, run_id: str, timeout
     from swebench.harness.run_evaluation import run_instance  # type: ignore[import-not-found]
     from swebench.harness.test_spec.test_spec import make_test_spec  # type: ignore[import-not-found]
 
+    if instance.get("version") not in c.MAP_REPO_VERSION_TO_SPECS.get(instance.get("repo"), {}):
+        return Outcome.ERROR, (f"environment build failed: the swebench harness has no specs for "
+                               f"{instance.get('repo')} {instance.get('version')} (use backend=local)"), {}
     client = docker.from_env()
     spec = make_test_spec(instance, namespace=namespace)
     if namespace is None:
