@@ -150,9 +150,13 @@ def render(plan: Plan, console: Any) -> None:
     table.add_column("", justify="left")
     point, lo, hi = plan.coverage
     for i, k in enumerate(plan.ks):
-        note = "pilot (observed)" if k <= fc.n_min or fc.chosen == "observed" else \
-            ("wide: the pilot barely constrains this" if hi[i] - lo[i] > WIDE else "forecast")
-        interval = "" if k <= fc.n_min else f"{pct(lo[i])} – {pct(hi[i])}"
+        if k <= fc.n_min:
+            note, interval = "pilot (observed)", ""
+        elif fc.chosen == "observed":
+            note, interval = "certain: every problem is already solved", ""
+        else:
+            note = "wide: the pilot barely constrains this" if hi[i] - lo[i] > WIDE else "forecast"
+            interval = f"{pct(lo[i])} – {pct(hi[i])}"
         table.add_row(f"{k:,}", pct(point[i]), interval, note)
     console.print(table)
     need = plan.need
