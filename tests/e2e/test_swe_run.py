@@ -97,7 +97,7 @@ def test_verify_swe_bench_predictions(world: dict[str, Any], cli: Callable[..., 
     out = world["root"] / "verified"
     done = cli("verify", str(preds), "--task", "swe-bench", "--data", str(world["data"]),
                "--task-option", f"repos={world['root'] / 'repos'}",
-               "--task-option", f"cache_dir={world['cache'] / 'task'}", "--task-option", "context_tokens=1500",
+               "--task-option", f"cache_dir={world['cache'] / 'task'}", "--task-option", "context_tokens=0",
                "--verifier-option", f"cache_dir={world['cache'] / 'verifier'}",
                "--verifier-option", "install=" + json.dumps(offline_install()), "--out", str(out))
     assert done.returncode == 0, done.stderr

@@ -287,9 +287,11 @@ def retrieve(repo: Path, commit: str, query: str, *, budget_tokens: int, max_fil
     Files are taken whole in rank order, skipping one that would overflow the budget, except the best
     one: when it is too large, its part richest in the query's words (at most half the budget) is shown.
     """
+    if budget_tokens <= 0:  # no index is built (`monkeys verify` needs no prompt)
+        return []
     index = get_index(repo, commit, cache_dir=cache_dir)
     ranked = index.rank(query, top=max(50, max_files * 10))
-    if not ranked or budget_tokens <= 0:
+    if not ranked:
         return []
     blob_of = dict(zip(index.paths, index.blobs, strict=True))
     texts = dict(zip([p for p, _ in ranked], read_blobs(Path(repo), [blob_of[p] for p, _ in ranked]), strict=True))
