@@ -24,7 +24,7 @@ from annotated_types import Ge
 
 from monkeys.core import Problem, Prompt
 from monkeys.errors import DataError
-from monkeys.registry import register_task
+from monkeys.registry import SPEED_ONLY, register_task
 from monkeys.swe.instances import default_cache, load_instances, repo_dir
 from monkeys.swe.retrieval import ContextFile, retrieve
 
@@ -104,7 +104,7 @@ class SWEBench:
     default_verifier: ClassVar[str] = "swe-tests"
 
     def __init__(self, data: str | None = None, dataset: str = "lite", split: str = "test",
-                 repos: str | None = None, cache_dir: str | None = None,
+                 repos: str | None = None, cache_dir: Annotated[str | None, SPEED_ONLY] = None,
                  instances: list[str] | str | None = None,
                  context_tokens: Annotated[int, Ge(0)] = 16_000, max_files: Annotated[int, Ge(1)] = 5,
                  edit_format: Literal["search-replace", "diff"] = "search-replace") -> None:
@@ -115,7 +115,7 @@ class SWEBench:
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache()
         if isinstance(instances, str):
             instances = [i.strip() for i in instances.split(",") if i.strip()]
-        self.instances = list(instances) if instances else None
+        self.instances = list(dict.fromkeys(instances)) if instances else None
         self.context_tokens = context_tokens
         self.max_files = max_files
         self.edit_format = edit_format
