@@ -208,9 +208,10 @@ def register(app: typer.Typer) -> None:
             help="Scorer option KEY=VALUE (repeatable), e.g. model=DIR; with several scorers "
                  "NAME.KEY=VALUE, e.g. reward-model.model=DIR.")] = None,
         n: Annotated[int | None, typer.Option(
-            "-n", "--n", "--max-samples",
-            help="Samples per problem; with --until-solved, --budget or --allocate adaptive the most a problem"
-                 " gets. [default: 16]")] = None,
+            "-n", "--n", help="Samples per problem; with --until-solved, --budget or --allocate adaptive the most"
+                              " a problem gets. [default: 16]")] = None,
+        max_samples: Annotated[int | None, typer.Option(
+            help="Another name for -n, the per-problem cap (reads better with --until-solved).")] = None,
         until_solved: Annotated[bool | None, typer.Option(
             "--until-solved", help="Stop sampling a problem at its first verified pass.")] = None,
         budget: Annotated[list[str] | None, typer.Option(
@@ -247,6 +248,10 @@ def register(app: typer.Typer) -> None:
         """
         from monkeys.pipeline import run as run_pipeline
 
+        if max_samples is not None:
+            if n is not None and n != max_samples:
+                raise ConfigError(f"--max-samples {max_samples}: conflicts with -n {n}; give the cap once")
+            n = max_samples
         values: dict[str, Any] = load_config_file(config) if config else {}
         urls: str | list[str] | None = base_url[0] if base_url and len(base_url) == 1 else base_url or None
         flags = dict(task=task, data=data, problems=problems, sampler=sampler, model=model, base_url=urls,
