@@ -530,6 +530,8 @@ class OpenAISampler:
 
 async def _all(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
     """`gather` that cancels the siblings when one fails, so a refused call stops spending requests."""
+    if len(coroutines) == 1:  # the common case (one request per call): no task to make
+        return [await coroutines[0]]
     tasks = [asyncio.ensure_future(c) for c in coroutines]
     try:
         return list(await asyncio.gather(*tasks))
