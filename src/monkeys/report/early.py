@@ -7,12 +7,13 @@ got and why it stopped, and for a run stopped at first passes what it saved agai
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from monkeys.analysis.cost import ModelSpec, Price, find_model, find_price, run_cost
-from monkeys.analysis.early_stop import ESTIMATOR, coverage_band, savings
+from monkeys.analysis.early_stop import ESTIMATOR, FirstPasses, coverage_band, savings
 from monkeys.analysis.fit import fit_power_law_draws, fit_signal
 from monkeys.analysis.passk import default_ks
 
@@ -28,10 +29,22 @@ def analyze_early(run: RunData, *, ks: list[int] | None, prices: dict[str, Price
     """`analyze.analyze_run` for an early-stopped run (`run.first_passes` set)."""
     from monkeys.report.analyze import RunAnalysis, _sub_band
 
+    unsampled = [i for i, pid in enumerate(run.problem_ids)
+                 if getattr(run.stops.get(pid), "reason", "") == "budget" and not run.stops[pid].drawn]
+    if unsampled and len(unsampled) < len(run.problem_ids):
+        # Problems the budget left without a single sample say nothing: leave them out (the report then says
+        # so). Which problems were reached did not depend on their own outcomes, so the rest stay unbiased.
+        keep = np.array([i for i in range(len(run.problem_ids)) if i not in set(unsampled)])
+        fp = run.first_passes
+        run = replace(run, problem_ids=[run.problem_ids[i] for i in keep], n=run.n[keep], c=run.c[keep],
+                      first_passes=FirstPasses([fp.problem_ids[i] for i in keep], fp.prefix[keep], fp.first[keep]))
     fp = run.first_passes
     k_max = fp.max_k(int(run.config.get("n") or 0))
     asked = sorted(set(ks)) if ks else None
     notes = stop_notes(run, k_max)
+    if unsampled and len(unsampled) < len(run.problem_ids) + len(unsampled):
+        notes.append(f"{len(unsampled):,} problems the budget left without a sample are left out: coverage is over"
+                     f" the {len(run.problem_ids):,} problems sampled")
     if run.selection:  # majority vote etc. over k of a problem's samples: as biased as pass@k here
         run.selection = {}
         notes.append("selection methods (majority vote, ...) not shown: they need n samples of every problem")
@@ -72,7 +85,7 @@ def stop_notes(run: RunData, k_max: int) -> list[str]:
     counts = {r: reasons.count(r) for r in ("solved", "cap", "budget", "running") if r in reasons}
     words = {"solved": "at their first pass", "cap": "at the cap", "budget": "by the budget",
              "running": "not stopped (the run was interrupted)"}
-    lines = [f"coverage estimator: {ESTIMATOR}; pass@k on the drawn samples would be biased, since how many"
+    lines = [f"coverage estimator: {ESTIMATOR}; pass@k on the drawn samples would be biased where how many"
              " samples a problem got depends on its outcomes"]
     stopped = ", ".join(f"{v:,} {words[k]}" for k, v in counts.items())
     if len(drawn) <= _LISTED:
@@ -85,8 +98,8 @@ def stop_notes(run: RunData, k_max: int) -> list[str]:
     cap = int(run.config.get("n") or 0)
     censored = [p for p, r in zip(run.problem_ids, reasons, strict=True) if r != "solved"]
     if counts.get("budget"):
-        lines.append(f"coverage beyond k={k_max:,} is not estimated: {counts['budget']:,} problems the budget stopped"
-                     f" without a pass got only {k_max:,} samples (censored there)")
+        lines.append(f"coverage beyond k={k_max:,} is not estimated: a problem the budget stopped without a pass"
+                     f" got only {k_max:,} samples (censored there)")
     elif cap and not counts.get("running") and k_max >= cap and np.isfinite(at_cap := float(fp.coverage([cap])[0])):
         saved = savings(drawn, cap)
         lines.append(f"samples saved: {saved.drawn:,} drawn for {pct(at_cap)} coverage at k={cap:,}; a fixed n={cap:,}"
