@@ -76,7 +76,7 @@ def _verifier(method: str) -> tuple[Any, int, Any]:
 
     quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
     if method == "ray1":
-        ray.init(num_cpus=CORES, include_dashboard=False, object_store_memory=200 * 2**20, **quiet)
+        ray.init(address="local", num_cpus=CORES, include_dashboard=False, object_store_memory=200 * 2**20, **quiet)
         cluster = None
     else:
         from ray.cluster_utils import Cluster

@@ -148,7 +148,7 @@ def test_embedded_model_run_losing_a_node_stores_what_one_machine_does(
     """The issue's check: the embedded model (a replica on each node) and code-tests, a node lost mid-run."""
     cluster, worker = two_nodes
     common = dict(task="humaneval", problems="HumanEval/28,HumanEval/29", sampler="local", n=4, batch_size=2,
-                  max_tokens=40)
+                  max_tokens=16)
     pipeline.run(RunConfig(**common, out=tmp_path / "one"))
     attached = _capture(monkeypatch)
     kill_node = lambda: cluster.remove_node(worker, allow_graceful=False)  # noqa: E731
@@ -158,3 +158,28 @@ def test_embedded_model_run_losing_a_node_stores_what_one_machine_does(
     assert summary.samples_drawn == summary.samples_verified == 8
     assert sampler.retried > 0  # calls sent to the lost node's replica were drawn again on the head node's
     assert store_rows(tmp_path / "ray") == store_rows(tmp_path / "one")
+
+
+def test_cli_ray_local_starts_ray_runs_and_exits(tmp_path: Path, store_rows: Any) -> None:
+    """`monkeys run --ray local` as a user runs it: its own Ray instance, the run, a clean exit."""
+    import json
+    import sqlite3
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray", reason="monkeys[ray] is not installed")
+    responses = ["```python\ndef has_close_elements(numbers, threshold):\n    return False\n```", "no code"]
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "monkeys"), "run", "--task", "humaneval", "--problems", "HumanEval/0",
+         "--sampler", "scripted", "--sampler-option", f"responses={json.dumps(responses)}", "-n", "4",
+         "--ray", "local", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    samples, verdicts = store_rows(out)
+    assert len(samples) == len(verdicts) == 4
+    db = sqlite3.connect(out / "monkeys.db")
+    try:
+        protections = json.loads(db.execute("SELECT value FROM meta WHERE key = 'protections'").fetchone()[0])
+    finally:
+        db.close()
+    assert protections["seccomp"].startswith("active")  # recorded from the actor's sandbox

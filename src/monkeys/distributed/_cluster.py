@@ -46,7 +46,7 @@ def acquire(address: str) -> None:
             quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
             try:
                 if address == "local":
-                    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False,
+                    ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
                              object_store_memory=OBJECT_STORE_BYTES, **quiet)
                 else:
                     ray.init(address=address, **quiet)

@@ -2,15 +2,17 @@
 
 The driver's pipeline calls `RayVerifier.verify(problem, sample)` from many threads, each call blocking
 like any verifier. A dispatcher thread gathers the queued calls into batches (greedily: an actor with room
-gets whatever is queued, up to its batch size, so a light load is not held back waiting for a full batch)
-and sends each to the actor with the least work per core. Each actor builds the verifier itself from
+gets whatever is queued, up to its batch size, so a light load is not held back waiting for a full batch;
+the size follows the actor's own timing of the samples it ran, see `BATCH_S`) and sends each to the actor
+with the least work per core. Each actor builds the verifier itself from
 (name, options), so it runs programs in a sandbox pool on its own node, and runs a batch on as many threads
 as it has cores. A problem crosses to the cluster once (`ray.put`); batches carry samples and references.
 
 Faults: an actor, worker or node that is lost takes nothing with it. Its in-flight batches go back to the
 front of the queue for another live actor (a sample is given up, as an error, after `MAX_TRIES` losses: it
 is what kills actors). The dispatcher then starts a replacement wherever a live node has fewer actors than
-its share, and stops placing actors on a node where `MAX_NODE_FAILURES` failed to start. Verdicts come back
+its share (on the node that lost one only after `REPLACE_AFTER_S`), and stops placing actors on a node
+where `MAX_NODE_FAILURES` failed to start. Verdicts come back
 to the driver, whose pipeline is still the only store writer: nothing is stored twice.
 """
 
