@@ -68,6 +68,11 @@ def test_gold_patch_resolves_and_identical_patches_are_verified_once(verifier: S
         .replace("    else:\n", "    else:   \n") + "```\n"
     again = check(verifier, world, variant)
     assert again.outcome is Outcome.PASS and again.details["cached"] is True
+    # the same edit as a SEARCH/REPLACE block: turned into a diff by the task's `to_patch`, the same patch
+    blocks = f"```python\n### {SOURCE_FILE}\n<<<<<<< SEARCH\n{BUGGY}=======\n{FIXED}>>>>>>> REPLACE\n```\n"
+    same = check(verifier, world, blocks)
+    assert same.outcome is Outcome.PASS and same.details["converted"] == "edits.to_patch"
+    assert same.details["cached"] is True
 
 
 def test_no_patch_and_malformed_diff_fail(verifier: SweTests, world: dict[str, Any]) -> None:

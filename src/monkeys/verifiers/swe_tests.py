@@ -61,7 +61,7 @@ def default_cache() -> Path:
     return Path(base) / "monkeys" / "swe"
 
 
-def _to_patch() -> Callable[[str, Path], str] | None:
+def _to_patch() -> Callable[..., str] | None:
     """The task's answer-to-diff converter, when that module is installed (imported on first use)."""
     try:
         module = importlib.import_module("monkeys.swe.edits")
@@ -115,20 +115,24 @@ class SweTests:
         if not sample.text.strip():
             return Verdict(Outcome.FAIL, "empty patch", {"cached": False}, time.monotonic() - start)
         diff = patching.extract_diff(sample.text)
-        if diff is None and self.backend == "docker":
+        converted = diff is None
+        if diff is None:
             try:
                 diff = self._convert(sample.text, instance, str(repo_dir))
             except ValueError as exc:
                 return Verdict(Outcome.FAIL, f"no diff: {exc}", {"cached": False}, time.monotonic() - start)
             except (GitError, OSError) as exc:
                 return Verdict(Outcome.ERROR, f"repository unusable: {exc}", {"cached": False})
-        key = self._key(instance, diff if diff is not None else "text\0" + sample.text)
+        key = self._key(instance, diff)
+        how = {"converted": "edits.to_patch"} if converted else {}
         future, mine = self._claim(key)
         if not mine:
             hit = future.result()
-            return Verdict(hit.outcome, hit.reason, {**hit.details, "cached": True}, time.monotonic() - start)
+            details = {k: v for k, v in hit.details.items() if k != "converted"}
+            return Verdict(hit.outcome, hit.reason, {**details, **how, "cached": True}, time.monotonic() - start)
         try:
-            outcome, reason, details = self._verify(instance, str(repo_dir), diff, sample.text)
+            outcome, reason, details = self._verify(instance, str(repo_dir), diff)
+            details.update(how)
         except BaseException as exc:
             with self._lock:
                 self._cache.pop(key, None)
@@ -173,28 +177,22 @@ class SweTests:
             return future, True
 
     def _convert(self, text: str, instance: dict[str, Any], repo_dir: str) -> str:
-        """A diff from a non-diff answer via the task's `to_patch`, against a clean checkout."""
+        """A diff from a non-diff answer (SEARCH/REPLACE blocks) via the task's `to_patch`, against the files
+        at `base_commit` (read from git; a checkout when that `to_patch` cannot read a commit)."""
         to_patch = _to_patch()
         if to_patch is None:
             raise ValueError("the answer is not a unified diff")
-        with self.worktrees.acquire(repo_dir, instance["base_commit"]) as tree:
-            return to_patch(text, tree.path)
+        try:
+            return to_patch(text, Path(repo_dir), commit=instance["base_commit"])
+        except TypeError:
+            with self.worktrees.acquire(repo_dir, instance["base_commit"]) as tree:
+                return to_patch(text, tree.path)
 
-    def _verify(self, instance: dict[str, Any], repo_dir: str, diff: str | None, text: str) -> _Result:
+    def _verify(self, instance: dict[str, Any], repo_dir: str, diff: str) -> _Result:
         if self.backend == "docker":
-            assert diff is not None
             return self._verify_docker(instance, diff)
         try:
             with self.worktrees.acquire(repo_dir, instance["base_commit"]) as tree:
-                if diff is None:
-                    to_patch = _to_patch()
-                    if to_patch is None:
-                        return Outcome.FAIL, "no diff: the answer is not a unified diff", {}
-                    try:
-                        diff = to_patch(text, tree.path)
-                    except ValueError as exc:
-                        return Outcome.FAIL, f"no diff: {exc}", {}
-                    tree.reset()
                 if not diff.strip():
                     return Outcome.FAIL, "empty patch", {}
                 return self._verify_local(instance, repo_dir, diff, tree)
