@@ -23,11 +23,12 @@ STILL = (Outcome.FAIL, "FAIL_TO_PASS test still fails: tests/test_a.py::test_fix
 BROKE = (Outcome.FAIL, "PASS_TO_PASS test broke: tests/test_b.py::test_other", {})
 GUARD = (Outcome.FAIL, "the patch edits tests/conftest.py", {"category": "edits test configuration"})
 BUILD = (Outcome.ERROR, "environment build failed: pip install exited 1", {})
-OK = (Outcome.PASS, "FAIL_TO_PASS and PASS_TO_PASS tests pass", {})
+OK = (Outcome.PASS, "resolved", {})
+FLAKY = (Outcome.PASS, "resolved", {"flaky": ["tests/test_c.py::test_timing"]})
 RUN = {
     "acme__a-1": [APPLY, OK, STILL, OK],
     "acme__a-2": [APPLY, APPLY, STILL, BROKE],
-    "acme__b-3": [GUARD, STILL, APPLY, OK],
+    "acme__b-3": [GUARD, STILL, APPLY, FLAKY],
     "acme__b-4": [BUILD, BUILD, BUILD, BUILD],
 }
 
@@ -65,6 +66,8 @@ def test_terminal_report_shows_the_swe_tables(run: Path) -> None:
     assert "SWE-bench: 2 of 4 instances resolved by some attempt, 16 attempts verified" in out
     assert "resolved rate vs attempts (= coverage vs k)" in out
     assert "4 attempts on 1 instances could not be judged" in out
+    assert "flaky tests (failed, then passed when run again; not counted against a patch): acme__b-3: " \
+           "tests/test_c.py::test_timing" in out
     # 16 attempts of 1200 tokens over 2 resolved instances
     assert "9,600 tokens per resolved instance" in out
     lines = out.splitlines()
@@ -87,6 +90,7 @@ def test_json_and_csv_carry_every_row(run: Path, tmp_path: Path) -> None:
     assert rows[4]["tokens_per_resolved"] == pytest.approx(4 * 4 * 1200 / 2)
     first = {s["instance_id"]: s["first_resolved"] for s in swe["instances"]}
     assert first == {"acme__a-1": 2, "acme__a-2": None, "acme__b-3": 4, "acme__b-4": None}
+    assert [s["flaky_tests"] for s in swe["instances"]] == [[], [], ["tests/test_c.py::test_timing"], []]
     assert swe["totals"]["resolved"] == 2 and swe["totals"]["attempts"] == 16
     csv_dir = tmp_path / "csv"
     report(str(run), "--format", "csv", "--out-dir", str(csv_dir))

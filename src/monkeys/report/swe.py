@@ -6,7 +6,8 @@
 - attempts per instance: attempts verified, how many resolved it, the first one that did, the commonest
   failure;
 - verdict reasons: verdicts grouped by outcome and reason (the verifier's `details["category"]` when it
-  gives one, else its reason up to the first ':' with numbers blanked), with how many instances each hit.
+  gives one, else its reason up to the first ':' with numbers blanked), with how many instances each hit;
+- flaky tests per instance (the verifier's `details["flaky"]`: failed, then passed on a re-run).
 
 `load` reads the verdicts once from the store (both layouts) when `report.data` loads the run; the rest
 computes from that and the run's analysis.
@@ -48,6 +49,7 @@ class InstanceStats:
     resolved: int = 0
     first_resolved: int | None = None
     failures: Counter[str] = field(default_factory=Counter)
+    flaky: set[str] = field(default_factory=set)  # tests that failed, then passed on the verifier's re-run
 
     @property
     def commonest_failure(self) -> str:
@@ -80,9 +82,7 @@ def category(outcome: str, reason: str, details: dict[str, Any]) -> str:
     given = details.get("category")
     if isinstance(given, str) and given:
         return given
-    if outcome == "pass":
-        return "resolved"
-    head = reason.split(":", 1)[0].strip() or outcome
+    head = reason.split(":", 1)[0].strip() or ("resolved" if outcome == "pass" else outcome)
     head = _NUMBER.sub("N", head)
     return head if len(head) <= 70 else head[:67] + "..."
 
@@ -120,6 +120,9 @@ def load(db: sqlite3.Connection, config: dict[str, Any], verifier: str | None) -
                 s.first_resolved = int(index) + 1
         else:
             s.failures[name] += 1
+        flaky = extra.get("flaky")
+        if isinstance(flaky, list):
+            s.flaky.update(str(t) for t in flaky)
         row = reasons.setdefault((outcome, name), ReasonStats(outcome, name, example=reason or ""))
         row.attempts += 1
         row.instances.add(pid)
@@ -175,7 +178,8 @@ def document(a: RunAnalysis) -> dict[str, Any] | None:
         "resolved_rate_vs_attempts": resolved_rows(a),
         "totals": totals(a),
         "instances": [{"instance_id": s.instance_id, "attempts": s.attempts, "resolved": s.resolved,
-                       "first_resolved": s.first_resolved, "failures": dict(s.failures.most_common())}
+                       "first_resolved": s.first_resolved, "failures": dict(s.failures.most_common()),
+                       "flaky_tests": sorted(s.flaky)}
                       for s in data.instances],
         "reasons": [{"outcome": r.outcome, "reason": r.reason, "attempts": r.attempts,
                      "instances": len(r.instances), "example": r.example} for r in data.reasons],
@@ -253,6 +257,12 @@ def print_swe(a: RunAnalysis, console: Console) -> None:
     if len(data.instances) > MAX_INSTANCE_ROWS:
         console.print(f"  … {len(data.instances) - MAX_INSTANCE_ROWS} more instances (--format json or csv lists"
                       " them all)", highlight=False)
+    flaky = [s for s in data.instances if s.flaky]
+    if flaky:
+        console.print("  flaky tests (failed, then passed when run again; not counted against a patch): "
+                      + "; ".join(f"{s.instance_id}: {', '.join(sorted(s.flaky)[:3])}"
+                                  + (f" and {len(s.flaky) - 3} more" if len(s.flaky) > 3 else "") for s in flaky[:5])
+                      + (" …" if len(flaky) > 5 else ""), highlight=False)
     console.print("verdict reasons", highlight=False)
     table = Table()
     for col, just in (("outcome", "left"), ("reason", "left"), ("attempts", "right"), ("instances", "right"),
