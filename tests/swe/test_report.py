@@ -97,7 +97,8 @@ def test_json_and_csv_carry_every_row(run: Path, tmp_path: Path) -> None:
     reasons = list(csv.reader(io.StringIO((csv_dir / "swe_reasons.csv").read_text())))
     assert reasons[0] == ["run", "outcome", "reason", "attempts", "instances", "example"]
     assert ["run", "fail", "PASS_TO_PASS test broke", "1", "1", BROKE[1]] in reasons
-    assert len(list(csv.reader(io.StringIO((csv_dir / "swe_instances.csv").read_text())))) == 5
+    instances = list(csv.reader(io.StringIO((csv_dir / "swe_instances.csv").read_text())))
+    assert len(instances) == 5 and instances[3][-1] == "tests/test_c.py::test_timing"
 
 
 def test_cost_per_resolved_with_pricing_and_html(run: Path, tmp_path: Path) -> None:

@@ -194,7 +194,7 @@ def tables(name: str, doc: dict[str, Any] | None) -> dict[str, list[list[Any]]]:
         "swe_resolved": [[name, r["k"], r["resolved_rate"], r["instances_resolved"], r["tokens_per_resolved"],
                           r["usd_per_resolved"], r["flops_per_resolved"]] for r in doc["resolved_rate_vs_attempts"]],
         "swe_instances": [[name, s["instance_id"], s["attempts"], s["resolved"], s["first_resolved"],
-                           next(iter(s["failures"]), "")] for s in doc["instances"]],
+                           next(iter(s["failures"]), ""), " ".join(s["flaky_tests"])] for s in doc["instances"]],
         "swe_reasons": [[name, r["outcome"], r["reason"], r["attempts"], r["instances"], r["example"]]
                         for r in doc["reasons"]],
     }
@@ -204,7 +204,7 @@ COLUMNS = {
     "swe_resolved": ["run", "attempts_k", "resolved_rate", "instances_resolved", "tokens_per_resolved",
                      "usd_per_resolved", "flops_per_resolved"],
     "swe_instances": ["run", "instance_id", "attempts", "resolved_attempts", "first_resolved_attempt",
-                      "commonest_failure"],
+                      "commonest_failure", "flaky_tests"],
     "swe_reasons": ["run", "outcome", "reason", "attempts", "instances", "example"],
 }
 
