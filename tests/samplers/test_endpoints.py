@@ -230,7 +230,7 @@ def test_check_reachable_passes_while_one_endpoint_answers(replicas, sampler_for
     with caplog.at_level(logging.WARNING, logger="monkeys.samplers.openai_http"):
         assert sampler.check_reachable(timeout_s=2) == ["m"]
     warning = " ".join(r.getMessage() for r in caplog.records)
-    assert warning.startswith("2 of 3 endpoints are down") and b.url in warning and c.url in warning
+    assert warning.startswith("endpoints down: 2 of 3 (") and b.url in warning and c.url in warning
     assert a.url not in warning.replace(b.url, "").replace(c.url, "")
     sampler.sample(PROMPT, requests_for(3), **PARAMS)  # they start taken out: nothing is sent to them
     assert a.posts == 3 and sampler.retries == 0 and sampler.endpoints_up() == (1, 3)

@@ -226,8 +226,8 @@ class OpenAISampler:
         if len(down) == len(self.base_urls):
             raise SamplerError(f"none of the {len(down)} endpoints is up: " + "; ".join(down.values()))
         if down:
-            _log.warning("%d of %d endpoints are down, the run starts without them and probes them back "
-                         "in: %s", len(down), len(self.base_urls), "; ".join(down.values()))
+            _log.warning("endpoints down: %d of %d (the run starts on the others and probes these back in): "
+                         "%s", len(down), len(self.base_urls), "; ".join(down.values()))
         with self._lock:
             self._down_at_start = down
         return next(o for o in results.values() if not isinstance(o, SamplerError))
