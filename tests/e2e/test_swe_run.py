@@ -20,6 +20,7 @@ from swe_fixture import BUGGY, FIXED, SOURCE_FILE, build_instance, make_patch, o
 from monkeys.sandbox._command import unavailable  # noqa: E402
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=f"no command sandbox: {unavailable()}")
+pytest.importorskip("bm25s", reason="the swe extra (bm25s) is not installed")
 
 STILL_BUGGY = "            yield prev[:list(prev).index(no_pad)]\n"  # calls __eq__ all the same
 

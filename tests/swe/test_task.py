@@ -17,6 +17,8 @@ from monkeys.registry import create
 from monkeys.swe import retrieval
 from monkeys.swe.instances import load_instances, repo_dir
 
+pytest.importorskip("bm25s", reason="the swe extra (bm25s) is not installed")
+
 FILES = {
     "units/__init__.py": '"""Units."""\nfrom units.convert import to_metres\n',
     "units/convert.py": ('"""Conversions between length units."""\n\nFEET_PER_METRE = 3.28084\n\n\n'
