@@ -229,11 +229,14 @@ def test_check_reachable_passes_while_one_endpoint_answers(replicas, sampler_for
     sampler = sampler_for([a.url, b.url, c.url])
     with caplog.at_level(logging.WARNING, logger="monkeys.samplers.openai_http"):
         assert sampler.check_reachable(timeout_s=2) == ["m"]
+    assert sampler.endpoints_up() == (1, 3)
     warning = " ".join(r.getMessage() for r in caplog.records)
     assert warning.startswith("endpoints down: 2 of 3 (") and b.url in warning and c.url in warning
     assert a.url not in warning.replace(b.url, "").replace(c.url, "")
     sampler.sample(PROMPT, requests_for(3), **PARAMS)  # they start taken out: nothing is sent to them
     assert a.posts == 3 and sampler.retries == 0 and sampler.endpoints_up() == (1, 3)
+    c.mode = "ok"
+    wait_until(lambda: sampler.endpoints_up() == (2, 3), "C to be probed back in")
 
     a.close()
     with pytest.raises(SamplerError, match=r"^none of the 3 endpoints is up: cannot reach .*; cannot reach .*; "

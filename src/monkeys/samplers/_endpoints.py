@@ -83,8 +83,9 @@ class EndpointPool:
     def succeeded(self, endpoint: Endpoint) -> None:
         endpoint.strikes = 0
 
-    def failed(self, endpoint: Endpoint, problem: str) -> None:
-        """Record `problem`; with several endpoints, take this one out and start probing it."""
+    def failed(self, endpoint: Endpoint, problem: str, *, probe: bool = True) -> None:
+        """Record `problem`; with several endpoints, take this one out and (on the event loop; else see
+        `start_probes`) start probing it."""
         endpoint.last_failure = problem
         if self.single or not endpoint.healthy:
             return
@@ -93,7 +94,14 @@ class EndpointPool:
         endpoint.strikes += 1
         if not any(e.healthy for e in self.endpoints):
             self._some_up.clear()
-        endpoint.probe = asyncio.ensure_future(self._probe_back(endpoint))
+        if probe:
+            endpoint.probe = asyncio.ensure_future(self._probe_back(endpoint))
+
+    def start_probes(self) -> None:
+        """On the event loop: probe every endpoint taken out before it ran (by the check before a run)."""
+        for e in self.endpoints:
+            if not e.healthy and e.probe is None:
+                e.probe = asyncio.ensure_future(self._probe_back(e))
 
     def all_down_since(self) -> float | None:
         """Monotonic time the last healthy endpoint was taken out; None while one is healthy."""

@@ -165,7 +165,6 @@ class OpenAISampler:
         self._waiting: set[concurrent.futures.Future[list[Completion]]] = set()  # sample() calls in flight
         self._pool = EndpointPool(urls, self._probe, backoff_s=backoff_s,
                                   max_probe_s=min(max_backoff_s, _MAX_PROBE_S))
-        self._down_at_start: dict[str, str] = {}  # endpoints check_reachable found down: taken out at start
         self.retries = 0  # requests re-sent after a failure (on the same or another endpoint)
 
     def endpoints_up(self) -> tuple[int, int]:
@@ -229,7 +228,11 @@ class OpenAISampler:
             _log.warning("endpoints down: %d of %d (the run starts on the others and probes these back in): "
                          "%s", len(down), len(self.base_urls), "; ".join(down.values()))
         with self._lock:
-            self._down_at_start = down
+            for endpoint in self._pool.endpoints:  # taken out now, probed once the event loop runs
+                if endpoint.url in down:
+                    self._pool.failed(endpoint, down[endpoint.url], probe=False)
+            if self._loop is not None:  # it runs already
+                self._loop.call_soon_threadsafe(self._pool.start_probes)
         return next(o for o in results.values() if not isinstance(o, SamplerError))
 
     def _check_one(self, base_url: str, timeout_s: float) -> list[str]:
@@ -523,9 +526,7 @@ class OpenAISampler:
         self._client = httpx.AsyncClient(timeout=self._timeout, verify=self._tls,
                                          headers={"User-Agent": "monkeys", **self._headers})
         self._semaphore = asyncio.Semaphore(self.concurrency)
-        for endpoint in self._pool.endpoints:  # found down by check_reachable: start taken out, probed
-            if endpoint.url in self._down_at_start:
-                self._pool.failed(endpoint, self._down_at_start[endpoint.url])
+        self._pool.start_probes()  # for those check_reachable took out
 
 
 async def _all(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
