@@ -237,6 +237,7 @@ def test_check_reachable_passes_while_one_endpoint_answers(replicas, sampler_for
     assert a.posts == 3 and sampler.retries == 0 and sampler.endpoints_up() == (1, 3)
     c.mode = "ok"
     wait_until(lambda: sampler.endpoints_up() == (2, 3), "C to be probed back in")
+    c.mode = "500"
 
     a.close()
     with pytest.raises(SamplerError, match=r"^none of the 3 endpoints is up: cannot reach .*; cannot reach .*; "
