@@ -51,8 +51,12 @@ def acquire(address: str) -> None:
                 else:
                     ray.init(address=address, **quiet)
             except (ConnectionError, ValueError, RuntimeError) as exc:
+                hint = ("" if address == "local" or os.environ.get("RAY_AUTH_MODE") else
+                        "; if the cluster uses token authentication (`ray start` does from Ray 2.59), set"
+                        " RAY_AUTH_MODE=token and give this machine its token (`ray get-auth-token` on the head,"
+                        " into RAY_AUTH_TOKEN or ~/.ray/auth_token)")
                 raise ConfigError(f"--ray {address}: cannot join the Ray cluster: {' '.join(str(exc).split())}"
-                                  ) from None
+                                  f"{hint}") from None
             _owned = True
         _users += 1
 
