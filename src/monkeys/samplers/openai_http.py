@@ -44,7 +44,7 @@ _log = logging.getLogger(__name__)
 
 
 class _Silent(Exception):
-    """The server sent nothing on any connection for `timeout_s` while this request was in flight."""
+    """The endpoint sent nothing on any connection for `timeout_s` while this request was in flight."""
 
 
 class _Unreachable(SamplerError):
@@ -88,8 +88,8 @@ class OpenAISampler:
     Retries: 429, 5xx, connection errors (refused, reset, a body cut short) and bodies that are not JSON,
     `max_retries` times, with exponential backoff (`backoff_s` · 2^attempt, capped at `max_backoff_s`,
     times a jitter in [0.5, 1]) or the server's Retry-After / retry-after-ms when it sends one. A server
-    asking for longer than `max_backoff_s` is treated as down (`SamplerError` at once), so the total wait
-    is at most `max_retries` · `max_backoff_s`.
+    asking for longer than `max_backoff_s` is treated as down (one endpoint: `SamplerError` at once), so
+    the total wait is at most `max_retries` · `max_backoff_s`.
     Several endpoints (`base_url` a list: replicas serving the same model): each request goes to the
     healthy endpoint with the fewest requests in flight. One that fails (connection refused or reset, 5xx,
     a body that is not JSON, silence for `timeout_s`, a Retry-After past `max_backoff_s`) is taken out
@@ -100,12 +100,13 @@ class OpenAISampler:
     `SamplerError` naming each endpoint and its last failure. `endpoints_up()` and `retries` (requests
     re-sent so far) are there for a progress display. With one endpoint nothing is taken out: its
     failures are retried as described above.
-    Timeout: `timeout_s` is how long the server may send nothing at all on any of this sampler's
-    connections (to that endpoint) while a request is in flight. Time a request spends queued behind others on a busy
+    Timeout: `timeout_s` is how long a server may send nothing at all on any of this sampler's
+    connections to it while a request is in flight. Time a request spends queued behind others on a busy
     server does not count as long as the server finishes someone's request (or, streaming, sends bytes)
     within `timeout_s`; so a server with fewer slots than `concurrency` is waited for, not flooded with
-    re-sends. A request that runs into the timeout is not re-sent (the server may still be working on
-    it): the server is taken as hung and `sample()` raises `SamplerError`. Without streaming, one
+    re-sends. With one endpoint, a request that runs into the timeout is not re-sent (the server may
+    still be working on it): the server is taken as hung and `sample()` raises `SamplerError`; with
+    several, that endpoint is taken out and the request goes to another. Without streaming, one
     generation must therefore fit in `timeout_s`.
     """
 
