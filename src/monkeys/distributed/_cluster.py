@@ -45,7 +45,8 @@ def acquire(address: str) -> None:
         if _users == 0 and not ray.is_initialized():
             quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
             try:
-                if address == "local":
+                if address == "local":  # Ray's start-up warnings (token auth for a local instance) are noise here
+                    quiet["logging_level"] = logging.ERROR
                     ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
                              object_store_memory=OBJECT_STORE_BYTES, **quiet)
                 else:
