@@ -180,3 +180,13 @@ def test_docker_backend(world: dict[str, Any]) -> None:
         pytest.skip(f"docker backend not usable here: {why}")
     v = create("verifier", "swe-tests", backend="docker", namespace=None)
     assert check(v, world, world["instance"]["patch"]).outcome in (Outcome.PASS, Outcome.ERROR)
+
+
+def test_a_pass_to_pass_test_that_fails_once_is_reported_flaky(verifier: SweTests, world: dict[str, Any]) -> None:
+    text = (world["repo"] / SOURCE_FILE).read_text().replace(BUGGY, FIXED, 1)
+    text = text.replace("        d[item] += 1\n", "        d[item] += 2 if _FIRST_RUN else 1\n", 1)
+    text += ("\nimport os as _os\n_FIRST_RUN = not _os.path.exists('first-run.marker')\n"
+             "open('first-run.marker', 'w').close()\n")  # in the worktree: only the first run sees it absent
+    verdict = check(verifier, world, patch(world, {SOURCE_FILE: text}))
+    assert verdict.outcome is Outcome.PASS, verdict
+    assert verdict.details["flaky"] == [f"{TEST_FILE}::test_frequencies"]
