@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 
 
 def _version(argv: list[str]) -> str | None:
@@ -30,7 +31,8 @@ def swe_tests_checks() -> dict[str, str]:
     why = unavailable()
     if why is None:
         try:
-            result = run_command(["/bin/sh", "-c", "echo contained"], cwd="/", limits=CommandLimits(timeout_s=20))
+            with tempfile.TemporaryDirectory(prefix="monkeys-doctor-") as work:
+                result = run_command(["/bin/sh", "-c", "echo contained"], cwd=work, limits=CommandLimits(timeout_s=20))
             if result.stdout.strip() != b"contained":
                 why = f"a test command did not run (exit {result.exit_code})"
         except SandboxError as exc:
