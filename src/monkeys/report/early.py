@@ -103,7 +103,7 @@ def stop_notes(run: RunData, k_max: int) -> list[str]:
     elif cap and not counts.get("running") and k_max >= cap and np.isfinite(at_cap := float(fp.coverage([cap])[0])):
         saved = savings(drawn, cap)
         lines.append(f"samples saved: {saved.drawn:,} drawn for {pct(at_cap)} coverage at k={cap:,}; a fixed n={cap:,}"
-                     f" run reaches the same coverage (same seeds, same samples) with {saved.fixed:,}:"
+                     f" run reaches the same coverage (same seeds and batches, same samples) with {saved.fixed:,}:"
                      f" {saved.saved:,} saved ({saved.fraction:.0%})")
     elif censored and k_max < cap:
         lines.append(f"coverage beyond k={k_max:,} is not estimated: some problems without a pass have only"
