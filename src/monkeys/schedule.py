@@ -366,7 +366,7 @@ class Schedule:
         open_ = [pid for pid in self.state if pid not in self.stopped]
         if not open_:
             return False
-        left = {pid: self.cap - sum(1 for i in self.state[pid].have if i < self.cap) for pid in open_}
+        left = {pid: self.cap - self.state[pid].below for pid in open_}
         room = self._room()
         known = all(self._per_sample(k) is not None for k in self.budget)
         if not known:  # a first round of one batch each tells what a sample costs
