@@ -255,3 +255,4 @@ def test_endpoint_lists_are_checked() -> None:
         create("sampler", "openai", base_url=[], model="m")
     sampler = create("sampler", "openai", base_url=["http://h:1", "http://g:2/v1"], model="m")
     assert sampler.base_urls == ["http://h:1/v1", "http://g:2/v1"] and sampler.endpoints_up() == (2, 2)
+    assert sampler.concurrency == 32  # 16 per endpoint unless given

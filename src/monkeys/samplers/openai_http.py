@@ -39,6 +39,7 @@ from monkeys.samplers._openai_reply import (
 
 T = TypeVar("T")
 _RESUME = "samples stored so far are kept: run the same command again to resume"
+PER_ENDPOINT = 16  # requests in flight per endpoint when `concurrency` is not given
 _MAX_PROBE_S = 10.0  # a down endpoint (of several) is asked whether it is back at least this often
 _log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class OpenAISampler:
     asking for longer than `max_backoff_s` is treated as down (one endpoint: `SamplerError` at once), so
     the total wait is at most `max_retries` · `max_backoff_s`.
     Several endpoints (`base_url` a list: replicas serving the same model): each request goes to the
-    healthy endpoint with the fewest requests in flight. One that fails (connection refused or reset, 5xx,
+    healthy endpoint with the fewest requests in flight; `concurrency` (default 16 per endpoint) bounds the
+    requests in flight over all of them. One that fails (connection refused or reset, 5xx,
     a body that is not JSON, silence for `timeout_s`, a Retry-After past `max_backoff_s`) is taken out
     and probed back in (GET /models, backoff from `backoff_s` up to 10 s); the request that failed is
     re-sent at once to another healthy endpoint (a 429 too), still within its `max_retries`. While no
@@ -115,13 +117,14 @@ class OpenAISampler:
     def __init__(
         self, base_url: str | list[str], model: str, api_key: str | None = None,
         api_key_env: Annotated[str, SPEED_ONLY] = "OPENAI_API_KEY", chat: bool | None = None, use_n: bool = True,
-        concurrency: Annotated[int, Ge(1), SPEED_ONLY] = 16, max_retries: Annotated[int, Ge(0), SPEED_ONLY] = 6,
+        concurrency: Annotated[int | None, Ge(1), SPEED_ONLY] = None,
+        max_retries: Annotated[int, Ge(0), SPEED_ONLY] = 6,
         timeout_s: Annotated[float, Gt(0), SPEED_ONLY] = 120.0, extra_body: dict[str, Any] | None = None,
         backoff_s: Annotated[float, Ge(0), SPEED_ONLY] = 1.0,
         max_backoff_s: Annotated[float, Ge(0), SPEED_ONLY] = 60.0, max_n: Annotated[int, Ge(1)] = 32,
         logprobs: bool = False,
     ) -> None:
-        if concurrency < 1 or max_n < 1:
+        if (concurrency is not None and concurrency < 1) or max_n < 1:
             raise ConfigError(f"sampler openai: concurrency and max_n must be >= 1, got {concurrency}, {max_n}")
         if max_retries < 0 or timeout_s <= 0:
             raise ConfigError("sampler openai: max_retries must be >= 0 and timeout_s > 0")
@@ -138,7 +141,7 @@ class OpenAISampler:
         self.chat = chat
         self.use_n = use_n
         self.max_n = max_n
-        self.concurrency = concurrency
+        self.concurrency = concurrency or PER_ENDPOINT * len(urls)
         self.max_retries = max_retries
         self.timeout_s = timeout_s
         self.extra_body = dict(extra_body or {})
