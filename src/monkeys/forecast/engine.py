@@ -9,7 +9,8 @@ by each model in `MODELS`:
 - `zero-inflated-beta`: per-problem rates p = 0 w.p. π0 else Beta(a, b) by maximum likelihood on the pass
   counts; the share is each unsolved problem's posterior P(solved by k | no pass in n).
 - `smooth-grid`: the same posterior under a smooth discretised distribution of p with a mass at zero.
-- `flat-tail`: as many problems per unit of log p below the pilot's reach as at its edge (Good-Turing).
+- `flat-tail`: as many problems per unit of log p below the pilot's reach as at its edge (Good-Turing):
+  not a forecast but a bracket, the upper end of every interval.
 
 Intervals come from a bootstrap over problems (refits on resampled problems), plus the binomial spread of
 which unsolved problems happen to be solved. The models are scored on the pilot's own later samples
@@ -29,7 +30,7 @@ from monkeys.analysis.passk import pass_at_ks
 from monkeys.forecast import powerlaw
 
 MODELS = ("power-law", "zero-inflated-beta", "smooth-grid", "flat-tail")
-BRACKET = "flat-tail"  # its point forecast is always inside the interval (see `flat_share`)
+BRACKET = "flat-tail"  # not a forecast but the upper end of every interval (see `flat_share`)
 COMBINED = "combined"
 MIN_SAMPLES = 8  # per problem: fewer leave no later samples to choose models on
 
@@ -218,7 +219,7 @@ FORECASTERS = {"power-law": power_law_share, "zero-inflated-beta": zib_share, "s
                "flat-tail": flat_share}
 
 
-PLAUSIBLE = 1.92  # held-out log-likelihood below the best by more than this: rejected (χ²₁ 95% / 2)
+PLAUSIBLE = 3.32  # held-out log-likelihood below the best by more than this: rejected (χ²₁ 99% / 2)
 
 
 @dataclass
@@ -300,7 +301,7 @@ class Forecast:
         weights = np.array([1.0] if model is not None else [m.weight for m in self.plausible])
         point = (weights[:, None] * np.asarray(points)).sum(axis=0)
         bracket = self.models.get(BRACKET)
-        if model is None and bracket is not None and bracket.share is not None and bracket.weight == 0:
+        if model is None and bracket is not None and bracket.share is not None:
             flat = self.model_draws(BRACKET, ks, realized)
             his.append(np.quantile(flat[1:], 1 - self.alpha / 2, axis=0))
             los.append(np.full(len(ks), 1.0))
@@ -372,7 +373,8 @@ def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, se
     for name in models:
         out.models[name] = FORECASTERS[name](pilot, grid, n_boot, rng)
     heldout_scores(pilot, out.models, models)
-    usable = [m for m in out.models.values() if m.share is not None and m.heldout is not None]
+    usable = [m for m in out.models.values() if m.share is not None and m.heldout is not None
+              and m.name != BRACKET]
     if not usable:
         out.reason = "; ".join(f"{m.name}: {m.reason}" for m in out.models.values() if m.reason) or \
             "no model could be fitted"

@@ -12,7 +12,7 @@ import numpy as np
 from monkeys.analysis.cost import load_cost_file
 from monkeys.errors import DataError
 from monkeys.forecast.budget import Budget, budget, round_cost
-from monkeys.forecast.engine import COMBINED, Forecast, Pilot, forecast
+from monkeys.forecast.engine import BRACKET, COMBINED, Forecast, Pilot, forecast
 from monkeys.report.data import RunData, load_run
 
 WIDE = 0.3  # an interval wider than 30 points is flagged as barely constrained by the pilot
@@ -80,7 +80,8 @@ def document(plan: Plan) -> dict[str, Any]:
     fc = plan.fc
     point, lo, hi = plan.coverage
     models = [{"name": m.name, "weight": m.weight, "heldout_loglik": _num(m.heldout), "params": m.params,
-               "note": m.reason} for m in fc.models.values()]
+               "role": "upper bracket" if m.name == BRACKET else "forecaster", "note": m.reason}
+              for m in fc.models.values()]
     rows = []
     for i, k in enumerate(plan.ks):
         rows.append({"k": k, "coverage": _num(point[i]), "lo": _num(lo[i]), "hi": _num(hi[i]),
@@ -140,9 +141,12 @@ def render(plan: Plan, console: Any) -> None:
         console.print(f"{fc.reason}; nothing left to forecast.")
     else:
         used = ", ".join(f"{m.name} {m.weight:.2f}" for m in fc.plausible)
-        rejected = [m.name for m in fc.models.values() if m.weight == 0]
+        rejected = [m.name for m in fc.models.values() if m.weight == 0 and m.name != BRACKET]
         console.print(f"forecast: {fc.chosen} ({used}; weights from the likelihood of the pilot's later samples"
                       + (f"; rejected: {', '.join(rejected)}" if rejected else "") + ")")
+        if fc.models.get(BRACKET) is not None and fc.models[BRACKET].share is not None:
+            console.print(f"upper ends allow for the {BRACKET} bracket: as many problems per decade of difficulty"
+                          " below the pilot's reach as at its edge")
     table = Table(title=None)
     table.add_column("k", justify="right")
     table.add_column("coverage", justify="right")
