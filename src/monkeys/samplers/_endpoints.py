@@ -100,7 +100,7 @@ class EndpointPool:
     def start_probes(self) -> None:
         """On the event loop: probe every endpoint taken out before it ran (by the check before a run)."""
         for e in self.endpoints:
-            if not e.healthy and e.probe is None:
+            if not e.healthy and (e.probe is None or e.probe.done()):
                 e.probe = asyncio.ensure_future(self._probe_back(e))
 
     def all_down_since(self) -> float | None:
