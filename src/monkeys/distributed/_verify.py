@@ -24,7 +24,7 @@ import itertools
 import math
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,15 @@ RECONCILE_S = 2.0  # how often the dispatcher compares actors with live nodes
 # listed alive until the cluster's health checks notice (~15-30 s), and an actor placed there meanwhile
 # would take batches and hang with them. A node still alive by then had only its actor die.
 REPLACE_AFTER_S = 30.0
+
+
+def _settle(future: Future[Verdict], result: Verdict | BaseException) -> None:
+    """Give a waiting `verify` call its verdict or exception (once: `close` may have failed it already)."""
+    with contextlib.suppress(InvalidStateError):
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _status(value: str) -> str:
@@ -154,6 +163,8 @@ class RayVerifier:
         self._lost_at: dict[str, float] = {}  # node id -> when it last lost an actor
         self._replace_after_s = replace_after_s
         self._closed = False
+        self._broken: BaseException | None = None  # the dispatcher died of this: every call raises it
+        self._sent: dict[int, list[_Item]] = {}  # batches at actors, by id: failed, not left hanging, on close
         self._dirty = False  # an actor was lost: reconcile before the next batch
         self.replaced = 0  # replacement actors started (for tests and logs)
         self.requeued = 0  # samples whose batch was lost and sent again
@@ -284,8 +295,8 @@ class RayVerifier:
         """Blocks until an actor has checked the sample, like a local verifier; thread-safe."""
         item = _Item(problem, sample)
         with self._cond:
-            if self._closed:
-                raise MonkeysError("the Ray verifier is closed")
+            if self._closed or self._broken is not None:
+                raise self._broken or MonkeysError("the Ray verifier is closed")
             self._queue.append(item)
             self._cond.notify_all()
         return item.future.result()
@@ -295,6 +306,14 @@ class RayVerifier:
         return min(free, key=lambda a: a.in_flight / a.threads) if free else None
 
     def _dispatch(self) -> None:
+        try:
+            self._dispatch_loop()
+        except Exception as exc:  # a bug, or Ray gone under us: no call may wait for a dispatcher that is gone
+            with self._cond:
+                self._broken = MonkeysError(f"the Ray verifier stopped: {type(exc).__name__}: {exc}")
+                self._fail_queued(self._broken)
+
+    def _dispatch_loop(self) -> None:
         last = time.monotonic()
         starved_since: float | None = None
         while True:
@@ -308,12 +327,12 @@ class RayVerifier:
                     return
                 actor = self._pick() if self._queue else None
                 if actor is None:
-                    if self._queue and not any(a.alive for a in self._actors):
+                    if self._queue and not any(a.alive and a.usable for a in self._actors):
                         starved_since = starved_since or now
                         if now - starved_since > STARVED_S:
                             self._fail_queued(MonkeysError(
                                 f"--ray {self._address}: no verification actor is alive on the cluster"
-                                f" (none for {STARVED_S:g} s)"))
+                                f" (none serving for {STARVED_S:g} s)"))
                     else:
                         starved_since = None
                     self._cond.wait(timeout=0.5)
@@ -321,6 +340,7 @@ class RayVerifier:
                 starved_since = None
                 items = [self._queue.popleft() for _ in range(min(actor.batch(), len(self._queue)))]
                 actor.in_flight += 1
+                self._sent[id(items)] = items
             self._send(actor, items)
 
     def _send(self, actor: _Actor, items: list[_Item]) -> None:
@@ -338,6 +358,8 @@ class RayVerifier:
 
     def _done(self, actor: _Actor, items: list[_Item], fut: Future[Any]) -> None:
         """Runs on a Ray thread: hand verdicts out, or put a lost batch back in the queue."""
+        with self._cond:
+            self._sent.pop(id(items), None)
         try:
             results, busy = fut.result()
         except Exception as exc:
@@ -348,21 +370,19 @@ class RayVerifier:
                     actor.in_flight -= 1
                     self._cond.notify_all()
                 for item in items:
-                    item.future.set_exception(exc)
+                    _settle(item.future, exc)
             return
         with self._cond:
             actor.in_flight -= 1
             actor.timed(busy / len(items))
             self._cond.notify_all()
         for item, result in zip(items, results, strict=True):
-            if isinstance(result, BaseException):
-                item.future.set_exception(result)
-            else:
-                item.future.set_result(result)
+            _settle(item.future, result)
 
     def _lost(self, actor: _Actor, items: list[_Item], exc: BaseException) -> None:
         given_up = []
         with self._cond:
+            self._sent.pop(id(items), None)
             actor.in_flight -= 1
             actor.alive = False
             self._lost_at[actor.node.node_id] = time.monotonic()
@@ -376,14 +396,14 @@ class RayVerifier:
                     self.requeued += 1
             self._cond.notify_all()
         for item in given_up:
-            item.future.set_exception(MonkeysError(
+            _settle(item.future, MonkeysError(
                 f"verification of {item.sample.problem_id} sample {item.sample.index} was lost with its Ray actor"
                 f" {item.tries} times (last: {type(exc).__name__})"))
 
     def _fail_queued(self, exc: BaseException) -> None:
         """Under the lock: every queued call raises `exc`."""
         while self._queue:
-            self._queue.popleft().future.set_exception(exc)
+            _settle(self._queue.popleft().future, exc)
 
     # -- the rest of the verifier protocol ---------------------------------------------------------------
 
@@ -418,5 +438,10 @@ class RayVerifier:
             self._cond.notify_all()
         self._thread.join(timeout=10)
         self._kill_all()
+        with self._cond:
+            hanging = [item for items in self._sent.values() for item in items]
+            self._sent.clear()
+        for item in hanging:
+            _settle(item.future, MonkeysError("the Ray verifier is closed"))
         self._refs.clear()
         release()
