@@ -11,6 +11,7 @@ import typer
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from monkeys.config import build_config, check_out, check_plugins, find_secrets, load_config_file
 from monkeys.core import Completion, Verdict
@@ -27,9 +28,12 @@ class RichProgress:
     numbers go out as one plain line every 15 s."""
 
     def __init__(self, console: Console, *, sampling: bool = True) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, transient=False)
+        self.progress = Progress(  # the live numbers may be long: they give way (…), never the bars
+            TextColumn("[bold]{task.description:<9}", table_column=Column(no_wrap=True, min_width=9)),
+            BarColumn(bar_width=24, table_column=Column(min_width=12)), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis",
+                                                                  max_width=max(12, console.width - 64))),
+            TimeElapsedColumn(), console=console, transient=False)
         self.console = console
         self.tokens = 0
         self.already = 0
