@@ -75,7 +75,8 @@ def release() -> None:
 def is_lost(exc: BaseException) -> bool:
     """A failure of where the work ran (actor, worker, node), not of the work: retry it elsewhere."""
     ray = ray_module()
-    return isinstance(exc, tuple(getattr(ray.exceptions, name) for name in _LOST))
+    kinds = tuple(kind for kind in (getattr(ray.exceptions, name, None) for name in _LOST) if kind is not None)
+    return isinstance(exc, kinds)
 
 
 @dataclass(frozen=True)
