@@ -9,8 +9,12 @@ seed of each index is derived, and stored samples without a verdict are verified
 
 One writer per run directory: the run holds the directory's `RunLock` (an OS lock, gone with the process
 even after `kill -9`) from before it reads a stored config to after its last commit; a second writer is
-refused with a line naming the holder. Requests are generated as they are sent, so memory does not grow
-with `n`. A failure of the store writer or of a sampler call ends the run at once with one `MonkeysError`
+refused with a line naming the holder. Which problem gets the next sampler call is the run's `Schedule`'s
+choice (`monkeys.schedule`: fixed n, until solved, adaptive rounds, under a budget); it is told every sample
+and verdict, and the stops it decides (problem, samples drawn, why) go to the store. Requests are generated
+as they are sent, so memory does not grow with `n`. With `--ray`, `monkeys.distributed.attach` may put
+actor-backed stand-ins in place of the sampler and verifier; the driver stays the only store writer.
+A failure of the store writer or of a sampler call ends the run at once with one `MonkeysError`
 (plus the resume hint); worker threads are daemons, so a call stuck in a sampler never keeps the process
 alive after the run has ended.
 """
