@@ -68,6 +68,16 @@ def test_resume_refuses_a_changed_identity_but_allows_more_samples(tmp_path: Pat
         check_resume(stored, build_config({"temperature": 0.9}), tmp_path)
 
 
+def test_resume_may_change_the_servers_but_not_the_model(tmp_path: Path):
+    base = {"sampler": "openai", "model": "m", "base_url": "http://a:8000/v1"}
+    stored = stored_config(build_config(base))
+    servers = ["http://a:8000/v1", "http://b:8000/v1"]
+    history = check_resume(stored, build_config({**base, "base_url": servers}), tmp_path)
+    assert history[-1]["changes"]["base_url"] == {"from": "http://a:8000/v1", "to": servers}
+    with pytest.raises(ConfigError, match="model='m', not 'other'"):
+        check_resume(stored, build_config({**base, "model": "other"}), tmp_path)
+
+
 @pytest.mark.parametrize(("name", "secret"), [
     ("api_key", True), ("apiKey", True), ("X-API-Key", True), ("Authorization", True), ("hf_token", True),
     ("client_secret", True), ("db_password", True), ("Cookie", True), ("key", True),

@@ -151,7 +151,7 @@ def parse_budget(items: list[str]) -> dict[str, float]:
 
 # Fields whose change would make stored samples (or their verdicts) mean something else. In the option
 # dicts, each option counts unless its plug-in declares it `SPEED_ONLY` (see `monkeys.registry`).
-IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model", "base_url",
+IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model",
                    "sampler_options", "verifier", "verifier_options", "temperature", "top_p", "max_tokens",
                    "seed", "batch_size")
 # Fields a resumed run may change; each change is appended to the run's config history.
@@ -160,8 +160,9 @@ IDENTITY_FIELDS = ("task", "data", "problems", "task_options", "sampler", "model
 # `ray` too: where the work runs never changes what a sample means.
 # The schedule (`until_solved`, `budget`, `allocate`, `pricing`) too: it picks which samples are drawn, never
 # what one means (a sample's seed derives from its index alone); the report reads the stops it made.
-RESUMABLE_CHANGES = ("n", "scorers", "scorer_options", "concurrency", "verify_workers", "ray", "until_solved",
-                     "budget", "allocate", "pricing")
+# `base_url` is where the model is served, not what it is (`model` is): a resume may add or drop servers.
+RESUMABLE_CHANGES = ("n", "scorers", "scorer_options", "concurrency", "verify_workers", "base_url", "ray",
+                     "until_solved", "budget", "allocate", "pricing")
 _OPTION_KIND = {"task_options": "task", "sampler_options": "sampler", "verifier_options": "verifier"}
 # Options passed to a plug-in from a top-level field (`--data`, `--model`, `--base-url`), not its dict.
 _TOP_LEVEL_OPTIONS = {"task_options": ("data",), "sampler_options": ("model", "base_url"), "verifier_options": ()}
