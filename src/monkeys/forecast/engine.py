@@ -248,7 +248,8 @@ class Forecast:
 
     @property
     def plausible(self) -> list[ModelForecast]:
-        return [m for m in self.models.values() if m.weight > 0 and m.share is not None]
+        """Models whose intervals make up the forecast's (the bracket only bounds it)."""
+        return [m for m in self.models.values() if m.weight > 0 and m.share is not None and m.name != BRACKET]
 
     def _coverage(self, share: np.ndarray) -> np.ndarray:
         return (self.solved + (self.n_problems - self.solved) * share) / self.n_problems
@@ -305,6 +306,7 @@ class Forecast:
             flat = self.model_draws(BRACKET, ks, realized)
             his.append(np.quantile(flat[1:], 1 - self.alpha / 2, axis=0))
             los.append(np.full(len(ks), 1.0))
+            point = point + bracket.weight * flat[0]  # its held-out weight in the point, never in the lower end
         return point, np.min(los, axis=0), np.max(his, axis=0)
 
     def k_needed(self, target: float, model: str | None = None) -> tuple[float, float, float]:
@@ -373,14 +375,16 @@ def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, se
     for name in models:
         out.models[name] = FORECASTERS[name](pilot, grid, n_boot, rng)
     heldout_scores(pilot, out.models, models)
-    usable = [m for m in out.models.values() if m.share is not None and m.heldout is not None
-              and m.name != BRACKET]
+    scored = [m for m in out.models.values() if m.share is not None and m.heldout is not None]
+    usable = [m for m in scored if m.name != BRACKET]
     if not usable:
         out.reason = "; ".join(f"{m.name}: {m.reason}" for m in out.models.values() if m.reason) or \
             "no model could be fitted"
         return out
-    best = max(m.heldout for m in usable if m.heldout is not None)
-    kept = [m for m in usable if (m.heldout or 0.0) >= best - PLAUSIBLE]
+    best = max(m.heldout for m in scored if m.heldout is not None)
+    kept = [m for m in scored if (m.heldout or 0.0) >= best - PLAUSIBLE]
+    if not any(m.name != BRACKET for m in kept):  # the bracket alone: keep the best forecaster beside it
+        kept.append(max(usable, key=lambda m: m.heldout or 0.0))
     raw = {m.name: float(np.exp((m.heldout or 0.0) - best)) for m in kept}
     total = sum(raw.values())
     for m in kept:
@@ -388,7 +392,8 @@ def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, se
     for m in usable:
         if m not in kept:
             m.reason = f"rejected: its held-out log-likelihood is {best - (m.heldout or 0.0):.1f} below the best"
-    out.chosen = COMBINED if len(kept) > 1 else kept[0].name
+    forecasters = [m for m in kept if m.name != BRACKET]
+    out.chosen = COMBINED if len(kept) > 1 else forecasters[0].name
     return out
 
 

@@ -141,6 +141,8 @@ def render(plan: Plan, console: Any) -> None:
         console.print(f"{fc.reason}; nothing left to forecast.")
     else:
         used = ", ".join(f"{m.name} {m.weight:.2f}" for m in fc.plausible)
+        if fc.models.get(BRACKET) is not None and fc.models[BRACKET].weight > 0:
+            used += f", {BRACKET} {fc.models[BRACKET].weight:.2f}"
         rejected = [m.name for m in fc.models.values() if m.weight == 0 and m.name != BRACKET]
         console.print(f"forecast: {fc.chosen} ({used}; weights from the likelihood of the pilot's later samples"
                       + (f"; rejected: {', '.join(rejected)}" if rejected else "") + ")")
