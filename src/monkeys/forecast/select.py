@@ -31,11 +31,11 @@ def heldout_loglik(pilot: Pilot, name: str, fraction: float) -> tuple[float, flo
     """(log-likelihood, predicted share, observed share, problems unsolved in the head) of which problems
     unsolved in the first `fraction` of their samples the rest solved; None when the model cannot be fitted
     on that head of the pilot."""
-    from monkeys.forecast.engine import FORECASTERS, _cannot
+    from monkeys.forecast.engine import FORECASTERS
 
     head = pilot.head(fraction)
-    hn, hc = head.n, head.c
-    if _cannot(hn, hc) is not None and (hc > 0).sum() < 1:
+    hc = head.c
+    if not (hc > 0).any():  # nothing solved yet: no model has anything to fit
         return None
     unsolved = hc == 0
     if not unsolved.any():
