@@ -37,15 +37,17 @@ def _status(value: str) -> str:
 
 
 class _Events(pipeline._NoProgress):
-    """Acts at the k-th verdict the driver stores: `actions[k]()` (remove a node, kill the driver)."""
+    """Acts from the k-th verdict the driver stores: `actions[k]()` (remove a node, kill the driver); an
+    action that returns False is not done yet and is tried again at the next verdict."""
 
     def __init__(self, actions: dict[int, Any]) -> None:
-        self.actions, self.count = actions, 0
+        self.actions, self.count = dict(actions), 0
 
     def verified(self, problem_id: str, verdict: Verdict, newly_solved: bool) -> None:
         self.count += 1
-        if self.count in self.actions:
-            self.actions[self.count]()
+        for k in sorted(k for k in self.actions if k <= self.count):
+            if self.actions[k]() is not False:
+                del self.actions[k]
 
 
 class _DriverDied(Exception):
@@ -125,9 +127,21 @@ def test_run_loses_its_worker_node_or_its_driver_and_stores_what_one_machine_doe
     assert len(expected[1]) == 40
     attached = _capture(monkeypatch)
 
-    # The worker node goes down with batches in flight: they run again on the head node; the run finishes.
-    kill_node = lambda: cluster.remove_node(worker, allow_graceful=False)  # noqa: E731
-    summary = pipeline.run(_contest_config(shared_data, tmp_path / "node", cluster.address), _Events({4: kill_node}))
+    # The worker node goes down as its actor is handed a batch (the dispatcher has taken it off the queue):
+    # the batch runs again on the head node and the run finishes. Done inside the dispatcher, since on this
+    # small workload every batch may be verified before the driver counts its first verdict.
+    send, killed = RayVerifier._send, []
+
+    def send_then_lose_the_worker(self: RayVerifier, actor: Any, items: list[Any]) -> None:
+        if not killed and actor.node.node_id == worker.node_id:
+            killed.append(len(items))
+            cluster.remove_node(worker, allow_graceful=False)
+        send(self, actor, items)
+
+    monkeypatch.setattr(RayVerifier, "_send", send_then_lose_the_worker)
+    summary = pipeline.run(_contest_config(shared_data, tmp_path / "node", cluster.address))
+    monkeypatch.setattr(RayVerifier, "_send", send)
+    assert killed
     assert summary.samples_verified == 40 and attached[0][1].requeued > 0
     assert store_rows(tmp_path / "node") == expected
 
