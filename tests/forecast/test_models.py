@@ -75,3 +75,23 @@ def test_forecast_interval_holds_the_realised_coverage(seed: int) -> None:
     point, lo, hi = fc.coverage([k])
     assert lo[0] <= truth <= hi[0]
     assert abs(point[0] - truth) < 0.03
+
+
+def test_power_tail_recovers_alpha_and_ignores_the_never_solvable() -> None:
+    """p with density ∝ p^(α-1) on (0, 0.2) (α = 0.4) plus 40% never solvable: α from the low counts, and
+    the share of unsolved problems solved by 20n matches the simulation's, zeros and all."""
+    from monkeys.forecast.engine import tail_share
+
+    rng = np.random.default_rng(5)
+    size, n, k = 6000, 100, 2000
+    p = np.where(rng.random(size) < 0.4, 0.0, 0.2 * rng.random(size) ** (1 / 0.4))
+    c = rng.binomial(n, p)
+    pilot = Pilot.from_counts(np.full(size, n), c, rng)
+    grid = np.array([float(n), float(k)])
+    fit = tail_share(pilot, grid, 0, np.random.default_rng(0))
+    assert fit.share is not None
+    assert fit.params["alpha"] == pytest.approx(0.4, abs=0.12)
+    stay = c == 0
+    truth = np.mean(rng.random(int(stay.sum())) < -np.expm1((k - n) * np.log1p(-p[stay])))
+    assert fit.share[0, 1] == pytest.approx(truth, abs=0.03)
+    assert fit.share[0, 0] == 0.0
