@@ -71,9 +71,19 @@ class ScriptedServer:
                     outer.requests.append((self.path, body, dict(self.headers)))
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                done = False
+
+                def finished() -> None:  # before the reply goes out: the client may send its next request
+                    nonlocal done  # on another connection before this thread would get further
+                    if not done:
+                        done = True
+                        with outer._lock:
+                            outer.in_flight -= 1
+
                 try:
                     reply = outer.script(self.path, body, number)
                     time.sleep(reply.delay_s)
+                    finished()
                     if reply.reset:
                         self.close_connection = True
                         return
@@ -89,8 +99,7 @@ class ScriptedServer:
                 except OSError:
                     pass  # the client gave up (timeout test)
                 finally:
-                    with outer._lock:
-                        outer.in_flight -= 1
+                    finished()
 
             def log_message(self, *args: Any) -> None:
                 pass

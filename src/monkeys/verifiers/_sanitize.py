@@ -42,6 +42,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -80,12 +81,25 @@ class Sanitized:
     removed: tuple[str, ...] = ()
 
 
+# CPython before 3.11.9/3.12.1 (gh-106905) keeps the AST converter's recursion depth in shared state: two
+# threads building ASTs at once can fail with "SystemError: AST constructor recursion depth mismatch" (seen
+# here on 3.11.7 with two verification threads). One lock for every `ast.parse` of the verifiers; parsing is
+# GIL-bound anyway, so nothing runs slower.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse(code: str) -> ast.Module:
+    """`ast.parse`, one thread at a time (see `_PARSE_LOCK`)."""
+    with _PARSE_LOCK:
+        return ast.parse(code)
+
+
 def sanitize(code: str, entry_point: str | None = None) -> Sanitized:
     """Drop the top-level statements that should not run before the tests (see the module docstring)."""
     if len(code) > MAX_CHARS:
         return Sanitized(code)
     try:
-        body = ast.parse(code).body
+        body = parse(code).body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return Sanitized(code)
     try:

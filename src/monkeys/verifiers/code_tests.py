@@ -33,7 +33,6 @@ limits: two programs share a verdict only when the interpreter would compile the
 
 from __future__ import annotations
 
-import ast
 import json
 import signal as _signal
 import statistics
@@ -51,7 +50,7 @@ from monkeys.registry import SPEED_ONLY, check_options, register_verifier
 from monkeys.sandbox import ExecResult, Limits, get_sandbox
 from monkeys.verifiers._code_extract import cache_key, defines, extract_code
 from monkeys.verifiers._compare import outputs_match
-from monkeys.verifiers._sanitize import sanitize
+from monkeys.verifiers._sanitize import parse, sanitize
 
 _SYNTAX = ("SyntaxError", "IndentationError", "TabError")
 
@@ -83,7 +82,7 @@ def build_assert_program(code: str, reference: dict[str, Any], strip: bool = Tru
 
 def _parses(code: str) -> bool:
     try:
-        ast.parse(code)
+        parse(code)
         return True
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
