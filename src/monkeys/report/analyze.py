@@ -185,10 +185,7 @@ def analyze_run(run: RunData, *, ks: list[int] | None = None, prices: dict[str, 
                       grid_ks=grid, grid_band=grid_band)
     reason = fit_signal(run.n, run.c)
     if reason is None:
-        try:
-            out.fit = fit_power_law_draws(np.asarray(grid), grid_band.estimate, grid_band.draws, max_refits=n_boot)
-        except ValueError as exc:
-            out.fit_reason = str(exc)
+        fit_power_law_into(out, grid, grid_band, n_boot)
         if n_min >= 2:
             try:
                 out.beta = fit_beta(run.n, run.c)
@@ -434,3 +431,11 @@ def report_tables(analyses: list[RunAnalysis], comparison: RunsComparison) -> di
                      [[c["unit"], c["target"], c["run"], c["k"], c["amount"]] for c in comp["cheapest"]]),
         **{name: (swe.COLUMNS[name], rows) for name, rows in swe_rows.items() if rows},
     }
+
+
+def fit_power_law_into(out: RunAnalysis, grid: list[int], grid_band: Any, n_boot: int) -> None:
+    """The paper's power law fitted to the coverage band on the k grid (with its bootstrap draws), or why not."""
+    try:
+        out.fit = fit_power_law_draws(np.asarray(grid), grid_band.estimate, grid_band.draws, max_refits=n_boot)
+    except ValueError as exc:
+        out.fit_reason = str(exc)

@@ -14,7 +14,7 @@ import numpy as np
 
 from monkeys.analysis.cost import ModelSpec, Price, find_model, find_price, run_cost
 from monkeys.analysis.early_stop import ESTIMATOR, FirstPasses, coverage_band, savings
-from monkeys.analysis.fit import fit_power_law_draws, fit_signal
+from monkeys.analysis.fit import fit_signal
 from monkeys.analysis.passk import default_ks
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ _LISTED = 12  # problems listed one by one in the samples-per-problem note; more
 def analyze_early(run: RunData, *, ks: list[int] | None, prices: dict[str, Price] | None,
                   specs: dict[str, ModelSpec] | None, n_boot: int, seed: int) -> RunAnalysis:
     """`analyze.analyze_run` for an early-stopped run (`run.first_passes` set)."""
-    from monkeys.report.analyze import RunAnalysis, _sub_band
+    from monkeys.report.analyze import RunAnalysis, _sub_band, fit_power_law_into
 
     unsampled = [i for i, pid in enumerate(run.problem_ids)
                  if getattr(run.stops.get(pid), "reason", "") == "budget" and not run.stops[pid].drawn]
@@ -62,10 +62,7 @@ def analyze_early(run: RunData, *, ks: list[int] | None, prices: dict[str, Price
                       grid_ks=grid, grid_band=grid_band, extras=notes, estimator=ESTIMATOR, k_max=k_max)
     reason = fit_signal(run.n, run.c)
     if reason is None:
-        try:
-            out.fit = fit_power_law_draws(np.asarray(grid), grid_band.estimate, grid_band.draws, max_refits=n_boot)
-        except ValueError as exc:
-            out.fit_reason = str(exc)
+        fit_power_law_into(out, grid, grid_band, n_boot)
     else:
         out.fit_reason = reason
     out.beta_reason = "needs n samples of every problem; this run stopped problems early"
