@@ -15,9 +15,18 @@ forecast ("cannot": those repetitions count as neither error nor coverage; they 
 
     .venv/bin/python benchmarks/forecast.py [--reps 40] [--problems 130] [--seed 0] [--shapes a,b]
     .venv/bin/python benchmarks/forecast.py --real RUN_DIR [--real RUN_DIR ...] [--pilots 50,100]
+    .venv/bin/python benchmarks/forecast.py --counts FILE [--pilots 100] [--reps 20]
 
 With --real, each stored run is the truth instead: the first n samples of every problem are the pilot,
 and the forecast of coverage at the run's full samples per problem is checked against what the run shows.
+
+With --counts, the truth is a published run kept as per-problem pass counts (a CSV, JSONL or Parquet file
+with one row per run × problem: `run`, `problem`, `samples`, `correct`; the column names of the per-problem
+pass@k tables published with Schaeffer et al. 2025, `Model`, `Benchmark`, `Problem Idx`, `Num. Samples
+Total`, `Num. Samples Correct`, are read too, one row per problem kept). Samples of a problem are
+exchangeable, so a pilot of n is what a random n of its samples would have shown (hypergeometric), and the
+forecast of coverage at the run's full samples is checked against the run's own coverage, over --reps
+random pilots per run.
 
 Seeded; vectorised numpy/scipy; a few minutes on 2 cores.
 """
@@ -136,8 +145,13 @@ def main() -> None:
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--pilots", default=",".join(map(str, PILOTS)))
     ap.add_argument("--real", action="append", default=[], help="a stored run to check against (repeatable)")
+    ap.add_argument("--counts", type=Path, help="published per-problem pass counts to check against")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    if args.counts:
+        published(args.counts, [int(x) for x in args.pilots.split(",")] if args.pilots != ",".join(
+            map(str, PILOTS)) else [100], args.reps, args.seed)
+        return
     if args.real:
         real([Path(r) for r in args.real], [int(x) for x in args.pilots.split(",")])
         return
@@ -213,6 +227,88 @@ def real(runs: list[Path], pilots: list[int]) -> None:
             print(f"{run_dir.name:<28} {n:>5} {k:>6} {solved:>7} {100 * truth:>6.1f}% {100 * point[0]:>8.1f}%"
                   f" {100 * lo[0]:>7.1f}–{100 * hi[0]:.1f}%  {inside}; |err| {100 * abs(point[0] - truth):.1f}"
                   f" points ({fc.chosen})")
+
+
+_ALIASES = {"run": ("run", "Model", "Benchmark"), "problem": ("problem", "problem_id", "Problem Idx"),
+            "samples": ("samples", "Num. Samples Total", "Num. Samples"),
+            "correct": ("correct", "Num. Samples Correct")}
+
+
+def read_counts(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """run -> (samples, correct) per problem, from a per-problem pass-count table (see the module docstring)."""
+    import pyarrow as pa
+    import pyarrow.csv
+    import pyarrow.json
+    import pyarrow.parquet
+
+    suffix = "".join(path.suffixes[-2:]).lower()
+    if suffix.endswith(".parquet"):
+        table = pa.parquet.read_table(path)
+    elif ".jsonl" in suffix or ".json" in suffix:
+        table = pa.json.read_json(path)
+    else:
+        table = pa.csv.read_csv(path)
+    names = set(table.column_names)
+    cols: dict[str, list[str]] = {}
+    for field, options in _ALIASES.items():
+        cols[field] = [c for c in options if c in names]
+        if not cols[field]:
+            raise SystemExit(f"error: {path}: no column for {field!r} (expected one of {', '.join(options)})")
+    if "run" in names:  # our own column names the run by itself; the published tables by model and benchmark
+        cols["run"] = ["run"]
+    rows = table.select(sorted({c for v in cols.values() for c in v})).to_pylist()
+    runs: dict[str, dict[str, tuple[int, int]]] = {}
+    for i, row in enumerate(rows):
+        run = " / ".join(str(row[c]) for c in cols["run"])
+        try:
+            total, correct = int(row[cols["samples"][0]]), int(row[cols["correct"][0]])
+        except (TypeError, ValueError):
+            raise SystemExit(f"error: {path}: row {i + 1}: samples and correct must be whole numbers") from None
+        if not 0 <= correct <= total:
+            raise SystemExit(f"error: {path}: row {i + 1}: correct {correct} is not within 0..samples {total}")
+        runs.setdefault(run, {})[str(row[cols["problem"][0]])] = (total, correct)
+    return {run: (np.array([t for t, _ in v.values()]), np.array([c for _, c in v.values()]))
+            for run, v in sorted(runs.items())}
+
+
+def published(path: Path, pilots: list[int], reps: int, seed: int) -> None:
+    """Forecast each published run's coverage at its full samples from random pilots of n samples each."""
+    runs = read_counts(path)
+    print(f"truth: each run's own coverage at its full samples per problem; {reps} random pilots per run and n")
+    header = (f"{'run':<26} {'n':>4} {'K':>6} {'truth':>6} {'pilot':>6} {'median':>7} {'med|err|':>8} {'max|err|':>8}"
+              f" {'in 95%':>7} {'width':>6} {'cannot':>6}")
+    print(header)
+    print("-" * len(header))
+    start = time.perf_counter()
+    for run, (total, correct) in runs.items():
+        k = int(total.min())
+        truth = float(np.mean(correct > 0))
+        for n in pilots:
+            if n >= k:
+                print(f"{run[:26]:<26} {n:>4} {k:>6}  (the run has only {k} samples per problem)")
+                continue
+            rng = np.random.default_rng([seed, n])
+            errs, inside, widths, pilot_cov, refused = [], [], [], [], 0
+            for _ in range(reps):
+                c = rng.hypergeometric(correct, total - correct, n)
+                fc = forecast(Pilot.from_counts(np.full(len(c), n), c, rng), [k], seed=int(rng.integers(1 << 31)))
+                pilot_cov.append(float(np.mean(c > 0)))
+                if fc.chosen is None:
+                    refused += 1
+                    continue
+                point, lo, hi = fc.coverage([k])
+                errs.append(point[0] - truth)
+                inside.append(lo[0] - 1e-9 <= truth <= hi[0] + 1e-9)
+                widths.append(hi[0] - lo[0])
+            if not errs:
+                print(f"{run[:26]:<26} {n:>4} {k:>6} {100 * truth:>5.1f}% {100 * np.mean(pilot_cov):>5.1f}%"
+                      f" {'–':>7} {'–':>8} {'–':>8} {'–':>7} {'–':>6} {refused:>6}")
+                continue
+            e = 100 * np.array(errs)
+            print(f"{run[:26]:<26} {n:>4} {k:>6} {100 * truth:>5.1f}% {100 * np.mean(pilot_cov):>5.1f}%"
+                  f" {np.median(e):>+7.1f} {np.median(np.abs(e)):>8.2f} {np.abs(e).max():>8.2f}"
+                  f" {100 * np.mean(inside):>6.0f}% {100 * np.median(widths):>6.1f} {refused:>6}")
+    print(f"elapsed {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -80,3 +80,54 @@ def test_k_needed_grows_with_the_target_and_costs_follow() -> None:
         assert cost.usd.hi == k70[2] * 0.01
     else:
         assert cost.usd.hi is None  # unbounded k: unbounded cost, never a number
+
+
+def test_a_mostly_unsolved_pilot_with_few_solved_problems_says_it_cannot() -> None:
+    """130 problems, ~8 solved in 100 samples each: the unsolved ones decide coverage at 100×, and eight
+    solved problems cannot show how their success rates spread; the tool says so instead of a number."""
+    rng = np.random.default_rng(11)
+    p = np.where(rng.random(130) < 0.88, 0.0, rng.beta(0.3, 20.0, 130))
+    fc = forecast(_pilot(p, 100, seed=11), [10_000], n_boot=20)
+    assert fc.chosen is None
+    assert "too few to see how success rates spread" in (fc.reason or "")
+
+
+def test_few_problems_mostly_solved_still_get_a_forecast() -> None:
+    """Ten problems, seven solved (the default run's scale): few solved problems, but the unknown part is the
+    three unsolved ones, so a forecast (with a wide interval) is still given."""
+    c = np.array([16, 9, 4, 2, 1, 1, 1, 0, 0, 0])
+    fc = forecast(Pilot.from_counts(np.full(10, 16), c, np.random.default_rng(0)), [1600], n_boot=20)
+    assert fc.chosen is not None
+    point, lo, hi = fc.coverage([1600])
+    assert 0.7 <= lo[0] <= point[0] <= hi[0] <= 1.0
+
+
+def test_the_point_is_the_papers_law_when_the_later_samples_keep_it() -> None:
+    """log10 p uniform on (-4, 0): coverage rises like a power law throughout; the pilot's later samples
+    cannot reject the paper's law, so it is the point, and the interval still spans every kept model."""
+    rng = np.random.default_rng(12)
+    p = 10 ** rng.uniform(-4, 0, 200)
+    fc = forecast(_pilot(p, 100, seed=12), [10_000], n_boot=50)
+    full = fc.models["power-law-full"]
+    assert full.kept and full.weight == 1.0
+    assert all(m.weight == 0.0 for m in fc.models.values() if m.name != "power-law-full")
+    point, lo, hi = fc.coverage([10_000])
+    assert point[0] == fc.coverage([10_000], model="power-law-full")[0][0]
+    for m in fc.plausible:
+        m_point = fc.coverage([10_000], model=m.name)[0][0]
+        assert lo[0] <= m_point <= hi[0]
+
+
+def test_heldout_scores_average_random_heads_and_are_reproducible() -> None:
+    """The held-out score is a mean over several heads of the pilot (its first eighth and random eighths),
+    the same on every call: two forecasts of one pilot agree exactly."""
+    rng = np.random.default_rng(13)
+    pilot = _pilot(rng.beta(0.3, 3.0, 120), 64, seed=13)
+    a = forecast(pilot, [6400], n_boot=10)
+    b = forecast(pilot, [6400], n_boot=10)
+    assert {m.name: m.heldout for m in a.models.values()} == {m.name: m.heldout for m in b.models.values()}
+    from monkeys.forecast import select
+
+    single = dict(a.models)
+    select.heldout_scores(pilot, single, tuple(single), repeats=1)
+    assert any(single[name].heldout != b.models[name].heldout for name in single if b.models[name].heldout)

@@ -12,7 +12,7 @@ import numpy as np
 from monkeys.analysis.cost import load_cost_file
 from monkeys.errors import DataError
 from monkeys.forecast.budget import Budget, budget, round_cost
-from monkeys.forecast.engine import BRACKET, COMBINED, Forecast, Pilot, forecast
+from monkeys.forecast.engine import BRACKET, COMBINED, PRIMARY, Forecast, Pilot, forecast
 from monkeys.report.data import RunData, load_run
 
 WIDE = 0.3  # an interval wider than 30 points is flagged as barely constrained by the pilot
@@ -79,8 +79,8 @@ def document(plan: Plan) -> dict[str, Any]:
     """One JSON document: fractions in [0, 1]; null where a number cannot be given (with the reason)."""
     fc = plan.fc
     point, lo, hi = plan.coverage
-    models = [{"name": m.name, "weight": m.weight, "heldout_loglik": _num(m.heldout), "params": m.params,
-               "role": "upper bracket" if m.name == BRACKET else "forecaster", "note": m.reason}
+    models = [{"name": m.name, "weight": m.weight, "kept": m.kept, "heldout_loglik": _num(m.heldout),
+               "params": m.params, "role": "upper bracket" if m.name == BRACKET else "forecaster", "note": m.reason}
               for m in fc.models.values()]
     rows = []
     for i, k in enumerate(plan.ks):
@@ -140,12 +140,17 @@ def render(plan: Plan, console: Any) -> None:
     if fc.chosen == "observed":
         console.print(f"{fc.reason}; nothing left to forecast.")
     else:
-        used = ", ".join(f"{m.name} {m.weight:.2f}" for m in fc.plausible)
-        if fc.models.get(BRACKET) is not None and fc.models[BRACKET].weight > 0:
-            used += f", {BRACKET} {fc.models[BRACKET].weight:.2f}"
-        rejected = [m.name for m in fc.models.values() if m.weight == 0 and m.name != BRACKET]
-        console.print(f"forecast: {fc.chosen} ({used}; weights from the likelihood of the pilot's later samples"
-                      + (f"; rejected: {', '.join(rejected)}" if rejected else "") + ")")
+        kept = ", ".join(m.name for m in fc.plausible)
+        rejected = [m.name for m in fc.models.values() if not m.kept and m.name != BRACKET and m.heldout is not None]
+        primary = fc.models.get(PRIMARY)
+        if primary is not None and primary.weight == 1.0:
+            how = f"point: {PRIMARY} (the paper's law; the pilot's later samples do not reject it)"
+        else:
+            weights = [m for m in fc.models.values() if m.weight > 0]
+            how = "point: " + ", ".join(f"{m.name} {m.weight:.2f}" for m in weights) + \
+                " (weights from the likelihood of the pilot's later samples)"
+        console.print(f"forecast: {fc.chosen}; {how}; interval over: {kept}"
+                      + (f"; rejected by the later samples: {', '.join(rejected)}" if rejected else ""))
         if fc.models.get(BRACKET) is not None and fc.models[BRACKET].share is not None:
             console.print(f"upper ends allow for the {BRACKET} bracket: as many problems per decade of difficulty"
                           " below the pilot's reach as at its edge")

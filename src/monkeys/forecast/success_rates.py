@@ -195,6 +195,7 @@ def gmodel_grid() -> np.ndarray:
 def gmodel_basis(grid: np.ndarray, n: int, knots: int = 4) -> np.ndarray:
     """(J, knots - 1) natural cubic spline basis in logit p (ESL eq. 5.4-5.5), linear outside the knots."""
     u = special.logit(grid)
+    n = max(n, 2)  # a head of one sample per problem sees p only as "about 1/2": span at least that
     xi = np.linspace(special.logit(0.5 / n), special.logit(1 - 0.5 / n), knots)
     scale = (xi[-1] - xi[0]) / 2
     x = (u - xi.mean()) / scale

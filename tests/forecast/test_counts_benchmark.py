@@ -1,0 +1,50 @@
+"""`benchmarks/forecast.py --counts`: the check on published per-problem pass counts runs as a user would run
+it, on a small table written here, and a table without the needed columns is one clear error."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "forecast.py"
+
+
+def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def test_counts_mode_reports_each_published_run(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    rows: list[list[object]] = []
+    for run in ("model-a", "model-b"):
+        p = 10 ** rng.uniform(-3.5, 0, 60)
+        for i, c in enumerate(rng.binomial(2000, p)):
+            rows.append([run, f"q{i}", 2000, int(c)])
+    table = tmp_path / "counts.csv"
+    _write(table, ["run", "problem", "samples", "correct"], rows)
+    out = subprocess.run([sys.executable, str(SCRIPT), "--counts", str(table), "--pilots", "20", "--reps", "2"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.startswith("model-")]
+    assert len(lines) == 2
+    for line in lines:
+        fields = line.split()
+        assert fields[1:3] == ["20", "2000"]  # pilot n, then the run's full samples
+        truth = float(fields[3].rstrip("%"))
+        assert 0 < truth <= 100
+
+
+def test_counts_mode_names_the_missing_column(tmp_path: Path) -> None:
+    table = tmp_path / "bad.csv"
+    _write(table, ["run", "problem", "samples"], [["m", "q0", 10]])
+    out = subprocess.run([sys.executable, str(SCRIPT), "--counts", str(table)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode != 0
+    assert "bad.csv" in out.stderr and "'correct'" in out.stderr and "Num. Samples Correct" in out.stderr
