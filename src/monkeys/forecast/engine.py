@@ -190,6 +190,45 @@ def gmodel_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Gen
     return out
 
 
+def head_shares(name: str, heads: list[Pilot], grid: np.ndarray) -> list[np.ndarray | None]:
+    """Each head's fitted share at `grid` under model `name` (no bootstrap): the held-out checks fit many
+    heads of one pilot. The two likelihood models fit all heads in one batched call (a head only reweights
+    the distinct (n, c) patterns, as a bootstrap replicate does); the others one head at a time."""
+    if name not in ("zero-inflated-beta", "smooth-grid"):
+        out: list[np.ndarray | None] = []
+        for head in heads:
+            share = FORECASTERS[name](head, grid, 0, np.random.default_rng(0)).share
+            out.append(None if share is None else share[0])
+        return out
+    from monkeys.forecast import success_rates
+
+    un, uc, inv = success_rates.patterns(np.concatenate([h.n for h in heads]), np.concatenate([h.c for h in heads]))
+    counts = np.zeros((len(heads), len(un)))
+    rows = np.repeat(np.arange(len(heads)), [len(h.n) for h in heads])
+    np.add.at(counts, (rows, inv), 1.0)
+    if name == "zero-inflated-beta":
+        theta = success_rates.fit_zib(un, uc, counts)
+
+        def solve(r: int, value: float) -> np.ndarray:
+            return success_rates.solve_prob(theta[r:r + 1], np.asarray(value), grid)[0]
+    else:
+        p_grid = success_rates.gmodel_grid()
+        basis = success_rates.gmodel_basis(p_grid, int(min(h.n.min() for h in heads)))
+        theta = success_rates.fit_gmodel(success_rates.gmodel_loglik_table(un, uc, p_grid), basis, counts)
+
+        def solve(r: int, value: float) -> np.ndarray:
+            return success_rates.gmodel_solve_prob(theta[r:r + 1], basis, p_grid, value, grid)[0]
+    shares: list[np.ndarray | None] = []
+    for r, head in enumerate(heads):
+        share = np.zeros(len(grid))
+        unsolved_n = head.n[head.c == 0]
+        values, numbers = np.unique(unsolved_n, return_counts=True)
+        for value, number in zip(values, numbers, strict=True):
+            share += number * solve(r, float(value))
+        shares.append(share / max(len(unsolved_n), 1) if np.isfinite(share).all() else None)
+    return shares
+
+
 TAIL_ALPHAS = np.linspace(0.0, 2.0, 201)  # α = 0 is the flat tail (the bracket); 2 a tail thinner than any Beta's
 
 
@@ -374,7 +413,6 @@ class Forecast:
             flat = self.model_draws(BRACKET, ks, realized)
             his.append(np.quantile(flat[1:], 1 - self.alpha / 2, axis=0))
             los.append(np.full(len(ks), 1.0))
-            point = point + bracket.weight * flat[0]  # its held-out weight in the point, never in the lower end
         return point, np.min(los, axis=0), np.max(his, axis=0)
 
     def k_needed(self, target: float, model: str | None = None) -> tuple[float, float, float]:
@@ -458,10 +496,12 @@ def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, se
     primary = out.models.get(PRIMARY)
     if primary is not None and primary.kept:
         primary.weight = 1.0  # the paper's law, which the pilot's later samples cannot reject, is the point
-    else:
-        raw = {m.name: float(np.exp((m.heldout or 0.0) - best)) for m in kept}
+    else:  # the bracket bounds the interval; it is no forecast, so it has no part in the point
+        points = [m for m in kept if m.name != BRACKET]
+        lead = max(float(m.heldout or 0.0) for m in points)
+        raw = {m.name: float(np.exp((m.heldout or 0.0) - lead)) for m in points}
         total = sum(raw.values())
-        for m in kept:
+        for m in points:
             m.weight = raw[m.name] / total
     for m in usable:
         if m not in kept:

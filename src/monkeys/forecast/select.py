@@ -32,27 +32,40 @@ WIDEN_SPLITS = (0.125, 0.25, 0.5)  # checked for misses (`widening`): a shape wr
 _CLIP = 1e-4  # a model that says "certainly not" and is wrong loses log(1e-4), not infinity
 
 
-def heldout_loglik(pilot: Pilot, name: str, fraction: float) -> tuple[float, float, float, int] | None:
-    """(log-likelihood, predicted share, observed share, problems unsolved in the head) of which problems
-    unsolved in the first `fraction` of their samples the rest solved; None when the model cannot be fitted
-    on that head of the pilot."""
-    from monkeys.forecast.engine import FORECASTERS
+def heldout_logliks(views: list[Pilot], name: str, fraction: float) \
+        -> list[tuple[float, float, float, int] | None]:
+    """Per view: (log-likelihood, predicted share, observed share, problems unsolved in the head) of which
+    problems unsolved in the first `fraction` of their samples the rest solved; None when the model cannot
+    be fitted on that head."""
+    from monkeys.forecast.engine import head_shares
 
-    head = pilot.head(fraction)
-    hc = head.c
-    if not (hc > 0).any():  # nothing solved yet: no model has anything to fit
-        return None
-    unsolved = hc == 0
-    if not unsolved.any():
-        return 0.0, 0.0, 0.0, 0
-    grid = np.unique(pilot.n).astype(float)
-    fitted = FORECASTERS[name](head, grid, 0, np.random.default_rng(0))
-    if fitted.share is None:
-        return None
-    q = np.clip(fitted.share[0][np.searchsorted(grid, pilot.n[unsolved])], _CLIP, 1 - _CLIP)
-    flipped = pilot.c[unsolved] > 0
-    return float(np.sum(np.where(flipped, np.log(q), np.log1p(-q)))), float(q.mean()), float(flipped.mean()), \
-        int(unsolved.sum())
+    heads = [view.head(fraction) for view in views]
+    grid = np.unique(np.concatenate([view.n for view in views])).astype(float)
+    fit = [i for i, h in enumerate(heads) if (h.c > 0).any() and (h.c == 0).any()]  # something to fit and ask
+    shares = dict(zip(fit, head_shares(name, [heads[i] for i in fit], grid), strict=True)) if fit else {}
+    out: list[tuple[float, float, float, int] | None] = []
+    for i, (view, head) in enumerate(zip(views, heads, strict=True)):
+        if not (head.c > 0).any():  # nothing solved yet: no model has anything to fit
+            out.append(None)
+            continue
+        unsolved = head.c == 0
+        share = shares.get(i)
+        if not unsolved.any():
+            out.append((0.0, 0.0, 0.0, 0))
+            continue
+        if share is None:
+            out.append(None)
+            continue
+        q = np.clip(share[np.searchsorted(grid, view.n[unsolved])], _CLIP, 1 - _CLIP)
+        flipped = view.c[unsolved] > 0
+        out.append((float(np.sum(np.where(flipped, np.log(q), np.log1p(-q)))), float(q.mean()),
+                    float(flipped.mean()), int(unsolved.sum())))
+    return out
+
+
+def heldout_loglik(pilot: Pilot, name: str, fraction: float) -> tuple[float, float, float, int] | None:
+    """`heldout_logliks` of the pilot's own first `fraction` of samples."""
+    return heldout_logliks([pilot], name, fraction)[0]
 
 
 REPEATS = 6  # random heads per split: one head of n/8 samples is a small, noisy test; six halve its noise
@@ -75,22 +88,17 @@ def heldout_scores(pilot: Pilot, models: dict[str, ModelForecast], names: tuple[
         model = models[name]
         if model.share is None:
             continue
-        scores: list[float] = []
         per_split: dict[float, list[tuple[float, float, int]]] = {}
-        for i, view in enumerate(views):
-            total = 0.0
-            for fraction in WIDEN_SPLITS if i == 0 else SPLITS:  # the shorter splits only widen: one head each
-                got = heldout_loglik(view, name, fraction)
-                if got is None:
-                    if fraction in SPLITS:
-                        total = float("nan")
-                    continue
-                if fraction in SPLITS:
-                    total += got[0]
-                per_split.setdefault(fraction, []).append(got[1:])
-            scores.append(total)
+        scores = np.zeros(len(views))
+        for fraction in WIDEN_SPLITS:
+            got = heldout_logliks(views if fraction in SPLITS else views[:1], name, fraction)  # shorter splits
+            # only widen: one head each
+            if fraction in SPLITS:
+                scores += np.array([np.nan if g is None else g[0] for g in got])
+            per_split[fraction] = [g[1:] for g in got if g is not None]
         model.misses = [(fraction, float(np.mean([x[0] for x in got])), float(np.mean([x[1] for x in got])),
-                         int(round(np.mean([x[2] for x in got])))) for fraction, got in sorted(per_split.items())]
+                         int(round(np.mean([x[2] for x in got])))) for fraction, got in sorted(per_split.items())
+                        if got]
         model.heldout = float(np.mean(scores)) if np.isfinite(scores).all() else None
         if model.heldout is None and model.reason is None:
             model.reason = "could not be fitted on the first part of the pilot's samples to check it"
