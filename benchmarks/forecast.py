@@ -143,20 +143,19 @@ def main() -> None:
     ap.add_argument("--problems", type=int, default=130)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shapes", default=",".join(SHAPES))
-    ap.add_argument("--pilots", default=",".join(map(str, PILOTS)))
+    ap.add_argument("--pilots", default=None, help="pilot sizes n (default 50,100,200; with --counts 100)")
     ap.add_argument("--real", action="append", default=[], help="a stored run to check against (repeatable)")
     ap.add_argument("--counts", type=Path, help="published per-problem pass counts to check against")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if args.counts:
-        published(args.counts, [int(x) for x in args.pilots.split(",")] if args.pilots != ",".join(
-            map(str, PILOTS)) else [100], args.reps, args.seed)
+        published(args.counts, [int(x) for x in (args.pilots or "100").split(",")], args.reps, args.seed)
         return
     if args.real:
-        real([Path(r) for r in args.real], [int(x) for x in args.pilots.split(",")])
+        real([Path(r) for r in args.real], [int(x) for x in (args.pilots or "50,100").split(",")])
         return
     shapes = args.shapes.split(",")
-    pilots = [int(x) for x in args.pilots.split(",")]
+    pilots = [int(x) for x in (args.pilots or ",".join(map(str, PILOTS))).split(",")]
     start = time.perf_counter()
     print(f"truth: realised coverage at K = 100·n of the simulated problem set (E|err|: against its expected"
           f" coverage Σ 1-(1-p_i)^K / N); {args.problems} problems,"

@@ -131,3 +131,16 @@ def test_heldout_scores_average_random_heads_and_are_reproducible() -> None:
     single = dict(a.models)
     select.heldout_scores(pilot, single, tuple(single), repeats=1)
     assert any(single[name].heldout != b.models[name].heldout for name in single if b.models[name].heldout)
+
+
+def test_a_pilot_curve_that_flattens_faster_than_the_law_does_not_take_its_point() -> None:
+    """40% never-solvable problems under a heavy Beta tail: through 100 samples the curve still rises, so the
+    later samples keep the paper's law, but in the law's own coordinates the curve bends (flattens) more than
+    the bootstrap allows; the law stays in the interval and leaves the point to the others."""
+    rng = np.random.default_rng(14)
+    p = np.where(rng.random(400) < 0.4, 0.0, rng.beta(0.3, 3.0, 400))
+    fc = forecast(_pilot(p, 100, seed=14), [10_000], n_boot=100)
+    full = fc.models["power-law-full"]
+    assert full.params["bend_z"] > 1.64
+    assert full.weight == 0.0
+    assert fc.chosen is not None and sum(m.weight for m in fc.models.values()) > 0.99

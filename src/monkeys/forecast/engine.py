@@ -45,6 +45,7 @@ from monkeys.forecast import powerlaw
 
 MODELS = ("power-law-full", "power-law", "zero-inflated-beta", "smooth-grid", "power-tail", "flat-tail")
 PRIMARY = "power-law-full"  # the paper's law: the point forecast whenever the pilot cannot reject it
+BEND_Z = 1.64  # ... nor its own curve: flattening faster than the law at one-sided 5% (`powerlaw.bend`)
 BRACKET = "flat-tail"  # not a forecast but the upper end of every interval (see `flat_share`)
 COMBINED = "combined"
 MIN_SAMPLES = 8  # per problem: fewer leave no later samples to choose models on
@@ -138,6 +139,8 @@ def power_law_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.
     share[~np.isfinite(share).all(axis=1)] = np.nan
     out.share = _fill(share)
     out.params = {"a": float(params[0, 0]), "b": float(params[0, 1])}
+    if lowest == 0.0:  # the whole curve: does it stay straight in the law's coordinates?
+        out.params["bend"], out.params["bend_z"] = powerlaw.bend(ks, curves)
     return out
 
 
@@ -494,10 +497,13 @@ def forecast(pilot: Pilot, ks: list[int] | None = None, *, n_boot: int = 200, se
     for m in kept:
         m.kept = True
     primary = out.models.get(PRIMARY)
-    if primary is not None and primary.kept:
+    straight = primary is not None and not primary.params.get("bend_z", 0.0) > BEND_Z  # NaN: no evidence
+    if primary is not None and primary.kept and straight:
         primary.weight = 1.0  # the paper's law, which the pilot's later samples cannot reject, is the point
-    else:  # the bracket bounds the interval; it is no forecast, so it has no part in the point
-        points = [m for m in kept if m.name != BRACKET]
+    else:  # the bracket bounds the interval; it is no forecast, so it has no part in the point; nor has the
+        # paper's law where its own pilot curve bends away from it (it stays in the interval)
+        points = [m for m in kept if m.name != BRACKET and m is not primary] or \
+            [m for m in kept if m.name != BRACKET]
         lead = max(float(m.heldout or 0.0) for m in points)
         raw = {m.name: float(np.exp((m.heldout or 0.0) - lead)) for m in points}
         total = sum(raw.values())

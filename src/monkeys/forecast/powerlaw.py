@@ -35,3 +35,20 @@ def predict(params: np.ndarray, k: np.ndarray) -> np.ndarray:
     k = np.asarray(k, dtype=float)[None, :]
     with np.errstate(all="ignore"):
         return np.exp(params[:, :1] * k ** params[:, 1:2])
+
+
+def bend(ks: np.ndarray, curves: np.ndarray) -> tuple[float, float]:
+    """(curvature, z) of the first curve in the law's straight-line coordinates, log(-log coverage) against
+    log k: the quadratic coefficient of a least-squares parabola, and that over its spread across the other
+    rows (bootstrap curves). A curve that flattens faster than the law (z well above 0: a run running out of
+    solvable problems) is one the law over-forecasts; NaN where fewer than 4 ks lie strictly inside (0, 1)."""
+    x = np.log(np.asarray(ks, dtype=float))
+    quad = np.full(len(curves), np.nan)
+    with np.errstate(all="ignore"):
+        for i, row in enumerate(np.atleast_2d(curves)):
+            ok = np.isfinite(row) & (row > 0) & (row < 1)
+            if ok.sum() >= 4:
+                quad[i] = np.polyfit(x[ok], np.log(-np.log(row[ok])), 2)[0]
+        spread = np.nanstd(quad[1:]) if np.isfinite(quad[1:]).sum() >= 10 else np.nan
+    z = quad[0] / spread if np.isfinite(quad[0]) and np.isfinite(spread) and spread > 0 else float("nan")
+    return float(quad[0]), float(z)
