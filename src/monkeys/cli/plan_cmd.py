@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
             plot_plan(result.fc, plot, result.ks, target, f"{run_dir.name}: coverage forecast from the pilot")
         if fmt is PlanFormat.json:
-            print(json.dumps(document(result), indent=2))
+            print(json.dumps(document(result), indent=2, allow_nan=False))
         else:
             render(result, Console())
             if plot is not None:

@@ -22,8 +22,10 @@ Intervals come from a bootstrap over problems (refits on resampled problems), pl
 which unsolved problems happen to be solved. The models are scored on the pilot's own later samples
 (`select`: fitted on a random eighth of each problem's samples, six times over, and scored on which
 then-unsolved problems the rest solved); those the later samples reject are dropped. The point forecast
-is the paper's law (`power-law-full`) whenever the later samples cannot reject it, else the others
-weighted by their held-out likelihood. Why the paper's law first: the pilot often cannot tell it from a
+is the paper's law (`power-law-full`) whenever the later samples cannot reject it and the pilot's own
+curve does not bend away from it (`powerlaw.bend`: flattening faster than the law, as a run running out of
+solvable problems does), else the other kept models weighted by their held-out likelihood. Why the
+paper's law first: the pilot often cannot tell it from a
 model with a share of never-solvable problems (on the simulated "zeros+tail" shape it passes the 8× check
 and still misses at 100×), so some prior must break the tie, and on the published runs we could check
 (Pythia 70M-12B on MATH, 10,000 samples; `benchmarks/forecast.py --counts`) the paper's law is the one

@@ -80,7 +80,8 @@ def document(plan: Plan) -> dict[str, Any]:
     fc = plan.fc
     point, lo, hi = plan.coverage
     models = [{"name": m.name, "weight": m.weight, "kept": m.kept, "heldout_loglik": _num(m.heldout),
-               "params": m.params, "role": "upper bracket" if m.name == BRACKET else "forecaster", "note": m.reason}
+               "params": {key: _num(value) for key, value in m.params.items()},
+               "role": "upper bracket" if m.name == BRACKET else "forecaster", "note": m.reason}
               for m in fc.models.values()]
     rows = []
     for i, k in enumerate(plan.ks):
