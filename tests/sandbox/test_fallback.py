@@ -253,3 +253,20 @@ def test_get_sandbox_never_returns_an_uncontained_pool(monkeypatch: pytest.Monke
         assert isinstance(chosen, SubprocessSandbox)
         assert "cannot contain here: no uid drop" in chosen.protections()["backend"]
     assert Uncontained.closed
+
+
+def test_the_os_layer_alone_refuses_namespaces_ptrace_and_sockets(sandbox: SubprocessSandbox) -> None:
+    """Behind the harness's audit hook (off here: `guard=False`, so ctypes loads), the containment itself
+    must refuse what the fork-server's seccomp list refuses: a new user namespace (where the program would
+    hold every capability) or any other namespace, ptrace, sockets. Found open in the fallback, as root and
+    as nobody, while the pool refused it."""
+    program = (
+        "import ctypes, os, socket\nlibc = ctypes.CDLL(None, use_errno=True)\nopen_ = []\n"
+        "for name, flag in (('user', 0x10000000), ('mount', 0x20000), ('net', 0x40000000), ('pid', 0x20000000)):\n"
+        "    if libc.unshare(flag) == 0: open_.append(name)\n"
+        "if libc.ptrace(16, os.getppid() or 1, 0, 0) == 0: open_.append('ptrace')\n"
+        "try:\n    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); open_.append('socket')\nexcept OSError: pass\n"
+        "print('open:', ','.join(open_) or 'none')\n")
+    result = sandbox.run(program, guard=False)
+    assert result.stdout == b"open: none\n", (result.stdout, result.stderr[-2000:])
+    assert sandbox.protections()["seccomp"].startswith("active")

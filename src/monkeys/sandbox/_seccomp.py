@@ -63,6 +63,12 @@ def _program() -> list[bytes]:
     return prog
 
 
+def program() -> bytes:
+    """The filter's BPF instructions, for a confining process that builds its own `sock_fprog` (the
+    fallback sandbox's launcher)."""
+    return b"".join(_program())
+
+
 def available() -> str:
     """"active" when a filter can be installed here, else "unavailable: why"."""
     if platform.machine() != "x86_64":
@@ -80,7 +86,7 @@ class Filter:
     """The compiled filter, built once per worker; `install` is then a single prctl in each child."""
 
     def __init__(self) -> None:
-        code = b"".join(_program())
+        code = program()
         self._buf = ctypes.create_string_buffer(code, len(code))
         fprog = struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(self._buf))
         self._fprog = ctypes.create_string_buffer(fprog, len(fprog))

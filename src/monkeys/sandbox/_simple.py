@@ -11,7 +11,8 @@ once, at construction, best first, and each candidate is tried with a real progr
   a private `/proc`; a private tmpfs over `/tmp` and `/dev/shm`; the program runs as a uid no account
   uses (one per execution, from a range apart from the pool's).
 - `unshare-userns` (no root, user namespaces allowed): the same namespaces under a new user namespace;
-  the program keeps no capability.
+  the program keeps no capability and cannot make a nested user namespace (the namespace's
+  `user.max_user_namespaces` is set to 0 before it starts: in one of its own it would hold every capability).
 
 Otherwise the constructor raises `SandboxError` with one line saying what is missing. In every mode a
 small init (the "launcher", below) runs as pid 1 of the new pid namespace, forks the
@@ -39,7 +40,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monkeys.errors import SandboxError
-from monkeys.sandbox import _harness
+from monkeys.sandbox import _harness, _seccomp
 from monkeys.sandbox._types import ExecResult, Limits
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3") or "python3"
@@ -50,6 +51,7 @@ UID_BASE = 8_000_000
 _CHUNK = 1 << 16
 _MAX_REPORT = 1 << 16
 _HARNESS = (Path(__file__).with_name("_harness.py")).read_text(encoding="utf-8")
+_SECCOMP = _seccomp.program().hex() if _seccomp.available() == "active" else ""
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 # The launcher: runs under the system Python inside the namespaces (stdlib only). argv[1] is a JSON
@@ -69,6 +71,12 @@ def check(ok, what):
 for fd in (status, job_fd, report_fd):
     os.set_inheritable(fd, False)
 check(libc.prctl(4, 0, 0, 0, 0) == 0, "PR_SET_DUMPABLE")
+if C["mode"] == "unshare-userns":  # no nested user namespace, where the program would hold every capability
+    try:  # a limit of this namespace and all below it; the program, without CAP_SYS_RESOURCE, cannot raise it
+        limit = os.open("/proc/sys/user/max_user_namespaces", os.O_WRONLY)
+        os.write(limit, b"0"); os.close(limit)
+    except OSError as exc:
+        report("error max_user_namespaces: %s" % exc.strerror)
 if C["mode"] in ("unshare-root", "unshare-userns"):
     here, work = os.open(".", os.O_PATH), os.getcwd()
     for target in ("/tmp", "/dev/shm"):  # private, small, gone with the mount namespace
@@ -136,6 +144,11 @@ if pid == 0:
                 os.close(fd)
             check(libc.syscall(446, rs, 0) == 0, "landlock_restrict_self")
             os.close(rs)
+        if C["seccomp"]:  # the pool's deny list (`_seccomp`): no namespaces, mounts, ptrace, sockets, ...
+            code = bytes.fromhex(C["seccomp"])
+            bpf = ctypes.create_string_buffer(code, len(code))
+            fprog = ctypes.create_string_buffer(struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(bpf)), 16)
+            check(libc.prctl(22, 2, fprog, 0, 0) == 0, "seccomp")
         os.environ.clear()
     except BaseException as exc:  # confinement failed: say so on the status pipe, never run the program
         report("error confinement failed: %r" % (exc,))
@@ -287,7 +300,7 @@ class SubprocessSandbox:
                    ("RLIMIT_NOFILE", [limits.max_open_files] * 2), ("RLIMIT_CORE", [0, 0]),
                    ("RLIMIT_NPROC", [limits.max_processes] * 2)]
         config = {"mode": self.backend, "uid": uid, "python": PYTHON, "rlimits": rlimits,
-                  "landlock": self.landlock, "tmp_mb": max(limits.max_file_mb, 16)}
+                  "landlock": self.landlock, "tmp_mb": max(limits.max_file_mb, 16), "seccomp": _SECCOMP}
         launcher = [PYTHON, "-I", "-S", "-c", LAUNCHER, json.dumps(config), *map(str, fds)]
         if self.backend == "unshare-root":
             return [str(self.unshare), "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--mount",
@@ -465,7 +478,7 @@ class SubprocessSandbox:
             "filesystem_view": "active: read-only system directories only (bwrap)" if bwrap else
                                "unavailable: host filesystem visible (Landlock restricts it where active)",
             "landlock": landlock,
-            "seccomp": "unavailable: not applied by the fallback sandbox",
+            "seccomp": "active: the fork-server's deny list" if _SECCOMP else f"{_seccomp.available()}",
             "cgroup": "unavailable: the fallback sandbox uses rlimits only",
             "rlimits": "active", "session": "active", "empty_env": "active", "private_dir": "active",
             "output_cap": "active: enforced while reading",
