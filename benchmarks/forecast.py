@@ -38,6 +38,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -241,6 +242,11 @@ _ALIASES = {"run": ("run", "Model", "Benchmark"), "problem": ("problem", "proble
             "correct": ("correct", "Num. Samples Correct")}
 
 
+def _fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def read_counts(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """run -> (samples, correct) per problem, from a per-problem pass-count table (see the module docstring)."""
     import pyarrow as pa
@@ -249,18 +255,21 @@ def read_counts(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     import pyarrow.parquet
 
     suffix = "".join(path.suffixes[-2:]).lower()
-    if suffix.endswith(".parquet"):
-        table = pa.parquet.read_table(path)
-    elif ".jsonl" in suffix or ".json" in suffix:
-        table = pa.json.read_json(path)
-    else:
-        table = pa.csv.read_csv(path)
+    try:
+        if suffix.endswith(".parquet"):
+            table = pa.parquet.read_table(path)
+        elif ".jsonl" in suffix or ".json" in suffix:
+            table = pa.json.read_json(path)
+        else:
+            table = pa.csv.read_csv(path)
+    except (OSError, pa.ArrowException) as exc:
+        _fail(f"{path}: cannot be read as a table: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     names = set(table.column_names)
     cols: dict[str, list[str]] = {}
     for field, options in _ALIASES.items():
         cols[field] = [c for c in options if c in names]
         if not cols[field]:
-            raise SystemExit(f"error: {path}: no column for {field!r} (expected one of {', '.join(options)})")
+            _fail(f"{path}: no column for {field!r} (expected one of {', '.join(options)})")
     if "run" in names:  # our own column names the run by itself; the published tables by model and benchmark
         cols["run"] = ["run"]
     rows = table.select(sorted({c for v in cols.values() for c in v})).to_pylist()
@@ -270,9 +279,9 @@ def read_counts(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         try:
             total, correct = int(row[cols["samples"][0]]), int(row[cols["correct"][0]])
         except (TypeError, ValueError):
-            raise SystemExit(f"error: {path}: row {i + 1}: samples and correct must be whole numbers") from None
+            _fail(f"{path}: row {i + 1}: samples and correct must be whole numbers")
         if not 0 <= correct <= total:
-            raise SystemExit(f"error: {path}: row {i + 1}: correct {correct} is not within 0..samples {total}")
+            _fail(f"{path}: row {i + 1}: correct {correct} is not within 0..samples {total}")
         runs.setdefault(run, {})[str(row[cols["problem"][0]])] = (total, correct)
     return {run: (np.array([t for t, _ in v.values()]), np.array([c for _, c in v.values()]))
             for run, v in sorted(runs.items())}

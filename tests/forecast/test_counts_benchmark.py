@@ -41,10 +41,22 @@ def test_counts_mode_reports_each_published_run(tmp_path: Path) -> None:
         assert 0 < truth <= 100
 
 
+def test_counts_mode_names_a_bad_row_and_an_unreadable_file(tmp_path: Path) -> None:
+    table = tmp_path / "rows.csv"
+    _write(table, ["run", "problem", "samples", "correct"], [["m", "q0", 10, 3], ["m", "q1", 10, 12]])
+    out = subprocess.run([sys.executable, str(SCRIPT), "--counts", str(table)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and "rows.csv: row 2: correct 12 is not within 0..samples 10" in out.stderr
+    missing = subprocess.run([sys.executable, str(SCRIPT), "--counts", str(tmp_path / "absent.parquet")],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "absent.parquet" in missing.stderr
+
+
 def test_counts_mode_names_the_missing_column(tmp_path: Path) -> None:
     table = tmp_path / "bad.csv"
     _write(table, ["run", "problem", "samples"], [["m", "q0", 10]])
     out = subprocess.run([sys.executable, str(SCRIPT), "--counts", str(table)], capture_output=True, text=True,
                          timeout=120)
-    assert out.returncode != 0
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: ") and len(out.stderr.strip().splitlines()) == 1
     assert "bad.csv" in out.stderr and "'correct'" in out.stderr and "Num. Samples Correct" in out.stderr

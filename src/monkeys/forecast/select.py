@@ -63,11 +63,6 @@ def heldout_logliks(views: list[Pilot], name: str, fraction: float) \
     return out
 
 
-def heldout_loglik(pilot: Pilot, name: str, fraction: float) -> tuple[float, float, float, int] | None:
-    """`heldout_logliks` of the pilot's own first `fraction` of samples."""
-    return heldout_logliks([pilot], name, fraction)[0]
-
-
 REPEATS = 6  # random heads per split: one head of n/8 samples is a small, noisy test; six halve its noise
 
 
