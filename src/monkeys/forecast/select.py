@@ -8,7 +8,7 @@ score is the mean over `REPEATS` heads: the pilot's own first eighth and random 
 samples (exchangeable: any n/8 of them is a fair head); on published runs this steadied which models the
 pilot keeps. A 2× or 4× split mostly checks how well a model fits the pilot's edge, not how it
 extrapolates. Models more than `engine.PLAUSIBLE` below the best are rejected; among the rest, the point
-is the paper's law when it is kept, else a weighting by exp(score) (see `engine`).
+is the paper's law when it is kept and its pilot curve straight, else a weighting by exp(score) (see `engine`).
 
 The same 8× split and a 4× and a 2× one widen each model's interval (`widening`): where a model's forecast
 of the later samples missed by more than their binomial noise, its interval at k is stretched in that
