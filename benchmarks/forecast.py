@@ -147,10 +147,11 @@ def main() -> None:
     ap.add_argument("--pilots", default=None, help="pilot sizes n (default 50,100,200; with --counts 100)")
     ap.add_argument("--real", action="append", default=[], help="a stored run to check against (repeatable)")
     ap.add_argument("--counts", type=Path, help="published per-problem pass counts to check against")
+    ap.add_argument("--at", type=int, help="with --counts: the K to forecast (default: each run's fewest samples)")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if args.counts:
-        published(args.counts, [int(x) for x in (args.pilots or "100").split(",")], args.reps, args.seed)
+        published(args.counts, [int(x) for x in (args.pilots or "100").split(",")], args.reps, args.seed, args.at)
         return
     if args.real:
         real([Path(r) for r in args.real], [int(x) for x in (args.pilots or "50,100").split(",")])
@@ -287,26 +288,31 @@ def read_counts(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             for run, v in sorted(runs.items())}
 
 
-def published(path: Path, pilots: list[int], reps: int, seed: int) -> None:
-    """Forecast each published run's coverage at its full samples from random pilots of n samples each."""
+def published(path: Path, pilots: list[int], reps: int, seed: int, at: int | None = None) -> None:
+    """Forecast each published run's coverage at K (`at`, else the fewest samples any of its problems has)
+    from random pilots of n samples each. The truth is realised per pilot: the pilot is a random n of each
+    problem's samples and the next K - n are a random draw from the rest (hypergeometric both), so problems
+    with more samples than K count as a run of K would have shown them."""
     runs = read_counts(path)
-    print(f"truth: each run's own coverage at its full samples per problem; {reps} random pilots per run and n")
+    print(f"truth: each run's coverage at K, realised from its own samples; {reps} random pilots per run and n")
     header = (f"{'run':<26} {'n':>4} {'K':>6} {'truth':>6} {'pilot':>6} {'median':>7} {'med|err|':>8} {'max|err|':>8}"
               f" {'in 95%':>7} {'width':>6} {'cannot':>6}")
     print(header)
     print("-" * len(header))
     start = time.perf_counter()
     for run, (total, correct) in runs.items():
-        k = int(total.min())
-        truth = float(np.mean(correct > 0))
+        k = int(total.min()) if at is None else at
         for n in pilots:
-            if n >= k:
-                print(f"{run[:26]:<26} {n:>4} {k:>6}  (the run has only {k} samples per problem)")
+            if n >= k or k > total.min():
+                print(f"{run[:26]:<26} {n:>4} {k:>6}  (the run has {int(total.min())} samples per problem or fewer)")
                 continue
             rng = np.random.default_rng([seed, n])
-            errs, inside, widths, pilot_cov, refused = [], [], [], [], 0
+            errs, inside, widths, pilot_cov, truths, refused = [], [], [], [], [], 0
             for _ in range(reps):
                 c = rng.hypergeometric(correct, total - correct, n)
+                rest = rng.hypergeometric(correct - c, total - n - (correct - c), k - n)
+                truth = float(np.mean(c + rest > 0))
+                truths.append(truth)
                 fc = forecast(Pilot.from_counts(np.full(len(c), n), c, rng), [k], seed=int(rng.integers(1 << 31)))
                 pilot_cov.append(float(np.mean(c > 0)))
                 if fc.chosen is None:
@@ -316,6 +322,7 @@ def published(path: Path, pilots: list[int], reps: int, seed: int) -> None:
                 errs.append(point[0] - truth)
                 inside.append(lo[0] - 1e-9 <= truth <= hi[0] + 1e-9)
                 widths.append(hi[0] - lo[0])
+            truth = float(np.mean(truths))
             if not errs:
                 print(f"{run[:26]:<26} {n:>4} {k:>6} {100 * truth:>5.1f}% {100 * np.mean(pilot_cov):>5.1f}%"
                       f" {'–':>7} {'–':>8} {'–':>8} {'–':>7} {'–':>6} {refused:>6}")

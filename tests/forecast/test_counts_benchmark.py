@@ -41,6 +41,23 @@ def test_counts_mode_reports_each_published_run(tmp_path: Path) -> None:
         assert 0 < truth <= 100
 
 
+def test_counts_mode_forecasts_at_a_chosen_k_when_problems_have_more_samples(tmp_path: Path) -> None:
+    """Problems with 2,000 and 4,000 samples: at --at 2000 every problem is cut to what a run of 2,000 would
+    have shown; a K beyond the fewest samples is declined in words."""
+    rng = np.random.default_rng(1)
+    p = 10 ** rng.uniform(-3.5, 0, 60)
+    totals = np.where(np.arange(60) % 2 == 0, 2000, 4000)
+    correct = rng.binomial(totals, p)
+    rows = [["m", f"q{i}", int(t), int(c)] for i, (t, c) in enumerate(zip(totals, correct, strict=True))]
+    table = tmp_path / "mixed.csv"
+    _write(table, ["run", "problem", "samples", "correct"], rows)
+    for at, expect in ((2000, "m                            20   2000"), (3000, "samples per problem or fewer")):
+        out = subprocess.run([sys.executable, str(SCRIPT), "--counts", str(table), "--pilots", "20", "--reps", "2",
+                              "--at", str(at)], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert expect in out.stdout, out.stdout
+
+
 def test_counts_mode_names_a_bad_row_and_an_unreadable_file(tmp_path: Path) -> None:
     table = tmp_path / "rows.csv"
     _write(table, ["run", "problem", "samples", "correct"], [["m", "q0", 10, 3], ["m", "q1", 10, 12]])
