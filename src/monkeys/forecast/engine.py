@@ -38,6 +38,8 @@ apart, the interval says so by its width. A pilot that leaves most problems unso
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -157,14 +159,8 @@ def zib_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Genera
     counts = _boot_counts(inv, len(un), n_boot, rng)
     full = fit(un, uc, counts[:1])
     theta = np.vstack([full, fit(un, uc, counts[1:], start=full[0])]) if n_boot else full
-    unsolved_n = n[c == 0]
-    share = np.zeros((len(theta), len(grid)))
-    if len(unsolved_n):
-        values, counts_n = np.unique(unsolved_n, return_counts=True)
-        for value, count in zip(values, counts_n, strict=True):
-            share += count * solve(theta, np.asarray(float(value)), grid)
-        share /= len(unsolved_n)
-    out.share = share
+    out.share = _over_unsolved(n[c == 0], lambda value: solve(theta, np.asarray(value), grid),
+                               (len(theta), len(grid)))
     zib = success_rates.ZIBeta.from_theta(full[0])
     out.params = {"pi0": zib.pi0, "a": zib.a, "b": zib.b}
     return out
@@ -183,14 +179,8 @@ def gmodel_share(pilot: Pilot, grid: np.ndarray, n_boot: int, rng: np.random.Gen
     table = success_rates.gmodel_loglik_table(un, uc, p_grid)
     full = success_rates.fit_gmodel(table, basis, counts[:1])
     theta = np.vstack([full, success_rates.fit_gmodel(table, basis, counts[1:], start=full[0])]) if n_boot else full
-    unsolved_n = n[c == 0]
-    share = np.zeros((len(theta), len(grid)))
-    if len(unsolved_n):
-        values, counts_n = np.unique(unsolved_n, return_counts=True)
-        for value, count in zip(values, counts_n, strict=True):
-            share += count * success_rates.gmodel_solve_prob(theta, basis, p_grid, float(value), grid)
-        share /= len(unsolved_n)
-    out.share = share
+    out.share = _over_unsolved(n[c == 0], lambda value: success_rates.gmodel_solve_prob(
+        theta, basis, p_grid, value, grid), (len(theta), len(grid)))
     out.params = {"pi0": float(1 / (1 + np.exp(-full[0, 0])))}
     return out
 
@@ -223,15 +213,19 @@ def head_shares(name: str, heads: list[Pilot], grid: np.ndarray) -> list[np.ndar
 
         def solve(r: int, value: float) -> np.ndarray:
             return success_rates.gmodel_solve_prob(theta[r:r + 1], basis, p_grid, value, grid)[0]
-    shares: list[np.ndarray | None] = []
-    for r, head in enumerate(heads):
-        share = np.zeros(len(grid))
-        unsolved_n = head.n[head.c == 0]
-        values, numbers = np.unique(unsolved_n, return_counts=True)
-        for value, number in zip(values, numbers, strict=True):
-            share += number * solve(r, float(value))
-        shares.append(share / max(len(unsolved_n), 1) if np.isfinite(share).all() else None)
-    return shares
+    shares = [_over_unsolved(head.n[head.c == 0], functools.partial(solve, r), (len(grid),))
+              for r, head in enumerate(heads)]
+    return [share if np.isfinite(share).all() else None for share in shares]
+
+
+def _over_unsolved(unsolved_n: np.ndarray, solve: Callable[[float], np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """The mean over the unsolved problems of each one's P(solved by k) (`solve` of its own n), one call per
+    distinct n; zeros where nothing is unsolved."""
+    share = np.zeros(shape)
+    values, numbers = np.unique(unsolved_n, return_counts=True)
+    for value, number in zip(values, numbers, strict=True):
+        share += number * solve(float(value))
+    return share / max(len(unsolved_n), 1)
 
 
 TAIL_ALPHAS = np.linspace(0.0, 2.0, 201)  # α = 0 is the flat tail (the bracket); 2 a tail thinner than any Beta's
