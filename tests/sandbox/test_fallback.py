@@ -192,12 +192,16 @@ def test_nothing_outside_its_directory(sandbox: SubprocessSandbox, tmp_path: Pat
             "import os\n"
             f"for path in ({str(shared / 'marker')!r}, '/tmp/{name}', '/dev/shm/{name}'):\n"
             "    try: open(path, 'w').write('x')\n    except OSError: pass\n"
-            "open('mine.txt', 'w').write('own directory is writable')\nprint(open('mine.txt').read())\n")
+            "open('mine.txt', 'w').write('own directory is writable')\nprint(open('mine.txt').read())\n"
+            "print(os.path.basename(os.getcwd()))\n")
         result = sandbox.run(program)
-        assert result.stdout == b"own directory is writable\n"
+        written, own = result.stdout.decode().splitlines()
+        assert written == "own directory is writable"
         assert list(shared.iterdir()) == []
         assert not Path(f"/tmp/{name}").exists() and not Path(f"/dev/shm/{name}").exists()
-        assert _tmp_entries() <= before  # the execution's directory is gone, nothing else appeared
+        # the execution's directory is gone (other test workers' sandboxes may come and go in /tmp meanwhile)
+        assert own not in _tmp_entries() and not (Path(tempfile.gettempdir()) / own).exists()
+        assert not [e for e in _tmp_entries() - before if e.startswith("monkeys-escape")]
         assert _sandbox_uid_pids() == []
     finally:
         shutil.rmtree(shared, ignore_errors=True)

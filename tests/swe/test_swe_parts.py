@@ -132,6 +132,26 @@ def test_command_sandbox_contains(tmp_path: Path) -> None:
     assert slow.timed_out and slow.exit_code is None
 
 
+def test_command_sandbox_refuses_new_namespaces_but_keeps_what_tests_use(tmp_path: Path) -> None:
+    """A repository's code runs here: it must not make a user namespace (where it would hold every
+    capability) or any other, nor mount; a test runner's own needs (signal handlers, a socket object,
+    subprocesses) still work. Found open before: ctypes' unshare(CLONE_NEWUSER) succeeded."""
+    work = tmp_path / "work"
+    work.mkdir()
+    script = (
+        "import ctypes, signal, socket, subprocess, sys\nlibc = ctypes.CDLL(None, use_errno=True)\nopen_ = []\n"
+        "for name, flag in (('user', 0x10000000), ('mount', 0x20000), ('net', 0x40000000), ('pid', 0x20000000)):\n"
+        "    if libc.unshare(flag) == 0: open_.append(name)\n"
+        "if libc.mount(b'none', b'/tmp', b'tmpfs', 0, None) == 0: open_.append('mount')\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: None)\nsocket.socket(socket.AF_UNIX).close()\n"
+        "child = subprocess.run([sys.executable, '-c', 'print(7)'], capture_output=True, text=True)\n"
+        "print('open:', ','.join(open_) or 'none', 'child:', child.stdout.strip())\n")
+    result = run_command([sys.executable, "-c", script], cwd=work, writable=[work], readable=[sys.prefix,
+                         sys.base_prefix], limits=CommandLimits(timeout_s=60))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.decode().split() == ["open:", "none", "child:", "7"]
+
+
 def test_doctor_reports_swe_tests() -> None:
     from monkeys.swe.checks import swe_tests_checks
 

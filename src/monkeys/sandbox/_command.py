@@ -13,6 +13,8 @@ a command instead of the harness:
   empty tmpfs into which only the paths the command needs are bound back, so the rest stays hidden;
 - Landlock (where the kernel has it): the system directories and `readable` read-only, `writable`,
   `/tmp` and `/dev/shm` read-write, nothing else; TCP refused, signals and abstract sockets scoped;
+- no new namespaces or mounts (a seccomp filter where the kernel has it; without root also
+  `user.max_user_namespaces` = 0 in its user namespace);
 - rlimits (address space, CPU, processes, file size, no core), no_new_privs, its own session, an empty
   environment plus `env`; the wall-clock limit kills the whole pid namespace, and output is capped.
 
@@ -36,7 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monkeys.errors import SandboxError
+from monkeys.sandbox import _seccomp
 from monkeys.sandbox._simple import PYTHON, _uid_in_use
+
+_SECCOMP = _seccomp.namespaces_program().hex() if _seccomp.available() == "active" else ""
 
 # Command uids: a block of 64 per owning process, apart from the pool's and the fallback's ranges.
 UID_BASE = 16_000_000
@@ -56,6 +61,12 @@ def check(ok, what):
         report("error %s: %s" % (what, os.strerror(ctypes.get_errno())))
 os.set_inheritable(status, False)
 check(libc.prctl(4, 0, 0, 0, 0) == 0, "PR_SET_DUMPABLE")
+if C["uid"] is None:  # our own user namespace: none nested in it, where the command would hold every capability
+    try:
+        limit = os.open("/proc/sys/user/max_user_namespaces", os.O_WRONLY)
+        os.write(limit, b"0"); os.close(limit)
+    except OSError as exc:
+        report("error max_user_namespaces: %s" % exc.strerror)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC = 1, 2, 4, 4096, 0x4000
 keep = {}
 for path in C["bind_back"]:  # opened before anything is covered
@@ -120,6 +131,11 @@ if pid == 0:
                 libc.prctl(24, cap, 0, 0, 0)
             hdr = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)
             check(libc.capset(hdr, ctypes.create_string_buffer(24)) == 0, "capset")
+        if C["seccomp"]:  # no new namespaces or mounts (`_seccomp.namespaces_program`)
+            code = bytes.fromhex(C["seccomp"])
+            bpf = ctypes.create_string_buffer(code, len(code))
+            fprog = ctypes.create_string_buffer(struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(bpf)), 16)
+            check(libc.prctl(22, 2, fprog, 0, 0) == 0, "seccomp")
     except BaseException as exc:
         report("error confinement failed: %r" % (exc,))
     os.close(status)
@@ -243,7 +259,7 @@ def run_command(argv: Sequence[str], *, cwd: str | os.PathLike[str], writable: S
               "covers": covers, "bind_back": bind_back, "tmp_mb": limits.tmp_mb, "rlimits": rlimits,
               "landlock": _landlock_abi(), "read_only": [*SYSTEM_DIRS, "/proc", "/dev/urandom", "/dev/random",
                                                           "/dev/zero", *ro],
-              "read_write": [*rw, "/tmp", "/dev/shm"]}
+              "read_write": [*rw, "/tmp", "/dev/shm"], "seccomp": _SECCOMP}
     unshare = str(shutil.which("unshare"))
     ns = ["--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--mount", "--mount-proc",
           "--propagation", "private"]

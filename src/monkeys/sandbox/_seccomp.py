@@ -45,22 +45,34 @@ def _ins(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def _program() -> list[bytes]:
-    deny = _ins(_RET_K, 0, 0, _ERRNO_EPERM)
-    prog = [_ins(_LD_W_ABS, 0, 0, 4), _ins(_JEQ_K, 1, 0, _AUDIT_ARCH_X86_64), deny,
-            _ins(_LD_W_ABS, 0, 0, 0), _ins(_JGE_K, 0, 1, 0x40000000), deny]  # x32 ABI: deny all
-    for nr in sorted(_DENY_X86_64.values()):
-        prog += [_ins(_JEQ_K, 0, 1, nr), deny]
+_NAMESPACE_CALLS = ("unshare", "setns", "mount", "umount2", "pivot_root", "fsopen", "fsmount", "open_tree",
+                    "move_mount", "mount_setattr")
+
+
+def _program(deny: dict[str, int] = _DENY_X86_64, handlers: bool = False) -> list[bytes]:
+    """The filter: `deny` gets EPERM, clone with namespace flags too, clone3 ENOSYS; with `handlers` False,
+    installing a signal handler is refused as well."""
+    deny_ret = _ins(_RET_K, 0, 0, _ERRNO_EPERM)
+    prog = [_ins(_LD_W_ABS, 0, 0, 4), _ins(_JEQ_K, 1, 0, _AUDIT_ARCH_X86_64), deny_ret,
+            _ins(_LD_W_ABS, 0, 0, 0), _ins(_JGE_K, 0, 1, 0x40000000), deny_ret]  # x32 ABI: deny all
+    for nr in sorted(deny.values()):
+        prog += [_ins(_JEQ_K, 0, 1, nr), deny_ret]
     # clone3 hides its flags in memory: ENOSYS makes glibc fall back to clone, whose flags we can see
     prog += [_ins(_JEQ_K, 0, 1, _CLONE3), _ins(_RET_K, 0, 0, _ERRNO_ENOSYS)]
     allow = _ins(_RET_K, 0, 0, _ALLOW)
-    # rt_sigaction(sig, act, old): allowed only with act == NULL (both 32-bit halves of args[1] zero)
-    prog += [_ins(_JEQ_K, 0, 6, _RT_SIGACTION), _ins(_LD_W_ABS, 0, 0, 24), _ins(_JEQ_K, 0, 2, 0),
-             _ins(_LD_W_ABS, 0, 0, 28), _ins(_JEQ_K, 1, 0, 0), deny, allow]
+    if not handlers:  # rt_sigaction(sig, act, old): allowed only with act == NULL (both halves of args[1] zero)
+        prog += [_ins(_JEQ_K, 0, 6, _RT_SIGACTION), _ins(_LD_W_ABS, 0, 0, 24), _ins(_JEQ_K, 0, 2, 0),
+                 _ins(_LD_W_ABS, 0, 0, 28), _ins(_JEQ_K, 1, 0, 0), deny_ret, allow]
     # clone(flags, ...): no new namespaces
     prog += [_ins(_JEQ_K, 0, 3, _CLONE), _ins(_LD_W_ABS, 0, 0, 16),
-             _ins(_JSET_K, 0, 1, _CLONE_NS_FLAGS), deny, allow]
+             _ins(_JSET_K, 0, 1, _CLONE_NS_FLAGS), deny_ret, allow]
     return prog
+
+
+def namespaces_program() -> bytes:
+    """A narrower filter for whole commands (a repository's test runner, `_command`): no new namespaces or
+    mounts, nothing else taken away (tests may install signal handlers and open sockets)."""
+    return b"".join(_program({name: _DENY_X86_64[name] for name in _NAMESPACE_CALLS}, handlers=True))
 
 
 def program() -> bytes:
