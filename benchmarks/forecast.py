@@ -138,6 +138,40 @@ def _oracle(shape: str, n: int, k: int, problems: int, solved: int, rng: np.rand
     return (solved + unsolved * q) / problems, (solved + lo) / problems, (solved + hi) / problems
 
 
+TWIN_PILOT_GAP = 0.25  # expected extra problems a twin's pilot solves, over the whole problem set
+
+
+def twin(shape: str, n: int, problems: int) -> tuple[float, float, float]:
+    """The shape's pilot-indistinguishable twin at pilot size n: the same distribution of p with every p below
+    t/n set to 0 (never solvable), t the largest (on a grid) for which the two pilots differ by at most
+    `TWIN_PILOT_GAP` solved problems in expectation over the whole set. Each problem's pilot counts differ
+    between the two only by that move (total variation ≤ Σ of those chances), so with probability ≥ 1 −
+    TWIN_PILOT_GAP the two pilots can be drawn identical, and any forecaster then says the same for both;
+    yet their expected coverage at K = 100·n differs by `gap`, so on one of the two its error is about gap/2
+    or more. Returns (t, expected extra pilot-solved problems, gap in points) from 400,000 draws of p."""
+    p = np.minimum(SHAPES[shape][1](np.random.default_rng(99), 400_000), 1 - 1e-12)
+    k = 100 * n
+    best = (0.0, 0.0, 0.0)
+    for t in np.geomspace(1e-3, 1.0, 40):
+        low = p < t / n
+        pilot = problems * float(np.mean(np.where(low, -np.expm1(n * np.log1p(-p)), 0.0)))
+        if pilot <= TWIN_PILOT_GAP:
+            best = (float(t), pilot, 100 * float(np.mean(np.where(low, -np.expm1(k * np.log1p(-p)), 0.0))))
+    return best
+
+
+def twins(shapes: list[str], pilots: list[int], problems: int) -> None:
+    """What no forecaster can know from a pilot (see `twin`), per shape and n."""
+    print("\nwhat a pilot cannot tell: each shape's twin (every p < t/n set to 0, never solvable) has a pilot that"
+          f" solves at most {TWIN_PILOT_GAP} more problems of {problems} in expectation (indistinguishable), yet a"
+          " different coverage at 100·n; any one forecast misses one of the two by about half the gap")
+    print(f"{'shape':<16} {'n':>4} {'t':>6} {'pilot Δ':>8} {'gap at K':>9} {'floor':>6}")
+    for shape in shapes:
+        for n in pilots:
+            t, pilot, gap = twin(shape, n, problems)
+            print(f"{shape:<16} {n:>4} {t:>6.3f} {pilot:>8.2f} {gap:>8.1f}p {gap / 2:>5.1f}p")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=40)
@@ -206,6 +240,7 @@ def main() -> None:
         med, cov = worst[shape]
         goal = "meets" if med <= 2 and cov >= 0.9 else "MISSES"
         print(f"  {shape:<16} {med:5.2f}  {100 * cov:4.0f}%   {goal} the goal (≤ 2 points, ≥ 90%){told}")
+    twins(shapes, pilots, args.problems)
     print(f"elapsed {time.perf_counter() - start:.0f} s")
 
 

@@ -49,7 +49,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path):
 
 def test_ctrl_c_keeps_what_was_stored_and_exits_130(tmp_path: Path):
     out = tmp_path / "run"
-    args = ["--sampler", "scripted", "--sampler-option", "delay_s=0.3", "--problems", "3", "-n", "8",
+    args = ["--sampler", "scripted", "--sampler-option", "delay_s=0.6", "--problems", "3", "-n", "8",
             "--batch-size", "2", "--no-report", "--out", str(out)]
     proc = subprocess.Popen([MONKEYS, "run", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

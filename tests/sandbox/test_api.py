@@ -202,3 +202,33 @@ def test_a_worker_that_dies_under_a_program_twice_is_that_programs_fail_not_a_sa
         assert pool.run("print(1)").stdout == b"1\n"  # and the pool goes on
     finally:
         pool.close()
+
+
+def test_a_killed_workers_directory_is_deleted_by_the_next_sandbox_that_starts(tmp_path: Path) -> None:
+    """A worker a program brings down cannot clean up after itself; its directory must not pile up."""
+    import glob
+    import tempfile
+
+    from monkeys.sandbox import _tmpdirs
+
+    pool = ForkServerPool(size=1, time_scale=1.0)
+    try:
+        worker = next(iter(pool._live))
+        left = glob.glob(os.path.join(tempfile.gettempdir(), f"monkeys-sbx-{worker.proc.pid}-*"))
+        assert len(left) == 1
+        os.kill(worker.proc.pid, 9)
+        worker.proc.wait()
+        assert os.path.isdir(left[0])  # it died holding it
+        ForkServerPool(size=1, time_scale=1.0).close()
+        assert not os.path.exists(left[0])
+    finally:
+        pool.close()
+
+    # only dead owners' directories go (a zombie is dead; a live owner keeps its own)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    for owner in (gone.pid, os.getpid()):
+        (tmp_path / f"monkeys-sbx-{owner}-x" / "w").mkdir(parents=True)
+    (tmp_path / "monkeys-sbx-notapid").mkdir()
+    assert _tmpdirs.sweep(str(tmp_path)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"monkeys-sbx-{os.getpid()}-x", "monkeys-sbx-notapid"]

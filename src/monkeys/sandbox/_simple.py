@@ -34,13 +34,12 @@ import selectors
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monkeys.errors import SandboxError
-from monkeys.sandbox import _harness, _seccomp
+from monkeys.sandbox import _harness, _seccomp, _tmpdirs
 from monkeys.sandbox._types import ExecResult, Limits
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3") or "python3"
@@ -269,7 +268,7 @@ class SubprocessSandbox:
         `completed` is the only evidence that they passed. `guard=False` leaves out the harness's audit
         hook (to test what the operating system alone contains)."""
         limits = limits or Limits()
-        workdir = tempfile.mkdtemp(prefix="monkeys-sbx-")
+        workdir = _tmpdirs.make()
         uid = UID_BASE + (os.getpid() % 100_000) * 64 + next(_counter) % 64
         try:
             with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8", errors="surrogatepass") as f:

@@ -23,7 +23,6 @@ import os
 import select
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 
@@ -32,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _confine  # noqa: E402
 import _harness  # noqa: E402
 import _template  # noqa: E402
+import _tmpdirs  # noqa: E402
 import _wire  # noqa: E402
 
 # Preloaded for the programs (an import in the child would cost milliseconds). Not `threading`: its
@@ -213,7 +213,7 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    base = tempfile.mkdtemp(prefix="monkeys-sbx-")
+    base = _tmpdirs.make()
     os.chmod(base, 0o711)
     prot, state = _confine.setup_worker(uid, base)
     if state["cgroup"] is not None:

@@ -1,0 +1,45 @@
+"""The sandboxes' private directories under the temp dir, named by the pid that owns them, so that one
+left behind by an owner that was killed (a worker a program brought down, a parent killed mid-run) is
+deleted by the next sandbox that starts instead of piling up. Standard library only (runs under the
+system Python too)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+PREFIX = "monkeys-sbx-"
+
+
+def _alive(pid: int) -> bool:
+    """A zombie counts as dead: its directory is no longer in use."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def sweep(parent: str | None = None) -> int:
+    """Delete the directories of owners that are gone; returns how many. One whose pid was reused by a live
+    process stays until that process is gone too (safe: never a live owner's)."""
+    parent = parent or tempfile.gettempdir()
+    removed = 0
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return 0
+    for name in names:
+        owner = name.removeprefix(PREFIX).split("-", 1)[0]
+        if name.startswith(PREFIX) and owner.isdigit() and not _alive(int(owner)):
+            path = os.path.join(parent, name)
+            shutil.rmtree(path, ignore_errors=True)
+            removed += not os.path.exists(path)
+    return removed
+
+
+def make() -> str:
+    """A new private directory owned by this process (mode 0700), after sweeping what dead owners left."""
+    sweep()
+    return tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
