@@ -144,7 +144,7 @@ def main() -> None:
             for name in names[rep % len(names):] + names[: rep % len(names)]:  # rotate the order each rep
                 got, elapsed = runners[name](items)
                 times[(w, name)].append(elapsed)
-                agree[(w, name)] = sum(g == it[3] for g, it in zip(got, items))
+                agree[(w, name)] = sum(g == it[3] for g, it in zip(got, items, strict=True))
     load_after = os.getloadavg()
 
     def row(label: str, name: str, parts: list[str]) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 from monkeys.analysis.cost import load_cost_file
 from monkeys.errors import DataError
 from monkeys.forecast.budget import Budget, budget, round_cost
-from monkeys.forecast.engine import BRACKET, COMBINED, PRIMARY, Forecast, Pilot, forecast
+from monkeys.forecast.engine import BRACKET, COMBINED, PRIMARY, TOP, Forecast, Pilot, forecast
 from monkeys.report.data import RunData, load_run
 
 WIDE = 0.3  # an interval wider than 30 points is flagged as barely constrained by the pilot
@@ -143,9 +143,12 @@ def render(plan: Plan, console: Any) -> None:
     else:
         kept = ", ".join(m.name for m in fc.plausible)
         rejected = [m.name for m in fc.models.values() if not m.kept and m.name != BRACKET and m.heldout is not None]
-        primary = fc.models.get(PRIMARY)
+        primary, top = fc.models.get(PRIMARY), fc.models.get(TOP)
         if primary is not None and primary.weight == 1.0:
             how = f"point: {PRIMARY} (the paper's law; the pilot's later samples do not reject it)"
+        elif top is not None and top.weight == 1.0:
+            how = (f"point: {TOP} (the paper's law on the top of the curve; the pilot's later samples favour it"
+                   f" over {PRIMARY}, which lags a steepening curve)")
         else:
             weights = [m for m in fc.models.values() if m.weight > 0]
             how = "point: " + ", ".join(f"{m.name} {m.weight:.2f}" for m in weights) + \
