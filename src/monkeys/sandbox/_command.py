@@ -23,7 +23,6 @@ Standard library only on the launcher side (it runs under the system Python with
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import json
 import os
@@ -38,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monkeys.errors import SandboxError
-from monkeys.sandbox import _seccomp
+from monkeys.sandbox import _launch, _seccomp
 from monkeys.sandbox._simple import PYTHON, _uid_in_use
 
 _SECCOMP = _seccomp.namespaces_program().hex() if _seccomp.available() == "active" else ""
@@ -50,23 +49,11 @@ _CHUNK = 1 << 16
 _counter = itertools.count(1)
 
 # argv[1]: JSON config; argv[2]: the status fd. Reports "ok <exit code|-signal>" or "error <why>".
-LAUNCHER = r'''
-import ctypes, json, os, resource, struct, sys
-C = json.loads(sys.argv[1]); status = int(sys.argv[2])
-libc = ctypes.CDLL(None, use_errno=True)
-def report(text):
-    os.write(status, text.encode()); os._exit(0)
-def check(ok, what):
-    if not ok:
-        report("error %s: %s" % (what, os.strerror(ctypes.get_errno())))
+LAUNCHER = _launch.PRELUDE + r'''
 os.set_inheritable(status, False)
 check(libc.prctl(4, 0, 0, 0, 0) == 0, "PR_SET_DUMPABLE")
-if C["uid"] is None:  # our own user namespace: none nested in it, where the command would hold every capability
-    try:
-        limit = os.open("/proc/sys/user/max_user_namespaces", os.O_WRONLY)
-        os.write(limit, b"0"); os.close(limit)
-    except OSError as exc:
-        report("error max_user_namespaces: %s" % exc.strerror)
+if C["uid"] is None:  # our own user namespace
+    no_nested_user_namespaces()
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC = 1, 2, 4, 4096, 0x4000
 keep = {}
 for path in C["bind_back"]:  # opened before anything is covered
@@ -97,45 +84,14 @@ if pid == 0:
         for res, value in C["rlimits"]:
             resource.setrlimit(getattr(resource, res), tuple(value))
         check(libc.prctl(38, 1, 0, 0, 0) == 0, "PR_SET_NO_NEW_PRIVS")
-        abi = C["landlock"]
-        if abi > 0:
-            bits = (1 << 13) - 1 | (1 << 13 if abi >= 2 else 0)
-            bits |= (1 << 14 if abi >= 3 else 0) | (1 << 15 if abi >= 5 else 0)
-            attr = struct.pack("Q", bits)
-            attr += struct.pack("Q", 3) if abi >= 4 else b""
-            attr += struct.pack("Q", 3) if abi >= 6 else b""
-            buf = ctypes.create_string_buffer(attr, len(attr))
-            rs = libc.syscall(444, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
-            check(rs >= 0, "landlock_create_ruleset")
-            ro, rw_file = 1 | 4 | 8, 2 | 4 | (1 << 14 if abi >= 3 else 0)
-            rules = [(p, ro) for p in C["read_only"]] + [("/dev/null", rw_file)]
-            rules += [(p, bits) for p in C["read_write"]]
-            for path, access in rules:
-                try:
-                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-                except OSError:
-                    continue
-                if not os.path.isdir(path):
-                    access &= 1 | 2 | 4 | (1 << 14)
-                rule = ctypes.create_string_buffer(struct.pack("=Qi", access & bits, fd), 12)
-                check(libc.syscall(445, rs, 1, rule, 0) == 0, "landlock_add_rule " + path)
-                os.close(fd)
-            check(libc.syscall(446, rs, 0) == 0, "landlock_restrict_self")
-            os.close(rs)
+        if C["landlock"] > 0:
+            landlock(C["landlock"], C["read_only"], C["read_write"])
         if C["uid"] is not None:
-            uid = C["uid"]
-            os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
-        else:  # uid 0 of our own user namespace: drop every capability
-            check(libc.prctl(28, 0x2F, 0, 0, 0) == 0, "PR_SET_SECUREBITS")
-            for cap in range(64):
-                libc.prctl(24, cap, 0, 0, 0)
-            hdr = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)
-            check(libc.capset(hdr, ctypes.create_string_buffer(24)) == 0, "capset")
+            drop_to(C["uid"])
+        else:
+            drop_capabilities()
         if C["seccomp"]:  # no new namespaces or mounts (`_seccomp.namespaces_program`)
-            code = bytes.fromhex(C["seccomp"])
-            bpf = ctypes.create_string_buffer(code, len(code))
-            fprog = ctypes.create_string_buffer(struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(bpf)), 16)
-            check(libc.prctl(22, 2, fprog, 0, 0) == 0, "seccomp")
+            seccomp(C["seccomp"])
     except BaseException as exc:
         report("error confinement failed: %r" % (exc,))
     os.close(status)
@@ -180,14 +136,6 @@ class CommandResult:
     output_truncated: bool = False
     wall_s: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
-
-
-def _landlock_abi() -> int:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return max(int(libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))), 0)
-    except (OSError, AttributeError):
-        return 0
 
 
 def _closed_ancestor(path: str) -> str | None:
@@ -257,7 +205,7 @@ def run_command(argv: Sequence[str], *, cwd: str | os.PathLike[str], writable: S
                ("RLIMIT_NPROC", [limits.max_processes] * 2)]
     config = {"argv": list(argv), "cwd": os.path.realpath(cwd), "env": dict(env or {}), "uid": uid,
               "covers": covers, "bind_back": bind_back, "tmp_mb": limits.tmp_mb, "rlimits": rlimits,
-              "landlock": _landlock_abi(), "read_only": [*SYSTEM_DIRS, "/proc", "/dev/urandom", "/dev/random",
+              "landlock": _launch.landlock_abi(), "read_only": [*SYSTEM_DIRS, "/proc", "/dev/urandom", "/dev/random",
                                                           "/dev/zero", *ro],
               "read_write": [*rw, "/tmp", "/dev/shm"], "seccomp": _SECCOMP}
     unshare = str(shutil.which("unshare"))

@@ -25,7 +25,6 @@ the wall limit, and never holds more than `max_output_bytes` + 64 KiB per stream
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import json
 import os
@@ -39,7 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monkeys.errors import SandboxError
-from monkeys.sandbox import _harness, _seccomp, _tmpdirs
+from monkeys.sandbox import _harness, _launch, _seccomp, _tmpdirs
 from monkeys.sandbox._types import ExecResult, Limits
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3") or "python3"
@@ -58,24 +57,13 @@ _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 # report pipe. It reports "ok <exit code|-signal> <cpu seconds> <max rss kB>" or "error <why>" on the
 # status fd, which the program never holds (closed before it starts, launcher not dumpable); the
 # program runs in the forked child under `_harness` (as in the pool), which writes the report.
-LAUNCHER = r'''
-import ctypes, json, os, resource, signal, struct, sys
-C = json.loads(sys.argv[1]); status, job_fd, report_fd = (int(a) for a in sys.argv[2:5])
-libc = ctypes.CDLL(None, use_errno=True)
-def report(text):
-    os.write(status, text.encode()); os._exit(0)
-def check(ok, what):
-    if not ok:
-        report("error %s: %s" % (what, os.strerror(ctypes.get_errno())))
+LAUNCHER = _launch.PRELUDE + r'''
+job_fd, report_fd = int(sys.argv[3]), int(sys.argv[4])
 for fd in (status, job_fd, report_fd):
     os.set_inheritable(fd, False)
 check(libc.prctl(4, 0, 0, 0, 0) == 0, "PR_SET_DUMPABLE")
-if C["mode"] == "unshare-userns":  # no nested user namespace, where the program would hold every capability
-    try:  # a limit of this namespace and all below it; the program, without CAP_SYS_RESOURCE, cannot raise it
-        limit = os.open("/proc/sys/user/max_user_namespaces", os.O_WRONLY)
-        os.write(limit, b"0"); os.close(limit)
-    except OSError as exc:
-        report("error max_user_namespaces: %s" % exc.strerror)
+if C["mode"] == "unshare-userns":
+    no_nested_user_namespaces()
 if C["mode"] in ("unshare-root", "unshare-userns"):
     here, work = os.open(".", os.O_PATH), os.getcwd()
     for target in ("/tmp", "/dev/shm"):  # private, small, gone with the mount namespace
@@ -105,49 +93,18 @@ pid = os.fork()
 if pid == 0:
     try:
         if C["mode"] == "unshare-root":
-            uid = C["uid"]
-            os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
-        elif C["mode"] == "unshare-userns":  # uid 0 of our own user namespace: drop every capability
-            check(libc.prctl(28, 0x2F, 0, 0, 0) == 0, "PR_SET_SECUREBITS")  # NOROOT, NO_SETUID_FIXUP, locked
-            for cap in range(64):
-                libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (errors past the last cap)
-            hdr = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)
-            check(libc.capset(hdr, ctypes.create_string_buffer(24)) == 0, "capset")
+            drop_to(C["uid"])
+        elif C["mode"] == "unshare-userns":
+            drop_capabilities()
         check(libc.prctl(38, 1, 0, 0, 0) == 0, "PR_SET_NO_NEW_PRIVS")
         check(libc.prctl(1, 9, 0, 0, 0) == 0, "PR_SET_PDEATHSIG")
         for res, value in C["rlimits"]:
             resource.setrlimit(getattr(resource, res), tuple(value))
         if C["landlock"] > 0:
-            abi = C["landlock"]
-            bits = (1 << 13) - 1 | (1 << 13 if abi >= 2 else 0)  # fs rights of ABI 1 and 2
-            bits |= (1 << 14 if abi >= 3 else 0) | (1 << 15 if abi >= 5 else 0)  # truncate, ioctl_dev
-            attr = struct.pack("Q", bits)
-            attr += struct.pack("Q", 3) if abi >= 4 else b""  # TCP bind/connect: handled, none allowed
-            attr += struct.pack("Q", 3) if abi >= 6 else b""  # scoped: abstract sockets, signals
-            buf = ctypes.create_string_buffer(attr, len(attr))
-            rs = libc.syscall(444, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
-            check(rs >= 0, "landlock_create_ruleset")
-            ro, rw_file = 1 | 4 | 8, 2 | 4 | (1 << 14 if abi >= 3 else 0)
-            rules = [(p, ro) for p in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc",
-                                        "/dev/urandom", "/dev/random", "/dev/zero")]
-            rules += [("/dev/null", rw_file), (".", bits)]
-            for path, access in rules:
-                try:
-                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-                except OSError:
-                    continue
-                if not os.path.isdir(path):
-                    access &= 1 | 2 | 4 | (1 << 14)
-                rule = ctypes.create_string_buffer(struct.pack("=Qi", access & bits, fd), 12)
-                check(libc.syscall(445, rs, 1, rule, 0) == 0, "landlock_add_rule " + path)
-                os.close(fd)
-            check(libc.syscall(446, rs, 0) == 0, "landlock_restrict_self")
-            os.close(rs)
+            landlock(C["landlock"], ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc",
+                                     "/dev/urandom", "/dev/random", "/dev/zero"), (".",))
         if C["seccomp"]:  # the pool's deny list (`_seccomp`): no namespaces, mounts, ptrace, sockets, ...
-            code = bytes.fromhex(C["seccomp"])
-            bpf = ctypes.create_string_buffer(code, len(code))
-            fprog = ctypes.create_string_buffer(struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(bpf)), 16)
-            check(libc.prctl(22, 2, fprog, 0, 0) == 0, "seccomp")
+            seccomp(C["seccomp"])
         os.environ.clear()
     except BaseException as exc:  # confinement failed: say so on the status pipe, never run the program
         report("error confinement failed: %r" % (exc,))
@@ -166,14 +123,6 @@ code = os.waitstatus_to_exitcode(st)
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 report("ok %d %.6f %d" % (code, kids.ru_utime + kids.ru_stime, max(ru.ru_maxrss, kids.ru_maxrss)))
 '''
-
-
-def _landlock_abi() -> int:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return max(int(libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))), 0)
-    except (OSError, AttributeError):
-        return 0
 
 
 _counter = itertools.count(1)  # next() on it is atomic in CPython: thread-safe without a lock
@@ -196,7 +145,7 @@ class SubprocessSandbox:
 
     def __init__(self, reason: str = "", backend: str | None = None) -> None:
         self.reason = reason  # why the fork-server pool is not used
-        self.landlock = _landlock_abi()
+        self.landlock = _launch.landlock_abi()
         self.is_root = os.geteuid() == 0
         self.bwrap = shutil.which("bwrap")
         self.setpriv = shutil.which("setpriv")
