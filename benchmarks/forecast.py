@@ -180,7 +180,10 @@ def twin_errors(shape: str, n: int, problems: int, reps: int, seed: int) -> tupl
                 cached[key] = float(fc.coverage([k])[0][0]) if fc.chosen is not None else float("nan")
             errs[side].append(abs(cached[key] - truth) * 100)
         same += len(cached) == 1
-    return same / reps, float(np.nanmedian(errs[0])), float(np.nanmedian(errs[1]))
+    def median(x: list[float]) -> float:
+        return float(np.median([e for e in x if np.isfinite(e)])) if np.isfinite(x).any() else float("nan")
+
+    return same / reps, median(errs[0]), median(errs[1])
 
 
 def twins(shapes: list[str], pilots: list[int], problems: int, reps: int = 0, seed: int = 0) -> None:
@@ -200,7 +203,8 @@ def twins(shapes: list[str], pilots: list[int], problems: int, reps: int = 0, se
           " the shape and on its twin")
     for shape in shapes:
         same, own, other = twin_errors(shape, 100, problems, reps, seed)
-        print(f"{shape:<16} identical {100 * same:>4.0f}%  |err| shape {own:5.1f}  twin {other:5.1f}")
+        told = "no forecast (refused)" if np.isnan(own) else f"|err| shape {own:5.1f}  twin {other:5.1f}"
+        print(f"{shape:<16} identical {100 * same:>4.0f}%  {told}")
 
 
 def main() -> None:

@@ -77,3 +77,22 @@ def test_counts_mode_names_the_missing_column(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.startswith("error: ") and len(out.stderr.strip().splitlines()) == 1
     assert "bad.csv" in out.stderr and "'correct'" in out.stderr and "Num. Samples Correct" in out.stderr
+
+
+def test_twins_show_what_no_pilot_can_tell() -> None:
+    """The benchmark's twin of a shape (every p below t/n set to 0) must be a pilot-indistinguishable one
+    (≤ 0.25 more problems solved, in expectation, over the set), and the coverage gap it reports must be
+    real: recomputed here from fresh draws of p. Saturating runs have no such twin."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("forecast_benchmark", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    t, pilot_gap, gap = bench.twin("heavy-near-zero", 100, 130)
+    assert pilot_gap <= bench.TWIN_PILOT_GAP and gap > 4
+    p = np.minimum(bench.SHAPES["heavy-near-zero"][1](np.random.default_rng(5), 400_000), 1 - 1e-12)
+    low = p < t / 100
+    assert 130 * np.mean(np.where(low, -np.expm1(100 * np.log1p(-p)), 0)) < 0.3
+    assert abs(100 * np.mean(np.where(low, -np.expm1(10_000 * np.log1p(-p)), 0)) - gap) < 0.5
+    assert bench.twin("saturating", 100, 130)[2] < 0.2
