@@ -1,5 +1,7 @@
 """monkeys: scale inference compute by repeated sampling with verification."""
 
+from typing import TYPE_CHECKING, Any
+
 from monkeys.core import (
     Completion,
     Outcome,
@@ -14,7 +16,20 @@ from monkeys.core import (
     derive_seed,
 )
 from monkeys.errors import ConfigError, DataError, MonkeysError, PluginError, SamplerError, SandboxError, StoreError
-from monkeys.registry import register_sampler, register_scorer, register_task, register_verifier
+
+if TYPE_CHECKING:
+    from monkeys.registry import register_sampler, register_scorer, register_task, register_verifier
+
+_REGISTRY = ("register_sampler", "register_scorer", "register_task", "register_verifier")
+
+
+def __getattr__(name: str) -> Any:
+    """The registry (pydantic, entry points: ~150 ms) loads on first use, not with every `monkeys` command."""
+    if name in _REGISTRY:
+        from monkeys import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module 'monkeys' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 

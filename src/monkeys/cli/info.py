@@ -6,10 +6,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monkeys.registry import KINDS, list_plugins
-
 
 def _table(kind: str, title: str) -> Table:
+    from monkeys.registry import list_plugins
+
     table = Table(title=title)
     table.add_column("name", style="bold")
     table.add_column("description")
@@ -43,6 +43,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def plugins() -> None:
         """List every registered plug-in: tasks, samplers, verifiers, scorers."""
+        from monkeys.registry import KINDS
+
         console = Console()
         for kind in KINDS:
             console.print(_table(kind, f"{kind}s"))

@@ -8,12 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Column
 
-from monkeys.config import build_config, check_out, check_plugins, find_secrets, load_config_file
 from monkeys.core import Completion, Verdict
 from monkeys.errors import ConfigError
 
@@ -28,6 +24,9 @@ class RichProgress:
     numbers go out as one plain line every 15 s."""
 
     def __init__(self, console: Console, *, sampling: bool = True) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.table import Column
+
         self.progress = Progress(  # the live numbers may be long: they give way (…), never the bars
             TextColumn("[bold]{task.description:<9}", table_column=Column(no_wrap=True, min_width=9)),
             BarColumn(bar_width=24, table_column=Column(min_width=12)), MofNCompleteColumn(),
@@ -144,6 +143,8 @@ _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 def parse_options(pairs: list[str], field: str) -> dict[str, Any]:
     """KEY=VALUE pairs; VALUE is read as a YAML scalar/list (10 -> int, true -> bool, [a, b] -> list;
     1e-3 -> float too, which YAML 1.1 reads as a string)."""
+    import yaml  # ~25 ms: imported by the commands that take options, not by every `monkeys` start
+
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -183,6 +184,8 @@ def refuse_secrets(given: dict[str, Any]) -> None:
     Any process on the host can read a command line (/proc/PID/cmdline, `ps`), so keys belong in the
     environment; the message names the option, never the value.
     """
+    from monkeys.config import find_secrets
+
     found = find_secrets(given)
     if found:
         field, _, key = found[0].partition(".")
@@ -250,6 +253,7 @@ def register(app: typer.Typer) -> None:
 
         Running it again on the same --out resumes: only missing samples are drawn.
         """
+        from monkeys.config import build_config, check_out, check_plugins, load_config_file
         from monkeys.pipeline import run as run_pipeline
 
         if max_samples is not None:
