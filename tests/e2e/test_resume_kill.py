@@ -49,9 +49,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path):
 
 def test_ctrl_c_keeps_what_was_stored_and_exits_130(tmp_path: Path):
     out = tmp_path / "run"
-    args = ["--sampler", "scripted", "--sampler-option", "delay_s=0.6", "--problems", "3", "-n", "8",
+    args = ["--sampler", "scripted", "--sampler-option", "delay_s=0.3", "--problems", "3", "-n", "8",
             "--batch-size", "2", "--no-report", "--out", str(out)]
-    proc = subprocess.Popen([MONKEYS, "run", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal delivers it: a suite started in the background (`pytest &`) hands its children an
+    # ignored SIGINT, which Python then keeps ignoring
+    proc = subprocess.Popen([MONKEYS, "run", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while stored_samples(out) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
