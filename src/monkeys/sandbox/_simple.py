@@ -146,6 +146,7 @@ class SubprocessSandbox:
     def __init__(self, reason: str = "", backend: str | None = None) -> None:
         self.reason = reason  # why the fork-server pool is not used
         self.landlock = _launch.landlock_abi()
+        _tmpdirs.sweep()  # what killed runs left; each execution then only makes its own
         self.is_root = os.geteuid() == 0
         self.bwrap = shutil.which("bwrap")
         self.setpriv = shutil.which("setpriv")
@@ -217,7 +218,7 @@ class SubprocessSandbox:
         `completed` is the only evidence that they passed. `guard=False` leaves out the harness's audit
         hook (to test what the operating system alone contains)."""
         limits = limits or Limits()
-        workdir = _tmpdirs.make()
+        workdir = _tmpdirs.make(swept=True)
         uid = UID_BASE + (os.getpid() % 100_000) * 64 + next(_counter) % 64
         try:
             with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8", errors="surrogatepass") as f:

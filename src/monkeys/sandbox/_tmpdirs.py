@@ -39,7 +39,9 @@ def sweep(parent: str | None = None) -> int:
     return removed
 
 
-def make() -> str:
-    """A new private directory owned by this process (mode 0700), after sweeping what dead owners left."""
-    sweep()
+def make(*, swept: bool = False) -> str:
+    """A new private directory owned by this process (mode 0700), after sweeping what dead owners left
+    (`swept`: the caller has swept once already, at its own start, and makes one per execution)."""
+    if not swept:
+        sweep()
     return tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
