@@ -214,7 +214,7 @@ def test_a_killed_workers_directory_is_deleted_by_the_next_sandbox_that_starts(t
     pool = ForkServerPool(size=1, time_scale=1.0)
     try:
         worker = next(iter(pool._live))
-        left = glob.glob(os.path.join(tempfile.gettempdir(), f"monkeys-sbx-{worker.proc.pid}-*"))
+        left = glob.glob(os.path.join(tempfile.gettempdir(), f"{_tmpdirs._owner_prefix(worker.proc.pid)}*"))
         assert len(left) == 1
         os.kill(worker.proc.pid, 9)
         worker.proc.wait()
@@ -224,11 +224,15 @@ def test_a_killed_workers_directory_is_deleted_by_the_next_sandbox_that_starts(t
     finally:
         pool.close()
 
-    # only dead owners' directories go (a zombie is dead; a live owner keeps its own)
+    # only dead owners' directories go (a zombie is dead; a live owner keeps its own; another pid
+    # namespace's are not ours to judge)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     for owner in (gone.pid, os.getpid()):
-        (tmp_path / f"monkeys-sbx-{owner}-x" / "w").mkdir(parents=True)
+        (tmp_path / f"{_tmpdirs._owner_prefix(owner)}x" / "w").mkdir(parents=True)
     (tmp_path / "monkeys-sbx-notapid").mkdir()
+    elsewhere = f"monkeys-sbx-1-{gone.pid}-x"  # pid namespace inode 1: not this one
+    (tmp_path / elsewhere).mkdir()
     assert _tmpdirs.sweep(str(tmp_path)) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"monkeys-sbx-{os.getpid()}-x", "monkeys-sbx-notapid"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{_tmpdirs._owner_prefix(os.getpid())}x", "monkeys-sbx-notapid", elsewhere])
