@@ -86,14 +86,14 @@ def heldout_scores(pilot: Pilot, models: dict[str, ModelForecast], names: tuple[
         per_split: dict[float, list[tuple[float, float, int]]] = {}
         scores = np.zeros(len(views))
         for fraction in WIDEN_SPLITS:
-            got = heldout_logliks(views if fraction in SPLITS else views[:1], name, fraction)  # shorter splits
-            # only widen: one head each
+            # the scored split over every head; the shorter ones only widen intervals: one head each
+            got = heldout_logliks(views if fraction in SPLITS else views[:1], name, fraction)
             if fraction in SPLITS:
                 scores += np.array([np.nan if g is None else g[0] for g in got])
             per_split[fraction] = [g[1:] for g in got if g is not None]
-        model.misses = [(fraction, float(np.mean([x[0] for x in got])), float(np.mean([x[1] for x in got])),
-                         int(round(np.mean([x[2] for x in got])))) for fraction, got in sorted(per_split.items())
-                        if got]
+        model.misses = [(fraction, float(np.mean([x[0] for x in rows])), float(np.mean([x[1] for x in rows])),
+                         int(round(np.mean([x[2] for x in rows])))) for fraction, rows in sorted(per_split.items())
+                        if rows]
         model.heldout = float(np.mean(scores)) if np.isfinite(scores).all() else None
         if model.heldout is None and model.reason is None:
             model.reason = "could not be fitted on the first part of the pilot's samples to check it"
