@@ -26,7 +26,8 @@ pass@k tables published with Schaeffer et al. 2025, `Model`, `Benchmark`, `Probl
 Total`, `Num. Samples Correct`, are read too, one row per problem kept). Samples of a problem are
 exchangeable, so a pilot of n is what a random n of its samples would have shown (hypergeometric), and the
 forecast of coverage at the run's full samples is checked against the run's own coverage, over --reps
-random pilots per run.
+random pilots per run. Beside each run, two references: the largest error of an oracle that knows the
+run's counts (`oracle_share`) and the run's twin gap (`twin_gap`), what no pilot of n can see.
 
 Seeded; vectorised numpy/scipy; a few minutes on 2 cores.
 """
@@ -358,6 +359,40 @@ def read_counts(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             for run, v in sorted(runs.items())}
 
 
+def _zero_chance(total: np.ndarray, correct: np.ndarray, m: int) -> np.ndarray:
+    """Per problem, the chance that m of its samples drawn without replacement hold no pass."""
+    from scipy import special
+
+    def log_choose(a: np.ndarray, b: int) -> np.ndarray:
+        return special.gammaln(a + 1) - special.gammaln(b + 1) - special.gammaln(a - b + 1)
+
+    with np.errstate(all="ignore"):
+        return np.where(total - correct >= m, np.exp(log_choose(total - correct, m) - log_choose(total, m)), 0.0)
+
+
+def oracle_share(total: np.ndarray, correct: np.ndarray, n: int, k: int) -> float:
+    """P(solved by k | no pass in the first n) for a problem drawn from the run, knowing every problem's counts
+    but not which unsolved problem is which: the best a forecaster can say of the pilot's unsolved problems,
+    which all look alike to it (a pilot of verdicts tells them apart by nothing)."""
+    stay_n, stay_k = _zero_chance(total, correct, n), _zero_chance(total, correct, k)
+    return float((stay_n - stay_k).sum() / stay_n.sum()) if stay_n.sum() > 0 else 0.0
+
+
+def twin_gap(total: np.ndarray, correct: np.ndarray, n: int, k: int) -> float:
+    """A published run's twin (as `twin` for a shape): its problems solved at most j times in all their samples
+    made never-solvable, j the largest for which the twin's pilot of n solves at most `TWIN_PILOT_GAP` fewer
+    problems in expectation; returns the coverage at k they account for (points)."""
+    solved_n = 1 - _zero_chance(total, correct, n)
+    solved_k = 1 - _zero_chance(total, correct, k)
+    gap = 0.0
+    for j in np.unique(correct[correct > 0]):
+        low = (correct > 0) & (correct <= j)
+        if solved_n[low].sum() > TWIN_PILOT_GAP:
+            break
+        gap = 100 * float(solved_k[low].sum()) / len(correct)
+    return gap
+
+
 def published(path: Path, pilots: list[int], reps: int, seed: int, at: int | None = None) -> None:
     """Forecast each published run's coverage at K (`at`, else the fewest samples any of its problems has)
     from random pilots of n samples each. The truth is realised per pilot: the pilot is a random n of each
@@ -366,7 +401,7 @@ def published(path: Path, pilots: list[int], reps: int, seed: int, at: int | Non
     runs = read_counts(path)
     print(f"truth: each run's coverage at K, realised from its own samples; {reps} random pilots per run and n")
     header = (f"{'run':<26} {'n':>4} {'K':>6} {'truth':>6} {'pilot':>6} {'median':>7} {'med|err|':>8} {'max|err|':>8}"
-              f" {'in 95%':>7} {'width':>6} {'cannot':>6}")
+              f" {'in 95%':>7} {'width':>6} {'cannot':>6} | {'oracle max':>10} {'twin gap':>8}")
     print(header)
     print("-" * len(header))
     start = time.perf_counter()
@@ -377,12 +412,16 @@ def published(path: Path, pilots: list[int], reps: int, seed: int, at: int | Non
                 print(f"{run[:26]:<26} {n:>4} {k:>6}  (the run has {int(total.min())} samples per problem or fewer)")
                 continue
             rng = np.random.default_rng([seed, n])
-            errs, inside, widths, pilot_cov, truths, refused = [], [], [], [], [], 0
+            errs, inside, widths, pilot_cov, truths, refused, oracle = [], [], [], [], [], 0, []
+            share = oracle_share(total, correct, n, k)
+            gap = twin_gap(total, correct, n, k)
             for _ in range(reps):
                 c = rng.hypergeometric(correct, total - correct, n)
                 rest = rng.hypergeometric(correct - c, total - n - (correct - c), k - n)
                 truth = float(np.mean(c + rest > 0))
                 truths.append(truth)
+                unsolved = int(np.sum(c == 0))
+                oracle.append((len(c) - unsolved + unsolved * share) / len(c) - truth)
                 fc = forecast(Pilot.from_counts(np.full(len(c), n), c, rng), [k], seed=int(rng.integers(1 << 31)))
                 pilot_cov.append(float(np.mean(c > 0)))
                 if fc.chosen is None:
@@ -393,14 +432,20 @@ def published(path: Path, pilots: list[int], reps: int, seed: int, at: int | Non
                 inside.append(lo[0] - 1e-9 <= truth <= hi[0] + 1e-9)
                 widths.append(hi[0] - lo[0])
             truth = float(np.mean(truths))
+            references = f" | {100 * np.abs(oracle).max():>10.2f} {gap:>7.1f}p"
             if not errs:
                 print(f"{run[:26]:<26} {n:>4} {k:>6} {100 * truth:>5.1f}% {100 * np.mean(pilot_cov):>5.1f}%"
-                      f" {'–':>7} {'–':>8} {'–':>8} {'–':>7} {'–':>6} {refused:>6}")
+                      f" {'–':>7} {'–':>8} {'–':>8} {'–':>7} {'–':>6} {refused:>6}{references}")
                 continue
             e = 100 * np.array(errs)
             print(f"{run[:26]:<26} {n:>4} {k:>6} {100 * truth:>5.1f}% {100 * np.mean(pilot_cov):>5.1f}%"
                   f" {np.median(e):>+7.1f} {np.median(np.abs(e)):>8.2f} {np.abs(e).max():>8.2f}"
-                  f" {100 * np.mean(inside):>6.0f}% {100 * np.median(widths):>6.1f} {refused:>6}")
+                  f" {100 * np.mean(inside):>6.0f}% {100 * np.median(widths):>6.1f} {refused:>6}{references}")
+    print("oracle max: the largest |err| over the same pilots of a forecaster that knows the run's own counts (not"
+          " which problem has which), the floor left by which problems a pilot happens to solve; twin gap: the"
+          " run's coverage at K that comes from problems so rarely solved that removing them all changes the"
+          f" pilot by at most {TWIN_PILOT_GAP} solved problems in expectation: no pilot can tell whether they exist,"
+          " so a forecast within half of it on the run is one that assumes they do (see `twin`)")
     print(f"elapsed {time.perf_counter() - start:.0f} s")
 
 

@@ -20,6 +20,16 @@ def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
         w.writerows(rows)
 
 
+def _bench():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("forecast_benchmark", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 def test_counts_mode_reports_each_published_run(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     rows: list[list[object]] = []
@@ -83,12 +93,7 @@ def test_twins_show_what_no_pilot_can_tell() -> None:
     """The benchmark's twin of a shape (every p below t/n set to 0) must be a pilot-indistinguishable one
     (≤ 0.25 more problems solved, in expectation, over the set), and the coverage gap it reports must be
     real: recomputed here from fresh draws of p. Saturating runs have no such twin."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("forecast_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench()
     t, pilot_gap, gap = bench.twin("heavy-near-zero", 100, 130)
     assert pilot_gap <= bench.TWIN_PILOT_GAP and gap > 4
     p = np.minimum(bench.SHAPES["heavy-near-zero"][1](np.random.default_rng(5), 400_000), 1 - 1e-12)
@@ -96,3 +101,33 @@ def test_twins_show_what_no_pilot_can_tell() -> None:
     assert 130 * np.mean(np.where(low, -np.expm1(100 * np.log1p(-p)), 0)) < 0.3
     assert abs(100 * np.mean(np.where(low, -np.expm1(10_000 * np.log1p(-p)), 0)) - gap) < 0.5
     assert bench.twin("saturating", 100, 130)[2] < 0.2
+
+
+def test_published_references_match_random_pilots_of_the_run() -> None:
+    """The two references printed beside each published run: the oracle's share (P(solved by k | unsolved in
+    the first n), knowing the counts) equals what random pilots of the run show, pooled; the twin's gap is the
+    coverage at k of the rarest problems whose removal moves the pilot by ≤ 0.25 solved problems."""
+    bench = _bench()
+    rng = np.random.default_rng(3)
+    total = np.full(80, 2000)
+    correct = np.minimum(rng.binomial(2000, 10 ** rng.uniform(-3.6, -0.5, 80)), 2000)
+    n, k = 20, 2000
+    share = bench.oracle_share(total, correct, n, k)
+    unsolved = later = 0
+    for _ in range(4000):
+        c = rng.hypergeometric(correct, total - correct, n)
+        rest = rng.hypergeometric(correct - c, total - n - (correct - c), k - n)
+        unsolved += int(np.sum(c == 0))
+        later += int(np.sum((c == 0) & (rest > 0)))
+    assert abs(later / unsolved - share) < 0.01, (later / unsolved, share)
+    gap = bench.twin_gap(total, correct, n, k)
+    from scipy import stats
+
+    solved_n = 1 - stats.hypergeom.pmf(0, total, correct, n)  # an independent computation of the pilot's chances
+    best = 0.0
+    for j in np.sort(np.unique(correct[correct > 0])):
+        low = (correct > 0) & (correct <= j)
+        if solved_n[low].sum() > 0.25:
+            break
+        best = 100 * low.mean()  # every problem with a pass is solved by k = all of its samples
+    assert gap > 0 and abs(gap - best) < 1e-9
