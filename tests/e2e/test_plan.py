@@ -92,3 +92,26 @@ def test_missing_run_is_one_error_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "absent" in lines[0]
+
+
+def test_imported_outcomes_without_tokens_cost_unknown_not_zero(tmp_path: Path) -> None:
+    """`monkeys import` of correctness alone (no token columns): the plan still gives k and samples, and says why
+    tokens, FLOPs and dollars are unknown instead of printing zeros, although the model is in the table."""
+    rng = np.random.default_rng(4)
+    p = np.where(rng.random(40) < 0.3, 0.0, rng.beta(0.5, 3.0, 40))
+    table = tmp_path / "outcomes.csv"
+    lines = ["problem_id,sample_index,correct"]
+    for i, pi in enumerate(p):
+        lines += [f"q{i},{j},{int(ok)}" for j, ok in enumerate(rng.random(32) < pi)]
+    table.write_text("\n".join(lines) + "\n")
+    done = monkeys("import", str(table), str(tmp_path / "run"), "--model", "SmolLM2-135M")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(monkeys("plan", str(tmp_path / "run"), "--target", "0.5", "--format", "json").stdout)
+    need = doc["target"]["need"]
+    assert need["k"]["value"] is not None and need["samples"]["value"] == pytest.approx(need["k"]["value"] * 40)
+    for name in ("tokens", "flops", "usd"):
+        assert need[name] == {"value": None, "lo": None, "hi": None}
+        assert "no token counts" in need["unknown"][name]
+    text = monkeys("plan", str(tmp_path / "run"), "--target", "0.5")
+    assert text.returncode == 0 and "no token counts" in " ".join(text.stdout.split()), text.stdout
+    assert "tokens 0" not in text.stdout

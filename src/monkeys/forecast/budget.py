@@ -9,7 +9,7 @@ the ends of each cost's interval; a k the forecast cannot bound gives a cost it 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from monkeys.analysis.cost import ModelSpec, Price, RunCost, TokenStats, find_model, find_price, run_cost
 
@@ -44,6 +44,12 @@ class Budget:
     tokens: Span
     flops: Span
     usd: Span
+    unknown: dict[str, str] = field(default_factory=dict)  # why tokens/flops/usd cannot be given, by name
+
+
+NO_TOKENS = "the run's samples record no token counts (an import of outcomes without them)"
+NO_SHAPE = "unknown model shape (add parameters, layers, hidden to a --pricing file)"
+NO_PRICE = "no price for this model (give a --pricing file)"
 
 
 def round_cost(model: str, tokens: TokenStats, problems: int, prices: dict[str, Price] | None,
@@ -54,8 +60,17 @@ def round_cost(model: str, tokens: TokenStats, problems: int, prices: dict[str, 
 
 
 def budget(k: tuple[float, float, float], problems: int, tokens: TokenStats, cost: RunCost) -> Budget:
-    """Samples, tokens, FLOPs and dollars of (point, lo, hi) samples per problem."""
+    """Samples, tokens, FLOPs and dollars of (point, lo, hi) samples per problem; a run whose samples carry no
+    token counts (imported outcomes) gets no tokens, FLOPs or dollars rather than zeros."""
     span = Span(*(finite(v) for v in k))
-    per_sample = tokens.prompt + tokens.completion if tokens.samples else None
-    return Budget(span, span.scaled(problems), span.scaled(None if per_sample is None else per_sample * problems),
-                  span.scaled(cost.flops_per_round), span.scaled(cost.usd_per_round))
+    per_sample = tokens.prompt + tokens.completion if tokens.samples else 0.0
+    if per_sample <= 0:
+        unknown = dict.fromkeys(("tokens", "flops", "usd"), NO_TOKENS)
+        return Budget(span, span.scaled(problems), span.scaled(None), span.scaled(None), span.scaled(None), unknown)
+    unknown = {}
+    if cost.flops_per_round is None:
+        unknown["flops"] = NO_SHAPE
+    if cost.usd_per_round is None:
+        unknown["usd"] = NO_PRICE
+    return Budget(span, span.scaled(problems), span.scaled(per_sample * problems),
+                  span.scaled(cost.flops_per_round), span.scaled(cost.usd_per_round), unknown)

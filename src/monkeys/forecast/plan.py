@@ -91,7 +91,7 @@ def document(plan: Plan) -> dict[str, Any]:
     if plan.need is not None:
         need = {"k": plan.need.k.as_dict(), "samples": plan.need.samples.as_dict(),
                 "tokens": plan.need.tokens.as_dict(), "flops": plan.need.flops.as_dict(),
-                "usd": plan.need.usd.as_dict()}
+                "usd": plan.need.usd.as_dict(), "unknown": plan.need.unknown}
     return {
         "run": str(plan.run.run_dir), "model": plan.run.model, "verifier": plan.run.verifier,
         "problems": fc.n_problems, "problems_without_samples": fc.unsampled, "solved_in_pilot": fc.solved,
@@ -179,16 +179,19 @@ def render(plan: Plan, console: Any) -> None:
         return
     console.print(f"for {plan.target:.0%} coverage: k = {_k(need.k.point)} samples per problem "
                   f"[{_k(need.k.lo)}, {_k(need.k.hi)}]")
-    console.print(f"  samples {_k(need.samples.point)} [{_k(need.samples.lo)}, {_k(need.samples.hi)}] · "
-                  f"tokens {_sci(need.tokens.point)} [{_sci(need.tokens.lo)}, {_sci(need.tokens.hi)}]")
-    if need.flops.point is not None or need.flops.lo is not None:
-        console.print(f"  FLOPs {_sci(need.flops.point)} [{_sci(need.flops.lo)}, {_sci(need.flops.hi)}]")
+    samples = f"  samples {_k(need.samples.point)} [{_k(need.samples.lo)}, {_k(need.samples.hi)}]"
+    if "tokens" in need.unknown:
+        console.print(f"{samples}; tokens, FLOPs, dollars: unknown: {need.unknown['tokens']}")
     else:
-        console.print("  FLOPs: unknown model shape (add parameters, layers, hidden to a --pricing file)")
-    if need.usd.point is not None or need.usd.lo is not None:
-        console.print(f"  dollars {_usd(need.usd.point)} [{_usd(need.usd.lo)}, {_usd(need.usd.hi)}]")
-    else:
-        console.print("  dollars: no price for this model (give a --pricing file)")
+        console.print(f"{samples} · tokens {_sci(need.tokens.point)} [{_sci(need.tokens.lo)}, {_sci(need.tokens.hi)}]")
+        if "flops" in need.unknown:
+            console.print(f"  FLOPs: {need.unknown['flops']}")
+        else:
+            console.print(f"  FLOPs {_sci(need.flops.point)} [{_sci(need.flops.lo)}, {_sci(need.flops.hi)}]")
+        if "usd" in need.unknown:
+            console.print(f"  dollars: {need.unknown['usd']}")
+        else:
+            console.print(f"  dollars {_usd(need.usd.point)} [{_usd(need.usd.lo)}, {_usd(need.usd.hi)}]")
     if plan.need_reason:
         console.print(f"  note: {plan.need_reason}")
     if fc.chosen == COMBINED:
