@@ -131,12 +131,13 @@ def _write(path: str, value: str, missing_ok: bool = False) -> None:
             raise
 
 
-def setup_worker(uid: int, base: str) -> tuple[dict[str, str], dict]:
+def setup_worker(uid: int, base: str, hidden: list[str]) -> tuple[dict[str, str], dict]:
     """Probe and enter what the worker itself needs: user/net namespaces, cgroup, pid namespace, its
-    directory and Landlock ruleset. Everything per-worker is built here once, not per execution."""
+    directory and Landlock ruleset (the system directories but `hidden`, the installed packages: see
+    `_readable`). Everything per-worker is built here once, not per execution."""
     prot: dict[str, str] = {}
     state: dict = {"uid": None, "pidns": None, "cgroup": None, "landlock_fd": None,
-                   "userns": False}
+                   "userns": False, "hidden": list(hidden)}
     root = os.geteuid() == 0
     if not root:
         if libc.unshare(CLONE_NEWUSER) == 0:
@@ -172,9 +173,10 @@ def setup_worker(uid: int, base: str) -> tuple[dict[str, str], dict]:
     prot["landlock"] = _landlock.available(libc)
     if prot["landlock"].startswith("active"):
         try:
-            state["landlock_fd"] = _landlock.ruleset(libc, workdir)
+            state["landlock_fd"] = _landlock.ruleset(libc, workdir, hidden)
             abi = _landlock.abi_version(libc)
-            prot["landlock"] += ", no /proc" + (", signals and abstract sockets scoped" if abi >= 6 else "")
+            prot["landlock"] += ", no /proc" + (", signals and abstract sockets scoped" if abi >= 6 else "") \
+                + (f", no installed packages ({len(hidden)} directories)" if hidden else "")
         except OSError as exc:
             prot["landlock"] = f"unavailable: {exc}"
     if libc.unshare(CLONE_NEWPID) == 0:  # the worker's next child, the template, is the namespace's init
@@ -194,7 +196,7 @@ CLONE_NEWIPC = 0x08000000
 EMPTY_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/sys")
 
 
-def private_mounts(in_pidns: bool) -> dict[str, str]:
+def private_mounts(in_pidns: bool, hidden: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
     """In the template, once: an IPC namespace and a mount namespace of its own, with a /proc of the
     worker's pid namespace (hidepid: a program sees its own processes only) and empty read-only tmpfs over
     the directories where a program could leave something for a later one or find the host's (/tmp,
@@ -215,14 +217,20 @@ def private_mounts(in_pidns: bool) -> dict[str, str]:
             done.append("/proc of its own (hidepid)")
         else:
             failed.append(f"/proc: {os.strerror(ctypes.get_errno())}")
-    for path in EMPTY_DIRS:
+    covered = 0
+    for path in (*EMPTY_DIRS, *hidden):
         if not os.path.isdir(path):
             continue
         flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
         if libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=4k,mode=755") == 0:
-            done.append(path + " empty and read-only")
+            if path in EMPTY_DIRS:
+                done.append(path + " empty and read-only")
+            else:
+                covered += 1
         else:
             failed.append(f"{path}: {os.strerror(ctypes.get_errno())}")
+    if covered:
+        done.append(f"{covered} directories of installed packages covered by an empty one")
     prot["private_mounts"] = ("active: " + ", ".join(done) if done else "unavailable") + (
         f"; not mounted: {', '.join(failed)}" if failed else "")
     return prot

@@ -16,8 +16,7 @@ _CREATE, _ADD_RULE, _RESTRICT = 444, 445, 446  # same numbers on every architect
 _VERSION_FLAG, _RULE_PATH_BENEATH = 1, 1
 _EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _TRUNCATE, _IOCTL_DEV = 1 << 14, 1 << 15
-READ_ONLY_PATHS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc",
-                   "/dev/urandom", "/dev/random", "/dev/zero")
+READ_ONLY_FILES = ("/dev/urandom", "/dev/random", "/dev/zero")  # and the system directories (`_readable`)
 READ_WRITE_FILES = ("/dev/null",)
 
 
@@ -43,9 +42,12 @@ def available(libc: ctypes.CDLL) -> str:
     return f"active (ABI {abi})" if abi > 0 else "unavailable: kernel without Landlock (or disabled)"
 
 
-def ruleset(libc: ctypes.CDLL, workdir: str) -> int:
-    """A ruleset fd allowing `workdir` plus read-only system paths. Built once per worker (the rules
-    name inodes, so `workdir` is emptied between executions, never replaced); `restrict_self` applies it."""
+def ruleset(libc: ctypes.CDLL, workdir: str, hidden: tuple[str, ...] | list[str] = ()) -> int:
+    """A ruleset fd allowing `workdir` plus the read-only system directories except `hidden` (installed
+    packages, see `_readable`). Built once per worker (the rules name inodes, so `workdir` is emptied
+    between executions, never replaced); `restrict_self` applies it."""
+    import _readable
+
     abi = abi_version(libc)
     if abi <= 0:
         raise OSError("Landlock unavailable")
@@ -61,7 +63,8 @@ def ruleset(libc: ctypes.CDLL, workdir: str) -> int:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
         file_bits = _EXECUTE | _WRITE_FILE | _READ_FILE | (_TRUNCATE if abi >= 3 else 0)
-        rules = [(p, _EXECUTE | _READ_FILE | _READ_DIR) for p in READ_ONLY_PATHS]
+        readable = [*_readable.allowlist(_readable.SYSTEM_DIRS, hidden), *READ_ONLY_FILES]
+        rules = [(p, _EXECUTE | _READ_FILE | _READ_DIR) for p in readable]
         rules += [(p, (_WRITE_FILE | _READ_FILE | (_TRUNCATE if abi >= 3 else 0)) & file_bits)
                   for p in READ_WRITE_FILES]
         rules.append((workdir, handled))

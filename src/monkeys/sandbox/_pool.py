@@ -8,6 +8,7 @@ cgroup and directory belong to one program at a time. A dead worker is replaced 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import queue
 import subprocess
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monkeys.errors import SandboxError
-from monkeys.sandbox import _wire
+from monkeys.sandbox import _readable, _wire
 from monkeys.sandbox._simple import PYTHON
 from monkeys.sandbox._types import ExecResult, Limits
 
@@ -45,7 +46,8 @@ class _Worker:
         self.uid = _UID_BASE + (os.getpid() % 100_000) * 64 + next(_counter) % 64
         try:
             self.proc = subprocess.Popen(
-                [PYTHON, "-I", "-S", _ZYGOTE, str(self.uid), str(req_r), str(rep_w)], env={},
+                [PYTHON, "-I", "-S", _ZYGOTE, str(self.uid), str(req_r), str(rep_w),
+                 json.dumps(_readable.host_package_dirs())], env={},
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, pass_fds=(req_r, rep_w), close_fds=True, cwd="/")
         finally:

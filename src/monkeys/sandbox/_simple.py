@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monkeys.errors import SandboxError
-from monkeys.sandbox import _harness, _launch, _seccomp, _tmpdirs
+from monkeys.sandbox import _harness, _launch, _readable, _seccomp, _tmpdirs
 from monkeys.sandbox._types import ExecResult, Limits
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3") or "python3"
@@ -74,6 +74,10 @@ if C["mode"] in ("unshare-root", "unshare-userns"):
         os.makedirs(work)  # the directory was under the new /tmp: bind it back to the same path
         check(libc.mount(b"/proc/self/fd/%d" % here, work.encode(), None, 4096, None) == 0, "bind " + work)
     os.chdir(work); os.close(here)
+    for hidden in C["hidden"]:  # installed packages: an empty read-only tmpfs over each (see `_readable`)
+        if os.path.isdir(hidden):
+            check(libc.mount(b"tmpfs", hidden.encode(), b"tmpfs", 1 | 2 | 4 | 8, b"size=4k,mode=755") == 0,
+                  "mount " + hidden)
 def run_program():
     """In the child, confined: the harness runs the program (and its tests) and writes its one report,
     opened by this execution's nonce, to the report pipe. The nonce lives only in this frame and the
@@ -100,9 +104,8 @@ if pid == 0:
         check(libc.prctl(1, 9, 0, 0, 0) == 0, "PR_SET_PDEATHSIG")
         for res, value in C["rlimits"]:
             resource.setrlimit(getattr(resource, res), tuple(value))
-        if C["landlock"] > 0:
-            landlock(C["landlock"], ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc",
-                                     "/dev/urandom", "/dev/random", "/dev/zero"), (".",))
+        if C["landlock"] > 0:  # the system directories but the installed packages (`_readable`), /proc
+            landlock(C["landlock"], C["read_only"], (".",))
         if C["seccomp"]:  # the pool's deny list (`_seccomp`): no namespaces, mounts, ptrace, sockets, ...
             seccomp(C["seccomp"])
         os.environ.clear()
@@ -146,6 +149,9 @@ class SubprocessSandbox:
     def __init__(self, reason: str = "", backend: str | None = None) -> None:
         self.reason = reason  # why the fork-server pool is not used
         self.landlock = _launch.landlock_abi()
+        self.hidden = _readable.host_package_dirs()
+        self.read_only = [*_readable.allowlist(_SYSTEM_DIRS, self.hidden), "/proc", "/dev/urandom", "/dev/random",
+                          "/dev/zero"]
         _tmpdirs.sweep()  # what killed runs left; each execution then only makes its own
         self.is_root = os.geteuid() == 0
         self.bwrap = shutil.which("bwrap")
@@ -249,7 +255,8 @@ class SubprocessSandbox:
                    ("RLIMIT_NOFILE", [limits.max_open_files] * 2), ("RLIMIT_CORE", [0, 0]),
                    ("RLIMIT_NPROC", [limits.max_processes] * 2)]
         config = {"mode": self.backend, "uid": uid, "python": PYTHON, "rlimits": rlimits,
-                  "landlock": self.landlock, "tmp_mb": max(limits.max_file_mb, 16), "seccomp": _SECCOMP}
+                  "landlock": self.landlock, "tmp_mb": max(limits.max_file_mb, 16), "seccomp": _SECCOMP,
+                  "hidden": self.hidden, "read_only": self.read_only}
         launcher = [PYTHON, "-I", "-S", "-c", LAUNCHER, json.dumps(config), *map(str, fds)]
         if self.backend == "unshare-root":
             return [str(self.unshare), "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--mount",
@@ -266,6 +273,8 @@ class SubprocessSandbox:
                 argv += ["--symlink", os.readlink(path), path]
             elif os.path.isdir(path):
                 argv += ["--ro-bind", path, path]
+        for path in self.hidden:  # installed packages: an empty read-only tmpfs over each (see `_readable`)
+            argv += ["--tmpfs", path, "--remount-ro", path]
         argv += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--bind", workdir, workdir,
                  "--chdir", workdir, "--", *launcher]
         return argv
@@ -427,6 +436,9 @@ class SubprocessSandbox:
             "filesystem_view": "active: read-only system directories only (bwrap)" if bwrap else
                                "unavailable: host filesystem visible (Landlock restricts it where active)",
             "landlock": landlock,
+            "installed_packages": f"hidden: {len(self.hidden)} directories, covered by an empty tmpfs"
+                                  + (" and left out of Landlock's allowlist" if self.landlock else "")
+                                  if self.hidden else "none under the system directories",
             "seccomp": "active: the fork-server's deny list" if _SECCOMP else f"{_seccomp.available()}",
             "cgroup": "unavailable: the fallback sandbox uses rlimits only",
             "rlimits": "active", "session": "active", "empty_env": "active", "private_dir": "active",

@@ -115,7 +115,7 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
     """The template process. Sets itself up once, then forks one child per request."""
     _confine.libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     in_pidns = bool(state["pidns"]) and os.getpid() == 1
-    prot = _confine.private_mounts(in_pidns)
+    prot = _confine.private_mounts(in_pidns, state["hidden"])
     # /proc/<pid> names the child as this process sees it: true with our own /proc or no pid namespace
     own_proc = not in_pidns or "/proc of its own" in prot.get("private_mounts", "")
     if not in_pidns:

@@ -1,6 +1,7 @@
 """Fork-server worker: started once under the system Python; runs executions through its template.
 
-Run as ``python3 -I -S _zygote.py <uid> <request fd> <reply fd>``; talks to the pool over those pipes.
+Run as ``python3 -I -S _zygote.py <uid> <request fd> <reply fd> <hidden dirs, JSON>``; talks to the pool
+over those pipes.
 Everything that does not depend on the program is set up once: here (`_confine.setup_worker`: user and
 network namespaces, cgroup, the directory and its Landlock ruleset, the pid namespace) and in the template
 this process forks before it handles anything (`_template`: mount and IPC namespaces, the seccomp filter,
@@ -18,6 +19,7 @@ output cap (read as it comes, never more than the cap kept), and finally the rep
 from __future__ import annotations
 
 import io
+import json
 import marshal
 import os
 import select
@@ -71,7 +73,7 @@ def program_view() -> None:
     instead of each writing it anew (copy-on-write faults). The worker itself never prints or imports
     its own modules again (it holds them by name); fds 0-2 are /dev/null in it and nothing is written."""
     sys.path[:] = _PROGRAM_PATH
-    for name in ("_confine", "_wire", "_landlock", "_seccomp", "_harness", "_template"):
+    for name in ("_confine", "_wire", "_landlock", "_readable", "_seccomp", "_harness", "_template"):
         sys.modules.pop(name, None)
     sys.stdin, sys.stdout, sys.stderr = _STDIN, _STDOUT, _STDERR
     sys.argv = ["main.py"]
@@ -207,6 +209,7 @@ def _drain(fd: int) -> bytes:
 
 def main() -> None:
     uid, req_fd, rep_fd = (int(a) for a in sys.argv[1:4])
+    hidden = json.loads(sys.argv[4]) if len(sys.argv) > 4 else []
     # The pool starts us with an empty environment, but the interpreter adds LC_CTYPE (locale coercion);
     # cleared here once, not in every child (measured: 130 us and ~50 page faults per child).
     os.environ.clear()
@@ -215,7 +218,7 @@ def main() -> None:
         os.dup2(null, fd)
     base = _tmpdirs.make()
     os.chmod(base, 0o711)
-    prot, state = _confine.setup_worker(uid, base)
+    prot, state = _confine.setup_worker(uid, base, hidden)
     if state["cgroup"] is not None:
         state["ooms"] = state["cgroup"].oom_kills()
     program_view()
