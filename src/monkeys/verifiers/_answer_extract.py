@@ -23,6 +23,24 @@ _GSM8K_MARKERS = (
     re.compile(r"[Tt]he (?:final )?answer is:?\s*"),
 )
 _MAX_NUMBER_DIGITS = 200  # a longer "number" is noise, not an answer; also bounds Decimal work
+_ANSWER_SPAN = 64  # characters after a marker that hold its answer (and any alternatives stated with it)
+# What joins two alternatives stated as one answer: "18 or 19", "18/19", "18-20", "18, 19", "18, or 19", "18 = 19",
+# "18 to 20", "18 19", each optionally with a unit or a bracket ("18 dollars or 19", "18 (or 19)").
+_HEDGE_GAP = re.compile(
+    r"\s*[$%)]?\s*(?:(?:[A-Za-z]+\s+)?[(]?\s*"  # a unit or a bracket after the first value, then
+    r"(?:,?\s*(?:or|and/or|and)|to|,|/|=|-|\u2013|\u2014|~|;)"  # the connective; or no word and no connective
+    r"|[(]?)\s*[($]?\s*", re.IGNORECASE)
+_OR_GAP = re.compile(r"\s*(?:or|and/or)\s*", re.IGNORECASE)  # without a marker only "or" marks a hedge
+# LaTeX around stated values that says nothing by itself: "$18$ or $19$", "\\boxed{18}\\text{ or }\\boxed{19}"
+_FILLER = re.compile(r"\\(?:boxed|fbox|text|textrm|textbf|mathrm|mbox)\s*\{|\\(?:quad|qquad|[,;: !])|[{}$~]|\\[()\[\]]")
+
+
+def _joins_alternatives(gap: str, pattern: re.Pattern[str] = _HEDGE_GAP) -> bool:
+    """Whether `gap`, the text between two stated values, only joins them as alternatives."""
+    return pattern.fullmatch(_FILLER.sub(" ", gap)) is not None
+
+
+_PLUS_MINUS = re.compile(r"(?:\u00b1|\\pm|\+\s*/\s*-|\+-)\s*\$?\s*$")  # "±18", "\pm 18", "+/- 18"
 
 
 def gsm8k_answer(text: str) -> str | None:
@@ -31,19 +49,51 @@ def gsm8k_answer(text: str) -> str | None:
     Returned in canonical form (`canonical_number`), so `$1,000.00` and `1000` give the same string. A time
     is one token: on the hour it is the hour (`7:00` -> `7`), else `H:MM[:SS]`, which equals no number.
     """
+    return gsm8k_answers(text)[0]
+
+
+def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
+    """(the answer as `gsm8k_answer` finds it, other values stated as alternatives to it).
+
+    A completion that hedges, "#### 18 or 19", "#### 18-20", "#### ±18", "The answer is 18, 19", states no
+    one answer: its alternatives are the other values (a sign for ±). Alternatives are read on the answer's
+    own line after the marker, only where nothing but a connective (or, /, -, to, a comma, =, a space; a
+    unit or a bracket beside it) stands between two numbers, so "#### 5 (after 3 days)" has none. Without a
+    marker the answer is the last number, and only an "or" before it makes the one before an alternative.
+    """
     for marker in _GSM8K_MARKERS:
         found = None
         for found in marker.finditer(text):  # noqa: B007 (the last one is wanted)
             pass
-        if found is not None:
-            match = _TOKEN_RE.search(text, found.end(), found.end() + 64)
-            if match is not None:
-                return _canonical_token(match)
-    for match in reversed(list(_TOKEN_RE.finditer(text))):
-        value = _canonical_token(match)
-        if value is not None:
-            return value
-    return None
+        if found is None:
+            continue
+        end = text.find("\n", found.end(), found.end() + _ANSWER_SPAN)
+        end = found.end() + _ANSWER_SPAN if end < 0 else end
+        tokens = list(_TOKEN_RE.finditer(text, found.end(), end))
+        if not tokens:
+            continue
+        answer = _canonical_token(tokens[0])
+        others: list[str] = []
+        prefix = text[found.end():tokens[0].start()] + ("-" if tokens[0].group().lstrip().startswith("-") else "")
+        if _PLUS_MINUS.search(prefix) and answer not in (None, "0"):  # "+/- 18" reads "+/" and the token "-18"
+            others.append(answer[1:] if answer.startswith("-") else "-" + answer)
+        for before, after in zip(tokens, tokens[1:], strict=False):
+            if not _joins_alternatives(text[before.end():after.start()]):
+                break
+            value = _canonical_token(after)
+            if value is not None and value != answer and value not in others:
+                others.append(value)
+        return answer, others
+    tokens = list(_TOKEN_RE.finditer(text))
+    for i in range(len(tokens) - 1, -1, -1):
+        value = _canonical_token(tokens[i])
+        if value is None:
+            continue
+        gap = text[tokens[i - 1].end():tokens[i].start()] if i else ""
+        previous = _canonical_token(tokens[i - 1]) if i else None
+        hedged = previous is not None and previous != value and _joins_alternatives(gap, _OR_GAP)
+        return value, [previous] if hedged and previous is not None else []
+    return None, []
 
 
 def _canonical_token(match: re.Match[str]) -> str | None:
@@ -139,7 +189,13 @@ def minerva_answer(text: str) -> str | None:
 
 
 def math_answer(text: str) -> str | None:
-    """MATH final answer: the Minerva phrase when present (the prompt asks for it), else the last box."""
+    """MATH final answer: the Minerva phrase when present (the prompt asks for it), else the last box.
+
+    Several boxes joined by "or" are not treated as a hedge here, unlike GSM8K's several numbers: MATH's own
+    solutions write "$x$ must be $\\boxed{3}$ or $\\boxed{\\frac{2}{5}}$" for a problem with two roots (its
+    gold is the last box), and the same value in two forms ("$\\boxed{\\frac{25}{13}} = \\boxed{1\\frac{12}{13}}$");
+    9 of the 5,000 test solutions do. The last box is the answer, as the paper's grader reads it.
+    """
     answer = minerva_answer(text)
     if answer is not None:
         inner = _boxed_answer(answer)

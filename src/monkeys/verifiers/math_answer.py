@@ -23,7 +23,7 @@ from annotated_types import Ge, Gt
 from monkeys.core import Outcome, Problem, Sample, Verdict
 from monkeys.errors import ConfigError
 from monkeys.registry import SPEED_ONLY, register_verifier
-from monkeys.verifiers._answer_extract import canonical_number, gsm8k_answer, math_answer
+from monkeys.verifiers._answer_extract import canonical_number, gsm8k_answers, math_answer
 from monkeys.verifiers._math_normalize import (
     clock_value,
     light_normalize,
@@ -90,9 +90,13 @@ class MathAnswer:
         expected = _gold_number(gold)
         if expected is None:
             return Verdict(Outcome.ERROR, f"GSM8K gold answer {gold!r} is not a number")
-        answer = gsm8k_answer(text)
+        answer, others = gsm8k_answers(text)
         if answer is None:
             return Verdict(Outcome.FAIL, "no number in the completion", {"answer": None, "answer_key": None})
+        if others:  # a hedge names no one answer: it neither passes nor votes
+            stated = " or ".join([answer, *others])
+            return Verdict(Outcome.FAIL, f"several answers stated ({stated}): a hedge is not an answer",
+                           {"answer": answer, "alternatives": others, "answer_key": None, "gold": expected})
         details = {"answer": answer, "answer_key": ("t:" if ":" in answer else "n:") + answer, "gold": expected}
         if answer == expected:
             return Verdict(Outcome.PASS, f"answer {answer} equals the reference", details)

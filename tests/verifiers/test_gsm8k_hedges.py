@@ -1,0 +1,46 @@
+"""GSM8K answers are single numbers: a completion that states several ("#### 18 or 19") names none, so it fails
+and casts no vote, even when one of them is the gold. At 10,000 samples a hedge that passed would turn into
+false solves. Answers followed by units or working still pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from monkeys.core import Outcome, Problem, Prompt, Sample
+from monkeys.verifiers.math_answer import MathAnswer
+
+GOLD = "18"
+
+
+@pytest.fixture(scope="module")
+def verifier() -> MathAnswer:
+    v = MathAnswer()
+    yield v
+    v.close()
+
+
+def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
+    return verifier.verify(Problem("p", Prompt(text="q"), {"answer": GOLD, "task": "gsm8k"}), Sample("p", 0, 0, text))
+
+
+@pytest.mark.parametrize("text", [
+    "#### 18 or 19", "#### 19 or 18", "#### 17, 18, 19", "#### 17, 18, or 19", "#### 18 19 20", "#### 18/19",
+    "#### 18-20", "#### 15 to 20", "#### 18 = 19", "#### 18 and 19", "#### ±18", "#### \\pm 18", "#### +/- 18",
+    "#### 18 dollars or 19 dollars", "#### 18 (or 19)", "#### $18$ or $19$", "The answer is 18 or 19.",
+    "She has either 19 or 18 left.", "\\boxed{19} or \\boxed{18}",
+])
+def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> None:
+    verdict = _verdict(verifier, text)
+    assert verdict.outcome is Outcome.FAIL and "several answers" in verdict.reason, (text, verdict)
+    assert verdict.details["answer_key"] is None and verdict.details["alternatives"]
+
+
+@pytest.mark.parametrize("text", [
+    "#### 18", "#### 18.", "#### 18 dollars", "#### $18.00", "#### 18 (eighteen)", "#### 18 (18)",
+    "#### 18\n\nQuestion: Tom has 5 apples and 6 pears.", "The answer is 18. She had 3 left over.",
+    "The answer is 18, because 3 + 15 = 18.", "She had 3 + 15 = 18 apples.", "#### 19\n#### 18",
+    "#### 18 (after 3 days)", "#### 18 hours, or 1080 minutes", "#### +18",
+])
+def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str) -> None:
+    verdict = _verdict(verifier, text)
+    assert verdict.outcome is Outcome.PASS, (text, verdict)
