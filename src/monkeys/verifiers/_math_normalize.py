@@ -445,12 +445,58 @@ def _mv_parse(answer: str) -> list[Any]:
 
 
 def check_math_verify(gold: str, answer: str) -> bool:
-    """math-verify equivalence of two extracted answers (gold first: its form guides the comparison)."""
+    """math-verify equivalence of two extracted answers (gold first: its form guides the comparison).
+
+    math-verify compares an equation by its last side (`x = 18` is 18), which also reads `19 = 18` and
+    `x = 19 = 18` as 18: an answer that equates two different numbers states nothing true and fails here
+    (`x = 2 \\cdot 9 = 18` still passes: its numeric sides agree; a decimal side within 0.1%)."""
     from math_verify import verify
     gold_parsed, answer_parsed = _mv_parse(gold), _mv_parse(answer)
     if not gold_parsed or not answer_parsed:
         return False
+    if _false_equation(answer_parsed[0]) or _far_approximation(answer):
+        return False
     return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
+
+
+def _far_approximation(answer: str) -> bool:
+    """Whether `answer` states `a \\approx b` of two numbers more than 1% apart (math-verify keeps only `a`:
+    `18 \\approx 19` would be 18; `\\frac{\\sqrt2}{2} \\approx 0.707` is fine)."""
+    sides = [side for side in re.split(r"\\approx|\\simeq|\u2248", answer) if side.strip()]
+    if len(sides) < 2:
+        return False
+    values = []
+    for side in sides:
+        parsed = _mv_parse(side)
+        expr = parsed[0] if parsed else None
+        if expr is None or not getattr(expr, "is_number", False):
+            return False
+        try:
+            values.append(complex(expr.evalf(30)))
+        except Exception:  # noqa: BLE001 - not a number after all: nothing to compare
+            return False
+    return any(abs(a - b) > 1e-2 * max(abs(a), abs(b), 1e-12) for a, b in zip(values, values[1:], strict=False))
+
+
+def _false_equation(expr: Any) -> bool:
+    """Whether `expr` (a parsed answer) is an equation, or a chain or set of them, with two sides that are
+    numbers and differ."""
+    import sympy
+
+    if isinstance(expr, (sympy.And, sympy.Or)) or isinstance(expr, (set, frozenset, tuple, list)):
+        parts = expr.args if isinstance(expr, sympy.Basic) else tuple(expr)
+        return any(_false_equation(part) for part in parts)
+    if isinstance(expr, sympy.Equality):
+        lhs, rhs = expr.args
+        if getattr(lhs, "is_number", False) and getattr(rhs, "is_number", False):
+            try:
+                if lhs.has(sympy.Float) or rhs.has(sympy.Float):  # a decimal side: `\\sqrt{2} = 1.414` is fine
+                    a, b = complex(lhs.evalf(30)), complex(rhs.evalf(30))
+                    return abs(a - b) > 1e-3 * max(abs(a), abs(b), 1e-12)
+                return bool(sympy.simplify(lhs - rhs) != 0)
+            except Exception:  # noqa: BLE001 - what cannot be decided is not called false
+                return False
+    return False
 
 
 def check_minerva(gold: str, answer: str) -> bool:

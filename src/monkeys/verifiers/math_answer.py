@@ -11,6 +11,7 @@ answer and a vote key (`details["answer"]`, `details["answer_key"]`) that select
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -45,6 +46,9 @@ _gold_number = functools.lru_cache(maxsize=65536)(canonical_number)  # one gold,
 @functools.lru_cache(maxsize=65536)
 def _minerva_light(answer: str) -> str:
     return light_normalize(minerva_normalize(answer))
+
+
+_OR_WORD = re.compile(r"(?<![A-Za-z])or(?![A-Za-z])|\\lor(?![A-Za-z])", re.IGNORECASE)  # "18 \text{or} 19"
 
 
 @register_verifier("math-answer")
@@ -108,6 +112,11 @@ class MathAnswer:
             return Verdict(Outcome.FAIL, "no \\boxed{} answer and no 'The final answer is' phrase",
                            {"answer": None, "answer_key": None})
         raw = raw[:_MAX_ANSWER_CHARS]
+        if self.mode == "math-verify" and _OR_WORD.search(raw) and not _OR_WORD.search(gold):
+            # math-verify reads `19 \text{ (or } 18)` as 18: a hedge names no one answer (`minerva` keeps
+            # the paper's grader, which never passes these anyway: it compares the strings)
+            return Verdict(Outcome.FAIL, f"several answers stated ({raw}): a hedge is not an answer",
+                           {"answer": raw, "answer_key": None, "gold": gold, "mode": self.mode})
         shown = minerva_normalize(raw) if self.mode == "minerva" else light_normalize(raw)
         details: dict[str, Any] = {"answer": shown, "gold": gold, "mode": self.mode}
         gold_l, raw_l = light_normalize(gold), light_normalize(raw)

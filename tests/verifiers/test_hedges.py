@@ -1,6 +1,8 @@
-"""GSM8K answers are single numbers: a completion that states several ("#### 18 or 19") names none, so it fails
-and casts no vote, even when one of them is the gold. At 10,000 samples a hedge that passed would turn into
-false solves. Answers followed by units or working still pass."""
+"""An answer that states several values names none. GSM8K answers are single numbers: "#### 18 or 19" fails and
+casts no vote, even when one of them is the gold. MATH (math-verify, the default mode) reads an equation by its
+last side and keeps the first side of an approximation, so `19 = 18`, `18 \\approx 19` and
+`19 \\text{ (or } 18)` all read as 18 to it: they fail too. At 10,000 samples a hedge that passed would turn
+into false solves. Answers followed by units or working, and true equations, still pass."""
 
 from __future__ import annotations
 
@@ -43,4 +45,23 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
 ])
 def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str) -> None:
     verdict = _verdict(verifier, text)
+    assert verdict.outcome is Outcome.PASS, (text, verdict)
+
+
+@pytest.mark.parametrize(("gold", "text"), [
+    ("18", "\\boxed{19 = 18}"), ("18", "\\boxed{x = 19 = 18}"), ("18", "\\boxed{18 \\approx 19}"),
+    ("18", "\\boxed{19 \\text{ (or } 18)}"), ("18", "\\boxed{18 \\lor 19}"), ("18", "\\boxed{18 \\text{ or } 19}"),
+    ("\\frac{1}{2}", "\\boxed{\\frac{1}{3} = \\frac{1}{2}}"),
+])
+def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, text: str) -> None:
+    verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))
+    assert verdict.outcome is Outcome.FAIL, (text, verdict)
+
+
+@pytest.mark.parametrize(("gold", "text"), [
+    ("18", "\\boxed{x = 2 \\cdot 9 = 18}"), ("18", "\\boxed{x = 18}"), ("18", "\\boxed{18}"),
+    ("\\frac{\\sqrt{2}}{2}", "\\boxed{\\frac{\\sqrt{2}}{2} \\approx 0.707}"), ("x+1", "\\boxed{y = x + 1}"),
+])
+def test_math_true_equations_and_close_approximations_pass(verifier: MathAnswer, gold: str, text: str) -> None:
+    verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))
     assert verdict.outcome is Outcome.PASS, (text, verdict)
