@@ -38,13 +38,13 @@ from pathlib import Path
 
 from monkeys.errors import SandboxError
 from monkeys.sandbox import _launch, _seccomp
+from monkeys.sandbox._readable import SYSTEM_DIRS  # whole: a repository's tests need its installed packages
 from monkeys.sandbox._simple import PYTHON, _uid_in_use
 
 _SECCOMP = _seccomp.namespaces_program().hex() if _seccomp.available() == "active" else ""
 
 # Command uids: a block of 64 per owning process, apart from the pool's and the fallback's ranges.
 UID_BASE = 16_000_000
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc")
 _CHUNK = 1 << 16
 _counter = itertools.count(1)
 

@@ -12,6 +12,8 @@ import ctypes
 import os
 import struct
 
+import _readable
+
 _CREATE, _ADD_RULE, _RESTRICT = 444, 445, 446  # same numbers on every architecture
 _VERSION_FLAG, _RULE_PATH_BENEATH = 1, 1
 _EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
@@ -46,8 +48,6 @@ def ruleset(libc: ctypes.CDLL, workdir: str, hidden: tuple[str, ...] | list[str]
     """A ruleset fd allowing `workdir` plus the read-only system directories except `hidden` (installed
     packages, see `_readable`). Built once per worker (the rules name inodes, so `workdir` is emptied
     between executions, never replaced); `restrict_self` applies it."""
-    import _readable
-
     abi = abi_version(libc)
     if abi <= 0:
         raise OSError("Landlock unavailable")

@@ -50,7 +50,6 @@ _CHUNK = 1 << 16
 _MAX_REPORT = 1 << 16
 _HARNESS = (Path(__file__).with_name("_harness.py")).read_text(encoding="utf-8")
 _SECCOMP = _seccomp.program().hex() if _seccomp.available() == "active" else ""
-_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 # The launcher: runs under the system Python inside the namespaces (stdlib only). argv[1] is a JSON
 # config, argv[2:5] the status fd, the job memfd (nonce, guard, tests, the harness's source) and the
@@ -150,8 +149,8 @@ class SubprocessSandbox:
         self.reason = reason  # why the fork-server pool is not used
         self.landlock = _launch.landlock_abi()
         self.hidden = _readable.host_package_dirs()
-        self.read_only = [*_readable.allowlist(_SYSTEM_DIRS, self.hidden), "/proc", "/dev/urandom", "/dev/random",
-                          "/dev/zero"]
+        self.read_only = [*_readable.allowlist(_readable.SYSTEM_DIRS, self.hidden), "/proc", "/dev/urandom",
+                          "/dev/random", "/dev/zero"]
         _tmpdirs.sweep()  # what killed runs left; each execution then only makes its own
         self.is_root = os.geteuid() == 0
         self.bwrap = shutil.which("bwrap")
@@ -268,7 +267,7 @@ class SubprocessSandbox:
             if self.is_root else []
         argv += [str(self.bwrap), "--unshare-all", "--unshare-user", "--disable-userns", "--as-pid-1",
                  "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL"]
-        for path in _SYSTEM_DIRS:
+        for path in _readable.SYSTEM_DIRS:
             if os.path.islink(path):
                 argv += ["--symlink", os.readlink(path), path]
             elif os.path.isdir(path):
