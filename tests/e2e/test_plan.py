@@ -115,3 +115,17 @@ def test_imported_outcomes_without_tokens_cost_unknown_not_zero(tmp_path: Path) 
     text = monkeys("plan", str(tmp_path / "run"), "--target", "0.5")
     assert text.returncode == 0 and "no token counts" in " ".join(text.stdout.split()), text.stdout
     assert "tokens 0" not in text.stdout
+
+
+def test_a_pilot_that_solved_everything_prints_certain_rows_with_their_interval(tmp_path: Path) -> None:
+    """As the default run: every problem solved, so coverage at larger k is 100% for certain (its interval
+    is the point), and the k for 90% comes with an interval from resampling the problems."""
+    rng = np.random.default_rng(2)
+    correct = rng.random((12, 16)) < rng.uniform(0.1, 0.6, (12, 1))
+    correct[np.arange(12), rng.integers(0, 16, 12)] = True  # each problem solved at least once
+    run = _store(tmp_path / "solved", correct)
+    done = monkeys("plan", str(run))
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "100.0% – 100.0% │ certain: all solved" in text, done.stdout
+    assert "for 90% coverage: k =" in text and "samples per problem [" in text

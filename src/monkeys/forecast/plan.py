@@ -167,8 +167,8 @@ def render(plan: Plan, console: Any) -> None:
     for i, k in enumerate(plan.ks):
         if k <= fc.n_min:
             note, interval = "pilot (observed)", ""
-        elif fc.chosen == "observed":
-            note, interval = "certain: every problem is already solved", ""
+        elif fc.chosen == "observed":  # solved problems stay solved: the interval is the point
+            note, interval = "certain: all solved", f"{pct(lo[i])} – {pct(hi[i])}"
         else:
             note = "wide: the pilot barely constrains this" if hi[i] - lo[i] > WIDE else "forecast"
             interval = f"{pct(lo[i])} – {pct(hi[i])}"
