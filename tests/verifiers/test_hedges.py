@@ -26,7 +26,7 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("text", [
-    "#### 18 or 19", "#### 19 or 18", "#### 17, 18, 19", "#### 17, 18, or 19", "#### 18 19 20", "#### 18/19",
+    "#### 18 or 19", "#### 19 or 18", "#### 17, 18, 19", "#### 17, 18, or 19", "#### 18 19 20", "#### 36/2 or 19",
     "#### 18-20", "#### 15 to 20", "#### 18 = 19", "#### 18 and 19", "#### ±18", "#### \\pm 18", "#### +/- 18",
     "#### 18 dollars or 19 dollars", "#### 18 (or 19)", "#### $18$ or $19$", "The answer is 18 or 19.",
     "She has either 19 or 18 left.", "\\boxed{19} or \\boxed{18}",
@@ -41,7 +41,7 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "#### 18", "#### 18.", "#### 18 dollars", "#### $18.00", "#### 18 (eighteen)", "#### 18 (18)",
     "#### 18\n\nQuestion: Tom has 5 apples and 6 pears.", "The answer is 18. She had 3 left over.",
     "The answer is 18, because 3 + 15 = 18.", "She had 3 + 15 = 18 apples.", "#### 19\n#### 18",
-    "#### 18 (after 3 days)", "#### 18 hours, or 1080 minutes", "#### +18",
+    "#### 18 (after 3 days)", "#### 18 hours, or 1080 minutes", "#### +18", "#### 36/2", "#### 36 / 2 dollars",
 ])
 def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str) -> None:
     verdict = _verdict(verifier, text)
@@ -65,3 +65,10 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
 def test_math_true_equations_and_close_approximations_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))
     assert verdict.outcome is Outcome.PASS, (text, verdict)
+
+
+def test_a_fraction_is_one_value_not_two(verifier: MathAnswer) -> None:
+    """`#### 18/19` states one number, 18/19, which is not the gold: a plain wrong answer, not a hedge."""
+    verdict = _verdict(verifier, "#### 18/19")
+    assert verdict.outcome is Outcome.FAIL and verdict.reason == "answer 18/19 != reference 18", verdict
+    assert verdict.details["answer_key"] == "n:18/19"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 # A number as GSM8K solutions write it: optional sign and currency, digits with thousands commas.
 _NUMBER = r"-?\s?\$?\s?-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\$?\.\d+"
@@ -24,8 +25,9 @@ _GSM8K_MARKERS = (
 )
 _MAX_NUMBER_DIGITS = 200  # a longer "number" is noise, not an answer; also bounds Decimal work
 _ANSWER_SPAN = 64  # characters after a marker that hold its answer (and any alternatives stated with it)
-# What joins two alternatives stated as one answer: "18 or 19", "18/19", "18-20", "18, 19", "18, or 19", "18 = 19",
-# "18 to 20", "18 19", each optionally with a unit or a bracket ("18 dollars or 19", "18 (or 19)").
+# What joins two alternatives stated as one answer: "18 or 19", "18-20", "18, 19", "18, or 19", "18 = 19",
+# "18 to 20", "18 19", each optionally with a unit or a bracket ("18 dollars or 19", "18 (or 19)"). A slash
+# right after the first number makes a fraction, one value ("#### 1/2" is 0.5, see `_fraction`).
 _HEDGE_GAP = re.compile(
     r"\s*[$%)]?\s*(?:(?:[A-Za-z]+\s+)?[(]?\s*"  # a unit or a bracket after the first value, then
     r"(?:,?\s*(?:or|and/or|and)|to|,|/|=|-|\u2013|\u2014|~|;)"  # the connective; or no word and no connective
@@ -58,8 +60,9 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     A completion that hedges, "#### 18 or 19", "#### 18-20", "#### ±18", "The answer is 18, 19", states no
     one answer: its alternatives are the other values (a sign for ±). Alternatives are read on the answer's
     own line after the marker, only where nothing but a connective (or, /, -, to, a comma, =, a space; a
-    unit or a bracket beside it) stands between two numbers, so "#### 5 (after 3 days)" has none. Without a
-    marker the answer is the last number, and only an "or" before it makes the one before an alternative.
+    unit or a bracket beside it) stands between two numbers, so "#### 5 (after 3 days)" has none; "#### 1/2"
+    is one value, the fraction. Without a marker the answer is the last number, and only an "or" before it
+    makes the one before an alternative.
     """
     for marker in _GSM8K_MARKERS:
         found = None
@@ -73,6 +76,9 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
         if not tokens:
             continue
         answer = _canonical_token(tokens[0])
+        if len(tokens) > 1 and _SLASH.fullmatch(text, tokens[0].end(), tokens[1].start()):  # "#### 1/2": one value
+            answer = _fraction(tokens[0], tokens[1])
+            tokens = tokens[1:]
         others: list[str] = []
         prefix = text[found.end():tokens[0].start()] + ("-" if tokens[0].group().lstrip().startswith("-") else "")
         if _PLUS_MINUS.search(prefix) and answer not in (None, "0"):  # "+/- 18" reads "+/" and the token "-18"
@@ -94,6 +100,27 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
         hedged = previous is not None and previous != value and _joins_alternatives(gap, _OR_GAP)
         return value, [previous] if hedged and previous is not None else []
     return None, []
+
+
+_SLASH = re.compile(r"\s*/\s*")
+
+
+def _fraction(top: re.Match[str], bottom: re.Match[str]) -> str | None:
+    """`a/b` stated as the answer: its value, canonical like a number when the division ends (`4/2` -> `2`,
+    `1/2` -> `0.5`), else `a/b` in lowest terms, which equals no GSM8K gold."""
+    a, b = _canonical_token(top), _canonical_token(bottom)
+    if a is None or b is None or ":" in a + b:
+        return None
+    value = Fraction(Decimal(a)) / Fraction(Decimal(b)) if Decimal(b) != 0 else None
+    if value is None:
+        return None
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator == 1:  # a terminating decimal
+        return canonical_number(str(Decimal(value.numerator) / Decimal(value.denominator)))
+    return f"{value.numerator}/{value.denominator}"
 
 
 def _canonical_token(match: re.Match[str]) -> str | None:
