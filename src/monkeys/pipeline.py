@@ -46,6 +46,7 @@ from monkeys.store import (
     connect,
     read_meta,
     read_problems,
+    revisions,
     sample_indices,
     solved_problems,
     store_path,
@@ -272,6 +273,8 @@ def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
                               " --verifier NAME`")
         old = read_meta(db, "config_history") or []
         history = check_resume(stored, config, run_dir, old)
+        vname = verifier_name(config)
+        revisions.check(db, run_dir, vname, revisions.current(vname), reverify=f"monkeys verify {run_dir} --reverify")
         clean = redact(stored)
         problems = read_problems(db) or None
         have = sample_indices(db)
@@ -400,6 +403,7 @@ def _prepare_store(config: RunConfig, run_dir: Path, problems: list[Problem], sa
     db = connect(run_dir, create=True)
     try:
         write_header(db, header, problems)
+        revisions.record(db, run_dir, vname, revisions.current(vname))
         have = sample_indices(db)
         # Resume: stored samples lacking a verdict or a score (a crash between the stages) come first.
         pending: dict[tuple[str, int], tuple[Sample, bool, list[str]]] = {}

@@ -41,7 +41,7 @@ from monkeys.pipeline import (
     _with_resume_hint,
 )
 from monkeys.registry import OptionError, check_options, create, get_plugin
-from monkeys.store import StoreWriter, connect, read_config, read_meta, read_problems, store_path
+from monkeys.store import StoreWriter, connect, read_config, read_meta, read_problems, revisions, store_path
 from monkeys.store.lock import RunLock
 from monkeys.store.read import solved_problems, unverified_samples
 from monkeys.store.writer import write_meta
@@ -195,13 +195,16 @@ def verifier_label(name: str, options: dict[str, Any]) -> str:
 
 
 def verify_run(run_dir: Path, *, verifier: str | None = None, verifier_options: dict[str, Any] | None = None,
-               verify_workers: int = 2, progress: ProgressSink | None = None) -> RunSummary:
+               verify_workers: int = 2, progress: ProgressSink | None = None, reverify: bool = False
+               ) -> RunSummary:
     """Verdicts of `verifier` (default: the run's own) for every sample of `run_dir` without one.
 
     The run's own verifier with its own options (or none given) finishes the run's verification. Any
     other verifier, or the same one with options that change what a verdict means, stores its verdicts
     under a key of its own (`verifier_label`: `math-answer[mode=minerva]`), recorded in meta "verifiers"
     with its options, so no verdict is ever replaced. `RunSummary` counts what this call verified.
+    Verdicts that another revision of the verifier made are refused (`store.revisions`); `reverify`
+    deletes the verdicts stored under the key first, so that this monkeys's verifier checks every sample.
     """
     run_dir = Path(run_dir)
     if not store_path(run_dir).exists():
@@ -237,7 +240,10 @@ def verify_run(run_dir: Path, *, verifier: str | None = None, verifier_options: 
                 _record_extra_verifier(db, run_dir, key, name, options)
         finally:
             db.close()
-        return _verify_locked(run_dir, name, options, verify_workers, progress, main=is_main, key=key)
+        hint = f"monkeys verify {run_dir}" + ("" if is_main else f" --verifier {name}" + "".join(
+            f" --verifier-option {k}={v}" for k, v in options.items())) + " --reverify"
+        return _verify_locked(run_dir, name, options, verify_workers, progress, main=is_main, key=key,
+                              reverify=reverify, hint=hint)
 
 
 def _record_extra_verifier(db: sqlite3.Connection, run_dir: Path, key: str, name: str,
@@ -253,15 +259,23 @@ def _record_extra_verifier(db: sqlite3.Connection, run_dir: Path, key: str, name
 
 
 def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: int,
-                   progress: ProgressSink | None, *, main: bool, key: str | None = None) -> RunSummary:
+                   progress: ProgressSink | None, *, main: bool, key: str | None = None, reverify: bool = False,
+                   hint: str | None = None) -> RunSummary:
     """Verify with verifier `vname` every sample of `run_dir` lacking a verdict under `key` (default: the
-    verifier's name); the run's lock is held."""
+    verifier's name); the run's lock is held. `reverify`: delete the key's verdicts first; else verdicts of
+    another revision of the verifier are refused (`hint`: the command that replaces them)."""
     key = key or vname
     progress = progress or _NoProgress()
     verifier: Verifier = create("verifier", vname, **options)
     try:
         db = connect(run_dir)
         try:
+            revision = revisions.current(vname)
+            if reverify:
+                revisions.drop_verdicts(db, run_dir, key, revision, main=main)
+            else:
+                revisions.check(db, run_dir, key, revision, reverify=hint or f"monkeys verify {run_dir} --reverify")
+                revisions.record(db, run_dir, key, revision)
             problems: list[Problem] = read_problems(db)
             model = str(read_meta(db, "model") or "unknown")
             total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]

@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(help="New run directory for a samples file.")] = None,
         verify_workers: Annotated[int, typer.Option(min=1, max=256, help="Verifier threads.")] = 2,
         report: Annotated[bool, typer.Option(help="Print the coverage report at the end.")] = True,
+        reverify: Annotated[bool, typer.Option(
+            help="Run directory only: delete the verifier's stored verdicts and verify every sample again"
+                 " (after an upgrade that changed the verifier's rules).")] = False,
     ) -> None:
         """Verify samples monkeys did not draw, or verify a stored run's samples with another verifier.
 
@@ -37,6 +40,7 @@ def register(app: typer.Typer) -> None:
         problems (nothing is written if any row is bad), stores the samples and verifies each.
         A run directory: `monkeys verify RUN --verifier X` adds X's verdicts beside the run's own.
         Running the same command again resumes: only samples without a verdict are verified.
+        `monkeys verify RUN --reverify` replaces the verdicts that an older revision of the verifier made.
         """
         from monkeys.cli.data_cmd import _progress
         from monkeys.cli.run_cmd import RichProgress, parse_options, refuse_secrets
@@ -62,13 +66,16 @@ def register(app: typer.Typer) -> None:
             if out is None:
                 raise ConfigError(f"--out: required to verify the samples file {source} (a new run directory)")
             run_dir = out
+            if reverify:
+                raise ConfigError(f"--reverify: applies to a run directory (its stored verdicts are replaced);"
+                                  f" {source} is a samples file")
         display = RichProgress(console, sampling=False)
         try:
             if is_run:
                 console.print(f"[bold]monkeys verify[/] {run_dir} verifier={verifier or 'the run’s own'}")
                 summary = verify_run(run_dir, verifier=verifier,
                                      verifier_options=verifier_options if verifier_option else None,
-                                     verify_workers=verify_workers, progress=display)
+                                     verify_workers=verify_workers, progress=display, reverify=reverify)
             else:
                 settings = dict(task=task, out=run_dir, data=data, task_options=task_options, verifier=verifier,
                                 verifier_options=verifier_options, model=model, verify_workers=verify_workers)

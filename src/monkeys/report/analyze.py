@@ -126,6 +126,12 @@ class RunAnalysis:
             lines.append("time-outs: " + _per_problem(run.timeouts, f" ({which})" if which else ""))
         if run.stripped:
             lines.append(f"top-level code stripped before the tests: {run.stripped} of {run.n_samples} samples")
+        if run.revisions is not None:
+            old, new = run.revisions
+            lines.append(f"verdicts made by revision {old} of {run.verifier}, this monkeys has revision {new}:"
+                         f" counted by the old rules; `monkeys verify {run.run_dir} --reverify` re-checks them"
+                         + (" (with the --verifier and --verifier-option that made them)" if "[" in str(run.verifier)
+                            else ""))
         return lines + self.extras
 
     def observed(self, k: int) -> float | None:

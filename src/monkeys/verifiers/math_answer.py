@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from annotated_types import Ge, Gt
 
@@ -59,6 +59,12 @@ class MathAnswer:
     `reference["task"]` picks the checker: "gsm8k" (numeric) or "math" (the default).
     `timeout_s` bounds each sympy check; `workers` is the number of checking processes.
     """
+
+    # What a verdict means changes only with a new revision (`store.revisions`: a resume refuses to mix them).
+    revision: ClassVar[int] = 2
+    revision_notes: ClassVar[dict[int, str]] = {
+        2: "answers hedged between values ('#### 18 or 19', an 'or' in a box) and false equations fail;"
+           " '#### 1/2' is the fraction"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,

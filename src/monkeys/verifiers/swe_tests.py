@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from annotated_types import Ge, Gt
 
@@ -82,6 +82,8 @@ class SweTests:
     harness's test command and log parser when `swebench` is installed. `namespace`: docker images
     ("swebench" pulls prebuilt ones, null builds them). `cache_dir`: worktrees and environments.
     """
+
+    revision: ClassVar[int] = 1  # a new one when what a verdict means changes (`store.revisions`)
 
     def __init__(self, backend: Literal["local", "docker"] = "local", guard: Literal["fail", "flag"] = "fail",
                  timeout_s: Annotated[float, Gt(0)] = 1800.0, memory_mb: Annotated[int, Ge(256)] = 16384,
