@@ -13,10 +13,11 @@ from pathlib import Path
 
 from conftest import monkeys
 
-from monkeys.store.revisions import META_KEY
+from monkeys.store.revisions import META_KEY, current
 
 PROBLEMS = 3
 HEDGES = ["The answer is 40 or 41. #### 40 or 41", "#### 41, 42"]  # hedges on gold 40 and 41
+REV = current("math-answer").number  # type: ignore[union-attr]
 RESPONSES = [f"The answer is {40 + i}. #### {40 + i}" for i in range(PROBLEMS)] + HEDGES + ["no idea"]
 
 
@@ -76,7 +77,7 @@ def test_resume_refuses_an_older_revisions_verdicts_until_reverified(tmp_path: P
     run = tmp_path / "run"
     made = monkeys(*_run_args(tmp_path, run, 8))
     assert made.returncode == 0, made.stderr
-    assert _recorded(run) == {"math-answer": 2}
+    assert _recorded(run) == {"math-answer": REV}
     fresh = _verdicts(run)
     assert len(fresh) == PROBLEMS * 8
     assert all(outcome == "fail" for outcome, text in fresh.values() if text in HEDGES)
@@ -85,12 +86,13 @@ def test_resume_refuses_an_older_revisions_verdicts_until_reverified(tmp_path: P
     old = _verdicts(run)
     report = monkeys("report", str(run))  # a reader counts them, and says by which rules
     assert report.returncode == 0, report.stderr
-    assert "verdicts made by revision 1 of math-answer, this monkeys has revision 2" in " ".join(report.stdout.split())
+    said = " ".join(report.stdout.split())
+    assert f"verdicts made by revision 1 of math-answer, this monkeys has revision {REV}" in said, said
 
     refused = monkeys(*_run_args(tmp_path, run, 12))
     assert refused.returncode == 2, refused.stderr
     said = refused.stderr
-    assert "revision 1" in said and "revision 2" in said and "before monkeys recorded" in said, said
+    assert "revision 1" in said and f"revision {REV}" in said and "before monkeys recorded" in said, said
     assert "hedged" in said and f"monkeys verify {run} --reverify" in said, said
     assert _verdicts(run) == old  # nothing drawn, nothing replaced
 
@@ -101,7 +103,7 @@ def test_resume_refuses_an_older_revisions_verdicts_until_reverified(tmp_path: P
     assert redone.returncode == 0, redone.stderr
     assert f"verified {PROBLEMS * 8} samples" in redone.stderr
     assert _verdicts(run) == fresh  # every sample by today's rules: the forged passes are gone
-    assert _recorded(run) == {"math-answer": 2}
+    assert _recorded(run) == {"math-answer": REV}
     assert "revision" not in monkeys("report", str(run)).stdout
 
     resumed = monkeys(*_run_args(tmp_path, run, 12))
@@ -118,10 +120,10 @@ def test_a_second_verifiers_older_verdicts_name_its_own_reverify_command(tmp_pat
     extra = monkeys("verify", str(run), "--verifier", "math-answer", "--verifier-option", "mode=minerva",
                     "--no-report")
     assert extra.returncode == 0, extra.stderr
-    assert _recorded(run) == {"math-answer": 2, key: 2}
+    assert _recorded(run) == {"math-answer": REV, key: REV}
     db = sqlite3.connect(run / "monkeys.db")
     with db:
-        db.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps({"math-answer": 2, key: 1}), META_KEY))
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps({"math-answer": REV, key: 1}), META_KEY))
     db.close()
     refused = monkeys("verify", str(run), "--verifier", "math-answer", "--verifier-option", "mode=minerva",
                       "--no-report")
@@ -135,7 +137,7 @@ def test_a_second_verifiers_older_verdicts_name_its_own_reverify_command(tmp_pat
                      "--reverify", "--no-report")
     assert redone.returncode == 0, redone.stderr
     assert f"verified {PROBLEMS * 5} samples" in redone.stderr
-    assert _recorded(run) == {"math-answer": 2, key: 2}
+    assert _recorded(run) == {"math-answer": REV, key: REV}
 
 
 def test_reverify_is_for_run_directories(tmp_path: Path) -> None:
@@ -167,7 +169,7 @@ def test_reverify_of_an_until_solved_run_lets_the_schedule_decide_again(tmp_path
         assert db.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == 0
     finally:
         db.close()
-    assert _recorded(run) == {"math-answer": 2}
+    assert _recorded(run) == {"math-answer": REV}
     resumed = monkeys(*args)
     assert resumed.returncode == 0, resumed.stderr
     db = sqlite3.connect(run / "monkeys.db")

@@ -30,6 +30,10 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
     "#### 18-20", "#### 15 to 20", "#### 18 = 19", "#### 18 and 19", "#### ±18", "#### \\pm 18", "#### +/- 18",
     "#### 18 dollars or 19 dollars", "#### 18 (or 19)", "#### $18$ or $19$", "The answer is 18 or 19.",
     "She has either 19 or 18 left.", "\\boxed{19} or \\boxed{18}",
+    # any symbol or connective word between the values joins them: the class, not a list of joiners
+    "#### 18 & 19", "#### 18|19", "#### 18 | 19", "#### 18..19", "#### 18 vs 19", "#### 18 versus 19",
+    "#### 18 \u2248 19", "#### 18 \u2260 19", "#### 18 \u00b1 1", "#### 18 [19]", "#### 18 + 1", "#### 18 * 19",
+    "#### 18 through 20", "#### 18 dollars & 19 dollars", "#### 18 (vs 19)",
 ])
 def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> None:
     verdict = _verdict(verifier, text)
@@ -42,6 +46,9 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "#### 18\n\nQuestion: Tom has 5 apples and 6 pears.", "The answer is 18. She had 3 left over.",
     "The answer is 18, because 3 + 15 = 18.", "She had 3 + 15 = 18 apples.", "#### 19\n#### 18",
     "#### 18 (after 3 days)", "#### 18 hours, or 1080 minutes", "#### +18", "#### 36/2", "#### 36 / 2 dollars",
+    "#### 18, which is 3 * 6", "#### 18 dollars (3 days of 6)", "#### 18 or so", "#### 18. The rest, 3, is left",
+    # a few-shot continuation: the next question and its answer, where lm-eval's sampler would have stopped
+    "#### 18\nQuestion: Ann has 3 cats. How many legs?\nAnswer: 3 * 4 = 12\n#### 12",
 ])
 def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str) -> None:
     verdict = _verdict(verifier, text)

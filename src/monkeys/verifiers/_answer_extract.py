@@ -25,13 +25,18 @@ _GSM8K_MARKERS = (
 )
 _MAX_NUMBER_DIGITS = 200  # a longer "number" is noise, not an answer; also bounds Decimal work
 _ANSWER_SPAN = 64  # characters after a marker that hold its answer (and any alternatives stated with it)
-# What joins two alternatives stated as one answer: "18 or 19", "18-20", "18, 19", "18, or 19", "18 = 19",
-# "18 to 20", "18 19", each optionally with a unit or a bracket ("18 dollars or 19", "18 (or 19)"). A slash
-# right after the first number makes a fraction, one value ("#### 1/2" is 0.5, see `_fraction`).
+# What joins two alternatives stated as one answer: "18 or 19", "18 vs 19", "18-20", "18, 19", "18 = 19",
+# "18 & 19", "18 | 19", "18 ≈ 19", "18 ± 1", "18 to 20", "18 19", each optionally with a unit or a bracket
+# ("18 dollars or 19", "18 (or 19)", "18 [19]"): any run of symbols, or a connective word, and nothing else.
+# Words that are not connectives end it ("18 (after 3 days)", "18, which is 3 * 6"); so do an opening
+# bracket after a unit ("18 dollars (3 days)") and a comma right after one ("18 hours, or 1080 minutes").
+# A slash right after the first number makes a fraction, one value ("#### 1/2" is 0.5, see `_fraction`);
+# a colon, a ratio ("2:1"), is read as before, its first number.
+_CONNECTIVE = r",?\s*(?:or|and/or|and|nor|to|through|thru|till|until|vs\.?|versus)\b"
+_SYMBOLS = r"(?:[^\w\s:(\[{]\s*)+"  # &, |, =, ~, -, ;, ..., ≈, ≠, ±, +, *: not a colon, not an opening bracket
 _HEDGE_GAP = re.compile(
-    r"\s*[$%)]?\s*(?:(?:[A-Za-z]+\s+)?[(]?\s*"  # a unit or a bracket after the first value, then
-    r"(?:,?\s*(?:or|and/or|and)|to|,|/|=|-|\u2013|\u2014|~|;)"  # the connective; or no word and no connective
-    r"|[(]?)\s*[($]?\s*", re.IGNORECASE)
+    rf"\s*[$%)\]]?\s*(?:(?:[A-Za-z]+\s+)?[(\[]?\s*(?:{_CONNECTIVE}|{_SYMBOLS})\s*[(\[$]?\s*"
+    rf"|[(\[]?\s*)", re.IGNORECASE)
 _OR_GAP = re.compile(r"\s*(?:or|and/or)\s*", re.IGNORECASE)  # without a marker only "or" marks a hedge
 # LaTeX around stated values that says nothing by itself: "$18$ or $19$", "\\boxed{18}\\text{ or }\\boxed{19}"
 _FILLER = re.compile(r"\\(?:boxed|fbox|text|textrm|textbf|mathrm|mbox)\s*\{|\\(?:quad|qquad|[,;: !])|[{}$~]|\\[()\[\]]")
@@ -57,39 +62,24 @@ def gsm8k_answer(text: str) -> str | None:
 def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     """(the answer as `gsm8k_answer` finds it, other values stated as alternatives to it).
 
-    A completion that hedges, "#### 18 or 19", "#### 18-20", "#### ±18", "The answer is 18, 19", states no
-    one answer: its alternatives are the other values (a sign for ±). Alternatives are read on the answer's
-    own line after the marker, only where nothing but a connective (or, /, -, to, a comma, =, a space; a
-    unit or a bracket beside it) stands between two numbers, so "#### 5 (after 3 days)" has none; "#### 1/2"
-    is one value, the fraction. Without a marker the answer is the last number, and only an "or" before it
-    makes the one before an alternative.
+    A completion that hedges, "#### 18 or 19", "#### 18-20", "#### 18 & 19", "#### ±18", "The answer is 18,
+    19", states no one answer: its alternatives are the other values (a sign for ±). Alternatives are read
+    on the answer's own line after the marker, only where nothing but symbols or a connective word (a unit
+    or a bracket beside them) stands between two numbers (`_HEDGE_GAP`), so "#### 5 (after 3 days)" has
+    none; "#### 1/2" is one value, the fraction. Of several markers the last counts; a few-shot continuation
+    after the first `####` (from the next "Question:" on, where lm-eval's sampler stops) is not read.
+    Without a marker the answer is the last number, and only an "or" before it makes the one before an
+    alternative.
     """
+    first = _GSM8K_MARKERS[0].search(text)
+    if first is not None:  # a few-shot continuation (the next "Question:" and its answer) is not this answer
+        cut = text.find("Question:", first.end())
+        text = text if cut < 0 else text[:cut]
     for marker in _GSM8K_MARKERS:
-        found = None
-        for found in marker.finditer(text):  # noqa: B007 (the last one is wanted)
-            pass
-        if found is None:
+        stated = [a for a in (_after_marker(text, m.end()) for m in marker.finditer(text)) if a is not None]
+        if not stated:
             continue
-        end = text.find("\n", found.end(), found.end() + _ANSWER_SPAN)
-        end = found.end() + _ANSWER_SPAN if end < 0 else end
-        tokens = list(_TOKEN_RE.finditer(text, found.end(), end))
-        if not tokens:
-            continue
-        answer = _canonical_token(tokens[0])
-        if len(tokens) > 1 and _SLASH.fullmatch(text, tokens[0].end(), tokens[1].start()):  # "#### 1/2": one value
-            answer = _fraction(tokens[0], tokens[1])
-            tokens = tokens[1:]
-        others: list[str] = []
-        prefix = text[found.end():tokens[0].start()] + ("-" if tokens[0].group().lstrip().startswith("-") else "")
-        if _PLUS_MINUS.search(prefix) and answer not in (None, "0"):  # "+/- 18" reads "+/" and the token "-18"
-            others.append(answer[1:] if answer.startswith("-") else "-" + answer)
-        for before, after in zip(tokens, tokens[1:], strict=False):
-            if not _joins_alternatives(text[before.end():after.start()]):
-                break
-            value = _canonical_token(after)
-            if value is not None and value != answer and value not in others:
-                others.append(value)
-        return answer, others
+        return stated[-1]  # the last: "#### 19 ... #### 18" corrects itself, and only one value is compared
     tokens = list(_TOKEN_RE.finditer(text))
     for i in range(len(tokens) - 1, -1, -1):
         value = _canonical_token(tokens[i])
@@ -103,6 +93,31 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
 
 
 _SLASH = re.compile(r"\s*/\s*")
+
+
+def _after_marker(text: str, start: int) -> tuple[str | None, list[str]] | None:
+    """(the value stated right after a marker ending at `start`, values stated as alternatives to it on its
+    line); None when no number follows on that line."""
+    end = text.find("\n", start, start + _ANSWER_SPAN)
+    end = start + _ANSWER_SPAN if end < 0 else end
+    tokens = list(_TOKEN_RE.finditer(text, start, end))
+    if not tokens:
+        return None
+    answer = _canonical_token(tokens[0])
+    if len(tokens) > 1 and _SLASH.fullmatch(text, tokens[0].end(), tokens[1].start()):  # "#### 1/2": one value
+        answer = _fraction(tokens[0], tokens[1])
+        tokens = tokens[1:]
+    others: list[str] = []
+    prefix = text[start:tokens[0].start()] + ("-" if tokens[0].group().lstrip().startswith("-") else "")
+    if _PLUS_MINUS.search(prefix) and answer not in (None, "0"):  # "+/- 18" reads "+/" and the token "-18"
+        others.append(answer[1:] if answer.startswith("-") else "-" + answer)
+    for before, after in zip(tokens, tokens[1:], strict=False):
+        if not _joins_alternatives(text[before.end():after.start()]):
+            break
+        value = _canonical_token(after)
+        if value is not None and value != answer and value not in others:
+            others.append(value)
+    return answer, others
 
 
 def _fraction(top: re.Match[str], bottom: re.Match[str]) -> str | None:
