@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import platform
 import queue
 import sqlite3
@@ -173,6 +174,23 @@ class _Jobs:
         return ""
 
 
+def check_data_hidden(data: str | None, verifier: str) -> None:
+    """Refuse a task data file that the programs `verifier` runs could read (`ConfigError`): under /usr,
+    /etc, /lib, /bin, which the sandbox grants, its tests and reference solutions would be theirs to read.
+    Verifiers that run no programs (they declare no `protections`) may take data from anywhere."""
+    if not data or not os.path.isfile(data):
+        return
+    if not callable(getattr(get_plugin("verifier", verifier).factory, "protections", None)):
+        return
+    from monkeys.sandbox import _readable
+
+    if _readable.readable_by_programs(data):
+        raise ConfigError(f"--data {data}: programs in the sandbox can read the system directories"
+                          f" ({', '.join(d for d in _readable.SYSTEM_DIRS if os.path.exists(d))}), so samples"
+                          f" checked by {verifier} could read this file's tests and reference solutions; keep the"
+                          " task's data elsewhere (your home or project directory, the Hugging Face cache)")
+
+
 def _protections(verifier: Verifier) -> dict[str, str]:
     """A verifier that runs programs says what its sandbox enforces; others enforce nothing to record."""
     own = getattr(verifier, "protections", None)
@@ -304,6 +322,7 @@ def run(config: RunConfig, progress: ProgressSink | None = None) -> RunSummary:
                        *(("scorer", s) for s in config.scorers)):
         get_plugin(kind, name)  # unknown names fail before anything else
     check_plugins(config)  # every plug-in option, as the CLI checks it: Python callers get the same one line
+    check_data_hidden(config.data, verifier_name(config))
     lock = RunLock(run_dir, choose="another --out")
     if run_dir.is_dir():
         lock.acquire()  # before reading the stored config: nobody changes it under us

@@ -39,6 +39,7 @@ from monkeys.pipeline import (
     _StoredSamples,
     _stream,
     _with_resume_hint,
+    check_data_hidden,
 )
 from monkeys.registry import OptionError, check_options, create, get_plugin
 from monkeys.store import StoreWriter, connect, read_config, read_meta, read_problems, revisions, store_path
@@ -95,6 +96,7 @@ def import_file(source: Path, *, task: str, out: Path, data: str | None = None,
     options = dict(task_options or {})
     _check_task_options(task, {**options, **({"data": data} if data else {})})
     _check_verifier_options(vname, dict(verifier_options or {}))
+    check_data_hidden(data, vname)
     check_out(out)
     if not source.exists():
         raise DataError(f"{source}: no such file or directory")

@@ -94,3 +94,42 @@ def test_plugin_options_from_flags(cli, tmp_path: Path):
     assert config["sampler_options"] == {"responses": ["a", "b"]}
     line = _one_error_line(cli("run", *SCRIPTED, "--verifier-option", "nope=1", "--out", str(tmp_path / "p")))
     assert "verifier 'code-tests'" in line and "nope" in line
+
+
+@pytest.fixture
+def data_in_usr(tmp_path: Path):
+    """HumanEval's data file (tests and canonical solutions) placed under /usr/share, which the sandbox
+    grants programs; a GSM8K file beside it (math-answer runs no program)."""
+    import os
+    import shutil
+
+    source = Path(__file__).parents[2] / "../shared/data"
+    if os.geteuid() != 0 or not os.access("/usr/share", os.W_OK):
+        pytest.skip("placing a file under /usr/share needs root")
+    if not (source / "humaneval/HumanEval.jsonl").exists():
+        pytest.skip(f"{source} absent (the repo's sibling shared/data)")
+    where = Path("/usr/share") / f"monkeys-test-data-{os.getpid()}"
+    where.mkdir()
+    try:
+        shutil.copy(source / "humaneval/HumanEval.jsonl", where / "HumanEval.jsonl")
+        (where / "gsm8k.jsonl").write_text('{"question": "What is 2 + 2?", "answer": "2 + 2 = 4\\n#### 4"}\n')
+        yield where
+    finally:
+        shutil.rmtree(where)
+
+
+def test_code_task_data_that_programs_could_read_is_refused(cli, data_in_usr: Path, tmp_path: Path):
+    """Under a system directory the tests and solutions would be readable by the very samples they judge."""
+    run = tmp_path / "run"
+    line = _one_error_line(cli("run", *SCRIPTED, "--data", str(data_in_usr / "HumanEval.jsonl"), "--out", str(run)))
+    assert "--data" in line and "could read this file's tests" in line and "code-tests" in line
+    assert not run.exists()
+    samples = tmp_path / "s.jsonl"
+    samples.write_text('{"problem_id": "HumanEval/0", "text": "pass"}\n')
+    line = _one_error_line(cli("verify", str(samples), "--task", "humaneval", "--data",
+                               str(data_in_usr / "HumanEval.jsonl"), "--out", str(run)))
+    assert "could read this file's tests" in line and not run.exists()
+    # a verifier that runs no program may read its data from anywhere
+    done = cli("run", "--task", "gsm8k", "--data", str(data_in_usr / "gsm8k.jsonl"), "--task-option", "shots=0",
+               *SCRIPTED, "--out", str(tmp_path / "math"), "--no-report")
+    assert done.returncode == 0, done.stderr

@@ -101,3 +101,14 @@ def allowlist(roots: Iterable[str], hidden: Iterable[str]) -> list[str]:
         if os.path.lexists(root):
             visit(os.path.realpath(root))
     return out
+
+
+def readable_by_programs(path: str) -> bool:
+    """Whether a program in the sandbox could read `path`: it lies in a system directory and outside every
+    hidden package directory. A task's data file there (`--data /usr/share/...`) would hand programs their
+    tests and reference solutions, so the pipeline refuses it for verifiers that run programs."""
+    real = os.path.realpath(path)
+    roots = [os.path.realpath(r) for r in SYSTEM_DIRS if os.path.exists(r)]
+    if not any(_inside(real, r) for r in roots):
+        return False
+    return not any(_inside(real, h) for h in host_package_dirs() + package_dirs())
