@@ -17,6 +17,17 @@ def monkeys(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
     return subprocess.run([MONKEYS, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
+def addition_problems(tmp_path: Path, problems: int) -> Path:
+    """A GSM8K-style data file: problem test/i asks "What is i + 40?", gold 40 + i."""
+    import json
+
+    path = tmp_path / "math.jsonl"
+    rows = [{"question": f"What is {i} + 40?", "answer": f"{i} + 40 = {40 + i}\n#### {40 + i}"}
+            for i in range(problems)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
 @pytest.fixture
 def cli():
     return monkeys

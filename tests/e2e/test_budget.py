@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import MONKEYS, monkeys, stored_samples
+from conftest import MONKEYS, addition_problems, monkeys, stored_samples
 
 from monkeys.core import derive_seed
 
@@ -24,11 +24,7 @@ RESPONSES = [f"The answer is {40 + i}" for i in range(PROBLEMS)] + ["The answer 
 
 
 def _data(tmp_path: Path) -> Path:
-    path = tmp_path / "math.jsonl"
-    rows = [{"question": f"What is {i} + 40?", "answer": f"{i} + 40 = {40 + i}\n#### {40 + i}"}
-            for i in range(PROBLEMS)]
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
+    return addition_problems(tmp_path, PROBLEMS)
 
 
 def _args(tmp_path: Path, *extra: str) -> list[str]:

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from conftest import monkeys
+from conftest import addition_problems, monkeys
 
 from monkeys.store.revisions import META_KEY, current
 
@@ -22,11 +22,7 @@ RESPONSES = [f"The answer is {40 + i}. #### {40 + i}" for i in range(PROBLEMS)] 
 
 
 def _data(tmp_path: Path) -> Path:
-    path = tmp_path / "math.jsonl"
-    rows = [{"question": f"What is {i} + 40?", "answer": f"{i} + 40 = {40 + i}\n#### {40 + i}"}
-            for i in range(PROBLEMS)]
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
+    return addition_problems(tmp_path, PROBLEMS)
 
 
 def _run_args(tmp_path: Path, run: Path, n: int) -> list[str]:
