@@ -16,6 +16,10 @@ forecast ("cannot": those repetitions count as neither error nor coverage; they 
     .venv/bin/python benchmarks/forecast.py [--reps 40] [--problems 130] [--seed 0] [--shapes a,b]
     .venv/bin/python benchmarks/forecast.py --real RUN_DIR [--real RUN_DIR ...] [--pilots 50,100]
     .venv/bin/python benchmarks/forecast.py --counts FILE [--pilots 100] [--reps 20]
+    .venv/bin/python benchmarks/forecast.py --k-interval [--reps 100]
+
+With --k-interval, small pilots (1-40 problems × 16-32 samples) whose own curve reaches 90% coverage: how
+often plan's 95% interval for that k holds the problems' true k, beside resampling the problems alone.
 
 With --real, each stored run is the truth instead: the first n samples of every problem are the pilot,
 and the forecast of coverage at the run's full samples per problem is checked against what the run shows.
@@ -208,6 +212,68 @@ def twins(shapes: list[str], pilots: list[int], problems: int, reps: int = 0, se
         print(f"{shape:<16} identical {100 * same:>4.0f}%  {told}")
 
 
+K_CASES = (  # (problems, samples per problem, rates' distribution, its name) for --k-interval
+    (1, 16, _beta(2.0, 5.0), "Beta(2, 5)"), (1, 32, _beta(1.0, 3.0), "Beta(1, 3)"),
+    (3, 16, _beta(2.0, 5.0), "Beta(2, 5)"), (10, 16, _beta(2.0, 4.0), "Beta(2, 4)"),
+    (10, 16, lambda rng, size: rng.uniform(0.03, 0.3, size), "U(0.03, 0.3)"),
+    (10, 16, lambda rng, size: rng.uniform(0.1, 0.6, size), "U(0.1, 0.6)"),
+    (40, 32, _beta(1.0, 2.0), "Beta(1, 2)"),
+)
+
+
+def _first_k(curves: np.ndarray, ks: np.ndarray, target: float) -> np.ndarray:
+    hit = curves >= target
+    return np.where(hit.any(axis=1), ks[np.argmax(hit, axis=1)], np.inf)
+
+
+def _true_k(p: np.ndarray, target: float, top: int = 100_000) -> float:
+    """The first k at which these problems' expected coverage, the mean of 1 - (1 - p)^k, reaches `target`."""
+    ks = np.arange(1, top + 1)
+    return float(_first_k((1 - (1 - p[:, None]) ** ks).mean(axis=0)[None, :], ks, target)[0])
+
+
+def _k_cell(held: list[bool], widths: list[tuple[float, float]]) -> str:
+    if not held:
+        return f"{'–':>22}"
+    lo, hi = np.median([w[0] for w in widths]), np.median([w[1] for w in widths])
+    return f"{100 * np.mean(held):>5.0f}%  [{lo:>4.0f}, {hi:>5.0f}]".rjust(22)
+
+
+def k_interval(reps: int, seed: int, target: float = 0.9) -> None:
+    """The k for `target` coverage inside the pilot: how often its 95% interval holds these problems' true k
+    (`_true_k`), for `plan`'s interval (problems resampled, each one's rate drawn from its posterior) beside
+    resampling the problems alone (plan's interval before), on the same pilots and the same resamples."""
+    from monkeys.analysis.passk import pass_at_ks
+
+    print(f"k for {target:.0%} coverage inside the pilot: share of 95% intervals holding the true k, {reps} pilots"
+          " per row (those whose own curve reaches the target)")
+    header = (f"{'problems':>8} {'n':>4} {'rates':<13} {'pilots':>6} | {'posterior (plan)':>22}"
+              f" | {'problems resampled':>22}")
+    print(header)
+    print("-" * len(header))
+    for case, (problems, n, draw, label) in enumerate(K_CASES):
+        rng = np.random.default_rng([seed, case])
+        held: dict[str, list[bool]] = {"posterior": [], "resampled": []}
+        widths: dict[str, list[tuple[float, float]]] = {"posterior": [], "resampled": []}
+        for rep in range(reps):
+            p = draw(rng, problems)
+            c = rng.binomial(n, p)
+            fc = forecast(Pilot.from_counts(np.full(problems, n), c, rng), n_boot=200, seed=rep)
+            if fc.chosen is None or not (fc.pilot_curve >= target).any() or fc.picks is None:
+                continue
+            truth = _true_k(p, target)
+            _, lo, hi = fc.k_needed(target)
+            per = pass_at_ks(np.full(problems, n), c, fc.pilot_ks)
+            first = _first_k(per[fc.picks].mean(axis=1), fc.pilot_ks, target)
+            old = (float(np.quantile(first, 0.025, method="lower")), float(np.quantile(first, 0.975, method="higher")))
+            for name, (a, b) in (("posterior", (lo, hi)), ("resampled", old)):
+                held[name].append(bool(a <= truth <= b))
+                widths[name].append((a, b))
+        print(f"{problems:>8} {n:>4} {label:<13} {len(held['posterior']):>6} |"
+              f" {_k_cell(held['posterior'], widths['posterior'])} | {_k_cell(held['resampled'], widths['resampled'])}")
+    print("(in brackets: the median interval)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=40)
@@ -218,8 +284,12 @@ def main() -> None:
     ap.add_argument("--real", action="append", default=[], help="a stored run to check against (repeatable)")
     ap.add_argument("--counts", type=Path, help="published per-problem pass counts to check against")
     ap.add_argument("--at", type=int, help="with --counts: the K to forecast (default: each run's fewest samples)")
+    ap.add_argument("--k-interval", action="store_true", help="check plan's k interval inside small pilots")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    if args.k_interval:
+        k_interval(args.reps, args.seed)
+        return
     if args.counts:
         published(args.counts, [int(x) for x in (args.pilots or "100").split(",")], args.reps, args.seed, args.at)
         return

@@ -422,18 +422,17 @@ class Forecast:
     def k_needed(self, target: float, model: str | None = None) -> tuple[float, float, float]:
         """(point, lo, hi) samples per problem for expected coverage `target`; inf where not reached on the
         grid (up to its last k). Within the pilot: the first k of its own curve, the interval from its
-        problems resampled."""
+        problems resampled with their success rates drawn from their posteriors (`first_k_draws`)."""
         reach = np.flatnonzero(self.pilot_curve >= target)
         if len(reach):  # within the pilot: its curve; the interval from its problems' posterior rates
             k = float(self.pilot_ks[reach[0]])
             if self.picks is None or self.counts is None:
                 return k, k, k
-            observed = self.chosen == "observed"  # beyond n, only a problem never solved needs a forecaster
-            first = first_k_draws(*self.counts, self.picks, target, int(self.grid[-1]) if observed else self.n_min,
+            first = first_k_draws(*self.counts, self.picks, target, int(self.grid[-1]),
                                   np.random.default_rng([self.seed, 13]))
             lo = min(k, float(np.quantile(first, self.alpha / 2, method="lower")))
             hi = max(k, float(np.quantile(first, 1 - self.alpha / 2, method="higher")))
-            if not np.isfinite(hi) and not observed and self.chosen is not None:
+            if not np.isfinite(hi) and self.chosen not in (None, "observed"):
                 hi = self.k_needed_beyond(target, model)[2]
             return k, lo, hi
         if self.chosen == "observed":
