@@ -131,3 +131,18 @@ def test_published_references_match_random_pilots_of_the_run() -> None:
             break
         best = 100 * low.mean()  # every problem with a pass is solved by k = all of its samples
     assert gap > 0 and abs(gap - best) < 1e-9
+
+
+def test_k_interval_mode_runs_as_a_user_runs_it() -> None:
+    """`--k-interval`: one row per small-pilot case, both intervals' shares printed."""
+    done = subprocess.run([sys.executable, str(SCRIPT), "--k-interval", "--reps", "3"], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.count("|") == 2 and "%" in line]
+    assert len(rows) == len(_bench().K_CASES), done.stdout
+
+
+def test_true_k_is_the_first_k_reaching_the_target() -> None:
+    bench = _bench()
+    assert bench._true_k(np.array([0.5]), 0.9) == 4.0  # 1 - 0.5^3 = 0.875, 1 - 0.5^4 = 0.9375
+    assert bench._true_k(np.array([1.0, 0.0]), 0.9) == float("inf")  # half the problems never solved
