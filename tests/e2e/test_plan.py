@@ -79,12 +79,24 @@ def test_plan_says_when_it_cannot(tmp_path: Path) -> None:
     (["--target", "0"], "--target"),
     (["--plot", "fig.txt"], "--plot"),
     (["--verifier", "nope"], "nope"),
+    (["--k", "1e30"], "--k"),  # beyond int64: was a TypeError traceback
+    (["--k", "inf"], "--k"),  # was an OverflowError traceback
+    (["--k", "nan"], "--k"),  # was a ValueError traceback
+    (["--plot", "/proc/absent/fig.png"], "--plot"),  # unwritable: was a FileNotFoundError traceback
 ])
 def test_bad_input_is_one_error_line(pilot: Path, args: list[str], words: str) -> None:
     done = monkeys("plan", str(pilot), *args)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], done.stderr
+
+
+def test_plot_into_a_new_directory(pilot: Path, tmp_path: Path) -> None:
+    """As `report --html` and `export`: the figure's directory is made."""
+    figure = tmp_path / "figures" / "plan.svg"
+    done = monkeys("plan", str(pilot), "--plot", str(figure))
+    assert done.returncode == 0, done.stderr
+    assert figure.read_text().lstrip().startswith("<?xml")
 
 
 def test_missing_run_is_one_error_line(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from monkeys.cli.report_cmd import parse_ks
+from monkeys.errors import MonkeysError
 
 
 class PlanFormat(StrEnum):
@@ -56,7 +57,10 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             from monkeys.forecast.plot import plot_plan
 
-            plot_plan(result.fc, plot, result.ks, target, f"{run_dir.name}: coverage forecast from the pilot")
+            try:
+                plot_plan(result.fc, plot, result.ks, target, f"{run_dir.name}: coverage forecast from the pilot")
+            except OSError as exc:
+                raise MonkeysError(f"--plot {plot}: cannot write the figure: {exc.strerror or exc}") from exc
         if fmt is PlanFormat.json:
             print(json.dumps(document(result), indent=2, allow_nan=False))
         else:

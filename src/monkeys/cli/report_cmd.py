@@ -16,6 +16,9 @@ class ReportFormat(StrEnum):
     csv = "csv"
 
 
+MAX_K = 10**12  # samples per problem: far beyond any run, and within the int64 arithmetic of the analysis
+
+
 def parse_ks(text: str | None) -> list[int] | None:
     """'1,10,100,1e4' → [1, 10, 100, 10000]; None for None; BadParameter for anything but positive integers."""
     if text is None or not text.strip():
@@ -27,8 +30,9 @@ def parse_ks(text: str | None) -> list[int] | None:
         except ValueError:
             raise typer.BadParameter(f"{part!r} is not a number (expected e.g. 1,10,100,1000)",
                                      param_hint="--k") from None
-        if value < 1 or value != int(value):
-            raise typer.BadParameter(f"k must be a positive integer, got {part!r}", param_hint="--k")
+        if not 1 <= value <= MAX_K or value != int(value):  # also NaN and inf
+            raise typer.BadParameter(f"k must be a positive integer up to {MAX_K:.0e}, got {part!r}",
+                                     param_hint="--k")
         ks.append(int(value))
     return sorted(set(ks))
 

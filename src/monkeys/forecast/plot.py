@@ -41,4 +41,5 @@ def plot_plan(fc: Forecast, path: Path, ks: list[int], target: float | None, tit
     ax.set_title(title[:90], fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    path.parent.mkdir(parents=True, exist_ok=True)  # as `report --html` and `export` do
     fig.savefig(path)
