@@ -178,7 +178,7 @@ def check_data_hidden(data: str | None, verifier: str) -> None:
     """Refuse a task data file that the programs `verifier` runs could read (`ConfigError`): under /usr,
     /etc, /lib, /bin, which the sandbox grants, its tests and reference solutions would be theirs to read.
     Verifiers that run no programs (they declare no `protections`) may take data from anywhere."""
-    if not data or not os.path.isfile(data):
+    if not data or not os.path.exists(data):  # a dataset name on the hub, or a file the task reports missing
         return
     if not callable(getattr(get_plugin("verifier", verifier).factory, "protections", None)):
         return
