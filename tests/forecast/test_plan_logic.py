@@ -202,3 +202,20 @@ def test_one_problem_solved_by_its_pilot_has_a_k_interval_not_a_point() -> None:
     k, lo, hi = fc.k_needed(0.9)
     assert lo < k < hi < float("inf"), (k, lo, hi)
     assert hi > 16  # 3 passes of 16 cannot rule out a rate whose 90% needs more than 16 samples
+
+
+def test_first_k_draws_equals_a_scan_of_every_k() -> None:
+    """The bisection finds, for every draw, the first k a scan of k = 1, 2, ... finds; draws that reach the
+    target at k = 1 stay there while others are still searching (they fell to 0 once)."""
+    from monkeys.forecast.engine import first_k_draws
+
+    n, c = np.array([16, 16, 30, 8]), np.array([3, 16, 0, 8])
+    picks = np.random.default_rng(1).integers(0, 4, (300, 4))
+    for target in (0.3, 0.6, 0.9):
+        first = first_k_draws(n, c, picks, target, 3000, np.random.default_rng(7))
+        p = np.random.default_rng(7).beta(c[picks] + 0.5, n[picks] - c[picks] + 0.5)
+        ks = np.arange(1, 3001)
+        reach = (1 - (1 - p[:, :, None]) ** ks).mean(axis=1) >= target
+        scan = np.where(reach.any(axis=1), ks[np.argmax(reach, axis=1)], np.inf)
+        assert np.array_equal(first, scan), target
+        assert first.min() >= 1

@@ -476,10 +476,10 @@ def first_k_draws(n: np.ndarray, c: np.ndarray, picks: np.ndarray, target: float
 
         lo, hi = np.zeros(len(rows)), np.full(len(rows), float(k_max))
         ok = reaches(hi)
-        while np.any(hi - lo > 1):  # invariant: not reached at lo (or lo = 0), reached at hi where ok
+        while np.any(open_ := hi - lo > 1):  # invariant: not reached at lo (or lo = 0), reached at hi where ok
             mid = np.floor((lo + hi) / 2)
             good = reaches(np.maximum(mid, 1))
-            hi, lo = np.where(good, mid, hi), np.where(good, lo, mid)
+            hi, lo = np.where(open_ & good, mid, hi), np.where(open_ & ~good, mid, lo)  # settled rows stay
         first[start:start + step] = np.where(ok, hi, np.inf)
     return first
 
