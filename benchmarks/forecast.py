@@ -463,6 +463,19 @@ def twin_gap(total: np.ndarray, correct: np.ndarray, n: int, k: int) -> float:
     return gap
 
 
+def oracle_misses(total: np.ndarray, correct: np.ndarray, n: int, k: int, rng: np.random.Generator,
+                  draws: int = 2000, points: float = 3.0) -> float:
+    """The share of random pilots of n on which even the oracle (`oracle_share`) misses the run's realised
+    coverage at k by more than `points`: a check that every forecast lands within that many points cannot be
+    met with certainty by any forecaster that sees only the pilot."""
+    share = oracle_share(total, correct, n, k)
+    c = rng.hypergeometric(correct, total - correct, n, size=(draws, len(total)))
+    rest = rng.hypergeometric(correct - c, total - n - (correct - c), k - n)
+    unsolved = (c == 0).sum(axis=1)
+    point = (len(total) - unsolved + unsolved * share) / len(total)
+    return float(np.mean(np.abs(point - (c + rest > 0).mean(axis=1)) > points / 100))
+
+
 def published(path: Path, pilots: list[int], reps: int, seed: int, at: int | None = None) -> None:
     """Forecast each published run's coverage at K (`at`, else the fewest samples any of its problems has)
     from random pilots of n samples each. The truth is realised per pilot: the pilot is a random n of each
@@ -471,7 +484,7 @@ def published(path: Path, pilots: list[int], reps: int, seed: int, at: int | Non
     runs = read_counts(path)
     print(f"truth: each run's coverage at K, realised from its own samples; {reps} random pilots per run and n")
     header = (f"{'run':<26} {'n':>4} {'K':>6} {'truth':>6} {'pilot':>6} {'median':>7} {'med|err|':>8} {'max|err|':>8}"
-              f" {'in 95%':>7} {'width':>6} {'cannot':>6} | {'oracle max':>10} {'twin gap':>8}")
+              f" {'in 95%':>7} {'width':>6} {'cannot':>6} | {'oracle max':>10} {'oracle >3':>9} {'twin gap':>8}")
     print(header)
     print("-" * len(header))
     start = time.perf_counter()
@@ -502,7 +515,8 @@ def published(path: Path, pilots: list[int], reps: int, seed: int, at: int | Non
                 inside.append(lo[0] - 1e-9 <= truth <= hi[0] + 1e-9)
                 widths.append(hi[0] - lo[0])
             truth = float(np.mean(truths))
-            references = f" | {100 * np.abs(oracle).max():>10.2f} {gap:>7.1f}p"
+            misses = oracle_misses(total, correct, n, k, np.random.default_rng([seed, n, 3]))
+            references = f" | {100 * np.abs(oracle).max():>10.2f} {100 * misses:>8.1f}% {gap:>7.1f}p"
             if not errs:
                 print(f"{run[:26]:<26} {n:>4} {k:>6} {100 * truth:>5.1f}% {100 * np.mean(pilot_cov):>5.1f}%"
                       f" {'–':>7} {'–':>8} {'–':>8} {'–':>7} {'–':>6} {refused:>6}{references}")
@@ -512,7 +526,8 @@ def published(path: Path, pilots: list[int], reps: int, seed: int, at: int | Non
                   f" {np.median(e):>+7.1f} {np.median(np.abs(e)):>8.2f} {np.abs(e).max():>8.2f}"
                   f" {100 * np.mean(inside):>6.0f}% {100 * np.median(widths):>6.1f} {refused:>6}{references}")
     print("oracle max: the largest |err| over the same pilots of a forecaster that knows the run's own counts (not"
-          " which problem has which), the floor left by which problems a pilot happens to solve; twin gap: the"
+          " which problem has which), the floor left by which problems a pilot happens to solve; oracle >3: the"
+          " share of 2,000 random pilots on which that oracle misses by more than 3 points; twin gap: the"
           " run's coverage at K that comes from problems so rarely solved that removing them all changes the"
           f" pilot by at most {TWIN_PILOT_GAP} solved problems in expectation: no pilot can tell whether they exist,"
           " so a forecast within half of it on the run is one that assumes they do (see `twin`)")

@@ -146,3 +146,14 @@ def test_true_k_is_the_first_k_reaching_the_target() -> None:
     bench = _bench()
     assert bench._true_k(np.array([0.5]), 0.9) == 4.0  # 1 - 0.5^3 = 0.875, 1 - 0.5^4 = 0.9375
     assert bench._true_k(np.array([1.0, 0.0]), 0.9) == float("inf")  # half the problems never solved
+
+
+def test_oracle_misses_is_zero_without_luck_and_grows_as_the_bar_falls() -> None:
+    bench = _bench()
+    rng = np.random.default_rng(0)
+    every = np.full(40, 1000)
+    assert bench.oracle_misses(every, every.copy(), 10, 1000, rng) == 0.0  # every sample passes: no luck
+    correct = rng.integers(0, 5, 40)  # rarely solved problems: which ones a pilot of 10 catches is luck
+    strict = bench.oracle_misses(every, correct, 10, 1000, np.random.default_rng(1), points=0.5)
+    loose = bench.oracle_misses(every, correct, 10, 1000, np.random.default_rng(1), points=10.0)
+    assert strict > loose >= 0.0
