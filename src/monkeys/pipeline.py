@@ -40,7 +40,7 @@ from monkeys import __version__
 from monkeys.config import RunConfig, check_plugins, check_resume, parse_problem_selection, redact, stored_config
 from monkeys.core import Completion, Problem, Sample, Sampler, SampleRequest, Verdict, Verifier
 from monkeys.errors import ConfigError, MonkeysError, StoreError
-from monkeys.registry import create, get_plugin
+from monkeys.registry import create, get_plugin, verifier_revision
 from monkeys.schedule import WAIT, Job, Meter, Schedule
 from monkeys.store import (
     StoreWriter,
@@ -292,7 +292,7 @@ def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
         old = read_meta(db, "config_history") or []
         history = check_resume(stored, config, run_dir, old)
         vname = verifier_name(config)
-        revisions.check(db, run_dir, vname, revisions.current(vname), reverify=f"monkeys verify {run_dir} --reverify")
+        revisions.check(db, run_dir, vname, verifier_revision(vname), reverify=f"monkeys verify {run_dir} --reverify")
         clean = redact(stored)
         problems = read_problems(db) or None
         have = sample_indices(db)
@@ -422,7 +422,7 @@ def _prepare_store(config: RunConfig, run_dir: Path, problems: list[Problem], sa
     db = connect(run_dir, create=True)
     try:
         write_header(db, header, problems)
-        revisions.record(db, run_dir, vname, revisions.current(vname))
+        revisions.record(db, run_dir, vname, verifier_revision(vname))
         have = sample_indices(db)
         # Resume: stored samples lacking a verdict or a score (a crash between the stages) come first.
         pending: dict[tuple[str, int], tuple[Sample, bool, list[str]]] = {}

@@ -25,12 +25,15 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from monkeys.errors import PluginError
+
+if TYPE_CHECKING:
+    from monkeys.store.revisions import Revision
 
 KINDS = ("task", "sampler", "verifier", "scorer")
 _PACKAGES = {"task": "monkeys.tasks", "sampler": "monkeys.samplers", "verifier": "monkeys.verifiers",
@@ -119,6 +122,17 @@ def get_plugin(kind: str, name: str) -> PluginInfo:
         known = ", ".join(sorted(list_plugins(kind))) or "none"
         raise PluginError(f"unknown {kind} {name!r}; expected one of: {known}")
     return _registry[kind][name]
+
+
+def verifier_revision(name: str) -> Revision | None:
+    """The installed verifier `name`'s revision (`store.revisions`); None when it declares none or is not
+    installed (an import's "imported" verdicts)."""
+    from monkeys.store.revisions import revision_of
+
+    try:
+        return revision_of(get_plugin("verifier", name).factory)
+    except PluginError:
+        return None
 
 
 def create(kind: str, name: str, **options: Any) -> Any:

@@ -41,7 +41,7 @@ from monkeys.pipeline import (
     _with_resume_hint,
     check_data_hidden,
 )
-from monkeys.registry import OptionError, check_options, create, get_plugin
+from monkeys.registry import OptionError, check_options, create, get_plugin, verifier_revision
 from monkeys.store import StoreWriter, connect, read_config, read_meta, read_problems, revisions, store_path
 from monkeys.store.lock import RunLock
 from monkeys.store.read import solved_problems, unverified_samples
@@ -272,7 +272,7 @@ def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: 
     try:
         db = connect(run_dir)
         try:
-            revision = revisions.current(vname)
+            revision = verifier_revision(vname)
             if reverify:
                 revisions.drop_verdicts(db, run_dir, key, revision, main=main)
             else:

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from conftest import addition_problems, monkeys
 
-from monkeys.store.revisions import META_KEY, current
+from monkeys.registry import verifier_revision
+from monkeys.store.revisions import META_KEY
 
 PROBLEMS = 3
 HEDGES = ["The answer is 40 or 41. #### 40 or 41", "#### 41, 42"]  # hedges on gold 40 and 41
-REV = current("math-answer").number  # type: ignore[union-attr]
+REV = verifier_revision("math-answer").number  # type: ignore[union-attr]
 RESPONSES = [f"The answer is {40 + i}. #### {40 + i}" for i in range(PROBLEMS)] + HEDGES + ["no idea"]
 
 
@@ -149,7 +150,7 @@ def test_reverify_of_an_until_solved_run_lets_the_schedule_decide_again(tmp_path
     """Stops 'solved' rested on the replaced verdicts: they go with them, and a resume draws on for a
     problem its new verdicts leave unsolved."""
     from monkeys.store import connect
-    from monkeys.store.revisions import current, drop_verdicts
+    from monkeys.store.revisions import drop_verdicts
 
     run = tmp_path / "run"
     args = _run_args(tmp_path, run, 1)[:-5] + ["--until-solved", "--max-samples", "12", "--out", str(run),
@@ -159,7 +160,7 @@ def test_reverify_of_an_until_solved_run_lets_the_schedule_decide_again(tmp_path
     try:
         stops = dict(db.execute("SELECT problem_id, reason FROM problem_stops"))
         assert "solved" in stops.values()
-        deleted = drop_verdicts(db, run, "math-answer", current("math-answer"), main=True)
+        deleted = drop_verdicts(db, run, "math-answer", verifier_revision("math-answer"), main=True)
         assert deleted == db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
         assert "solved" not in dict(db.execute("SELECT problem_id, reason FROM problem_stops")).values()
         assert db.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == 0

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from monkeys.errors import ConfigError, StoreError
+from monkeys.registry import verifier_revision as current
 from monkeys.store import connect, write_meta
-from monkeys.store.revisions import META_KEY, Revision, check, current, record, revision_of, stored_revision
+from monkeys.store.revisions import META_KEY, Revision, check, record, revision_of, stored_revision
 
 
 class _Untracked:

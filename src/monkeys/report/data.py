@@ -70,13 +70,14 @@ def _with_stops(db: sqlite3.Connection, run: RunData) -> RunData:
 def _stale(db: sqlite3.Connection, run_dir: Path, key: str | None) -> tuple[int, int] | None:
     """(stored, installed) revision of the verifier whose verdicts are counted, when an other revision of it
     made them (`store.revisions`); None when they agree or either is unknown."""
+    from monkeys.registry import verifier_revision
     from monkeys.store import revisions
 
     if not key:
         return None
     extra = read_meta(db, "verifiers") or {}
     name = extra[key].get("verifier", key) if isinstance(extra, dict) and isinstance(extra.get(key), dict) else key
-    return revisions.stale(db, run_dir, {key: revisions.current(str(name))}).get(key)
+    return revisions.stale(db, run_dir, {key: verifier_revision(str(name))}).get(key)
 
 
 def _load(run_dir: Path, db: sqlite3.Connection, verifier: str | None = None) -> RunData:

@@ -138,14 +138,3 @@ def stale(db: sqlite3.Connection, run_dir: Path, current: dict[str, Revision | N
             out[key] = (old, rev.number)
     return out
 
-
-def current(name: str) -> Revision | None:
-    """The installed verifier `name`'s revision; None for one that declares none or is not installed
-    (an import's "imported" verdicts)."""
-    from monkeys.errors import PluginError
-    from monkeys.registry import get_plugin
-
-    try:
-        return revision_of(get_plugin("verifier", name).factory)
-    except PluginError:
-        return None
