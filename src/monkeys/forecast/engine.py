@@ -460,9 +460,10 @@ def first_k_draws(n: np.ndarray, c: np.ndarray, picks: np.ndarray, target: float
     Beta(c + 1/2, n - c + 1/2).
 
     Both levels count: a pilot of few problems is mostly uncertain in each problem's rate (resampling the
-    problems alone gave one problem an interval of a single k, and held 8-57% of the time on simulated pilots
-    of 1-3 problems), a large one in which problems it drew. Expected coverage rises with k, so each draw's
-    first k is found by bisection: about log2(k_max) passes over the problems."""
+    problems alone gave one problem an interval of a single k, and held 12-56% of the time on simulated
+    pilots of 1-3 problems: `benchmarks/forecast.py --k-interval`), a large one in which problems it drew.
+    Expected coverage rises with k, so each draw's first k is found by bisection: about log2(k_max) passes
+    over the problems."""
     n_boot = len(picks)
     first = np.full(n_boot, np.inf)
     step = max(1, 2_000_000 // max(picks.shape[1], 1))  # replicates at a time: bounded memory for large runs

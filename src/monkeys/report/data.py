@@ -77,7 +77,7 @@ def _stale(db: sqlite3.Connection, run_dir: Path, key: str | None) -> tuple[int,
         return None
     extra = read_meta(db, "verifiers") or {}
     name = extra[key].get("verifier", key) if isinstance(extra, dict) and isinstance(extra.get(key), dict) else key
-    return revisions.stale(db, run_dir, {key: verifier_revision(str(name))}).get(key)
+    return revisions.stale(db, run_dir, key, verifier_revision(str(name)))
 
 
 def _load(run_dir: Path, db: sqlite3.Connection, verifier: str | None = None) -> RunData:

@@ -127,14 +127,8 @@ def drop_verdicts(db: sqlite3.Connection, run_dir: Path, key: str, current: Revi
     return int(deleted)
 
 
-def stale(db: sqlite3.Connection, run_dir: Path, current: dict[str, Revision | None]) -> dict[str, tuple[int, int]]:
-    """Verdict keys whose stored revision differs from the current one: {key: (stored, current)}."""
-    out: dict[str, tuple[int, int]] = {}
-    for key, rev in current.items():
-        if rev is None:
-            continue
-        old = stored_revision(db, run_dir, key)
-        if old is not None and old != rev.number:
-            out[key] = (old, rev.number)
-    return out
-
+def stale(db: sqlite3.Connection, run_dir: Path, key: str, current: Revision | None) -> tuple[int, int] | None:
+    """(stored, current) revision of `key`'s verdicts when they differ; None when they agree or either is
+    unknown."""
+    old = stored_revision(db, run_dir, key) if current is not None else None
+    return (old, current.number) if current is not None and old is not None and old != current.number else None

@@ -76,10 +76,10 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
         cut = text.find("Question:", first.end())
         text = text if cut < 0 else text[:cut]
     for marker in _GSM8K_MARKERS:
-        stated = [a for a in (_after_marker(text, m.end()) for m in marker.finditer(text)) if a is not None]
-        if not stated:
-            continue
-        return stated[-1]  # the last: "#### 19 ... #### 18" corrects itself, and only one value is compared
+        for found in reversed(list(marker.finditer(text))):  # the last with a number: "#### 19 ... #### 18"
+            stated = _after_marker(text, found.end())      # corrects itself, and only one value is compared
+            if stated is not None:
+                return stated
     tokens = list(_TOKEN_RE.finditer(text))
     for i in range(len(tokens) - 1, -1, -1):
         value = _canonical_token(tokens[i])
