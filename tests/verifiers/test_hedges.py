@@ -34,6 +34,13 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
     "#### 18 & 19", "#### 18|19", "#### 18 | 19", "#### 18..19", "#### 18 vs 19", "#### 18 versus 19",
     "#### 18 \u2248 19", "#### 18 \u2260 19", "#### 18 \u00b1 1", "#### 18 [19]", "#### 18 + 1", "#### 18 * 19",
     "#### 18 through 20", "#### 18 dollars & 19 dollars", "#### 18 (vs 19)",
+    # a hedging word before a later value, whatever else stands between (not a list of phrasings)
+    "#### 18 or maybe 19", "#### 18, or perhaps 19", "#### 18 (or perhaps 19)", "#### 18 but it could be 19",
+    "#### 18 if not 19", "#### 18 or else 19", "#### 18 (approx. 19)", "#### 18, i.e. 19", "#### 18 (give or take 1)",
+    "#### 18 \u2014 or 19", "#### 18 / or 19", "#### 18 (after 3 days), or maybe 19", "The answer is 18 or possibly 19.",
+    # a unit repeated is one quantity stated twice; another unit must convert exactly to be the same value
+    "#### 18 dollars, or 19 dollars", "#### 18 dollars, 19 dollars", "#### 18 dollars, or 19 bucks",
+    "#### $18, or 1900 cents", "#### 1 month, or 30 days",
 ])
 def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> None:
     verdict = _verdict(verifier, text)
@@ -47,6 +54,7 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "The answer is 18, because 3 + 15 = 18.", "She had 3 + 15 = 18 apples.", "#### 19\n#### 18",
     "#### 18 (after 3 days)", "#### 18 hours, or 1080 minutes", "#### +18", "#### 36/2", "#### 36 / 2 dollars",
     "#### 18, which is 3 * 6", "#### 18 dollars (3 days of 6)", "#### 18 or so", "#### 18. The rest, 3, is left",
+    "#### 18 hours or 1080 minutes", "#### $18, or 1800 cents", "#### 18 feet, or 216 inches", "#### 18 dollars, 3 days",
     # a few-shot continuation: the next question and its answer, where lm-eval's sampler would have stopped
     "#### 18\nQuestion: Ann has 3 cats. How many legs?\nAnswer: 3 * 4 = 12\n#### 12",
 ])
@@ -59,6 +67,10 @@ def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str
     ("18", "\\boxed{19 = 18}"), ("18", "\\boxed{x = 19 = 18}"), ("18", "\\boxed{18 \\approx 19}"),
     ("18", "\\boxed{19 \\text{ (or } 18)}"), ("18", "\\boxed{18 \\lor 19}"), ("18", "\\boxed{18 \\text{ or } 19}"),
     ("\\frac{1}{2}", "\\boxed{\\frac{1}{3} = \\frac{1}{2}}"),
+    # math-verify drops what follows a unit: it would read each of these as 18
+    ("18", "\\boxed{18 \\text{ dollars}, 19 \\text{ dollars}}"), ("18", "\\boxed{18 \\mbox{ cm}; 19 \\mbox{ cm}}"),
+    ("18", "\\boxed{18\\,\\mathrm{cm}, 19\\,\\mathrm{cm}}"), ("18", "\\boxed{18 \\text{ m} = 19 \\text{ m}}"),
+    ("18", "\\boxed{18 \\text{ units} \\\\ 19 \\text{ units}}"), ("18", "\\boxed{18\\text{ cm}^2, 19\\text{ cm}^2}"),
 ])
 def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))
@@ -68,6 +80,7 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
 @pytest.mark.parametrize(("gold", "text"), [
     ("18", "\\boxed{x = 2 \\cdot 9 = 18}"), ("18", "\\boxed{x = 18}"), ("18", "\\boxed{18}"),
     ("\\frac{\\sqrt{2}}{2}", "\\boxed{\\frac{\\sqrt{2}}{2} \\approx 0.707}"), ("x+1", "\\boxed{y = x + 1}"),
+    ("18", "\\boxed{18 \\text{ dollars}}"), ("18", "\\boxed{18\\text{ cm}^2}"), ("18", "\\boxed{18\\,\\mathrm{cm}}"),
 ])
 def test_math_true_equations_and_close_approximations_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))

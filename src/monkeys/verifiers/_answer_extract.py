@@ -28,8 +28,11 @@ _ANSWER_SPAN = 64  # characters after a marker that hold its answer (and any alt
 # What joins two alternatives stated as one answer: "18 or 19", "18 vs 19", "18-20", "18, 19", "18 = 19",
 # "18 & 19", "18 | 19", "18 ≈ 19", "18 ± 1", "18 to 20", "18 19", each optionally with a unit or a bracket
 # ("18 dollars or 19", "18 (or 19)", "18 [19]"): any run of symbols, or a connective word, and nothing else.
-# Words that are not connectives end it ("18 (after 3 days)", "18, which is 3 * 6"); so do an opening
-# bracket after a unit ("18 dollars (3 days)") and a comma right after one ("18 hours, or 1080 minutes").
+# Words that are not connectives end it ("18 (after 3 days)", "18, which is 3 * 6"), as does an opening
+# bracket after a unit ("18 dollars (3 days)"). After that, a later value on the line is still an alternative
+# where a hedging word stands before it (`_HEDGE_WORD`: "18 or maybe 19", "18, but it could be 19", "18
+# dollars, or 19 dollars"), unless it is the same quantity in another unit (`_converts`: "18 hours, or 1080
+# minutes"), checked by arithmetic, not by the words.
 # A slash right after the first number makes a fraction, one value ("#### 1/2" is 0.5, see `_fraction`);
 # a colon, a ratio ("2:1"), is read as before, its first number.
 _CONNECTIVE = r",?\s*(?:or|and/or|and|nor|to|through|thru|till|until|vs\.?|versus)\b"
@@ -37,6 +40,10 @@ _SYMBOLS = r"(?:[^\w\s:(\[{]\s*)+"  # &, |, =, ~, -, ;, ..., ≈, ≠, ±, +, *:
 _HEDGE_GAP = re.compile(
     rf"\s*[$%)\]]?\s*(?:(?:[A-Za-z]+\s+)?[(\[]?\s*(?:{_CONNECTIVE}|{_SYMBOLS})\s*[(\[$]?\s*"
     rf"|[(\[]?\s*)", re.IGNORECASE)
+_HEDGE_WORD = re.compile(
+    r"(?<![A-Za-z])(?:or|nor|either|maybe|perhaps|possibly|probably|likely|alternatively|otherwise|else|rather"
+    r"|approx(?:\.|imately)?|about|around|roughly|nearly|almost|could|might|may|unless|if\s+not|also|between"
+    r"|i\.?\s?e\.?|that\s+is|guess|unsure|not\s+sure)(?![A-Za-z])", re.IGNORECASE)
 _OR_GAP = re.compile(r"\s*(?:or|and/or)\s*", re.IGNORECASE)  # without a marker only "or" marks a hedge
 # LaTeX around stated values that says nothing by itself: "$18$ or $19$", "\\boxed{18}\\text{ or }\\boxed{19}"
 _FILLER = re.compile(r"\\(?:boxed|fbox|text|textrm|textbf|mathrm|mbox)\s*\{|\\(?:quad|qquad|[,;: !])|[{}$~]|\\[()\[\]]")
@@ -111,13 +118,69 @@ def _after_marker(text: str, start: int) -> tuple[str | None, list[str]] | None:
     prefix = text[start:tokens[0].start()] + ("-" if tokens[0].group().lstrip().startswith("-") else "")
     if _PLUS_MINUS.search(prefix) and answer not in (None, "0"):  # "+/- 18" reads "+/" and the token "-18"
         others.append(answer[1:] if answer.startswith("-") else "-" + answer)
+    chained = True  # every gap so far only joined values: symbols join the next one too
     for before, after in zip(tokens, tokens[1:], strict=False):
-        if not _joins_alternatives(text[before.end():after.start()]):
-            break
+        gap = text[before.end():after.start()]
+        if not (chained and _joins_alternatives(gap)):
+            chained = False
+            if not (_HEDGE_WORD.search(_FILLER.sub(" ", gap)) or _same_unit_list(text, gap, after)):
+                continue  # "18 (after 3 days)": a value that explains, not one offered instead
         value = _canonical_token(after)
-        if value is not None and value != answer and value not in others:
-            others.append(value)
+        if value is None or value == answer or value in others or _converts(text, before, after):
+            continue
+        others.append(value)
     return answer, others
+
+
+# Units a GSM8K answer is restated in, by dimension, in that dimension's smallest unit. Months are left out
+# (a month is no fixed number of days), so "1 month, or 30 days" stays two values.
+_UNIT_SIZE = {
+    "second": ("time", 1), "sec": ("time", 1), "minute": ("time", 60), "min": ("time", 60),
+    "hour": ("time", 3600), "hr": ("time", 3600), "day": ("time", 86400), "week": ("time", 604800),
+    "year": ("time", 31536000), "cent": ("money", 1), "dollar": ("money", 100), "inch": ("length", 1),
+    "foot": ("length", 12), "feet": ("length", 12), "yard": ("length", 36), "mile": ("length", 63360),
+    "millimeter": ("metric", 1), "mm": ("metric", 1), "centimeter": ("metric", 10), "cm": ("metric", 10),
+    "meter": ("metric", 1000), "m": ("metric", 1000), "kilometer": ("metric", 1000000), "km": ("metric", 1000000),
+    "gram": ("mass", 1), "g": ("mass", 1), "kilogram": ("mass", 1000), "kg": ("mass", 1000),
+    "ounce": ("pound", 1), "oz": ("pound", 1), "pound": ("pound", 16), "lb": ("pound", 16),
+    "milliliter": ("volume", 1), "ml": ("volume", 1), "liter": ("volume", 1000), "l": ("volume", 1000),
+    "cup": ("cups", 1), "pint": ("cups", 2), "quart": ("cups", 4), "gallon": ("cups", 16),
+}
+_UNIT_AFTER = re.compile(r"\s*([A-Za-z]+)")
+_UNIT_THEN_SYMBOLS = re.compile(rf"\s*([A-Za-z]+)\s*{_SYMBOLS}")
+
+
+def _same_unit_list(text: str, gap: str, after: re.Match[str]) -> bool:
+    """ "18 dollars, 19 dollars": two values of one unit with only symbols between them are two answers."""
+    unit = _UNIT_THEN_SYMBOLS.fullmatch(gap)
+    word = _UNIT_AFTER.match(text, after.end())
+    return unit is not None and word is not None and unit[1].lower() == word[1].lower()
+
+
+def _unit(text: str, token: re.Match[str]) -> tuple[str, int] | None:
+    """The unit a stated value is in: "$" before it, else the word right after it (plural or not)."""
+    if "$" in token.group():
+        return _UNIT_SIZE["dollar"]
+    word = _UNIT_AFTER.match(text, token.end())
+    if word is None:
+        return None
+    name = word[1].lower()
+    for form in (name, name.removesuffix("s"), name.removesuffix("es")):  # "hours", "inches"
+        if form in _UNIT_SIZE:
+            return _UNIT_SIZE[form]
+    return None
+
+
+def _converts(text: str, before: re.Match[str], after: re.Match[str]) -> bool:
+    """Whether `after` restates `before` in another unit of the same dimension ("18 hours, or 1080 minutes"):
+    the units are read from the text and the values must agree exactly once converted."""
+    first, second = _unit(text, before), _unit(text, after)
+    if first is None or second is None or first == second or first[0] != second[0]:
+        return False
+    a, b = canonical_number(before.group()), canonical_number(after.group())
+    if a is None or b is None:
+        return False
+    return Decimal(a) * first[1] == Decimal(b) * second[1]
 
 
 def _fraction(top: re.Match[str], bottom: re.Match[str]) -> str | None:

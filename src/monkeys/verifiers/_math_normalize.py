@@ -8,6 +8,7 @@ linear and safe anywhere.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import re
@@ -454,9 +455,27 @@ def check_math_verify(gold: str, answer: str) -> bool:
     gold_parsed, answer_parsed = _mv_parse(gold), _mv_parse(answer)
     if not gold_parsed or not answer_parsed:
         return False
-    if _false_equation(answer_parsed[0]) or _far_approximation(answer):
+    if _false_equation(answer_parsed[0]) or _far_approximation(answer) or _partly_read(answer):
         return False
     return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
+
+
+# A unit's exponent ("18 \text{ cm}^2") is the one number math-verify may drop with its unit.
+_UNIT_POWER = re.compile(r"(\\(?:text|textrm|textbf|mbox|mathrm)\s*\{[^{}]*\})\s*\^\s*\{?\d\}?")
+_DIGIT = re.compile(r"\d")
+
+
+def _partly_read(answer: str) -> bool:
+    """Whether math-verify compared only part of `answer`: a digit of it is missing from the text it
+    extracted. math-verify drops what follows a unit, so `18 \\text{ dollars}, 19 \\text{ dollars}` and
+    `18\\,\\mathrm{cm}, 19\\,\\mathrm{cm}` read as 18: two values stated, one compared. (Measured: no
+    MATH reference answer loses a digit this way, except `.5`, which reads as `\\frac{1}{2}` and never
+    gets here: plain numbers are settled before math-verify.)"""
+    parsed = _mv_parse(answer)
+    if len(parsed) < 2 or not isinstance(parsed[1], str):
+        return False
+    stated = collections.Counter(_DIGIT.findall(_UNIT_POWER.sub(r"\1", answer)))
+    return bool(stated - collections.Counter(_DIGIT.findall(parsed[1])))
 
 
 def _far_approximation(answer: str) -> bool:
@@ -530,9 +549,9 @@ def answer_key(answer: str) -> str:
     fallback = "s:" + light_normalize(answer)
     try:
         parsed = _mv_parse(answer)
+        if not parsed or _partly_read(answer):  # two values stated, one read: no vote for that one
+            return fallback
     except Exception:
-        return fallback
-    if not parsed:
         return fallback
     expr = parsed[0]
     try:
