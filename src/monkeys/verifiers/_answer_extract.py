@@ -83,8 +83,9 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     working equal to the answer ("#### 18 = 3 * 6") and the same quantity in another unit; later, and after
     "The answer is", values joined to it by symbols or a connective word, or that a hedging or correcting
     word precedes, so "The answer is 18 (after 3 days)" has none; "#### 1/2" is one value, the fraction. Of
-    several markers the last counts; a few-shot continuation after the first `####` (from the next
-    "Question:" on, where lm-eval's sampler stops) is not read. Without a marker the answer is the last
+    several markers the last counts, and the other values the others state are alternatives ("#### 19 ...
+    #### 18" names two answers, as "#### 18. Wait, actually 19" does); a few-shot continuation after the
+    first `####` (from the next "Question:" on, where lm-eval's sampler stops) is not read. Without a marker the answer is the last
     number, and only an "or" before it makes the one before an alternative.
     """
     first = _GSM8K_MARKERS[0].search(text)
@@ -92,10 +93,14 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
         cut = text.find("Question:", first.end())
         text = text if cut < 0 else text[:cut]
     for i, marker in enumerate(_GSM8K_MARKERS):
-        for found in reversed(list(marker.finditer(text))):  # the last with a number: "#### 19 ... #### 18"
-            stated = _after_marker(text, found.end(), strict=i < _STRICT_MARKERS)  # corrects itself
-            if stated is not None:
-                return stated
+        stated = [found for found in (_after_marker(text, m.end(), strict=i < _STRICT_MARKERS)
+                                      for m in marker.finditer(text)) if found is not None]
+        if stated:  # the last counts; another value an earlier one states is an alternative ("#### 19 ... #### 18")
+            answer, others = stated[-1]
+            for value in (v for earlier, alternatives in stated[:-1] for v in (earlier, *alternatives)):
+                if value is not None and value != answer and value not in others:
+                    others.append(value)
+            return answer, others
     tokens = list(_TOKEN_RE.finditer(text))
     for i in range(len(tokens) - 1, -1, -1):
         value = _canonical_token(tokens[i])

@@ -70,7 +70,7 @@ class MathAnswer:
         4: "a '####' or 'A:' answer line holds one value ('#### 18 (19 with tax)' fails), except working equal"
            " to it and the same value in another unit ('18 hours or 1080 minutes'); after it, and after 'The"
            " answer is', a value a hedging or correcting word precedes is an alternative ('18, or maybe 19',"
-           " '18. Wait, actually 19'); a MATH answer math-verify reads only part of ('18 \\text{ cm}, 19"
+           " '18. Wait, actually 19'), as is a different value an earlier '####' states; a MATH answer math-verify reads only part of ('18 \\text{ cm}, 19"
            " \\text{ cm}') fails"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
