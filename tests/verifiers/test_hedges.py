@@ -79,6 +79,8 @@ def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str
     ("18", "\\boxed{18 \\text{ dollars}, 19 \\text{ dollars}}"), ("18", "\\boxed{18 \\mbox{ cm}; 19 \\mbox{ cm}}"),
     ("18", "\\boxed{18\\,\\mathrm{cm}, 19\\,\\mathrm{cm}}"), ("18", "\\boxed{18 \\text{ m} = 19 \\text{ m}}"),
     ("18", "\\boxed{18 \\text{ units} \\\\ 19 \\text{ units}}"), ("18", "\\boxed{18\\text{ cm}^2, 19\\text{ cm}^2}"),
+    # ... and keeps the last side of an arrow between two numbers
+    ("18", "\\boxed{19 \\Rightarrow 18}"), ("18", "\\boxed{19 \\to 18}"), ("18", "\\boxed{19 \\implies 18}"),
 ])
 def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))
@@ -89,6 +91,7 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
     ("18", "\\boxed{x = 2 \\cdot 9 = 18}"), ("18", "\\boxed{x = 18}"), ("18", "\\boxed{18}"),
     ("\\frac{\\sqrt{2}}{2}", "\\boxed{\\frac{\\sqrt{2}}{2} \\approx 0.707}"), ("x+1", "\\boxed{y = x + 1}"),
     ("18", "\\boxed{18 \\text{ dollars}}"), ("18", "\\boxed{18\\text{ cm}^2}"), ("18", "\\boxed{18\\,\\mathrm{cm}}"),
+    ("18", "\\boxed{2 \\cdot 9 \\Rightarrow 18}"),
 ])
 def test_math_true_equations_and_close_approximations_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))

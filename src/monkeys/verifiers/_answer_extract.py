@@ -85,8 +85,8 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     word precedes, so "The answer is 18 (after 3 days)" has none; "#### 1/2" is one value, the fraction. Of
     several markers the last counts, and the other values the others state are alternatives ("#### 19 ...
     #### 18" names two answers, as "#### 18. Wait, actually 19" does); a few-shot continuation after the
-    first `####` (from the next "Question:" on, where lm-eval's sampler stops) is not read. Without a marker the answer is the last
-    number, and only an "or" before it makes the one before an alternative.
+    first `####` (from the next "Question:" on, where lm-eval's sampler stops) is not read. Without a marker
+    the answer is the last number, and only an "or" before it makes the one before an alternative.
     """
     first = _GSM8K_MARKERS[0].search(text)
     if first is not None:  # a few-shot continuation (the next "Question:" and its answer) is not this answer

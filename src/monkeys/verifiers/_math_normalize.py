@@ -455,7 +455,8 @@ def check_math_verify(gold: str, answer: str) -> bool:
     gold_parsed, answer_parsed = _mv_parse(gold), _mv_parse(answer)
     if not gold_parsed or not answer_parsed:
         return False
-    if _false_equation(answer_parsed[0]) or _far_approximation(answer) or _partly_read(answer):
+    if (_false_equation(answer_parsed[0]) or _far_approximation(answer) or _false_arrow(answer)
+            or _partly_read(answer)):
         return False
     return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
 
@@ -478,10 +479,21 @@ def _partly_read(answer: str) -> bool:
     return bool(stated - collections.Counter(_DIGIT.findall(parsed[1])))
 
 
-def _far_approximation(answer: str) -> bool:
+_APPROX = re.compile(r"\\approx|\\simeq|\u2248")
+_ARROW = re.compile(r"\\(?:to|rightarrow|Rightarrow|longrightarrow|Longrightarrow|implies|mapsto)(?![A-Za-z])"
+                    r"|\u2192|\u21d2")
+
+
+def _false_arrow(answer: str) -> bool:
+    """Whether `answer` is `a \\to b` (or `\\Rightarrow`, `\\implies`) of two numbers that differ: math-verify
+    keeps the last side, so `19 \\Rightarrow 18` would be 18 (`2 \\cdot 9 \\Rightarrow 18` is fine)."""
+    return _far_approximation(answer, _ARROW, 1e-3)
+
+
+def _far_approximation(answer: str, joiner: re.Pattern[str] = _APPROX, tolerance: float = 1e-2) -> bool:
     """Whether `answer` states `a \\approx b` of two numbers more than 1% apart (math-verify keeps only `a`:
     `18 \\approx 19` would be 18; `\\frac{\\sqrt2}{2} \\approx 0.707` is fine)."""
-    sides = [side for side in re.split(r"\\approx|\\simeq|\u2248", answer) if side.strip()]
+    sides = [side for side in joiner.split(answer) if side.strip()]
     if len(sides) < 2:
         return False
     values = []
@@ -494,7 +506,7 @@ def _far_approximation(answer: str) -> bool:
             values.append(complex(expr.evalf(30)))
         except Exception:  # noqa: BLE001 - not a number after all: nothing to compare
             return False
-    return any(abs(a - b) > 1e-2 * max(abs(a), abs(b), 1e-12) for a, b in zip(values, values[1:], strict=False))
+    return any(abs(a - b) > tolerance * max(abs(a), abs(b), 1e-12) for a, b in zip(values, values[1:], strict=False))
 
 
 def _false_equation(expr: Any) -> bool:

@@ -70,8 +70,9 @@ class MathAnswer:
         4: "a '####' or 'A:' answer line holds one value ('#### 18 (19 with tax)' fails), except working equal"
            " to it and the same value in another unit ('18 hours or 1080 minutes'); after it, and after 'The"
            " answer is', a value a hedging or correcting word precedes is an alternative ('18, or maybe 19',"
-           " '18. Wait, actually 19'), as is a different value an earlier '####' states; a MATH answer math-verify reads only part of ('18 \\text{ cm}, 19"
-           " \\text{ cm}') fails"}
+           " '18. Wait, actually 19'), as is a different value an earlier '####' states; a MATH answer"
+           " math-verify reads only part of ('18 \\text{ cm}, 19 \\text{ cm}') or an arrow between two"
+           " different numbers ('19 \\Rightarrow 18') fails"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
