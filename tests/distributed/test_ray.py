@@ -13,9 +13,10 @@ import pytest
 
 from monkeys import distributed, pipeline
 from monkeys.config import RunConfig
-from monkeys.core import Sample, Verdict
+from monkeys.core import Problem, Prompt, Sample, Verdict
 from monkeys.distributed import RaySampler, RayVerifier
-from monkeys.registry import create
+from monkeys.errors import ConfigError
+from monkeys.registry import create, verifier_revision
 from monkeys.tasks.code_contests import CodeContests
 
 ROOT = Path(__file__).parents[2]
@@ -109,6 +110,23 @@ def test_actors_verify_in_the_same_sandbox_as_the_local_verifier(two_nodes: tupl
     finally:
         remote.close()
         local.close()
+
+
+def test_a_node_with_another_revision_of_the_verifier_refuses_to_verify(two_nodes: tuple[Any, Any]) -> None:
+    """A node whose monkeys judges by other rules (here: the driver is one revision behind the installed
+    verifier, as after upgrading only the workers) gives no verdict: the run stops at start-up, saying so."""
+    cluster, _ = two_nodes
+    installed = verifier_revision("math-answer")
+    assert installed is not None
+    with pytest.raises(ConfigError, match=rf"has revision {installed.number} of verifier 'math-answer'; the driver"
+                                          rf" has revision {installed.number - 1}.*same monkeys version"):
+        RayVerifier("math-answer", {}, cluster.address, revision=installed.number - 1)
+    same = RayVerifier("math-answer", {}, cluster.address)  # the installed revision: starts and verifies
+    try:
+        problem = Problem("p", Prompt(text="q"), {"answer": "18", "task": "gsm8k"})
+        assert same.verify(problem, Sample("p", 0, 0, "#### 18")).outcome.value == "pass"
+    finally:
+        same.close()
 
 
 def _contest_config(shared_data: Path, out: Path, ray: str | None) -> RunConfig:

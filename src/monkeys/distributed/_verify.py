@@ -30,7 +30,7 @@ from typing import Any
 
 from monkeys.core import Problem, Sample, Verdict
 from monkeys.distributed._cluster import Node, acquire, alive_nodes, is_lost, on_node, ray_module, release
-from monkeys.errors import MonkeysError
+from monkeys.errors import ConfigError, MonkeysError
 
 MAX_TRIES = 3  # losses of one sample's batch before it is given up as an error
 # Batch size: about BATCH_S of work per actor thread (from the actor's own timing of the samples it ran),
@@ -65,14 +65,24 @@ def _status(value: str) -> str:
 class _VerifyActor:
     """Runs inside the cluster: one verifier (and so one sandbox pool) per actor, batches on `threads`."""
 
-    def __init__(self, name: str, options: dict[str, Any], threads: int) -> None:
-        from monkeys.registry import create
+    def __init__(self, name: str, options: dict[str, Any], threads: int, revision: int | None = None) -> None:
+        """`revision`: the driver's revision of the verifier (what its store records); a node whose installed
+        monkeys has another would judge the same samples by other rules, so it refuses to start."""
+        import socket
+
+        from monkeys.registry import create, verifier_revision
 
         self._error: BaseException | None = None
         self._problems: dict[str, Problem] = {}
         self._pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="monkeys-verify")
         try:
             self._verifier: Any = create("verifier", name, **options)
+            own = verifier_revision(name)
+            if revision is not None and (own.number if own else None) != revision:
+                raise ConfigError(
+                    f"--ray: node {socket.gethostname()} has revision {own.number if own else 'none'} of verifier"
+                    f" {name!r}; the driver has revision {revision}, and one run's verdicts must follow one"
+                    " set of rules: install the same monkeys version on every node")
         except Exception as exc:  # reported by ready(): the driver raises it as the user would see it locally
             self._error = exc
 
@@ -150,7 +160,13 @@ class RayVerifier:
 
     def __init__(self, name: str, options: dict[str, Any], address: str, *, cores_per_actor: int | None = None,
                  depth: int = 2, startup_timeout_s: float = 300.0, replace_after_s: float = REPLACE_AFTER_S,
-                 ) -> None:
+                 revision: int | None = None) -> None:
+        """`revision`: of the verifier every actor must have (default: this installation's, which the run's
+        store records); an actor with another refuses to start, at start-up the run's error, later its node's."""
+        from monkeys.registry import verifier_revision
+
+        own = verifier_revision(name)
+        self._revision = revision if revision is not None else own.number if own else None
         acquire(address)
         self._ray = ray_module()
         self._name, self._options, self._address = name, dict(options), address
@@ -199,7 +215,7 @@ class RayVerifier:
         for _ in range(count):
             handle = remote.options(num_cpus=0, max_concurrency=self._depth + 1, max_restarts=0,
                                     scheduling_strategy=on_node(node.node_id)).remote(
-                self._name, self._options, threads)
+                self._name, self._options, threads, self._revision)
             actor = _Actor(handle, node, threads)
             self._actors.append(actor)
             started.append(actor)
