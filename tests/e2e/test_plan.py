@@ -72,6 +72,27 @@ def test_plan_says_when_it_cannot(tmp_path: Path) -> None:
     assert doc["forecast"]["method"] is None and doc["forecast"]["coverage"][0]["coverage"] is None
 
 
+def test_a_pilot_too_small_to_forecast_still_gives_the_k_its_own_curve_reaches(tmp_path: Path) -> None:
+    """4 samples per problem are too few to forecast from, but the pilot's own curve shows 90% coverage by
+    k = 4: the plan says no forecast and still gives that k, its interval and what it costs."""
+    rng = np.random.default_rng(5)
+    correct = rng.random((10, 4)) < 0.6
+    correct[:9, 0] = True  # nine of ten problems solved by their first sample
+    correct[9] = False
+    run = _store(tmp_path / "small", correct)
+    done = monkeys("plan", str(run))
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "no forecast" in text and "only 4 verified samples" in text, done.stdout
+    doc = json.loads(monkeys("plan", str(run), "--format", "json").stdout)
+    assert doc["forecast"]["method"] is None
+    k = next(row["k"] for row in doc["pilot"] if row["coverage"] >= 0.9)  # the pilot's curve at 1, 2, 4
+    need = doc["target"]["need"]
+    assert need["k"]["value"] == k and need["k"]["lo"] <= k <= need["k"]["hi"]
+    assert need["samples"]["value"] == 10 * k
+    assert f"for 90% coverage: k = {k} samples per problem [" in text and f"samples {10 * k} [" in text, text
+
+
 @pytest.mark.parametrize("args, words", [
     (["--k", "abc"], "--k"),
     (["--k", "0"], "--k"),

@@ -55,9 +55,10 @@ def make_plan(run_dir: Path, ks: list[int] | None, target: float, verifier: str 
     fc = forecast(pilot, ks, n_boot=n_boot, seed=seed)
     cov = fc.coverage(ks) if fc.chosen is not None else tuple(np.full(len(ks), np.nan) for _ in range(3))
     need, why = None, None
-    if fc.chosen is None:
+    within = len(fc.pilot_curve) > 0 and float(fc.pilot_curve.max()) >= target  # the pilot's own curve gets there
+    if fc.chosen is None and not within:
         why = fc.reason
-    else:
+    else:  # a pilot too small to forecast from still shows the k its own curve reaches the target at
         k = fc.k_needed(target)
         problems = fc.n_problems
         cost = round_cost(run.model, run.tokens, len(run.problem_ids), prices, specs)
@@ -137,6 +138,9 @@ def render(plan: Plan, console: Any) -> None:
     if fc.chosen is None:
         console.print(f"[bold]no forecast[/bold]: {fc.reason}.")
         console.print("Sample more problems or more samples per problem, then run `monkeys plan` again.")
+        if plan.need is not None:
+            console.print(f"The pilot's own curve reaches {plan.target:.0%}; what that takes:")
+            _render_need(plan, console)
         return
     if fc.chosen == "observed":
         console.print(f"{fc.reason}; nothing left to forecast.")
@@ -174,6 +178,13 @@ def render(plan: Plan, console: Any) -> None:
             interval = f"{pct(lo[i])} – {pct(hi[i])}"
         table.add_row(f"{k:,}", pct(point[i]), interval, note)
     console.print(table)
+    _render_need(plan, console)
+    if fc.chosen == COMBINED:
+        console.print("  the interval spans every model the pilot's later samples cannot reject")
+
+
+def _render_need(plan: Plan, console: Any) -> None:
+    """The k a target coverage needs and what it costs, each with its interval."""
     need = plan.need
     if need is None:
         return
@@ -194,5 +205,3 @@ def render(plan: Plan, console: Any) -> None:
             console.print(f"  dollars {_usd(need.usd.point)} [{_usd(need.usd.lo)}, {_usd(need.usd.hi)}]")
     if plan.need_reason:
         console.print(f"  note: {plan.need_reason}")
-    if fc.chosen == COMBINED:
-        console.print("  the interval spans every model the pilot's later samples cannot reject")
