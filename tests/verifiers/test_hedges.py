@@ -29,7 +29,8 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
     "#### 18 or 19", "#### 19 or 18", "#### 17, 18, 19", "#### 17, 18, or 19", "#### 18 19 20", "#### 36/2 or 19",
     "#### 18-20", "#### 15 to 20", "#### 18 = 19", "#### 18 and 19", "#### ±18", "#### \\pm 18", "#### +/- 18",
     "#### 18 dollars or 19 dollars", "#### 18 (or 19)", "#### $18$ or $19$", "The answer is 18 or 19.",
-    "She has either 19 or 18 left.", "\\boxed{19} or \\boxed{18}",
+    "She has either 19 or 18 left.", "\\boxed{19} or \\boxed{18}", "She has 19, or maybe 18, left.",
+    "She has 19 or perhaps 18 left.",
     # any symbol or connective word between the values joins them: the class, not a list of joiners
     "#### 18 & 19", "#### 18|19", "#### 18 | 19", "#### 18..19", "#### 18 vs 19", "#### 18 versus 19",
     "#### 18 \u2248 19", "#### 18 \u2260 19", "#### 18 \u00b1 1", "#### 18 [19]", "#### 18 + 1", "#### 18 * 19",

@@ -51,7 +51,9 @@ _HEDGE_WORD = re.compile(
     r"|mistake|re-?(?:check|calculat)\w*|final|answer|no(?=\s*[,:;.!]))(?![A-Za-z])", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z])")
 _STRICT_MARKERS = 2  # the first two of `_GSM8K_MARKERS` format an answer line; the third is prose
-_OR_GAP = re.compile(r"\s*(?:or|and/or)\s*", re.IGNORECASE)  # without a marker only "or" marks a hedge
+# Without a marker only "or" marks a hedge, a hedging adverb beside it or not ("18, or maybe 19")
+_OR_GAP = re.compile(r"[\s,;]*(?:or|and/or)(?:[\s,;]+(?:maybe|perhaps|possibly|probably|even|else|rather"
+                     r"|alternatively))*[\s,;]*", re.IGNORECASE)
 # LaTeX around stated values that says nothing by itself: "$18$ or $19$", "\\boxed{18}\\text{ or }\\boxed{19}"
 _FILLER = re.compile(r"\\(?:boxed|fbox|text|textrm|textbf|mathrm|mbox)\s*\{|\\(?:quad|qquad|[,;: !])|[{}$~]|\\[()\[\]]")
 
