@@ -66,6 +66,9 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "#### 18 = 3 * 6", "#### 18 = 3 x 6 dollars", "#### 18 (3 + 15)", "#### 18 = 20 - 2", "#### 18 = 36/2",
     # a few-shot continuation: the next question and its answer, where lm-eval's sampler would have stopped
     "#### 18\nQuestion: Ann has 3 cats. How many legs?\nAnswer: 3 * 4 = 12\n#### 12",
+    "She had 18. The answer is 18.\n\nQ: Ann has 3 cats. How many legs?\nA: 3 * 4 = 12. The answer is 12.",
+    # "A:" that begins the working (lm-eval's gsm8k-cot) is not the answer line
+    "A: She sold 12 and then 6 more, so 18 in all. The answer is 18.",
 ])
 def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str) -> None:
     verdict = _verdict(verifier, text)

@@ -49,6 +49,7 @@ _HEDGE_WORD = re.compile(
     r"|approx(?:\.|imately)?|about|around|roughly|nearly|almost|could|might|may|unless|if\s+not|also|between"
     r"|i\.?\s?e\.?|that\s+is|guess|unsure|not\s+sure|wait|actually|sorry|oops|correct(?:ion|ed)?|wrong"
     r"|mistake|re-?(?:check|calculat)\w*|final|answer|no(?=\s*[,:;.!]))(?![A-Za-z])", re.IGNORECASE)
+_NEXT_QUESTION = ("Question:", "\nQ:")  # where a few-shot continuation starts (lm-eval's gsm8k and gsm8k-cot)
 _SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z])")
 _STRICT_MARKERS = 2  # the first two of `_GSM8K_MARKERS` format an answer line; the third is prose
 # Without a marker only "or" marks a hedge, a hedging adverb beside it or not ("18, or maybe 19")
@@ -86,16 +87,18 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     "The answer is", values joined to it by symbols or a connective word, or that a hedging or correcting
     word precedes, so "The answer is 18 (after 3 days)" has none; "#### 1/2" is one value, the fraction. Of
     several markers the last counts, and the other values the others state are alternatives ("#### 19 ...
-    #### 18" names two answers, as "#### 18. Wait, actually 19" does); a few-shot continuation after the
-    first `####` (from the next "Question:" on, where lm-eval's sampler stops) is not read. Without a marker
-    the answer is the last number, and only an "or" before it makes the one before an alternative.
+    #### 18" names two answers, as "#### 18. Wait, actually 19" does); "A:" marks an answer only where its
+    line starts with the number ("A: 18", not the working of "A: There are 15 trees ..."). A few-shot
+    continuation after the first marker (from the next "Question:" or "Q:" on, where lm-eval's samplers
+    stop) is not read. Without a marker the answer is the last number, and only an "or" before it makes
+    the one before an alternative.
     """
-    first = _GSM8K_MARKERS[0].search(text)
-    if first is not None:  # a few-shot continuation (the next "Question:" and its answer) is not this answer
-        cut = text.find("Question:", first.end())
-        text = text if cut < 0 else text[:cut]
+    marked = [m.end() for m in (marker.search(text) for marker in _GSM8K_MARKERS) if m is not None]
+    if marked:  # a few-shot continuation (the next "Question:" or "Q:" and its answer) is not this answer
+        cuts = [c for c in (text.find(q, min(marked)) for q in _NEXT_QUESTION) if c >= 0]
+        text = text[:min(cuts)] if cuts else text
     for i, marker in enumerate(_GSM8K_MARKERS):
-        stated = [found for found in (_after_marker(text, m.end(), strict=i < _STRICT_MARKERS)
+        stated = [found for found in (_after_marker(text, m.end(), strict=i < _STRICT_MARKERS, leading=i == 1)
                                       for m in marker.finditer(text)) if found is not None]
         if stated:  # the last counts; another value an earlier one states is an alternative ("#### 19 ... #### 18")
             answer, others = stated[-1]
@@ -118,14 +121,16 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
 _SLASH = re.compile(r"\s*/\s*")
 
 
-def _after_marker(text: str, start: int, strict: bool) -> tuple[str | None, list[str]] | None:
+def _after_marker(text: str, start: int, strict: bool, leading: bool = False
+                  ) -> tuple[str | None, list[str]] | None:
     """(the value stated right after a marker ending at `start`, values stated as alternatives to it on its
     line); None when no number follows on that line. `strict`: the marker formats an answer line, whose
-    first sentence holds one value (see the comment on `_CONNECTIVE`)."""
+    first sentence holds one value (see the comment on `_CONNECTIVE`). `leading`: only a line that starts
+    with its number is an answer ("A: 18"; "A: There are 15 trees ..." begins the working, not the answer)."""
     end = text.find("\n", start, start + _ANSWER_SPAN)
     end = start + _ANSWER_SPAN if end < 0 else end
     tokens = list(_TOKEN_RE.finditer(text, start, end))
-    if not tokens:
+    if not tokens or (leading and re.search(r"[A-Za-z]", text[start:tokens[0].start()])):
         return None
     answer = _canonical_token(tokens[0])
     if len(tokens) > 1 and _SLASH.fullmatch(text, tokens[0].end(), tokens[1].start()):  # "#### 1/2": one value
