@@ -45,7 +45,8 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
     # a formatted answer line holds one value: in its first sentence any other value (not working equal to the
     # answer, not the same quantity in another unit) is an alternative; after it, one a correcting word precedes
     "#### 18 (19 with tax)", "#### 18 in total; 19 with the bonus", "#### 18 assuming 3 days, 19 otherwise",
-    "#### 18 (after 3 days)", "#### 18 wait 19", "#### 18 actually 19", "#### 18 (final answer 19)", "A: 18 (19 if Sam counts)",
+    "#### 18 (after 3 days)", "The answer is 18 (after 3 days).", "The answer is 18 in total; 19 with the bonus",
+    "#### 18 wait 19", "#### 18 actually 19", "#### 18 (final answer 19)", "A: 18 (19 if Sam counts)",
     "#### 18. Wait, actually it's 19.", "#### 18. Final answer: 19", "#### 18. No: 19", "#### 18 hours 30 minutes",
     # two formatted answers that differ name two answers, whichever comes last
     "#### 19\nWait, that's wrong.\n#### 18", "A: 18\nA: 19", "#### 17 or 19\n#### 18",
@@ -60,9 +61,9 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "#### 18", "#### 18.", "#### 18 dollars", "#### $18.00", "#### 18 (eighteen)", "#### 18 (18)",
     "#### 18\n\nQuestion: Tom has 5 apples and 6 pears.", "The answer is 18. She had 3 left over.",
     "The answer is 18, because 3 + 15 = 18.", "She had 3 + 15 = 18 apples.", "#### 18\n#### 18.00",
-    "The answer is 18 (after 3 days).", "#### 18 hours, or 1080 minutes", "#### +18", "#### 36/2", "#### 36 / 2 dollars",
-    "#### 18, which is 3 * 6", "The answer is 18 dollars (3 days of 6).", "#### 18 or so", "#### 18. The rest, 3, is left",
-    "#### 18 hours or 1080 minutes", "#### $18, or 1800 cents", "#### 18 feet, or 216 inches", "The answer is 18 dollars, 3 days.",
+    "#### 18. It took 3 days.", "#### 18 hours, or 1080 minutes", "#### +18", "#### 36/2", "#### 36 / 2 dollars",
+    "#### 18, which is 3 * 6", "The answer is 18 dollars. It took 3 days of 6.", "#### 18 or so", "#### 18. The rest, 3, is left",
+    "#### 18 hours or 1080 minutes", "#### $18, or 1800 cents", "#### 18 feet, or 216 inches", "The answer is 18 dollars.\nShe took 3 days.",
     "#### 18 = 3 * 6", "#### 18 = 3 x 6 dollars", "#### 18 (3 + 15)", "#### 18 = 20 - 2", "#### 18 = 36/2",
     # a few-shot continuation: the next question and its answer, where lm-eval's sampler would have stopped
     "#### 18\nQuestion: Ann has 3 cats. How many legs?\nAnswer: 3 * 4 = 12\n#### 12",

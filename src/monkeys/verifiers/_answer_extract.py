@@ -28,17 +28,17 @@ _ANSWER_SPAN = 64  # characters after a marker that hold its answer (and any alt
 # What joins two alternatives stated as one answer: "18 or 19", "18 vs 19", "18-20", "18, 19", "18 = 19",
 # "18 & 19", "18 | 19", "18 ≈ 19", "18 ± 1", "18 to 20", "18 19", each optionally with a unit or a bracket
 # ("18 dollars or 19", "18 (or 19)", "18 [19]"): any run of symbols, or a connective word, and nothing else.
-# A formatted answer line ("#### 18", "A: 18") holds one value: up to the end of its first sentence every
-# other value on it is an alternative ("#### 18 (19 with tax)", "#### 18 wait, 19"), except working that
-# equals the answer ("#### 18 = 3 * 6", `_working`) and the same quantity in another unit ("#### 18 hours,
-# or 1080 minutes", `_converts`: checked by arithmetic, not by the words). Measured on 5,532 real GSM8K
-# completions (OpenAI's example solutions of four models, SmolLM2 samples): 7 answer lines hold a second value,
-# all fractions, ratios or false equations. After that sentence, and after the prose marker "The answer is",
-# a later value is an alternative where a hedging or correcting word stands before it (`_HEDGE_WORD`: "The
-# answer is 18, or maybe 19", "#### 18. Wait, actually 19") or the same unit is repeated ("18 dollars, 19
-# dollars"), so "The answer is 18 (after 3 days)" is one value. A slash right after the first number makes a
-# fraction, one value ("#### 1/2" is 0.5, see `_fraction`); a colon, a ratio ("2:1"), is read as before, its
-# first number.
+# An answer ("#### 18", "A: 18", "The answer is 18") holds one value: up to the end of its sentence every
+# other value on its line is an alternative ("#### 18 (19 with tax)", "#### 18 wait, 19", "The answer is 18
+# in total; 19 with the bonus"), except working that equals the answer ("#### 18 = 3 * 6", "The answer is
+# 18, because 3 + 15 = 18": `_working`) and the same quantity in another unit ("#### 18 hours, or 1080
+# minutes", `_converts`: checked by arithmetic, not by the words). Measured on 5,532 real GSM8K completions
+# (OpenAI's labelled example solutions of four models, SmolLM2 samples): 7 answer lines hold a second value
+# at all, all fractions, ratios or false equations. After that sentence a later value on the line is an
+# alternative where a hedging or correcting word stands before it (`_HEDGE_WORD`: "#### 18. Wait, actually
+# 19") or the same unit is repeated ("#### 18 dollars. 19 dollars."), so "#### 18. She had 3 left over." is
+# one value. A slash right after the first number makes a fraction, one value ("#### 1/2"
+# is 0.5, see `_fraction`); a colon, a ratio ("2:1"), is read as before, its first number.
 _CONNECTIVE = r",?\s*(?:or|and/or|and|nor|to|through|thru|till|until|vs\.?|versus)\b"
 _SYMBOLS = r"(?:[^\w\s:(\[{]\s*)+"  # &, |, =, ~, -, ;, ..., ≈, ≠, ±, +, *: not a colon, not an opening bracket
 _HEDGE_GAP = re.compile(
@@ -51,7 +51,6 @@ _HEDGE_WORD = re.compile(
     r"|mistake|re-?(?:check|calculat)\w*|final|answer|no(?=\s*[,:;.!]))(?![A-Za-z])", re.IGNORECASE)
 _NEXT_QUESTION = ("Question:", "\nQ:")  # where a few-shot continuation starts (lm-eval's gsm8k and gsm8k-cot)
 _SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z])")
-_STRICT_MARKERS = 2  # the first two of `_GSM8K_MARKERS` format an answer line; the third is prose
 # Without a marker only "or" marks a hedge, a hedging adverb beside it or not ("18, or maybe 19")
 _OR_GAP = re.compile(r"[\s,;]*(?:or|and/or)(?:[\s,;]+(?:maybe|perhaps|possibly|probably|even|else|rather"
                      r"|alternatively))*[\s,;]*", re.IGNORECASE)
@@ -82,13 +81,12 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     A completion that hedges, "#### 18 or 19", "#### 18-20", "#### 18 & 19", "#### ±18", "#### 18 (19 with
     tax)", "#### 18. Wait, actually 19", "The answer is 18, or maybe 19", states no one answer: its
     alternatives are the other values (a sign for ±). They are read on the answer's own line after the marker
-    (see the comment on `_CONNECTIVE`): after "####" and "A:" every other value in the first sentence except
-    working equal to the answer ("#### 18 = 3 * 6") and the same quantity in another unit; later, and after
-    "The answer is", values joined to it by symbols or a connective word, or that a hedging or correcting
-    word precedes, so "The answer is 18 (after 3 days)" has none; "#### 1/2" is one value, the fraction. Of
-    several markers the last counts, and the other values the others state are alternatives ("#### 19 ...
-    #### 18" names two answers, as "#### 18. Wait, actually 19" does); "A:" marks an answer only where its
-    line starts with the number ("A: 18", not the working of "A: There are 15 trees ..."). A few-shot
+    (see the comment on `_CONNECTIVE`): every other value in its sentence except working equal to the answer
+    ("#### 18 = 3 * 6") and the same quantity in another unit, and after the sentence values that a hedging
+    or correcting word precedes, so "#### 18. She had 3 left over." has none; "#### 1/2" is one value, the
+    fraction. Of several markers the last counts, and the other values the others state are alternatives
+    ("#### 19 ... #### 18" names two answers, as "#### 18. Wait, actually 19" does); "A:" marks an answer
+    only where its line starts with the number ("A: 18", not the working of "A: There are 15 trees ..."). A few-shot
     continuation after the first marker (from the next "Question:" or "Q:" on, where lm-eval's samplers
     stop) is not read. Without a marker the answer is the last number, and only an "or" before it makes
     the one before an alternative.
@@ -98,7 +96,7 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
         cuts = [c for c in (text.find(q, min(marked)) for q in _NEXT_QUESTION) if c >= 0]
         text = text[:min(cuts)] if cuts else text
     for i, marker in enumerate(_GSM8K_MARKERS):
-        stated = [found for found in (_after_marker(text, m.end(), strict=i < _STRICT_MARKERS, leading=i == 1)
+        stated = [found for found in (_after_marker(text, m.end(), leading=i == 1)
                                       for m in marker.finditer(text)) if found is not None]
         if stated:  # the last counts; another value an earlier one states is an alternative ("#### 19 ... #### 18")
             answer, others = stated[-1]
@@ -121,12 +119,11 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
 _SLASH = re.compile(r"\s*/\s*")
 
 
-def _after_marker(text: str, start: int, strict: bool, leading: bool = False
-                  ) -> tuple[str | None, list[str]] | None:
+def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | None, list[str]] | None:
     """(the value stated right after a marker ending at `start`, values stated as alternatives to it on its
-    line); None when no number follows on that line. `strict`: the marker formats an answer line, whose
-    first sentence holds one value (see the comment on `_CONNECTIVE`). `leading`: only a line that starts
-    with its number is an answer ("A: 18"; "A: There are 15 trees ..." begins the working, not the answer)."""
+    line); None when no number follows on that line. The answer's first sentence holds one value (see the
+    comment on `_CONNECTIVE`). `leading`: only a line that starts with its number is an answer ("A: 18";
+    "A: There are 15 trees ..." begins the working, not the answer)."""
     end = text.find("\n", start, start + _ANSWER_SPAN)
     end = start + _ANSWER_SPAN if end < 0 else end
     tokens = list(_TOKEN_RE.finditer(text, start, end))
@@ -141,7 +138,7 @@ def _after_marker(text: str, start: int, strict: bool, leading: bool = False
     if _PLUS_MINUS.search(prefix) and answer not in (None, "0"):  # "+/- 18" reads "+/" and the token "-18"
         others.append(answer[1:] if answer.startswith("-") else "-" + answer)
     sentence = _SENTENCE_END.search(text, tokens[0].end(), end)
-    first_sentence = sentence.start() if strict and sentence else end if strict else start
+    first_sentence = sentence.start() if sentence else end
     working = _working(text, tokens, answer)
     chained = True  # every gap so far only joined values: symbols join the next one too
     for i, (before, after) in enumerate(zip(tokens, tokens[1:], strict=False), 1):

@@ -67,12 +67,12 @@ class MathAnswer:
            " '#### 1/2' is the fraction",
         3: "any symbols or connective word between two GSM8K values make a hedge ('18 & 19', '18 vs 19',"
            " '18 ± 1'); a few-shot continuation after the answer is not read",
-        4: "a '####' or 'A:' answer line holds one value ('#### 18 (19 with tax)' fails), except working equal"
-           " to it and the same value in another unit ('18 hours or 1080 minutes'); after it, and after 'The"
-           " answer is', a value a hedging or correcting word precedes is an alternative ('18, or maybe 19',"
-           " '18. Wait, actually 19'), as is a different value an earlier '####' states; a MATH answer"
-           " math-verify reads only part of ('18 \\text{ cm}, 19 \\text{ cm}') or an arrow between two"
-           " different numbers ('19 \\Rightarrow 18') fails"}
+        4: "a GSM8K answer's sentence holds one value ('#### 18 (19 with tax)' fails), except working equal to"
+           " it and the same value in another unit ('18 hours or 1080 minutes'); after it a value a hedging or"
+           " correcting word precedes is an alternative ('18. Wait, actually 19'), as is a different value an"
+           " earlier '####' states; 'A:' before working is no answer; a MATH answer math-verify reads only part"
+           " of ('18 \\text{ cm}, 19 \\text{ cm}') or an arrow between two different numbers ('19 \\Rightarrow"
+           " 18') fails"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
