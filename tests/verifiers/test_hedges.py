@@ -48,6 +48,8 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
     "#### 18 (after 3 days)", "The answer is 18 (after 3 days).", "The answer is 18 in total; 19 with the bonus",
     "#### 18 wait 19", "#### 18 actually 19", "#### 18 (final answer 19)", "A: 18 (19 if Sam counts)",
     "#### 18. Wait, actually it's 19.", "#### 18. Final answer: 19", "#### 18. No: 19", "#### 18 hours 30 minutes",
+    # ... on the lines after the answer's too
+    "#### 18\nActually, it's 19.", "#### 18\n(or maybe 19)", "The answer is 18.\nWait, let me recheck: it is 19.",
     # two formatted answers that differ name two answers, whichever comes last
     "#### 19\nWait, that's wrong.\n#### 18", "A: 18\nA: 19", "#### 17 or 19\n#### 18",
 ])
@@ -66,7 +68,7 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "#### 18 hours or 1080 minutes", "#### $18, or 1800 cents", "#### 18 feet, or 216 inches", "The answer is 18 dollars.\nShe took 3 days.",
     "#### 18 = 3 * 6", "#### 18 = 3 x 6 dollars", "#### 18 (3 + 15)", "#### 18 = 20 - 2", "#### 18 = 36/2",
     # a few-shot continuation: the next question and its answer, where lm-eval's sampler would have stopped
-    "#### 18\nQuestion: Ann has 3 cats. How many legs?\nAnswer: 3 * 4 = 12\n#### 12",
+    "#### 18\nQuestion: Ann has 3 cats. How many legs?\nAnswer: 3 * 4 = 12\n#### 12", "#### 18\nShe has 3 left.",
     "She had 18. The answer is 18.\n\nQ: Ann has 3 cats. How many legs?\nA: 3 * 4 = 12. The answer is 12.",
     # "A:" that begins the working (lm-eval's gsm8k-cot) is not the answer line
     "A: She sold 12 and then 6 more, so 18 in all. The answer is 18.",

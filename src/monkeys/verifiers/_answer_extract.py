@@ -25,6 +25,7 @@ _GSM8K_MARKERS = (
 )
 _MAX_NUMBER_DIGITS = 200  # a longer "number" is noise, not an answer; also bounds Decimal work
 _ANSWER_SPAN = 64  # characters after a marker that hold its answer (and any alternatives stated with it)
+_AFTER_SPAN = 200  # ... and where a value a hedging or correcting word precedes is still an alternative
 # What joins two alternatives stated as one answer: "18 or 19", "18 vs 19", "18-20", "18, 19", "18 = 19",
 # "18 & 19", "18 | 19", "18 ≈ 19", "18 ± 1", "18 to 20", "18 19", each optionally with a unit or a bracket
 # ("18 dollars or 19", "18 (or 19)", "18 [19]"): any run of symbols, or a connective word, and nothing else.
@@ -139,12 +140,14 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
         others.append(answer[1:] if answer.startswith("-") else "-" + answer)
     sentence = _SENTENCE_END.search(text, tokens[0].end(), end)
     first_sentence = sentence.start() if sentence else end
+    tokens += _TOKEN_RE.finditer(text, end, max(end, start + _AFTER_SPAN))  # "#### 18\nActually, 19."
     working = _working(text, tokens, answer)
     chained = True  # every gap so far only joined values: symbols join the next one too
     for i, (before, after) in enumerate(zip(tokens, tokens[1:], strict=False), 1):
         gap = text[before.end():after.start()]
         if gap == ":":  # a ratio, "2:1": read as its first number, as before
             continue
+        chained = chained and after.start() < end  # the lines after the answer's join nothing by symbols
         if not (chained and _joins_alternatives(gap)):
             chained = False
             if not (after.start() < first_sentence or _HEDGE_WORD.search(_FILLER.sub(" ", gap))
