@@ -34,7 +34,7 @@ _AFTER_SPAN = 200  # ... and where a value a hedging or correcting word precedes
 # in total; 19 with the bonus"), except working that equals the answer ("#### 18 = 3 * 6", "The answer is
 # 18, because 3 + 15 = 18": `_working`) and the same quantity in another unit ("#### 18 hours, or 1080
 # minutes", `_converts`: checked by arithmetic, not by the words). Measured on 5,532 real GSM8K completions
-# (OpenAI's labelled example solutions of four models, SmolLM2 samples): 7 answer lines hold a second value
+# (OpenAI's labelled example solutions, GPT-3 6B and 175B; SmolLM2 samples): 7 answer lines hold a second value
 # at all, all fractions, ratios or false equations. After that sentence a later value on the line is an
 # alternative where a hedging or correcting word stands before it (`_HEDGE_WORD`: "#### 18. Wait, actually
 # 19") or the same unit is repeated ("#### 18 dollars. 19 dollars."), so "#### 18. She had 3 left over." is
