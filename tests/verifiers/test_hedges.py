@@ -88,6 +88,10 @@ def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str
     ("18", "\\boxed{18 \\text{ units} \\\\ 19 \\text{ units}}"), ("18", "\\boxed{18\\text{ cm}^2, 19\\text{ cm}^2}"),
     # ... and keeps the last side of an arrow between two numbers
     ("18", "\\boxed{19 \\Rightarrow 18}"), ("18", "\\boxed{19 \\to 18}"), ("18", "\\boxed{19 \\implies 18}"),
+    # a number offered right after the box, as GSM8K's after its answer
+    ("18", "The answer is $\\boxed{18}$ or maybe $19$."), ("18", "$\\boxed{18}$ or $19$"),
+    ("18", "$\\boxed{18}$ (it could be 19)"), ("18", "$\\boxed{18}$. Wait, actually it's 19."),
+    ("\\frac{1}{2}", "$\\boxed{\\frac{1}{2}}$, or perhaps 0.6"),
 ])
 def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))
@@ -99,6 +103,9 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
     ("\\frac{\\sqrt{2}}{2}", "\\boxed{\\frac{\\sqrt{2}}{2} \\approx 0.707}"), ("x+1", "\\boxed{y = x + 1}"),
     ("18", "\\boxed{18 \\text{ dollars}}"), ("18", "\\boxed{18\\text{ cm}^2}"), ("18", "\\boxed{18\\,\\mathrm{cm}}"),
     ("18", "\\boxed{2 \\cdot 9 \\Rightarrow 18}"),
+    # the prose of a solution after its box ("between 10 and 50", "2, 3, 4, or 6") and approximations
+    ("18", "So $\\boxed{18}$ integers lie between 10 and 50."), ("18", "Only $\\boxed{18}$ is divisible by 2, 3, or 6."),
+    ("\\frac{\\sqrt{2}}{2}", "$\\boxed{\\frac{\\sqrt{2}}{2}}$, or about 0.707"),
 ])
 def test_math_true_equations_and_close_approximations_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))

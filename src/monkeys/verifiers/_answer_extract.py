@@ -357,6 +357,48 @@ def minerva_answer(text: str) -> str | None:
     return match.group(1).strip() or None
 
 
+# After a MATH box the solution's prose goes on ("between 10 and 50", "greater than 125", "3 or 4 of them"):
+# only a word that offers another answer or takes the box back counts there (on MATH's 5,500 reference
+# solutions `_HEDGE_WORD` would flag 49; this flags none).
+_BOX_HEDGE = re.compile(
+    r"(?<![A-Za-z])(?:maybe|perhaps|possibly|probably|alternatively|otherwise|or\s+else|or\s+rather|instead"
+    r"|actually|wait|oops|sorry|mistake|wrong|correction|could\s+(?:also\s+)?be|might\s+(?:also\s+)?be"
+    r")(?![A-Za-z])", re.IGNORECASE)
+_OR_RIGHT_AFTER = re.compile(r"[\s,;]*(?:or|and/or)[\s,;]*", re.IGNORECASE)  # "$\boxed{18}$ or $19$"
+
+
+def boxed_alternatives(text: str) -> list[str]:
+    """Numbers offered instead of the last box after it: on its line (up to `_AFTER_SPAN` characters), a number
+    that a hedging or correcting word precedes ("$\\boxed{18}$ or maybe $19$", "\\boxed{18}. Actually, 19"),
+    as in GSM8K answers. Only where the box is plain arithmetic (`\\frac`, `\\sqrt`, `\\pi` and numbers) and the
+    number differs from it by more than 1% ("\\boxed{\\frac{\\sqrt{2}}{2}}, about 0.707" is fine); a box of
+    anything else is left to the box alone."""
+    from monkeys.verifiers._math_normalize import light_normalize, numeric_value
+
+    span = _last_boxed_span(text)
+    if span is None:
+        return []
+    boxed = numeric_value(light_normalize(span[0]))
+    if boxed is None:
+        return []
+    start = span[1]
+    end = text.find("\n", start, start + _AFTER_SPAN)
+    end = start + _AFTER_SPAN if end < 0 else end
+    out: list[str] = []
+    previous = start
+    for i, token in enumerate(_TOKEN_RE.finditer(text, start, end)):
+        gap, previous = _FILLER.sub(" ", text[previous:token.start()]), token.end()
+        value = _canonical_token(token)
+        hedge = [m.end() for m in _BOX_HEDGE.finditer(gap)]
+        offered = bool(hedge) and len(re.findall(r"[A-Za-z]+", gap[hedge[-1]:])) <= 3  # "maybe 19", "it's 19"
+        if value is None or ":" in value or not (offered or (i == 0 and _OR_RIGHT_AFTER.fullmatch(gap))):
+            continue  # prose after the box: "or else $J$ would have more than 16", "divided by 2, 3, 4, or 6"
+        stated, target = float(Decimal(value)), float(boxed.value)
+        if abs(stated - target) > 1e-2 * max(abs(stated), abs(target), 1e-12) and value not in out:
+            out.append(value)
+    return out
+
+
 def math_answer(text: str) -> str | None:
     """MATH final answer: the Minerva phrase when present (the prompt asks for it), else the last box.
 

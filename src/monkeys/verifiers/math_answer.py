@@ -24,7 +24,13 @@ from annotated_types import Ge, Gt
 from monkeys.core import Outcome, Problem, Sample, Verdict
 from monkeys.errors import ConfigError
 from monkeys.registry import SPEED_ONLY, register_verifier
-from monkeys.verifiers._answer_extract import canonical_number, gsm8k_answers, math_answer
+from monkeys.verifiers._answer_extract import (
+    boxed_alternatives,
+    canonical_number,
+    gsm8k_answers,
+    math_answer,
+    minerva_answer,
+)
 from monkeys.verifiers._math_normalize import (
     clock_value,
     light_normalize,
@@ -71,8 +77,8 @@ class MathAnswer:
            " it and the same value in another unit ('18 hours or 1080 minutes'); after it a value a hedging or"
            " correcting word precedes is an alternative ('18. Wait, actually 19'), as is a different value an"
            " earlier '####' states; 'A:' before working is no answer; a MATH answer math-verify reads only part"
-           " of ('18 \\text{ cm}, 19 \\text{ cm}') or an arrow between two different numbers ('19 \\Rightarrow"
-           " 18') fails"}
+           " of ('18 \\text{ cm}, 19 \\text{ cm}'), an arrow between two different numbers ('19 \\Rightarrow"
+           " 18') and a number offered right after the box ('\\boxed{18} or maybe 19') fail"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -131,6 +137,11 @@ class MathAnswer:
             # the paper's grader, which never passes these anyway: it compares the strings)
             return Verdict(Outcome.FAIL, f"several answers stated ({raw}): a hedge is not an answer",
                            {"answer": raw, "answer_key": None, "gold": gold, "mode": self.mode})
+        others = boxed_alternatives(text) if self.mode == "math-verify" and minerva_answer(text) is None else []
+        if others:  # "$\\boxed{18}$ or maybe $19$": the box and a number offered after it
+            return Verdict(Outcome.FAIL, f"several answers stated ({raw} or {' or '.join(others)}): a hedge is not"
+                           " an answer", {"answer": raw, "alternatives": others, "answer_key": None, "gold": gold,
+                                           "mode": self.mode})
         shown = minerva_normalize(raw) if self.mode == "minerva" else light_normalize(raw)
         details: dict[str, Any] = {"answer": shown, "gold": gold, "mode": self.mode}
         gold_l, raw_l = light_normalize(gold), light_normalize(raw)
