@@ -78,9 +78,10 @@ class _VerifyActor:
         try:
             self._verifier: Any = create("verifier", name, **options)
             own = verifier_revision(name)
-            if revision is not None and (own.number if own else None) != revision:
+            have = own.number if own else None
+            if revision is not None and have != revision:
                 raise ConfigError(
-                    f"--ray: node {socket.gethostname()} has revision {own.number if own else 'none'} of verifier"
+                    f"--ray: node {socket.gethostname()} has revision {have or 'none'} of verifier"
                     f" {name!r}; the driver has revision {revision}, and one run's verdicts must follow one"
                     " set of rules: install the same monkeys version on every node")
         except Exception as exc:  # reported by ready(): the driver raises it as the user would see it locally

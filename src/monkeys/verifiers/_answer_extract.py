@@ -96,8 +96,8 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     if marked:  # a few-shot continuation (the next "Question:" or "Q:" and its answer) is not this answer
         cuts = [c for c in (text.find(q, min(marked)) for q in _NEXT_QUESTION) if c >= 0]
         text = text[:min(cuts)] if cuts else text
-    for i, marker in enumerate(_GSM8K_MARKERS):
-        stated = [found for found in (_after_marker(text, m.end(), leading=i == 1)
+    for marker in _GSM8K_MARKERS:
+        stated = [found for found in (_after_marker(text, m.end(), leading=marker is _A_MARKER)
                                       for m in marker.finditer(text)) if found is not None]
         if stated:  # the last counts; another value an earlier one states is an alternative ("#### 19 ... #### 18")
             answer, others = stated[-1]
@@ -118,6 +118,13 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
 
 
 _SLASH = re.compile(r"\s*/\s*")
+_A_MARKER = _GSM8K_MARKERS[1]  # "A:", which also begins the working in lm-eval's gsm8k-cot format
+
+
+def _line_end(text: str, start: int, span: int) -> int:
+    """Where the line from `start` ends, at most `span` characters on."""
+    end = text.find("\n", start, start + span)
+    return start + span if end < 0 else end
 
 
 def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | None, list[str]] | None:
@@ -125,8 +132,7 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
     line); None when no number follows on that line. The answer's first sentence holds one value (see the
     comment on `_CONNECTIVE`). `leading`: only a line that starts with its number is an answer ("A: 18";
     "A: There are 15 trees ..." begins the working, not the answer)."""
-    end = text.find("\n", start, start + _ANSWER_SPAN)
-    end = start + _ANSWER_SPAN if end < 0 else end
+    end = _line_end(text, start, _ANSWER_SPAN)
     tokens = list(_TOKEN_RE.finditer(text, start, end))
     if not tokens or (leading and re.search(r"[A-Za-z]", text[start:tokens[0].start()])):
         return None
@@ -382,8 +388,7 @@ def boxed_alternatives(text: str) -> list[str]:
     if boxed is None:
         return []
     start = span[1]
-    end = text.find("\n", start, start + _AFTER_SPAN)
-    end = start + _AFTER_SPAN if end < 0 else end
+    end = _line_end(text, start, _AFTER_SPAN)
     out: list[str] = []
     previous = start
     for i, token in enumerate(_TOKEN_RE.finditer(text, start, end)):
