@@ -13,7 +13,7 @@ import pytest
 
 from monkeys import distributed, pipeline
 from monkeys.config import RunConfig
-from monkeys.core import Problem, Prompt, Sample, Verdict
+from monkeys.core import Outcome, Problem, Prompt, Sample, Verdict
 from monkeys.distributed import RaySampler, RayVerifier
 from monkeys.errors import ConfigError
 from monkeys.registry import create, verifier_revision
@@ -107,6 +107,41 @@ def test_actors_verify_in_the_same_sandbox_as_the_local_verifier(two_nodes: tupl
         while len(remote.actors) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert remote.replaced >= 1 and len({node for node, _ in remote.actors}) == 2
+    finally:
+        remote.close()
+        local.close()
+
+
+def test_samples_an_actor_sandbox_failed_on_are_verified_by_another_actor(two_nodes: tuple[Any, Any],
+                                                                           shared_data: Path) -> None:
+    """An actor being killed can answer its last batch with SandboxError ("cannot start a sandbox worker: peer
+    closed the channel", seen once in CI when `ray.kill` raced a batch): that is no verdict. Those samples go
+    to another actor, the rest of the batch keeps its verdicts, and the broken actor is dropped."""
+    from concurrent.futures import Future
+
+    from monkeys.distributed._verify import _Item
+    from monkeys.errors import SandboxError
+
+    cluster, _ = two_nodes
+    problem = next(p for p in CodeContests(data=str(shared_data / "code_contests/code_contests_sample.jsonl"))
+                   .load_problems() if p.problem_id == SOLVED["1000A"])
+    local = create("verifier", "code-tests")
+    remote = RayVerifier("code-tests", {}, cluster.address, replace_after_s=0)
+    try:
+        kept, broken = (_Item(problem, Sample(problem.problem_id, i, 0, text))
+                        for i, text in enumerate(programs()[4:6]))
+        actor = remote._actors[0]
+        with remote._cond:
+            actor.in_flight += 1  # as the dispatcher counts a batch it sends
+        answered: Future[Any] = Future()
+        answered.set_result(([Verdict(Outcome.FAIL, "its own verdict"), SandboxError("cannot start a sandbox worker")],
+                             0.1))
+        remote._done(actor, [kept, broken], answered)
+        assert kept.future.result(timeout=1).reason == "its own verdict"
+        again = broken.future.result(timeout=120)  # verified by the other actor
+        mine = local.verify(problem, broken.sample)
+        assert (again.outcome, again.reason) == (mine.outcome, mine.reason)
+        assert remote.requeued == 1 and not actor.alive and broken.tries == 1
     finally:
         remote.close()
         local.close()

@@ -8,9 +8,10 @@ with the least work per core. Each actor builds the verifier itself from
 (name, options), so it runs programs in a sandbox pool on its own node, and runs a batch on as many threads
 as it has cores. A problem crosses to the cluster once (`ray.put`); batches carry samples and references.
 
-Faults: an actor, worker or node that is lost takes nothing with it. Its in-flight batches go back to the
-front of the queue for another live actor (a sample is given up, as an error, after `MAX_TRIES` losses: it
-is what kills actors). The dispatcher then starts a replacement wherever a live node has fewer actors than
+Faults: an actor, worker or node that is lost takes nothing with it, nor does an actor whose sandbox stops
+starting programs (as one being killed may: its SandboxError is no verdict). Its in-flight batches go back to
+the front of the queue for another live actor (a sample is given up, as an error, after `MAX_TRIES` losses:
+it is what kills actors). The dispatcher then starts a replacement wherever a live node has fewer actors than
 its share (on the node that lost one only after `REPLACE_AFTER_S`), and stops placing actors on a node
 where `MAX_NODE_FAILURES` failed to start. Verdicts come back
 to the driver, whose pipeline is still the only store writer: nothing is stored twice.
@@ -30,7 +31,7 @@ from typing import Any
 
 from monkeys.core import Problem, Sample, Verdict
 from monkeys.distributed._cluster import Node, acquire, alive_nodes, is_lost, on_node, ray_module, release
-from monkeys.errors import ConfigError, MonkeysError
+from monkeys.errors import ConfigError, MonkeysError, SandboxError
 
 MAX_TRIES = 3  # losses of one sample's batch before it is given up as an error
 # Batch size: about BATCH_S of work per actor thread (from the actor's own timing of the samples it ran),
@@ -388,6 +389,14 @@ class RayVerifier:
                     self._cond.notify_all()
                 for item in items:
                     _settle(item.future, exc)
+            return
+        broken = [item for item, result in zip(items, results, strict=True) if isinstance(result, SandboxError)]
+        if broken:  # its sandbox cannot run programs any more (the actor is being killed, its node is in
+            # trouble): no verdict for those samples; they go to another actor, and this one is dropped
+            for item, result in zip(items, results, strict=True):
+                if item not in broken:
+                    _settle(item.future, result)
+            self._lost(actor, broken, next(r for r in results if isinstance(r, SandboxError)))
             return
         with self._cond:
             actor.in_flight -= 1
