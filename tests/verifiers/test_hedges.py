@@ -50,6 +50,8 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
     "#### 18. Wait, actually it's 19.", "#### 18. Final answer: 19", "#### 18. No: 19", "#### 18 hours 30 minutes",
     # ... on the lines after the answer's too
     "#### 18\nActually, it's 19.", "#### 18\n(or maybe 19)", "The answer is 18.\nWait, let me recheck: it is 19.",
+    # a value alone on a line after the answer's is stated as another answer
+    "#### 18\n19", "#### 18\n\n**19**", "The answer is 18.\n$19$", "#### 18\nShe has 3 left.\n19",
     # two formatted answers that differ name two answers, whichever comes last
     "#### 19\nWait, that's wrong.\n#### 18", "A: 18\nA: 19", "#### 17 or 19\n#### 18",
 ])
@@ -72,6 +74,8 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "She had 18. The answer is 18.\n\nQ: Ann has 3 cats. How many legs?\nA: 3 * 4 = 12. The answer is 12.",
     # "A:" that begins the working (lm-eval's gsm8k-cot) is not the answer line
     "A: She sold 12 and then 6 more, so 18 in all. The answer is 18.",
+    # ... and a value alone on a later line that repeats the answer, or a line of working, is not another answer
+    "#### 18\n18", "#### 18\n3 apples were left", "#### 18\n1. 3 + 15 = 18",
 ])
 def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str) -> None:
     verdict = _verdict(verifier, text)
@@ -91,7 +95,17 @@ def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str
     # a number offered right after the box, as GSM8K's after its answer
     ("18", "The answer is $\\boxed{18}$ or maybe $19$."), ("18", "$\\boxed{18}$ or $19$"),
     ("18", "$\\boxed{18}$ (it could be 19)"), ("18", "$\\boxed{18}$. Wait, actually it's 19."),
-    ("\\frac{1}{2}", "$\\boxed{\\frac{1}{2}}$, or perhaps 0.6"),
+    ("\\frac{1}{2}", "$\\boxed{\\frac{1}{2}}$, or perhaps 0.6"), ("18", "$\\boxed{18}$ or $\\frac{37}{2}$"),
+    ("\\frac{1}{2}", "$\\boxed{\\frac{1}{2}}$ or maybe $\\dfrac{1}{3}$"), ("18", "\\boxed{18} \\text{ (or } 19)"),
+    # boxes that state the answer together are read together, not by the last: "or" offers alternatives ...
+    ("18", "\\boxed{19} or \\boxed{18}"), ("18", "$x = \\boxed{19}$ or $x = \\boxed{18}$"),
+    ("18", "\\boxed{19}\\text{ or }\\boxed{18}"), ("18", "\\boxed{19}. Wait, actually \\boxed{18}"),
+    ("18", "Final Answer: The final answer is $\\boxed{19}$ or $\\boxed{18}$. I hope it is correct."),
+    # ... and a list ("and", commas, "=") is a set, which a single-valued reference is not
+    ("18", "the roots are $\\boxed{-18}$ and $\\boxed{18}$"), ("18", "$\\boxed{17}$, $\\boxed{18}$"),
+    ("18", "\\boxed{19} = \\boxed{18}"),
+    # a list reference wants the whole list
+    ("-2, 1", "$\\boxed{1}$"), ("-2, 1", "$\\boxed{-2}$, $\\boxed{1}$ and $\\boxed{3}$"),
 ])
 def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))
@@ -105,7 +119,12 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
     ("18", "\\boxed{2 \\cdot 9 \\Rightarrow 18}"),
     # the prose of a solution after its box ("between 10 and 50", "2, 3, 4, or 6") and approximations
     ("18", "So $\\boxed{18}$ integers lie between 10 and 50."), ("18", "Only $\\boxed{18}$ is divisible by 2, 3, or 6."),
-    ("\\frac{\\sqrt{2}}{2}", "$\\boxed{\\frac{\\sqrt{2}}{2}}$, or about 0.707"),
+    ("\\frac{\\sqrt{2}}{2}", "$\\boxed{\\frac{\\sqrt{2}}{2}}$, or about 0.707"), ("18", "$\\boxed{18}$ or $\\frac{36}{2}$"),
+    # several boxes of one value in several forms, a list that is the reference's, and boxes prose separates
+    ("18", "\\boxed{18} = \\boxed{\\frac{36}{2}}"), ("x+11", "$\\boxed{x+11}$ or $\\boxed{11+x}$"),
+    ("\\frac{639}{40}", "$\\boxed{15\\frac{39}{40}}$, or $\\boxed{\\frac{639}{40}}$ inches"),
+    ("-2, 1", "the answers are $\\boxed{-2}$ and $\\boxed{1}$."), ("-2, 1", "$\\boxed{1}$ and $\\boxed{-2}$"),
+    ("-2, 1", "$\\boxed{-2, 1}$"), ("18", "So $\\boxed{19}$.\n\nNote that we need the next one: $\\boxed{18}$."),
 ])
 def test_math_true_equations_and_close_approximations_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))

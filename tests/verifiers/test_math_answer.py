@@ -111,7 +111,10 @@ def test_bad_mode_is_a_config_error() -> None:
 @needs_data
 @pytest.mark.parametrize("name", ["test", "math500"])
 def test_every_reference_solution_matches_its_gold(verifier: MathAnswer, name: str) -> None:
-    """MATH test: gold is the solution's last box (quick). MATH-500: a separate `answer` field (real checks)."""
+    """MATH test: gold is the solution's last box (quick). MATH-500: a separate `answer` field (real checks).
+    Two test problems ask for one answer ("Enter only one of the foci, not both") and their solutions box
+    both: stating both is not that answer, so those two fail against their own last box (math-verify; the
+    paper's grader, `minerva`, reads the last box alone)."""
     problems = MATH(data=str(DATA / f"{name}.jsonl")).load_problems()
     solutions = [json.loads(line)["solution"] for line in (DATA / f"{name}.jsonl").read_text().splitlines()]
     assert last_boxed(solutions[0]) is not None
@@ -119,7 +122,9 @@ def test_every_reference_solution_matches_its_gold(verifier: MathAnswer, name: s
         verdicts = list(pool.map(lambda ps: verifier.verify(ps[0], Sample(ps[0].problem_id, 0, 0, ps[1])),
                                  zip(problems, solutions, strict=True)))
     failed = [p.problem_id for p, v in zip(problems, verdicts, strict=True) if not v.passed]
-    assert failed == []
+    one_asked = ["test/2716", "test/2912"] if name == "test" and verifier.mode == "math-verify" else []
+    assert failed == one_asked
+    assert all("several answers stated together" in v.reason for v in verdicts if not v.passed)
 
 
 @pytest.mark.parametrize(("answer", "key"), [

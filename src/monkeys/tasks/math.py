@@ -1,6 +1,7 @@
 """MATH (Hendrycks et al. 2021) with the Minerva 4-shot prompt, as the paper runs it; or MATH-500.
 
-The gold answer is the record's `answer` field (MATH-500) or the last `\\boxed{}` of its `solution`.
+The gold answer is the record's `answer` field (MATH-500) or the last `\\boxed{}` of its `solution` (all its final
+boxes, as a list, where the problem asks for a comma-separated list and the solution boxes each item).
 Samples end with "Final Answer: The final answer is X. I hope it is correct." (the prompt teaches it).
 """
 
@@ -14,7 +15,7 @@ from monkeys.core import Problem, Prompt
 from monkeys.errors import ConfigError, DataError
 from monkeys.registry import register_task
 from monkeys.tasks._files import iter_records
-from monkeys.tasks._math_data import field, hub_records, last_boxed
+from monkeys.tasks._math_data import field, hub_records, reference_answer
 
 STOP = ("Problem:",)  # lm-eval minerva_math `until`
 _HUB = {"full": ("DigitalLearningGmbH/MATH-lighteval", "default"), "math500": ("HuggingFaceH4/MATH-500", None)}
@@ -86,7 +87,7 @@ class MATH:
             if isinstance(record.get("answer"), str) and record["answer"].strip():
                 gold = record["answer"].strip()
             else:
-                gold = last_boxed(field(record, "solution", where))
+                gold = reference_answer(text, field(record, "solution", where))
                 if not gold:
                     raise DataError(f"{where}: field 'solution' has no \\boxed{{}} answer and there is no "
                                     "'answer' field")

@@ -157,13 +157,25 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
         if not (chained and _joins_alternatives(gap)):
             chained = False
             if not (after.start() < first_sentence or _HEDGE_WORD.search(_FILLER.sub(" ", gap))
-                    or _same_unit_list(text, gap, after)):
+                    or _same_unit_list(text, gap, after) or (after.start() >= end and _alone_on_line(text, after))):
                 continue  # "The answer is 18 (after 3 days)": a value that explains, not one offered instead
         value = _canonical_token(after)
         if value is None or value == answer or value in others or i in working or _converts(text, before, after):
             continue
         others.append(value)
     return answer, others
+
+
+_BARE_LINE = re.compile(r"[\s*.,;:!()\[\]]*")  # what may stand beside a value alone on its line: "**19**", "(19)."
+
+
+def _alone_on_line(text: str, token: re.Match[str]) -> bool:
+    """ "#### 18\n19": a value on a line of its own after the answer's is stated as another answer."""
+    first = token.start() + len(token.group()) - len(token.group().lstrip())  # the token may begin with a space
+    start = text.rfind("\n", 0, first) + 1
+    end = text.find("\n", token.end())
+    end = len(text) if end < 0 else end
+    return _BARE_LINE.fullmatch(_FILLER.sub(" ", text[start:first] + " " + text[token.end():end])) is not None
 
 
 _OPERATOR_GAP = re.compile(r"\s*(?:[-+*/=x\u00d7\u00f7]|\\times|\\cdot|\\div)\s*")
@@ -304,9 +316,9 @@ def last_boxed(text: str) -> str | None:
     return None if span is None else span[0]
 
 
-def _last_boxed_span(text: str) -> tuple[str, int] | None:
-    """`last_boxed` and the index just past the box."""
-    boxed, fbox = text.rfind("\\boxed"), text.rfind("\\fbox")
+def _last_boxed_span(text: str, before: int | None = None) -> tuple[str, int] | None:
+    """`last_boxed` and the index just past the box; with `before`, of the last box that starts before it."""
+    boxed, fbox = text.rfind("\\boxed", 0, before), text.rfind("\\fbox", 0, before)
     if boxed < 0 and fbox < 0:
         return None
     i = boxed + 6 if boxed > fbox else fbox + 5  # just past the command name
@@ -329,6 +341,41 @@ def _last_boxed_span(text: str) -> tuple[str, int] | None:
             if depth == 0:
                 return text[i + 1:j].strip(), j + 1
     return None  # unbalanced: a truncated completion
+
+
+# What joins boxes into one answer: "$\\boxed{3}$ or $\\boxed{\\frac{2}{5}}$", "\\boxed{-2} and \\boxed{1}",
+# "x = \\boxed{19}, x = \\boxed{18}", "\\boxed{19} = \\boxed{18}": punctuation, a connective, a variable named
+# again, and nothing else; or, within a sentence's length, a word that offers another answer or takes the box
+# back ("\\boxed{19}. Wait, actually \\boxed{18}"). The prose of MATH's reference solutions between boxes
+# ("Note:", "We also could have noted that ...") joins nothing.
+_BOX_JOIN = re.compile(
+    r"[\s.,;:=]*(?:(?:either|or|and|and/or|or\s+maybe|or\s+perhaps|or\s+possibly)\b[\s.,;:]*)?"
+    r"(?:[A-Za-z](?:_\w+)?\s*=\s*)?", re.IGNORECASE)
+_BOX_JOIN_WORDS = 60  # characters between boxes that a hedging or correcting word joins
+_OR_JOIN = re.compile(r"(?<![A-Za-z])(?:or|either)(?![A-Za-z])", re.IGNORECASE)
+
+
+def final_boxes(text: str) -> tuple[list[str], bool]:
+    """The boxes that state the final answer together, first to last, and whether they are offered as
+    alternatives ("or", a hedging word) rather than listed ("and", a comma, "="). One box: `([last], False)`;
+    none: `([], False)`. Only the last box's own text is returned, as `last_boxed` reads it."""
+    span = _last_boxed_span(text)
+    if span is None:
+        return [], False
+    boxes, offered = [span[0]], False
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    while True:
+        earlier = _last_boxed_span(text, start)
+        if earlier is None or earlier[1] > start:
+            break
+        gap = _FILLER.sub(" ", text[earlier[1]:start])
+        hedge = len(gap) <= _BOX_JOIN_WORDS and "\n\n" not in gap and _BOX_HEDGE.search(gap) is not None
+        if not (hedge or _BOX_JOIN.fullmatch(gap)):
+            break
+        offered = offered or hedge or _OR_JOIN.search(gap) is not None
+        boxes.insert(0, earlier[0])
+        start = max(text.rfind("\\boxed", 0, start), text.rfind("\\fbox", 0, start))
+    return boxes, offered
 
 
 # A time boxed without its a.m./p.m., which follows the box: `$\boxed{4:30}$ p.m.`, `\boxed{9}\text{ am}`,
@@ -370,7 +417,16 @@ _BOX_HEDGE = re.compile(
     r"(?<![A-Za-z])(?:maybe|perhaps|possibly|probably|alternatively|otherwise|or\s+else|or\s+rather|instead"
     r"|actually|wait|oops|sorry|mistake|wrong|correction|could\s+(?:also\s+)?be|might\s+(?:also\s+)?be"
     r")(?![A-Za-z])", re.IGNORECASE)
-_OR_RIGHT_AFTER = re.compile(r"[\s,;]*(?:or|and/or)[\s,;]*", re.IGNORECASE)  # "$\boxed{18}$ or $19$"
+_OR_RIGHT_AFTER = re.compile(r"[\s,;(\[]*(?:or|and/or)[\s,;]*", re.IGNORECASE)  # "$\boxed{18}$ or $19$", "(or 19)"
+# A fraction offered after a box is a number too: "$\boxed{18}$ or $\frac{37}{2}$"
+_LATEX_FRACTION = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d{1,20})\s*\}\s*\{\s*(\d{1,20})\s*\}")
+
+
+def _fraction_as_decimal(match: re.Match[str]) -> str:
+    numerator, denominator = int(match[1]), int(match[2])
+    if denominator == 0:
+        return match.group()
+    return format((Decimal(numerator) / Decimal(denominator)).normalize(), "f")
 
 
 def boxed_alternatives(text: str) -> list[str]:
@@ -387,12 +443,11 @@ def boxed_alternatives(text: str) -> list[str]:
     boxed = numeric_value(light_normalize(span[0]))
     if boxed is None:
         return []
-    start = span[1]
-    end = _line_end(text, start, _AFTER_SPAN)
+    after = _LATEX_FRACTION.sub(_fraction_as_decimal, text[span[1]:_line_end(text, span[1], _AFTER_SPAN)])
     out: list[str] = []
-    previous = start
-    for i, token in enumerate(_TOKEN_RE.finditer(text, start, end)):
-        gap, previous = _FILLER.sub(" ", text[previous:token.start()]), token.end()
+    previous = 0
+    for i, token in enumerate(_TOKEN_RE.finditer(after)):
+        gap, previous = _FILLER.sub(" ", after[previous:token.start()]), token.end()
         value = _canonical_token(token)
         hedge = [m.end() for m in _BOX_HEDGE.finditer(gap)]
         offered = bool(hedge) and len(re.findall(r"[A-Za-z]+", gap[hedge[-1]:])) <= 3  # "maybe 19", "it's 19"
@@ -407,10 +462,9 @@ def boxed_alternatives(text: str) -> list[str]:
 def math_answer(text: str) -> str | None:
     """MATH final answer: the Minerva phrase when present (the prompt asks for it), else the last box.
 
-    Several boxes joined by "or" are not treated as a hedge here, unlike GSM8K's several numbers: MATH's own
-    solutions write "$x$ must be $\\boxed{3}$ or $\\boxed{\\frac{2}{5}}$" for a problem with two roots (its
-    gold is the last box), and the same value in two forms ("$\\boxed{\\frac{25}{13}} = \\boxed{1\\frac{12}{13}}$");
-    9 of the 5,000 test solutions do. The last box is the answer, as the paper's grader reads it.
+    Boxes that state the answer together ("$x$ must be $\\boxed{3}$ or $\\boxed{\\frac{2}{5}}$", the same value
+    in two forms "$\\boxed{\\frac{25}{13}} = \\boxed{1\\frac{12}{13}}$") are `final_boxes`; the verifier
+    decides what they mean (11 of MATH's 5,000 test solutions write them).
     """
     answer = minerva_answer(text)
     if answer is not None:

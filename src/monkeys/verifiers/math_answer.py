@@ -27,6 +27,7 @@ from monkeys.registry import SPEED_ONLY, register_verifier
 from monkeys.verifiers._answer_extract import (
     boxed_alternatives,
     canonical_number,
+    final_boxes,
     gsm8k_answers,
     math_answer,
     minerva_answer,
@@ -57,6 +58,16 @@ def _minerva_light(answer: str) -> str:
 _OR_WORD = re.compile(r"(?<![A-Za-z])or(?![A-Za-z])|\\lor(?![A-Za-z])", re.IGNORECASE)  # "18 \text{or} 19"
 
 
+def _is_list(answer: str) -> bool:
+    """ "-2, 1" is a list of answers; "(0,0)", "[2,5)" and "\\{1, 2\\}" are one (a comma inside brackets)."""
+    depth = 0
+    for char in answer:
+        depth += 1 if char in "([{" else -1 if char in ")]}" else 0
+        if char == "," and depth == 0:
+            return True
+    return False
+
+
 @register_verifier("math-answer")
 class MathAnswer:
     """Final-answer equivalence for GSM8K/MATH; the reference is compared after normalisation.
@@ -67,7 +78,7 @@ class MathAnswer:
     """
 
     # What a verdict means changes only with a new revision (`store.revisions`: a resume refuses to mix them).
-    revision: ClassVar[int] = 4
+    revision: ClassVar[int] = 5
     revision_notes: ClassVar[dict[int, str]] = {
         2: "answers hedged between values ('#### 18 or 19', an 'or' in a box) and false equations fail;"
            " '#### 1/2' is the fraction",
@@ -78,7 +89,11 @@ class MathAnswer:
            " correcting word precedes is an alternative ('18. Wait, actually 19'), as is a different value an"
            " earlier '####' states; 'A:' before working is no answer; a MATH answer math-verify reads only part"
            " of ('18 \\text{ cm}, 19 \\text{ cm}'), an arrow between two different numbers ('19 \\Rightarrow"
-           " 18') and a number offered right after the box ('\\boxed{18} or maybe 19') fail"}
+           " 18') and a number offered right after the box ('\\boxed{18} or maybe 19') fail",
+        5: "boxes that state the answer together are read together: '\\boxed{19} or \\boxed{18}' is a hedge, and"
+           " '\\boxed{-2} and \\boxed{1}' a list that passes only a list reference (math-verify mode); a GSM8K"
+           " value alone on a line after the answer's is another answer ('#### 18\\n19'); a fraction offered"
+           " after a MATH box is read ('\\boxed{18} or \\frac{37}{2}')"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -142,6 +157,38 @@ class MathAnswer:
             return Verdict(Outcome.FAIL, f"several answers stated ({raw} or {' or '.join(others)}): a hedge is not"
                            " an answer", {"answer": raw, "alternatives": others, "answer_key": None, "gold": gold,
                                            "mode": self.mode})
+        phrase = minerva_answer(text)
+        boxes, offered = final_boxes(text if phrase is None else phrase)
+        members = list(dict.fromkeys([*boxes[:-1], raw]))  # the last box as `math_answer` read it
+        if len(boxes) > 1 and len({light_normalize(m) for m in members}) > 1:
+            if self.mode == "math-verify":
+                return self._several(gold, members, offered)
+            if _is_list(gold):  # the paper's grader reads the last box; a list it compares where the gold is one
+                return self._judge(gold, ", ".join(members))
+        return self._judge(gold, raw)
+
+    def _several(self, gold: str, members: list[str], offered: bool) -> Verdict:
+        """Boxes that state the final answer together ("$\\boxed{19}$ or $\\boxed{18}$", "\\boxed{-2} and
+        \\boxed{1}") are one answer only when they are one value in several forms; else they are a set, which
+        passes only where the reference is that set. math-verify would read the last box alone."""
+        last = members[-1]
+        forms = [self._judge(last, m) for m in members[:-1]]
+        if all(v.outcome is Outcome.PASS for v in forms):
+            return self._judge(gold, last)  # "\\boxed{\\frac{25}{13}} = \\boxed{1\\frac{12}{13}}"
+        joined = ", ".join(members)
+        verdict = self._judge(gold, joined)
+        if verdict.outcome is not Outcome.FAIL:
+            return verdict  # the whole set is the reference, or the check could not decide
+        stated = (" or " if offered else " and ").join(members)
+        details = {**verdict.details, "alternatives": members[:-1]}
+        if offered:  # a hedge names no one answer: it neither passes nor votes
+            details["answer_key"] = None
+            return Verdict(Outcome.FAIL, f"several answers stated ({stated}): a hedge is not an answer", details)
+        return Verdict(Outcome.FAIL, f"several answers stated together ({stated}) are not equivalent to "
+                                     f"{gold!r} ({self.mode})", details)
+
+    def _judge(self, gold: str, raw: str) -> Verdict:
+        """The verdict on one stated answer `raw`."""
         shown = minerva_normalize(raw) if self.mode == "minerva" else light_normalize(raw)
         details: dict[str, Any] = {"answer": shown, "gold": gold, "mode": self.mode}
         gold_l, raw_l = light_normalize(gold), light_normalize(raw)
