@@ -52,6 +52,9 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
     "#### 18\nActually, it's 19.", "#### 18\n(or maybe 19)", "The answer is 18.\nWait, let me recheck: it is 19.",
     # a value alone on a line after the answer's is stated as another answer
     "#### 18\n19", "#### 18\n\n**19**", "The answer is 18.\n$19$", "#### 18\nShe has 3 left.\n19",
+    # without a marker, only words that offer another value or take one back between the last two values
+    "She has 19 apples, or maybe 18 apples.", "She has 19 apples or 18 apples.", "It is 19. Or maybe 18.",
+    "It is 19, no wait, 18.", "I think 19, but possibly 18.", "So 19 \u2014 I mean 18.",
     # two formatted answers that differ name two answers, whichever comes last
     "#### 19\nWait, that's wrong.\n#### 18", "A: 18\nA: 19", "#### 17 or 19\n#### 18",
 ])
@@ -76,6 +79,11 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "A: She sold 12 and then 6 more, so 18 in all. The answer is 18.",
     # ... and a value alone on a later line that repeats the answer, or a line of working, is not another answer
     "#### 18\n18", "#### 18\n3 apples were left", "#### 18\n1. 3 + 15 = 18",
+    # without a marker, working and plain words between the last two values make no hedge ("for" is no "or")
+    "She had 19 apples but gave 1 away, so 18 are left.", "So she pays 2 * $3 = $6 for 18 apples.",
+    "19 - 1 = 18", "She had 19. No one took any, so 18 plus 0 is 18.",
+    # a scale word is read as a unit: GSM8K golds are stated in it ("$60 million" answers "#### 60")
+    "#### 18 million", "The answer is 18 thousand dollars.",
 ])
 def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str) -> None:
     verdict = _verdict(verifier, text)
@@ -129,6 +137,20 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
 def test_math_true_equations_and_close_approximations_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))
     assert verdict.outcome is Outcome.PASS, (text, verdict)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("#### 18\u00bd", "18.5"), ("#### 18 \u00bd", "18.5"), ("#### 18\u00bc dollars", "18.25"), ("#### 18\u2153", "55/3"),
+    ("#### -18\u00bd", "-18.5"), ("#### 18\u00b2", "324"), ("#### 18\u00b3", "5832"), ("#### 18 squared", "324"),
+    ("#### 18 and a half", "18.5"), ("The answer is 18 and one quarter.", "18.25"), ("#### negative 18", "-18"),
+    ("She has 18\u00bd left.", "18.5"),
+])
+def test_what_changes_a_number_is_part_of_it(verifier: MathAnswer, text: str, value: str) -> None:
+    """ "18\u00bd" is 18.5 and "18\u00b2" is 324: read as 18, a wrong answer would pass against 18."""
+    verdict = _verdict(verifier, text)
+    assert verdict.outcome is Outcome.FAIL and verdict.details["answer"] == value, (text, verdict)
+    right = verifier.verify(Problem("p", Prompt(text="q"), {"answer": value, "task": "gsm8k"}), Sample("p", 0, 0, text))
+    assert right.outcome is Outcome.PASS or "/" in value, (text, right)
 
 
 def test_a_fraction_is_one_value_not_two(verifier: MathAnswer) -> None:

@@ -52,9 +52,16 @@ _HEDGE_WORD = re.compile(
     r"|mistake|re-?(?:check|calculat)\w*|final|answer|no(?=\s*[,:;.!]))(?![A-Za-z])", re.IGNORECASE)
 _NEXT_QUESTION = ("Question:", "\nQ:")  # where a few-shot continuation starts (lm-eval's gsm8k and gsm8k-cot)
 _SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z])")
-# Without a marker only "or" marks a hedge, a hedging adverb beside it or not ("18, or maybe 19")
-_OR_GAP = re.compile(r"[\s,;]*(?:or|and/or)(?:[\s,;]+(?:maybe|perhaps|possibly|probably|even|else|rather"
-                     r"|alternatively))*[\s,;]*", re.IGNORECASE)
+# Without a marker the value before the last is an alternative where only words that offer another value or
+# take one back stand between them, after at most one word (its unit): "19, or maybe 18", "19 apples or 18
+# apples", "19. Or maybe 18.", "19, no wait, 18", "19, but possibly 18". Working ("19 - 1 = 18", "19 but she
+# gave 1 away") holds other words.
+_OFFER = (r"or|and/or|maybe|perhaps|possibly|probably|alternatively|no|wait|actually|i\s+mean|sorry|oops"
+          r"|correction|make\s+that")
+_OR_GAP = re.compile(rf"\s*(?:[A-Za-z]+)?[\s,;.!?:\u2014\u2013-]*(?:(?<![A-Za-z])(?:but|even|else|rather|it'?s|it\s+is"
+                     rf"|either)(?![A-Za-z])[\s,;.!?:\u2014\u2013-]*)*(?:(?<![A-Za-z])(?:{_OFFER})(?![A-Za-z])[\s,;.!?:\u2014\u2013-]*"
+                     rf"(?:(?<![A-Za-z])(?:{_OFFER}|but|even|else|rather|it'?s|it\s+is)(?![A-Za-z])[\s,;.!?:\u2014\u2013-]*)*)",
+                     re.IGNORECASE)
 # LaTeX around stated values that says nothing by itself: "$18$ or $19$", "\\boxed{18}\\text{ or }\\boxed{19}"
 _FILLER = re.compile(r"\\(?:boxed|fbox|text|textrm|textbf|mathrm|mbox)\s*\{|\\(?:quad|qquad|[,;: !])|[{}$~]|\\[()\[\]]")
 
@@ -107,11 +114,11 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
             return answer, others
     tokens = list(_TOKEN_RE.finditer(text))
     for i in range(len(tokens) - 1, -1, -1):
-        value = _canonical_token(tokens[i])
+        value = _stated_value(text, tokens[i])
         if value is None:
             continue
         gap = text[tokens[i - 1].end():tokens[i].start()] if i else ""
-        previous = _canonical_token(tokens[i - 1]) if i else None
+        previous = _stated_value(text, tokens[i - 1]) if i else None
         hedged = previous is not None and previous != value and _joins_alternatives(gap, _OR_GAP)
         return value, [previous] if hedged and previous is not None else []
     return None, []
@@ -136,7 +143,7 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
     tokens = list(_TOKEN_RE.finditer(text, start, end))
     if not tokens or (leading and re.search(r"[A-Za-z]", text[start:tokens[0].start()])):
         return None
-    answer = _canonical_token(tokens[0])
+    answer = _stated_value(text, tokens[0])
     if len(tokens) > 1 and _SLASH.fullmatch(text, tokens[0].end(), tokens[1].start()):  # "#### 1/2": one value
         answer = _fraction(tokens[0], tokens[1])
         tokens = tokens[1:]
@@ -159,7 +166,7 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
             if not (after.start() < first_sentence or _HEDGE_WORD.search(_FILLER.sub(" ", gap))
                     or _same_unit_list(text, gap, after) or (after.start() >= end and _alone_on_line(text, after))):
                 continue  # "The answer is 18 (after 3 days)": a value that explains, not one offered instead
-        value = _canonical_token(after)
+        value = _stated_value(text, after)
         if value is None or value == answer or value in others or i in working or _converts(text, before, after):
             continue
         others.append(value)
@@ -271,9 +278,11 @@ def _fraction(top: re.Match[str], bottom: re.Match[str]) -> str | None:
     a, b = _canonical_token(top), _canonical_token(bottom)
     if a is None or b is None or ":" in a + b:
         return None
-    value = Fraction(Decimal(a)) / Fraction(Decimal(b)) if Decimal(b) != 0 else None
-    if value is None:
-        return None
+    return _exact(Fraction(Decimal(a)) / Fraction(Decimal(b))) if Decimal(b) != 0 else None
+
+
+def _exact(value: Fraction) -> str | None:
+    """A rational as GSM8K values are compared: a number where its decimal ends, else `p/q` in lowest terms."""
     denominator = value.denominator
     for prime in (2, 5):
         while denominator % prime == 0:
@@ -281,6 +290,43 @@ def _fraction(top: re.Match[str], bottom: re.Match[str]) -> str | None:
     if denominator == 1:  # a terminating decimal
         return canonical_number(str(Decimal(value.numerator) / Decimal(value.denominator)))
     return f"{value.numerator}/{value.denominator}"
+
+
+# What changes the value of the number it follows or precedes ("18\u00bd", "18\u00b2", "18 squared", "18 and a
+# half", "negative 18"): without it 18 would be read, a wrong answer passing as 18. Scale words are not read
+# ("$60 million", "7.2 billion jellyfish"): GSM8K states its golds in them, as in a unit ("#### 60").
+_VULGAR = {"\u00bd": Fraction(1, 2), "\u2153": Fraction(1, 3), "\u2154": Fraction(2, 3), "\u00bc": Fraction(1, 4),
+           "\u00be": Fraction(3, 4), "\u2155": Fraction(1, 5), "\u2156": Fraction(2, 5), "\u2157": Fraction(3, 5),
+           "\u2158": Fraction(4, 5), "\u2159": Fraction(1, 6), "\u215a": Fraction(5, 6), "\u215b": Fraction(1, 8),
+           "\u215c": Fraction(3, 8), "\u215d": Fraction(5, 8), "\u215e": Fraction(7, 8)}
+_VULGAR_AFTER = re.compile(rf"[ ]?([{''.join(_VULGAR)}])")
+_SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "0123456789")
+_POWER_AFTER = re.compile(r"([\u2070\u00b9\u00b2\u00b3\u2074-\u2079]{1,2})|\s+(squared|cubed)(?![A-Za-z])",
+                          re.IGNORECASE)
+_PART_AFTER = re.compile(r"\s+and\s+(?:a|one)\s+(half|third|quarter)(?![A-Za-z])", re.IGNORECASE)
+_PARTS = {"half": Fraction(1, 2), "third": Fraction(1, 3), "quarter": Fraction(1, 4)}
+_NEGATIVE_BEFORE = re.compile(r"(?<![A-Za-z])negative\s*$", re.IGNORECASE)
+
+
+def _stated_value(text: str, match: re.Match[str]) -> str | None:
+    """The value a number token states with the signs and words around it (see `_VULGAR`)."""
+    plain = _canonical_token(match)
+    if plain is None or ":" in plain:
+        return plain
+    value, end = Fraction(Decimal(plain)), match.end()
+    sign = -1 if value < 0 else 1
+    if (vulgar := _VULGAR_AFTER.match(text, end)) and value.denominator == 1:
+        value, end = value + sign * _VULGAR[vulgar[1]], vulgar.end()
+    elif part := _PART_AFTER.match(text, end):
+        value, end = value + sign * _PARTS[part[1].lower()], part.end()
+    if power := _POWER_AFTER.match(text, end):
+        exponent = int(power[1].translate(_SUPERSCRIPTS)) if power[1] else 2 if power[2].lower() == "squared" else 3
+        if abs(value) >= 10 ** (_MAX_NUMBER_DIGITS // max(exponent, 1)):
+            return None
+        value, end = value ** exponent, power.end()
+    if _NEGATIVE_BEFORE.search(text, max(0, match.start() - 12), match.start()):
+        value = -value
+    return plain if value == Fraction(Decimal(plain)) else _exact(value)
 
 
 def _canonical_token(match: re.Match[str]) -> str | None:

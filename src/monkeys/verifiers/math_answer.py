@@ -93,7 +93,9 @@ class MathAnswer:
         5: "boxes that state the answer together are read together: '\\boxed{19} or \\boxed{18}' is a hedge, and"
            " '\\boxed{-2} and \\boxed{1}' a list that passes only a list reference (math-verify mode); a GSM8K"
            " value alone on a line after the answer's is another answer ('#### 18\\n19'); a fraction offered"
-           " after a MATH box is read ('\\boxed{18} or \\frac{37}{2}')"}
+           " after a MATH box is read ('\\boxed{18} or \\frac{37}{2}'); a GSM8K number's attached fraction, power"
+           " and sign are part of it ('18\u00bd' is 18.5, '18\u00b2' 324, 'negative 18' -18); without a marker,"
+           " words that offer another value between the last two make a hedge ('19, no wait, 18')"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
