@@ -139,3 +139,17 @@ def test_extract_code_first_fence_else_raw() -> None:
     assert extract_code("print(1)") == "print(1)"
     assert cache_key("x = 1\n") == cache_key("x = 1\n") != cache_key("x = 1  # c\n")
     assert cache_key("a", "bc") != cache_key("ab", "c")  # parts are length-prefixed
+
+
+def test_a_traceback_through_the_harness_names_no_host_path() -> None:
+    """A refused call raises inside the sandbox's harness: the reason names `<sandbox>`, not where this
+    machine keeps monkeys (noise in every verdict, and a host detail a report should not carry)."""
+    import monkeys.sandbox
+
+    problem = Problem("p", Prompt(text=""), {"kind": "asserts", "prompt_code": "", "entry_point": "f",
+                                             "test_code": "assert f() == 1", "setup_code": ""})
+    code = "def f():\n    import ctypes\n    return ctypes.string_at(0)\n"
+    verdict = CodeTests(cache=False).verify(problem, Sample("p", 0, 0, code))
+    host = str(Path(monkeys.sandbox.__file__).resolve().parent)
+    assert verdict.outcome is Outcome.FAIL and "ctypes" in verdict.reason, verdict
+    assert "<sandbox>" in verdict.reason and host not in json.dumps(verdict.details), verdict
