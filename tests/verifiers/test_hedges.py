@@ -112,6 +112,12 @@ def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str
     # ... and a list ("and", commas, "=") is a set, which a single-valued reference is not
     ("18", "the roots are $\\boxed{-18}$ and $\\boxed{18}$"), ("18", "$\\boxed{17}$, $\\boxed{18}$"),
     ("18", "\\boxed{19} = \\boxed{18}"),
+    # the Minerva phrase states one answer: not another phrase's, nor one offered after it or after its box
+    ("18", "Final Answer: The final answer is $18$. I hope it is correct. Actually, it might be $19$."),
+    ("18", "Final Answer: The final answer is $18$. I hope it is correct.\n"
+           "Final Answer: The final answer is $19$. I hope it is correct."),
+    ("18", "Final Answer: The final answer is $\\boxed{18}$ or maybe $19$. I hope it is correct."),
+    ("18", "$\\boxed{19}$ \\\\ $\\boxed{18}$"),
     # a list reference wants the whole list
     ("-2, 1", "$\\boxed{1}$"), ("-2, 1", "$\\boxed{-2}$, $\\boxed{1}$ and $\\boxed{3}$"),
 ])
@@ -133,6 +139,11 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
     ("\\frac{639}{40}", "$\\boxed{15\\frac{39}{40}}$, or $\\boxed{\\frac{639}{40}}$ inches"),
     ("-2, 1", "the answers are $\\boxed{-2}$ and $\\boxed{1}$."), ("-2, 1", "$\\boxed{1}$ and $\\boxed{-2}$"),
     ("-2, 1", "$\\boxed{-2, 1}$"), ("18", "So $\\boxed{19}$.\n\nNote that we need the next one: $\\boxed{18}$."),
+    # a few-shot continuation after the Minerva phrase (its next "Problem:") is not this answer's
+    ("18", "Final Answer: The final answer is $18$. I hope it is correct.\n\nProblem:\nWhat is $1+1$?\n\n"
+           "Solution:\n$1+1=2$.\nFinal Answer: The final answer is $2$. I hope it is correct."),
+    ("18", "Final Answer: The final answer is $18$. I hope it is correct.\n"
+           "Final Answer: The final answer is $18.0$. I hope it is correct."),
 ])
 def test_math_true_equations_and_close_approximations_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))

@@ -395,7 +395,7 @@ def _last_boxed_span(text: str, before: int | None = None) -> tuple[str, int] | 
 # back ("\\boxed{19}. Wait, actually \\boxed{18}"). The prose of MATH's reference solutions between boxes
 # ("Note:", "We also could have noted that ...") joins nothing.
 _BOX_JOIN = re.compile(
-    r"[\s.,;:=]*(?:(?:either|or|and|and/or|or\s+maybe|or\s+perhaps|or\s+possibly)\b[\s.,;:]*)?"
+    r"[\s.,;:=\\]*(?:(?:either|or|and|and/or|or\s+maybe|or\s+perhaps|or\s+possibly)\b[\s.,;:]*)?"
     r"(?:[A-Za-z](?:_\w+)?\s*=\s*)?", re.IGNORECASE)
 _BOX_JOIN_WORDS = 60  # characters between boxes that a hedging or correcting word joins
 _OR_JOIN = re.compile(r"(?<![A-Za-z])(?:or|either)(?![A-Za-z])", re.IGNORECASE)
@@ -481,15 +481,53 @@ def boxed_alternatives(text: str) -> list[str]:
     as in GSM8K answers. Only where the box is plain arithmetic (`\\frac`, `\\sqrt`, `\\pi` and numbers) and the
     number differs from it by more than 1% ("\\boxed{\\frac{\\sqrt{2}}{2}}, about 0.707" is fine); a box of
     anything else is left to the box alone."""
-    from monkeys.verifiers._math_normalize import light_normalize, numeric_value
-
     span = _last_boxed_span(text)
     if span is None:
         return []
-    boxed = numeric_value(light_normalize(span[0]))
+    return _offered_after(text, span[0], span[1], _line_end(text, span[1], _AFTER_SPAN))
+
+
+def minerva_alternatives(text: str) -> list[str]:
+    """Answers offered besides the Minerva phrase's (the first "The final answer is X. I hope it is correct."):
+    a different X another phrase states before a few-shot continuation ("Problem:") begins, a number offered
+    after the phrase as after a box ("... I hope it is correct. Actually, it might be $19$."), within
+    `_AFTER_SPAN` characters, and one offered after a box inside it."""
+    from monkeys.verifiers._math_normalize import light_normalize, numeric_value
+
+    phrases = list(_MINERVA_RE.finditer(text + "I hope it is correct."))
+    if not phrases:
+        return []
+    first = phrases[0]
+    cut = text.find("Problem:", first.end())
+    end = len(text) if cut < 0 else cut
+
+    def stated(phrase: re.Match[str]) -> str:
+        answer = phrase.group(1).strip()
+        inner = _boxed_answer(answer)
+        return light_normalize(inner if inner is not None else answer.strip("$").strip())
+
+    answer = stated(first)
+    value = numeric_value(answer)
+    out = boxed_alternatives(first.group(1))
+    for later in (p for p in phrases[1:] if p.start() < end):
+        other = stated(later)
+        other_value = numeric_value(other)
+        same = value.value == other_value.value if value and other_value else other == answer
+        if not same and other not in out:
+            out.append(other)
+    out += [v for v in _offered_after(text, answer, first.end(), min(end, first.end() + _AFTER_SPAN)) if v not in out]
+    return out
+
+
+def _offered_after(text: str, answer: str, start: int, end: int) -> list[str]:
+    """Numbers in `text[start:end]` offered instead of `answer`, a plain-arithmetic value (see
+    `boxed_alternatives`); none where `answer` is anything else."""
+    from monkeys.verifiers._math_normalize import light_normalize, numeric_value
+
+    boxed = numeric_value(light_normalize(answer))
     if boxed is None:
         return []
-    after = _LATEX_FRACTION.sub(_fraction_as_decimal, text[span[1]:_line_end(text, span[1], _AFTER_SPAN)])
+    after = _LATEX_FRACTION.sub(_fraction_as_decimal, text[start:end])
     out: list[str] = []
     previous = 0
     for i, token in enumerate(_TOKEN_RE.finditer(after)):

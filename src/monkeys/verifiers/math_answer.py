@@ -30,6 +30,7 @@ from monkeys.verifiers._answer_extract import (
     final_boxes,
     gsm8k_answers,
     math_answer,
+    minerva_alternatives,
     minerva_answer,
 )
 from monkeys.verifiers._math_normalize import (
@@ -95,7 +96,9 @@ class MathAnswer:
            " value alone on a line after the answer's is another answer ('#### 18\\n19'); a fraction offered"
            " after a MATH box is read ('\\boxed{18} or \\frac{37}{2}'); a GSM8K number's attached fraction, power"
            " and sign are part of it ('18\u00bd' is 18.5, '18\u00b2' 324, 'negative 18' -18); without a marker,"
-           " words that offer another value between the last two make a hedge ('19, no wait, 18')"}
+           " words that offer another value between the last two make a hedge ('19, no wait, 18'); a MATH answer"
+           " in the Minerva phrase is one too: another phrase's different answer (before a next 'Problem:') and"
+           " a number offered after the phrase or after its box are alternatives"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -154,7 +157,9 @@ class MathAnswer:
             # the paper's grader, which never passes these anyway: it compares the strings)
             return Verdict(Outcome.FAIL, f"several answers stated ({raw}): a hedge is not an answer",
                            {"answer": raw, "answer_key": None, "gold": gold, "mode": self.mode})
-        others = boxed_alternatives(text) if self.mode == "math-verify" and minerva_answer(text) is None else []
+        others: list[str] = []
+        if self.mode == "math-verify":  # the paper's grader reads the phrase or the box alone
+            others = boxed_alternatives(text) if minerva_answer(text) is None else minerva_alternatives(text)
         if others:  # "$\\boxed{18}$ or maybe $19$": the box and a number offered after it
             return Verdict(Outcome.FAIL, f"several answers stated ({raw} or {' or '.join(others)}): a hedge is not"
                            " an answer", {"answer": raw, "alternatives": others, "answer_key": None, "gold": gold,
