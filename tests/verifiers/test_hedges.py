@@ -118,6 +118,8 @@ def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str
            "Final Answer: The final answer is $19$. I hope it is correct."),
     ("18", "Final Answer: The final answer is $\\boxed{18}$ or maybe $19$. I hope it is correct."),
     ("18", "$\\boxed{19}$ \\\\ $\\boxed{18}$"),
+    # a hedge hidden behind more boxes than any answer holds (each box could cost a check: they are bounded)
+    ("18", " or ".join(["\\boxed{19}"] + ["\\boxed{18}"] * 80)), ("18", " or ".join(f"\\boxed{{{i}}}" for i in range(5000))),
     # a list reference wants the whole list
     ("-2, 1", "$\\boxed{1}$"), ("-2, 1", "$\\boxed{-2}$, $\\boxed{1}$ and $\\boxed{3}$"),
 ])
@@ -139,6 +141,7 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
     ("\\frac{639}{40}", "$\\boxed{15\\frac{39}{40}}$, or $\\boxed{\\frac{639}{40}}$ inches"),
     ("-2, 1", "the answers are $\\boxed{-2}$ and $\\boxed{1}$."), ("-2, 1", "$\\boxed{1}$ and $\\boxed{-2}$"),
     ("-2, 1", "$\\boxed{-2, 1}$"), ("18", "So $\\boxed{19}$.\n\nNote that we need the next one: $\\boxed{18}$."),
+    ("18", " or ".join(["$\\boxed{18}$"] * 10)),
     # a few-shot continuation after the Minerva phrase (its next "Problem:") is not this answer's
     ("18", "Final Answer: The final answer is $18$. I hope it is correct.\n\nProblem:\nWhat is $1+1$?\n\n"
            "Solution:\n$1+1=2$.\nFinal Answer: The final answer is $2$. I hope it is correct."),

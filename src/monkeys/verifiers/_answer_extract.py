@@ -398,19 +398,20 @@ _BOX_JOIN = re.compile(
     r"[\s.,;:=\\]*(?:(?:either|or|and|and/or|or\s+maybe|or\s+perhaps|or\s+possibly)\b[\s.,;:]*)?"
     r"(?:[A-Za-z](?:_\w+)?\s*=\s*)?", re.IGNORECASE)
 _BOX_JOIN_WORDS = 60  # characters between boxes that a hedging or correcting word joins
+MAX_JOINED_BOXES = 64  # boxes read back from the last, at most (`final_boxes` returns one more when there are more)
 _OR_JOIN = re.compile(r"(?<![A-Za-z])(?:or|either)(?![A-Za-z])", re.IGNORECASE)
 
 
 def final_boxes(text: str) -> tuple[list[str], bool]:
     """The boxes that state the final answer together, first to last, and whether they are offered as
     alternatives ("or", a hedging word) rather than listed ("and", a comma, "="). One box: `([last], False)`;
-    none: `([], False)`. Only the last box's own text is returned, as `last_boxed` reads it."""
+    none: `([], False)`; more than `MAX_JOINED_BOXES`: the last that many and one more, no further."""
     span = _last_boxed_span(text)
     if span is None:
         return [], False
     boxes, offered = [span[0]], False
     start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    while True:
+    while len(boxes) <= MAX_JOINED_BOXES:  # past it, the caller fails the answer: no need to read further
         earlier = _last_boxed_span(text, start)
         if earlier is None or earlier[1] > start:
             break

@@ -25,6 +25,7 @@ from monkeys.core import Outcome, Problem, Sample, Verdict
 from monkeys.errors import ConfigError
 from monkeys.registry import SPEED_ONLY, register_verifier
 from monkeys.verifiers._answer_extract import (
+    MAX_JOINED_BOXES,
     boxed_alternatives,
     canonical_number,
     final_boxes,
@@ -46,6 +47,7 @@ from monkeys.verifiers._timeout import CheckTimeout, DeadlinePool, WorkerDied
 
 MODES = ("math-verify", "minerva")
 _MAX_ANSWER_CHARS = 2000  # longer "answers" are rambling, not answers; they still get a verdict
+_MAX_BOXES = 16  # boxes read as one answer, at most: each may cost an equivalence check
 
 
 _gold_number = functools.lru_cache(maxsize=65536)(canonical_number)  # one gold, many samples
@@ -167,22 +169,25 @@ class MathAnswer:
         phrase = minerva_answer(text)
         boxes, offered = final_boxes(text if phrase is None else phrase)
         members = list(dict.fromkeys([*boxes[:-1], raw]))  # the last box as `math_answer` read it
-        if len(boxes) > 1 and len({light_normalize(m) for m in members}) > 1:
+        if len(boxes) > MAX_JOINED_BOXES:
+            members = boxes  # more boxes than any answer holds: failed as several answers whatever they say
+        if len(boxes) > 1 and (len({light_normalize(m) for m in members}) > 1 or len(boxes) > MAX_JOINED_BOXES):
             if self.mode == "math-verify":
                 return self._several(gold, members, offered)
-            if _is_list(gold):  # the paper's grader reads the last box; a list it compares where the gold is one
-                return self._judge(gold, ", ".join(members))
+            if _is_list(gold) and len(members) <= _MAX_BOXES:  # the paper's grader reads the last box; a list
+                return self._judge(gold, ", ".join(members)[:_MAX_ANSWER_CHARS])  # it compares where the gold is one
         return self._judge(gold, raw)
 
     def _several(self, gold: str, members: list[str], offered: bool) -> Verdict:
         """Boxes that state the final answer together ("$\\boxed{19}$ or $\\boxed{18}$", "\\boxed{-2} and
         \\boxed{1}") are one answer only when they are one value in several forms; else they are a set, which
         passes only where the reference is that set. math-verify would read the last box alone."""
-        last = members[-1]
-        forms = [self._judge(last, m) for m in members[:-1]]
-        if all(v.outcome is Outcome.PASS for v in forms):
+        last, joined = members[-1], ", ".join(members)
+        if len(members) > _MAX_BOXES or len(joined) > _MAX_ANSWER_CHARS:  # bounds the checks one sample costs
+            return Verdict(Outcome.FAIL, f"several answers stated ({len(members)}+ boxes, {len(joined)} characters)",
+                           {"answer": joined[:200], "answer_key": None, "gold": gold, "mode": self.mode})
+        if all(self._judge(last, m).outcome is Outcome.PASS for m in members[:-1]):  # stops at the first other
             return self._judge(gold, last)  # "\\boxed{\\frac{25}{13}} = \\boxed{1\\frac{12}{13}}"
-        joined = ", ".join(members)
         verdict = self._judge(gold, joined)
         if verdict.outcome is not Outcome.FAIL:
             return verdict  # the whole set is the reference, or the check could not decide
