@@ -52,6 +52,8 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
     "#### 18\nActually, it's 19.", "#### 18\n(or maybe 19)", "The answer is 18.\nWait, let me recheck: it is 19.",
     # a value alone on a line after the answer's is stated as another answer
     "#### 18\n19", "#### 18\n\n**19**", "The answer is 18.\n$19$", "#### 18\nShe has 3 left.\n19",
+    # an answer stated another way (a weaker marker right before a number, a box) names another answer
+    "The answer is 19.\n#### 18", "A: 19\n#### 18", "\\boxed{19}\n#### 18", "The answer is \\boxed{19}. #### 18",
     # without a marker, only words that offer another value or take one back between the last two values
     "She has 19 apples, or maybe 18 apples.", "She has 19 apples or 18 apples.", "It is 19. Or maybe 18.",
     "It is 19, no wait, 18.", "I think 19, but possibly 18.", "So 19 \u2014 I mean 18.",
@@ -79,6 +81,9 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "A: She sold 12 and then 6 more, so 18 in all. The answer is 18.",
     # ... and a value alone on a later line that repeats the answer, or a line of working, is not another answer
     "#### 18\n18", "#### 18\n3 apples were left", "#### 18\n1. 3 + 15 = 18",
+    # the same answer stated another way, and working after a weaker marker that reaches the answer
+    "The answer is 18.\n#### 18", "#### 18 \\boxed{18} The answer is 18.", "The final answer is 3 * 6 = 18 apples.\n#### 18",
+    "The answer is the total: 19 - 1 = 18.\n#### 18",
     # without a marker, working and plain words between the last two values make no hedge ("for" is no "or")
     "She had 19 apples but gave 1 away, so 18 are left.", "So she pays 2 * $3 = $6 for 18 apples.",
     "19 - 1 = 18", "She had 19. No one took any, so 18 plus 0 is 18.",

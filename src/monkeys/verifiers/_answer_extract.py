@@ -103,13 +103,16 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     if marked:  # a few-shot continuation (the next "Question:" or "Q:" and its answer) is not this answer
         cuts = [c for c in (text.find(q, min(marked)) for q in _NEXT_QUESTION) if c >= 0]
         text = text[:min(cuts)] if cuts else text
-    for marker in _GSM8K_MARKERS:
+    for rank, marker in enumerate(_GSM8K_MARKERS):
         stated = [found for found in (_after_marker(text, m.end(), leading=marker is _A_MARKER)
                                       for m in marker.finditer(text)) if found is not None]
         if stated:  # the last counts; another value an earlier one states is an alternative ("#### 19 ... #### 18")
             answer, others = stated[-1]
             for value in (v for earlier, alternatives in stated[:-1] for v in (earlier, *alternatives)):
                 if value is not None and value != answer and value not in others:
+                    others.append(value)
+            for value in _weaker_answers(text, rank, answer):  # "The answer is 19.\n#### 18", "\boxed{19}\n#### 18"
+                if value != answer and value not in others:
                     others.append(value)
             return answer, others
     tokens = list(_TOKEN_RE.finditer(text))
@@ -122,6 +125,35 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
         hedged = previous is not None and previous != value and _joins_alternatives(gap, _OR_GAP)
         return value, [previous] if hedged and previous is not None else []
     return None, []
+
+
+def _weaker_answers(text: str, rank: int, answer: str | None) -> list[str]:
+    """Values stated as the answer in another way than the marker that counts (of rank `rank` in
+    `_GSM8K_MARKERS`): a weaker marker followed right away by a number ("The answer is 19.", "A: 19"; not
+    "The answer is the total: 3 + 15 = 18") whose sentence does not reach `answer` ("the final answer is 15
+    gallons * 8 pints / gallon = 120 pints" is working towards "#### 120"), and a box holding a plain number."""
+    values = [found[0] for marker in _GSM8K_MARKERS[rank + 1:] for m in marker.finditer(text)
+              if (found := _after_marker(text, m.end(), leading=True)) is not None and found[0] is not None
+              and answer not in (found[0], *found[1])]
+    start = 0
+    while (span := _next_box(text, start)) is not None:
+        if (value := canonical_number(span[0])) is not None:
+            values.append(value)
+        start = span[1]
+    return values
+
+
+def _next_box(text: str, start: int) -> tuple[str, int] | None:
+    """The content of the first `\\boxed{...}` at or after `start` and the index just past it."""
+    at = text.find("\\boxed{", start)
+    if at < 0:
+        return None
+    depth = 0
+    for j in range(at + 6, min(len(text), at + 6 + _ANSWER_SPAN)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[at + 7:j].strip(), j + 1
+    return "", at + 7  # unbalanced or too long to be a number: not one
 
 
 _SLASH = re.compile(r"\s*/\s*")

@@ -100,7 +100,8 @@ class MathAnswer:
            " and sign are part of it ('18\u00bd' is 18.5, '18\u00b2' 324, 'negative 18' -18); without a marker,"
            " words that offer another value between the last two make a hedge ('19, no wait, 18'); a MATH answer"
            " in the Minerva phrase is one too: another phrase's different answer (before a next 'Problem:') and"
-           " a number offered after the phrase or after its box are alternatives"}
+           " a number offered after the phrase or after its box are alternatives; a GSM8K answer stated another"
+           " way than by the marker that counts ('The answer is 19.\\n#### 18', '\\boxed{19}\\n#### 18') is one"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
