@@ -123,6 +123,7 @@ def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str
            "Final Answer: The final answer is $19$. I hope it is correct."),
     ("18", "Final Answer: The final answer is $\\boxed{18}$ or maybe $19$. I hope it is correct."),
     ("18", "$\\boxed{19}$ \\\\ $\\boxed{18}$"),
+    ("18", "So $x = \\boxed{19}$.\nFinal Answer: The final answer is $18$. I hope it is correct."),
     # a hedge hidden behind more boxes than any answer holds (each box could cost a check: they are bounded)
     ("18", " or ".join(["\\boxed{19}"] + ["\\boxed{18}"] * 80)), ("18", " or ".join(f"\\boxed{{{i}}}" for i in range(5000))),
     # a list reference wants the whole list
@@ -152,6 +153,9 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
            "Solution:\n$1+1=2$.\nFinal Answer: The final answer is $2$. I hope it is correct."),
     ("18", "Final Answer: The final answer is $18$. I hope it is correct.\n"
            "Final Answer: The final answer is $18.0$. I hope it is correct."),
+    # the solution's box and the phrase state one answer, in any form
+    ("\\frac{1}{2}", "So $x = \\boxed{\\frac{1}{2}}$.\nFinal Answer: The final answer is $0.5$. I hope it is correct."),
+    ("-2, 1", "So $x = \\boxed{-2}$ or $x = \\boxed{1}$.\nFinal Answer: The final answer is $-2, 1$. I hope it is correct."),
 ])
 def test_math_true_equations_and_close_approximations_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     verdict = verifier.verify(Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"}), Sample("p", 0, 0, text))

@@ -552,6 +552,18 @@ def minerva_alternatives(text: str) -> list[str]:
     return out
 
 
+def box_before_phrase(text: str) -> str | None:
+    """What the solution boxed before the Minerva phrase (the prompt's worked examples box the answer and then
+    state it in the phrase): its last box, or its final boxes as a list ("3, \\frac{2}{5}", see `final_boxes`);
+    None without a phrase or such a box."""
+    phrase = _MINERVA_RE.search(text + "I hope it is correct.")
+    if phrase is None:
+        return None
+    boxes, _ = final_boxes(text[:phrase.start()])
+    boxes = list(dict.fromkeys(boxes))
+    return None if not boxes or len(boxes) > MAX_JOINED_BOXES else ", ".join(boxes)
+
+
 def _offered_after(text: str, answer: str, start: int, end: int) -> list[str]:
     """Numbers in `text[start:end]` offered instead of `answer`, a plain-arithmetic value (see
     `boxed_alternatives`); none where `answer` is anything else."""

@@ -26,6 +26,7 @@ from monkeys.errors import ConfigError
 from monkeys.registry import SPEED_ONLY, register_verifier
 from monkeys.verifiers._answer_extract import (
     MAX_JOINED_BOXES,
+    box_before_phrase,
     boxed_alternatives,
     canonical_number,
     final_boxes,
@@ -100,7 +101,8 @@ class MathAnswer:
            " and sign are part of it ('18\u00bd' is 18.5, '18\u00b2' 324, 'negative 18' -18); without a marker,"
            " words that offer another value between the last two make a hedge ('19, no wait, 18'); a MATH answer"
            " in the Minerva phrase is one too: another phrase's different answer (before a next 'Problem:') and"
-           " a number offered after the phrase or after its box are alternatives; a GSM8K answer stated another"
+           " a number offered after the phrase or after its box, and a different answer the solution boxed before"
+           " the phrase, are alternatives; a GSM8K answer stated another"
            " way than by the marker that counts ('The answer is 19.\\n#### 18', '\\boxed{19}\\n#### 18') is one"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
@@ -168,6 +170,13 @@ class MathAnswer:
                            " an answer", {"answer": raw, "alternatives": others, "answer_key": None, "gold": gold,
                                            "mode": self.mode})
         phrase = minerva_answer(text)
+        boxed = box_before_phrase(text) if self.mode == "math-verify" else None
+        if boxed is not None and light_normalize(boxed) != light_normalize(raw):  # "\\boxed{19}. ... is $18$."
+            verdict = self._judge(raw, boxed)
+            if verdict.outcome is not Outcome.PASS:
+                return Verdict(Outcome.FAIL, f"several answers stated ({boxed} boxed, {raw} in the final answer):"
+                               " a hedge is not an answer", {"answer": raw, "alternatives": [boxed],
+                                                             "answer_key": None, "gold": gold, "mode": self.mode})
         boxes, offered = final_boxes(text if phrase is None else phrase)
         members = list(dict.fromkeys([*boxes[:-1], raw]))  # the last box as `math_answer` read it
         if len(boxes) > MAX_JOINED_BOXES:
