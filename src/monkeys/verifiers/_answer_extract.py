@@ -20,7 +20,7 @@ _TOKEN_RE = re.compile(rf"(?<![\d:])\s?(?P<clock>\d{{1,2}}):(?P<min>[0-5]\d)(?::
 # solutions' `A:`, and the "The answer is" of chain-of-thought prompts.
 _GSM8K_MARKERS = (
     re.compile(r"####\s*"),
-    re.compile(r"(?:^|\n)\s*A:\s*"),
+    re.compile(r"(?:^|\n)[ \t]*A:\s*"),
     re.compile(r"[Tt]he (?:final )?answer is:?\s*"),
 )
 _MAX_NUMBER_DIGITS = 200  # a longer "number" is noise, not an answer; also bounds Decimal work
@@ -58,10 +58,12 @@ _SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z])")
 # gave 1 away") holds other words.
 _OFFER = (r"or|and/or|maybe|perhaps|possibly|probably|alternatively|no|wait|actually|i\s+mean|sorry|oops"
           r"|correction|make\s+that")
-_OR_GAP = re.compile(rf"\s*(?:[A-Za-z]+)?[\s,;.!?:\u2014\u2013-]*(?:(?<![A-Za-z])(?:but|even|else|rather|it'?s|it\s+is"
-                     rf"|either)(?![A-Za-z])[\s,;.!?:\u2014\u2013-]*)*(?:(?<![A-Za-z])(?:{_OFFER})(?![A-Za-z])[\s,;.!?:\u2014\u2013-]*"
-                     rf"(?:(?<![A-Za-z])(?:{_OFFER}|but|even|else|rather|it'?s|it\s+is)(?![A-Za-z])[\s,;.!?:\u2014\u2013-]*)*)",
-                     re.IGNORECASE)
+_PUNCT = r"[\s,;.!?:\u2014\u2013-]*"
+_FILLER_WORD = r"(?<![A-Za-z])(?:but|even|else|rather|it'?s|it\s+is|either)(?![A-Za-z])"
+# each run of punctuation is followed by a word or the end, so no two runs meet (no quadratic backtracking)
+_OR_GAP = re.compile(rf"{_PUNCT}(?:[A-Za-z]+{_PUNCT})?(?:{_FILLER_WORD}{_PUNCT})*"
+                     rf"(?<![A-Za-z])(?:{_OFFER})(?![A-Za-z]){_PUNCT}(?:(?:{_FILLER_WORD}|(?<![A-Za-z])(?:{_OFFER})"
+                     rf"(?![A-Za-z])){_PUNCT})*", re.IGNORECASE)
 # LaTeX around stated values that says nothing by itself: "$18$ or $19$", "\\boxed{18}\\text{ or }\\boxed{19}"
 _FILLER = re.compile(r"\\(?:boxed|fbox|text|textrm|textbf|mathrm|mbox)\s*\{|\\(?:quad|qquad|[,;: !])|[{}$~]|\\[()\[\]]")
 

@@ -94,16 +94,15 @@ class MathAnswer:
            " earlier '####' states; 'A:' before working is no answer; a MATH answer math-verify reads only part"
            " of ('18 \\text{ cm}, 19 \\text{ cm}'), an arrow between two different numbers ('19 \\Rightarrow"
            " 18') and a number offered right after the box ('\\boxed{18} or maybe 19') fail",
-        5: "boxes that state the answer together are read together: '\\boxed{19} or \\boxed{18}' is a hedge, and"
-           " '\\boxed{-2} and \\boxed{1}' a list that passes only a list reference (math-verify mode); a GSM8K"
-           " value alone on a line after the answer's is another answer ('#### 18\\n19'); a fraction offered"
-           " after a MATH box is read ('\\boxed{18} or \\frac{37}{2}'); a GSM8K number's attached fraction, power"
-           " and sign are part of it ('18\u00bd' is 18.5, '18\u00b2' 324, 'negative 18' -18); without a marker,"
-           " words that offer another value between the last two make a hedge ('19, no wait, 18'); a MATH answer"
-           " in the Minerva phrase is one too: another phrase's different answer (before a next 'Problem:') and"
-           " a number offered after the phrase or after its box, and a different answer the solution boxed before"
-           " the phrase, are alternatives; a GSM8K answer stated another"
-           " way than by the marker that counts ('The answer is 19.\\n#### 18', '\\boxed{19}\\n#### 18') is one"}
+        5: "an answer is read with everything that states it: boxes stated together ('\\boxed{19} or"
+           " \\boxed{18}' a hedge, '\\boxed{-2} and \\boxed{1}' a list that passes only a list reference), a"
+           " different answer the solution boxes before the Minerva phrase, in a later phrase (before a next"
+           " 'Problem:') or offered after the phrase or its box, a GSM8K answer stated another way than by the"
+           " marker that counts ('The answer is 19.\\n#### 18', '\\boxed{19}\\n#### 18'), a value alone on a"
+           " line after it ('#### 18\\n19'), and without a marker words that offer another value between the last"
+           " two ('19, no wait, 18') all name another answer; a GSM8K number's attached fraction, power and sign"
+           " are part of it ('18\u00bd' is 18.5, '18\u00b2' 324, 'negative 18' -18); a fraction offered after a"
+           " MATH box is read ('\\boxed{18} or \\frac{37}{2}')"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -162,30 +161,30 @@ class MathAnswer:
             # the paper's grader, which never passes these anyway: it compares the strings)
             return Verdict(Outcome.FAIL, f"several answers stated ({raw}): a hedge is not an answer",
                            {"answer": raw, "answer_key": None, "gold": gold, "mode": self.mode})
-        others: list[str] = []
-        if self.mode == "math-verify":  # the paper's grader reads the phrase or the box alone
-            others = boxed_alternatives(text) if minerva_answer(text) is None else minerva_alternatives(text)
+        phrase = minerva_answer(text)
+        if self.mode == "minerva":  # the paper's grader reads the phrase or the last box alone, lists aside
+            boxes, _ = final_boxes(text if phrase is None else phrase)
+            members = list(dict.fromkeys([*boxes[:-1], raw]))
+            if len(members) > 1 and _is_list(gold) and len(members) <= _MAX_BOXES:
+                return self._judge(gold, ", ".join(members)[:_MAX_ANSWER_CHARS])  # a list where the gold is one
+            return self._judge(gold, raw)
+        others = boxed_alternatives(text) if phrase is None else minerva_alternatives(text)
         if others:  # "$\\boxed{18}$ or maybe $19$": the box and a number offered after it
             return Verdict(Outcome.FAIL, f"several answers stated ({raw} or {' or '.join(others)}): a hedge is not"
                            " an answer", {"answer": raw, "alternatives": others, "answer_key": None, "gold": gold,
                                            "mode": self.mode})
-        phrase = minerva_answer(text)
-        boxed = box_before_phrase(text) if self.mode == "math-verify" else None
+        boxed = box_before_phrase(text)
         if boxed is not None and light_normalize(boxed) != light_normalize(raw):  # "\\boxed{19}. ... is $18$."
-            verdict = self._judge(raw, boxed)
-            if verdict.outcome is not Outcome.PASS:
+            if self._judge(raw, boxed).outcome is not Outcome.PASS:
                 return Verdict(Outcome.FAIL, f"several answers stated ({boxed} boxed, {raw} in the final answer):"
                                " a hedge is not an answer", {"answer": raw, "alternatives": [boxed],
                                                              "answer_key": None, "gold": gold, "mode": self.mode})
         boxes, offered = final_boxes(text if phrase is None else phrase)
+        if len(boxes) > MAX_JOINED_BOXES:  # more boxes than any answer holds: several answers, whatever they say
+            return self._several(gold, boxes, offered)
         members = list(dict.fromkeys([*boxes[:-1], raw]))  # the last box as `math_answer` read it
-        if len(boxes) > MAX_JOINED_BOXES:
-            members = boxes  # more boxes than any answer holds: failed as several answers whatever they say
-        if len(boxes) > 1 and (len({light_normalize(m) for m in members}) > 1 or len(boxes) > MAX_JOINED_BOXES):
-            if self.mode == "math-verify":
-                return self._several(gold, members, offered)
-            if _is_list(gold) and len(members) <= _MAX_BOXES:  # the paper's grader reads the last box; a list
-                return self._judge(gold, ", ".join(members)[:_MAX_ANSWER_CHARS])  # it compares where the gold is one
+        if len(boxes) > 1 and len({light_normalize(m) for m in members}) > 1:
+            return self._several(gold, members, offered)
         return self._judge(gold, raw)
 
     def _several(self, gold: str, members: list[str], offered: bool) -> Verdict:
