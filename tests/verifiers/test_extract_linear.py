@@ -26,3 +26,27 @@ def test_readers_are_linear_on_long_repeats(unit: str) -> None:
         ax.minerva_alternatives(text)
         ax.box_before_phrase(text)
         ax.math_answer(text)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("unit", ["`", "```", "```python\n", "```a\n", "```diff\n--- a/x\n+++ b/x\n", "\n", " "])
+def test_code_and_diff_extraction_are_linear(unit: str) -> None:
+    """The first fence of a code sample (200,000 backticks took 25 s) and a SWE answer's fenced diffs (20,000
+    opening fences with no closing one took 19 s) are found by scanning, in linear time."""
+    from monkeys.swe.patching import extract_diff
+    from monkeys.verifiers._code_extract import extract_code
+
+    text = unit * (1_000_000 // len(unit))  # quadratic work on a million characters takes hours
+    assert isinstance(extract_code(text), str)
+    extract_diff(text)
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("no fence", "no fence"), ("```python\nx = 1\n```\nrest", "x = 1\n"), ("```\nx = 1", "x = 1"),
+    ("say ```py extra\nx\n```", "x\n"), ("``` ``` \nx\n``` y", "x\n"), ("```no newline", "```no newline"),
+    ("a\n```\n\n```\n```\nb\n```", "\n"),
+])
+def test_code_is_the_first_fenced_block(text: str, code: str) -> None:
+    from monkeys.verifiers._code_extract import extract_code
+
+    assert extract_code(text) == code
