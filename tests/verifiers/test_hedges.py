@@ -124,6 +124,9 @@ def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str
     ("18", "Final Answer: The final answer is $\\boxed{18}$ or maybe $19$. I hope it is correct."),
     ("18", "$\\boxed{19}$ \\\\ $\\boxed{18}$"),
     ("18", "So $x = \\boxed{19}$.\nFinal Answer: The final answer is $18$. I hope it is correct."),
+    # ... on the lines after the box, where the number ends the sentence that offers it, or stands alone
+    ("18", "$\\boxed{18}$\nActually, it's $19$."), ("18", "$\\boxed{18}$\n\nHmm, but maybe the answer is 19."),
+    ("18", "$\\boxed{18}$.\n\nWait, I made a mistake. It should be $19$."), ("18", "$\\boxed{18}$\n\n**Final Answer**\n19"),
     # a hedge hidden behind more boxes than any answer holds (each box could cost a check: they are bounded)
     ("18", " or ".join(["\\boxed{19}"] + ["\\boxed{18}"] * 80)), ("18", " or ".join(f"\\boxed{{{i}}}" for i in range(5000))),
     # a list reference wants the whole list
@@ -153,6 +156,9 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
            "Solution:\n$1+1=2$.\nFinal Answer: The final answer is $2$. I hope it is correct."),
     ("18", "Final Answer: The final answer is $18$. I hope it is correct.\n"
            "Final Answer: The final answer is $18.0$. I hope it is correct."),
+    # the prose of a solution on the lines after its box, hedging words included
+    ("2", "So $f^{-1}(4) = \\boxed{2}$.\n\nNotice that we didn't actually need the value $4$ given in the problem."),
+    ("9", "The greatest common factor is $\\boxed{9}$.\n\nAlternatively, since $9$ divides into $405$, it is $9$."),
     # the solution's box and the phrase state one answer, in any form
     ("\\frac{1}{2}", "So $x = \\boxed{\\frac{1}{2}}$.\nFinal Answer: The final answer is $0.5$. I hope it is correct."),
     ("-2, 1", "So $x = \\boxed{-2}$ or $x = \\boxed{1}$.\nFinal Answer: The final answer is $-2, 1$. I hope it is correct."),

@@ -511,15 +511,17 @@ def _fraction_as_decimal(match: re.Match[str]) -> str:
 
 
 def boxed_alternatives(text: str) -> list[str]:
-    """Numbers offered instead of the last box after it: on its line (up to `_AFTER_SPAN` characters), a number
-    that a hedging or correcting word precedes ("$\\boxed{18}$ or maybe $19$", "\\boxed{18}. Actually, 19"),
-    as in GSM8K answers. Only where the box is plain arithmetic (`\\frac`, `\\sqrt`, `\\pi` and numbers) and the
-    number differs from it by more than 1% ("\\boxed{\\frac{\\sqrt{2}}{2}}, about 0.707" is fine); a box of
-    anything else is left to the box alone."""
+    """Numbers offered instead of the last box after it, within `_AFTER_SPAN` characters: a number that a
+    hedging or correcting word precedes ("$\\boxed{18}$ or maybe $19$", "\\boxed{18}. Actually, 19"), as in
+    GSM8K answers; on the lines after the box's, only one that also ends its sentence ("\\n\\nWait, it should
+    be $19$.", not "we didn't actually need the value $4$ given") or stands alone on its line. Only where the
+    box is plain arithmetic (`\\frac`, `\\sqrt`, `\\pi` and numbers) and the number differs from it by more
+    than 1% ("\\boxed{\\frac{\\sqrt{2}}{2}}, about 0.707" is fine); a box of anything else is left to the box
+    alone."""
     span = _last_boxed_span(text)
     if span is None:
         return []
-    return _offered_after(text, span[0], span[1], _line_end(text, span[1], _AFTER_SPAN))
+    return _offered_after(text, span[0], span[1], min(len(text), span[1] + _AFTER_SPAN))
 
 
 def minerva_alternatives(text: str) -> list[str]:
@@ -566,6 +568,11 @@ def box_before_phrase(text: str) -> str | None:
     return None if not boxes or len(boxes) > MAX_JOINED_BOXES else ", ".join(boxes)
 
 
+# A value that ends its sentence: "Actually, it's $19$.", "maybe the answer is 19", not "we didn't actually
+# need the value $4$ given in the problem"
+_SENTENCE_TAIL = re.compile(r"[\s$}*)]*(?:[.!?](?!\d)|\n|$)")
+
+
 def _offered_after(text: str, answer: str, start: int, end: int) -> list[str]:
     """Numbers in `text[start:end]` offered instead of `answer`, a plain-arithmetic value (see
     `boxed_alternatives`); none where `answer` is anything else."""
@@ -575,6 +582,7 @@ def _offered_after(text: str, answer: str, start: int, end: int) -> list[str]:
     if boxed is None:
         return []
     after = _LATEX_FRACTION.sub(_fraction_as_decimal, text[start:end])
+    first_line = len(after) if "\n" not in after else after.index("\n")
     out: list[str] = []
     previous = 0
     for i, token in enumerate(_TOKEN_RE.finditer(after)):
@@ -582,6 +590,8 @@ def _offered_after(text: str, answer: str, start: int, end: int) -> list[str]:
         value = _canonical_token(token)
         hedge = [m.end() for m in _BOX_HEDGE.finditer(gap)]
         offered = bool(hedge) and len(re.findall(r"[A-Za-z]+", gap[hedge[-1]:])) <= 3  # "maybe 19", "it's 19"
+        if token.start() > first_line:  # on the lines after: the value that ends a sentence offering it
+            offered = (offered and _SENTENCE_TAIL.match(after, token.end()) is not None) or _alone_on_line(after, token)
         if value is None or ":" in value or not (offered or (i == 0 and _OR_RIGHT_AFTER.fullmatch(gap))):
             continue  # prose after the box: "or else $J$ would have more than 16", "divided by 2, 3, 4, or 6"
         stated, target = float(Decimal(value)), float(boxed.value)

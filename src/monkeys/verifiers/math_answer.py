@@ -102,7 +102,8 @@ class MathAnswer:
            " line after it ('#### 18\\n19'), and without a marker words that offer another value between the last"
            " two ('19, no wait, 18') all name another answer; a GSM8K number's attached fraction, power and sign"
            " are part of it ('18\u00bd' is 18.5, '18\u00b2' 324, 'negative 18' -18); a fraction offered after a"
-           " MATH box is read ('\\boxed{18} or \\frac{37}{2}')"}
+           " MATH box is read ('\\boxed{18} or \\frac{37}{2}'), up to 200 characters on, past its line"
+           " ('\\boxed{18}\\nActually, it's $19$.')"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
