@@ -52,6 +52,11 @@ def _verdict(verifier: MathAnswer, text: str):  # type: ignore[no-untyped-def]
     "#### 18\nActually, it's 19.", "#### 18\n(or maybe 19)", "The answer is 18.\nWait, let me recheck: it is 19.",
     # a value alone on a line after the answer's is stated as another answer
     "#### 18\n19", "#### 18\n\n**19**", "The answer is 18.\n$19$", "#### 18\nShe has 3 left.\n19",
+    # "Answer:", "**Final Answer:**" at a line's start are markers too; LaTeX or markdown may wrap the number
+    "**Answer:** 18 or 19", "Final answer: 18, or maybe 19", "A: \\boxed{18} or **19**", "**Final Answer**\n18 or 19",
+    "#### 18. On second thought, 19", "The answer is 18 dollars\n#### 19 dollars",
+    # without a marker: markdown, and words that offer the last value a few words before it
+    "18 (though it could be **19**", "18 dollars. Hmm, maybe **19**", "18\n\nWait, I think it's **19**",
     # an answer stated another way (a weaker marker right before a number, a box) names another answer
     "The answer is 19.\n#### 18", "A: 19\n#### 18", "\\boxed{19}\n#### 18", "The answer is \\boxed{19}. #### 18",
     # without a marker, only words that offer another value or take one back between the last two values
@@ -81,6 +86,7 @@ def test_a_hedge_fails_and_casts_no_vote(verifier: MathAnswer, text: str) -> Non
     "A: She sold 12 and then 6 more, so 18 in all. The answer is 18.",
     # ... and a value alone on a later line that repeats the answer, or a line of working, is not another answer
     "#### 18\n18", "#### 18\n3 apples were left", "#### 18\n1. 3 + 15 = 18",
+    "**Final Answer**\n18", "## Final Answer\n18", "Answer: 18", "**Answer:** $18$",
     # the same answer stated another way, and working after a weaker marker that reaches the answer
     "The answer is 18.\n#### 18", "#### 18 \\boxed{18} The answer is 18.", "The final answer is 3 * 6 = 18 apples.\n#### 18",
     "The answer is the total: 19 - 1 = 18.\n#### 18",
@@ -129,6 +135,12 @@ def test_one_answer_with_units_or_working_passes(verifier: MathAnswer, text: str
     ("18", "$\\boxed{18}$.\n\nWait, I made a mistake. It should be $19$."), ("18", "$\\boxed{18}$\n\n**Final Answer**\n19"),
     # a hedge hidden behind more boxes than any answer holds (each box could cost a check: they are bounded)
     ("18", " or ".join(["\\boxed{19}"] + ["\\boxed{18}"] * 80)), ("18", " or ".join(f"\\boxed{{{i}}}" for i in range(5000))),
+    # any word offering another answer after the box, or an answer's marker restating one; or before the box
+    ("18", "$\\boxed{18}$ or even $19$"), ("18", "$\\boxed{18}$, no, $19$"), ("18", "$\\boxed{18}$ / $19$"),
+    ("18", "$\\boxed{18}$\nThe answer is $19$"), ("19", "$\\boxed{18}$. On second thought, $\\boxed{19}$"),
+    ("19", "$\\boxed{18}$ or even $\\boxed{19}$"), ("19", "$18$. Actually, $\\boxed{19}$"),
+    ("19", "$18$ (though it could be $\\boxed{19}$"), ("19", "$18$. Either that or $\\boxed{19}$"),
+    ("19", "Final Answer: The final answer is $18$. Actually, $19$. I hope it is correct."),
     # a list reference wants the whole list
     ("-2, 1", "$\\boxed{1}$"), ("-2, 1", "$\\boxed{-2}$, $\\boxed{1}$ and $\\boxed{3}$"),
 ])
@@ -159,6 +171,10 @@ def test_math_hedges_and_false_equations_fail(verifier: MathAnswer, gold: str, t
     # the prose of a solution on the lines after its box, hedging words included
     ("2", "So $f^{-1}(4) = \\boxed{2}$.\n\nNotice that we didn't actually need the value $4$ given in the problem."),
     ("9", "The greatest common factor is $\\boxed{9}$.\n\nAlternatively, since $9$ divides into $405$, it is $9$."),
+    # "or" before a box restates an expression's value, and prose names other numbers
+    ("140", "which equals $14 \\cdot 10$, or $\\boxed{140}$."),
+    ("4", "the factors they share are $1$, $2$, $7$, and $14$.  Therefore, they could be thinking of $\\boxed{4}$ numbers."),
+    ("9", "so $b = \\boxed{9}$. We can check our answer by verifying that $5 \\cdot 25_9 = 137_9$, which is true."),
     # the solution's box and the phrase state one answer, in any form
     ("\\frac{1}{2}", "So $x = \\boxed{\\frac{1}{2}}$.\nFinal Answer: The final answer is $0.5$. I hope it is correct."),
     ("-2, 1", "So $x = \\boxed{-2}$ or $x = \\boxed{1}$.\nFinal Answer: The final answer is $-2, 1$. I hope it is correct."),

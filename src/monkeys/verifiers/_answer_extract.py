@@ -17,10 +17,12 @@ _NUMBER_RE = re.compile(_NUMBER)
 # time" questions are the hour (`#### 7`), which `7:00 p.m.` states and `7:30 p.m.` does not.
 _TOKEN_RE = re.compile(rf"(?<![\d:])\s?(?P<clock>\d{{1,2}}):(?P<min>[0-5]\d)(?::(?P<sec>[0-5]\d))?(?![\d:])|{_NUMBER}")
 # Markers after which a GSM8K answer is stated, strongest first: the dataset's `####`, the example
-# solutions' `A:`, and the "The answer is" of chain-of-thought prompts.
+# solutions' `A:` (and "Answer:", "**Final Answer:**" at a line's start), and the "The answer is" of
+# chain-of-thought prompts.
 _GSM8K_MARKERS = (
     re.compile(r"####\s*"),
-    re.compile(r"(?:^|\n)[ \t]*A:\s*"),
+    re.compile(r"(?:^|\n)[ \t]*(?:\*\*|__|#+[ \t]*)?(?:A|(?:[Ff]inal |FINAL )?(?:[Aa]nswer|ANSWER))"
+               r"(?:\s*:\s*(?:\*\*|__)?|(?:\*\*|__)[ \t]*:?|(?<=[Aa]nswer)[ \t]*(?=\n))\s*"),
     re.compile(r"[Tt]he (?:final )?answer is:?\s*"),
 )
 _MAX_NUMBER_DIGITS = 200  # a longer "number" is noise, not an answer; also bounds Decimal work
@@ -49,7 +51,8 @@ _HEDGE_WORD = re.compile(
     r"(?<![A-Za-z])(?:or|nor|either|maybe|perhaps|possibly|probably|likely|alternatively|otherwise|else|rather"
     r"|approx(?:\.|imately)?|about|around|roughly|nearly|almost|could|might|may|unless|if\s+not|also|between"
     r"|i\.?\s?e\.?|that\s+is|guess|unsure|not\s+sure|wait|actually|sorry|oops|correct(?:ion|ed)?|wrong"
-    r"|mistake|re-?(?:check|calculat)\w*|final|answer|no(?=\s*[,:;.!]))(?![A-Za-z])", re.IGNORECASE)
+    r"|mistake|re-?(?:check|calculat)\w*|final|answer|no(?=\s*[,:;.!])|second\s+thought|on\s+reflection"
+    r"|re(?:consider|think)\w*|double-?check\w*|hmm+|instead|think)(?![A-Za-z])", re.IGNORECASE)
 _NEXT_QUESTION = ("Question:", "\nQ:")  # where a few-shot continuation starts (lm-eval's gsm8k and gsm8k-cot)
 _SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z])")
 # Without a marker the value before the last is an alternative where only words that offer another value or
@@ -58,7 +61,7 @@ _SENTENCE_END = re.compile(r"[.!?]+\s+(?=[A-Z])")
 # gave 1 away") holds other words.
 _OFFER = (r"or|and/or|maybe|perhaps|possibly|probably|alternatively|no|wait|actually|i\s+mean|sorry|oops"
           r"|correction|make\s+that")
-_PUNCT = r"[\s,;.!?:\u2014\u2013-]*"
+_PUNCT = r"[\s,;.!?:*()\[\]|\u2014\u2013-]*"
 _FILLER_WORD = r"(?<![A-Za-z])(?:but|even|else|rather|it'?s|it\s+is|either)(?![A-Za-z])"
 # each run of punctuation is followed by a word or the end, so no two runs meet (no quadratic backtracking)
 _OR_GAP = re.compile(rf"{_PUNCT}(?:[A-Za-z]+{_PUNCT})?(?:{_FILLER_WORD}{_PUNCT})*"
@@ -124,7 +127,8 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
             continue
         gap = text[tokens[i - 1].end():tokens[i].start()] if i else ""
         previous = _stated_value(text, tokens[i - 1]) if i else None
-        hedged = previous is not None and previous != value and _joins_alternatives(gap, _OR_GAP)
+        hedged = previous is not None and previous != value and (_joins_alternatives(gap, _OR_GAP)
+                                                                  or _offers_last(_FILLER.sub(" ", gap)))
         return value, [previous] if hedged and previous is not None else []
     return None, []
 
@@ -132,17 +136,22 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
 def _weaker_answers(text: str, rank: int, answer: str | None) -> list[str]:
     """Values stated as the answer in another way than the marker that counts (of rank `rank` in
     `_GSM8K_MARKERS`): a weaker marker followed right away by a number ("The answer is 19.", "A: 19"; not
-    "The answer is the total: 3 + 15 = 18") whose sentence does not reach `answer` ("the final answer is 15
+    "The answer is the total: 3 + 15 = 18") whose line does not reach `answer` ("the final answer is 15
     gallons * 8 pints / gallon = 120 pints" is working towards "#### 120"), and a box holding a plain number."""
     values = [found[0] for marker in _GSM8K_MARKERS[rank + 1:] for m in marker.finditer(text)
               if (found := _after_marker(text, m.end(), leading=True)) is not None and found[0] is not None
-              and answer not in (found[0], *found[1])]
+              and answer not in _line_values(text, m.end())]
     start = 0
     while (span := _next_box(text, start)) is not None:
         if (value := canonical_number(span[0])) is not None:
             values.append(value)
         start = span[1]
     return values
+
+
+def _line_values(text: str, start: int) -> set[str | None]:
+    """The values stated on the line from `start` (up to `_ANSWER_SPAN` characters)."""
+    return {_stated_value(text, t) for t in _TOKEN_RE.finditer(text, start, _line_end(text, start, _ANSWER_SPAN))}
 
 
 def _next_box(text: str, start: int) -> tuple[str, int] | None:
@@ -158,8 +167,24 @@ def _next_box(text: str, start: int) -> tuple[str, int] | None:
     return "", at + 7  # unbalanced or too long to be a number: not one
 
 
+# Without a marker, a short gap before the last value with a word that offers it instead, a few words before
+# it ("19. Hmm, maybe 18", "19 (though it could be 18", "19\n\nWait, I think it's 18"), and no working.
+_NO_MARKER_OFFER = re.compile(
+    r"(?<![A-Za-z])(?:or|maybe|perhaps|possibly|probably|alternatively|otherwise|actually|wait|oops|sorry"
+    r"|mistake|wrong|correction|could|might|no(?=\s*[,:;.!])|second\s+thought|hmm+|i\s+think)(?![A-Za-z])",
+    re.IGNORECASE)
+_GAP_WORKING = re.compile(r"[=+*/\u00d7\u00f7]|\d")
+
+
+def _offers_last(gap: str) -> bool:
+    """Whether `gap`, between the last two values of a completion without a marker, offers the last instead."""
+    gap = gap.replace("**", " ").replace("__", " ")  # markdown bold is no multiplication
+    offers = list(_NO_MARKER_OFFER.finditer(gap)) if len(gap) <= 80 and not _GAP_WORKING.search(gap) else []
+    return bool(offers) and len(re.findall(r"[A-Za-z']+", gap[offers[-1].end():])) <= 4
+
+
 _SLASH = re.compile(r"\s*/\s*")
-_A_MARKER = _GSM8K_MARKERS[1]  # "A:", which also begins the working in lm-eval's gsm8k-cot format
+_A_MARKER = _GSM8K_MARKERS[1]  # "A:", which also begins the working in lm-eval's gsm8k-cot format (so "Answer:")
 
 
 def _line_end(text: str, start: int, span: int) -> int:
@@ -175,7 +200,7 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
     "A: There are 15 trees ..." begins the working, not the answer)."""
     end = _line_end(text, start, _ANSWER_SPAN)
     tokens = list(_TOKEN_RE.finditer(text, start, end))
-    if not tokens or (leading and re.search(r"[A-Za-z]", text[start:tokens[0].start()])):
+    if not tokens or (leading and re.search(r"[A-Za-z]", _FILLER.sub(" ", text[start:tokens[0].start()]))):
         return None
     answer = _stated_value(text, tokens[0])
     if len(tokens) > 1 and _SLASH.fullmatch(text, tokens[0].end(), tokens[1].start()):  # "#### 1/2": one value
@@ -424,14 +449,20 @@ def _last_boxed_span(text: str, before: int | None = None) -> tuple[str, int] | 
 
 
 # What joins boxes into one answer: "$\\boxed{3}$ or $\\boxed{\\frac{2}{5}}$", "\\boxed{-2} and \\boxed{1}",
-# "x = \\boxed{19}, x = \\boxed{18}", "\\boxed{19} = \\boxed{18}": punctuation, a connective, a variable named
-# again, and nothing else; or, within a sentence's length, a word that offers another answer or takes the box
-# back ("\\boxed{19}. Wait, actually \\boxed{18}"). The prose of MATH's reference solutions between boxes
-# ("Note:", "We also could have noted that ...") joins nothing.
+# "x = \\boxed{19}, x = \\boxed{18}", "\\boxed{19} = \\boxed{18}", "\\boxed{19} / \\boxed{18}", "\\boxed{19}\\n
+# The answer is \\boxed{18}": punctuation, a connective, a variable named again, an answer's marker, and
+# nothing else; or, within `_AFTER_SPAN` characters, a word that offers another answer or takes the box back
+# ("\\boxed{19}. Wait, actually \\boxed{18}", "\\boxed{19}\\n\\nOn second thought, \\boxed{18}"). The prose of
+# MATH's reference solutions between boxes ("Note:", "We also could have noted that ...") joins nothing.
 _BOX_JOIN = re.compile(
-    r"[\s.,;:=\\]*(?:(?:either|or|and|and/or|or\s+maybe|or\s+perhaps|or\s+possibly)\b[\s.,;:]*)?"
-    r"(?:[A-Za-z](?:_\w+)?\s*=\s*)?", re.IGNORECASE)
-_BOX_JOIN_WORDS = 60  # characters between boxes that a hedging or correcting word joins
+    r"[\s.,;:=\\()\[\]|/*#-]*(?:(?:either|or|and|and/or|or\s+maybe|or\s+perhaps|or\s+possibly|or\s+even"
+    r"|(?:the\s+)?(?:final\s+)?answer(?:\s+is)?)\b[\s.,;:*#]*)*(?:[A-Za-z](?:_\w+)?\s*=\s*)?", re.IGNORECASE)
+# A word that offers another answer or takes one back, near a box (calibrated on MATH's 5,500 solutions)
+_OFFERING = re.compile(
+    r"(?<![A-Za-z])(?:maybe|perhaps|possibly|probably|alternatively|otherwise|or\s+else|or\s+rather|or\s+even"
+    r"|instead|actually|wait|oops|sorry|mistake|wrong|correction|could\s+(?:also\s+)?be|might\s+(?:also\s+)?be"
+    r"|no(?=\s*[,:;.!])|second\s+thought|hmm+|i\s+think|double-?check\w*|either|if\s+we\s+round)(?![A-Za-z])",
+    re.IGNORECASE)
 MAX_JOINED_BOXES = 64  # boxes read back from the last, at most (`final_boxes` returns one more when there are more)
 _OR_JOIN = re.compile(r"(?<![A-Za-z])(?:or|either)(?![A-Za-z])", re.IGNORECASE)
 
@@ -450,7 +481,7 @@ def final_boxes(text: str) -> tuple[list[str], bool]:
         if earlier is None or earlier[1] > start:
             break
         gap = _FILLER.sub(" ", text[earlier[1]:start])
-        hedge = len(gap) <= _BOX_JOIN_WORDS and "\n\n" not in gap and _BOX_HEDGE.search(gap) is not None
+        hedge = start - earlier[1] <= _AFTER_SPAN and _OFFERING.search(gap) is not None
         if not (hedge or _BOX_JOIN.fullmatch(gap)):
             break
         offered = offered or hedge or _OR_JOIN.search(gap) is not None
@@ -498,7 +529,10 @@ _BOX_HEDGE = re.compile(
     r"(?<![A-Za-z])(?:maybe|perhaps|possibly|probably|alternatively|otherwise|or\s+else|or\s+rather|instead"
     r"|actually|wait|oops|sorry|mistake|wrong|correction|could\s+(?:also\s+)?be|might\s+(?:also\s+)?be"
     r")(?![A-Za-z])", re.IGNORECASE)
-_OR_RIGHT_AFTER = re.compile(r"[\s,;(\[]*(?:or|and/or)[\s,;]*", re.IGNORECASE)  # "$\boxed{18}$ or $19$", "(or 19)"
+_OR_RIGHT_AFTER = re.compile(r"[\s,;(\[]*(?:or|and/or|/|\|)[\s,;]*", re.IGNORECASE)  # "\boxed{18} or $19$", "(or 19)"
+# An answer's marker after the box states another: "\boxed{18}\nThe answer is 19", "\boxed{18}\n#### 19"
+_RESTATED = re.compile(r"####|(?<![A-Za-z])(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)|final\s+answer)(?![A-Za-z])",
+                       re.IGNORECASE)  # not "we can check our answer by verifying that $5 \cdot 25_9 = ...$"
 # A fraction offered after a box is a number too: "$\boxed{18}$ or $\frac{37}{2}$"
 _LATEX_FRACTION = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d{1,20})\s*\}\s*\{\s*(\d{1,20})\s*\}")
 
@@ -524,6 +558,50 @@ def boxed_alternatives(text: str) -> list[str]:
     return _offered_after(text, span[0], span[1], min(len(text), span[1] + _AFTER_SPAN))
 
 
+# What may stand between an offering word and the box it offers: "it's", "the answer is", "it should be", "x ="
+_INTRODUCES = re.compile(r"[\s,;.:!?()=-]*(?:(?:it'?s|it|is|be|the|answer|final|value|result|that|this|was|would"
+                         r"|should|i|think|just|really|or|[a-z])(?![A-Za-z])[\s,;.:!?()=-]*){0,4}", re.IGNORECASE)
+
+
+def offered_before(text: str) -> list[str]:
+    """A number offered instead of the last box right before it: "$18$, or maybe $\\boxed{19}$", "18. Actually,
+    $\\boxed{19}$", "$18$ (though it could be $\\boxed{19}$": between the value and the box a word that offers
+    another answer or takes one back (`_OFFERING`, not a bare "or": MATH's solutions write "$14 \\cdot 10$, or
+    $\\boxed{140}$" for "which is"), a few words before the box, and no working; where the box is plain
+    arithmetic and the value differs from it by more than 1%."""
+    from monkeys.verifiers._math_normalize import light_normalize, numeric_value
+
+    span = _last_boxed_span(text)
+    at = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    boxed = numeric_value(light_normalize(span[0])) if span is not None else None
+    if boxed is None:
+        return []
+    window = _LATEX_FRACTION.sub(_fraction_as_decimal, text[max(0, at - _AFTER_SPAN):at])
+    tokens = list(_TOKEN_RE.finditer(window))
+    if not tokens:
+        return []
+    value, gap = _canonical_token(tokens[-1]), window[tokens[-1].end():]
+    gap = _FILLER.sub(" ", gap).replace("**", " ")
+    offers = list(_OFFERING.finditer(gap)) if len(gap) <= 80 and not _GAP_WORKING.search(gap) else []
+    if value is None or ":" in value or not offers or not _INTRODUCES.fullmatch(gap[offers[-1].end():]):
+        return []  # "$14 \\cdot 10$, or $\\boxed{140}$" restates; "they could be thinking of $\\boxed{4}$" counts
+    stated, target = float(Decimal(value)), float(boxed.value)
+    return [value] if abs(stated - target) > 1e-2 * max(abs(stated), abs(target), 1e-12) else []
+
+
+def _offered_in(answer: str) -> list[str]:
+    """Numbers a bare (unboxed) Minerva answer offers after a word that offers another answer or takes one back
+    ("$18$. Actually, $19$", "$18$ (though it could be $19$"), where the value before it is a plain number."""
+    offer = _OFFERING.search(answer) if "\\boxed" not in answer and "\\fbox" not in answer else None
+    if offer is None:
+        return []
+    before = _canonical_token(tokens[-1]) if (tokens := list(_TOKEN_RE.finditer(answer, 0, offer.start()))) else None
+    if before is None or ":" in before:
+        return []
+    return [v for t in _TOKEN_RE.finditer(answer, offer.end()) if (v := _canonical_token(t)) is not None
+            and ":" not in v and Decimal(v) != Decimal(before)][:1]
+
+
 def minerva_alternatives(text: str) -> list[str]:
     """Answers offered besides the Minerva phrase's (the first "The final answer is X. I hope it is correct."):
     a different X another phrase states before a few-shot continuation ("Problem:") begins, a number offered
@@ -545,7 +623,7 @@ def minerva_alternatives(text: str) -> list[str]:
 
     answer = stated(first)
     value = numeric_value(answer)
-    out = boxed_alternatives(first.group(1))
+    out = boxed_alternatives(first.group(1)) + offered_before(first.group(1)) + _offered_in(first.group(1))
     for later in (p for p in phrases[1:] if p.start() < end):
         other = stated(later)
         other_value = numeric_value(other)
@@ -588,8 +666,8 @@ def _offered_after(text: str, answer: str, start: int, end: int) -> list[str]:
     for i, token in enumerate(_TOKEN_RE.finditer(after)):
         gap, previous = _FILLER.sub(" ", after[previous:token.start()]), token.end()
         value = _canonical_token(token)
-        hedge = [m.end() for m in _BOX_HEDGE.finditer(gap)]
-        offered = bool(hedge) and len(re.findall(r"[A-Za-z]+", gap[hedge[-1]:])) <= 3  # "maybe 19", "it's 19"
+        hedge = [m.end() for m in _OFFERING.finditer(gap)] + [m.end() for m in _RESTATED.finditer(gap)]
+        offered = bool(hedge) and len(re.findall(r"[A-Za-z]+", gap[max(hedge):])) <= 3  # "maybe 19", "it's 19"
         if token.start() > first_line:  # on the lines after: the value that ends a sentence offering it
             offered = (offered and _SENTENCE_TAIL.match(after, token.end()) is not None) or _alone_on_line(after, token)
         if value is None or ":" in value or not (offered or (i == 0 and _OR_RIGHT_AFTER.fullmatch(gap))):

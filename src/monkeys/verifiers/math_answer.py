@@ -34,6 +34,7 @@ from monkeys.verifiers._answer_extract import (
     math_answer,
     minerva_alternatives,
     minerva_answer,
+    offered_before,
 )
 from monkeys.verifiers._math_normalize import (
     clock_value,
@@ -103,7 +104,8 @@ class MathAnswer:
            " two ('19, no wait, 18') all name another answer; a GSM8K number's attached fraction, power and sign"
            " are part of it ('18\u00bd' is 18.5, '18\u00b2' 324, 'negative 18' -18); a fraction offered after a"
            " MATH box is read ('\\boxed{18} or \\frac{37}{2}'), up to 200 characters on, past its line"
-           " ('\\boxed{18}\\nActually, it's $19$.')"}
+           " ('\\boxed{18}\\nActually, it's $19$.'), as is one a word offers right before the box ('$18$."
+           " Actually, $\\boxed{19}$'); 'Answer:' and '**Final Answer**' at a line's start mark a GSM8K answer"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -169,7 +171,7 @@ class MathAnswer:
             if len(members) > 1 and _is_list(gold) and len(members) <= _MAX_BOXES:
                 return self._judge(gold, ", ".join(members)[:_MAX_ANSWER_CHARS])  # a list where the gold is one
             return self._judge(gold, raw)
-        others = boxed_alternatives(text) if phrase is None else minerva_alternatives(text)
+        others = boxed_alternatives(text) + offered_before(text) if phrase is None else minerva_alternatives(text)
         if others:  # "$\\boxed{18}$ or maybe $19$": the box and a number offered after it
             return Verdict(Outcome.FAIL, f"several answers stated ({raw} or {' or '.join(others)}): a hedge is not"
                            " an answer", {"answer": raw, "alternatives": others, "answer_key": None, "gold": gold,
