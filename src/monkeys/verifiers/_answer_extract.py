@@ -457,7 +457,9 @@ def _last_boxed_span(text: str, before: int | None = None) -> tuple[str, int] | 
 _BOX_JOIN = re.compile(
     r"[\s.,;:=\\()\[\]|/*#-]*(?:(?:either|or|and|and/or|or\s+maybe|or\s+perhaps|or\s+possibly|or\s+even"
     r"|(?:the\s+)?(?:final\s+)?answer(?:\s+is)?)\b[\s.,;:*#]*)*(?:[A-Za-z](?:_\w+)?\s*=\s*)?", re.IGNORECASE)
-# A word that offers another answer or takes one back, near a box (calibrated on MATH's 5,500 solutions)
+# A word that offers another answer or takes one back, near a box. Around a MATH box the solution's prose goes
+# on ("between 10 and 50", "greater than 125", "3 or 4 of them"), so this list is narrower than GSM8K's
+# `_HEDGE_WORD` (which would flag 49 of MATH's 5,500 reference solutions; this flags none).
 _OFFERING = re.compile(
     r"(?<![A-Za-z])(?:maybe|perhaps|possibly|probably|alternatively|otherwise|or\s+else|or\s+rather|or\s+even"
     r"|instead|actually|wait|oops|sorry|mistake|wrong|correction|could\s+(?:also\s+)?be|might\s+(?:also\s+)?be"
@@ -522,13 +524,6 @@ def minerva_answer(text: str) -> str | None:
     return match.group(1).strip() or None
 
 
-# After a MATH box the solution's prose goes on ("between 10 and 50", "greater than 125", "3 or 4 of them"):
-# only a word that offers another answer or takes the box back counts there (on MATH's 5,500 reference
-# solutions `_HEDGE_WORD` would flag 49; this flags none).
-_BOX_HEDGE = re.compile(
-    r"(?<![A-Za-z])(?:maybe|perhaps|possibly|probably|alternatively|otherwise|or\s+else|or\s+rather|instead"
-    r"|actually|wait|oops|sorry|mistake|wrong|correction|could\s+(?:also\s+)?be|might\s+(?:also\s+)?be"
-    r")(?![A-Za-z])", re.IGNORECASE)
 _OR_RIGHT_AFTER = re.compile(r"[\s,;(\[]*(?:or|and/or|/|\|)[\s,;]*", re.IGNORECASE)  # "\boxed{18} or $19$", "(or 19)"
 # An answer's marker after the box states another: "\boxed{18}\nThe answer is 19", "\boxed{18}\n#### 19"
 _RESTATED = re.compile(r"####|(?<![A-Za-z])(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)|final\s+answer)(?![A-Za-z])",
