@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -96,6 +97,18 @@ def test_function_asserts_pass_only_on_the_harness_report(sandbox: SubprocessSan
     fake = sandbox.run("import os\nfor fd in range(3, 64):\n    try: os.write(fd, b'0' * 32 + b'\\x1fcompleted"
                        "\\x1f0\\x1f\\x1f')\n    except OSError: pass\nos._exit(0)\n", tests=tests)
     assert not fake.completed and fake.ending in (None, "tampered")
+
+
+def test_ctypes_cannot_reach_the_harness_report(sandbox: SubprocessSandbox) -> None:
+    """ctypes types reached by a subclass walk (the launcher loaded them) can make no object, so the forgery
+    that reads the harness's nonce from its frame and writes the report itself fails here as in the pool."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cases" / "forgeries"))
+    from forgeries import FORGERIES
+    program = FORGERIES["ctypes_types_forge_report"].text.replace("has_close_elements", "add")
+    tests = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
+    forged = sandbox.run(program, tests=tests)
+    assert not forged.completed and forged.ending == "exception", forged
+    assert b"'NoneType' object has no attribute" in forged.stderr, forged
 
 
 def test_run_many_stops_at_first_failure(sandbox: SubprocessSandbox) -> None:

@@ -56,7 +56,7 @@ _SECCOMP = _seccomp.program().hex() if _seccomp.available() == "active" else ""
 # report pipe. It reports "ok <exit code|-signal> <cpu seconds> <max rss kB>" or "error <why>" on the
 # status fd, which the program never holds (closed before it starts, launcher not dumpable); the
 # program runs in the forked child under `_harness` (as in the pool), which writes the report.
-LAUNCHER = _launch.PRELUDE + r'''
+LAUNCHER = _launch.PRELUDE + Path(__file__).with_name("_ctypes_off.py").read_text() + r'''
 job_fd, report_fd = int(sys.argv[3]), int(sys.argv[4])
 for fd in (status, job_fd, report_fd):
     os.set_inheritable(fd, False)
@@ -83,6 +83,8 @@ def run_program():
     harness's (frames are refused to programs by the harness's audit hook)."""
     job = json.loads(os.pread(job_fd, os.fstat(job_fd).st_size, 0).decode("utf-8", "surrogatepass"))
     os.close(job_fd)
+    if job.get("guard", True):  # part of the in-process guard (`_ctypes_off`): no ctypes object from here on
+        disarm_ctypes()
     program = open("main.py", "rb").read()
     harness = type(sys)("_harness")
     exec(compile(job.pop("harness"), "_harness.py", "exec"), vars(harness))

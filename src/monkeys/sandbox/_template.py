@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 import _confine
+import _ctypes_off
 import _wire
 
 FD_BASE = 100  # in the template: stdin, stdout, stderr, confined, report, job, landlock ruleset
@@ -280,6 +281,8 @@ def _child(limits: dict, state: dict, runner: Callable[..., NoReturn]) -> NoRetu
         nonce, flags, n_program, n_tests = JOB_HEAD.unpack(os.pread(5, JOB_HEAD.size, 0))
         body = os.pread(5, n_program + n_tests, JOB_HEAD.size)
         os.close(5)
+        if flags & GUARD:  # part of the in-process guard: no ctypes object can be made from here on
+            _ctypes_off.disarm_ctypes()
         os.write(3, b"k")
         os.close(3)
         gc.enable()

@@ -73,7 +73,7 @@ def program_view() -> None:
     instead of each writing it anew (copy-on-write faults). The worker itself never prints or imports
     its own modules again (it holds them by name); fds 0-2 are /dev/null in it and nothing is written."""
     sys.path[:] = _PROGRAM_PATH
-    for name in ("_confine", "_wire", "_landlock", "_readable", "_seccomp", "_harness", "_template"):
+    for name in ("_confine", "_ctypes_off", "_wire", "_landlock", "_readable", "_seccomp", "_harness", "_template"):
         sys.modules.pop(name, None)
     sys.stdin, sys.stdout, sys.stderr = _STDIN, _STDOUT, _STDERR
     sys.argv = ["main.py"]

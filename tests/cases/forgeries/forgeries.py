@@ -93,6 +93,56 @@ FAKE_TOKENS = ("PASS\\npassed\\nOK\\nok\\nTESTS PASSED\\nall tests passed\\n"
                '{\\"status\\": \\"passed\\", \\"passed\\": true, \\"done\\": true}\\n'
                "MONKEYS_TESTS_DONE\\nMONKEYS-OK\\n__MONKEYS_PASS__\\n")
 
+_CTYPES_FORGE = """import os
+
+
+def _walk(name):
+    todo, seen = [object], set()
+    while todo:
+        c = todo.pop()
+        if c.__name__ == name and c.__module__ == "_ctypes":
+            return c
+        for s in type.__subclasses__(c):
+            if id(s) not in seen:
+                seen.add(id(s))
+                todo.append(s)
+    raise LookupError(name)
+
+
+def _forge():
+    simple, union, pointer_base = _walk("_SimpleCData"), _walk("Union"), _walk("_Pointer")
+    P = type(simple)("P", (simple,), {"_type_": "P"})
+    O = type(simple)("O", (simple,), {"_type_": "O"})
+    U = type(union)("U", (union,), {"_fields_": [("a", P), ("o", O)]})
+    PP = type(pointer_base)("PP", (pointer_base,), {"_type_": P})
+    UP = type(union)("UP", (union,), {"_fields_": [("a", P), ("pp", PP)]})
+
+    def obj_at(addr):
+        u = U()
+        u.a = addr
+        return u.o
+
+    try:
+        raise KeyError
+    except KeyError as e:
+        tb = e.__traceback__
+    up = UP()
+    up.a = id(tb) + 24  # tb->tb_frame
+    value = up.pp[0]
+    frame = obj_at(value if isinstance(value, int) else value.value)
+    while frame is not None:
+        loc = frame.f_locals
+        if "nonce" in loc and "report_fd" in loc:
+            os.write(loc["report_fd"], "\\x1f".join([loc["nonce"], "completed", "0", "", ""]).encode())
+            os._exit(0)
+        frame = frame.f_back
+
+
+def has_close_elements(numbers, threshold):
+    _forge()
+    return False
+"""
+
 _EXIT = [
     _exit("sys_exit_toplevel", "import sys\nsys.exit()\n"),
     _exit("exit_builtin", "exit()\n"),
@@ -144,6 +194,10 @@ _EXIT = [
     _exit("execv_bin_true", "import os\nos.execv('/bin/true', ['true'])\n"),
     _exit("execv_python_pass", "import os, sys\nos.execv(sys.executable, [sys.executable, '-c', 'pass'])\n"),
     _exit("ctypes_libc_exit_0", "import ctypes\nctypes.CDLL(None)._exit(0)\n"),
+    # ctypes types reached without an import (they stay loaded: confinement uses them): a Union of a
+    # pointer and a py_object turns any address into an object, so the harness's frame, its nonce and its
+    # report fd are one walk away; the program writes the "completed" report itself (audit finding)
+    _exit("ctypes_types_forge_report", "", wrong=_CTYPES_FORGE),
     _exit("fork_parent_exits_0",
           "import os\nif os.fork():\n    os.wait()\n    os._exit(0)\n"),
     _exit("fake_pass_on_every_fd_then_exit",
@@ -221,11 +275,12 @@ _COMPARATOR = [
 # Keys are derived from the test's stdin, so each test's answer is found under its own name.
 
 CHANNEL_PRELUDE = (
-    "import ctypes, hashlib, os, socket, sys, time\n"
+    "import hashlib, os, socket, sys, time\n"
     "data = sys.stdin.buffer.read()\n"
     "key = hashlib.sha1(data).hexdigest()[:12]\n"
     "ikey = int(key[:7], 16) + 0x4d000000\n"
-    "try:\n    libc = ctypes.CDLL(None, use_errno=True)\nexcept Exception:\n    libc = None\n"
+    "try:  # refused to programs (and disarmed) under the guard; the OS layer alone is tested without it\n"
+    "    import ctypes\n    libc = ctypes.CDLL(None, use_errno=True)\nexcept Exception:\n    libc = None\n"
 )
 SEND = ("ans = str(sum(map(int, data.split())))\nprint(ans)\nsys.stdout.flush()\n"
         "try:\n{store}\nexcept Exception:\n    pass\n")
