@@ -39,8 +39,11 @@ from forgeries import (  # noqa: E402
 # Tamper forgeries whose trick cannot help (the tests still fail on their own): they must not pass, but
 # the verifier need not flag them. The tests run in a namespace of their own (globals() of the program is
 # not theirs), and top-level calls such as sys.settrace(...) are stripped before the program runs.
+# The prompt's helpers and the builtins the tests call are the tests' own (`_assert_values`): a redefined `poly`
+# or `abs` is not what they call, and a fake `math` breaks the tests' `poly` before any assert passes.
 TAMPER_INEFFECTIVE = {"globals_replace_check_from_call", "patch_builtins_many", "globals_replace_poly_from_call",
-                      "settrace_jumps_over_asserts", "setprofile_swaps_candidate", "abs_patched_from_call"}
+                      "settrace_jumps_over_asserts", "setprofile_swaps_candidate", "abs_patched_from_call",
+                      "sys_modules_math_replaced", "global_abs_shadows_builtin", "prompt_helper_poly_redefined"}
 
 
 def _names(attacks: tuple[str, ...]) -> list[str]:

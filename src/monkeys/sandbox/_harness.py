@@ -13,15 +13,21 @@ garbage collector, reading its own memory, or building code objects, so the chil
 (`tb_frame`, `gi_frame`, `cr_frame`, `ag_frame`, `f_code`), `sys._getframe` and friends, `gc.get_objects`
 and friends, `sys.settrace`/`setprofile`, ctypes, `code.__new__`/`function.__new__`, marshal, new audit
 hooks, and opening `/proc`; `marshal` only for importlib loading the system library's own cached bytecode
-(crafted bytecode can read any memory). The one frame source Python does not audit, a signal handler's frame argument,
-is closed below it: the seccomp filter refuses installing signal handlers. What remains is a CPython
-memory-safety bug, which Landlock (no `/proc`), seccomp and the dropped uid still contain.
+(crafted bytecode can read any memory). The ctypes types confinement loaded stay reachable without an
+import, so they are disarmed before the program runs (`_ctypes_off`). The one frame source Python does
+not audit, a signal handler's frame argument, is closed below it: the seccomp filter refuses installing
+signal handlers. What remains is a CPython memory-safety bug, which Landlock (no `/proc`), seccomp and the
+dropped uid still contain.
 
 Function-assert tests run in their own namespace: a shallow copy of the program's globals (so they see its
-functions and helpers), with the real `builtins`, and every function the program defined wrapped so that
-what it returns is checked. The tests cannot see some tampering, so the report carries flags instead:
-- a returned value (or anything inside it) of a class the program made that overrides behaviour
-  (`__eq__`, `__bool__`, `__sub__`, ...): an object that agrees with every expected value;
+functions and helpers), with the real `builtins`, every function the program defined wrapped so that
+what it returns is checked, and `__monkeys_seen__`, which the verifier's rewrite of the tests
+(`monkeys.verifiers._assert_values`) calls on every value an assert reads, however it was made. The tests
+cannot see some tampering, so the report carries flags instead:
+- a checked value (or anything inside it: containers, and what an instance of a library class holds in
+  its `__dict__`, e.g. `UserList.data`) of a class the program made that overrides behaviour (`__eq__`,
+  `__bool__`, `__sub__`, ..., or a class attribute whose name is not a plain `str`): an object that agrees
+  with every expected value; a weak proxy or mapping proxy, which compares as an object it does not show;
 - `sys.settrace`/`setprofile` attempted; a class that existed before the program patched; a builtin the
   tests name (`abs`, `sorted`) replaced; for the modules the tests name (`import math`, `math.isclose`),
   an attribute replaced, the module replaced in `sys.modules` or its class changed. (What the tests reach
@@ -42,6 +48,7 @@ import marshal
 import os
 import sys
 import types
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -57,6 +64,12 @@ class Quitter:
         return f"Use {self.name}() or Ctrl-D (i.e. EOF) to exit"
     def __call__(self, code=None):
         raise SystemExit(code)
+
+def seen(check):
+    def __monkeys_seen__(value):
+        check(value, None)
+        return value
+    return __monkeys_seen__
 
 def watch(fn, check):
     def watched(*args, **kwargs):
@@ -137,7 +150,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     builtin_values = dict(vars(builtins))
     visible: dict[str, Any] = {"__builtins__": builtins, "__name__": "builtins"}
     exec(compile(_VISIBLE, "<sandbox>", "exec"), visible)
-    watch = visible["watch"]
+    watch, seen = visible["watch"], visible["seen"]
 
     # Captured: after the program started, nothing below is looked up by name (it may have replaced any
     # name in builtins or in a module); closures read these cells, never globals.
@@ -150,7 +163,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     _join, _encode, _startswith = str.join, str.encode, str.startswith
     _bstartswith = bytes.startswith
     _append, _extend, _pop = list.append, list.extend, list.pop
-    _dict_get, _dict_items, _dict_copy = dict.get, dict.items, dict.copy
+    _dict_get, _dict_items, _dict_copy, _fromkeys = dict.get, dict.items, dict.copy, dict.fromkeys
     # unbound descriptors: the real attribute of a class or module, whatever its metaclass or class says
     _mro: Any = type.__dict__["__mro__"].__get__
     _cdict: Any = type.__dict__["__dict__"].__get__
@@ -181,6 +194,11 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     # event, i.e. a call of the hook, for every value a result holds.
     trusted_classes = set(trusted.values())
     scalars = {int, float, str, bytes, bool, type(None), complex, bytearray, range, slice}
+    proxies = {weakref.ProxyType, weakref.CallableProxyType, types.MappingProxyType}
+    # compared by identity, or not values at all: nothing inside them decides an assert
+    opaque = {types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+              types.BuiltinMethodType, types.MethodWrapperType, types.WrapperDescriptorType}
+    _getattribute, _dict_values = object.__getattribute__, dict.values
     iterated = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__),
                 (frozenset, frozenset.__iter__), (deque, deque.__iter__))  # unbound: no override runs
 
@@ -255,7 +273,9 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             if is_trusted(klass):
                 continue
             for name in _cdict(klass):
-                if _isinstance(name, str) and _startswith(name, "__") and name not in inert:
+                if _type(name) is not _str:  # a key of another type can stand for any name, "__eq__" too
+                    return f"{_tname(klass)}.<an attribute named by a {_tname(_type(name))}>"
+                if _startswith(name, "__") and name not in inert:
                     return f"{_tname(klass)}.{name}"
         if not is_trusted(_type(cls)):
             return f"metaclass {_tname(_type(cls))}"
@@ -278,6 +298,9 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                         _append(flags, f"returned an object whose class overrides {why}")
                         return
                     continue
+                if cls in proxies:  # compares as what it stands for, which cannot be read without running it
+                    _append(flags, f"returned a {_tname(cls)}, which stands for an object it does not show")
+                    return
                 for base in _mro(cls):  # a trusted container: look inside, through its base's own iterator
                     if base is _dict:
                         for k, v in _dict_items(value):
@@ -291,6 +314,15 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     if it is not None:
                         _extend(todo, it(value))
                         break
+                else:  # any other trusted class: what its instance holds (UserList.data, SimpleNamespace)
+                    if cls in opaque:
+                        continue
+                    try:
+                        state = _getattribute(value, "__dict__")
+                    except _BaseException:
+                        state = None
+                    if _type(state) is _dict:
+                        _extend(todo, _dict_values(state))
             if todo:
                 _append(flags, "returned a value too large to check")
 
@@ -305,6 +337,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             c = _pop(todo)
             names.update(c.co_names)
             _extend(todo, [k for k in c.co_consts if _type(k) is _CodeType])
+        names.update(("__import__", "__build_class__"))  # what `import` and `class` statements call unnamed
         return ([n for n in names if n in module_attrs],
                 [(n, _dict_get(builtin_values, n)) for n in names if n in builtin_values])
 
@@ -362,6 +395,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 for name, value in _dict_items(main_dict):
                     if _type(value) is _FunctionType and value.__globals__ is main_dict:
                         namespace[name] = watch(value, check)
+                namespace["__monkeys_seen__"] = seen(check)  # every value an assert reads (`_assert_values`)
                 _exec(tests_code, namespace)
                 tampering(flags, module_names, builtin_names)
             elif "threading" in _modules:  # as the interpreter does: wait for non-daemon threads
@@ -385,7 +419,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         if _getpid() != me:
             _exit(code & 0xFF)
         try:
-            text = _join("\x1f", [nonce, ending, _str(code), detail, _join("\x1e", flags)])
+            text = _join("\x1f", [nonce, ending, _str(code), detail, _join("\x1e", _dict(_fromkeys(flags)))])
             _write(report_fd, _encode(text, "utf-8", "backslashreplace")[:max_report])
         except _BaseException:
             _exit(125)

@@ -50,6 +50,7 @@ import monkeys.sandbox
 from monkeys.core import Outcome, Problem, Sample, Verdict
 from monkeys.registry import SPEED_ONLY, check_options, register_verifier
 from monkeys.sandbox import ExecResult, Limits, get_sandbox
+from monkeys.verifiers._assert_values import builtins_preamble, prompt_helpers, watch_asserts
 from monkeys.verifiers._code_extract import cache_key, defines, extract_code
 from monkeys.verifiers._compare import outputs_match
 from monkeys.verifiers._sanitize import parse, sanitize
@@ -64,7 +65,9 @@ def build_assert_program(code: str, reference: dict[str, Any], strip: bool = Tru
     prompt is prepended as is. A full solution that does define it still gets the prompt's imports and
     helpers: the prompt (trusted dataset text, parsed here, never run) goes first and is overridden.
     Then top-level code that is not a definition is removed (`_sanitize`), unless `strip` is false.
-    The tests are the setup code, the test code and `check(entry_point)`.
+    The tests are the setup code, the prompt's helpers (not its entry point), the test code and
+    `check(entry_point)`, after the builtins they call (bound from `builtins`), with every value their
+    asserts read passed through the harness's check (`_assert_values`).
     """
     entry = reference.get("entry_point") or None
     prompt_code = reference.get("prompt_code") or ""
@@ -76,10 +79,14 @@ def build_assert_program(code: str, reference: dict[str, Any], strip: bool = Tru
     if strip:
         cleaned = sanitize(code, entry)
         code, removed = cleaned.code, cleaned.removed
-    parts = [reference.get("setup_code") or "", reference.get("test_code") or ""]
+    parts = [reference.get("setup_code") or "", prompt_helpers(prompt_code, entry) if prompt_code else "",
+             reference.get("test_code") or ""]
     if entry:
         parts.append(f"check({entry})")
-    return code, "\n\n".join(p for p in parts if p) + "\n", removed
+    tests = "\n\n".join(p for p in parts if p) + "\n"
+    solution = reference.get("solution")
+    preamble = builtins_preamble(tests, entry, solution if isinstance(solution, str) else None)
+    return code, watch_asserts(preamble + tests), removed
 
 
 def _parses(code: str) -> bool:

@@ -245,6 +245,41 @@ _TAMPER = [
     _tamper("globals_replace_check_from_call", "def has_close_elements(numbers, threshold):\n"
             "    globals()['check'] = lambda candidate: None\n    globals()['candidate'] = None\n"
             "    return False\n"),
+    # values that reach the asserts by other routes than a plain function's return (audit findings)
+    _tamper("partial_entry_point", _ALWAYS_EQ + "import functools\n\ndef _impl(numbers, threshold):\n"
+            "    return _Yes()\n\nhas_close_elements = functools.partial(_impl)\n"),
+    _tamper("class_entry_point", _ALWAYS_EQ + "class has_close_elements:\n"
+            "    def __new__(cls, numbers, threshold):\n        return _Yes()\n"),
+    _tamper("bound_method_entry_point", _ALWAYS_EQ + "class _K:\n    def m(self, numbers, threshold):\n"
+            "        return _Yes()\n\nhas_close_elements = _K().m\n"),
+    _tamper("callable_object_entry_point", _ALWAYS_EQ + "class _K:\n    def __call__(self, numbers, threshold):\n"
+            "        return _Yes()\n\nhas_close_elements = _K()\n"),
+    _tamper("singledispatch_entry_point", _ALWAYS_EQ + "import functools\n\n@functools.singledispatch\n"
+            "def has_close_elements(numbers, threshold):\n    return _Yes()\n"),
+    _tamper("userlist_holds_always_equal", _ALWAYS_EQ + "from collections import UserList\n\n"
+            "def has_close_elements(numbers, threshold):\n    u = UserList()\n    u.data = _Yes()\n    return u\n"),
+    _tamper("weakref_proxy_of_always_equal", _ALWAYS_EQ + "import weakref\n_keep = _Yes()\n\n"
+            "def has_close_elements(numbers, threshold):\n    return weakref.proxy(_keep)\n"),
+    _tamper("mappingproxy_of_always_equal_dict", "import types\n\nclass _D(dict):\n"
+            "    def __eq__(self, other):\n        return True\n\n"
+            "def has_close_elements(numbers, threshold):\n    return types.MappingProxyType(_D())\n"),
+    _tamper("non_str_key_hides_eq", "class _K:\n    def __init__(self, name):\n        self.name = name\n"
+            "    def __hash__(self):\n        return hash(self.name)\n"
+            "    def __eq__(self, other):\n        return self.name == other\n\n"
+            "_Yes = type('_Yes', (), {_K('__eq__'): lambda s, o: True, _K('__hash__'): object.__hash__})\n\n"
+            "def has_close_elements(numbers, threshold):\n    return _Yes()\n"),
+    _tamper("sub_returns_zero", "class _Z:\n    def __sub__(self, other):\n        return 0.0\n"
+            "    __rsub__ = __sub__\n\ndef mean_absolute_deviation(numbers):\n    return _Z()\n",
+            problem="HumanEval/4", plain=WRONG_4),
+    _tamper("global_abs_shadows_builtin", WRONG_4 + "def abs(x):\n    return 0\n", problem="HumanEval/4",
+            plain=WRONG_4),
+    _tamper("prompt_helper_poly_redefined", "def poly(xs, x):\n    return 0\n\ndef find_zero(xs):\n"
+            "    return 0.0\n", problem="HumanEval/32", plain=WRONG_32),
+    _tamper("import_hook_fakes_math", WRONG_32 + "import builtins, types\n_real = builtins.__import__\n\n"
+            "def _imp(name, *a, **k):\n    if name == 'math':\n"
+            "        return types.SimpleNamespace(fabs=lambda x: 0.0, pow=lambda x, y: 0.0)\n"
+            "    return _real(name, *a, **k)\n\nbuiltins.__import__ = _imp\n",
+            problem="HumanEval/32", plain=WRONG_32),
     _tamper("patch_builtins_many", WRONG_0 + (
         "import builtins\nbuiltins.len = lambda x: 0\nbuiltins.isinstance = lambda *a: True\n"
         "builtins.all = lambda x: True\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n")),
