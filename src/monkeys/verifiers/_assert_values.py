@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from typing import cast
 
 SEEN = "__monkeys_seen__"
 
@@ -83,7 +84,7 @@ def watch_asserts(tests: str) -> str:
     changed = False
     for node in ast.walk(tree):
         if isinstance(node, ast.Assert):
-            node.test = _Wrap().visit(node.test)
+            node.test = _Wrap().wrap(node.test)
             changed = True
     if not changed:
         return tests
@@ -98,18 +99,21 @@ def watch_asserts(tests: str) -> str:
 class _Wrap(ast.NodeTransformer):
     """Wraps each value-producing expression (children first); leaves what cannot hold a value alone."""
 
+    def wrap(self, node: ast.expr) -> ast.expr:
+        return cast(ast.expr, self.visit(node))
+
     def visit(self, node: ast.AST) -> ast.AST:
         if isinstance(node, ast.Call):
-            node.args = [self.visit(a) for a in node.args]
+            node.args = [self.wrap(a) for a in node.args]
             for kw in node.keywords:
-                kw.value = self.visit(kw.value)
+                kw.value = self.wrap(kw.value)
             if not isinstance(node.func, ast.Name):  # `candidate(...)` itself is a name, not a value to judge
-                node.func = self.generic_visit(node.func)  # type: ignore[assignment]
+                node.func = cast(ast.expr, self.generic_visit(node.func))
             return _seen(node)
         if isinstance(node, ast.JoinedStr):  # its parts must stay FormattedValue/Constant nodes
             for part in node.values:
                 if isinstance(part, ast.FormattedValue):
-                    part.value = self.visit(part.value)
+                    part.value = self.wrap(part.value)
             return node
         if isinstance(node, (ast.Lambda, ast.Constant, ast.Slice, ast.Starred)) or \
                 getattr(node, "ctx", ast.Load()).__class__ is not ast.Load:
