@@ -122,6 +122,6 @@ class _Wrap(ast.NodeTransformer):
         return _seen(node) if isinstance(node, ast.expr) else node
 
 
-def _seen(node: ast.AST) -> ast.expr:
+def _seen(node: ast.expr) -> ast.expr:
     call = ast.Call(func=ast.Name(id=SEEN, ctx=ast.Load()), args=[node], keywords=[])
     return ast.copy_location(call, node)
