@@ -80,6 +80,29 @@ def test_bad_tables_name_file_row_and_field_and_write_nothing(tmp_path: Path, bo
     assert not (tmp_path / "run" / "monkeys.db").exists()
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("correct", [False], r"row 1: field 'correct': expected true/false or 1/0, got list \[False\]"),
+    ("correct", [], r"row 1: field 'correct': expected true/false or 1/0, got list \[\]"),
+    ("correct", {"ok": False}, r"row 1: field 'correct': .* got dict"),
+    ("sample_index", [0], r"row 1: field 'sample_index': expected a non-negative integer"),
+    ("text", ["a"], r"row 1: field 'text': expected a string, got list"),
+    ("model", {"name": "m"}, r"row 1: field 'model': expected a string, got dict"),
+    ("outcome", ["pass"], r"row 1: field 'outcome': expected a string, got list"),
+    ("outcome", "maybe", r"row 1: field 'outcome': expected pass, fail, timeout or error"),
+    ("answer", [4], r"row 1: field 'answer': expected a string or a number, got list"),
+])
+def test_nested_values_are_refused_with_row_and_field(tmp_path: Path, field: str, value: object,
+                                                      message: str) -> None:
+    """A list or object where a scalar belongs is bad input, never its truth value or its str() (a
+    `"correct": [false]` was stored as a pass: np.asarray([[False]]) is a bool array, bool([False]) is True)."""
+    rows = [{"problem_id": "p", "sample_index": i, "correct": False, field: value} for i in range(2)]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match="t.jsonl row 1: " + message.removeprefix("row 1: ")):
+        import_results(path, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_import_refuses_a_run_with_samples(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("problem_id,sample_index,correct\na,0,true\n")

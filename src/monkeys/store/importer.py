@@ -238,7 +238,7 @@ def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> 
         fast = np.asarray(values) if values else np.zeros(0, dtype=np.int64)
     except (OverflowError, ValueError):  # huge or ragged values: the row-by-row check below names the row
         fast = np.zeros(0, dtype=object)
-    if fast.dtype.kind in "iu" and (fast >= 0).all() and (fast < bound).all():  # a clean integer column
+    if fast.ndim == 1 and fast.dtype.kind in "iu" and (fast >= 0).all() and (fast < bound).all():  # clean ints
         return fast.astype(np.int64)
     out = np.zeros(len(values), dtype=np.int64)
     for i, v in enumerate(values):
@@ -280,22 +280,57 @@ def _bools(cols: Columns, start: int, where: str) -> list[bool | None] | np.ndar
         return column.to_numpy(zero_copy_only=False)
     values = cols.get("correct") or [None] * len(cols["outcome"])
     outcomes = cols.get("outcome")
-    if values and np.asarray(values).dtype == bool:  # the common case: a clean boolean column
-        return values
+    if values and all(type(v) is bool for v in values):  # the common case: a clean boolean column (checked
+        return values  # per value: np.asarray([[False]]) is a bool array too, and bool([False]) is True
     out: list[bool | None] = []
     for i, v in enumerate(values):
         if isinstance(v, bool) or v is None:
             b = v
-        elif isinstance(v, int | float) and v in (0, 1):
+        elif isinstance(v, int | float | np.integer | np.floating) and v in (0, 1):
             b = bool(v)
-        elif str(v).strip().lower() in _TRUE | _FALSE:
+        elif isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
             b = str(v).strip().lower() in _TRUE
         else:
-            raise DataError(f"{where} row {start + i}: field 'correct': expected true/false or 1/0, got {v!r}")
+            raise DataError(f"{where} row {start + i}: field 'correct': expected true/false or 1/0, got"
+                            f" {type(v).__name__} {_shown(v)}")
         if b is None and outcomes is not None and outcomes[i]:
             b = str(outcomes[i]).lower() == "pass"
         out.append(b)
     return out
+
+
+def _shown(v: Any) -> str:
+    return repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+
+
+_TEXT_FIELDS = ("text", "model", "finish_reason", "outcome", "details")  # strings (or null)
+_SCALAR_FIELDS = ("answer", "answer_key")  # a string or number (an extracted answer), or null
+_OUTCOMES = {"pass", "fail", "timeout", "error", ""}
+
+
+def _check_scalars(cols: Columns, start: int, where: str, texts: tuple[str, ...] = _TEXT_FIELDS,
+                   scalars: tuple[str, ...] = _SCALAR_FIELDS) -> None:
+    """Every optional text field holds a string (or null), `answer`/`answer_key` a string or number, and
+    `outcome` a verdict: a list or object (`"text": ["a"]`) is refused with row and field, never stored as
+    its `str()`. A column Arrow typed as strings is clean as it is."""
+    for field in (*texts, *scalars):
+        if field not in cols:
+            continue
+        column = cols.arrow(field) if isinstance(cols, _ArrowColumns) else None
+        if column is not None and _arrow_kind(column) == "str" and field != "outcome":
+            continue
+        scalar = field in scalars
+        for i, v in enumerate(cols[field]):
+            if v is None:
+                continue
+            ok = isinstance(v, str) or (scalar and isinstance(v, int | float) and not isinstance(v, bool))
+            if not ok:
+                what = "a string or a number" if scalar else "a string"
+                raise DataError(f"{where} row {start + i}: field {field!r}: expected {what}, got"
+                                f" {type(v).__name__} {_shown(v)}")
+            if field == "outcome" and v.strip().lower() not in _OUTCOMES:
+                raise DataError(f"{where} row {start + i}: field 'outcome': expected pass, fail, timeout or"
+                                f" error, got {_shown(v)}")
 
 
 def _ids(cols: Columns, start: int, where: str, needs: str = "problem_id, sample_index, correct") -> list[str]:
@@ -340,6 +375,7 @@ def _first_pass(path: Path, kind: str) -> tuple[list[Problem], int]:
         uniq, codes = _id_codes(cols, start, where)
         index = _ints(cols, "sample_index", start, where, required=True)
         _bools(cols, start, where)
+        _check_scalars(cols, start, where)
         for field in ("prompt_tokens", "completion_tokens", "prompt_shared"):
             _ints(cols, field, start, where, required=False)
         if any(u not in problems for u in uniq):
@@ -609,6 +645,7 @@ def _sample_batches(path: Path, kind: str, known: dict[str, int], task: str,
             for i, pid in enumerate(ids):
                 index[i] = counters.get(pid, 0)
                 counters[pid] = int(index[i]) + 1
+        _check_scalars(cols, start, where, ("model", "finish_reason"), ())
         models = [str(m or model or "unknown") for m in cols.get("model") or [model or "unknown"] * n]
         finish = [str(f or "unknown") for f in cols.get("finish_reason") or ["unknown"] * n]
         shared = _ints(cols, "prompt_shared", start, where, required=False)
