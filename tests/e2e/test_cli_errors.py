@@ -133,3 +133,21 @@ def test_code_task_data_that_programs_could_read_is_refused(cli, data_in_usr: Pa
     done = cli("run", "--task", "gsm8k", "--data", str(data_in_usr / "gsm8k.jsonl"), "--task-option", "shots=0",
                *SCRIPTED, "--out", str(tmp_path / "math"), "--no-report")
     assert done.returncode == 0, done.stderr
+
+
+def test_verify_with_task_data_that_tests_nothing_is_refused(cli, tmp_path: Path):
+    """An MBPP record with `test_list: []` would pass every sample: refused at load, no run made."""
+    import json
+
+    data = Path(__file__).parents[2] / "../shared/data/mbpp/mbpp.jsonl"
+    record = json.loads(data.read_text().splitlines()[0])
+    bad = tmp_path / "mbpp.jsonl"
+    bad.write_text(json.dumps({**record, "test_list": []}) + "\n")
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"problem_id": f"mbpp/{record['task_id']}", "text": "def f():\n    return 0\n"})
+                       + "\n")
+    out = tmp_path / "run"
+    line = _one_error_line(cli("verify", str(samples), "--task", "mbpp", "--data", str(bad), "--out", str(out),
+                               "--no-report"))
+    assert f"{bad}:1: field 'test_list': no tests" in line
+    assert not out.exists()

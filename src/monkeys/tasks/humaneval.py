@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 from monkeys.core import Problem, Prompt
 from monkeys.errors import ConfigError
 from monkeys.registry import register_task
+from monkeys.tasks._checks import check_entry_point, check_function
 from monkeys.tasks._files import check_unique_ids, read_records
 
 FIELDS = {"task_id": str | int, "prompt": str, "entry_point": str, "test": str}
@@ -62,6 +63,11 @@ class HumanEval:
     def load_problems(self) -> list[Problem]:
         records = read_records(self.data or bundled_path(), FIELDS, OPTIONAL)
         check_unique_ids((where, str(r["task_id"])) for where, r in records)
+        for where, r in records:
+            check_function(r["test"], where)
+            solution = r.get("canonical_solution")
+            check_entry_point(r["entry_point"], r["prompt"] + (solution or ""), where,
+                              "prompt + canonical_solution" if solution else "prompt")
         return [
             Problem(
                 problem_id=str(r["task_id"]),

@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 
 from monkeys.core import Problem
 from monkeys.registry import register_task
+from monkeys.tasks._checks import check_asserts
 from monkeys.tasks._files import check_fields, check_unique_ids, load_hub, read_records
 from monkeys.tasks.humaneval import code_prompt
 
@@ -42,8 +43,9 @@ class MBPP:
                 check_fields(r, where, FIELDS, OPTIONAL)
         check_unique_ids((where, f"mbpp/{r['task_id']}") for where, r in records)
         problems = []
-        for _, r in records:
+        for where, r in records:
             tests = "\n".join(r["test_list"])
+            check_asserts(tests, where, "test_list")
             instruction = (f"You are an expert Python programmer, and here is your task: {r['text']} "
                            f"Your code should pass these tests:\n\n{tests}\n\nReply with the code in one "
                            "```python code block.")

@@ -25,7 +25,7 @@ _spec.loader.exec_module(_e2e)
 monkeys = _e2e.monkeys
 
 SCRIPTED = ["--sampler", "scripted", "--problems", "2", "-n", "2"]
-RECORD = {"task_id": "t/0", "prompt": "def f():\n", "entry_point": "f", "test": "def check(c):\n    pass\n"}
+RECORD = {"task_id": "t/0", "prompt": "def f():\n", "entry_point": "f", "test": "def check(c):\n    assert c() is None\n"}
 GOOD = "".join(json.dumps({**RECORD, "task_id": f"t/{i}"}) + "\n" for i in range(3))
 ROOT = os.geteuid() == 0  # permissions do not stop root: the read-only cases skip
 
