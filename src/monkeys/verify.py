@@ -43,6 +43,7 @@ from monkeys.pipeline import (
 )
 from monkeys.registry import OptionError, check_options, create, get_plugin, verifier_revision
 from monkeys.store import StoreWriter, connect, read_config, read_meta, read_problems, revisions, store_path
+from monkeys.store.importer import fingerprint
 from monkeys.store.lock import RunLock
 from monkeys.store.read import solved_problems, unverified_samples
 from monkeys.store.writer import write_meta
@@ -176,6 +177,15 @@ def _check_same_file_run(db: sqlite3.Connection, out: Path, stored: dict[str, An
         raise ConfigError(f"{out}: holds the samples of {old.get('source')}, not {stored['source']};"
                           " choose another --out, or the same file to resume")
     check_resume(old, config, out)
+    was = read_meta(db, "source_fingerprint")
+    if isinstance(was, dict):  # a run imported before fingerprints were kept cannot be checked
+        now = fingerprint(Path(stored["source"]))
+        if now != was:
+            what = (f"{was.get('size')} bytes then, {now['size']} now" if was.get("size") != now["size"]
+                    else "same size, other contents")
+            raise DataError(f"{stored['source']}: changed since it was imported into {out} ({what}); verify"
+                            f" it into a new --out (to finish verifying the samples {out} holds: monkeys verify"
+                            f" {out})")
 
 
 def _meaning(name: str, options: dict[str, Any]) -> dict[str, Any]:

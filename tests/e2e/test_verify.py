@@ -207,3 +207,29 @@ def test_the_papers_yaml_layout_of_raw_generations_is_verified_against_the_task(
     assert done.returncode == 0, done.stderr
     assert _verdicts(run) == {("test/0", 0): "pass", ("test/0", 1): "fail", ("test/1", 0): "pass",
                               ("test/1", 1): "fail"}
+
+
+def test_rerun_after_the_samples_file_was_edited_is_refused_and_the_run_kept(tmp_path: Path) -> None:
+    """A rerun resumes the samples it stored; an edited FILE (rows added, a text changed) is not those
+    samples: one error line saying so and what to do, exit 2, the store byte for byte as it was."""
+    from conftest import addition_problems
+
+    data = addition_problems(tmp_path, 3)
+    args = ["--task", "gsm8k", "--data", str(data), "--task-option", "shots=0", "--no-report"]
+    samples = _write_jsonl(tmp_path / "s.jsonl", [{"problem_id": "test/0", "text": "#### 40"}])
+    run = tmp_path / "run"
+    first = monkeys("verify", str(samples), *args, "--out", str(run))
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    for rows in ([{"problem_id": "test/0", "text": "#### 41"}],  # same size, other contents
+                 [{"problem_id": "test/0", "text": "#### 40"}, {"problem_id": "test/1", "text": "#### 41"}]):
+        _write_jsonl(samples, rows)
+        again = monkeys("verify", str(samples), *args, "--out", str(run))
+        assert again.returncode == 2, again.stderr
+        errors = [line for line in again.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "Traceback" not in again.stderr, again.stderr
+        assert "s.jsonl: changed since it was imported" in errors[0] and "new --out" in errors[0]
+        assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    _write_jsonl(samples, [{"problem_id": "test/0", "text": "#### 40"}])  # as it was: resumes
+    resumed = monkeys("verify", str(samples), *args, "--out", str(run))
+    assert resumed.returncode == 0 and "verified 0 samples" in resumed.stderr, resumed.stderr

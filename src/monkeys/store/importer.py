@@ -655,6 +655,29 @@ def _sample_batches(path: Path, kind: str, known: dict[str, int], task: str,
                            np.where(shared > 0, shared, 1))
 
 
+def fingerprint(path: Path) -> dict[str, Any]:
+    """What a samples file (or a directory of YAML files) held: its size in bytes and the sha256 of its
+    bytes (of each file's name and bytes, in name order, for a directory), read in 1 MiB blocks. Stored in
+    meta `source_fingerprint` at import, so a rerun of `monkeys verify FILE --out RUN` notices an edited FILE.
+    Raises `DataError` when it cannot be read."""
+    import hashlib
+
+    path = Path(path)
+    files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
+    digest, size = hashlib.sha256(), 0
+    for file in files:
+        if path.is_dir():
+            digest.update(file.name.encode() + b"\0")
+        try:
+            with open(file, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    digest.update(block)
+                    size += len(block)
+        except OSError as exc:
+            raise DataError(f"{file}: cannot read: {exc.strerror or exc}") from exc
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
 def _sample_kind(path: Path) -> str:
     if path.is_dir():
         return "yaml"
@@ -673,14 +696,16 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
     `model_patch`, `model_name_or_path`). Every problem id must be one of `problems` (the task's), or a key
     of `aliases` (another name of one: the paper's YAML files are named `0.yaml` for the task's `test/0`).
     The whole file is validated first (`DataError` naming file, row and field; nothing written), then meta
-    (`config`, `created_at`, `meta`), the problems the file uses (in the order of `problems`) and the
-    samples are written in one transaction under the run directory's lock: a kill leaves all or nothing.
+    (`config`, `created_at`, `meta`, `source_fingerprint`: see `fingerprint`), the problems the file uses (in
+    the order of `problems`) and the samples are written in one transaction under the run directory's lock:
+    a kill leaves all or nothing; a file that changed while it was read is refused and nothing is kept.
     Raises `StoreError` when `run_dir` already holds samples or its lock is held.
     """
     path, run_dir = Path(path), Path(run_dir)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     kind = _sample_kind(path)
+    before = fingerprint(path)
     known = {p.problem_id: i for i, p in enumerate(problems)}
     positions, indices = [], []
     for batch in _sample_batches(path, kind, known, task, model, aliases):
@@ -700,7 +725,8 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
     stored = np.zeros(len(problems), dtype=np.int64)  # the store keeps the problems used, in task order
     stored[present] = np.arange(len(present))
     total = len(pos)
-    header = {**(meta or {}), "config": config, "created_at": datetime.now(UTC).isoformat()}
+    header = {**(meta or {}), "config": config, "created_at": datetime.now(UTC).isoformat(),
+              "source_fingerprint": before}
     with RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
         try:
             db = connect(run_dir, create=True)
@@ -720,6 +746,9 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
                         done += len(batch.ids)
                         if progress is not None:
                             progress(done, total)
+                    if fingerprint(path) != before:  # rolled back: what was checked is not what was read
+                        raise DataError(f"{path}: changed while it was being imported; import it again once"
+                                        " it is complete")
             finally:
                 db.close()
         except sqlite3.Error as exc:
