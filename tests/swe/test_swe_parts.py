@@ -58,6 +58,8 @@ def test_diffs_are_found_parsed_and_normalised() -> None:
     ("pyproject.toml", True), ("tox.ini", True), ("sitecustomize.py", True), ("x/usercustomize.py", True),
     ("evil.pth", True), ("evil-1.0.dist-info/entry_points.txt", True), ("tests/test_a.py", True),
     ("pkg/test_b.py", True), ("pkg/b_test.py", True), ("testing/util.py", True),
+    ("pytest.toml", True), (".pytest.toml", True), (".git/planted", True), ("pkg/.git", True),
+    (".gitattributes", True), ("pkg/.gitattributes", True),
     ("pkg/mod.py", False), ("pkg/testament.py", False), ("docs/index.rst", False),
 ])
 def test_guard_paths(path: str, flagged: bool) -> None:
@@ -73,6 +75,34 @@ def test_guard_added_lines_and_test_patch_files() -> None:
     assert guard.check(["pkg/data.txt"], [], test_files=["pkg/data.txt"])[0].why == "edits a file of the test patch"
     internals = patching.parse(DIFF.replace("+    return a + 1", "+from _pytest import nodes"))
     assert guard.check(["pkg/mod.py"], internals, repo="pytest-dev/pytest") == []
+
+
+def test_every_config_file_pytest_reads_is_guarded() -> None:
+    """The installed pytest's own list of the files it reads its configuration from (pytest 9 added
+    pytest.toml and .pytest.toml): each is one the guard flags."""
+    findpaths = pytest.importorskip("_pytest.config.findpaths")
+    names = list(getattr(findpaths, "CONFIG_LOADERS_BY_NAME", ()))
+    if not names:
+        pytest.skip(f"pytest {pytest.__version__} keeps no list of its configuration files to compare with")
+    assert [n for n in names if guard.path_reason(n) is None] == []
+
+
+def test_modules_that_would_shadow_the_runner_or_the_standard_library() -> None:
+    assert guard.module_name("pytest.py", []) == "pytest"
+    assert guard.module_name("src/argparse.py", []) == "argparse"
+    assert guard.module_name("pkg/json.py", ["pkg"]) is None  # pkg.json, a submodule
+    assert guard.module_name("numpy/__init__.py", []) == "numpy"
+    assert guard.module_name("pkg/sub/__init__.py", ["pkg", "pkg/sub"]) is None
+    flagged = guard.shadowing(["pytest.py", "pkg/json.py", "argparse.py", "numpy/__init__.py", "newmod.py"],
+                              ["pkg"], ["numpy"])
+    assert [f.path for f in flagged] == ["pytest.py", "argparse.py", "numpy/__init__.py"]
+
+
+def test_pytest_in_the_code_under_test_is_flagged_but_not_in_its_docs() -> None:
+    xfail = patching.parse(DIFF.replace("+    return a + 1", "+    __import__('pytest').xfail('later')"))
+    assert [f.why for f in guard.check(["pkg/mod.py"], xfail)] == ["uses pytest from the code under test"]
+    docs = [patching.FileChange("CHANGES.rst", "CHANGES.rst", ["Fixed a crash seen under pytest."])]
+    assert guard.check(["CHANGES.rst"], docs) == []
 
 
 def test_pytest_log_is_read_from_its_summary_only() -> None:

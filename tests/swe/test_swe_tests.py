@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +151,117 @@ def test_forged_pass_lines_and_writes_outside_the_worktree_do_not_count(verifier
     assert verdict.outcome is Outcome.FAIL, verdict
     assert verdict.reason == f"FAIL_TO_PASS still failing: {F2P}"  # the line printed at exit is not read
     assert list(outside.iterdir()) == []
+
+
+def test_a_whole_summary_printed_at_exit_is_not_read(verifier: SweTests, world: dict[str, Any]) -> None:
+    """An exit handler of the code under test printing a complete forged summary after pytest's own (the log
+    is read from its last summary): pytest now ends with os._exit, so no handler runs (audit finding)."""
+    forged = (
+        "import atexit as _a\n\n\ndef _forge():\n"
+        "    print('=' * 20 + ' short test summary info ' + '=' * 20)\n"
+        f"    print('PASSED {F2P}')\n"
+        "    print('=' * 20 + ' 50 passed in 0.01s ' + '=' * 20)\n\n\n"
+        "_a.register(_forge)\n"
+    )
+    text = (world["repo"] / "toolz/__init__.py").read_text() + "\n" + forged
+    verdict = check(verifier, world, patch(world, {"toolz/__init__.py": text}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason == f"FAIL_TO_PASS still failing: {F2P}"
+
+
+FORGED_PYTEST = f"""import sys
+print("=" * 20 + " short test summary info " + "=" * 20)
+print("PASSED {F2P}")
+print("=" * 20 + " 50 passed in 0.01s " + "=" * 20)
+raise SystemExit(0)
+"""
+
+
+@pytest.mark.parametrize("name", ["pytest.py", "argparse.py", "pluggy/__init__.py"])
+def test_a_module_that_would_replace_the_runner_is_refused(verifier: SweTests, world: dict[str, Any],
+                                                          name: str) -> None:
+    """A root `pytest.py` is imported instead of pytest (the checkout comes first on the path) and prints a
+    forged summary; a root `argparse.py` runs before pytest parses its options (audit findings)."""
+    verdict = check(verifier, world, patch(world, {name: FORGED_PYTEST}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason.startswith(f"guard: {name} adds a module named "), verdict.reason
+
+
+def _binary_patch(world: dict[str, Any], path: str, text: str) -> str:
+    """A README edit as text and `path` as a git binary hunk (the guard must read what the checkout holds)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch) / "w"
+        git = ["git", "-c", "safe.directory=*"]
+        subprocess.run([*git, "clone", "-q", str(world["repo"]), str(work)], check=True, capture_output=True)
+        subprocess.run([*git, "-C", str(work), "checkout", "-q", world["instance"]["base_commit"]], check=True,
+                       capture_output=True)
+        (work / ".git" / "info").mkdir(exist_ok=True)
+        (work / ".git" / "info" / "attributes").write_text(f"{path} binary\n")
+        (work / "README.md").write_text((work / "README.md").read_text() + "\nMore.\n")
+        (work / path).write_text(text)
+        subprocess.run([*git, "-C", str(work), "add", "-A"], check=True, capture_output=True)
+        diff = subprocess.run([*git, "-C", str(work), "diff", "--cached", "--binary"], check=True,
+                              capture_output=True, text=True).stdout
+    assert "GIT binary patch" in diff and "+More." in diff
+    return diff
+
+
+def test_a_binary_hunk_hides_nothing_from_the_guard(verifier: SweTests, world: dict[str, Any]) -> None:
+    text = (world["repo"] / "toolz/__init__.py").read_text() + "\nimport _pytest.reports as _r\n"
+    verdict = check(verifier, world, _binary_patch(world, "toolz/__init__.py", text))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason == "guard: toolz/__init__.py uses pytest's internals (_pytest)", verdict.reason
+
+
+LEAVE_BEHIND = """
+import os as _os
+try:
+    open('.git', 'w').write('left by an earlier sample')
+except OSError:
+    pass
+try:
+    _os.makedirs('toolz/tests/.git', exist_ok=True)
+    open('toolz/tests/.git/leak', 'w').write('x')
+except OSError:
+    pass
+try:
+    _os.setxattr('toolz', 'user.leak', b'x')
+except OSError:
+    pass
+try:
+    _os.chmod('toolz/tests', 0o751)
+    _os.utime('README.md', (1234567890, 1234567890))
+except OSError:
+    pass
+"""
+
+LOOK_FOR_LEFTOVERS = """
+import os as _os
+_found = [p for p in ('.git', 'toolz/tests/.git') if _os.path.lexists(p)]
+try:
+    if _os.getxattr('toolz', 'user.leak'):
+        _found.append('xattr')
+except OSError:
+    pass
+if _os.stat('toolz/tests').st_mode & 0o777 == 0o751 or int(_os.stat('README.md').st_mtime) == 1234567890:
+    _found.append('mode or time')
+if _found:
+    raise ImportError('an earlier sample left: ' + ', '.join(_found))
+"""
+
+
+def test_nothing_a_sample_leaves_in_its_checkout_reaches_the_next(world: dict[str, Any]) -> None:
+    """Sample A's tests write a `.git` entry (git clean never removes one), an extended attribute, a mode and a
+    time in the checkout; sample B, the gold fix plus a check at import, passes only if it sees none of it
+    (one worktree slot, so B lands where A ran; audit finding)."""
+    v = create("verifier", "swe-tests", cache_dir=world["cache"] + "-leak", install=offline_install(),
+               cache=False)
+    init = (world["repo"] / "toolz/__init__.py").read_text()
+    first = check(v, world, patch(world, {"toolz/__init__.py": init + LEAVE_BEHIND}))
+    assert first.outcome is Outcome.FAIL and first.reason == f"FAIL_TO_PASS still failing: {F2P}", first
+    gold_and_look = patch(world, {SOURCE_FILE: (BUGGY, FIXED), "toolz/__init__.py": init + LOOK_FOR_LEFTOVERS})
+    second = check(v, world, gold_and_look)
+    assert second.outcome is Outcome.PASS, second
 
 
 def test_fuzzy_apply_is_used_and_said(verifier: SweTests, world: dict[str, Any]) -> None:

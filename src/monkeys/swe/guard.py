@@ -10,6 +10,7 @@ changed after applying (so a fuzzy apply cannot hide one) and at the lines the p
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -17,19 +18,59 @@ from pathlib import PurePosixPath
 from monkeys.swe.patching import FileChange
 
 TEST_DIRS = {"tests", "test", "testing"}
-CONFIG_FILES = {"pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "noxfile.py"}
+# every file pytest reads its configuration from (pytest 9 adds pytest.toml and .pytest.toml)
+CONFIG_FILES = {"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "tox.ini", "setup.cfg", "pyproject.toml",
+                "noxfile.py"}
+# what runs the tests, whatever the environment holds besides: never to be shadowed by a module of the patch
+RUNNER_MODULES = frozenset({"pytest", "_pytest", "pluggy", "py", "iniconfig", "packaging", "exceptiongroup",
+                            "tomli", "colorama", "xdist", "pytest_xdist", "execnet", "hypothesis"})
 STARTUP_FILES = {"sitecustomize.py", "usercustomize.py", "conftest.py"}
-# Text that changes collection or reporting wherever a patch adds it.
+_PYTHON = (".py", ".pyi", ".pyx", ".pxd")
+# Text that changes collection or reporting wherever a patch adds it (the bare name: in Python sources only).
 _ADDED = (
     (re.compile(r"\bpytest_plugins\b"), "declares pytest plug-ins (pytest_plugins)"),
     (re.compile(r"^\s*def\s+pytest_\w+\s*\("), "defines a pytest hook"),
     (re.compile(r"\b_pytest\b"), "uses pytest's internals (_pytest)"),
+    # the code under test has no business with the runner: `pytest.xfail()` from the fixed function turns a
+    # failing test into a pass, `pytest.TestReport` patched rewrites every outcome
+    (_PYTEST := re.compile(r"\bimport\s+pytest\b|\bfrom\s+pytest\b|\bpytest\s*\.\s*\w|[\"']pytest[\"']"),
+     "uses pytest from the code under test"),
     (re.compile(r"\bpytest11\b"), "registers a pytest plug-in entry point (pytest11)"),
     (re.compile(r"^\s*\[(tool:pytest|pytest|tool\.pytest[\w.]*)\]"), "adds a pytest configuration section"),
     (re.compile(r"\b(addopts|python_files|python_functions|python_classes|testpaths|norecursedirs)\s*="),
      "sets a pytest collection option"),
     (re.compile(r"\bsys\.(settrace|setprofile|excepthook)\b|\bos\._exit\b"), "replaces tracing or exit hooks"),
 )
+
+
+def module_name(path: str, packages: Iterable[str]) -> str | None:
+    """The top-level module `path` would be imported as from the directory that holds it, or None: a
+    `.py` (or extension) file or a package's `__init__.py` in a directory that is itself no package
+    (`packages`: the directories holding an `__init__.py`), so that directory can be on `sys.path`."""
+    p = PurePosixPath(path)
+    package_dirs = set(packages)
+    if p.name == "__init__.py" and len(p.parts) >= 2:
+        folder = str(p.parent.parent) if len(p.parts) > 2 else "."
+        return p.parent.name if folder not in package_dirs else None
+    stem = p.name.split(".", 1)[0]
+    if not p.name.endswith((".py", ".pyc", ".so", ".pyd")) or not stem.isidentifier():
+        return None
+    folder = str(p.parent) if len(p.parts) > 1 else "."
+    return stem if folder not in package_dirs else None
+
+
+def shadowing(changed: Iterable[str], packages: Iterable[str], protected: Iterable[str]) -> list[Flag]:
+    """Changed files that would be imported instead of a module the tests' run needs: the standard library,
+    the test runner and its plug-ins, or anything installed in the environment (`protected`). A root
+    `pytest.py` replaces pytest itself, a root `argparse.py` runs before pytest reads its options."""
+    names = set(protected) | RUNNER_MODULES | set(sys.stdlib_module_names) | set(sys.builtin_module_names)
+    package_dirs = list(packages)
+    flags = []
+    for path in changed:
+        name = module_name(path, package_dirs)
+        if name is not None and name in names:
+            flags.append(Flag(path, f"adds a module named {name}, which would be imported instead of the real one"))
+    return flags
 
 
 @dataclass(frozen=True)
@@ -49,6 +90,10 @@ def path_reason(path: str, test_files: Iterable[str] = ()) -> str | None:
     name = p.name
     if path in set(test_files):
         return "edits a file of the test patch"
+    if ".git" in p.parts:
+        return "writes git metadata (.git)"
+    if name in (".gitattributes", ".gitmodules"):
+        return f"edits {name} (changes how git checks files out and applies the tests)"
     if name in STARTUP_FILES:
         return f"adds or edits {name}"
     if name.endswith(".pth"):
@@ -81,7 +126,9 @@ def check(changed: Iterable[str], changes: Iterable[FileChange], test_files: Ite
             continue
         for line in change.added:
             for pattern, why in _ADDED:
-                if why.startswith("uses pytest's") and repo == "pytest-dev/pytest":
+                if why.startswith("uses pytest") and repo == "pytest-dev/pytest":
+                    continue
+                if pattern is _PYTEST and not path.endswith(_PYTHON):  # docs and changelogs name pytest freely
                     continue
                 if pattern.search(line):
                     flags[path] = Flag(path, why)

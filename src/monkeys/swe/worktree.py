@@ -3,26 +3,33 @@
 A worktree here is a plain directory plus an index file beside it, both written by git with
 `--git-dir` pointing at the user's repository (a clone or a bare mirror) and `--work-tree` at the
 directory: no `.git` inside it, so nothing the tests write there can configure a later git command,
-and the user's repository keeps its HEAD, index and refs (only objects are read). Resetting is
-`read-tree --reset -u` plus `clean -ffdx`: every tracked file back at the commit, every other file gone.
-`WorktreePool` keeps numbered slots per repository and hands each caller one of its own, switched to
-the commit it needs (git rewrites only the files that differ between two commits).
+and the user's repository keeps its HEAD, index and refs (only objects are read). Resetting removes the
+whole checkout and writes it anew from the commit: a test run may leave anything in it (a file or folder
+named `.git`, which `git clean` never removes; extended attributes, modes and times of the folders git
+keeps; a `.gitattributes` that re-encodes the next checkout), and none of it may reach the next sample.
+A fresh checkout costs about what the test run's own start-up does (a few hundred ms on a large repo).
+`WorktreePool` keeps numbered slots per repository and hands each caller one of its own.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import itertools
 import os
 import shutil
 import subprocess
 import threading
+import tokenize
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from monkeys.swe.patching import FileChange
 
 GIT_SAFE = ("-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
             "-c", "core.autocrlf=false")
@@ -80,9 +87,21 @@ class Worktree:
         self.reset()
 
     def reset(self) -> None:
-        """Every tracked file as at `commit`, nothing else (ignored files too)."""
+        """A new checkout of `commit`: the old one removed whole, so nothing an earlier run left survives."""
+        _remove_tree(self.path)
+        self.path.mkdir(parents=True)
+        self.index.unlink(missing_ok=True)
         self.git("read-tree", "--reset", "-u", self.commit)
-        self.git("clean", "-ffdxq")
+
+    def git_entries(self) -> list[str]:
+        """Paths named `.git` inside the checkout (git status never lists them: a patch or a test made them)."""
+        found = []
+        for root, dirs, files in os.walk(self.path):
+            for name in [*dirs, *files]:
+                if name == ".git":
+                    found.append(os.path.relpath(os.path.join(root, name), self.path))
+            dirs[:] = [d for d in dirs if d != ".git"]
+        return sorted(found)
 
     def reset_owner(self) -> None:
         """Take the checkout's top directory back after a contained run handed it to another uid (its
@@ -114,10 +133,49 @@ class Worktree:
         return Applied("patch --fuzz=5")
 
     def changed(self) -> list[str]:
-        """Paths that differ from `commit`: edited, deleted, added (ignored files included)."""
+        """Paths that differ from `commit`: edited, deleted, added (ignored files included), and any entry
+        named `.git` (git metadata a patch wrote, which git itself never reports)."""
         out = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
                        "--no-renames").stdout
-        return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
+        return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3} | set(self.git_entries()))
+
+    def untracked(self, paths: Sequence[str]) -> list[str]:
+        """Those of `paths` that `commit` does not have (files the patch or a run added)."""
+        if not paths:
+            return []
+        tracked = set(self.git("ls-tree", "-r", "--name-only", self.commit, "--", *paths).stdout.splitlines())
+        return [p for p in paths if p not in tracked]
+
+    def packages(self) -> list[str]:
+        """Directories of the checkout that hold an `__init__.py` ("." for the top), relative paths."""
+        found = []
+        for root, dirs, files in os.walk(self.path):
+            dirs[:] = [d for d in dirs if d != ".git"]
+            if "__init__.py" in files:
+                rel = os.path.relpath(root, self.path)
+                found.append(rel.replace(os.sep, "/"))
+        return found
+
+    def added_lines(self, paths: Sequence[str]) -> list[FileChange]:
+        """What each changed file now holds that the commit's version did not, read from the checkout
+        itself (so a binary hunk, a fuzzy apply or a re-encoded file hides nothing the patch text would):
+        Python sources decoded as the interpreter will (their coding cookie), the rest as UTF-8."""
+        out = []
+        for path in paths:
+            full = self.path / path
+            if full.is_symlink() or not full.is_file():
+                continue
+            new = _source_lines(full.read_bytes(), path)
+            old_blob = self.git("cat-file", "blob", f"{self.commit}:{path}", check=False)
+            before = Counter(old_blob.stdout.splitlines()) if old_blob.returncode == 0 else Counter()
+            added = []
+            for line in new:
+                if before[line] > 0:
+                    before[line] -= 1
+                else:
+                    added.append(line)
+            out.append(FileChange(path, path, added))
+        return out
 
     def revert(self, paths: Sequence[str]) -> None:
         """Put `paths` back as at `commit` (a path the commit lacks is removed)."""
@@ -131,6 +189,37 @@ class Worktree:
                 shutil.rmtree(full)
         if tracked:
             self.git("checkout", self.commit, "--", *sorted(tracked))
+
+
+def _source_lines(data: bytes, path: str) -> list[str]:
+    encoding = "utf-8"
+    if path.endswith((".py", ".pyw", ".pyi")):
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError:
+            encoding = "utf-8"
+    try:
+        return data.decode(encoding, "surrogateescape").splitlines()
+    except (LookupError, UnicodeError):
+        return data.decode("utf-8", "surrogateescape").splitlines()
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove `path` whole, even where a run took the owner's write or search right from its folders."""
+    def retry(func: object, name: str, _exc: object) -> None:
+        parent = os.path.dirname(name)
+        os.chmod(parent, 0o700)
+        if os.path.isdir(name) and not os.path.islink(name):
+            os.chmod(name, 0o700)
+            shutil.rmtree(name, onerror=retry)
+        else:
+            os.unlink(name)
+
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        os.chmod(path, 0o700)
+        shutil.rmtree(path, onerror=retry)
 
 
 def _apply_error(stderr: str) -> str:

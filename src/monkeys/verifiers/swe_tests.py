@@ -10,12 +10,15 @@ Backend `local` (default), per sample:
    the (repo, version) environment (built once, see `swe.env`);
 2. the model patch: `git apply`, else `patch --fuzz=5` (`details["apply"]` says which), else FAIL
    "patch does not apply" naming the file and hunk;
-3. the guard (`swe.guard`) over the files the worktree really changed: edits to tests, conftest.py,
-   pytest configuration or plug-ins, sitecustomize, .pth files, package metadata are flagged
-   (`details["guard"]`); `guard="fail"` (default) fails the sample, `guard="flag"` reverts those files,
+3. the guard (`swe.guard`) over the files the worktree really changed and what they now hold (read from
+   the checkout, so a binary hunk hides nothing): edits to tests, conftest.py, pytest configuration
+   (`pytest.toml` too) or plug-ins, sitecustomize, .pth files, package metadata, git metadata, and a new
+   module that would be imported instead of a standard, runner or installed one (a root `pytest.py`) are
+   flagged (`details["guard"]`); `guard="fail"` (default) fails the sample, `guard="flag"` reverts those files,
    so they cannot take effect, and judges the rest;
 4. the test patch, last (so it overwrites whatever the patch did to its files);
-5. the harness's test command in the command sandbox (`monkeys.sandbox._command`: no network, only the
+5. the harness's test command (pytest run as `pytest.main` then `os._exit`, so no exit handler of the code
+   under test prints after the summary) in the command sandbox (`monkeys.sandbox._command`: no network, only the
    worktree and a private /tmp writable, another uid, `timeout_s` for the whole run), the log parsed
    from pytest's summary section only (harness parser when `swebench` is installed);
 6. graded as the harness grades: PASS only when every FAIL_TO_PASS and PASS_TO_PASS test is reported
@@ -37,6 +40,7 @@ import hashlib
 import importlib
 import json
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -102,6 +106,7 @@ class SweTests:
         self.envs = EnvManager(self.root / "envs")
         self._cache: dict[str, Future[Verdict]] = {}
         self._lock = threading.Lock()
+        self._modules: dict[str, frozenset[str]] = {}  # environment -> what its interpreter imports
         self._settings = json.dumps([backend, guard, timeout_s, memory_mb, python, install, system_site_packages,
                                      fuzzy_apply, rerun_failures, use_harness, namespace])
 
@@ -213,7 +218,15 @@ class SweTests:
         changed = tree.changed()
         details["changed"] = changed[:50]
         test_files = patching.paths(instance.get("test_patch") or "")
-        flags = guard.check(changed, patching.parse(diff), test_files, str(instance.get("repo", "")))
+        try:
+            env = self.envs.get(instance, repo_dir, spec_for(instance, self.python, tuple(self.install)
+                                                             if self.install is not None else None,
+                                                             self.system_site_packages))
+        except EnvBuildError as exc:
+            return Outcome.ERROR, f"environment build failed: {exc}", details
+        # the guard reads what the checkout now holds, not the patch's text (binary hunks, fuzzy applies)
+        flags = guard.check(changed, tree.added_lines(changed), test_files, str(instance.get("repo", "")))
+        flags += guard.shadowing(tree.untracked(changed), tree.packages(), self._installed(env))
         if flags:
             details["guard"] = [f.to_dict() for f in flags]
             if self.guard == "fail":
@@ -226,12 +239,6 @@ class SweTests:
                 details["apply_error"] = test_applied.error
                 return Outcome.FAIL, f"test patch does not apply on top of the patch: {test_applied.error}", details
         specs = harness_specs(instance) if self.use_harness else None
-        try:
-            env = self.envs.get(instance, repo_dir, spec_for(instance, self.python, tuple(self.install)
-                                                             if self.install is not None else None,
-                                                             self.system_site_packages))
-        except EnvBuildError as exc:
-            return Outcome.ERROR, f"environment build failed: {exc}", details
         details.update(env=env.key, env_python=env.version, env_recipe=env.recipe)
         command = grading.test_command(instance, specs)
         f2p, p2p = list(instance.get("FAIL_TO_PASS") or []), list(instance.get("PASS_TO_PASS") or [])
@@ -261,6 +268,26 @@ class SweTests:
             return Outcome.FAIL, "FAIL_TO_PASS still failing: " + _names(result.f2p_failed, result.missing), details
         return Outcome.FAIL, "PASS_TO_PASS broke: " + _names(result.p2p_failed, result.missing), details
 
+    def _installed(self, env: Any) -> frozenset[str]:
+        """Top-level module names the environment's interpreter can import (outside the checkout), once per
+        environment: a patch may not add a module that would be imported in place of one of them."""
+        key = str(env.key)
+        with self._lock:
+            known = self._modules.get(key)
+        if known is not None:
+            return known
+        probe = ("import json, pkgutil, sys\n"
+                 "print(json.dumps(sorted({m.name for m in pkgutil.iter_modules()} | set(sys.builtin_module_names))))")
+        try:
+            out = subprocess.run([str(env.python), "-I", "-c", probe], cwd="/", capture_output=True, text=True,
+                                 timeout=60)
+            names = frozenset(json.loads(out.stdout)) if out.returncode == 0 else frozenset()
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            names = frozenset()
+        with self._lock:
+            self._modules[key] = names
+        return names
+
     def _run_tests(self, instance: dict[str, Any], tree: Worktree, env: Any, args: tuple[str, ...],
                    extra_env: dict[str, str]) -> tuple[dict[str, str] | None, dict[str, Any]]:
         """(status map, details) of one test run; the map is None when the time limit ended it."""
@@ -273,6 +300,8 @@ class SweTests:
                    "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ":".join(pythonpath), "TMPDIR": "/tmp",
                    "VIRTUAL_ENV": str(env.path / "venv"), **extra_env}
         limits = CommandLimits(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+        if args[:2] == ("-m", "pytest"):  # pytest, then os._exit: no exit handler prints after its summary
+            args = ("-c", _PYTEST_THEN_EXIT, *args[2:])
         try:
             result = run_command([str(env.python), *args], cwd=tree.path, writable=[tree.path],
                                  readable=list(env.readable), env=run_env, limits=limits)
@@ -294,8 +323,11 @@ class SweTests:
     def _verify_docker(self, instance: dict[str, Any], diff: str) -> _Result:
         from monkeys.swe import docker
 
-        flags = guard.check(patching.paths(diff), patching.parse(diff),
+        changes = patching.parse(diff)
+        flags = guard.check(patching.paths(diff), changes,
                             patching.paths(instance.get("test_patch") or ""), str(instance.get("repo", "")))
+        # without a checkout only the top folder is known to be no package: modules added there
+        flags += guard.shadowing([c.path for c in changes if c.old is None and "/" not in c.path], [], ())
         details: dict[str, Any] = {"backend": "docker"}
         if flags:
             details["guard"] = [f.to_dict() for f in flags]
@@ -308,6 +340,12 @@ class SweTests:
         outcome, reason, more = docker.run(instance, diff, model=model, run_id="monkeys-swe-tests",
                                            timeout_s=self.timeout_s, namespace=self.namespace)
         return outcome, reason, {**details, **more}
+
+
+# `python -m pytest ARGS`, except that nothing runs after pytest returns: an exit handler or finaliser of the
+# code under test could print a whole forged summary after the real one (the log is read from its last).
+_PYTEST_THEN_EXIT = ("import os, sys\nimport pytest\ncode = pytest.main(sys.argv[1:])\n"
+                     "sys.stdout.flush()\nsys.stderr.flush()\nos._exit(int(code))\n")
 
 
 def _names(tests: tuple[str, ...], missing: tuple[str, ...]) -> str:
