@@ -128,9 +128,23 @@ def test_bad_reference_is_error_not_fail() -> None:
     ("1000000007.0", "1000000007", False), ("+5", "5", False), ("05", "5", False), ("5", "5.0", True),
     ("1.000000007e9", "1000000007", False), ("0.50000", "0.5", True), ("1e-3", "0.001", True),
     ("nan", "0.5", False), ("inf", "1e308", False), ("1_0.5", "10.5", False), ("2.00001", "2.0", True),
+    # absolute error only, as the paper: 9 ppm off a large value is a wrong answer (audit finding)
+    ("123455678", "123456789.5", False), ("123456789.6", "123456789.5", False), ("99999.5", "1e5", False),
+    ("100000", "1e5", True), ("0.500009", "0.5", True), ("0.50002", "0.5", False),
+    # ASCII whitespace separates, ASCII digits are digits (unicode separators and digits are other text)
+    ("3\xa04", "3 4", False), ("3\u30004", "3 4", False), ("3\x1f4", "3 4", False), ("3\x0c4", "3 4", True),
+    ("\u0663.\u0665", "3.5", False), ("\uff13", "3.0", False), ("3\r\n4\r\n", "3\n4\n", True),
 ])
 def test_outputs_match_codecontests_semantics(got: str, want: str, same: bool) -> None:
     assert outputs_match(got.encode(), want) is same
+
+
+@pytest.mark.timeout(60)
+def test_a_long_number_like_token_is_compared_in_linear_time() -> None:
+    """A million digits and an `x` against a float answer: the old pattern backtracked quadratically (a
+    16,000-digit token took 8 s, with the GIL held; a million would take hours)."""
+    assert outputs_match(b"1" * 1_000_000 + b"x", "0.5") is False
+    assert outputs_match(b"1" * 1_000_000 + b".5x", "0.5") is False
 
 
 def test_extract_code_first_fence_else_raw() -> None:
