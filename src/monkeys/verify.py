@@ -45,7 +45,7 @@ from monkeys.registry import OptionError, check_options, create, get_plugin, ver
 from monkeys.store import StoreWriter, connect, read_config, read_meta, read_problems, revisions, store_path
 from monkeys.store.importer import fingerprint
 from monkeys.store.lock import RunLock
-from monkeys.store.read import solved_problems, unverified_samples
+from monkeys.store.read import all_samples, solved_problems, unverified_samples
 from monkeys.store.writer import write_meta
 
 MADE_BY = "monkeys verify"  # config["made_by"] of a run whose samples came from a file
@@ -249,7 +249,9 @@ def verify_run(run_dir: Path, *, verifier: str | None = None, verifier_options: 
                 key, is_main = verifier_label(name, options), False
                 if key == main:  # the run's own verifier ran with non-default options; these are the defaults
                     key = f"{name}[defaults]"
-                _record_extra_verifier(db, run_dir, key, name, options)
+                _extra_verifiers(db, run_dir)  # checked now, written once the samples have been read
+        except sqlite3.Error as exc:
+            raise StoreError(f"{store_path(run_dir)}: cannot read the run store: {exc}") from exc
         finally:
             db.close()
         hint = f"monkeys verify {run_dir}" + ("" if is_main else f" --verifier {name}" + "".join(
@@ -258,16 +260,13 @@ def verify_run(run_dir: Path, *, verifier: str | None = None, verifier_options: 
                               reverify=reverify, hint=hint)
 
 
-def _record_extra_verifier(db: sqlite3.Connection, run_dir: Path, key: str, name: str,
-                           options: dict[str, Any]) -> None:
-    """Meta "verifiers": {key: {"verifier", "options", "added_at"}}: what each extra verdict key means."""
+def _extra_verifiers(db: sqlite3.Connection, run_dir: Path) -> dict[str, Any]:
+    """Meta "verifiers": {key: {"verifier", "options", "added_at", "protections"}}: what each extra verdict
+    key means."""
     extra = read_meta(db, "verifiers") or {}
     if not isinstance(extra, dict):
         raise StoreError(f"{store_path(run_dir)}: meta 'verifiers' is not a JSON object (the store was edited)")
-    if key in extra:
-        return
-    extra[key] = {"verifier": name, "options": options, "added_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    write_meta(db, "verifiers", extra)
+    return extra
 
 
 def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: int,
@@ -282,25 +281,28 @@ def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: 
     try:
         db = connect(run_dir)
         try:
+            # everything is read (and a damaged store refused) before anything is written
             revision = verifier_revision(vname)
-            if reverify:
-                revisions.drop_verdicts(db, run_dir, key, revision, main=main)
-            else:
+            if not reverify:
                 revisions.check(db, run_dir, key, revision, reverify=hint or f"monkeys verify {run_dir} --reverify")
-                revisions.record(db, run_dir, key, revision)
             problems: list[Problem] = read_problems(db)
             model = str(read_meta(db, "model") or "unknown")
             total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-            todo = unverified_samples(db, key)
-            solved = solved_problems(db, key)
+            todo = all_samples(db) if reverify else unverified_samples(db, key)
+            solved = set() if reverify else solved_problems(db, key)
+            extra = {} if main else _extra_verifiers(db, run_dir)
             protections = _protections(verifier)
+            if reverify:
+                revisions.drop_verdicts(db, run_dir, key, revision, main=main)
+            else:
+                revisions.record(db, run_dir, key, revision)
             if main:
                 write_meta(db, "protections", protections)
             else:
-                extra = read_meta(db, "verifiers") or {}
-                if isinstance(extra.get(key), dict):
-                    extra[key]["protections"] = protections
-                    write_meta(db, "verifiers", extra)
+                entry = extra.get(key) if isinstance(extra.get(key), dict) else {
+                    "verifier": vname, "options": options,
+                    "added_at": datetime.now(UTC).isoformat(timespec="seconds")}
+                write_meta(db, "verifiers", {**extra, key: {**entry, "protections": protections}})
         except sqlite3.Error as exc:
             raise StoreError(f"{store_path(run_dir)}: cannot read the run store: {exc}") from exc
         finally:

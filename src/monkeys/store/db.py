@@ -62,7 +62,7 @@ def connect(run_dir: Path, *, create: bool = False, check_same_thread: bool = Tr
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         db = sqlite3.connect(path, timeout=30, check_same_thread=check_same_thread, isolation_level=None)
         try:
-            _prepare(db, path)
+            _prepare(db, path, create=create)
         except BaseException:
             db.close()
             raise
@@ -77,14 +77,19 @@ def connect(run_dir: Path, *, create: bool = False, check_same_thread: bool = Tr
     return db
 
 
-def _prepare(db: sqlite3.Connection, path: Path) -> None:
-    """Check a writer's store (nothing written before: WAL mode changes the header), set it up, migrate."""
+def _prepare(db: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    """Check a writer's store (nothing written before: WAL mode changes the header), set it up, migrate.
+    Without `create` the store must already be one (an emptied file or an empty SQLite database is refused,
+    never made into a new, empty run)."""
     db.execute("PRAGMA busy_timeout=30000")
     _check_version(db, path)
-    if applied_migrations(db) is None and db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").fetchone():
-        raise StoreError(f"{path}: a SQLite database with other tables and no monkeys schema; {_EXPECTED}"
-                         " (monkeys adds no tables to a foreign database)")
+    if applied_migrations(db) is None:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").fetchone():
+            raise StoreError(f"{path}: a SQLite database with other tables and no monkeys schema; {_EXPECTED}"
+                             " (monkeys adds no tables to a foreign database)")
+        if not create:
+            what = "empty file (0 bytes)" if _size(path) == 0 else "an empty SQLite database"
+            raise StoreError(f"{path}: {what}; {_EXPECTED}")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
     db.execute("PRAGMA foreign_keys=ON")

@@ -166,6 +166,14 @@ def unverified_samples(db: sqlite3.Connection, verifier: str) -> list[Sample]:
     return _samples_without(db, "verdicts", "verifier", verifier)
 
 
+def all_samples(db: sqlite3.Connection) -> list[Sample]:
+    """Every stored sample (what a `--reverify` verifies: all of them, once their old verdicts are gone)."""
+    if is_compact(db):
+        return [_sample(r) for r in db.execute(f"{_COMPACT_SAMPLES} ORDER BY p.problem_id, s.sample_id")]
+    return [_sample(r) for r in db.execute(f"SELECT {_SAMPLE_COLS} FROM samples s"
+                                           " ORDER BY s.problem_id, s.sample_index")]
+
+
 def unscored_samples(db: sqlite3.Connection, scorer: str) -> list[Sample]:
     """Samples stored without a score from `scorer`."""
     return _samples_without(db, "scores", "scorer", scorer)

@@ -191,6 +191,21 @@ def test_a_bad_store_is_refused_in_one_line_and_left_as_it_was(cli, run_copy: Pa
     assert not out.exists() and not list(tmp_path.glob("out.jsonl*"))  # no partial export left behind
 
 
+@pytest.mark.parametrize("case", [c for c in BAD_STORES if c != "interrupted-migration"])  # a writer upgrades that
+def test_verify_of_a_bad_store_is_refused_and_writes_nothing(cli, run_copy: Path, case: str):
+    """`monkeys verify RUN --verifier X` is a writer, but it reads and checks everything first: an emptied
+    store or an empty SQLite file is refused (once made into a new, empty run), and a corrupt samples page
+    is found before any meta row (extra verifiers, revisions, protections) is written."""
+    spoil, what = BAD_STORES[case]
+    what = {"foreign-sqlite": "no monkeys schema", "not-sqlite": "not a database"}.get(case, what)  # SQLite's words
+    spoil(run_copy)
+    before = _snapshot(run_copy)
+    line = _one_error_line(cli("verify", str(run_copy), "--verifier", "math-answer", "--verifier-option",
+                               "mode=minerva", "--no-report"), only=False)
+    assert str(run_copy / "monkeys.db") in line and what in line, line
+    assert _snapshot(run_copy) == before
+
+
 def test_report_of_a_missing_store_names_it(cli, tmp_path: Path):
     line = _one_error_line(cli("export", str(tmp_path), str(tmp_path / "o.jsonl")))
     assert str(tmp_path / "monkeys.db") in line and "no run store" in line
