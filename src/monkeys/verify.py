@@ -299,7 +299,7 @@ def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: 
             if main:
                 write_meta(db, "protections", protections)
             else:
-                entry = extra.get(key) if isinstance(extra.get(key), dict) else {
+                entry: dict[str, Any] = extra[key] if isinstance(extra.get(key), dict) else {
                     "verifier": vname, "options": options,
                     "added_at": datetime.now(UTC).isoformat(timespec="seconds")}
                 write_meta(db, "verifiers", {**extra, key: {**entry, "protections": protections}})
