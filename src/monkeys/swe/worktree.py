@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import threading
 import tokenize
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -87,8 +88,12 @@ class Worktree:
         self.reset()
 
     def reset(self) -> None:
-        """A new checkout of `commit`: the old one removed whole, so nothing an earlier run left survives."""
-        _remove_tree(self.path)
+        """A new checkout of `commit`: the old one removed whole, so nothing an earlier run left survives.
+        The old one is renamed aside first and removed in the background (removing is as slow as writing)."""
+        if self.path.exists() or self.path.is_symlink():
+            aside = self.path.with_name(f"{self.path.name}.old-{uuid.uuid4().hex[:12]}")
+            os.rename(self.path, aside)
+            threading.Thread(target=_remove_quietly, args=(aside,), daemon=True).start()
         self.path.mkdir(parents=True)
         self.index.unlink(missing_ok=True)
         self.git("read-tree", "--reset", "-u", self.commit)
@@ -204,6 +209,14 @@ def _source_lines(data: bytes, path: str) -> list[str]:
         return data.decode("utf-8", "surrogateescape").splitlines()
 
 
+def _remove_quietly(path: Path) -> None:
+    """`_remove_tree`, where another process may be removing the same folder (an old checkout set aside)."""
+    try:
+        _remove_tree(path)
+    except OSError:
+        pass
+
+
 def _remove_tree(path: Path) -> None:
     """Remove `path` whole, even where a run took the owner's write or search right from its folders."""
     def retry(func: object, name: str, _exc: object) -> None:
@@ -251,6 +264,8 @@ class WorktreePool:
         name = gd.parent.name if gd.name == ".git" else gd.name.removesuffix(".git")
         folder = self.root / f"{name}-{tag}"
         folder.mkdir(parents=True, exist_ok=True)
+        for left in folder.glob("*.old-*"):  # checkouts a stopped process renamed aside but did not remove
+            _remove_quietly(left)
         slot, lock = self._take(folder, commit)
         try:
             tree = Worktree(gd, commit, slot)
