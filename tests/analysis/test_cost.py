@@ -14,6 +14,7 @@ from monkeys.analysis.cost import (
     TokenStats,
     cheapest,
     find_model,
+    find_price,
     load_cost_file,
     load_pricing,
     run_cost,
@@ -94,3 +95,52 @@ def test_cheapest_run_for_a_target() -> None:
     strong = ("strong", ks, 1 - 0.5**ks, 50.0)
     assert cheapest([weak, strong], 0.5) == ("weak", 23, 23.0)
     assert cheapest([weak, strong], 0.999) == ("strong", 10, 500.0)
+
+
+@pytest.mark.parametrize(("name", "body", "message"), [
+    ("neg.yaml", "m: {prompt_usd_per_mtok: -0.15, completion_usd_per_mtok: 0.6}\n",
+     r"neg.yaml: model 'm': field 'prompt_usd_per_mtok': expected a number >= 0, got -0.15"),
+    ("nan.json", '{"m": {"prompt_usd_per_mtok": "nan", "completion_usd_per_mtok": 1}}',
+     r"model 'm': field 'prompt_usd_per_mtok': expected a number >= 0, got 'nan'"),
+    ("inf.yaml", "m: {prompt_usd_per_mtok: 1, completion_usd_per_mtok: .inf}\n",
+     r"field 'completion_usd_per_mtok': expected a number >= 0, got inf"),
+    ("bool.json", '{"m": {"prompt_usd_per_mtok": true, "completion_usd_per_mtok": true}}',
+     r"field 'prompt_usd_per_mtok': expected a number >= 0, got True"),
+    ("half.yaml", "m: {prompt_usd_per_mtok: 0.15}\n", r"model 'm': missing field 'completion_usd_per_mtok'"),
+    ("typo.yaml", "m: {prompt_usd_per_mtok: 1, completion_usd_per_mtok: 2, completon: 3}\n",
+     r"model 'm': unknown field 'completon'"),
+    ("layers.yaml", "m: {parameters: 8.0e9, layers: 32.7, hidden: 4096}\n",
+     r"model 'm': field 'layers': expected a positive integer, got 32.7"),
+    ("hidden.yaml", "m: {parameters: 8.0e9, layers: 32, hidden: true}\n",
+     r"model 'm': field 'hidden': expected a positive integer, got True"),
+    ("params.yaml", "m: {parameters: -8.0e9, layers: 32, hidden: 4096}\n",
+     r"model 'm': field 'parameters': expected a positive number, got '-8.0e9'"),
+    ("empty.json", "  \n", r"empty.json: empty; expected a JSON mapping"),
+    ("prices.txt", "m: {prompt_usd_per_mtok: 1}\n", r"prices.txt: not valid JSON \(read as JSON: a YAML file is named"),
+])
+def test_pricing_file_refuses_values_that_are_no_price(tmp_path: Path, name: str, body: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(body)
+    with pytest.raises(DataError, match=message):
+        load_cost_file(path)
+
+
+def test_pricing_file_with_a_bom_or_in_toml_and_yaml_scientific_notation(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.json"
+    entry = {"prompt_usd_per_mtok": 1, "completion_usd_per_mtok": 2}
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps({"m": entry}).encode())
+    assert load_pricing(bom) == {"m": Price(1.0, 2.0)}
+    toml = tmp_path / "prices.toml"
+    toml.write_text('[m]\nprompt_usd_per_mtok = 0.5\ncompletion_usd_per_mtok = 0\n')
+    assert load_pricing(toml) == {"m": Price(0.5, 0.0)}
+    yaml_file = tmp_path / "shape.yaml"  # YAML 1.1 reads 8e9 as text: still the number it means
+    yaml_file.write_text("m: {parameters: 8e9, layers: 32, hidden: 4096}\n")
+    assert load_cost_file(yaml_file) == ({}, {"m": ModelSpec(8e9, 32, 4096)})
+
+
+def test_a_price_applies_to_its_own_model_only() -> None:
+    """`gpt-4o`'s price is not `gpt-4o-mini`'s (a prefix once matched); case and an org/ path do not matter."""
+    prices = {"gpt-4o": Price(2.5, 10.0), "SmolLM2-135M": Price(0.01, 0.02)}
+    assert find_price("gpt-4o-mini", prices) is None
+    assert find_price("gpt-4o", prices) == Price(2.5, 10.0)
+    assert find_price("HuggingFaceTB/smollm2-135m", prices) == Price(0.01, 0.02)

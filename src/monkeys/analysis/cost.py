@@ -14,7 +14,7 @@ attention over the prompt, p(p-1), is paid once per request, so per sample
 (s = 1: the plain per-sequence formula). Summed over the s samples of a request this is exactly one
 prefill plus s decodes. Dollars bill p/s prompt tokens per sample too (APIs bill a prompt once per
 request). No discount for prefix caches across requests. Mixture-of-experts models count active
-parameters. Pricing files are JSON or YAML.
+parameters. Pricing files are JSON, YAML or TOML.
 """
 
 from __future__ import annotations
@@ -125,47 +125,118 @@ def load_pricing(path: Path) -> dict[str, Price]:
     return load_cost_file(path)[0]
 
 
-def load_cost_file(path: Path) -> tuple[dict[str, Price], dict[str, ModelSpec]]:
-    """Read `{model: {...}}` from JSON or YAML: `prompt_usd_per_mtok` + `completion_usd_per_mtok` give a
-    price; `parameters` + `layers` + `hidden` give (or override) the model's shape for FLOPs.
+_PRICE_FIELDS = ("prompt_usd_per_mtok", "completion_usd_per_mtok")
+_SHAPE_FIELDS = ("parameters", "layers", "hidden")
 
-    Raises `DataError` naming the file and model on an entry with neither, or a non-numeric field.
+
+def _read_structured(path: Path) -> Any:
+    """The document of a YAML (.yaml/.yml), TOML (.toml) or JSON (any other suffix) file, read as UTF-8 with
+    an optional BOM. Raises `DataError` naming the file (and line) and the format it was read as."""
+    import tomllib
+
+    import yaml
+
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; expected a pricing file (JSON, YAML or TOML)")
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: not a regular file (a FIFO or device); expected a pricing file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the pricing file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start});"
+                        " expected a UTF-8 pricing file") from None
+    kind = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}.get(path.suffix.lower(), "JSON")
+    if not text.strip():
+        raise DataError(f"{path}: empty; expected a {kind} mapping of model name to prices")
+    try:
+        if kind == "YAML":
+            return yaml.safe_load(text)
+        if kind == "TOML":
+            return tomllib.loads(text)
+        return json.loads(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        hint = " (read as JSON: a YAML file is named .yaml, a TOML file .toml)" if (
+            kind == "JSON" and path.suffix.lower() != ".json") else ""
+        raise DataError(f"{path}: not valid {kind}{hint}: {first}") from None
+
+
+def _number(path: Path, model: str, field: str, value: Any, *, integer: bool, positive: bool) -> float:
+    """A finite, non-negative (with `positive`: > 0) number; with `integer` a whole int. YAML 1.1 reads
+    `8e9` as text, so a decimal number in a string is read for a non-integer field. Raises `DataError`."""
+    import math
+
+    kind = "a positive integer" if integer else ("a positive number" if positive else "a number >= 0")
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    bad = DataError(f"{path}: model {model!r}: field {field!r}: expected {kind}, got {shown}")
+    if isinstance(value, bool):
+        raise bad
+    if integer:
+        if not isinstance(value, int) or value <= 0:
+            raise bad
+        return value
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise bad from None
+    if not isinstance(value, int | float) or not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise bad
+    return float(value)
+
+
+def load_cost_file(path: Path) -> tuple[dict[str, Price], dict[str, ModelSpec]]:
+    """Read `{model: {...}}` from JSON, YAML (.yaml/.yml) or TOML (.toml): `prompt_usd_per_mtok` +
+    `completion_usd_per_mtok` give a price (finite numbers >= 0); `parameters` (> 0) + `layers` + `hidden`
+    (positive integers) give (or override) the model's shape for FLOPs.
+
+    Raises `DataError` naming the file, model and field on an entry with neither, a missing half of a pair,
+    an unknown field, or a value that is not such a number (a boolean, NaN, infinity, a negative price).
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data: Any = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # any parse error is the file's fault
-        raise DataError(f"{path}: cannot read the pricing file: {exc}") from exc
+    data = _read_structured(path)
     if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a mapping of model name to prices")
+        raise DataError(f"{path}: expected a mapping of model name to prices, got {type(data).__name__}")
     prices, specs = {}, {}
+    known = (*_PRICE_FIELDS, *_SHAPE_FIELDS)
     for model, entry in data.items():
-        try:
-            if not isinstance(entry, dict) or not ({"prompt_usd_per_mtok", "parameters"} & set(entry)):
-                raise KeyError("prompt_usd_per_mtok")
-            if "prompt_usd_per_mtok" in entry or "completion_usd_per_mtok" in entry:
-                prices[str(model)] = Price(float(entry["prompt_usd_per_mtok"]),
-                                           float(entry["completion_usd_per_mtok"]))
-            if "parameters" in entry:
-                specs[str(model)] = ModelSpec(float(entry["parameters"]), int(entry["layers"]), int(entry["hidden"]))
-        except (TypeError, KeyError, ValueError) as exc:
-            raise DataError(f"{path}: model {model!r}: expected numeric prompt_usd_per_mtok and"
-                            f" completion_usd_per_mtok, and/or parameters, layers, hidden ({exc!r})") from exc
+        if not isinstance(entry, dict) or not set(entry) & {"prompt_usd_per_mtok", "completion_usd_per_mtok",
+                                                             "parameters", "layers", "hidden"}:
+            raise DataError(f"{path}: model {model!r}: expected a mapping with prompt_usd_per_mtok and"
+                            " completion_usd_per_mtok, and/or parameters, layers, hidden")
+        unknown = [str(k) for k in entry if k not in known]
+        if unknown:
+            raise DataError(f"{path}: model {model!r}: unknown field {unknown[0]!r}; expected "
+                            + ", ".join(known))
+        for group in (_PRICE_FIELDS, _SHAPE_FIELDS):
+            if set(group) & set(entry):
+                missing = [f for f in group if f not in entry]
+                if missing:
+                    raise DataError(f"{path}: model {model!r}: missing field {missing[0]!r} (a"
+                                    f" {'price' if group is _PRICE_FIELDS else 'shape'} needs {', '.join(group)})")
+        if "prompt_usd_per_mtok" in entry:
+            prices[str(model)] = Price(*(_number(path, str(model), f, entry[f], integer=False, positive=False)
+                                         for f in _PRICE_FIELDS))
+        if "parameters" in entry:
+            specs[str(model)] = ModelSpec(
+                _number(path, str(model), "parameters", entry["parameters"], integer=False, positive=True),
+                int(_number(path, str(model), "layers", entry["layers"], integer=True, positive=True)),
+                int(_number(path, str(model), "hidden", entry["hidden"], integer=True, positive=True)))
     return prices, specs
 
 
 def find_price(name: str, prices: Mapping[str, Price]) -> Price | None:
-    """Exact name, else the longest pricing key the model name starts with (same rule as `find_model`)."""
+    """The price of model `name`: its exact name, else the one key that names the same model up to case,
+    `_`/`-` and an `org/` path (`_key`). Never a prefix: `gpt-4o`'s price is not `gpt-4o-mini`'s."""
     if name in prices:
         return prices[name]
-    hits = [k for k in prices if _key(name).startswith(_key(k))]
-    return prices[max(hits, key=len)] if hits else None
+    hits = [k for k in prices if _key(k) == _key(name)]
+    return prices[hits[0]] if len(hits) == 1 else None
 
 
 @dataclass(frozen=True)
