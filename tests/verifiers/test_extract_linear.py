@@ -28,6 +28,23 @@ def test_readers_are_linear_on_long_repeats(unit: str) -> None:
         ax.math_answer(text)
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("text", [
+    "#### 18 " * 12_500,  # every marker read its line's later values, each scanning the whole line: 17 s at 16 KB
+    "A: 18 " * 16_000, "The answer is 18 " * 6_000,
+    "Final Answer: The final answer is $18$.\n" * 25_000,  # no terminator: each phrase scanned to the end
+    "Final Answer: The final answer is \\boxed{18}. " * 20_000,
+])
+def test_repeated_answers_are_read_in_linear_time(text: str) -> None:
+    """Repeated answer lines and unterminated Minerva phrases (100 KB to 1 MB): quadratic work takes many
+    minutes here, linear a few seconds."""
+    ax.gsm8k_answers(text)
+    ax.math_answer(text)
+    ax.minerva_alternatives(text)
+    ax.box_before_phrase(text)
+    ax.final_boxes(text)
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("unit", ["`", "```", "```python\n", "```a\n", "```diff\n--- a/x\n+++ b/x\n", "\n", " "])
 def test_code_and_diff_extraction_are_linear(unit: str) -> None:

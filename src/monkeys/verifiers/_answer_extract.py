@@ -6,6 +6,8 @@ parses mathematics (that is `_math_normalize`, run under a deadline).
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -76,6 +78,12 @@ def _joins_alternatives(gap: str, pattern: re.Pattern[str] = _HEDGE_GAP) -> bool
     return pattern.fullmatch(_FILLER.sub(" ", gap)) is not None
 
 
+# The minus signs of typeset text (U+2212, and the en dash models write for one) are minus signs: read as
+# nothing, "#### \u221218" passed gold 18. A range "18\u201320" stays two values joined by a symbol, a hedge.
+_MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-"})
+# A LaTeX fraction of numbers is one value, as "36/2" is: "#### \frac{36}{2}" is 18, not 36 or 2.
+_GSM8K_FRACTION = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d{1,20}(?:\.\d{1,20})?)\s*\}"
+                             r"\s*\{\s*(\d{1,20}(?:\.\d{1,20})?)\s*\}")
 _PLUS_MINUS = re.compile(r"(?:\u00b1|\\pm|\+\s*/\s*-|\+-)\s*\$?\s*$")  # "±18", "\pm 18", "+/- 18"
 
 
@@ -104,6 +112,7 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     stop) is not read. Without a marker the answer is the last number, and only an "or" before it makes
     the one before an alternative.
     """
+    text = _GSM8K_FRACTION.sub(r"\1/\2", text.translate(_MINUS_SIGNS))  # "#### \u221218", "#### \frac{36}{2}"
     marked = [m.end() for m in (marker.search(text) for marker in _GSM8K_MARKERS) if m is not None]
     if marked:  # a few-shot continuation (the next "Question:" or "Q:" and its answer) is not this answer
         cuts = [c for c in (text.find(q, min(marked)) for q in _NEXT_QUESTION) if c >= 0]
@@ -238,9 +247,11 @@ _BARE_LINE = re.compile(r"[\s*.,;:!()\[\]]*")  # what may stand beside a value a
 def _alone_on_line(text: str, token: re.Match[str]) -> bool:
     """ "#### 18\n19": a value on a line of its own after the answer's is stated as another answer."""
     first = token.start() + len(token.group()) - len(token.group().lstrip())  # the token may begin with a space
-    start = text.rfind("\n", 0, first) + 1
-    end = text.find("\n", token.end())
-    end = len(text) if end < 0 else end
+    low, high = max(0, first - _AFTER_SPAN), min(len(text), token.end() + _AFTER_SPAN)
+    start, end = text.rfind("\n", low, first) + 1, text.find("\n", token.end(), high)
+    if (start == 0 and low > 0) or (end < 0 and high < len(text)):
+        return False  # a line longer than that holds more than a value (and reading it per token is quadratic)
+    end = high if end < 0 else end
     return _BARE_LINE.fullmatch(_FILLER.sub(" ", text[start:first] + " " + text[token.end():end])) is not None
 
 
@@ -359,12 +370,18 @@ _VULGAR = {"\u00bd": Fraction(1, 2), "\u2153": Fraction(1, 3), "\u2154": Fractio
            "\u2158": Fraction(4, 5), "\u2159": Fraction(1, 6), "\u215a": Fraction(5, 6), "\u215b": Fraction(1, 8),
            "\u215c": Fraction(3, 8), "\u215d": Fraction(5, 8), "\u215e": Fraction(7, 8)}
 _VULGAR_AFTER = re.compile(rf"[ ]?([{''.join(_VULGAR)}])")
-_SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "0123456789")
-_POWER_AFTER = re.compile(r"([\u2070\u00b9\u00b2\u00b3\u2074-\u2079]{1,2})|\s+(squared|cubed)(?![A-Za-z])",
+_SUPERSCRIPTS = str.maketrans("\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "-0123456789")
+_POWER_AFTER = re.compile(r"(\u207b?[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]{1,2})|\s+(squared|cubed)(?![A-Za-z])",
                           re.IGNORECASE)
-_PART_AFTER = re.compile(r"\s+and\s+(?:a|one)\s+(half|third|quarter)(?![A-Za-z])", re.IGNORECASE)
-_PARTS = {"half": Fraction(1, 2), "third": Fraction(1, 3), "quarter": Fraction(1, 4)}
-_NEGATIVE_BEFORE = re.compile(r"(?<![A-Za-z])negative\s*$", re.IGNORECASE)
+_NUMERATORS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+               "eight": 8, "nine": 9}
+_DENOMINATORS = {"half": 2, "halves": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6,
+                 "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_PARTS = "|".join(list(_DENOMINATORS)[2:])
+_PART_AFTER = re.compile(rf"\s+and\s+({'|'.join(_NUMERATORS)})\s+(halves|half|(?:{_PARTS})s?)(?![A-Za-z])",
+                         re.IGNORECASE)  # "18 and a half", "18 and three quarters"
+# "negative 18", "minus 18" (not "20 minus 18", working)
+_NEGATIVE_BEFORE = re.compile(r"(?:(?<![A-Za-z])negative|(?<![\d)]\s)(?<![\d)A-Za-z])minus)\s*$", re.IGNORECASE)
 
 
 def _stated_value(text: str, match: re.Match[str]) -> str | None:
@@ -373,16 +390,20 @@ def _stated_value(text: str, match: re.Match[str]) -> str | None:
     if plain is None or ":" in plain:
         return plain
     value, end = Fraction(Decimal(plain)), match.end()
+    if "\u221a" in text[max(0, match.start() - 2):match.start() + 1]:  # "\u221a18" is no 18; "\u221a16" is 4
+        root = math.isqrt(int(value)) if value.denominator == 1 and value >= 0 else -1
+        return str(root) if root >= 0 and root * root == value else "\u221a" + plain
     sign = -1 if value < 0 else 1
     if (vulgar := _VULGAR_AFTER.match(text, end)) and value.denominator == 1:
         value, end = value + sign * _VULGAR[vulgar[1]], vulgar.end()
     elif part := _PART_AFTER.match(text, end):
-        value, end = value + sign * _PARTS[part[1].lower()], part.end()
+        denominator = _DENOMINATORS[part[2].lower().removesuffix("s") if part[2].lower() != "halves" else "half"]
+        value, end = value + sign * Fraction(_NUMERATORS[part[1].lower()], denominator), part.end()
     if power := _POWER_AFTER.match(text, end):
         exponent = int(power[1].translate(_SUPERSCRIPTS)) if power[1] else 2 if power[2].lower() == "squared" else 3
-        if abs(value) >= 10 ** (_MAX_NUMBER_DIGITS // max(exponent, 1)):
+        if abs(value) >= 10 ** (_MAX_NUMBER_DIGITS // max(abs(exponent), 1)) or (value == 0 and exponent < 0):
             return None
-        value, end = value ** exponent, power.end()
+        value, end = value ** exponent, power.end()  # "18\u207b\u00b9" is 1/18
     if _NEGATIVE_BEFORE.search(text, max(0, match.start() - 12), match.start()):
         value = -value
     return plain if value == Fraction(Decimal(plain)) else _exact(value)
@@ -513,12 +534,57 @@ def _boxed_answer(text: str) -> str | None:
     return content
 
 
-_MINERVA_RE = re.compile(r"Final Answer: The final answer is(.*?)\. I hope it is correct\.", re.S)
+_MINERVA_HEAD = "Final Answer: The final answer is"
+_MINERVA_END = re.compile(r"(?=\. I hope it is correct\.)")
+_MINERVA_END_LEN = len(". I hope it is correct.")
+
+
+class _Phrase:
+    """One Minerva phrase: `group(1)` is its answer; `start()`/`end()` index `text + "I hope it is correct."`."""
+
+    __slots__ = ("_start", "_end", "_answer")
+
+    def __init__(self, start: int, end: int, answer: str) -> None:
+        self._start, self._end, self._answer = start, end, answer
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def group(self, _: int = 1) -> str:
+        return self._answer
+
+
+def _minerva_phrases(text: str) -> list[_Phrase]:
+    """The phrases `Final Answer: The final answer is(.*?)\\. I hope it is correct\\.` finds, in order and not
+    overlapping, in `text + "I hope it is correct."`. Linear: that regular expression's lazy `.*?` scanned to
+    the end of the text from every unterminated phrase (quadratic); here every phrase head looks up the next
+    terminator among those found once."""
+    text += "I hope it is correct."
+    ends = [m.start() for m in _MINERVA_END.finditer(text)]
+    phrases: list[_Phrase] = []
+    at, k = text.find(_MINERVA_HEAD), 0
+    while at >= 0:
+        head_end = at + len(_MINERVA_HEAD)
+        k = bisect.bisect_left(ends, head_end, k)
+        if k == len(ends):
+            break
+        end = ends[k] + _MINERVA_END_LEN
+        phrases.append(_Phrase(at, end, text[head_end:ends[k]]))
+        at = text.find(_MINERVA_HEAD, end)
+    return phrases
+
+
+def _first_phrase(text: str) -> _Phrase | None:
+    phrases = _minerva_phrases(text)
+    return phrases[0] if phrases else None
 
 
 def minerva_answer(text: str) -> str | None:
     """The answer stated in the Minerva prompt's closing phrase ("The final answer is X. I hope...")."""
-    match = _MINERVA_RE.search(text + "I hope it is correct.")
+    match = _first_phrase(text)
     if match is None:
         return None
     return match.group(1).strip() or None
@@ -604,14 +670,14 @@ def minerva_alternatives(text: str) -> list[str]:
     `_AFTER_SPAN` characters, and one offered after a box inside it."""
     from monkeys.verifiers._math_normalize import light_normalize, numeric_value
 
-    phrases = list(_MINERVA_RE.finditer(text + "I hope it is correct."))
+    phrases = _minerva_phrases(text)
     if not phrases:
         return []
     first = phrases[0]
     cut = text.find("Problem:", first.end())
     end = len(text) if cut < 0 else cut
 
-    def stated(phrase: re.Match[str]) -> str:
+    def stated(phrase: _Phrase) -> str:
         answer = phrase.group(1).strip()
         inner = _boxed_answer(answer)
         return light_normalize(inner if inner is not None else answer.strip("$").strip())
@@ -633,7 +699,7 @@ def box_before_phrase(text: str) -> str | None:
     """What the solution boxed before the Minerva phrase (the prompt's worked examples box the answer and then
     state it in the phrase): its last box, or its final boxes as a list ("3, \\frac{2}{5}", see `final_boxes`);
     None without a phrase or such a box."""
-    phrase = _MINERVA_RE.search(text + "I hope it is correct.")
+    phrase = _first_phrase(text)
     if phrase is None:
         return None
     boxes, _ = final_boxes(text[:phrase.start()])

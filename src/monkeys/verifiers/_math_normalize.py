@@ -406,6 +406,141 @@ def time_verdict(gold: str, answer: str) -> bool | None:
     return g.same_as(a)
 
 
+# ---- what a box states: base-labelled numbers, letter lists, several values ------------------------------
+# Both parsers drop a base subscript (`40_8` is 40 to them), so gold `40_9` accepted `40_8` and gold 18
+# accepted `18_8`. A base-labelled number (`40_9`, `1101_{2}`, `-221_3`) is read as its value in that base
+# (an invalid digit, `18_8`, makes it no number, which equals nothing); an unlabelled number against a
+# labelled gold is read in the gold's base, as MATH's problems ("Express your answer in base 9") intend
+# (`40` answers `40_9`); a labelled answer against an unlabelled gold is compared by value with the gold read
+# in base 10 (`18_{10}` answers 18, `18_8` does not).
+_BASED = re.compile(r"(-?)([0-9A-Z]+)_\{?(\d{1,2})\}?")
+_PLAIN_DIGITS = re.compile(r"-?\d+")
+
+
+def _based_value(answer: str, base: int | None = None) -> int | None:
+    """The value of a base-labelled number (or, given `base`, of an unlabelled one in that base), else None."""
+    match = _BASED.fullmatch(answer)
+    if match is not None:
+        sign, digits, label = match[1], match[2], int(match[3])
+    elif base is not None and _PLAIN_DIGITS.fullmatch(answer):
+        sign, digits, label = ("-", answer[1:], base) if answer.startswith("-") else ("", answer, base)
+    else:
+        return None
+    if not 2 <= label <= 36 or len(digits) > 64 or not any(c.isdigit() for c in digits):
+        return None
+    try:
+        value = int(digits, label)
+    except ValueError:
+        return None
+    return -value if sign else value
+
+
+def base_verdict(gold: str, answer: str) -> bool | None:
+    """Equivalence when the gold or the answer (both `light_normalize`d) is a base-labelled number (rules
+    above); None when neither is one. Linear; safe anywhere."""
+    gold_labelled, answer_labelled = _BASED.fullmatch(gold), _BASED.fullmatch(answer)
+    if gold_labelled is None and answer_labelled is None:
+        return None
+    g = _based_value(gold) if gold_labelled else _based_value(gold, 10)
+    if g is None:  # an invalid gold, or a non-integer one against a labelled answer: the usual checks decide
+        return None
+    a = _based_value(answer, int(gold_labelled[3]) if gold_labelled else None)
+    return a is not None and a == g
+
+
+# Choice letters: "Enter the letters, separated by commas". `\text{A,D}`, `A, D`, `\text{A}, \text{D}`,
+# `\text{(A)}, \text{(D)}` and `\text{A, D}` name the same choices; math-verify reads some as a set of
+# symbols and some as text, so they failed each other.
+_LETTER_MARKUP = re.compile(r"\\(?:text(?:bf|rm)?|mathrm|mathbf|mbox)\s*\{|[{}()\s]|\\[ ,;!]")
+_LETTER_LIST = re.compile(r"[A-Z](?:,[A-Z])*")
+
+
+def letters_verdict(gold: str, answer: str) -> bool | None:
+    """Equivalence of two lists of choice letters, one of them with a comma; None when either is no such list."""
+    if "," not in gold + answer:
+        return None
+    g, a = _LETTER_MARKUP.sub("", gold), _LETTER_MARKUP.sub("", answer)
+    if len(g) > 60 or len(a) > 60 or not (_LETTER_LIST.fullmatch(g) and _LETTER_LIST.fullmatch(a)):
+        return None
+    return sorted(set(g.split(","))) == sorted(set(a.split(",")))
+
+
+# Values a box states apart from what math-verify reads. It drops words (`\text{...}` but "and"/"or"), wide
+# spacing (`\quad`), `\mid` and an alignment `&` (outside matrices), and reads several lines (`\\`,
+# `aligned`, `cases`) by their last, so `19 \text{ (maybe } 18)`, `19 \quad (x = 18)` and `18 \\ 19` were 18
+# and 19 to it. A box whose words or spacing stand between numbers states several values: the words give a
+# condition (`19 \text{ for } x = 18`, `33 \text{ (base } 10)`), and the box is read as what precedes them,
+# or they state another value (`(maybe 18)`, `(i.e., 18)`, `(if we exclude 0, 18)`), a hedge; several lines
+# with different values are several answers; a scale word (`18 \text{ thousand}`) multiplies the number.
+# Where the gold itself has that shape (`19 \text{ and }43`, a matrix), the box is left to the usual checks.
+_DROPPED = re.compile(r"\\(?:text(?:rm|bf|it)?|mbox|mathrm)\s*\{([^{}]*)\}|\\(?:q?quad|mid)(?![A-Za-z])|&")
+_SCALE_WORD = re.compile(r"\\(?:text(?:rm|bf|it)?|mbox|mathrm)\s*\{[^{}]*?(?<![A-Za-z])"
+                         r"(thousand|million|billion|trillion)", re.IGNORECASE)
+_JOINING_WORDS = re.compile(r"[\s,.;:()]*(?:(?:and|or)[\s,.;:()]*)?")
+_NUMBER_IN = re.compile(r"\d+(?:\.\d+)?")
+_CONDITION = re.compile(r"(?:[A-Za-z](?:_\{?\w+\}?)?=-?\d+(?:\.\d+)?,?)+")
+_CONDITION_MARKUP = re.compile(r"\\(?:text(?:rm|bf|it)?|mbox|mathrm)\s*\{[^{}]*\}|\\(?:left|right|q?quad|[ ,;!])"
+                               r"|[\s$()\[\]]")
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{\s*(?:aligned|align\*?|cases|gathered|split|array)\s*\}(?:\{[^{}]*\})?"
+                          r"|&")
+
+
+def _words_between(answer: str) -> tuple[str, str] | None:
+    """(what precedes the first dropped words or spacing that stand between numbers, what follows it)."""
+    answer = _UNIT_POWER.sub(r"\1", answer)
+    for match in _DROPPED.finditer(answer):
+        if match.group() == "&" and ("matrix" in answer or "array" in answer):
+            continue  # a matrix's columns
+        words = match.group(1)
+        if words is not None and _JOINING_WORDS.fullmatch(words):
+            continue  # "19 \text{ and } 43" is a list to math-verify; "\text{, }" a comma
+        lead, rest = answer[:match.start()], answer[match.start():]
+        if not _NUMBER_IN.search(lead):
+            continue  # "\text{about } 18": words before the first number
+        return (lead, rest) if _NUMBER_IN.search(rest) else None
+    return None
+
+
+def _lines(answer: str) -> list[str]:
+    """The lines of a box (`18 \\\\ 19`, `aligned`, `cases`), outside matrices; one line when it has none."""
+    if "\\\\" not in answer or "matrix" in answer:
+        return [answer]
+    return [line for line in _ENVIRONMENT.sub(" ", answer).split("\\\\") if line.strip()]
+
+
+def _restates(lead: str, rest: str) -> bool:
+    """Whether `rest` is a plain number within 1% of the plain-arithmetic `lead` (`\\frac{1}{2} \\text{ (i.e. }
+    0.5)`, `\\frac{\\sqrt{2}}{2} \\text{ (about } 0.707)`), as after a box (`boxed_alternatives`)."""
+    a, b = numeric_value(light_normalize(lead)), numeric_value(rest.rstrip(".,;"))
+    if a is None or b is None:
+        return False
+    x, y = float(a.value), float(b.value)
+    return abs(x - y) <= 1e-2 * max(abs(x), abs(y), 1e-12)
+
+
+def stated_parts(gold: str, answer: str) -> tuple[str, list[str]] | None:
+    """What a box states beyond math-verify's reading of it (rules above), for a gold without that shape:
+    ("lines", its lines) when it has several lines, ("lead", [the part before a condition]) when words after
+    it only set a variable or a base, ("several", [lead, rest]) when they state another value, ("scaled",
+    [answer]) when a scale word ("thousand", "million") in words multiplies it; else None."""
+    if len(answer) > 2000:
+        return None
+    if (scale := _SCALE_WORD.search(answer)) is not None and scale[1].lower() not in gold.lower():
+        return "scaled", [answer]  # "18 \text{ thousand}" is 18,000; math-verify reads 18
+    if len(_lines(answer)) > 1 and "\\\\" not in gold:
+        return "lines", _lines(answer)
+    split = _words_between(answer)
+    if split is None or _words_between(gold) is not None:
+        return None
+    lead, rest = split
+    if set(_NUMBER_IN.findall(rest)) <= set(_NUMBER_IN.findall(lead)):
+        return None  # "18 \text{ (i.e. } 18)": the same value again
+    bare = _CONDITION_MARKUP.sub("", rest)
+    if _CONDITION.fullmatch(bare) or ("base" in rest and bare.isdigit()) or _restates(lead, bare):
+        return "lead", [lead.strip()]
+    return "several", [lead.strip(), rest.strip()]
+
+
 # ---- run under a deadline, in a worker process -------------------------------------------------------
 
 # Answer shapes MATH produces, parsed and compared once at worker start: the LaTeX parser (ANTLR) builds its

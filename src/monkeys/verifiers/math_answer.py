@@ -37,12 +37,15 @@ from monkeys.verifiers._answer_extract import (
     offered_before,
 )
 from monkeys.verifiers._math_normalize import (
+    base_verdict,
     clock_value,
+    letters_verdict,
     light_normalize,
     minerva_normalize,
     numeric_value,
     numeric_verdict,
     spaced_comma,
+    stated_parts,
     time_verdict,
 )
 from monkeys.verifiers._timeout import CheckTimeout, DeadlinePool, WorkerDied
@@ -83,7 +86,7 @@ class MathAnswer:
     """
 
     # What a verdict means changes only with a new revision (`store.revisions`: a resume refuses to mix them).
-    revision: ClassVar[int] = 5
+    revision: ClassVar[int] = 6
     revision_notes: ClassVar[dict[int, str]] = {
         2: "answers hedged between values ('#### 18 or 19', an 'or' in a box) and false equations fail;"
            " '#### 1/2' is the fraction",
@@ -105,7 +108,16 @@ class MathAnswer:
            " are part of it ('18\u00bd' is 18.5, '18\u00b2' 324, 'negative 18' -18); a fraction offered after a"
            " MATH box is read ('\\boxed{18} or \\frac{37}{2}'), up to 200 characters on, past its line"
            " ('\\boxed{18}\\nActually, it's $19$.'), as is one a word offers right before the box ('$18$."
-           " Actually, $\\boxed{19}$'); 'Answer:' and '**Final Answer**' at a line's start mark a GSM8K answer"}
+           " Actually, $\\boxed{19}$'); 'Answer:' and '**Final Answer**' at a line's start mark a GSM8K answer",
+        6: "a MATH box is read with all it states, not as math-verify's last number: words or wide spacing between"
+           " numbers state another value ('19 \\text{ (maybe } 18)', '(i.e., 18)', '(if we exclude 0, 18)': a"
+           " hedge) or a condition ('19 \\text{ for } x = 18', '33 \\text{ (base } 10)': the box is read before"
+           " it), several lines ('18 \\\\ 19', aligned, cases) several answers, unless the gold has that shape;"
+           " a base subscript is part of the number ('40_8' is not '40_9', '18_8' no number; an unlabelled answer"
+           " is read in a labelled gold's base), in both modes; choice letters compare as sets ('A, D' is"
+           " '\\text{A,D}'); GSM8K reads U+2212 and the en dash as minus signs, 'minus 18' as -18, '18 and three"
+           " quarters' as 18.75, '18\u207b\u00b9' as 1/18, '\u221a18' as no 18, '\\frac{36}{2}' as 18; the"
+           " readers of repeated '####' lines and Minerva phrases are linear"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -164,6 +176,18 @@ class MathAnswer:
             # the paper's grader, which never passes these anyway: it compares the strings)
             return Verdict(Outcome.FAIL, f"several answers stated ({raw}): a hedge is not an answer",
                            {"answer": raw, "answer_key": None, "gold": gold, "mode": self.mode})
+        if self.mode == "math-verify" and (stated := stated_parts(gold, raw)) is not None:
+            kind, parts = stated  # words, spacing or lines in the box that math-verify would drop
+            if kind == "lines":  # "18 \\ 19": each line an answer, read as boxes stated together are
+                return self._several(gold, parts, False)
+            if kind == "several":  # "19 \text{ (maybe } 18)": a hedge, whatever the gold
+                return Verdict(Outcome.FAIL, f"several answers stated ({raw}): a hedge is not an answer",
+                               {"answer": raw, "alternatives": parts[1:], "answer_key": None, "gold": gold,
+                                "mode": self.mode})
+            if kind == "scaled":  # "18 \\text{ thousand}": math-verify would read 18
+                return Verdict(Outcome.FAIL, f"answer {raw!r} is scaled by a word the reference does not have",
+                               {"answer": raw, "answer_key": None, "gold": gold, "mode": self.mode})
+            raw = parts[0]  # "19 \text{ for } x = 18": the answer, then a condition
         phrase = minerva_answer(text)
         if self.mode == "minerva":  # the paper's grader reads the phrase or the last box alone, lists aside
             boxes, _ = final_boxes(text if phrase is None else phrase)
@@ -224,6 +248,11 @@ class MathAnswer:
         timed = time_verdict(gold, raw)  # times of day, never fractions: the same rules in both modes
         if timed is not None:
             return self._verdict(timed, known or self._key_of(raw, raw_l), details)
+        based = base_verdict(gold_l, raw_l)  # "40_8" is not "40_9": both parsers drop the subscript
+        if based is None and self.mode == "math-verify":
+            based = letters_verdict(gold_l, raw_l)  # "A, D" and "\text{A,D}" name the same choices
+        if based is not None:
+            return self._verdict(based, known or self._key_of(raw, raw_l), details)
         if gold_l == raw_l:  # same string up to spacing: equal in every mode, and the same vote key
             return self._verdict(True, known or self._key_of(raw, raw_l), details)
         if self.mode == "minerva":  # what minerva compares, in the evaluator's spelling
