@@ -103,6 +103,22 @@ def test_nested_values_are_refused_with_row_and_field(tmp_path: Path, field: str
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("t.jsonl", b'{"problem_id": "p", "sample_index": 0, "correct": true}\n'
+                b'{"problem_id": "p", "sample_index": 1, "correct": true, "text": "a\xffb"}\n',
+     r"t.jsonl:2: not UTF-8 text \(byte 0xff at byte offset 122\)"),
+    ("t.csv", b"problem_id,sample_index,correct,text\np,0,true,a\xffb\n",
+     r"t.csv:2: not UTF-8 text \(byte 0xff at byte offset 47\)"),
+])
+def test_text_that_is_not_utf8_names_line_and_byte_and_makes_nothing(tmp_path: Path, name: str, data: bytes,
+                                                                       message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(DataError, match=message):
+        import_results(path, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_import_refuses_a_run_with_samples(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("problem_id,sample_index,correct\na,0,true\n")

@@ -151,3 +151,18 @@ def test_verify_with_task_data_that_tests_nothing_is_refused(cli, tmp_path: Path
                                "--no-report"))
     assert f"{bad}:1: field 'test_list': no tests" in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["verify", "import"])
+def test_samples_file_that_is_not_utf8_is_one_error_line_and_makes_nothing(cli, tmp_path: Path, command: str):
+    """A bad byte inside a JSON string (Arrow's reader passes it on) once ended in a UnicodeDecodeError
+    traceback, and `import` left an empty run directory behind."""
+    samples = tmp_path / "s.jsonl"
+    samples.write_bytes(b'{"problem_id": "HumanEval/0", "sample_index": 0, "correct": true, "text": "x"}\n'
+                        b'{"problem_id": "HumanEval/0", "sample_index": 1, "correct": true, "text": "\xff 3"}\n')
+    out = tmp_path / "run"
+    args = (["verify", str(samples), "--task", "humaneval", "--out", str(out), "--no-report"]
+            if command == "verify" else ["import", str(samples), str(out)])
+    line = _one_error_line(cli(*args))
+    assert f"{samples}:2: not UTF-8 text (byte 0xff at byte offset" in line, line
+    assert not out.exists()

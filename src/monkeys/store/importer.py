@@ -14,8 +14,10 @@ check is walked row by row, to name the row. The run dir must not hold samples y
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,10 +100,52 @@ def _rows(cols: Columns) -> int:
     return len(next(iter(cols.values()))) if cols else 0
 
 
+def _not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError, kind: str, lines: int = 0,
+              offset: int = 0) -> DataError:
+    """`file:LINE: not UTF-8 text (byte 0xff at byte offset N)` for a decode error in `data`, which starts
+    `lines` lines and `offset` bytes into the file (a BOM that utf-8-sig dropped is counted back in)."""
+    start = exc.start + (3 if offset == 0 and data.startswith(b"\xef\xbb\xbf") else 0)
+    line = lines + data.count(b"\n", 0, start) + 1
+    return DataError(f"{path}:{line}: not UTF-8 text (byte 0x{data[start]:02x} at byte offset {offset + start});"
+                     f" expected UTF-8 {kind}")
+
+
+def _check_text(path: Path, kind: str) -> None:
+    """A JSON lines or CSV file (decompressed) is UTF-8 text with at least one row: a bad byte is one
+    `DataError` naming the line and byte offset (Arrow's readers would pass it on, to fail later as a
+    traceback), an empty or blank file (or a CSV of its header alone) is refused as holding no rows.
+    Read in 1 MiB blocks cut at line ends (no UTF-8 sequence holds a newline byte)."""
+    import pyarrow as pa
+
+    offset = lines = 0
+    rows = 0  # non-blank lines
+    carry = b""
+    try:
+        with pa.input_stream(str(path), compression="detect") as fh:
+            while True:
+                block = fh.read(1 << 20)
+                data = carry + block
+                cut = len(data) if not block else data.rfind(b"\n") + 1
+                chunk, carry = data[:cut], data[cut:]
+                try:
+                    text = chunk.decode("utf-8-sig" if offset == 0 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise _not_utf8(path, chunk, exc, kind.upper(), lines, offset) from None
+                rows += sum(1 for x in text.splitlines() if x.strip())
+                offset += len(chunk)
+                lines += chunk.count(b"\n")
+                if not block:
+                    break
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: cannot read {kind}: {exc}") from exc
+
+
 def _table_batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
     """(first row number, columns, file) per batch of a table, streamed where the format allows."""
     import pyarrow as pa
 
+    if kind in ("jsonl", "csv"):
+        _check_text(path, kind)
     if kind == "jsonl":
         yield from _json_batches(path)
         return
@@ -117,6 +161,11 @@ def _table_batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
             batches = pcsv.open_csv(pa.input_stream(str(path), compression="detect"), convert_options=convert)
         row = 1
         for batch in batches:
+            try:
+                batch.validate(full=True)  # Parquet strings that are not UTF-8
+            except pa.ArrowInvalid as exc:
+                raise DataError(f"{path}: rows {row}-{row + batch.num_rows - 1}: {exc}; expected UTF-8"
+                                " text") from None
             yield row, _ArrowColumns(batch), str(path)
             row += batch.num_rows
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
@@ -157,8 +206,11 @@ def _json_rows(path: Path, *, array: bool) -> list[dict[str, Any]]:
 
     try:
         with pa.input_stream(str(path), compression="detect") as fh:
-            text = fh.read().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+            raw = fh.read()
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, raw, exc, "JSON") from None
+    except OSError as exc:
         raise DataError(f"{path}: cannot read JSON: {exc}") from exc
     if array:
         try:
@@ -188,8 +240,11 @@ def _yaml_docs(path: Path) -> Iterator[tuple[Path, Any]]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     for file in files:
         try:
-            doc = yaml.load(file.read_text(encoding="utf-8"), Loader=loader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raw = file.read_bytes()
+            doc = yaml.load(raw.decode("utf-8-sig"), Loader=loader)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(file, raw, exc, "YAML") from None
+        except (OSError, yaml.YAMLError) as exc:
             raise DataError(f"{file}: cannot read YAML: {exc}") from exc
         yield file, doc
 
@@ -419,12 +474,25 @@ def import_results(path: Path, run_dir: Path, *, model: str | None = None, verif
         raise DataError(f"{path}: no such file or directory")
     kind = _kind(path)
     problems, total = _first_pass(path, kind)
-    with RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
+    with _made_or_removed(run_dir), RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
         try:
             return _write(path, kind, run_dir, problems, total, model=model, verifier=verifier,
                           progress=progress)
         except sqlite3.Error as exc:  # a full disk, an I/O error, a store locked by another program
             raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
+
+
+@contextmanager
+def _made_or_removed(run_dir: Path) -> Iterator[None]:
+    """A run directory that did not exist is removed again when the import into it fails (its store holds
+    nothing then: the import is one transaction), so bad input leaves nothing behind."""
+    existed = run_dir.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def _write(path: Path, kind: str, run_dir: Path, problems: list[Problem], total: int, *, model: str | None,
@@ -727,7 +795,7 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
     total = len(pos)
     header = {**(meta or {}), "config": config, "created_at": datetime.now(UTC).isoformat(),
               "source_fingerprint": before}
-    with RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
+    with _made_or_removed(run_dir), RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
         try:
             db = connect(run_dir, create=True)
             try:
