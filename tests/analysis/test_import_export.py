@@ -119,6 +119,20 @@ def test_text_that_is_not_utf8_names_line_and_byte_and_makes_nothing(tmp_path: P
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(("name", "body", "message"), [
+    ("t.jsonl", "", r"t.jsonl: no rows; expected one row per sample"),
+    ("t.jsonl", "\n  \n", r"t.jsonl: no rows"),
+    ("t.csv", "problem_id,sample_index,correct\n", r"t.csv: no rows \(an empty file or a header alone\)"),
+])
+def test_input_without_rows_is_refused_and_makes_nothing(tmp_path: Path, name: str, body: str, message: str) -> None:
+    """An empty results file is no result: refused, not imported as an empty run."""
+    path = tmp_path / name
+    path.write_text(body)
+    with pytest.raises(DataError, match=message):
+        import_results(path, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_import_refuses_a_run_with_samples(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("problem_id,sample_index,correct\na,0,true\n")

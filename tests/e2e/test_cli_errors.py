@@ -166,3 +166,25 @@ def test_samples_file_that_is_not_utf8_is_one_error_line_and_makes_nothing(cli, 
     line = _one_error_line(cli(*args))
     assert f"{samples}:2: not UTF-8 text (byte 0xff at byte offset" in line, line
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("name", "body"), [("s.jsonl", " \n\n"), ("s.csv", "problem_id,text\n")])
+def test_verify_of_a_samples_file_without_rows_is_refused(cli, tmp_path: Path, name: str, body: str):
+    samples = tmp_path / name
+    samples.write_text(body)
+    out = tmp_path / "run"
+    line = _one_error_line(cli("verify", str(samples), "--task", "humaneval", "--out", str(out), "--no-report"))
+    assert f"{samples}: no rows" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("task", ["gsm8k", "math"])
+def test_empty_math_data_file_is_refused(cli, tmp_path: Path, task: str):
+    """gsm8k/math `--data` that holds no record once made a run of 0 problems and exited 0."""
+    data = tmp_path / "test.jsonl"
+    data.write_text("\n")
+    out = tmp_path / "run"
+    line = _one_error_line(cli("run", "--task", task, "--data", str(data), "--task-option", "shots=0",
+                               "--sampler", "scripted", "-n", "1", "--out", str(out), "--no-report"))
+    assert f"{data}: no records found" in line
+    assert not out.exists()

@@ -111,14 +111,12 @@ def _not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError, kind: str, lines
 
 
 def _check_text(path: Path, kind: str) -> None:
-    """A JSON lines or CSV file (decompressed) is UTF-8 text with at least one row: a bad byte is one
-    `DataError` naming the line and byte offset (Arrow's readers would pass it on, to fail later as a
-    traceback), an empty or blank file (or a CSV of its header alone) is refused as holding no rows.
-    Read in 1 MiB blocks cut at line ends (no UTF-8 sequence holds a newline byte)."""
+    """A JSON lines or CSV file (decompressed) is UTF-8 text: a bad byte is one `DataError` naming the line
+    and byte offset (Arrow's readers would pass it on, to fail later as a traceback). Read in 1 MiB blocks
+    cut at line ends (no UTF-8 sequence holds a newline byte)."""
     import pyarrow as pa
 
     offset = lines = 0
-    rows = 0  # non-blank lines
     carry = b""
     try:
         with pa.input_stream(str(path), compression="detect") as fh:
@@ -128,10 +126,9 @@ def _check_text(path: Path, kind: str) -> None:
                 cut = len(data) if not block else data.rfind(b"\n") + 1
                 chunk, carry = data[:cut], data[cut:]
                 try:
-                    text = chunk.decode("utf-8-sig" if offset == 0 else "utf-8")
+                    chunk.decode("utf-8-sig" if offset == 0 else "utf-8")
                 except UnicodeDecodeError as exc:
                     raise _not_utf8(path, chunk, exc, kind.upper(), lines, offset) from None
-                rows += sum(1 for x in text.splitlines() if x.strip())
                 offset += len(chunk)
                 lines += chunk.count(b"\n")
                 if not block:
@@ -474,12 +471,20 @@ def import_results(path: Path, run_dir: Path, *, model: str | None = None, verif
         raise DataError(f"{path}: no such file or directory")
     kind = _kind(path)
     problems, total = _first_pass(path, kind)
+    if not total:
+        raise DataError(_no_rows(path, kind))
     with _made_or_removed(run_dir), RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
         try:
             return _write(path, kind, run_dir, problems, total, model=model, verifier=verifier,
                           progress=progress)
         except sqlite3.Error as exc:  # a full disk, an I/O error, a store locked by another program
             raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
+
+
+def _no_rows(path: Path, kind: str) -> str:
+    """The message for an input without a single row (an empty or blank file, a CSV header alone)."""
+    what = {"csv": "no rows (an empty file or a header alone)", "yaml": "no samples"}.get(kind, "no rows")
+    return f"{path}: {what}; expected one row per sample"
 
 
 @contextmanager
@@ -779,6 +784,8 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
     for batch in _sample_batches(path, kind, known, task, model, aliases):
         positions.append(batch.positions)
         indices.append(batch.index)
+    if not sum(len(p) for p in positions):
+        raise DataError(_no_rows(path, kind))
     pos = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
     idx = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
     if len(pos):

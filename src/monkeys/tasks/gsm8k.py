@@ -15,7 +15,7 @@ from annotated_types import Ge, Le
 from monkeys.core import Problem, Prompt
 from monkeys.errors import ConfigError, DataError
 from monkeys.registry import register_task
-from monkeys.tasks._files import iter_records
+from monkeys.tasks._files import read_records
 from monkeys.tasks._math_data import field, hub_records
 
 STOP = ("Question:", "</s>", "<|im_end|>")  # lm-eval gsm8k.yaml `until`, as the paper used
@@ -49,7 +49,7 @@ class GSM8K:
         if path is None:
             return [(f"openai/gsm8k[{split}] row {n}", r) for n, r in hub_records("openai/gsm8k", "main", split,
                                                                                  "gsm8k")]
-        return list(iter_records(path))
+        return read_records(path)
 
     def _train_pool(self) -> list[tuple[str, str]]:
         if self.shots == 0:

@@ -14,7 +14,7 @@ from annotated_types import Ge, Le
 from monkeys.core import Problem, Prompt
 from monkeys.errors import ConfigError, DataError
 from monkeys.registry import register_task
-from monkeys.tasks._files import iter_records
+from monkeys.tasks._files import read_records
 from monkeys.tasks._math_data import field, hub_records, reference_answer
 
 STOP = ("Problem:",)  # lm-eval minerva_math `until`
@@ -78,7 +78,7 @@ class MATH:
         if self.data is None:
             name, config = _HUB[self.subset]
             return [(f"{name} row {n}", r) for n, r in hub_records(name, config, "test", "math")]
-        return list(iter_records(self.data))
+        return read_records(self.data)
 
     def load_problems(self) -> list[Problem]:
         problems, seen = [], dict[str, str]()
