@@ -233,3 +233,23 @@ def test_rerun_after_the_samples_file_was_edited_is_refused_and_the_run_kept(tmp
     _write_jsonl(samples, [{"problem_id": "test/0", "text": "#### 40"}])  # as it was: resumes
     resumed = monkeys("verify", str(samples), *args, "--out", str(run))
     assert resumed.returncode == 0 and "verified 0 samples" in resumed.stderr, resumed.stderr
+
+
+def test_the_summary_prints_names_with_brackets_as_they_are(tmp_path: Path) -> None:
+    """`math-answer[mode=minerva]` and a run directory `runs[x]` went through Rich markup, which ate the
+    bracketed part: the printed `monkeys report` command named a verifier the run does not have."""
+    from conftest import addition_problems
+
+    data = addition_problems(tmp_path, 2)
+    samples = _write_jsonl(tmp_path / "s.jsonl", [{"problem_id": "test/0", "text": "#### 40"}])
+    run = tmp_path / "runs[x]"
+    first = monkeys("verify", str(samples), "--task", "gsm8k", "--data", str(data), "--task-option", "shots=0",
+                    "--out", str(run), "--no-report")
+    assert first.returncode == 0, first.stderr
+    assert f"monkeys report {run} --verifier 'math-answer'" in " ".join(first.stderr.split())
+    second = monkeys("verify", str(run), "--verifier", "math-answer", "--verifier-option", "mode=minerva",
+                     "--no-report")
+    assert second.returncode == 0, second.stderr
+    flat = " ".join(second.stderr.split())
+    assert f"monkeys verify {run} verifier=math-answer" in flat
+    assert f"monkeys report {run} --verifier 'math-answer[mode=minerva]'" in flat

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         with _progress(console, "exporting") as progress:
             rows = export_run(run_dir, out, format, verifier=verifier, progress=progress)
-        console.print(f"exported {rows:,} samples to {out}")
+        console.print(f"exported {rows:,} samples to {out}", markup=False)
 
     @app.command("import")
     def import_(
@@ -55,4 +55,4 @@ def register(app: typer.Typer) -> None:
         with _progress(console, "importing") as progress:
             s = import_results(source, run_dir, model=model, verifier=verifier, progress=progress)
         console.print(f"imported {s.samples:,} samples of {s.problems:,} problems ({s.passes:,} correct)"
-                      f" into {run_dir}; next: monkeys report {run_dir}")
+                      f" into {run_dir}; next: monkeys report {run_dir}", markup=False)

@@ -66,4 +66,4 @@ def register(app: typer.Typer) -> None:
         else:
             render(result, Console())
             if plot is not None:
-                Console().print(f"figure: {plot}")
+                Console().print(f"figure: {plot}", markup=False)

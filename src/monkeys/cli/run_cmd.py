@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from monkeys.core import Completion, Verdict
 from monkeys.errors import ConfigError
@@ -303,7 +304,8 @@ def register(app: typer.Typer) -> None:
             schedule = f"{'adaptive' if cfg.allocate == 'adaptive' else 'until solved'}, at most {cfg.n} per problem"
         if cfg.budget:
             schedule += ", budget " + ",".join(f"{k}={v:g}" for k, v in cfg.budget.items())
-        console.print(f"[bold]monkeys run[/] task={cfg.task} sampler={cfg.sampler} {schedule} -> {cfg.out}")
+        console.print("[bold]monkeys run[/] "
+                      + escape(f"task={cfg.task} sampler={cfg.sampler} {schedule} -> {cfg.out}"))
         try:
             summary = run_pipeline(cfg, progress=display)
         finally:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from monkeys.errors import ConfigError
 
@@ -72,7 +73,8 @@ def register(app: typer.Typer) -> None:
         display = RichProgress(console, sampling=False)
         try:
             if is_run:
-                console.print(f"[bold]monkeys verify[/] {run_dir} verifier={verifier or 'the run’s own'}")
+                console.print("[bold]monkeys verify[/] "
+                              + escape(f"{run_dir} verifier={verifier or 'the run’s own'}"))
                 summary = verify_run(run_dir, verifier=verifier,
                                      verifier_options=verifier_options if verifier_option else None,
                                      verify_workers=verify_workers, progress=display, reverify=reverify)
@@ -81,13 +83,14 @@ def register(app: typer.Typer) -> None:
                                 verifier_options=verifier_options, model=model, verify_workers=verify_workers)
                 with _progress(console, "importing") as on_import:
                     import_file(source, **settings, on_import=on_import)  # type: ignore[arg-type]
-                console.print(f"[bold]monkeys verify[/] {source} task={task} -> {run_dir}")
+                console.print("[bold]monkeys verify[/] " + escape(f"{source} task={task} -> {run_dir}"))
                 summary = verify_file(source, **settings, progress=display)  # type: ignore[arg-type]
         finally:
             display.stop()
         console.print(f"verified {summary.samples_verified} samples{' (resumed)' if summary.resumed else ''};"
                       f" {len(summary.solved)}/{summary.problems} problems solved; verdicts stored under"
-                      f" {summary.verifier!r} (monkeys report {run_dir} --verifier {summary.verifier!r})")
+                      f" {summary.verifier!r} (monkeys report {run_dir} --verifier {summary.verifier!r})",
+                      markup=False)  # names and paths are the user's text: `math-answer[mode=minerva]`
         if report:
             from monkeys.report import report_runs
 

@@ -132,7 +132,7 @@ def render(plan: Plan, console: Any) -> None:
     fc, run = plan.fc, plan.run
     n_text = f"{fc.n_min:,}" if fc.n_min == fc.n_max else f"{fc.n_min:,}–{fc.n_max:,}"
     console.print(f"plan from {run.run_dir}: {run.model} · {fc.n_problems} problems × {n_text} samples · "
-                  f"verifier {run.verifier} · solved in the pilot: {fc.solved}/{fc.n_problems}")
+                  f"verifier {run.verifier} · solved in the pilot: {fc.solved}/{fc.n_problems}", markup=False)
     if fc.unsampled:
         console.print(f"{fc.unsampled} more problems of the run have no verified sample yet: left out of the plan")
     if fc.chosen is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
+
 from monkeys.report.analyze import RunAnalysis, RunsComparison, pct
 from monkeys.report.swe import print_swe
 
@@ -29,11 +31,11 @@ def print_summary(analyses: list[RunAnalysis], console: Console, comparison: Run
     for a in analyses:
         title = run_title(a)
         if not a.ks and not a.missing_ks:
-            console.print(f"[bold]{title}[/bold]\n  no verified samples yet", highlight=False)
+            console.print(f"[bold]{escape(title)}[/bold]\n  no verified samples yet", highlight=False)
             for line in a.notes():
-                console.print(f"  {line}", highlight=False)
+                console.print(f"  {line}", highlight=False, markup=False)
             continue
-        console.print(f"[bold]{title}[/bold]", highlight=False)
+        console.print(f"[bold]{escape(title)}[/bold]", highlight=False)
         table = Table()
         table.add_column("k (attempts)" if a.run.swe is not None else "k", justify="right")
         table.add_column("coverage (resolved rate)" if a.run.swe is not None else "coverage", justify="right")
@@ -52,13 +54,13 @@ def print_summary(analyses: list[RunAnalysis], console: Console, comparison: Run
             table.add_row(*cells)
         console.print(table)
         for line in a.notes():
-            console.print(f"  {line}", highlight=False)
+            console.print(f"  {line}", highlight=False, markup=False)
         _print_selection(a, console)
         print_swe(a, console)
     if len(analyses) > 1 and comparison is not None:
         _print_matrix(comparison, console)
     for line in comparison.lines if comparison else []:
-        console.print(f"  {line}", highlight=False)
+        console.print(f"  {line}", highlight=False, markup=False)
 
 
 def selection_ks(a: RunAnalysis) -> list[int]:
