@@ -38,6 +38,45 @@ def test_run_returns_output_and_status(pool: ForkServerPool) -> None:
     assert syntax.exit_code == 1 and b"SyntaxError" in syntax.stderr
 
 
+CTYPES_PROBE = """
+def walk(name):
+    todo, seen = [object], set()
+    while todo:
+        c = todo.pop()
+        if c.__name__ == name and c.__module__ == "_ctypes":
+            return c
+        for s in type.__subclasses__(c):
+            if id(s) not in seen:
+                seen.add(id(s))
+                todo.append(s)
+found = []
+simple, union = walk("_SimpleCData"), walk("Union")
+P = type(simple)("P", (simple,), {"_type_": "P"})
+U = type(union)("U", (union,), {"_fields_": [("a", P)]})
+found.append(("instance", repr(P()), repr(U())))
+field = vars(U)["a"]
+found.append(("field get", hasattr(type(field), "__get__"), "set", hasattr(type(field), "__set__")))
+cdll = next((c for c in type.__subclasses__(object) if c.__name__ == "CDLL"), None)
+names = cdll.__init__.__globals__ if cdll else {}
+found.append(("ready-made", sorted(n for n in ("memmove", "memset", "_cast", "_string_at", "pythonapi") if n in names)))
+print(found)
+"""
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_ctypes_makes_and_reads_nothing_under_the_guard(pool: ForkServerPool, guard: bool) -> None:
+    """Confinement loads ctypes, so its types are one subclass walk away: under the guard no instance can be
+    made, a field descriptor neither reads nor writes, and the module's ready-made objects are gone (an
+    audit forged the harness's report through each). Without the guard (the OS layer alone) ctypes works."""
+    result = pool.run(CTYPES_PROBE, limits=Limits(timeout_s=10), guard=guard)
+    out = result.stdout.decode()
+    assert result.exit_code == 0, result
+    if guard:
+        assert out.strip() == "[('instance', 'None', 'None'), ('field get', False, 'set', False), ('ready-made', [])]"
+    else:
+        assert "'field get', True, 'set', True" in out and "memmove" in out
+
+
 def test_run_many_stops_at_first_failure(pool: ForkServerPool) -> None:
     src = "n = int(input())\nassert n != 2\nprint(n * n)"
     stdins = [b"1", b"3", b"2", b"4"]

@@ -85,6 +85,7 @@ def run_program():
     os.close(job_fd)
     if job.get("guard", True):  # part of the in-process guard (`_ctypes_off`): no ctypes object from here on
         disarm_ctypes()
+        globals().update(libc=None)  # the last ready-made ctypes objects: the C functions confinement called
     program = open("main.py", "rb").read()
     harness = type(sys)("_harness")
     exec(compile(job.pop("harness"), "_harness.py", "exec"), vars(harness))

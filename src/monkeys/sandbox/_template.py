@@ -281,8 +281,9 @@ def _child(limits: dict, state: dict, runner: Callable[..., NoReturn]) -> NoRetu
         nonce, flags, n_program, n_tests = JOB_HEAD.unpack(os.pread(5, JOB_HEAD.size, 0))
         body = os.pread(5, n_program + n_tests, JOB_HEAD.size)
         os.close(5)
-        if flags & GUARD:  # part of the in-process guard: no ctypes object can be made from here on
+        if flags & GUARD:  # part of the in-process guard: no ctypes object can be made or used from here on
             _ctypes_off.disarm_ctypes()
+            _confine.libc = None  # the last ready-made ctypes objects: the C functions confinement called
         os.write(3, b"k")
         os.close(3)
         gc.enable()

@@ -143,6 +143,76 @@ def has_close_elements(numbers, threshold):
     return False
 """
 
+# The same through objects made before any disarm (a field descriptor reads and writes any ctypes object's
+# memory, and a POINTER field makes its instance without tp_new): every ctypes object reachable from a
+# class's methods' globals is tried as storage (audit finding: `memmove` of the ctypes module served).
+_CTYPES_FIELD_FORGE = """import os
+
+
+def _classes():
+    todo, seen = [object], {}
+    while todo:
+        c = todo.pop()
+        try:
+            subs = type.__subclasses__(c)
+        except TypeError:
+            continue
+        for s in subs:
+            if id(s) not in seen:
+                seen[id(s)] = s
+                todo.append(s)
+    return list(seen.values())
+
+
+def _forge():
+    classes = _classes()
+    cdata = tuple(c for c in classes if c.__module__ == "_ctypes" and c.__name__ in ("_SimpleCData", "CFuncPtr",
+                                                                                        "Structure", "Union"))
+    g = next(c for c in classes if c.__name__ == "CDLL").__init__.__globals__
+    stores = []
+    for c in classes:
+        for f in list(vars(c).values()):
+            for value in getattr(f, "__globals__", {}).values():
+                for v in [value, *getattr(value, "__dict__", {}).values()]:
+                    if isinstance(v, cdata):
+                        stores.append(v)
+    store = stores[0]
+    pointer = next(c for c in classes if c.__module__ == "_ctypes" and c.__name__ == "_Pointer")
+    simple = next(c for c in classes if c.__module__ == "_ctypes" and c.__name__ == "_SimpleCData")
+    union = next(c for c in classes if c.__module__ == "_ctypes" and c.__name__ == "Union")
+    P = type(simple)("P", (simple,), {"_type_": "P"})
+    O = type(simple)("O", (simple,), {"_type_": "O"})
+    PP = type(pointer)("PP", (pointer,), {"_type_": P})
+    U = type(union)("U", (union,), {"_fields_": [("a", P), ("o", O), ("pp", PP)]})
+    a, o, pp = vars(U)["a"], vars(U)["o"], vars(U)["pp"]
+
+    def read_ptr(addr):
+        a.__set__(store, addr)
+        return pp.__get__(store, U)[0]
+
+    def obj_at(addr):
+        a.__set__(store, addr)
+        return o.__get__(store, U)
+
+    try:
+        raise KeyError
+    except KeyError as e:
+        tb = e.__traceback__
+    value = read_ptr(id(tb) + 24)
+    frame = obj_at(value if isinstance(value, int) else value.value)
+    while frame is not None:
+        loc = frame.f_locals
+        if "nonce" in loc and "report_fd" in loc:
+            os.write(loc["report_fd"], "\\x1f".join([loc["nonce"], "completed", "0", "", ""]).encode())
+            os._exit(0)
+        frame = frame.f_back
+
+
+def has_close_elements(numbers, threshold):
+    _forge()
+    return False
+"""
+
 _EXIT = [
     _exit("sys_exit_toplevel", "import sys\nsys.exit()\n"),
     _exit("exit_builtin", "exit()\n"),
@@ -198,6 +268,7 @@ _EXIT = [
     # pointer and a py_object turns any address into an object, so the harness's frame, its nonce and its
     # report fd are one walk away; the program writes the "completed" report itself (audit finding)
     _exit("ctypes_types_forge_report", "", wrong=_CTYPES_FORGE),
+    _exit("ctypes_field_descriptor_forges_report", "", wrong=_CTYPES_FIELD_FORGE),
     _exit("fork_parent_exits_0",
           "import os\nif os.fork():\n    os.wait()\n    os._exit(0)\n"),
     _exit("fake_pass_on_every_fd_then_exit",
