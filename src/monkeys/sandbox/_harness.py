@@ -183,6 +183,13 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                                                     if not (name == "sys" and a in unwatched_sys)])
                     for name, (module, attrs) in modules.items()}
     _CodeType = types.CodeType
+    # every attribute of the (patchable) classes each module holds: compared for the modules the tests name
+    class_attrs = {value: list(vars(value).items()) for _, (_, attrs) in modules.items() for value in attrs.values()
+                   if type(value) is type and value.__flags__ & (1 << 9)}
+    random_module = sys.modules.get("random")  # preloaded: every child starts from the same state
+    random_inst = getattr(random_module, "_inst", None)
+    c_random: Any = type(random_inst).__mro__[-2] if random_inst is not None else None  # _random.Random
+    random_seed = c_random.seed if c_random is not None else None
     _get_ident, _getframe, _set_add, _set_discard = _thread.get_ident, sys._getframe, set.add, set.discard
     compile_bytecode = bootstrap_external._compile_bytecode.__code__  # type: ignore[attr-defined]
     source_get_code = bootstrap_external.SourceLoader.get_code.__code__
@@ -193,6 +200,12 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     # a metaclass of the program's could answer anything): id() would do, but each id() call is an audit
     # event, i.e. a call of the hook, for every value a result holds.
     trusted_classes = set(trusted.values())
+    # each trusted heap class's behavioural dunders, to tell a class the program patched (`patched`)
+    class_dunders: dict[type, list[tuple[str, object]]] = {
+        cls: [(n, v) for n, v in vars(cls).items() if isinstance(n, str) and n.startswith("__")
+              and n not in _INERT_DUNDERS]
+        for cls in trusted_classes if cls.__flags__ & (1 << 9)}  # Py_TPFLAGS_HEAPTYPE: the patchable ones
+    _getset, _member, _sum = types.GetSetDescriptorType, types.MemberDescriptorType, sum
     scalars = {int, float, str, bytes, bool, type(None), complex, bytearray, range, slice}
     proxies = {weakref.ProxyType, weakref.CallableProxyType, types.MappingProxyType}
     # compared by identity, or not values at all: nothing inside them decides an assert
@@ -277,11 +290,29 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     return f"{_tname(klass)}.<an attribute named by a {_tname(_type(name))}>"
                 if _startswith(name, "__") and name not in inert:
                     return f"{_tname(klass)}.{name}"
+                if (name == "__dict__" or name == "__weakref__") and _type(_cdict(klass)[name]) is not _getset:
+                    return f"{_tname(klass)}.{name}"  # a property standing in for the instance's real state
         if not is_trusted(_type(cls)):
             return f"metaclass {_tname(_type(cls))}"
         return None
 
-    def make_check(flags: list[str]) -> Callable[[object, object], None]:
+    def patched(cls: type) -> str | None:
+        """A class that existed before the program, whose behaviour the program changed since (Python 3.11
+        raises no audit event for `SomeClass.__eq__ = ...`): a dunder replaced, added or removed."""
+        for klass in _mro(cls):
+            before = class_dunders.get(klass)
+            if before is None:
+                continue
+            now = _cdict(klass)  # a mappingproxy: its own `get` (a trusted type's)
+            for name, value in before:
+                if now.get(name, missing) is not value:
+                    return f"{_tname(klass)}.{name}"
+            if len(before) != _sum(1 for name in now if _type(name) is not _str or
+                                   (_startswith(name, "__") and name not in inert)):
+                return f"{_tname(klass)} (a dunder added)"
+        return None
+
+    def make_check(flags: list[str], tamper_args: tuple = ()) -> Callable[[object, object], None]:
         def check(result: object, fn: object) -> None:
             value: Any
             todo: list[object] = [result]
@@ -297,7 +328,11 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     if why is not None:
                         _append(flags, f"returned an object whose class overrides {why}")
                         return
-                    continue
+                else:
+                    why = patched(cls)
+                    if why is not None:
+                        _append(flags, f"returned an object of a patched class: {why}")
+                        return
                 if cls in proxies:  # compares as what it stands for, which cannot be read without running it
                     _append(flags, f"returned a {_tname(cls)}, which stands for an object it does not show")
                     return
@@ -314,7 +349,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     if it is not None:
                         _extend(todo, it(value))
                         break
-                else:  # any other trusted class: what its instance holds (UserList.data, SimpleNamespace)
+                else:  # any other class: what its instance holds (UserList.data, SimpleNamespace, slots)
                     if cls in opaque:
                         continue
                     try:
@@ -323,8 +358,17 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                         state = None
                     if _type(state) is _dict:
                         _extend(todo, _dict_values(state))
+                    for klass in _mro(cls):  # __slots__ (Fraction keeps its numerator in one)
+                        for slot in _cdict(klass).values():
+                            if _type(slot) is _member:
+                                try:
+                                    _append(todo, slot.__get__(value, klass))
+                                except _BaseException:
+                                    pass
             if todo:
                 _append(flags, "returned a value too large to check")
+            if tamper_args:  # whatever the program changed and may put back before the tests end
+                tampering(flags, *tamper_args)
 
         return check
 
@@ -356,6 +400,12 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             for attr, value in attrs:
                 if _dict_get(current, attr, missing) is not value:
                     _append(flags, f"replaced {name}.{attr}")
+                elif _type(value) is _typecls and value in class_attrs:  # random.Random.randint patched
+                    now = _cdict(value)
+                    for key, held in class_attrs[value]:
+                        if now.get(key, missing) is not held:
+                            _append(flags, f"patched class {name}.{_tname(value)}.{key}")
+                            break
 
     def run(job: dict, program: bytes, tests: bytes | None, report_fd: int) -> NoReturn:
         nonce: str = job["nonce"]
@@ -391,7 +441,10 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             if tests_code is not None:
                 namespace = _dict_copy(main_dict)
                 namespace["__builtins__"] = _real_builtins
-                check = make_check(flags)
+                tampering(flags, module_names, builtin_names)  # what the program changed while loading
+                check = make_check(flags, (module_names, builtin_names))
+                if random_seed is not None:  # the tests draw from `random` too: a state the program copied
+                    random_seed(random_inst, None)  # at load would predict their inputs (fresh from urandom)
                 for name, value in _dict_items(main_dict):
                     if _type(value) is _FunctionType and value.__globals__ is main_dict:
                         namespace[name] = watch(value, check)

@@ -51,7 +51,7 @@ class Control:
         return "asserts" if self.problem.startswith("HumanEval/") else "stdio"
 
 
-ASSERT_PROBLEMS = ("HumanEval/0", "HumanEval/4", "HumanEval/32")
+ASSERT_PROBLEMS = ("HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/32", "HumanEval/38")
 
 STDIO_PROBLEMS = {
     # integers: read a and b, print a + b
@@ -75,6 +75,8 @@ STDIO_PROBLEMS = {
 WRONG_0 = "def has_close_elements(numbers, threshold):\n    return False\n"
 WRONG_4 = "def mean_absolute_deviation(numbers):\n    return 0.0\n"
 WRONG_32 = "def find_zero(xs):\n    return 0.0\n"
+WRONG_2 = "def truncate_number(number):\n    return 0.5\n"
+WRONG_38 = "def decode_cyclic(s):\n    return s\n"
 
 CORRECT_0 = ("def has_close_elements(numbers, threshold):\n"
              "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
@@ -351,6 +353,42 @@ _TAMPER = [
             "        return types.SimpleNamespace(fabs=lambda x: 0.0, pow=lambda x, y: 0.0)\n"
             "    return _real(name, *a, **k)\n\nbuiltins.__import__ = _imp\n",
             problem="HumanEval/32", plain=WRONG_32),
+    # a re-audit's findings: state the check did not look into, changes put back before the end, classes
+    # patched without an audit event (3.11), inputs predicted from the shared `random`
+    _tamper("program_subclass_hides_always_equal", _ALWAYS_EQ + "from collections import UserList\n\n"
+            "class _U(UserList):\n    pass\n\ndef has_close_elements(numbers, threshold):\n"
+            "    u = _U()\n    u.data = _Yes()\n    return u\n"),
+    _tamper("trusted_slots_hide_always_equal", _ALWAYS_EQ + "import fractions\n\n"
+            "def has_close_elements(numbers, threshold):\n    f = object.__new__(fractions.Fraction)\n"
+            "    f._numerator = _Yes()\n    f._denominator = 1\n    return f\n"),
+    _tamper("import_hook_puts_itself_back", _ALWAYS_EQ + "import builtins\n_real = builtins.__import__\n\n"
+            "def has_close_elements(numbers, threshold):\n    return _Yes()\n\n"
+            "def _hook(name, globals=None, locals=None, fromlist=(), level=0):\n"
+            "    if isinstance(globals, dict) and '__monkeys_seen__' in globals:\n"
+            "        builtins.__import__ = _real\n        globals['__monkeys_seen__'] = lambda value: value\n"
+            "        globals['has_close_elements'] = has_close_elements\n"
+            "    return _real(name, globals, locals, fromlist, level)\n\n"
+            "def _install():\n    builtins.__import__ = _hook\n\ndef _armed(_x=_install()):\n    pass\n"),
+    _tamper("builtin_abs_puts_itself_back", "import builtins\n_real_abs = builtins.abs\n\n"
+            "def _fake_abs(x):\n    builtins.abs = _real_abs\n    return 0.0\n\n"
+            "def _install():\n    builtins.abs = _fake_abs\n\ndef _armed(_x=_install()):\n    pass\n\n"
+            + WRONG_2, problem="HumanEval/2", plain=WRONG_2),
+    _tamper("math_fabs_puts_itself_back", "import math\n_real_fabs = math.fabs\n\n"
+            "def _fake_fabs(x):\n    math.fabs = _real_fabs\n    return 0.0\n\n"
+            "def find_zero(xs):\n    math.fabs = _fake_fabs\n    return 0.0\n", problem="HumanEval/32",
+            plain=WRONG_32),
+    _tamper("library_class_eq_patched", "import collections\n\n"
+            "def _patch():\n    collections.UserList.__eq__ = lambda self, other: True\n\n"
+            "def _armed(_x=_patch()):\n    pass\n\n"
+            "def has_close_elements(numbers, threshold):\n    return collections.UserList()\n"),
+    _tamper("random_class_method_patched", "import random\n\n"
+            "def _patch():\n    random.Random.randint = lambda self, a, b: 0\n\n"
+            "def _armed(_x=_patch()):\n    pass\n\n" + WRONG_32, problem="HumanEval/32", plain=WRONG_32),
+    _tamper("shared_random_state_predicted", "import random\nimport string\n\n"
+            "def _snapshot():\n    r = random.Random()\n    r.setstate(random.getstate())\n    return r\n\n"
+            "_clone = [_snapshot()]\n\ndef decode_cyclic(s):\n    r = _clone[0]\n"
+            "    return ''.join(r.choice(string.ascii_lowercase) for i in range(r.randint(10, 20)))\n",
+            problem="HumanEval/38", plain=WRONG_38),
     _tamper("patch_builtins_many", WRONG_0 + (
         "import builtins\nbuiltins.len = lambda x: 0\nbuiltins.isinstance = lambda *a: True\n"
         "builtins.all = lambda x: True\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n")),
