@@ -267,6 +267,9 @@ def load_config_file(path: Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: cannot read config file: is a directory; expected a YAML, TOML or JSON file")
+    if path.exists() and not path.is_file():  # reading a FIFO would wait for a writer forever
+        raise ConfigError(f"{path}: not a regular file (a FIFO, socket or device); expected a YAML, TOML or JSON"
+                          " file")
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -188,3 +188,22 @@ def test_empty_math_data_file_is_refused(cli, tmp_path: Path, task: str):
                                "--sampler", "scripted", "-n", "1", "--out", str(out), "--no-report"))
     assert f"{data}: no records found" in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("which", ["samples", "import", "data", "config"])
+def test_a_fifo_given_as_an_input_file_is_refused_not_waited_on(cli, tmp_path: Path, which: str):
+    """Reading a FIFO blocks until someone writes to it: a typo'd path onto one hung the command."""
+    import os
+
+    fifo = tmp_path / ("in.yaml" if which == "config" else "in.jsonl")
+    os.mkfifo(fifo)
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text('{"problem_id": "HumanEval/0", "text": "x"}\n')
+    out = tmp_path / "run"
+    args = {"samples": ["verify", str(fifo), "--task", "humaneval", "--out", str(out)],
+            "import": ["import", str(fifo), str(out)],
+            "data": ["verify", str(ok), "--task", "humaneval", "--data", str(fifo), "--out", str(out)],
+            "config": ["run", "--config", str(fifo), "--out", str(out)]}[which]
+    line = _one_error_line(cli(*args, timeout=60))
+    assert f"{fifo}: not a regular file" in line
+    assert not out.exists()

@@ -52,6 +52,9 @@ class ImportSummary:
 def _kind(path: Path) -> str:
     if path.is_dir():
         return "yaml"
+    if path.exists() and not path.is_file():  # reading a FIFO would wait for a writer forever
+        raise DataError(f"{path}: not a regular file (a FIFO, socket or device); expected a .parquet, .csv,"
+                        " .jsonl or .yaml file")
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     last = suffixes[-1] if suffixes else ""
     if last not in _KINDS:
@@ -737,6 +740,8 @@ def fingerprint(path: Path) -> dict[str, Any]:
 
     path = Path(path)
     files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
+    if not path.is_dir():
+        _kind(path)  # a FIFO in place of the file is refused, never waited on
     digest, size = hashlib.sha256(), 0
     for file in files:
         if path.is_dir():

@@ -116,6 +116,8 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     path = Path(path).expanduser()
     if path.is_dir():
         raise DataError(f"{path}: is a directory; expected {FORMATS}")
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: not a regular file (a FIFO, socket or device); expected {FORMATS}")
     if not path.is_file():
         raise DataError(f"{path}: data file not found; expected {FORMATS}")
     if path.suffix == ".parquet":
