@@ -71,6 +71,8 @@ def test_import_table_formats(tmp_path: Path, suffix: str) -> None:
     ("problem_id,sample_index,correct\na,0,maybe\n", r"row 1: field 'correct'"),
     ("problem_id,sample_index\na,0\n", r"missing column 'correct'"),
     ("problem_id,sample_index,correct\na,0,1\na,0,0\n", r"duplicate \(problem_id, sample_index\) = \('a', 0\)"),
+    ("problem_id,sample_index,correct\na,0,true\na,1\na,2,false\n",
+     r"t.csv row 2 \(line 3\): expected 3 fields \(the header's\), got 2"),
 ])
 def test_bad_tables_name_file_row_and_field_and_write_nothing(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "t.csv"

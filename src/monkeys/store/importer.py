@@ -169,7 +169,29 @@ def _table_batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
             yield row, _ArrowColumns(batch), str(path)
             row += batch.num_rows
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        if kind == "csv" and "columns, got" in str(exc):
+            short = _short_csv_row(path)
+            if short:
+                raise DataError(f"{path} {short}") from exc
         raise DataError(f"{path}: cannot read {kind}: {exc}") from exc
+
+
+def _short_csv_row(path: Path) -> str | None:
+    """`row N (line L): expected K fields (the header's), got M` for the first CSV row whose field count is
+    not the header's (Arrow's parse error names the row's text, not its number), else None."""
+    import csv
+    import io
+
+    import pyarrow as pa
+
+    with pa.input_stream(str(path), compression="detect") as fh:
+        reader = csv.reader(io.TextIOWrapper(fh, encoding="utf-8-sig", newline=""))
+        header = next(reader, [])
+        for n, row in enumerate(reader, 1):
+            if row and len(row) != len(header):
+                return (f"row {n} (line {reader.line_num}): expected {len(header)} fields (the header's), got"
+                        f" {len(row)}")
+    return None
 
 
 def _json_batches(path: Path) -> Iterator[tuple[int, Columns, str]]:
