@@ -367,8 +367,8 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                                     pass
             if todo:
                 _append(flags, "returned a value too large to check")
-            if tamper_args:  # whatever the program changed and may put back before the tests end
-                tampering(flags, *tamper_args)
+            if tamper_args and fn is not None:  # after each call into the program: what it changed and may
+                tampering(flags, *tamper_args)  # put back before the tests end
 
         return check
 
