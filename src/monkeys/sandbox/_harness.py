@@ -24,15 +24,21 @@ functions and helpers), with the real `builtins`, every function the program def
 what it returns is checked, and `__monkeys_seen__`, which the verifier's rewrite of the tests
 (`monkeys.verifiers._assert_values`) calls on every value an assert reads, however it was made. The tests
 cannot see some tampering, so the report carries flags instead:
-- a checked value (or anything inside it: containers, and what an instance of a library class holds in
-  its `__dict__`, e.g. `UserList.data`) of a class the program made that overrides behaviour (`__eq__`,
-  `__bool__`, `__sub__`, ..., or a class attribute whose name is not a plain `str`): an object that agrees
-  with every expected value; a weak proxy or mapping proxy, which compares as an object it does not show;
-- `sys.settrace`/`setprofile` attempted; a class that existed before the program patched; a builtin the
-  tests name (`abs`, `sorted`) replaced; for the modules the tests name (`import math`, `math.isclose`),
-  an attribute replaced, the module replaced in `sys.modules` or its class changed. (What the tests reach
-  only through other modules is not compared: reading every value costs a copy-on-write fault each.)
-The verifier's policy decides whether a flagged pass counts.
+- a checked value (or anything inside it: containers, what any instance holds in its `__dict__` or
+  `__slots__`, e.g. `UserList.data`, `Fraction._numerator`) of a class the program made that overrides
+  behaviour (`__eq__`, `__bool__`, `__sub__`, ..., a `__dict__` property, or a class attribute whose name
+  is not a plain `str`): an object that agrees with every expected value; a weak proxy or mapping proxy,
+  which compares as an object it does not show; a value of a library class whose dunders the program
+  replaced, added or removed (Python 3.11 raises no audit event for `UserList.__eq__ = ...`);
+- `sys.settrace`/`setprofile` attempted; a builtin the tests name (`abs`, `sorted`, and always
+  `__import__`) replaced; for the modules the tests name (`import math`, `math.isclose`), an attribute or
+  an attribute of one of its classes (`random.Random.randint`) replaced, the module replaced in
+  `sys.modules` or its class changed. These are compared before the tests, after every call into the
+  program and at the end, so a change put back before the end is seen too. (What the tests reach only
+  through other modules is not compared: reading every value costs a copy-on-write fault each.)
+`random` is reseeded from the OS just before the tests (it is preloaded, and a state the program copied
+would predict the inputs the tests draw from it). The verifier's policy decides whether a flagged pass
+counts.
 
 After the report the harness prints the program's uncaught exception (as `python main.py` would), flushes
 and `os._exit`s. Everything the harness uses after the program started was captured before it started:
