@@ -73,6 +73,10 @@ def test_import_table_formats(tmp_path: Path, suffix: str) -> None:
     ("problem_id,sample_index,correct\na,0,1\na,0,0\n", r"duplicate \(problem_id, sample_index\) = \('a', 0\)"),
     ("problem_id,sample_index,correct\na,0,true\na,1\na,2,false\n",
      r"t.csv row 2 \(line 3\): expected 3 fields \(the header's\), got 2"),
+    ("problem_id,sample_index,correct,outcome\na,0,false,fail\na,1,true,fail\n",
+     r"t.csv row 2: field 'outcome': 'fail' contradicts field 'correct' \(true\)"),
+    ("problem_id,sample_index,correct,details\na,0,true,{}\na,1,true,{not json\n",
+     r"t.csv row 2: field 'details': expected a JSON object as text"),
 ])
 def test_bad_tables_name_file_row_and_field_and_write_nothing(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "t.csv"

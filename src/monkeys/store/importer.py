@@ -410,6 +410,31 @@ def _check_scalars(cols: Columns, start: int, where: str, texts: tuple[str, ...]
                                 f" error, got {_shown(v)}")
 
 
+def _check_agrees(correct: list[bool | None] | np.ndarray, cols: Columns, start: int, where: str) -> None:
+    """An `outcome` that contradicts `correct` (`true` beside `fail`) and `details` that are not a JSON
+    object are refused with row and field: either would be read one way and mean another."""
+    import json
+
+    if "outcome" in cols:
+        for i, (c, o) in enumerate(zip(correct, cols["outcome"], strict=True)):
+            if c is None or not isinstance(o, str) or not o.strip():
+                continue
+            if bool(c) != (o.strip().lower() == "pass"):
+                raise DataError(f"{where} row {start + i}: field 'outcome': {o!r} contradicts field 'correct'"
+                                f" ({str(bool(c)).lower()}); expected {'pass' if c else 'fail, timeout or error'}")
+    if "details" in cols:
+        for i, d in enumerate(cols["details"]):
+            if d is None or (isinstance(d, str) and d.strip() in ("", "{}")):
+                continue
+            try:
+                ok = isinstance(json.loads(d), dict)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise DataError(f"{where} row {start + i}: field 'details': expected a JSON object as text (what"
+                                f" `monkeys export` writes), got {_shown(d)}")
+
+
 def _ids(cols: Columns, start: int, where: str, needs: str = "problem_id, sample_index, correct") -> list[str]:
     ids = cols.get("problem_id")
     if ids is None:
@@ -451,8 +476,8 @@ def _first_pass(path: Path, kind: str) -> tuple[list[Problem], int]:
     for start, cols, where in _batches(path, kind):
         uniq, codes = _id_codes(cols, start, where)
         index = _ints(cols, "sample_index", start, where, required=True)
-        _bools(cols, start, where)
         _check_scalars(cols, start, where)
+        _check_agrees(_bools(cols, start, where), cols, start, where)
         for field in ("prompt_tokens", "completion_tokens", "prompt_shared"):
             _ints(cols, field, start, where, required=False)
         if any(u not in problems for u in uniq):
