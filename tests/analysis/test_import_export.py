@@ -139,6 +139,15 @@ def test_input_without_rows_is_refused_and_makes_nothing(tmp_path: Path, name: s
     assert not (tmp_path / "run").exists()
 
 
+def test_csv_text_columns_that_look_like_numbers_stay_text(tmp_path: Path) -> None:
+    """Arrow types a CSV column of digits as integers; a model named 7 or an answer 42 is still text."""
+    path = tmp_path / "t.csv"
+    path.write_text("problem_id,sample_index,correct,model,answer,outcome\na,0,1,7,42,pass\na,1,0,7,41,\n")
+    import_results(path, tmp_path / "run")
+    db = connect(tmp_path / "run")
+    assert db.execute("SELECT DISTINCT model FROM samples").fetchall() == [("7",)]
+
+
 def test_import_refuses_a_run_with_samples(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("problem_id,sample_index,correct\na,0,true\n")

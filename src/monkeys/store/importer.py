@@ -157,7 +157,8 @@ def _table_batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
         else:
             import pyarrow.csv as pcsv
 
-            convert = pcsv.ConvertOptions(column_types={"problem_id": pa.string(), "text": pa.string()})
+            texts = ("problem_id", *_TEXT_FIELDS, *_SCALAR_FIELDS)  # a model named 7 is the text "7"
+            convert = pcsv.ConvertOptions(column_types=dict.fromkeys(texts, pa.string()))
             batches = pcsv.open_csv(pa.input_stream(str(path), compression="detect"), convert_options=convert)
         row = 1
         for batch in batches:
