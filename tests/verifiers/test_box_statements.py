@@ -55,6 +55,30 @@ def test_another_value_after_words_in_a_box_is_a_hedge(verifier: MathAnswer) -> 
     assert passing == [], (len(passing), passing[:10])
 
 
+SEPARATORS = ["\\sim", "|", "\\vert", "\\cr", "\\land", "\\wedge", "\\vee", "\\text{, }", "\\not=", "\\cong",
+              "\\propto", "\\dots", "\\colon", "\\iff", "\\Leftrightarrow", "\\Leftarrow", "\\longmapsto", "\\ll",
+              "\\gg", "\\hspace{1em}", "\\;", "\\searrow", "\\leftrightarrow"]
+
+
+def test_a_number_math_verify_drops_makes_no_answer(verifier: MathAnswer) -> None:
+    """Whatever stands between them: math-verify keeps the last number of `19 \\sim 18`, `19 \\cr 18`, ...; a
+    box that states a number its reading ignores is not read as that reading."""
+    texts = [f"\\boxed{{{a} {sep} {b}}}" for sep in SEPARATORS for a, b in (("19", "18"), ("x = 19", "18"))]
+    passing = [text for text in texts if _outcome(verifier, "18", text) is Outcome.PASS]
+    assert passing == [], (len(passing), passing)
+
+
+@pytest.mark.parametrize(("gold", "text"), [
+    ("18", "\\boxed{18 \\text{ cm}^2}"), ("1000", "\\boxed{1{,}000 \\text{ dollars}}"), ("x_1 + 2", "\\boxed{2 + x_1}"),
+    ("\\sqrt[3]{2}", "\\boxed{2^{1/3}}"), ("2000", "\\boxed{2 \\times 10^{3}}"), ("3 + 4i", "\\boxed{4i + 3}"),
+    ("(2, 5]", "\\boxed{(2, 5]}"), ("y = 2x + 3", "\\boxed{y = 3 + 2x}"), ("\\frac{1}{2}", "\\boxed{\\frac{2}{4}}"),
+    ("10^{-3}", "\\boxed{0.001}"), ("\\{1, 2\\}", "\\boxed{\\{2, 1\\}}"), ("90^\\circ", "\\boxed{90^{\\circ}}"),
+    ("19 \\sim 18", "\\boxed{19 \\sim 18}"),
+])
+def test_numbers_math_verify_reads_all_of_pass(verifier: MathAnswer, gold: str, text: str) -> None:
+    assert _outcome(verifier, gold, text) is Outcome.PASS, (gold, text)
+
+
 @pytest.mark.parametrize("text", [
     "\\boxed{19 \\text{ for } x = 18}", "\\boxed{19 \\quad (x = 18)}", "\\boxed{19 \\text{ (at } x = 18)}",
     "\\boxed{19 \\text{ when } n = 18}", "\\boxed{19 \\qquad (x = 18)}", "\\boxed{19 \\mid 18}", "\\boxed{19 & 18}",
@@ -64,6 +88,7 @@ def test_another_value_after_words_in_a_box_is_a_hedge(verifier: MathAnswer) -> 
     "Final Answer: The final answer is $18 \\\\ 19$. I hope it is correct.",
     "Final Answer: The final answer is $19 \\\\ 18$. I hope it is correct.",
     "\\boxed{18\\text{ thousand}}", "\\boxed{18 \\text{ million}}", "\\boxed{18 \\textrm{ billion dollars}}",
+    "\\boxed{\\not 18}", "\\boxed{18\\ldots}", "\\boxed{18, \\dots}",
 ])
 def test_a_condition_other_lines_or_a_scale_word_are_not_the_gold_18(verifier: MathAnswer, text: str) -> None:
     assert _outcome(verifier, "18", text) is Outcome.FAIL, text
@@ -81,7 +106,9 @@ def test_a_condition_other_lines_or_a_scale_word_are_not_the_gold_18(verifier: M
     ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\boxed{\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}"),
     ("0.5", "\\boxed{\\frac{1}{2} \\text{ (i.e. } 0.5)}"),
     ("\\frac{\\sqrt{2}}{2}", "\\boxed{\\frac{\\sqrt{2}}{2} \\text{ (about } 0.707)}"),
-    ("18", "\\boxed{x = 18 \\\\ x = 18}"), ("18, 19", "\\boxed{x = 18 \\\\ x = 19}"),
+    ("33", "\\boxed{33 \\text{ (in base 10)}}"), ("33", "\\boxed{33_{10} \\text{ (in base } 10)}"),
+    ("19", "\\boxed{19, \\text{ attained at } x = 18}"), ("18", "\\boxed{x = 18 \\\\ x = 18}"),
+    ("18, 19", "\\boxed{x = 18 \\\\ x = 19}"),
     ("18", "\\boxed{\\begin{aligned} x &= 18 \\end{aligned}}"),
 ])
 def test_one_value_with_words_a_condition_or_the_golds_shape_passes(verifier: MathAnswer, gold: str,
@@ -152,7 +179,7 @@ def test_choice_letters_compare_as_sets(verifier: MathAnswer, gold: str, text: s
 @pytest.mark.parametrize("text", [
     "#### \u221218", "#### \u201318", "The answer is \u221218.", "She ends with \u221218 dollars.", "#### minus 18",
     "The answer is minus 18.", "#### 18 and three quarters", "#### 18 and two thirds", "#### 18 and one fifth",
-    "#### 18\u207b\u00b9", "#### \u221a18", "#### 18\u201320", "#### 18 \u2212 19",
+    "#### 18\u207b\u00b9", "#### \u221a18", "#### \\sqrt{18}", "#### 18\u201320", "#### 18 \u2212 19",
 ])
 def test_gsm8k_signs_and_number_words_change_the_value(verifier: MathAnswer, text: str) -> None:
     assert _outcome(verifier, "18", text, "gsm8k") is Outcome.FAIL, text
@@ -162,7 +189,7 @@ def test_gsm8k_signs_and_number_words_change_the_value(verifier: MathAnswer, tex
     ("-10", "#### \u221210"), ("-10", "The answer is \u221210."), ("-10", "#### \u201310"), ("-18", "#### minus 18"),
     ("18.75", "#### 18 and three quarters"), ("18.4", "#### 18 and two fifths"), ("18.5", "#### 18 and a half"),
     ("0.5", "#### 2\u207b\u00b9"), ("4", "#### \u221a16"), ("18", "#### \\frac{36}{2}"),
-    ("18", "#### $\\dfrac{36}{2}$"),
+    ("18", "#### $\\dfrac{36}{2}$"), ("4", "#### $\\sqrt{16}$"),
     ("0.5", "#### \\frac{1}{2}"), ("2", "She had 20 and gave away 18, so 20 minus 18 = 2.\n#### 2"),
     ("18", "#### 18"), ("18", "The answer is 18!"),
 ])

@@ -84,6 +84,7 @@ _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-"})
 # A LaTeX fraction of numbers is one value, as "36/2" is: "#### \frac{36}{2}" is 18, not 36 or 2.
 _GSM8K_FRACTION = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d{1,20}(?:\.\d{1,20})?)\s*\}"
                              r"\s*\{\s*(\d{1,20}(?:\.\d{1,20})?)\s*\}")
+_GSM8K_ROOT = re.compile(r"\\sqrt\s*\{\s*(\d{1,20})\s*\}")
 _PLUS_MINUS = re.compile(r"(?:\u00b1|\\pm|\+\s*/\s*-|\+-)\s*\$?\s*$")  # "±18", "\pm 18", "+/- 18"
 
 
@@ -113,6 +114,7 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     the one before an alternative.
     """
     text = _GSM8K_FRACTION.sub(r"\1/\2", text.translate(_MINUS_SIGNS))  # "#### \u221218", "#### \frac{36}{2}"
+    text = _GSM8K_ROOT.sub("\u221a\\1", text)  # "#### \sqrt{18}" is no 18
     marked = [m.end() for m in (marker.search(text) for marker in _GSM8K_MARKERS) if m is not None]
     if marked:  # a few-shot continuation (the next "Question:" or "Q:" and its answer) is not this answer
         cuts = [c for c in (text.find(q, min(marked)) for q in _NEXT_QUESTION) if c >= 0]

@@ -471,11 +471,13 @@ def letters_verdict(gold: str, answer: str) -> bool | None:
 # and 19 to it. A box whose words or spacing stand between numbers states several values: the words give a
 # condition (`19 \text{ for } x = 18`, `33 \text{ (base } 10)`), and the box is read as what precedes them,
 # or they state another value (`(maybe 18)`, `(i.e., 18)`, `(if we exclude 0, 18)`), a hedge; several lines
-# with different values are several answers; a scale word (`18 \text{ thousand}`) multiplies the number.
+# with different values are several answers; a scale word (`18 \text{ thousand}`) multiplies the number, and
+# `\not`, `\ldots` change what it states.
 # Where the gold itself has that shape (`19 \text{ and }43`, a matrix), the box is left to the usual checks.
 _DROPPED = re.compile(r"\\(?:text(?:rm|bf|it)?|mbox|mathrm)\s*\{([^{}]*)\}|\\(?:q?quad|mid)(?![A-Za-z])|&")
 _SCALE_WORD = re.compile(r"\\(?:text(?:rm|bf|it)?|mbox|mathrm)\s*\{[^{}]*?(?<![A-Za-z])"
                          r"(thousand|million|billion|trillion)", re.IGNORECASE)
+_CHANGES_IT = re.compile(r"\\not(?![A-Za-z])|\\[lc]?dots(?![A-Za-z])")
 _JOINING_WORDS = re.compile(r"[\s,.;:()]*(?:(?:and|or)[\s,.;:()]*)?")
 _NUMBER_IN = re.compile(r"\d+(?:\.\d+)?")
 _CONDITION = re.compile(r"(?:[A-Za-z](?:_\{?\w+\}?)?=-?\d+(?:\.\d+)?,?)+")
@@ -522,22 +524,23 @@ def stated_parts(gold: str, answer: str) -> tuple[str, list[str]] | None:
     """What a box states beyond math-verify's reading of it (rules above), for a gold without that shape:
     ("lines", its lines) when it has several lines, ("lead", [the part before a condition]) when words after
     it only set a variable or a base, ("several", [lead, rest]) when they state another value, ("scaled",
-    [answer]) when a scale word ("thousand", "million") in words multiplies it; else None."""
+    [answer]) when a scale word ("thousand", "million") in words multiplies it or `\\not`, `\\ldots` change it;
+    else None."""
     if len(answer) > 2000:
         return None
     if (scale := _SCALE_WORD.search(answer)) is not None and scale[1].lower() not in gold.lower():
         return "scaled", [answer]  # "18 \text{ thousand}" is 18,000; math-verify reads 18
+    if (mark := _CHANGES_IT.search(answer)) is not None and mark.group() not in gold:
+        return "scaled", [answer]  # "\not 18", "18\ldots": math-verify reads 18
     if len(_lines(answer)) > 1 and "\\\\" not in gold:
         return "lines", _lines(answer)
     split = _words_between(answer)
     if split is None or _words_between(gold) is not None:
         return None
     lead, rest = split
-    if set(_NUMBER_IN.findall(rest)) <= set(_NUMBER_IN.findall(lead)):
-        return None  # "18 \text{ (i.e. } 18)": the same value again
     bare = _CONDITION_MARKUP.sub("", rest)
-    if _CONDITION.fullmatch(bare) or ("base" in rest and bare.isdigit()) or _restates(lead, bare):
-        return "lead", [lead.strip()]
+    if _CONDITION.fullmatch(bare) or ("base" in rest and (bare.isdigit() or not bare)) or _restates(lead, bare):
+        return "lead", [lead.strip().rstrip(",;:").strip()]  # "19, \text{ attained at } x = 18" is 19
     return "several", [lead.strip(), rest.strip()]
 
 
@@ -591,7 +594,7 @@ def check_math_verify(gold: str, answer: str) -> bool:
     if not gold_parsed or not answer_parsed:
         return False
     if (_false_equation(answer_parsed[0]) or _far_approximation(answer) or _false_arrow(answer)
-            or _partly_read(answer)):
+            or _partly_read(answer) or (_drops_a_number(answer) and not _drops_a_number(gold))):
         return False
     return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
 
@@ -612,6 +615,39 @@ def _partly_read(answer: str) -> bool:
         return False
     stated = collections.Counter(_DIGIT.findall(_UNIT_POWER.sub(r"\1", answer)))
     return bool(stated - collections.Counter(_DIGIT.findall(parsed[1])))
+
+
+_LITERAL = re.compile(r"\d+(?:\.\d+)?")
+_MAX_PROBED = 8  # numbers probed in one answer, at most: each costs a parse
+_PROBE = "987654"
+
+
+@functools.lru_cache(maxsize=4096)
+def _drops_a_number(answer: str) -> bool:
+    """Whether math-verify's reading of `answer` ignores a number the answer states that differs from every
+    number it reads: each number in turn is replaced by another, and one whose replacement leaves the parse as
+    it was is dropped. math-verify drops what stands beside `\\sim`, `|`, `\\land`, `\\hspace`, `\\cr`, `\\colon`,
+    `\\text{, }` and many more, keeping the last number: `19 \\sim 18` is 18 to it. A unit's exponent
+    (`18 \\text{ cm}^2`) is not probed."""
+    from math_verify import parse
+    text = _UNIT_POWER.sub(r"\1", answer)
+    literals = list(_LITERAL.finditer(text))
+    if not 2 <= len(literals) <= _MAX_PROBED or _APPROX.search(text) or _ARROW.search(text):
+        return False  # an approximation or an arrow keeps one side: `_far_approximation` and `_false_arrow` judge
+    reading = _mv_parse(text)
+    if not reading:
+        return False
+    dropped: set[Fraction] = set()
+    kept: set[Fraction] = set()
+    for literal in literals:
+        try:
+            other = parse("\\boxed{" + text[:literal.start()] + _PROBE + text[literal.end():] + "}",
+                          parsing_timeout=None)  # type: ignore[arg-type]
+            same = bool(other) and bool(other[0] == reading[0])
+        except Exception:  # noqa: BLE001 - a variant that does not parse changed the reading
+            same = False
+        (dropped if same else kept).add(Fraction(literal.group()))
+    return bool(dropped - kept)
 
 
 _APPROX = re.compile(r"\\approx|\\simeq|\u2248")
@@ -696,7 +732,7 @@ def answer_key(answer: str) -> str:
     fallback = "s:" + light_normalize(answer)
     try:
         parsed = _mv_parse(answer)
-        if not parsed or _partly_read(answer):  # two values stated, one read: no vote for that one
+        if not parsed or _partly_read(answer) or _drops_a_number(answer):  # two values stated, one read: no vote
             return fallback
     except Exception:
         return fallback

@@ -109,14 +109,17 @@ class MathAnswer:
            " MATH box is read ('\\boxed{18} or \\frac{37}{2}'), up to 200 characters on, past its line"
            " ('\\boxed{18}\\nActually, it's $19$.'), as is one a word offers right before the box ('$18$."
            " Actually, $\\boxed{19}$'); 'Answer:' and '**Final Answer**' at a line's start mark a GSM8K answer",
-        6: "a MATH box is read with all it states, not as math-verify's last number: words or wide spacing between"
+        6: "a MATH box is read with all it states, not as math-verify's last number: a number its reading ignores"
+           " fails the box unless the gold has one too ('19 \\sim 18', '19 \\cr 18', '19 \\text{, } 18'); words or"
+           " wide spacing between"
            " numbers state another value ('19 \\text{ (maybe } 18)', '(i.e., 18)', '(if we exclude 0, 18)': a"
            " hedge) or a condition ('19 \\text{ for } x = 18', '33 \\text{ (base } 10)': the box is read before"
            " it), several lines ('18 \\\\ 19', aligned, cases) several answers, unless the gold has that shape;"
            " a base subscript is part of the number ('40_8' is not '40_9', '18_8' no number; an unlabelled answer"
            " is read in a labelled gold's base), in both modes; choice letters compare as sets ('A, D' is"
            " '\\text{A,D}'); GSM8K reads U+2212 and the en dash as minus signs, 'minus 18' as -18, '18 and three"
-           " quarters' as 18.75, '18\u207b\u00b9' as 1/18, '\u221a18' as no 18, '\\frac{36}{2}' as 18; the"
+           " quarters' as 18.75, '18\u207b\u00b9' as 1/18, '\u221a18' and '\\sqrt{18}' as no 18, '\\frac{36}{2}' as"
+           " 18; a scale word, '\\not' or '\\ldots' in a MATH box is no bare number; the"
            " readers of repeated '####' lines and Minerva phrases are linear"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
@@ -185,7 +188,7 @@ class MathAnswer:
                                {"answer": raw, "alternatives": parts[1:], "answer_key": None, "gold": gold,
                                 "mode": self.mode})
             if kind == "scaled":  # "18 \\text{ thousand}": math-verify would read 18
-                return Verdict(Outcome.FAIL, f"answer {raw!r} is scaled by a word the reference does not have",
+                return Verdict(Outcome.FAIL, f"answer {raw!r} is changed by a word or mark the reference does not have",
                                {"answer": raw, "answer_key": None, "gold": gold, "mode": self.mode})
             raw = parts[0]  # "19 \text{ for } x = 18": the answer, then a condition
         phrase = minerva_answer(text)
