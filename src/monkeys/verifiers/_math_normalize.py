@@ -495,7 +495,7 @@ def _words_between(answer: str) -> tuple[str, str] | None:
             continue  # a matrix's columns
         words = match.group(1)
         if words is not None and _JOINING_WORDS.fullmatch(words):
-            continue  # "19 \text{ and } 43" is a list to math-verify; "\text{, }" a comma
+            continue  # "19 \text{ and } 43" is a list to math-verify; "\text{, }" is `_drops_a_number`'s
         lead, rest = answer[:match.start()], answer[match.start():]
         if not _NUMBER_IN.search(lead):
             continue  # "\text{about } 18": words before the first number
