@@ -13,6 +13,7 @@ import difflib
 import io
 import json
 import math
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -283,6 +284,14 @@ def create_app(run_dirs: list[Path]) -> Starlette:
     async def store_error(request: Request, exc: Exception) -> Response:
         return page("message.html", status=500, title="Cannot read the run store", message=str(exc))
 
+    async def damaged_store(request: Request, exc: Exception) -> Response:
+        """A store that opened but fails a query (a corrupt page): the page names it, no traceback."""
+        index = _int(request.path_params.get("run"), -1, low=-1)
+        where = str(runs[index].path / "monkeys.db") if 0 <= index < len(runs) else "a run store"
+        return page("message.html", status=500, title="Cannot read the run store",
+                    message=f"{where}: {exc}; the store is damaged (expected a readable SQLite run store): "
+                            "restore it from a copy")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -295,7 +304,7 @@ def create_app(run_dirs: list[Path]) -> Starlette:
                 Route("/run/{run}", run_page), Route("/run/{run}/coverage.svg", coverage_svg),
                 Route("/run/{run}/answers.svg", answers_svg), Route("/run/{run}/problem", problem_page),
                 Route("/run/{run}/sample", sample_page), Route("/run/{run}/diff", diff_page)],
-        exception_handlers={NotFound: not_found, MonkeysError: store_error},
+        exception_handlers={NotFound: not_found, MonkeysError: store_error, sqlite3.DatabaseError: damaged_store},
         middleware=[Middleware(_Headers)], lifespan=lifespan)
     return app
 

@@ -206,6 +206,30 @@ def test_verify_of_a_bad_store_is_refused_and_writes_nothing(cli, run_copy: Path
     assert _snapshot(run_copy) == before
 
 
+def test_view_of_a_store_with_a_corrupt_page_names_it_on_the_page(run_copy: Path):
+    """The viewer opens the store (its schema checks out); the page whose query meets the corrupt page says
+    which store and what, as a page, instead of a bare "Internal Server Error" and a traceback."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "view"))
+    from viewkit import start_viewer
+
+    _corrupt_samples_page(run_copy)
+    before = _snapshot(run_copy)
+    viewing = start_viewer([run_copy])
+    viewer = next(viewing)
+    try:
+        pages = [viewer.get(url) for url in ("/", "/run/0")]
+    finally:
+        viewing.close()
+    stderr = viewer.process.stderr.read() if viewer.process.stderr else ""
+    broken = [r for r in pages if r.status_code != 200]
+    assert broken, [r.status_code for r in pages]
+    for response in broken:
+        assert response.status_code == 500 and "Cannot read the run store" in response.text
+        assert str(run_copy / "monkeys.db") in response.text and "malformed" in response.text
+    assert "Traceback" not in stderr, stderr
+    assert _snapshot(run_copy) == before
+
+
 def test_report_of_a_missing_store_names_it(cli, tmp_path: Path):
     line = _one_error_line(cli("export", str(tmp_path), str(tmp_path / "o.jsonl")))
     assert str(tmp_path / "monkeys.db") in line and "no run store" in line
