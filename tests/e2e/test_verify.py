@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import MONKEYS, addition_problems, monkeys, stored_samples
 
 from monkeys.tasks.humaneval import bundled_path
-
-from conftest import MONKEYS, monkeys, stored_samples
 
 
 def _humaneval(n: int) -> list[dict]:
@@ -212,8 +211,6 @@ def test_the_papers_yaml_layout_of_raw_generations_is_verified_against_the_task(
 def test_rerun_after_the_samples_file_was_edited_is_refused_and_the_run_kept(tmp_path: Path) -> None:
     """A rerun resumes the samples it stored; an edited FILE (rows added, a text changed) is not those
     samples: one error line saying so and what to do, exit 2, the store byte for byte as it was."""
-    from conftest import addition_problems
-
     data = addition_problems(tmp_path, 3)
     args = ["--task", "gsm8k", "--data", str(data), "--task-option", "shots=0", "--no-report"]
     samples = _write_jsonl(tmp_path / "s.jsonl", [{"problem_id": "test/0", "text": "#### 40"}])
@@ -238,8 +235,6 @@ def test_rerun_after_the_samples_file_was_edited_is_refused_and_the_run_kept(tmp
 def test_the_summary_prints_names_with_brackets_as_they_are(tmp_path: Path) -> None:
     """`math-answer[mode=minerva]` and a run directory `runs[x]` went through Rich markup, which ate the
     bracketed part: the printed `monkeys report` command named a verifier the run does not have."""
-    from conftest import addition_problems
-
     data = addition_problems(tmp_path, 2)
     samples = _write_jsonl(tmp_path / "s.jsonl", [{"problem_id": "test/0", "text": "#### 40"}])
     run = tmp_path / "runs[x]"

@@ -77,6 +77,34 @@ def test_ctypes_makes_and_reads_nothing_under_the_guard(pool: ForkServerPool, gu
         assert "'field get', True, 'set', True" in out and "memmove" in out
 
 
+LOADER_PROBE = """
+import importlib.util, marshal, os
+from importlib.machinery import SourceFileLoader
+source = os.path.dirname(os.__file__) + "/os.py"
+crafted = SourceFileLoader("os", source)
+body = importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(compile("x = 1", "os.py", "exec"))
+crafted.path_stats = lambda p: {"mtime": 0, "size": 0}
+crafted.get_data = lambda p: body
+try:
+    crafted.get_code("os")
+    print("crafted bytes loaded")
+except ValueError as exc:
+    print("refused:", exc)
+import calendar, fnmatch, textwrap  # the system library's own cached bytecode still loads
+print("stdlib", calendar.isleap(2024))
+"""
+
+
+def test_marshal_loads_only_the_system_librarys_own_bytecode(pool: ForkServerPool) -> None:
+    """importlib's loader with a replaced `get_data` hands marshal the program's bytes (a third audit round
+    ran crafted bytecode that way): under the guard only the cached file's own bytes load."""
+    result = pool.run(LOADER_PROBE, limits=Limits(timeout_s=20), guard=True)
+    out = result.stdout.decode()
+    assert result.exit_code == 0, result
+    assert "refused: marshal is not available to programs in the sandbox" in out, out
+    assert "stdlib True" in out and "crafted bytes loaded" not in out, out
+
+
 def test_run_many_stops_at_first_failure(pool: ForkServerPool) -> None:
     src = "n = int(input())\nassert n != 2\nprint(n * n)"
     stdins = [b"1", b"3", b"2", b"4"]

@@ -38,12 +38,26 @@ def _check_layout(t: type) -> None:
         raise RuntimeError(f"unknown type object layout (Python {sys.version.split()[0]}): cannot disarm ctypes")
 
 
+def hide_frame_links() -> None:
+    """Whoever holds any frame object (its own, found in `gc.garbage` with `DEBUG_SAVEALL`, or made by a
+    crafted loader) could walk `f_back` up to the harness's frame and read its nonce from `f_locals`, and
+    Python audits neither. The frame type loses both; the harness took its own copies beforehand, and
+    tracebacks need neither (they walk `tb_next` and read `f_code`/`f_globals`)."""
+    frame_type = type(sys._getframe())
+    _check_layout(frame_type)
+    tp_dict = cast("dict[str, object]", ctypes.py_object.from_address(id(frame_type) + _DICT * _WORD).value)
+    for name in ("f_back", "f_locals"):
+        tp_dict.pop(name, None)
+    ctypes.pythonapi.PyType_Modified(ctypes.py_object(frame_type))
+
+
 def disarm_ctypes() -> None:
     """Make every ctypes type (and every one derived later) unable to create an instance, every field
     descriptor inert, and drop the ctypes module's own objects."""
     import _ctypes
 
-    _disarm_fields()  # first: it still makes ctypes objects (a pointer to pass PyType_Modified)
+    hide_frame_links()  # first: they still make ctypes objects (a pointer to pass PyType_Modified)
+    _disarm_fields()
     _check_layout(type(None))
     none_new = _word(type(None), _NEW).value
     todo: list[type] = [_ctypes._SimpleCData, _ctypes.Structure, _ctypes.Union, _ctypes._Pointer,

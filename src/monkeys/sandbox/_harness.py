@@ -197,6 +197,12 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     c_random: Any = type(random_inst).__mro__[-2] if random_inst is not None else None  # _random.Random
     random_seed = c_random.seed if c_random is not None else None
     _get_ident, _getframe, _set_add, _set_discard = _thread.get_ident, sys._getframe, set.add, set.discard
+    # a frame's links, taken before the child removes them from the frame type (`_ctypes_off.hide_frame_links`)
+    frame_type = types.FrameType
+    frame_back, frame_locals = vars(frame_type)["f_back"].__get__, vars(frame_type)["f_locals"].__get__
+    frame_code = vars(frame_type)["f_code"].__get__
+    _bytes, _memoryview, _str_contains, _bytes_eq = bytes, memoryview, str.__contains__, bytes.__eq__
+    _os_open, _os_read, _os_close, _O_RDONLY = os.open, os.read, os.close, os.O_RDONLY
     compile_bytecode = bootstrap_external._compile_bytecode.__code__  # type: ignore[attr-defined]
     source_get_code = bootstrap_external.SourceLoader.get_code.__code__
     source_loader = bootstrap_external.SourceFileLoader
@@ -224,20 +230,33 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     def make_hook(active: list[bool], flags: list[str]) -> Callable[[str, tuple], None]:
         inside: set[int] = set()  # threads running this hook's own frame checks: their events pass
 
-        def from_stdlib_cache() -> bool:
-            """marshal.loads called by importlib loading a cached .pyc of a .py in the system library (no
-            other caller: a program could hand it any bytes, and bytecode is not checked before it runs)."""
+        def from_stdlib_cache(data: Any) -> bool:
+            """marshal.loads called by importlib loading a cached .pyc of a .py in the system library, on
+            exactly that file's bytes (no other caller, no other bytes: a program could hand it any, through
+            a loader whose `get_data` it replaced, and bytecode is not checked before it runs). Nothing of the
+            program's may run in here (every event passes while it does): the paths must be plain `str`."""
             me = _get_ident()
             _set_add(inside, me)
             try:
                 caller = _getframe(2)  # 0: this function, 1: the hook, 2: who called marshal.loads
-                loader = caller.f_back
-                if caller.f_code is not compile_bytecode or loader is None or loader.f_code is not source_get_code:
+                loader = frame_back(caller)
+                if frame_code(caller) is not compile_bytecode or loader is None or \
+                        frame_code(loader) is not source_get_code:
                     return False
-                names = loader.f_locals
-                paths: tuple[Any, Any] = (_dict_get(names, "source_path"), _dict_get(names, "bytecode_path"))
-                return _type(_dict_get(names, "self")) is source_loader and all(
-                    _isinstance(p, str) and _startswith(p, stdlib) and ".." not in p for p in paths)
+                names = frame_locals(loader)
+                source: Any = _dict_get(names, "source_path")
+                cached: Any = _dict_get(names, "bytecode_path")
+                if not (_type(_dict_get(names, "self")) is source_loader and _type(source) is _str
+                        and _type(cached) is _str and (_type(data) is _bytes or _type(data) is _memoryview)):
+                    return False
+                if not all(_startswith(p, stdlib) and not _str_contains(p, "..") for p in (source, cached)):
+                    return False
+                fd = _os_open(cached, _O_RDONLY)
+                try:
+                    on_disk = _os_read(fd, 1 << 26)
+                finally:
+                    _os_close(fd)
+                return _bytes_eq(on_disk[16:], _bytes(data))  # importlib passes a memoryview of the file
             finally:
                 _set_discard(inside, me)
 
@@ -268,7 +287,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 if _isinstance(args[0], _typecls) and _id(args[0]) in trusted:
                     _append(flags, f"patched class {_tname(args[0])}.{args[1]}")
             elif event == "marshal.loads" or event == "marshal.load":
-                if not from_stdlib_cache():
+                if event == "marshal.load" or not from_stdlib_cache(args[0]):
                     raise _ValueError("marshal is not available to programs in the sandbox")
             elif _startswith(event, "ctypes."):
                 raise _RuntimeError("ctypes is not available to programs in the sandbox")

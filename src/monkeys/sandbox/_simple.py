@@ -83,17 +83,17 @@ def run_program():
     harness's (frames are refused to programs by the harness's audit hook)."""
     job = json.loads(os.pread(job_fd, os.fstat(job_fd).st_size, 0).decode("utf-8", "surrogatepass"))
     os.close(job_fd)
-    if job.get("guard", True):  # part of the in-process guard (`_ctypes_off`): no ctypes object from here on
-        disarm_ctypes()
-        globals().update(libc=None)  # the last ready-made ctypes objects: the C functions confinement called
     program = open("main.py", "rb").read()
     harness = type(sys)("_harness")
     exec(compile(job.pop("harness"), "_harness.py", "exec"), vars(harness))
     tests = job.pop("tests")
     sys.argv = ["main.py"]
     harness.install_exit_quit()
-    runner = harness.make_runner(sys.stdout, sys.stderr)
+    runner = harness.make_runner(sys.stdout, sys.stderr)  # takes what it needs before the disarm below
     del harness
+    if job.get("guard", True):  # part of the in-process guard (`_ctypes_off`): no ctypes object from here on,
+        disarm_ctypes()  # no frame leads to its caller or shows its variables
+        globals().update(libc=None)  # the last ready-made ctypes objects: the C functions confinement called
     runner(job, program, None if tests is None else tests.encode("utf-8", "surrogatepass"), report_fd)
 pid = os.fork()
 if pid == 0:

@@ -215,6 +215,55 @@ def has_close_elements(numbers, threshold):
     return False
 """
 
+# Any frame object leads to the harness's frame (`f_back`) and shows its nonce (`f_locals`); a third audit
+# round found frames without the refused attributes: a cycle's frame kept in `gc.garbage` by DEBUG_SAVEALL,
+# and program code run inside the audit hook's own check (a `str` subclass as a loader path), where every
+# event passes.
+_FRAME_WALK = """import os
+
+
+def _walk(frame):
+    while frame is not None:
+        loc = frame.f_locals
+        if "nonce" in loc and "report_fd" in loc:
+            os.write(loc["report_fd"], "\\x1f".join([loc["nonce"], "completed", "0", "", ""]).encode())
+            os._exit(0)
+        frame = frame.f_back
+"""
+_GC_GARBAGE_FRAME = _FRAME_WALK + """
+
+def _cycle():
+    try:
+        raise KeyError
+    except KeyError as e:
+        err = e  # noqa: F841 (the cycle: frame -> exception -> traceback -> frame)
+
+
+def has_close_elements(numbers, threshold):
+    import gc
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    _cycle()
+    gc.collect()
+    for frame in [o for o in gc.garbage if type(o).__name__ == "frame"]:
+        _walk(frame)
+    return False
+"""
+_HOOK_WINDOW = _FRAME_WALK + """
+import sys
+
+
+class _P(str):
+    def __contains__(self, item):
+        _walk(sys._getframe(0))
+        return False
+
+
+def has_close_elements(numbers, threshold):
+    from importlib.machinery import SourceFileLoader
+    SourceFileLoader("os", _P(os.path.dirname(os.__file__) + "/os.py")).get_code("os")
+    return False
+"""
+
 _EXIT = [
     _exit("sys_exit_toplevel", "import sys\nsys.exit()\n"),
     _exit("exit_builtin", "exit()\n"),
@@ -271,6 +320,8 @@ _EXIT = [
     # report fd are one walk away; the program writes the "completed" report itself (audit finding)
     _exit("ctypes_types_forge_report", "", wrong=_CTYPES_FORGE),
     _exit("ctypes_field_descriptor_forges_report", "", wrong=_CTYPES_FIELD_FORGE),
+    _exit("gc_garbage_frame_walks_to_the_harness", "", wrong=_GC_GARBAGE_FRAME),
+    _exit("audit_hook_check_runs_program_code", "", wrong=_HOOK_WINDOW),
     _exit("fork_parent_exits_0",
           "import os\nif os.fork():\n    os.wait()\n    os._exit(0)\n"),
     _exit("fake_pass_on_every_fd_then_exit",
