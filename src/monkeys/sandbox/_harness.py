@@ -1,11 +1,13 @@
 """What runs inside each sandboxed child: the program, then (for function-assert problems) its tests, then
-one report of how it ended, written to the worker through its own pipe and opened by a per-execution nonce.
+one report of how it ended, written to the worker through its own pipe and sealed with a per-execution nonce
+(an HMAC of the report's fields under it; the nonce itself is never written).
 
 Why a report and not the exit status: a program controls its exit status (`os._exit(0)`, `sys.exit()`,
 a `SystemExit` subclass, `sys.exit(256)`, a thread or signal that exits after an assert failed). The worker
-counts the tests as passed only when it reads exactly one report, it starts with this execution's nonce,
-and it says "completed"; any exit before the harness writes it leaves no report, and any bytes a program
-writes to the pipe (it may try every fd) break the "exactly one report, with the nonce" rule.
+counts the tests as passed only when it reads exactly one report, its seal matches, and it says
+"completed"; any exit before the harness writes it leaves no report, and any bytes a program writes to the
+pipe (it may try every fd) break the "exactly one sealed report" rule. A program that moved its own pipe onto
+the report's fd reads the harness's report (once it carried the nonce) but can only pass it on unchanged.
 
 The nonce lives only in the harness's frame. A program could reach it only by walking frames or the
 garbage collector, reading its own memory, or building code objects, so the child runs with an audit hook
@@ -50,6 +52,8 @@ Standard library only (runs under the system Python); `make_runner` runs once in
 from __future__ import annotations
 
 import builtins
+import hashlib
+import hmac
 import marshal
 import os
 import sys
@@ -109,7 +113,7 @@ _REFUSED = {
 _FLAGGED = frozenset({"sys.settrace", "sys.setprofile"})
 _REFUSED_MODULES = frozenset({"_ctypes", "ctypes", "_testcapi", "_testinternalcapi", "_xxsubinterpreters",
                               "_testmultiphase", "_testbuffer", "_xxtestfuzz"})
-_MAX_REPORT = 3000  # bytes: below PIPE_BUF, so the one write is atomic
+_MAX_REPORT = 2900  # bytes of fields; with the seal still below PIPE_BUF, so the one write is atomic
 _MAX_CHECKED = 1_000_000  # values looked at in one result
 
 
@@ -165,6 +169,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     unwatched_sys = frozenset({"stdin", "stdout", "stderr", "last_type", "last_value", "last_traceback"})
     _id, _type, _str, _isinstance, _typecls, _index = id, type, str, isinstance, type, int.__index__
     _exit, _write, _compile, _exec, _fspath, _getpid = os._exit, os.write, compile, exec, os.fspath, os.getpid
+    _sha, _seal = hashlib.sha256, seal  # a C constructor; `seal` reads nothing by name the program could replace
     _loads = marshal.loads
     _join, _encode, _startswith = str.join, str.encode, str.startswith
     _bstartswith = bytes.startswith
@@ -434,6 +439,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
 
     def run(job: dict, program: bytes, tests: bytes | None, report_fd: int) -> NoReturn:
         nonce: str = job["nonce"]
+        keys = seal_keys(nonce, _sha)  # the nonce itself is never written (see `read_report`)
         me = _getpid()  # a process the program forked runs the rest of this function too: it never reports
         active, flags = [bool(job.get("guard", True))], _list()  # type: list[bool], list[str]
         main = _ModuleType("__main__")
@@ -450,8 +456,9 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                               else _compile(tests, "tests.py", "exec", dont_inherit=True))
                 module_names, builtin_names = named(tests_code)
             except _BaseException as exc:
-                _write(report_fd, _encode(_join("\x1f", [nonce, "harness", "3", f"the tests do not compile: {exc}",
-                                                          ""]), "utf-8", "backslashreplace")[:max_report])
+                _write(report_fd, _seal(keys, _encode(_join("\x1f", ["harness", "3", f"the tests do not compile: {exc}",
+                                                                       ""]), "utf-8", "backslashreplace")[:max_report],
+                                        _sha))
                 _exit(3)
         # the worker's own compile of the program, made before anything untrusted runs (trusted bytes)
         program_code = _loads(program) if job.get("program_marshal") else None
@@ -497,8 +504,8 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         if _getpid() != me:
             _exit(code & 0xFF)
         try:
-            text = _join("\x1f", [nonce, ending, _str(code), detail, _join("\x1e", _dict(_fromkeys(flags)))])
-            _write(report_fd, _encode(text, "utf-8", "backslashreplace")[:max_report])
+            text = _join("\x1f", [ending, _str(code), detail, _join("\x1e", _dict(_fromkeys(flags)))])
+            _write(report_fd, _seal(keys, _encode(text, "utf-8", "backslashreplace")[:max_report], _sha))
         except _BaseException:
             _exit(125)
         active[0] = False
@@ -517,16 +524,36 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     return run
 
 
+def seal_keys(nonce: str, sha: Any) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's inner and outer padded keys for this execution's nonce (`sha`: the hash constructor,
+    the harness's own captured copy in the child)."""
+    key = nonce.encode("ascii").ljust(64, b"\0")
+    number = int.from_bytes(key, "big")
+    return ((number ^ int.from_bytes(b"\x36" * 64, "big")).to_bytes(64, "big"),
+            (number ^ int.from_bytes(b"\x5c" * 64, "big")).to_bytes(64, "big"))
+
+
+def seal(keys: tuple[bytes, bytes], body: bytes, sha: Any) -> bytes:
+    """The report as written: HMAC-SHA256 of `body` under the nonce (hex), a field separator, `body`."""
+    inner, outer = keys
+    return sha(outer + sha(inner + body).digest()).hexdigest().encode("ascii") + b"\x1f" + body
+
+
 def read_report(data: bytes, nonce: str) -> dict:
-    """The harness's report: exactly one, opened by this execution's nonce, with its five fields.
-    No report: the process ended before the harness could write it (os._exit, a signal). Anything else
-    (bytes before it, a second one, a wrong nonce) is a forged or tampered report."""
+    """The harness's report: exactly one, sealed with this execution's nonce, with its four fields.
+
+    The nonce is never written: the report carries an HMAC of its fields under it. A program that put its own
+    pipe where the report goes read the whole report when it carried the nonce, and sent on a "completed" one;
+    now what it reads lets it send the report unchanged or not at all. No report: the process ended before the
+    harness could write it (os._exit, a signal). Anything else (bytes before it, a second one, a seal that
+    does not match) is a forged or tampered report."""
     if not data:
         return {"ending": None}
-    text = data.decode("utf-8", "replace")
-    fields = text.split("\x1f")
-    if not text.startswith(nonce + "\x1f") or text.count(nonce) != 1 or len(fields) != 5 or \
-            fields[1] not in ("completed", "exit", "exception", "harness") or not fields[2].lstrip("-").isdigit():
+    mac, _, body = data.partition(b"\x1f")
+    expected = seal(seal_keys(nonce, hashlib.sha256), body, hashlib.sha256).partition(b"\x1f")[0]
+    fields = body.decode("utf-8", "replace").split("\x1f")
+    if not hmac.compare_digest(mac, expected) or len(fields) != 4 or \
+            fields[0] not in ("completed", "exit", "exception", "harness") or not fields[1].lstrip("-").isdigit():
         return {"ending": "tampered"}
-    flags = [f for f in fields[4].split("\x1e") if f]
-    return {"ending": fields[1], "report_code": int(fields[2]), "detail": fields[3], "flags": flags}
+    flags = [f for f in fields[3].split("\x1e") if f]
+    return {"ending": fields[0], "report_code": int(fields[1]), "detail": fields[2], "flags": flags}

@@ -264,6 +264,56 @@ def has_close_elements(numbers, threshold):
     return False
 """
 
+# The report once carried the nonce: a program that put its own pipe on the report fd read the harness's own
+# (failing) report, nonce and all, and sent a "completed" one to the real pipe (a fourth audit round): from an
+# exception's __str__ that the harness prints after reporting, or from a thread waiting on that pipe.
+_REPORT_RELAY = """import os
+
+
+class _Relay(Exception):
+    def __str__(self):
+        try:
+            data = os.read(_fds[0], 4000)
+            os.write(_fds[1], data.split(b"\\x1f")[0] + b"\\x1fcompleted\\x1f0\\x1f\\x1f")
+        finally:
+            os._exit(0)
+
+
+_fds = []
+
+
+def has_close_elements(numbers, threshold):
+    saved = os.dup(4)
+    r, w = os.pipe()
+    os.dup2(w, 4)
+    _fds.extend([r, saved])
+    raise _Relay()
+"""
+_REPORT_RELAY_THREAD = """import os
+import sys
+import threading
+
+
+def _relay(r, saved):
+    data = os.read(r, 4000)
+    os.write(saved, data.split(b"\\x1f")[0] + b"\\x1fcompleted\\x1f0\\x1f\\x1f")
+    os._exit(0)
+
+
+_started = []
+
+
+def has_close_elements(numbers, threshold):
+    if not _started:
+        _started.append(1)
+        saved = os.dup(4)
+        r, w = os.pipe()
+        os.dup2(w, 4)
+        threading.Thread(target=_relay, args=(r, saved), daemon=True).start()
+        sys.setswitchinterval(1e-6)
+    return False
+"""
+
 _EXIT = [
     _exit("sys_exit_toplevel", "import sys\nsys.exit()\n"),
     _exit("exit_builtin", "exit()\n"),
@@ -322,6 +372,8 @@ _EXIT = [
     _exit("ctypes_field_descriptor_forges_report", "", wrong=_CTYPES_FIELD_FORGE),
     _exit("gc_garbage_frame_walks_to_the_harness", "", wrong=_GC_GARBAGE_FRAME),
     _exit("audit_hook_check_runs_program_code", "", wrong=_HOOK_WINDOW),
+    _exit("report_fd_redirected_and_relayed", "", wrong=_REPORT_RELAY),
+    _exit("report_fd_relayed_by_a_thread", "", wrong=_REPORT_RELAY_THREAD),
     _exit("fork_parent_exits_0",
           "import os\nif os.fork():\n    os.wait()\n    os._exit(0)\n"),
     _exit("fake_pass_on_every_fd_then_exit",
