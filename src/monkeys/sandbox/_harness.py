@@ -194,6 +194,11 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                                                     if not (name == "sys" and a in unwatched_sys)])
                     for name, (module, attrs) in modules.items()}
     _CodeType = types.CodeType
+    # the instance state of the objects modules hold (`random._inst`): compared for the modules the tests name
+    instance_attrs = {id(value): (value, list(vars(value).items())) for _, (_, attrs) in modules.items()
+                      for value in attrs.values() if type(value) is not type and not isinstance(value, types.ModuleType)
+                      and not callable(value) and type(getattr(value, "__dict__", None)) is dict}
+    _thread_count, _len, _zip = _thread._count, len, zip
     # every attribute of the (patchable) classes each module holds: compared for the modules the tests name
     class_attrs = {value: list(vars(value).items()) for _, (_, attrs) in modules.items() for value in attrs.values()
                    if type(value) is type and value.__flags__ & (1 << 9)}
@@ -418,6 +423,10 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     def tampering(flags: list[str], module_names: list[str], builtin_names: list[tuple[str, object]]) -> None:
         """After the tests passed: what the program changed that the tests read without knowing: a builtin
         the tests name, or a module they name (replaced in sys.modules, its class changed, an attribute)."""
+        if _dict_get(_modules, "builtins") is not _real_builtins:
+            _append(flags, "replaced module builtins in sys.modules")
+        if _thread_count():  # a thread of the program's beside the tests can change anything between checks
+            _append(flags, "a thread of the program runs beside the tests")
         for name, value in builtin_names:
             if _dict_get(builtins_dict, name, missing) is not value:
                 _append(flags, f"replaced builtins.{name}")
@@ -430,6 +439,18 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             for attr, value in attrs:
                 if _dict_get(current, attr, missing) is not value:
                     _append(flags, f"replaced {name}.{attr}")
+                elif _id(value) in instance_attrs:  # random._inst._randbelow set on the instance
+                    held_obj, held = instance_attrs[_id(value)]
+                    try:
+                        now_items = _dict_items(_getattribute(value, "__dict__"))
+                    except _BaseException:
+                        now_items = None
+                    items = _list(now_items) if now_items is not None else None
+                    same = items is not None and _len(items) == _len(held)
+                    for (key, item), (key0, item0) in _zip(items or (), held):
+                        same = same and key is key0 and item is item0  # by identity: no __eq__ of the program's
+                    if not same:
+                        _append(flags, f"changed the state of {name}.{attr}")
                 elif _type(value) is _typecls and value in class_attrs:  # random.Random.randint patched
                     now = _cdict(value)
                     for key, held in class_attrs[value]:

@@ -492,6 +492,25 @@ _TAMPER = [
             "_clone = [_snapshot()]\n\ndef decode_cyclic(s):\n    r = _clone[0]\n"
             "    return ''.join(r.choice(string.ascii_lowercase) for i in range(r.randint(10, 20)))\n",
             problem="HumanEval/38", plain=WRONG_38),
+    # a fifth round: the tests' builtins taken from a `builtins` module the program put in sys.modules, the
+    # tests' random numbers bent through the shared instance's own attributes, or reseeded by a thread
+    _tamper("fake_builtins_module_in_sys_modules", "import sys, types\n\ndef _setup():\n    import builtins\n"
+            "    fake = types.ModuleType('builtins')\n    fake.__dict__.update(vars(builtins))\n"
+            "    fake.abs = lambda x: 0\n    sys.modules['builtins'] = fake\n\n"
+            "def mean_absolute_deviation(numbers, _unused=_setup()):\n    return 12345.0\n",
+            problem="HumanEval/4", plain=WRONG_4),
+    _tamper("random_instance_attribute_set", "import random\n\ndef _setup():\n"
+            "    random._inst._randbelow = lambda n: 0\n\ndef decode_cyclic(s, _unused=_setup()):\n    return s\n",
+            problem="HumanEval/38", plain=WRONG_38),
+    _tamper("random_reseeded_by_a_thread", "import random, sys, threading\n_pred = []\n\ndef _spin():\n"
+            "    s0 = random.getstate()\n    while random.getstate() == s0:\n        pass\n    random.seed(1234)\n\n"
+            "def _start():\n    letters = 'abcdefghijklmnopqrstuvwxyz'\n    r = random.Random(1234)\n"
+            "    for _ in range(100):\n"
+            "        _pred.append(''.join(r.choice(letters) for i in range(r.randint(10, 20))))\n"
+            "    g = globals()\n    for i in range(20000):\n        g['_pad%d' % i] = _spin\n"
+            "    sys.setswitchinterval(1e-6)\n    threading.Thread(target=_spin, daemon=True).start()\n\n"
+            "def decode_cyclic(s, _unused=_start()):\n    return _pred.pop(0) if _pred else s\n",
+            problem="HumanEval/38", plain=WRONG_38),
     _tamper("patch_builtins_many", WRONG_0 + (
         "import builtins\nbuiltins.len = lambda x: 0\nbuiltins.isinstance = lambda *a: True\n"
         "builtins.all = lambda x: True\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n")),
