@@ -634,6 +634,8 @@ def _drops_a_number(answer: str) -> bool:
     literals = list(_LITERAL.finditer(text))
     if not 2 <= len(literals) <= _MAX_PROBED or _APPROX.search(text) or _ARROW.search(text):
         return False  # an approximation or an arrow keeps one side: `_far_approximation` and `_false_arrow` judge
+    if not _SPACED_DIGITS.search(text) and _PLAIN_MATH.fullmatch(_SPACES.sub("", text)):
+        return False  # fractions, roots, powers, tuples, sets, functions: math-verify reads every number there
     reading = _mv_parse(text)
     if not reading:
         return False
@@ -650,6 +652,14 @@ def _drops_a_number(answer: str) -> bool:
     return bool(dropped - kept)
 
 
+# Plain mathematics, in which math-verify reads every number written (no word, spacing command, `|`, `\\sim`,
+# `\\colon`, ... that it drops): nothing to probe, so most answers cost no extra parse.
+_PLAIN_MATH = re.compile(r"(?:[0-9A-Za-z+\-*/^_=(),.\[\]{}!<>']|\\(?:[dt]?frac|sqrt|pi|cdot|times|left|right|"
+                         r"infty|pm|mp|div|le|ge|leq|geq|neq|ne|sin|cos|tan|sec|csc|cot|arcsin|arccos|arctan|log|ln|"
+                         r"exp|alpha|beta|gamma|delta|theta|lambda|mu|sigma|phi|omega|cup|cap|emptyset|\{|\})"
+                         r"(?![A-Za-z]))*")
+_SPACES = re.compile(r"\s+")
+_SPACED_DIGITS = re.compile(r"\d\s+\d")  # "19 18": two numbers, whatever the spaces say
 _APPROX = re.compile(r"\\approx|\\simeq|\u2248")
 _ARROW = re.compile(r"\\(?:to|rightarrow|Rightarrow|longrightarrow|Longrightarrow|implies|mapsto)(?![A-Za-z])"
                     r"|\u2192|\u21d2")
