@@ -425,6 +425,8 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         the tests name, or a module they name (replaced in sys.modules, its class changed, an attribute)."""
         if _dict_get(_modules, "builtins") is not _real_builtins:
             _append(flags, "replaced module builtins in sys.modules")
+        if _type(_real_builtins) is not _ModuleType:  # its attributes then answer through the program's class
+            _append(flags, "changed the class of module builtins")
         if _thread_count():  # a thread of the program's beside the tests can change anything between checks
             _append(flags, "a thread of the program runs beside the tests")
         for name, value in builtin_names:
@@ -502,6 +504,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     if _type(value) is _FunctionType and value.__globals__ is main_dict:
                         namespace[name] = watch(value, check)
                 namespace["__monkeys_seen__"] = seen(check)  # every value an assert reads (`_assert_values`)
+                namespace["__monkeys_builtins__"] = _dict_copy(builtin_values)  # the builtins before any program
                 _exec(tests_code, namespace)
                 tampering(flags, module_names, builtin_names)
             elif "threading" in _modules:  # as the interpreter does: wait for non-daemon threads

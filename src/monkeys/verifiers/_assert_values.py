@@ -43,7 +43,7 @@ def prompt_helpers(prompt_code: str, entry: str | None) -> str:
 
 
 def builtins_preamble(tests: str, entry: str | None, solution: str | None = None) -> str:
-    """`NAME = __builtins__.NAME` for every builtin name the tests read that is not the problem's own: the
+    """`NAME = __monkeys_builtins__["NAME"]` for every builtin name the tests read that is not the problem's own: the
     entry point, or (MBPP, which names none) what the reference solution defines at top level. "" when
     neither is known: then the program's names are the tests' (as in the paper's harness)."""
     if entry:
@@ -61,9 +61,10 @@ def builtins_preamble(tests: str, entry: str | None, solution: str | None = None
         return ""
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     names = sorted(n for n in used & set(vars(builtins)) if n not in own and not n.startswith("_"))
-    # read off the tests' own `__builtins__` (the harness sets the real module), not an import: an import is
-    # answered from `sys.modules`, where a program can put a module of its own
-    return "".join(f"{n} = __builtins__.{n}\n" for n in names)
+    # read from the harness's snapshot of the builtins, taken before any program ran (`__monkeys_builtins__`, a
+    # plain dict): an import is answered from `sys.modules`, where a program can put a module of its own, and
+    # an attribute of the builtins module goes through its class, which a program can swap
+    return "".join(f"{n} = __monkeys_builtins__[{n!r}]\n" for n in names)
 
 
 def _bound(node: ast.stmt) -> list[str]:

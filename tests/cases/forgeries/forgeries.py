@@ -511,6 +511,12 @@ _TAMPER = [
             "    sys.setswitchinterval(1e-6)\n    threading.Thread(target=_spin, daemon=True).start()\n\n"
             "def decode_cyclic(s, _unused=_start()):\n    return _pred.pop(0) if _pred else s\n",
             problem="HumanEval/38", plain=WRONG_38),
+    _tamper("builtins_module_class_swapped", "import builtins, types\n\nclass _M(types.ModuleType):\n"
+            "    def __getattribute__(self, name):\n"
+            "        if name == 'range':\n            return lambda *a: ()\n"
+            "        return types.ModuleType.__getattribute__(self, name)\n\n"
+            "def _setup():\n    builtins.__class__ = _M\n\n"
+            "def decode_cyclic(s, _unused=_setup()):\n    return ''\n", problem="HumanEval/38", plain=WRONG_38),
     _tamper("patch_builtins_many", WRONG_0 + (
         "import builtins\nbuiltins.len = lambda x: 0\nbuiltins.isinstance = lambda *a: True\n"
         "builtins.all = lambda x: True\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n")),
