@@ -22,6 +22,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from monkeys._hosts import host_allowed, loopback_hosts
 from monkeys.core import Prompt, Sampler, SampleRequest, derive_seed
 
 MAX_N = 1024  # one request may not ask for more samples than this
@@ -45,6 +46,7 @@ class OpenAIServer:
         self.sampler = sampler
         self.default_max_tokens = default_max_tokens
         self._sample_lock = threading.Lock() if not concurrent else None
+        self.allowed_hosts = loopback_hosts(host)  # DNS rebinding: a loopback server answers loopback names only
         self._httpd = _Server((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.app = self  # type: ignore[attr-defined]
@@ -139,8 +141,20 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes; without this, +40 ms each
     server_version = "monkeys"
 
+    def _other_host(self) -> bool:
+        """Answers 421 (and True) when the request names a host this server does not answer (`_hosts`)."""
+        allowed = self.server.app.allowed_hosts  # type: ignore[attr-defined]
+        if host_allowed(self.headers.get("Host"), allowed):
+            return False
+        self.close_connection = True
+        self._error(421, f"this server answers only for {', '.join(sorted(allowed))} (the request named another"
+                         " host)", "invalid_request_error")
+        return True
+
     def do_GET(self) -> None:
         app: OpenAIServer = self.server.app  # type: ignore[attr-defined]
+        if self._other_host():
+            return
         path = self.path.split("?")[0].rstrip("/")
         if path in ("/v1/models", "/models"):
             self._reply(200, {"object": "list", "data": [
@@ -153,6 +167,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         app: OpenAIServer = self.server.app  # type: ignore[attr-defined]
         path = self.path.split("?")[0].rstrip("/").removeprefix("/v1")
+        if self._other_host():  # before reading the body: the connection is closed after the answer
+            return
         body_bytes = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if path not in ("/chat/completions", "/completions"):
             return self._error(404, f"no route POST {self.path}", "not_found_error")

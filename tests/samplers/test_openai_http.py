@@ -582,3 +582,20 @@ def test_serve_returns_the_embedded_models_logprobs_in_both_formats() -> None:
         content = c["logprobs"]["content"]
         assert "".join(e["token"] for e in content) == c["message"]["content"]
         assert all(e["logprob"] <= 0 and bytes(e["bytes"]) == e["token"].encode() for e in content)
+
+
+def test_serve_on_loopback_refuses_requests_naming_another_host(served) -> None:
+    """DNS rebinding: a web page that re-points its name at 127.0.0.1 could otherwise make the user's
+    browser sample the model (and read the answers); a loopback server answers loopback names only."""
+    server, model = served
+    port = server.base_url.split(":")[2].split("/")[0]
+    body = {"model": "det", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    before = len(model.calls)
+    for host in ("attacker.example", f"attacker.example:{port}", f"localhost.attacker.example:{port}"):
+        got = httpx.post(server.base_url + "/chat/completions", json=body, headers={"Host": host}, timeout=30)
+        assert got.status_code == 421, (host, got.status_code)
+        assert httpx.get(server.base_url + "/models", headers={"Host": host}, timeout=30).status_code == 421
+    assert len(model.calls) == before  # the sampler was never called
+    ok = httpx.post(server.base_url + "/chat/completions", json=body, headers={"Host": f"localhost:{port}"},
+                    timeout=30)
+    assert ok.status_code == 200 and len(model.calls) == before + 1

@@ -229,3 +229,16 @@ def test_a_run_being_written_is_shown_as_it_changes(tmp_path: Path, import_run: 
             assert [i for i, _ in listed(page)] == [5]
     finally:
         writer.close()
+
+
+def test_a_page_asked_for_by_another_host_name_is_refused(viewer: Viewer) -> None:
+    """DNS rebinding: a web page that re-points its own name at 127.0.0.1 sends its name as Host; the viewer
+    bound to 127.0.0.1 answers loopback names only, so that page reads nothing."""
+    port = viewer.url.rsplit(":", 1)[1]
+    for host in ("attacker.example", f"attacker.example:{port}", f"127.0.0.1.attacker.example:{port}",
+                 f"localhost:{port}@attacker.example", ""):
+        refused = httpx.get(viewer.url + "/run/0", headers={"Host": host}, timeout=60)
+        assert refused.status_code in (400, 421), (host, refused.status_code)
+        assert "prob-" not in refused.text
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}", f"LOCALHOST:{port}"):
+        assert httpx.get(viewer.url + "/run/0", headers={"Host": host}, timeout=60).status_code == 200, host

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from monkeys._hosts import loopback_hosts
 from monkeys.errors import ConfigError
 from monkeys.view.app import create_app
 
@@ -22,7 +23,7 @@ def serve(run_dirs: list[Path], *, host: str = "127.0.0.1", port: int = 8765,
 it and returns."""
     import uvicorn
 
-    app = create_app(run_dirs)  # a bad run directory fails here, before anything listens
+    app = create_app(run_dirs, loopback_hosts(host))  # a bad run directory fails here, before anything listens
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:

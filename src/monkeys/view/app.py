@@ -26,10 +26,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monkeys._hosts import host_allowed
 from monkeys.errors import MonkeysError
 from monkeys.store import StoreReader, open_readonly, run_verifier
 from monkeys.view.queries import Filters, ProblemStat, Queries
@@ -100,9 +101,10 @@ def _svg(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def create_app(run_dirs: list[Path]) -> Starlette:
+def create_app(run_dirs: list[Path], allowed_hosts: frozenset[str] | None = None) -> Starlette:
     """The viewer over `run_dirs`; each store is opened once here, so a bad directory fails before serving
-    (a `StoreError` naming it)."""
+    (a `StoreError` naming it). With `allowed_hosts`, a request whose Host header names another host is
+    refused (`host_allowed`)."""
     names = [Path(p).resolve().name or str(p) for p in run_dirs]
     runs = [Run(i, Path(p), names[i] if names.count(names[i]) == 1 else str(p)) for i, p in enumerate(run_dirs)]
     for run in runs:
@@ -305,17 +307,26 @@ def create_app(run_dirs: list[Path]) -> Starlette:
                 Route("/run/{run}/answers.svg", answers_svg), Route("/run/{run}/problem", problem_page),
                 Route("/run/{run}/sample", sample_page), Route("/run/{run}/diff", diff_page)],
         exception_handlers={NotFound: not_found, MonkeysError: store_error, sqlite3.DatabaseError: damaged_store},
-        middleware=[Middleware(_Headers)], lifespan=lifespan)
+        middleware=[Middleware(_Headers, allowed_hosts=allowed_hosts)], lifespan=lifespan)
     return app
 
 
 class _Headers:
-    """Adds the content security policy (no script, nothing from elsewhere) to every response."""
+    """Adds the content security policy (no script, nothing from elsewhere) to every response, and refuses
+    (421) a request for another host than the viewer's own (`host_allowed`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] | None = None) -> None:
         self.app = app
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.allowed_hosts is not None:
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            if not host_allowed(host, self.allowed_hosts):
+                refuse = PlainTextResponse(f"this viewer answers only for {', '.join(sorted(self.allowed_hosts))}"
+                                           " (the request named another host)\n", status_code=421)
+                await refuse(scope, receive, send)
+                return
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
