@@ -15,20 +15,18 @@ Secrets are never stored: `stored_config` redacts them by one rule (`is_secret_n
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
-import tomllib
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from monkeys._userfiles import UserFile, did_you_mean, read_document, type_name
 from monkeys.errors import ConfigError, PluginError
 
 if TYPE_CHECKING:
@@ -262,47 +260,19 @@ def parse_problem_selection(spec: str) -> slice | list[str]:
     return ids
 
 
+CONFIG_FILE = UserFile("config file", "a YAML, TOML or JSON config file", ConfigError)
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a YAML/TOML/JSON config file into a dict. Raises ConfigError naming the file."""
+    """Read a YAML/TOML/JSON config file (YAML unless named .toml/.json) into a dict; a blank file is {}.
+    Raises ConfigError naming the file (and line): see `monkeys._userfiles`."""
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: cannot read config file: is a directory; expected a YAML, TOML or JSON file")
-    if path.exists() and not path.is_file():  # reading a FIFO would wait for a writer forever
-        raise ConfigError(f"{path}: not a regular file (a FIFO, socket or device); expected a YAML, TOML or JSON"
-                          " file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); expected a UTF-8 "
-                          "YAML, TOML or JSON file") from None
-    kind = {".toml": "TOML", ".json": "JSON"}.get(path.suffix.lower(), "YAML")
-    try:
-        if kind == "TOML":
-            data: Any = tomllib.loads(text)
-        elif kind == "JSON":
-            data = json.loads(text)
-        else:
-            data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f" at line {mark.line + 1}" if mark else ""
-        what = exc.problem or exc.context or "syntax error"
-        raise ConfigError(f"{path}: not valid YAML{at}: {what}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg} (column {exc.colno})") from None
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"{path}: not valid {kind}: {first}") from None
+    data, _ = read_document(path, CONFIG_FILE, default="YAML")
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of config fields at the top level, got a "
-                          f"{type(data).__name__}")
+        raise ConfigError(f"{path}: expected a mapping of config fields at the top level, got "
+                          f"{type_name(data)}")
     return data
 
 
@@ -342,8 +312,8 @@ def build_config(values: dict[str, Any], source: str = "config", cli: Collection
         field = ".".join(loc) or "(top level)"
         where = label(top, cli=True) if top in cli and len(loc) == 1 else label(field, cli=False, source=source)
         if err["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(top, RunConfig.model_fields, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            close = did_you_mean(top, RunConfig.model_fields)
+            hint = f"did you mean '{close}'? " if close else ""
             raise ConfigError(f"{where}: unknown field; {hint}expected one of: "
                               f"{', '.join(RunConfig.model_fields)}") from None
         given = redact(err.get("input"))
@@ -406,8 +376,10 @@ def check_plugins(config: RunConfig, source: str = "options", cli: Collection[st
             raise option_error(exc, where(exc.option) if is_top else where(field, exc.option)) from None
     for name in config.scorer_options:
         if name not in config.scorers:
-            raise ConfigError(f"{where('scorer_options', name)}: {name!r} is not a scorer of this run; expected "
-                              f"one of: {', '.join(config.scorers) or 'none (add --scorer NAME)'}")
+            close = did_you_mean(name, config.scorers)
+            hint = f"did you mean '{close}'? " if close else ""
+            raise ConfigError(f"{where('scorer_options', name)}: {name!r} is not a scorer of this run; {hint}"
+                              f"expected one of: {', '.join(config.scorers) or 'none (add --scorer NAME)'}")
     for name in config.scorers:
         options = config.scorer_options.get(name, {})
         try:
@@ -421,7 +393,9 @@ def option_error(exc: OptionError, named: str) -> ConfigError:
     `--verifier-option flagged`, `run.yaml: verifier_options.flagged`)."""
     plugin = f"{exc.kind} {exc.plugin!r}"
     if exc.reason == "unknown":
-        return ConfigError(f"{named}: not an option of {plugin}; expected one of: {exc.expected}")
+        close = did_you_mean(exc.option, exc.expected.split(", ")) if exc.expected != "none" else None
+        hint = f"did you mean '{close}'? " if close else ""
+        return ConfigError(f"{named}: not an option of {plugin}; {hint}expected one of: {exc.expected}")
     if exc.reason == "required":
         return ConfigError(f"{named}: required by {plugin}; expected {exc.expected}")
     return ConfigError(f"{named}: expected {exc.expected}, got {exc.shown}")

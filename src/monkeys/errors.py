@@ -27,3 +27,8 @@ class SamplerError(MonkeysError):
 
 class SandboxError(MonkeysError):
     """The sandbox itself could not run a program. Never stored as the sample failing."""
+
+
+class InputWarning(UserWarning):
+    """Input that is read, but maybe not as the user meant (a column no import reads: `correctt`). The CLI
+    prints its message as one `warning:` line on stderr and goes on."""

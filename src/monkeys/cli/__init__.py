@@ -12,12 +12,13 @@ import importlib
 import os
 import re
 import sys
+import warnings
 from typing import Any
 
 import typer
 
 from monkeys.cli import data_cmd, info, plan_cmd, report_cmd, run_cmd, serve_cmd, verify_cmd, view_cmd
-from monkeys.errors import MonkeysError
+from monkeys.errors import InputWarning, MonkeysError
 
 app = typer.Typer(
     name="monkeys",
@@ -48,6 +49,19 @@ def _classes(name: str) -> tuple[type[BaseException], ...]:
         if isinstance(cls, type) and issubclass(cls, BaseException) and cls not in found:
             found.append(cls)
     return tuple(found)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """An `InputWarning` is one `warning: ...` line on stderr (the command goes on); any other warning is
+    shown as Python shows it."""
+    if issubclass(category, InputWarning):
+        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+        return
+    _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
 
 
 def _error(message: str) -> None:
@@ -100,6 +114,7 @@ def usage_message(exc: Any, argv: list[str]) -> str:
 def main() -> None:
     usage_errors = _classes("ClickException")
     aborts = _classes("Abort")
+    warnings.showwarning = _show_warning
     try:
         rc = app(standalone_mode=False)
         if rc == 130:  # typer turns Ctrl-C into Exit(130)

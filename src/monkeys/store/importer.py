@@ -10,13 +10,18 @@ A first pass validates every row, so bad input (a `DataError` naming file, row a
 the second writes everything in one transaction. Tables are read through Arrow and checked column-wise
 (dictionary-encoded problem ids, integer and boolean columns as arrays); only a column that fails the fast
 check is walked row by row, to name the row. The run dir must not hold samples yet.
+
+A table's columns that no import reads (`RESULT_COLUMNS`, `SAMPLE_COLUMNS`, SWE-bench's, what `export`
+writes) are named in one `InputWarning`, each with the column it most likely stands for (`correctt` ->
+`correct`, `completion` -> `text`); a missing required column is a `DataError` that names such a column.
 """
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from monkeys._userfiles import did_you_mean
 from monkeys.core import Problem, Prompt
-from monkeys.errors import DataError, StoreError
+from monkeys.errors import DataError, InputWarning, StoreError
 from monkeys.store.db import connect, store_path
+from monkeys.store.export import COLUMNS as EXPORT_COLUMNS
 from monkeys.store.lock import RunLock
 from monkeys.store.migrations import MAX_INDEX, SAMPLE_SHIFT
 from monkeys.store.writer import Keys, insert_bulk, insert_header
@@ -47,6 +54,59 @@ class ImportSummary:
     samples: int
     passes: int
     verifier: str
+
+
+# The columns each import reads (a table's other columns are ignored, and named in a warning unless they are
+# one of `_KNOWN_COLUMNS`: what `monkeys export` writes, or SWE-bench predictions' names).
+RESULT_COLUMNS = ("problem_id", "sample_index", "correct", "model", "text", "prompt_tokens", "completion_tokens",
+                  "prompt_shared", "finish_reason", "outcome", "answer", "answer_key", "details")
+SAMPLE_COLUMNS = ("problem_id", "text", "sample_index", "model", "prompt_tokens", "completion_tokens",
+                  "finish_reason", "prompt_shared")
+SWEBENCH_COLUMNS = ("instance_id", "model_patch", "model_name_or_path")
+_RESULT_NEEDS, _SAMPLE_NEEDS = "problem_id, sample_index, correct", "problem_id and text; sample_index optional"
+_KNOWN_COLUMNS = frozenset((*RESULT_COLUMNS, *SWEBENCH_COLUMNS, *EXPORT_COLUMNS))
+# What other tools call a column monkeys reads (lowercase, `_` for `-` and spaces): only ever a hint.
+_SYNONYMS = {
+    **dict.fromkeys(("completion", "sample", "response", "output", "generation", "prediction", "solution",
+                     "content", "code"), "text"),
+    **dict.fromkeys(("problem", "task_id", "question_id", "problem_idx", "problem_index", "id"), "problem_id"),
+    **dict.fromkeys(("index", "idx", "sample_id", "sample_idx", "sample_number", "attempt"), "sample_index"),
+    **dict.fromkeys(("is_correct", "passed", "pass", "label", "success", "solved", "is_corrects"), "correct"),
+    "model_name": "model", "input_tokens": "prompt_tokens", "output_tokens": "completion_tokens",
+}
+
+
+def _near_misses(columns: Iterable[str], field: str, relevant: Iterable[str]) -> list[str]:
+    """The columns no import knows that look like a slip for `field` (`problem` for `problem_id`)."""
+    relevant = tuple(relevant)
+    return [c for c in columns if c not in _KNOWN_COLUMNS and did_you_mean(c, relevant, _SYNONYMS) == field]
+
+
+def _missing(cols: Columns, field: str, where: str, needs: str) -> DataError:
+    """`missing column 'text' (needs ...)`, naming a column that looks like a slip for it (`completion`)."""
+    relevant = SAMPLE_COLUMNS if needs == _SAMPLE_NEEDS else RESULT_COLUMNS
+    near = _near_misses(cols, field, relevant)
+    hint = ""
+    if near:
+        names = ", ".join(repr(c) for c in near)
+        hint = (f"; the file has column{'s' if len(near) > 1 else ''} {names}: rename "
+                f"{'it' if len(near) == 1 else 'the one that holds it'} to {field!r}")
+    return DataError(f"{where}: missing column {field!r} (needs {needs}){hint}")
+
+
+def _warn_unknown(path: Path, columns: Iterable[str], relevant: tuple[str, ...], command: str) -> None:
+    """One `InputWarning` naming the columns of `path` that no import reads (each with its likely intended
+    name), so a typo (`correctt`, `sample_idx`) is not silently dropped."""
+    columns = [str(c) for c in dict.fromkeys(columns)]
+    unknown = [c for c in columns if c not in _KNOWN_COLUMNS]
+    if not unknown:
+        return
+    named = []
+    for column in unknown:
+        close = did_you_mean(column, [c for c in relevant if c not in columns], _SYNONYMS)
+        named.append(f"{column!r}" + (f" (did you mean {close!r}?)" if close else ""))
+    warnings.warn(f"{path}: ignoring unknown column{'s' if len(unknown) > 1 else ''} {', '.join(named)};"
+                  f" {command} reads {', '.join(relevant)}", InputWarning, stacklevel=3)
 
 
 def _kind(path: Path) -> str:
@@ -309,7 +369,7 @@ def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> 
             return fast.astype(np.int64)
     if field not in cols:
         if required:
-            raise DataError(f"{where}: missing column {field!r} (needs problem_id, sample_index, correct)")
+            raise _missing(cols, field, where, _RESULT_NEEDS)
         return np.zeros(n, dtype=np.int64)
     values = cols[field]
     try:
@@ -352,7 +412,7 @@ def _arrow_kind(column: Any) -> str:
 def _bools(cols: Columns, start: int, where: str) -> list[bool | None] | np.ndarray:
     """`correct` as True/False, or None (unverified: sample stored, no verdict); `outcome` may stand in."""
     if "correct" not in cols and "outcome" not in cols:
-        raise DataError(f"{where}: missing column 'correct' (needs problem_id, sample_index, correct)")
+        raise _missing(cols, "correct", where, _RESULT_NEEDS)
     column = cols.arrow("correct") if isinstance(cols, _ArrowColumns) else None
     if column is not None and _arrow_kind(column) == "bool":  # no nulls: `outcome` is not consulted
         return column.to_numpy(zero_copy_only=False)
@@ -436,10 +496,10 @@ def _check_agrees(correct: list[bool | None] | np.ndarray, cols: Columns, start:
                                 f" `monkeys export` writes), got {_shown(d)}")
 
 
-def _ids(cols: Columns, start: int, where: str, needs: str = "problem_id, sample_index, correct") -> list[str]:
+def _ids(cols: Columns, start: int, where: str, needs: str = _RESULT_NEEDS) -> list[str]:
     ids = cols.get("problem_id")
     if ids is None:
-        raise DataError(f"{where}: missing column 'problem_id' (needs {needs})")
+        raise _missing(cols, "problem_id", where, needs)
     for i, v in enumerate(ids):
         if v is None or str(v) == "":
             raise DataError(f"{where} row {start + i}: field 'problem_id' is empty")
@@ -450,7 +510,7 @@ def _ids(cols: Columns, start: int, where: str, needs: str = "problem_id, sample
     return [v if isinstance(v, str) else str(v) for v in ids]
 
 
-def _id_codes(cols: Columns, start: int, where: str, needs: str = "problem_id, sample_index, correct"
+def _id_codes(cols: Columns, start: int, where: str, needs: str = _RESULT_NEEDS
               ) -> tuple[list[str], np.ndarray]:
     """The batch's distinct problem ids (first appearance first) and each row's index into them; checked as
     `_ids` does, by Arrow's dictionary encoding when the column is clean strings or integers."""
@@ -470,11 +530,15 @@ def _id_codes(cols: Columns, start: int, where: str, needs: str = "problem_id, s
     return uniq, np.fromiter((code[p] for p in ids), dtype=np.int64, count=len(ids))
 
 
-def _first_pass(path: Path, kind: str) -> tuple[list[Problem], int]:
-    """Validate every row and find duplicates; problems in order of first appearance, and the row count."""
+def _first_pass(path: Path, kind: str) -> tuple[list[Problem], int, list[str]]:
+    """Validate every row and find duplicates; problems in order of first appearance, the row count, and the
+    columns of a table (none for the YAML layout)."""
     problems: dict[str, Problem] = {}
     keys, rows = [], 0
+    columns: dict[str, None] = {}
     for start, cols, where in _batches(path, kind):
+        if kind != "yaml":  # the YAML layout's columns are made here, not the user's
+            columns.update(dict.fromkeys(cols))
         uniq, codes = _id_codes(cols, start, where)
         index = _ints(cols, "sample_index", start, where, required=True)
         _check_scalars(cols, start, where)
@@ -499,13 +563,13 @@ def _first_pass(path: Path, kind: str) -> tuple[list[Problem], int]:
     if keys:
         allkeys = np.concatenate(keys)
         if len(allkeys) < 2 or (allkeys[1:] > allkeys[:-1]).all():  # sorted input: no duplicate, no sort needed
-            return list(problems.values()), rows
+            return list(problems.values()), rows, list(columns)
         keyset, counts = np.unique(allkeys, return_counts=True)
         if (counts > 1).any():
             dup = int(keyset[np.argmax(counts > 1)])
             pid = list(problems)[dup >> 32]
             raise DataError(f"{path}: duplicate (problem_id, sample_index) = ({pid!r}, {dup & 0xFFFFFFFF})")
-    return list(problems.values()), rows
+    return list(problems.values()), rows, list(columns)
 
 
 def import_results(path: Path, run_dir: Path, *, model: str | None = None, verifier: str = "imported",
@@ -521,9 +585,10 @@ def import_results(path: Path, run_dir: Path, *, model: str | None = None, verif
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     kind = _kind(path)
-    problems, total = _first_pass(path, kind)
+    problems, total, columns = _first_pass(path, kind)
     if not total:
         raise DataError(_no_rows(path, kind))
+    _warn_unknown(path, columns, RESULT_COLUMNS, "`monkeys import`")
     with _made_or_removed(run_dir), RunLock(run_dir, choose="another run directory").acquire(create_dir=True):
         try:
             return _write(path, kind, run_dir, problems, total, model=model, verifier=verifier,
@@ -732,16 +797,20 @@ class _SampleBatch:
 
 
 def _sample_batches(path: Path, kind: str, known: dict[str, int], task: str,
-                    model: str | None, aliases: dict[str, str] | None = None) -> Iterator[_SampleBatch]:
+                    model: str | None, aliases: dict[str, str] | None = None,
+                    columns: dict[str, None] | None = None) -> Iterator[_SampleBatch]:
     """Validated batches of samples to verify (the same on both passes: numbering is deterministic).
-    A row's problem id that is not one of `known` but one of `aliases` is stored as the id it stands for."""
+    A row's problem id that is not one of `known` but one of `aliases` is stored as the id it stands for.
+    The columns of a table are added to `columns` (when given) as they are read."""
     batches = _sample_yaml_batches(path) if kind == "yaml" else _table_batches(path, kind)
     counters: dict[str, int] = {}
     for start, raw, where in batches:
+        if columns is not None and kind != "yaml":
+            columns.update(dict.fromkeys(raw))
         cols = _swebench(raw)
         if not cols:
             continue
-        ids = _ids(cols, start, where, "problem_id and text; sample_index optional")
+        ids = _ids(cols, start, where, _SAMPLE_NEEDS)
         n = len(ids)
         positions = np.empty(n, dtype=np.int64)
         for i, pid in enumerate(ids):
@@ -756,7 +825,7 @@ def _sample_batches(path: Path, kind: str, known: dict[str, int], task: str,
             positions[i] = pos
         texts = cols.get("text")
         if texts is None:
-            raise DataError(f"{where}: missing column 'text' (needs problem_id and text; sample_index optional)")
+            raise _missing(cols, "text", where, _SAMPLE_NEEDS)
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 what = "missing field 'text'" if t is None else (
@@ -834,7 +903,8 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
     before = fingerprint(path)
     known = {p.problem_id: i for i, p in enumerate(problems)}
     positions, indices = [], []
-    for batch in _sample_batches(path, kind, known, task, model, aliases):
+    columns: dict[str, None] = {}
+    for batch in _sample_batches(path, kind, known, task, model, aliases, columns):
         positions.append(batch.positions)
         indices.append(batch.index)
     if not sum(len(p) for p in positions):
@@ -848,6 +918,7 @@ def import_samples(path: Path, run_dir: Path, problems: list[Problem], *, task: 
             k = order[int(np.argmax(same))]
             raise DataError(f"{path}: duplicate (problem_id, sample_index) = ({problems[int(pos[k])].problem_id!r},"
                             f" {int(idx[k])})")
+    _warn_unknown(path, columns, SAMPLE_COLUMNS, "`monkeys verify`")
     present = np.unique(pos)
     used = [problems[i] for i in present.tolist()]
     stored = np.zeros(len(problems), dtype=np.int64)  # the store keeps the problems used, in task order

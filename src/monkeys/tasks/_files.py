@@ -11,7 +11,6 @@ one `DataError` naming the file, the line or record, and the field.
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -19,22 +18,22 @@ from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
+from monkeys._userfiles import (
+    UserFile,
+    check_regular,
+    decode,
+    not_utf8,
+    open_regular,
+    parse,
+    read_bytes,
+    type_name,
+)
 from monkeys.errors import DataError
 from monkeys.registry import describe
 
 FORMATS = "a .jsonl, .jsonl.gz, .json or .parquet file"
 _STRICT = ConfigDict(strict=True)
-
-
-def _not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError, lineno: int | None = None) -> DataError:
-    """`path:LINE: not UTF-8 text (byte 0xff at column 3)`."""
-    if lineno is None:
-        lineno = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-    else:
-        column = exc.start + 1
-    return DataError(f"{path}:{lineno}: not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); "
-                     "expected UTF-8 encoded JSON")
+DATA_FILE = UserFile("data file", FORMATS, DataError)
 
 
 def stream_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -42,24 +41,18 @@ def stream_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     gz = path.suffix == ".gz"
     lineno = 0
     try:
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+        with open_regular(path, DATA_FILE) as raw_fh, (gzip.GzipFile(fileobj=raw_fh) if gz else raw_fh) as fh:
             for lineno, raw in enumerate(fh, 1):
                 try:
                     line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
                 except UnicodeDecodeError as exc:
-                    raise _not_utf8(path, raw, exc, lineno) from None
+                    raise not_utf8(path, raw, exc, DATA_FILE, "JSON", lineno) from None
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{lineno}: not valid JSON: {exc.msg} (column {exc.colno});"
-                                    " expected one JSON object per line") from None
-                except RecursionError:
-                    raise DataError(f"{path}:{lineno}: JSON nested too deeply") from None
+                record = parse(path, line, "JSON", DATA_FILE, line=lineno, expected="one JSON object per line")
                 if not isinstance(record, dict):
                     raise DataError(f"{path}:{lineno}: expected a JSON object per line, got "
-                                    f"{_json_type(record)}")
+                                    f"{type_name(record)}")
                 yield f"{path}:{lineno}", record
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         after = f" after line {lineno}" if lineno else ""
@@ -69,31 +62,13 @@ def stream_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise DataError(f"{path}: cannot read data file: {exc.strerror or exc}") from None
 
 
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
-    return names.get(type(value), "a number")
-
-
 def _json_list(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read data file: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _not_utf8(path, data, exc) from None
-    try:
-        items = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from None
-    except RecursionError:
-        raise DataError(f"{path}: JSON nested too deeply") from None
+    items = parse(path, decode(path, read_bytes(path, DATA_FILE), DATA_FILE, "JSON"), "JSON", DATA_FILE)
     if not isinstance(items, list):
-        raise DataError(f"{path}: expected a JSON list of records, got {_json_type(items)}")
+        raise DataError(f"{path}: expected a JSON list of records, got {type_name(items)}")
     for n, record in enumerate(items, 1):
         if not isinstance(record, dict):
-            raise DataError(f"{path}: record {n}: expected a JSON object, got {_json_type(record)}")
+            raise DataError(f"{path}: record {n}: expected a JSON object, got {type_name(record)}")
         yield f"{path}: record {n}", record
 
 
@@ -114,12 +89,7 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     `file: record N`. Raises DataError naming the file (and line) when it is missing, unreadable or not
     records."""
     path = Path(path).expanduser()
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory; expected {FORMATS}")
-    if path.exists() and not path.is_file():
-        raise DataError(f"{path}: not a regular file (a FIFO, socket or device); expected {FORMATS}")
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found; expected {FORMATS}")
+    check_regular(path, DATA_FILE)
     if path.suffix == ".parquet":
         yield from _parquet(path)
     elif path.suffix == ".json":
@@ -144,7 +114,7 @@ def check_fields(record: dict[str, Any], where: str, fields: Mapping[str, Any],
         except ValidationError:
             shown = repr(value)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            raise DataError(f"{where}: field {name!r}: expected {describe(kind)}, got {_json_type(value)} "
+            raise DataError(f"{where}: field {name!r}: expected {describe(kind)}, got {type_name(value)} "
                             f"{shown}") from None
 
 

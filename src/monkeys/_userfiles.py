@@ -1,0 +1,199 @@
+"""Read the files a user hands monkeys (a config file, a pricing file, a task's data file) one way.
+
+Each caller describes its file once (`UserFile`: what it is called, what it should hold, the error class it
+raises) and every refusal is then one error of that class whose message is one line: the file, `:LINE`
+where a line is known, what is wrong, and what was expected.
+
+    run.yaml: is a directory; expected a YAML, TOML or JSON config file
+    prices.json: pricing file not found; expected a pricing file (JSON, YAML or TOML)
+    run.yaml:3: not valid YAML: mapping values are not allowed here (column 9)
+    he.jsonl:4: not UTF-8 text (byte 0xe9 at column 12); expected UTF-8 JSON
+
+A file is opened without blocking and checked on the open descriptor (`open_regular`), so a FIFO, socket
+or device in place of the file is refused at once instead of waiting for a writer; a whole-document
+reader (`read_document`) refuses a file larger than it could sensibly be (`MAX_DOCUMENT_BYTES`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from monkeys.errors import MonkeysError
+
+# Formats by suffix; any other suffix is read as the caller's default (and a parse error says so).
+KINDS = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML", ".json": "JSON"}
+MAX_DOCUMENT_BYTES = 64 << 20  # a config or pricing file is kilobytes; this is something else entirely
+
+
+@dataclass(frozen=True)
+class UserFile:
+    """How one kind of user file is named in messages: `what` ("config file"), `expected` (what it should
+    be: "a YAML, TOML or JSON config file") and the error class its refusals raise."""
+
+    what: str
+    expected: str
+    error: type[MonkeysError]
+
+    def fail(self, path: Path | str, problem: str, line: int | None = None) -> MonkeysError:
+        """`path[:LINE]: problem` as this file's error class."""
+        return self.error(f"{path}{f':{line}' if line else ''}: {problem}")
+
+
+def open_regular(path: Path, spec: UserFile) -> IO[bytes]:
+    """`path` opened for reading in binary. Refused (one line of `spec.error`): missing, a directory, not a
+    regular file (checked on the opened descriptor: opening does not block on a FIFO), unreadable."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise spec.fail(path, f"{spec.what} not found; expected {spec.expected}") from None
+    except IsADirectoryError:
+        raise spec.fail(path, f"is a directory; expected {spec.expected}") from None
+    except OSError as exc:
+        raise spec.fail(path, f"cannot read {spec.what}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "is a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
+        raise spec.fail(path, f"{what}; expected {spec.expected}")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def check_regular(path: Path, spec: UserFile) -> None:
+    """Refuse `path` as `open_regular` would, for a reader that opens it by name itself (Parquet)."""
+    open_regular(path, spec).close()
+
+
+def read_bytes(path: Path, spec: UserFile, max_bytes: int | None = None) -> bytes:
+    """The bytes of regular file `path` (see `open_regular`); with `max_bytes`, a larger file is refused."""
+    with open_regular(path, spec) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if max_bytes is not None and size > max_bytes:
+            raise spec.fail(path, f"{size:,} bytes, more than a {spec.what} may hold ({max_bytes:,}); expected "
+                                  f"{spec.expected}")
+        try:
+            return fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise spec.fail(path, f"cannot read {spec.what}: {exc.strerror or exc}") from None
+
+
+def not_utf8(path: Path | str, data: bytes, exc: UnicodeDecodeError, spec: UserFile, kind: str,
+             line: int | None = None) -> MonkeysError:
+    """`path:LINE: not UTF-8 text (byte 0xff at column 3); expected UTF-8 KIND` for a decode error in `data`:
+    a whole file (the line is counted; a BOM that `utf-8-sig` dropped is counted back in), or with `line`
+    one line of it."""
+    start = exc.start + len(data) - len(exc.object)  # `utf-8-sig` numbers the bytes after a BOM it dropped
+    if line is None:
+        line = data.count(b"\n", 0, start) + 1
+        column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    else:
+        column = start + 1
+    return spec.fail(path, f"not UTF-8 text (byte 0x{data[start]:02x} at column {column}); expected UTF-8 {kind}",
+                     line)
+
+
+def decode(path: Path | str, data: bytes, spec: UserFile, kind: str) -> str:
+    """`data` as UTF-8 text, a leading BOM dropped; else the `not_utf8` error."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, data, exc, spec, kind) from None
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def parse(path: Path | str, text: str, kind: str, spec: UserFile, *, hint: str = "", line: int | None = None,
+          expected: str = "") -> Any:
+    """The YAML, TOML or JSON document `text` (a whole file, or with `line` one line of it). Raises
+    `path:LINE: not valid KIND{hint}: what (column C)[; expected EXPECTED]` as `spec.error`."""
+    import tomllib
+
+    import yaml
+
+    def bad(what: str, at: int | None = None, column: int | None = None) -> MonkeysError:
+        where = line if line is not None else at
+        col = f" (column {column})" if column else ""
+        return spec.fail(path, f"not valid {kind}{hint}: {what}{col}{f'; expected {expected}' if expected else ''}",
+                         where)
+
+    try:
+        if kind == "YAML":
+            return yaml.safe_load(text)
+        if kind == "TOML":
+            return tomllib.loads(text)
+        return json.loads(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "syntax error"
+        raise bad(what, mark.line + 1 if mark else None, mark.column + 1 if mark else None) from None
+    except json.JSONDecodeError as exc:
+        raise bad(exc.msg, exc.lineno, exc.colno) from None
+    except tomllib.TOMLDecodeError as exc:
+        message = (str(exc).splitlines() or ["syntax error"])[0]
+        at = _TOML_AT.search(message)
+        if at:
+            raise bad(message[:at.start()], int(at.group(1)), int(at.group(2))) from None
+        raise bad(message) from None
+    except RecursionError:
+        raise spec.fail(path, f"{kind} nested too deeply; expected {spec.expected}", line) from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise bad((str(exc).splitlines() or [type(exc).__name__])[0]) from None
+
+
+def kind_of(path: Path, default: str) -> str:
+    """The format a file is read as: by its suffix (`KINDS`), else `default`."""
+    return KINDS.get(path.suffix.lower(), default)
+
+
+def read_document(path: Path, spec: UserFile, *, default: str, max_bytes: int = MAX_DOCUMENT_BYTES
+                  ) -> tuple[Any, str]:
+    """(document, format) of a YAML/TOML/JSON file, the format by suffix (else `default`, and a parse error
+    says it was read as that); None for a blank file. Refusals: see `read_bytes`, `decode`, `parse`."""
+    path = Path(path)
+    kind = kind_of(path, default)
+    text = decode(path, read_bytes(path, spec, max_bytes), spec, kind)
+    if not text.strip():
+        return None, kind
+    hint = "" if path.suffix.lower() in KINDS else (
+        f" (read as {kind}: a YAML file is named .yaml, a TOML file .toml, a JSON file .json)")
+    return parse(path, text, kind, spec, hint=hint), kind
+
+
+def type_name(value: Any) -> str:
+    """What a parsed value is, in JSON's words (`an object`, `a list`, `a string`, `a number`)."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def did_you_mean(name: str, known: Iterable[str], synonyms: dict[str, str] | None = None) -> str | None:
+    """The known name `name` is probably a slip for: one that differs only in case, `-`/`_` or spaces, a
+    `synonyms` entry (`completion` -> `text`), the closest by spelling (difflib), or the one whose first
+    word is a near spelling of `name` (`completon` -> `completion_usd_per_mtok`); None if none is close."""
+    key = _fold(name)
+    folded = {_fold(k): str(k) for k in known}
+    if key in folded:
+        return folded[key]
+    if synonyms and synonyms.get(key) in folded.values():
+        return synonyms[key]
+    close = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.75)
+    if close:
+        return folded[close[0]]
+    stems: dict[str, str] = {}
+    for folded_name, original in folded.items():
+        stems.setdefault(folded_name.split("_")[0], original)
+    close = difflib.get_close_matches(key, [s for s in stems if s != key], n=1, cutoff=0.8)
+    return stems[close[0]] if close else None
+
+
+def _fold(name: object) -> str:
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
