@@ -23,6 +23,11 @@ CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x
 libc = ctypes.CDLL(None, use_errno=True)
 for _name in ("prctl", "syscall", "capset", "unshare", "mount"):
     getattr(libc, _name)  # resolve once here: a lookup in each child would build the function anew
+# capset's arguments, made here: the template disarms ctypes (`_ctypes_off`) before it forks any child, so
+# a child can call the functions above but make no ctypes object. `forget_ctypes` drops them all.
+_CAPSET: tuple | None = (
+    ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8),  # header: _LINUX_CAPABILITY_VERSION_3
+    ctypes.create_string_buffer(24))  # data: effective, permitted, inheritable x 2, all zero
 
 
 def _err(what: str) -> str:
@@ -258,10 +263,19 @@ def drop_capabilities() -> None:
     capability there. Lock root semantics off (no capabilities regained on execve) and clear them all."""
     if libc.prctl(28, 0x2F, 0, 0, 0) != 0:  # PR_SET_SECUREBITS: NOROOT, NO_SETUID_FIXUP, both locked
         raise OSError(ctypes.get_errno(), "PR_SET_SECUREBITS")
-    header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)  # _LINUX_CAPABILITY_VERSION_3
-    data = ctypes.create_string_buffer(24)  # effective, permitted, inheritable x 2: all zero
-    if libc.capset(header, data) != 0:
+    if _CAPSET is None:
+        raise OSError("capset: its buffers were dropped (forget_ctypes)")
+    if libc.capset(*_CAPSET) != 0:
         raise OSError(ctypes.get_errno(), "capset")
+
+
+def forget_ctypes() -> None:
+    """In a child with the guard, once confined: drop the last ctypes objects made before the disarm (the C
+    functions confinement called, capset's buffers): reachable from this module's functions' globals, they
+    would still call C or serve as memory a program reads and writes through."""
+    global libc, _CAPSET
+    libc = None  # type: ignore[assignment]
+    _CAPSET = None
 
 
 def reset_workdir(state: dict) -> None:

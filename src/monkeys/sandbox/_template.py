@@ -8,10 +8,13 @@ the child's output goes to pipes the worker reads. So every execution starts fro
 
 The template is also the init of the worker's pid namespace where one can be made: after each execution
 it kills every process in the namespace and reaps them (daemons, double forks), and signals from inside
-cannot reach it. Before serving it makes its own IPC and mount namespaces (`_confine.private_mounts`) and
-installs the seccomp filter, so executions inherit all three. Without a pid namespace it is a child
-subreaper instead: orphans of an execution become its children, and it kills them. It enforces the time
-limits (CPU time polled from /proc, and the wall clock) since it is the one waiting for the child.
+cannot reach it. Before serving it makes its own IPC and mount namespaces (`_confine.private_mounts`),
+installs the seccomp filter, builds the harness's runner and then disarms ctypes and hides frame links
+(`_ctypes_off`), so executions inherit all of it: a child with the guard starts disarmed (done in each
+child, the disarm cost ~1.1 ms CPU and ~280 copy-on-write faults); one without it re-arms in its own
+child. Without a pid namespace it is a child subreaper instead: orphans of an execution become its
+children, and it kills them. It enforces the time limits (CPU time polled from /proc, and the wall clock)
+since it is the one waiting for the child.
 
 Everything an execution uses is made once, when the template starts, and inherited at fixed numbers
 (`FD_BASE`...): the job and stdin memfds (read-only descriptions of the worker's), the stdout, stderr,
@@ -122,7 +125,18 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
     if not in_pidns:
         _confine.libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     _confine.install_seccomp(prot, state)
-    runner = make_runner()
+    runner = make_runner()  # before the disarm: the harness takes the frame type's links first
+    rearm: Callable[[], None] | None = None
+    disarm_error = None
+    try:
+        rearm = _ctypes_off.disarm_ctypes()
+    except _ctypes_off.LayoutError as exc:  # nothing written: executions with the guard refuse to run
+        disarm_error = str(exc)
+    # Held in this frame only, for as long as the template lives (programs get no frame, and no module's
+    # globals lead here): what re-arms ctypes for an execution without the guard, and `_confine`'s ctypes
+    # objects, so that a guarded child's `forget_ctypes` rebinds two names instead of freeing objects
+    # (freeing all of these in each child cost ~140 us and ~65 copy-on-write faults).
+    kept = (rearm, _confine.libc, _confine._CAPSET)
     prot["clean_template"] = ("active (each execution is forked from a process that never held a program, "
                               "an input or an output)")
     gc.collect()
@@ -140,7 +154,7 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            _child(limits, state, runner)
+            _child(limits, state, runner, kept, disarm_error)
         hit = _watch(pid, cmd, cpu_s, start + timeout_s, state, in_pidns, own_proc)
         _, status, usage = os.wait4(pid, 0)
         _kill_everything(pid, state, in_pidns, reap=True)
@@ -262,9 +276,13 @@ def _kill_children() -> None:
                 pass
 
 
-def _child(limits: dict, state: dict, runner: Callable[..., NoReturn]) -> NoReturn:
+def _child(limits: dict, state: dict, runner: Callable[..., NoReturn], kept: tuple, disarm_error: str | None
+           ) -> NoReturn:
     """In the forked child: fds into place, confine, read the job, then hand over to the harness.
 
+    ctypes is already disarmed (the template's `_ctypes_off.disarm_ctypes`): confinement calls only C
+    functions made before it. Then, with the guard, `_confine` drops them (the last ctypes objects a program
+    could reach, through its functions' globals); without it, `kept[0]` re-arms ctypes and the frame links.
     fd 3 tells the worker that confinement succeeded; it is closed before the program starts, so a
     program cannot fake a "sandbox failure" (or hide a real one). fd 4 is the report pipe.
     """
@@ -282,8 +300,11 @@ def _child(limits: dict, state: dict, runner: Callable[..., NoReturn]) -> NoRetu
         body = os.pread(5, n_program + n_tests, JOB_HEAD.size)
         os.close(5)
         if flags & GUARD:  # part of the in-process guard: no ctypes object can be made or used from here on
-            _ctypes_off.disarm_ctypes()
-            _confine.libc = None  # the last ready-made ctypes objects: the C functions confinement called
+            if disarm_error is not None:
+                raise RuntimeError(disarm_error)
+            _confine.forget_ctypes()  # the last ready-made ctypes objects: what confinement called and passed
+        elif kept[0] is not None:
+            kept[0]()  # the OS layer alone: ctypes and frames as the interpreter made them
         os.write(3, b"k")
         os.close(3)
         gc.enable()

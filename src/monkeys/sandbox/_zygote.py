@@ -5,7 +5,7 @@ over those pipes.
 Everything that does not depend on the program is set up once: here (`_confine.setup_worker`: user and
 network namespaces, cgroup, the directory and its Landlock ruleset, the pid namespace) and in the template
 this process forks before it handles anything (`_template`: mount and IPC namespaces, the seccomp filter,
-the harness). Each execution is then one fork of the template: the child confines itself
+the harness, ctypes disarmed). Each execution is then one fork of the template: the child confines itself
 (`_confine.confine_child`), reads its program from a memfd and runs it under the harness (`_harness`),
 which writes one report, opened by a nonce this worker chose, to a pipe only this worker reads. Nothing
 untrusted ever runs in this process, and no execution is forked from it: its heap holds the programs and
