@@ -31,6 +31,7 @@ from forgeries import (  # noqa: E402
     ASSERT_PROBLEMS,
     CONTROLS,
     FORGERIES,
+    RANDOM_SEARCH,
     STDIO_PROBLEMS,
     channel_names,
     planted,
@@ -39,13 +40,19 @@ from forgeries import (  # noqa: E402
 # Tamper forgeries whose trick cannot help (the tests still fail on their own): they must not pass, but
 # the verifier need not flag them. The tests run in a namespace of their own (globals() of the program is
 # not theirs), and top-level calls such as sys.settrace(...) are stripped before the program runs.
-# The prompt's helpers and the builtins the tests call are the tests' own (`_assert_values`): a redefined `poly`
-# or `abs` is not what they call, and a fake `math` breaks the tests' `poly` before any assert passes.
+# The prompt's helpers and the builtins the tests call are the tests' own (`_assert_values`, and the harness
+# gives the tests the builtins it took before any program): a redefined `poly` or `abs` is not what they
+# call, and a fake `math` breaks the tests' `poly` before any assert passes.
 TAMPER_INEFFECTIVE = {"globals_replace_check_from_call", "patch_builtins_many", "globals_replace_poly_from_call",
                       "settrace_jumps_over_asserts", "setprofile_swaps_candidate", "abs_patched_from_call",
                       "sys_modules_math_replaced", "global_abs_shadows_builtin", "prompt_helper_poly_redefined",
-                      "shared_random_state_predicted",  # `random` is reseeded before the tests: predictions miss
+                      # the tests' `random` is their own (seeded from the OS, out of a program's reach): a program
+                      # that copied, reseeded, set or bent the shared one predicts nothing the tests draw
+                      "shared_random_state_predicted", "random_reseeded_in_call", "random_setstate_in_call",
+                      "random_reseeded_after_fixed_asserts", "random_instance_attribute_set",
+                      "random_reseeded_by_a_thread", "tests_random_searched_for",
                       "fake_builtins_module_in_sys_modules",  # the tests' builtins: the harness's snapshot
+                      "import_hook_fakes_math",  # ... their `__import__` too: a replaced one is not what they call
                       "builtins_module_class_swapped", "builtin_abs_puts_itself_back", "patch_builtins_abs"}
 
 
@@ -125,6 +132,21 @@ def test_correct_programs_pass(problems: dict, verifier: CodeTests, name: str) -
     verdict = _verify(verifier, problems[control.problem], control.text)
     assert verdict.outcome is Outcome.PASS, f"false negative: {name}: {verdict}"
     assert not verdict.details.get("flags"), verdict
+
+
+@pytest.mark.parametrize("use_gc", [False, True])
+def test_the_tests_random_is_out_of_reach_by_reference_and_a_reseed_is_flagged(problems: dict, use_gc: bool) -> None:
+    """Without the guard (its refusals are not what is checked here): no reference a program can follow leads to
+    the tests' own `random`; the garbage collector's list does, and a call that reseeded it is flagged. (With the
+    guard the collector refuses: `tests_random_searched_for` above.)"""
+    unguarded = CodeTests(timeout_s=5.0, memory_mb=512, cache=False, retry_timeouts=False, guard=False)
+    verdict = _verify(unguarded, problems["HumanEval/53"], RANDOM_SEARCH.format(use_gc=use_gc))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    if use_gc:
+        flag = "a call into the program changed the tests' own random numbers"
+        assert verdict.details.get("flags") == [flag], verdict
+    else:
+        assert verdict.reason.startswith("wrong answer"), verdict
 
 
 # --- one worker: channels and memory between executions ----------------------------------------------

@@ -22,10 +22,11 @@ signal handlers. What remains is a CPython memory-safety bug, which Landlock (no
 dropped uid still contain.
 
 Function-assert tests run in their own namespace: a shallow copy of the program's globals (so they see its
-functions and helpers), with the real `builtins`, every function the program defined wrapped so that
-what it returns is checked, and `__monkeys_seen__`, which the verifier's rewrite of the tests
-(`monkeys.verifiers._assert_values`) calls on every value an assert reads, however it was made. The tests
-cannot see some tampering, so the report carries flags instead:
+functions and helpers), with the builtins as they were before any program ran (a copy of the harness's
+snapshot, whose `__import__` gives the tests a `random` of their own: below), every function the program
+defined wrapped so that what it returns is checked, and `__monkeys_seen__`, which the verifier's rewrite
+of the tests (`monkeys.verifiers._assert_values`) calls on every value an assert reads, however it was
+made. The tests cannot see some tampering, so the report carries flags instead:
 - a checked value (or anything inside it: containers, what any instance holds in its `__dict__` or
   `__slots__`, e.g. `UserList.data`, `Fraction._numerator`) of a class the program made that overrides
   behaviour (`__eq__`, `__bool__`, `__sub__`, ..., a `__dict__` property, or a class attribute whose name
@@ -34,13 +35,23 @@ cannot see some tampering, so the report carries flags instead:
   replaced, added or removed (Python 3.11 raises no audit event for `UserList.__eq__ = ...`);
 - `sys.settrace`/`setprofile` attempted; a builtin the tests name (`abs`, `sorted`, and always
   `__import__`) replaced; for the modules the tests name (`import math`, `math.isclose`), an attribute or
-  an attribute of one of its classes (`random.Random.randint`) replaced, the module replaced in
-  `sys.modules` or its class changed. These are compared before the tests, after every call into the
-  program and at the end, so a change put back before the end is seen too. (What the tests reach only
-  through other modules is not compared: reading every value costs a copy-on-write fault each.)
-`random` is reseeded from the OS just before the tests (it is preloaded, and a state the program copied
-would predict the inputs the tests draw from it). The verifier's policy decides whether a flagged pass
-counts.
+  an attribute of one of its classes (`random.Random.randint`, shared with the tests' own `random`)
+  replaced, the module replaced in `sys.modules` or its class changed. These are compared before the
+  tests, after every call into the program and at the end, so a change put back before the end is seen
+  too. (What the tests reach only through other modules is not compared: reading every value costs a
+  copy-on-write fault each.)
+The tests' `random` is their own (HumanEval/38, /50 and /53 draw their inputs from it between calls into the
+program): `import random` and `from random import randint` in the tests give a copy of the module whose
+functions are bound to a private `random.Random` instance, seeded from the OS just before the tests. The
+program's `random` is the shared one, free to use, reseed or set (a program that reseeded it inside a call
+had made the tests' next inputs ones it had listed). The private instance is made in the template and held
+only by the harness's closures and the tests' builtins and namespace: the same reach as the nonce plus what
+the tests themselves hold (a plain instance of the library's class, so no class walk finds it; no module
+table lists it; frames and the garbage collector are refused as above). In case a program reached it
+anyway, its state (the generator's, its class and attributes) is compared before and after each call into
+the program: `a call into the program changed the tests' own random numbers`. (Reading it changes
+nothing: that only its reach prevents. The tests' numbers from other modules, e.g. `numpy.random`, are not
+covered: no benchmark's tests use them.) The verifier's policy decides whether a flagged pass counts.
 
 After the report the harness prints the program's uncaught exception (as `python main.py` would), flushes
 and `os._exit`s. Everything the harness uses after the program started was captured before it started:
@@ -77,14 +88,15 @@ class Quitter:
 
 def seen(check):
     def __monkeys_seen__(value):
-        check(value, None)
+        check(value, None, None)
         return value
     return __monkeys_seen__
 
-def watch(fn, check):
+def watch(fn, check, mark):
     def watched(*args, **kwargs):
+        before = mark()
         result = fn(*args, **kwargs)
-        check(result, fn)
+        check(result, fn, before)
         return result
     for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
         try:
@@ -92,6 +104,13 @@ def watch(fn, check):
         except Exception:
             pass
     return watched
+
+def importer(real, own):
+    def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and name == "random":
+            return own
+        return real(name, globals, locals, fromlist, level)
+    return __import__
 '''
 # Dunders that cannot change what a comparison, truth test or arithmetic in a test sees.
 _INERT_DUNDERS = frozenset({
@@ -138,6 +157,26 @@ def _module_snapshot() -> dict[str, tuple[types.ModuleType, dict[str, Any]]]:
     """Each loaded module's attributes (the objects, kept alive: compared by identity later)."""
     return {name: (mod, dict(vars(mod))) for name, mod in list(sys.modules.items())
             if isinstance(mod, types.ModuleType) and name not in ("__main__", "builtins")}
+
+
+def _private_random(module: Any) -> tuple[types.ModuleType, Any] | None:
+    """A copy of the `random` module for the tests alone: the same classes and constants, its functions
+    bound to an instance of its own (`seed = _inst.seed`, `randint = _inst.randint`, ... as random.py binds
+    them to its `_inst`). A plain instance of the library's `Random`: no class of its own for a walk of
+    `type.__subclasses__` to find. None when `random` is not loaded or not as random.py makes it."""
+    shared: Any = getattr(module, "_inst", None)
+    cls: Any = getattr(module, "Random", None)
+    if module is None or cls is None or type(shared) is not cls:
+        return None
+    own = cls()
+    private = types.ModuleType(module.__name__, module.__doc__)
+    names = vars(private)
+    for name, value in vars(module).items():
+        if getattr(value, "__self__", None) is shared:
+            value = getattr(own, value.__name__)
+        names[name] = value
+    names["_inst"] = own
+    return private, own
 
 
 def install_exit_quit() -> None:
@@ -205,7 +244,19 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     random_module = sys.modules.get("random")  # preloaded: every child starts from the same state
     random_inst = getattr(random_module, "_inst", None)
     c_random: Any = type(random_inst).__mro__[-2] if random_inst is not None else None  # _random.Random
-    random_seed = c_random.seed if c_random is not None else None
+    random_seed: Any = c_random.seed if c_random is not None else None
+    # The tests' own `random` (`_private_random`), which no program can reach: their `import random` and
+    # `from random import randint` resolve to it through the `__import__` of their builtins (a program that
+    # reseeded the shared `random` inside a call made the tests' next inputs ones it had listed; a program's
+    # own use of `random` is its business). Seeded from the OS for each child whose tests name `random`; its
+    # state is compared around each call into the program (`random_mark`), in case a program reached it.
+    tests_random = _private_random(random_module) if c_random is not None else None
+    tests_module, own_random = tests_random if tests_random is not None else (None, None)
+    own_getstate: Any = c_random.getstate if c_random is not None else None
+    tests_builtins = dict(builtin_values)  # the tests' builtins: the snapshot, never what a program changed
+    if tests_module is not None:
+        tests_builtins["__import__"] = visible["importer"](builtin_values["__import__"], tests_module)
+        module_attrs["random"] = (tests_module, _mdict(tests_module), list(_mdict(tests_module).items()))
     _get_ident, _getframe, _set_add, _set_discard = _thread.get_ident, sys._getframe, set.add, set.discard
     # a frame's links, taken before the child removes them from the frame type (`_ctypes_off.hide_frame_links`)
     frame_type = types.FrameType
@@ -347,8 +398,25 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 return f"{_tname(klass)} (a dunder added)"
         return None
 
-    def make_check(flags: list[str], tamper_args: tuple = ()) -> Callable[[object, object], None]:
-        def check(result: object, fn: object) -> None:
+    def no_mark() -> None:
+        return None
+
+    def random_mark() -> tuple[Any, type, list[tuple[Any, Any]]]:
+        """The tests' own random instance as the tests left it: its generator's state, class and attributes."""
+        return own_getstate(own_random), _type(own_random), _list(_dict_items(_getattribute(own_random, "__dict__")))
+
+    def random_changed(before: tuple[Any, type, list[tuple[Any, Any]]]) -> bool:
+        state, cls, items = before
+        now = _list(_dict_items(_getattribute(own_random, "__dict__")))
+        if _type(own_random) is not cls or _len(now) != _len(items) or own_getstate(own_random) != state:
+            return True  # (exact tuples of exact ints: no comparison of the program's runs)
+        for (key, item), (key0, item0) in _zip(now, items):
+            if key is not key0 or item is not item0:
+                return True
+        return False
+
+    def make_check(flags: list[str], tamper_args: tuple = ()) -> Callable[[object, object, Any], None]:
+        def check(result: object, fn: object, before: Any) -> None:
             value: Any
             todo: list[object] = [result]
             seen = 0
@@ -404,6 +472,8 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 _append(flags, "returned a value too large to check")
             if tamper_args and fn is not None:  # after each call into the program: what it changed and may
                 tampering(flags, *tamper_args)  # put back before the tests end
+                if before is not None and random_changed(before):
+                    _append(flags, "a call into the program changed the tests' own random numbers")
 
         return check
 
@@ -434,7 +504,9 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 _append(flags, f"replaced builtins.{name}")
         for name in module_names:
             module, current, attrs = module_attrs[name]
-            if _dict_get(_modules, name) is not module:
+            if module is tests_module:  # the tests' own `random`: in no sys.modules (its attributes: below)
+                pass
+            elif _dict_get(_modules, name) is not module:
                 _append(flags, f"replaced module {name} in sys.modules")
             elif _type(module) is not _ModuleType:
                 _append(flags, f"changed the class of module {name}")
@@ -495,16 +567,20 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             _exec(program_code, main_dict)
             if tests_code is not None:
                 namespace = _dict_copy(main_dict)
-                namespace["__builtins__"] = _real_builtins
                 tampering(flags, module_names, builtin_names)  # what the program changed while loading
                 check = make_check(flags, (module_names, builtin_names))
-                if random_seed is not None:  # the tests draw from `random` too: a state the program copied
-                    random_seed(random_inst, None)  # at load would predict their inputs (fresh from urandom)
+                if random_seed is not None:  # as `python main.py` would, the program's `random` differs per run
+                    random_seed(random_inst, None)
+                mark: Any = no_mark
+                if own_random is not None and "random" in module_names:  # the tests' own: fresh from urandom
+                    random_seed(own_random, None)
+                    mark = random_mark
                 for name, value in _dict_items(main_dict):
                     if _type(value) is _FunctionType and value.__globals__ is main_dict:
-                        namespace[name] = watch(value, check)
+                        namespace[name] = watch(value, check, mark)
                 namespace["__monkeys_seen__"] = seen(check)  # every value an assert reads (`_assert_values`)
-                namespace["__monkeys_builtins__"] = _dict_copy(builtin_values)  # the builtins before any program
+                # the builtins before any program (with the tests' own `random` to import), a copy per child
+                namespace["__builtins__"] = namespace["__monkeys_builtins__"] = _dict_copy(tests_builtins)
                 _exec(tests_code, namespace)
                 tampering(flags, module_names, builtin_names)
             elif "threading" in _modules:  # as the interpreter does: wait for non-daemon threads
