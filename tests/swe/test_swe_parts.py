@@ -3,6 +3,7 @@ sandbox, and what `monkeys doctor` says about it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,77 @@ def test_worktree_slots_are_private_reset_and_switched(tmp_path: Path) -> None:
         assert (tree.path / "a.py").read_text() == "two\n" and tree.changed() == []
     assert subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True,
                           text=True).stdout == ""  # the user's repository is untouched
+
+
+def test_results_are_read_from_the_recorded_block_only() -> None:
+    """The launcher's block (nonce, line count) is what the parsers read; a block under another nonce, an
+    unfinished one, or lines around it count for nothing (audit finding: pytest's own summary printed
+    skip reasons and, with CI set, whole failure messages holding forged PASSED lines)."""
+    nonce = "ab" * 16
+    block = f"\n@@monkeys-results {nonce} 2\nPASSED t.py::a\nFAILED t.py::b\n@@monkeys-results-end {nonce}\n"
+    forged = f"\n@@monkeys-results {'cd' * 16} 1\nPASSED t.py::b\n@@monkeys-results-end {'cd' * 16}\n"
+    stdout = "PASSED t.py::b\n" + forged + block
+    assert grading.results_block(stdout, nonce) == "PASSED t.py::a\nFAILED t.py::b"
+    assert grading.results_block(stdout.replace(" 2\n", " 3\n"), nonce) is None  # lines lost
+    assert grading.results_block(stdout.rsplit("@@monkeys-results-end", 1)[0], nonce) is None  # killed
+    status, parser = grading.parse_log(stdout, "o/r", use_harness=False, results=grading.results_block(stdout, nonce))
+    assert status == {"t.py::a": "PASSED", "t.py::b": "FAILED"} and parser == "pytest -rA"
+
+
+def test_a_test_recorded_twice_is_an_error_whatever_parser_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    def last_wins(log: str, _spec: object = None) -> dict[str, str]:
+        return {w[1]: w[0] for w in (line.split() for line in log.splitlines()) if len(w) > 1}
+
+    monkeypatch.setattr(grading, "harness_parser", lambda repo: last_wins)
+    status, parser = grading.parse_log("", "o/r", results="FAILED t.py::a\nPASSED t.py::a\nPASSED t.py::b")
+    assert parser == "swebench" and status == {"t.py::a": "ERROR", "t.py::b": "PASSED"}
+
+
+def test_the_launcher_records_what_pytest_tallied(tmp_path: Path) -> None:
+    """The launcher run directly: a skip reason holding a PASSED line and a test whose name holds a newline
+    are recorded as one line each, under the nonce, and the nonce file is gone before the tests run."""
+    (tmp_path / "test_m.py").write_text(
+        "import unittest\n\ndef test_ok():\n    pass\n\n"
+        "def test_skip():\n    raise unittest.SkipTest('x\\nPASSED test_m.py::test_no')\n\n"
+        "def test_no():\n    import os, glob\n    assert not glob.glob('.nonce*')\n    assert 0\n\n"
+        "globals()['test_odd\\nPASSED test_m.py::test_no'] = lambda: None\n")
+    (tmp_path / ".nonce").write_text("f" * 32)
+    out = subprocess.run([sys.executable, "-c", grading.LAUNCHER, ".nonce", "-rA", "--tb=no", "-p", "no:cacheprovider",
+                          "test_m.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    block = grading.results_block(out.stdout, "f" * 32)
+    assert block is not None, out.stdout[-2000:]
+    assert grading.parse_log(out.stdout, "o/r", use_harness=False, results=block)[0] == {
+        "test_m.py::test_ok": "PASSED", "test_m.py::test_skip": "SKIPPED", "test_m.py::test_no": "FAILED",
+        "test_m.py::test_odd\\x0aPASSED": "PASSED"}
+    assert not (tmp_path / ".nonce").exists()
+
+
+def test_startup_modules_in_any_form_and_deep_paths_are_flagged() -> None:
+    for path in ("sitecustomize/__init__.py", "src/usercustomize.pyc", "sitecustomize.cpython-311-x86_64-linux-gnu.so"):
+        assert "imported at interpreter start" in (guard.path_reason(path) or ""), path
+    assert guard.path_reason("/".join(["d"] * 80) + "/x.txt") == "is 80 folders deep (more than 64)"
+    assert guard.path_reason("pkg/site_tools.py") is None
+
+
+def test_the_watch_names_what_was_done_to_the_tests(tmp_path: Path) -> None:
+    from monkeys.swe.watch import TestFilesWatch
+
+    (tmp_path / "pkg" / "tests").mkdir(parents=True)
+    (tmp_path / "pkg" / "tests" / "test_a.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "tests" / "test_b.py").write_text("x = 1\n")
+    watch = TestFilesWatch(tmp_path, ["pkg/tests/test_a.py", "pkg/tests/test_b.py"])
+    watch.start()
+    (tmp_path / "pkg" / "tests" / "output.txt").write_text("the tests' own file: ignored\n")
+    (tmp_path / "pkg" / "notes.txt").write_text("ignored\n")
+    os.link(tmp_path / "pkg" / "tests" / "test_a.py", tmp_path / "elsewhere")
+    with open(tmp_path / "elsewhere", "a") as f:  # through a hard link outside the watched folders
+        f.write("y = 2\n")
+    (tmp_path / "pkg" / "tests" / "__pycache__").mkdir()
+    (tmp_path / "pkg" / "conftest.py").write_text("")
+    assert watch.stop() == ["pkg/conftest.py: created", "pkg/tests/__pycache__: created",
+                            "pkg/tests/test_a.py: written"]
+    watch = TestFilesWatch(tmp_path, ["pkg/tests/test_b.py"])
+    watch.start()
+    os.rename(tmp_path / "pkg" / "tests", tmp_path / "pkg" / "t0")
+    os.rename(tmp_path / "pkg" / "t0", tmp_path / "pkg" / "tests")
+    assert watch.stop() == ["pkg/tests: moved away"]

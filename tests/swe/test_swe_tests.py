@@ -295,11 +295,210 @@ def test_docker_backend(world: dict[str, Any]) -> None:
     assert check(v, world, world["instance"]["patch"]).outcome in (Outcome.PASS, Outcome.ERROR)
 
 
-def test_a_pass_to_pass_test_that_fails_once_is_reported_flaky(verifier: SweTests, world: dict[str, Any]) -> None:
+def test_a_pass_to_pass_test_that_fails_once_is_reported_flaky(world: dict[str, Any],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flake from outside the checkout (here an environment variable the first run alone is given): the
+    re-run passes, so the test is flaky, not broken."""
+    v = create("verifier", "swe-tests", cache_dir=world["cache"], install=offline_install(), cache=False)
+    real, calls = v._run_tests, []
+
+    def first_one_flakes(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            args = (*args[:4], {**args[4], "MONKEYS_TEST_FLAKE": "1"}, *args[5:])
+        return real(*args)
+
+    monkeypatch.setattr(v, "_run_tests", first_one_flakes)
     text = (world["repo"] / SOURCE_FILE).read_text().replace(BUGGY, FIXED, 1)
-    text = text.replace("        d[item] += 1\n", "        d[item] += 2 if _FIRST_RUN else 1\n", 1)
-    text += ("\nimport os as _os\n_FIRST_RUN = not _os.path.exists('first-run.marker')\n"
-             "open('first-run.marker', 'w').close()\n")  # in the worktree: only the first run sees it absent
-    verdict = check(verifier, world, patch(world, {SOURCE_FILE: text}))
+    text = text.replace("        d[item] += 1\n", "        d[item] += 2 if _FLAKE else 1\n", 1)
+    text += "\nimport os as _os\n_FLAKE = bool(_os.environ.get('MONKEYS_TEST_FLAKE'))\n"
+    verdict = check(v, world, patch(world, {SOURCE_FILE: text}))
     assert verdict.outcome is Outcome.PASS, verdict
-    assert verdict.details["flaky"] == [f"{TEST_FILE}::test_frequencies"]
+    assert verdict.details["flaky"] == [f"{TEST_FILE}::test_frequencies"] and len(calls) == 2
+
+
+@pytest.mark.parametrize("how", ["argv", "marker"])
+def test_a_patch_cannot_tell_the_rerun_from_the_first_run(world: dict[str, Any], how: str) -> None:
+    """A patch that breaks a PASS_TO_PASS test except in the verifier's re-run, told apart by its arguments
+    (it named only the failed tests) or by a marker the first run left in the checkout: the re-run is now
+    the same command on a fresh checkout, so the test stays broken (audit finding)."""
+    v = create("verifier", "swe-tests", cache_dir=world["cache"], install=offline_install(), cache=False)
+    cond = {"argv": "any('::' in _a for _a in __import__('sys').argv)",
+            "marker": "__import__('os').path.exists('m.txt') or open('m.txt', 'w').close()"}[how]
+    text = (world["repo"] / SOURCE_FILE).read_text().replace(BUGGY, FIXED, 1)
+    text = text.replace("        d[item] += 1\n", f"        d[item] += 1 if ({cond}) else 2\n", 1)
+    verdict = check(v, world, patch(world, {SOURCE_FILE: text}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason == f"PASS_TO_PASS broke: {TEST_FILE}::test_frequencies"
+
+
+REWRITE_TESTS = {
+    # the parent package is imported before pytest reads its test module: it rewrites the test on disk
+    "source": """
+import os as _o
+_t = _o.path.join(_o.path.dirname(__file__), "tests", "test_itertoolz.py")
+_s = open(_t).read()
+if "_FORGED_" not in _s:
+    _s = _s.replace("def test_partition_all():", "def test_partition_all():\\n    return  # _FORGED_\\n", 1)
+    open(_t, "w").write(_s)
+""",
+    # a bytecode cache of a forged test module (pytest reads __pycache__ even when it writes none)
+    "bytecode": """
+import os as _o, sys as _sy, marshal as _m, importlib.util as _iu, importlib.metadata as _md
+_d = _o.path.join(_o.path.dirname(__file__), "tests")
+_t = _o.path.join(_d, "test_itertoolz.py")
+_raw = open(_t, "rb").read()
+_co = compile(_raw.decode().replace("def test_partition_all():", "def test_partition_all():\\n    return\\n", 1), _t,
+              "exec")
+_o.makedirs(_o.path.join(_d, "__pycache__"), exist_ok=True)
+_tag = _sy.implementation.cache_tag + "-py" "test-" + _md.version("py" "test")
+with open(_o.path.join(_d, "__pycache__", "test_itertoolz." + _tag + ".pyc"), "wb") as _f:
+    _f.write(_iu.MAGIC_NUMBER + b"\\3\\0\\0\\0" + _iu.source_hash(_raw)[:8] + _m.dumps(_co))
+""",
+    # the test folder swapped for a forged copy, the original put back once the forgery was imported: at
+    # the end every file is the original one
+    "folder": """
+import os as _o, shutil as _sh, threading as _th, time as _ti
+_d = _o.path.dirname(__file__)
+if not _o.path.exists(_o.path.join(_d, "t0")):
+    _o.rename(_o.path.join(_d, "tests"), _o.path.join(_d, "t0"))
+    _sh.copytree(_o.path.join(_d, "t0"), _o.path.join(_d, "tests"))
+    _p = _o.path.join(_d, "tests", "test_itertoolz.py")
+    _s = open(_p).read().replace("def test_partition_all():", "def test_partition_all():\\n    return\\n", 1)
+    open(_p, "w").write(_s)
+
+    def _back():
+        _ti.sleep(1.0)
+        _sh.rmtree(_o.path.join(_d, "tests"))
+        _o.rename(_o.path.join(_d, "t0"), _o.path.join(_d, "tests"))
+    _th.Thread(target=_back, daemon=True).start()
+""",
+}
+
+
+@pytest.mark.parametrize("how", sorted(REWRITE_TESTS))
+def test_tests_rewritten_while_they_run_are_caught(verifier: SweTests, world: dict[str, Any], how: str) -> None:
+    """The checkout is writable while the tests run and the code under test runs before pytest reads the
+    test module: it rewrote the test file, wrote a forged bytecode cache for it, or swapped the folder and
+    put it back. Each forged a pass with plain file writes; the test files are watched while they run
+    (audit finding)."""
+    text = (world["repo"] / "toolz/__init__.py").read_text() + REWRITE_TESTS[how]
+    verdict = check(verifier, world, patch(world, {"toolz/__init__.py": text}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason.startswith("guard: the tests' run changed the tests: toolz/tests"), verdict.reason
+    assert any(f["why"].startswith("changed while the tests ran") for f in verdict.details["guard"])
+
+
+def test_a_sitecustomize_package_is_refused(verifier: SweTests, world: dict[str, Any]) -> None:
+    """`sitecustomize/__init__.py` is imported at interpreter start like `sitecustomize.py` (audit finding)."""
+    forged = ("_t = 'toolz/tests/test_itertoolz.py'\n_s = open(_t).read()\nopen(_t, 'w').write(_s.replace("
+              "'def test_partition_all():', 'def test_partition_all():\\n    return\\n', 1))\n")
+    verdict = check(verifier, world, patch(world, {"sitecustomize/__init__.py": forged}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason.startswith("guard: sitecustomize/__init__.py adds or edits a sitecustomize module")
+
+
+
+
+def _forged_lines(world: dict[str, Any]) -> str:
+    names = world["instance"]["FAIL_TO_PASS"] + world["instance"]["PASS_TO_PASS"]
+    return "".join(f"\\nPASSED {n}" for n in names)
+
+
+def _harness_like(log: str, _spec: Any = None) -> dict[str, str]:
+    """The swebench harness's `parse_log_pytest`: the last line of a test wins."""
+    found: dict[str, str] = {}
+    for line in log.split("\n"):
+        if line.startswith(("PASSED", "FAILED", "SKIPPED", "ERROR", "XFAIL")):
+            words = line.replace(" - ", " ").split() if line.startswith("FAILED") else line.split()
+            if len(words) > 1:
+                found[words[1]] = words[0]
+    return found
+
+
+@pytest.mark.parametrize("how", ["skip reason", "collection error", "failure message", "stderr summary"])
+def test_report_lines_the_code_under_test_writes_are_not_read(world: dict[str, Any], how: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest's short summary prints text the code under test controls: a skip reason raw
+    (`unittest.SkipTest`), a failure's whole message once `CI` is set (the collection error of the test
+    module, or the failing test's own message, read last-wins by the harness's parser), and the log's
+    stderr came after it. Each put PASSED lines where they were read, with no pytest name used; results
+    now come from pytest's own tallies, written after it returns under a nonce (audit finding)."""
+    from monkeys.swe import grading
+
+    v = create("verifier", "swe-tests", cache_dir=world["cache"], install=offline_install(), cache=False)
+    init = (world["repo"] / "toolz/__init__.py").read_text()
+    source = (world["repo"] / SOURCE_FILE).read_text()
+    lines = _forged_lines(world)
+    if how == "skip reason":
+        edits = {SOURCE_FILE: source.replace(BUGGY, f"            import unittest as _u\n"
+                                             f"            raise _u.SkipTest('x\\nPASSED {F2P}')\n", 1)}
+    elif how == "collection error":
+        edits = {"toolz/__init__.py": init + "\nimport os as _o\n_o.environ['CI'] = '1'\n"
+                 f"raise ValueError('x{lines}')\n"}
+    elif how == "failure message":
+        monkeypatch.setattr(grading, "harness_parser", lambda repo: _harness_like)
+        edits = {"toolz/__init__.py": init + "\nimport os as _o\n_o.environ['CI'] = '1'\n",
+                 SOURCE_FILE: source.replace(BUGGY, "            try:\n"
+                                             "                yield prev[:prev.index(no_pad)]\n"
+                                             "            except ValueError:\n"
+                                             f"                raise ValueError('x\\nPASSED {F2P}')\n", 1)}
+    else:
+        text = "=" * 10 + " short test summary info " + "=" * 10 + lines.replace("\\n", "\n") + "\n" + "=" * 10 \
+            + " 50 passed in 0.1s " + "=" * 10 + "\n"
+        edits = {"toolz/__init__.py": init + f"\nimport os as _o, stat as _st\n_txt = {text!r}.encode()\n"
+                 "for _fd in range(3, 64):\n    try:\n        if _st.S_ISFIFO(_o.fstat(_fd).st_mode):\n"
+                 "            _o.write(_fd, _txt)\n    except OSError:\n        pass\n"}
+    verdict = check(v, world, patch(world, edits))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason.startswith(f"FAIL_TO_PASS still failing: {F2P}"), verdict.reason
+
+
+def test_deep_folders_neither_crash_the_grader_nor_reach_the_next_sample(world: dict[str, Any]) -> None:
+    """A patch adding a file 1,400 folders deep overflowed the grader's recursive walk (every sample of the
+    repository after it failed the same way: the old checkout could not be removed); a test run nesting
+    3,000 folders did the same through the removal (audit finding)."""
+    v = create("verifier", "swe-tests", cache_dir=world["cache"] + "-deep", install=offline_install(), cache=False)
+    try:
+        _deep_folders(v, world)
+    finally:  # pytest's own clean-up of old temporary folders is a recursive removal
+        subprocess.run(["rm", "-rf", world["cache"] + "-deep"], check=False)
+
+
+def _deep_folders(v: SweTests, world: dict[str, Any]) -> None:
+    deep = "/".join(["d"] * 1400) + "/x.txt"
+    added = f"diff --git a/{deep} b/{deep}\nnew file mode 100644\n--- /dev/null\n+++ b/{deep}\n@@ -0,0 +1 @@\n+x\n"
+    verdict = check(v, world, world["instance"]["patch"] + added)
+    assert verdict.outcome is Outcome.FAIL and verdict.reason.endswith("is 1400 folders deep (more than 64)"), verdict
+    nest = ("\nimport os as _o\n_here = _o.getcwd()\ntry:\n    for _i in range(3000):\n        _o.mkdir('d')\n"
+            "        _o.chdir('d')\nfinally:\n    _o.chdir(_here)\n")
+    init = (world["repo"] / "toolz/__init__.py").read_text()
+    assert check(v, world, patch(world, {"toolz/__init__.py": init + nest})).outcome is Outcome.FAIL
+    for _ in range(2):
+        assert check(v, world, world["instance"]["patch"]).outcome is Outcome.PASS
+
+
+def test_a_patch_that_would_write_too_much_is_refused_before_it_is_applied(verifier: SweTests,
+                                                                          world: dict[str, Any]) -> None:
+    """A 240 kB binary literal inflating to 40 MB, and 700 `copy from` headers of a 27 kB file: the guard read
+    the inflated file whole on the host (a 20 MB one took 45 s and 325 MB; zlib inflates 1000-fold)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch) / "w"
+        subprocess.run(["git", "-c", "safe.directory=*", "clone", "-q", str(world["repo"]), str(work)], check=True,
+                       capture_output=True)
+        (work / ".git" / "info").mkdir(exist_ok=True)
+        (work / ".git" / "info" / "attributes").write_text("*.bin binary\n")
+        (work / "toolz" / "blob.bin").write_bytes(b"\n" * (40 << 20))
+        subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+        bomb = subprocess.run(["git", "-C", str(work), "diff", "--cached", "--binary"], check=True,
+                              capture_output=True, text=True).stdout
+    verdict = check(verifier, world, world["instance"]["patch"] + bomb)
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason == "patch too large: its binary hunks and copies would write 41,943,040 bytes (at most " \
+                             "16,777,216)"
+    copies = "".join(f"diff --git a/{SOURCE_FILE} b/toolz/c{i}.py\nsimilarity index 100%\ncopy from {SOURCE_FILE}\n"
+                     f"copy to toolz/c{i}.py\n" for i in range(700))
+    verdict = check(verifier, world, world["instance"]["patch"] + copies)
+    assert verdict.outcome is Outcome.FAIL and verdict.reason.startswith("patch too large: its binary hunks"), verdict
+    huge = world["instance"]["patch"] + "\n" + "+" * 5_000_000
+    assert check(verifier, world, huge).reason.startswith("patch too large: ")

@@ -3,9 +3,16 @@
 Command: the harness's `test_cmd` for (repo, version) when `swebench` is installed and knows it, else
 `pytest -rA --tb=no -p no:cacheprovider`; followed by the test directives (the files the test patch
 touches, as the harness's `get_test_directives` finds them). Log: the harness's parser for the
-repository when `swebench` is installed, else `parse_pytest`. A pytest log is first cut to its short
-summary section (see `summary_section`), so a line the code under test prints (captured output of a
-passing test shown by `-rA`, or anything printed at exit after the summary) cannot add a result.
+repository when `swebench` is installed, else `parse_pytest`.
+
+What a pytest run's parser reads is not pytest's own text: the verifier's launcher (`LAUNCHER`) hands
+pytest a recorder that takes every report from pytest's own tallies and, after pytest returns, writes
+them as `-rA` lines ("PASSED <id>", one line per report, the id's line breaks escaped) between two
+marker lines that carry a nonce the code under test never sees (`results_block`). pytest's short
+summary prints text the code under test controls (a skip reason, a failure's whole message when `CI`
+is set, a test name holding a newline), so any line of it can be a forged "PASSED ..." line; the
+recorded block cannot. A pytest run without a whole block (killed, or ended by the code under test)
+has no results. `summary_section` is kept for logs made elsewhere.
 
 Grading (the harness's `test_passed`/`test_failed`): a FAIL_TO_PASS or PASS_TO_PASS test counts as passing
 only when the log reports it PASSED or XFAIL; a test missing from the log counts as failing.
@@ -116,17 +123,96 @@ def harness_parser(repo: str) -> Callable[[str], dict[str, str]] | None:
     return parse
 
 
-def parse_log(log: str, repo: str, use_harness: bool = True) -> tuple[dict[str, str], str]:
-    """(status map, parser name) for a test log (see the module docstring)."""
+def parse_log(log: str, repo: str, use_harness: bool = True,
+              results: str | None = None) -> tuple[dict[str, str], str]:
+    """(status map, parser name) for a test log (see the module docstring). `results`: the recorded
+    `-rA` lines of a pytest run (`results_block`), read instead of the log; a test with two different
+    statuses there is ERROR whichever parser reads them."""
     parser = harness_parser(repo) if use_harness else None
-    section = summary_section(log)
-    if parser is not None:
+    if results is not None:
+        text = "\n".join(["", results, ""])
+        own = _status_lines(results)
+    else:
+        section = summary_section(log)
         text = log if section is None else "\n".join(["", section, ""])
+        own = parse_pytest(log)
+    if parser is not None:
         try:
-            return {k: str(getattr(v, "value", v)) for k, v in parser(text).items()}, "swebench"
+            status = {k: str(getattr(v, "value", v)) for k, v in parser(text).items()}
         except Exception:  # a parser that needs the harness's TestSpec: ours reads the same -rA lines
             pass
-    return parse_pytest(log), "pytest -rA"
+        else:
+            if results is not None:
+                status.update({k: "ERROR" for k, v in own.items() if v == "ERROR"})
+            return status, "swebench"
+    return own, "pytest -rA"
+
+
+# The recorder the launcher hands pytest: every report of pytest's own tallies, as `-rA` writes them.
+RECORDER = r'''
+class _MonkeysRecorder:
+    lines = None
+
+    def pytest_terminal_summary(self, terminalreporter):
+        tr, out = terminalreporter, []
+        for key, word in (("passed", "PASSED"), ("skipped", "SKIPPED"), ("xfailed", "XFAIL"),
+                          ("xpassed", "XPASS"), ("error", "ERROR"), ("failed", "FAILED")):
+            for rep in tr.stats.get(key, ()):
+                nodeid = getattr(rep, "nodeid", None)
+                if not isinstance(nodeid, str) or not nodeid:
+                    continue
+                try:
+                    name = tr.config.cwd_relative_nodeid(nodeid)
+                except Exception:
+                    name = nodeid
+                name = "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else
+                               "\\u%04x" % (ord(c) & 0xFFFF) for c in str(name))
+                out.append(word + " " + name)
+        self.lines = out
+'''
+
+# `python -m pytest ARGS` with the recorder, then `os._exit` (no exit handler of the code under test runs
+# after it). argv[1] is a file holding the nonce: read and removed before pytest or any code of the
+# checkout is imported.
+LAUNCHER = ("import os, sys\n"
+            "with open(sys.argv[1]) as _f:\n    _nonce = _f.read().strip()\n"
+            "os.unlink(sys.argv[1])\ndel sys.argv[1]\n"
+            "import pytest\n" + RECORDER +
+            "_rec = _MonkeysRecorder()\n"
+            "code = pytest.main(sys.argv[1:], plugins=[_rec])\n"
+            "sys.stdout.flush()\nsys.stderr.flush()\n"
+            "_lines = _rec.lines if _rec.lines is not None else []\n"
+            "_block = ('\\n@@monkeys-results %s %d\\n' % (_nonce, len(_lines)) + ''.join(l + '\\n' for l in _lines)\n"
+            "          + '@@monkeys-results-end %s\\n' % _nonce).encode('utf-8', 'backslashreplace')\n"
+            "while _block:\n    _block = _block[os.write(1, _block):]\n"
+            "os._exit(int(code))\n")
+
+
+def results_block(stdout: str, nonce: str) -> str | None:
+    """The recorded `-rA` lines the launcher wrote under `nonce`, or None when the run wrote no whole
+    block (the last one counts; its line count must match)."""
+    end = stdout.rfind(f"\n@@monkeys-results-end {nonce}\n")
+    start = stdout.rfind(f"\n@@monkeys-results {nonce} ", 0, end + 1)
+    if end < 0 or start < 0:
+        return None
+    head, _, body = stdout[start + 1:end + 1].partition("\n")
+    count = head.rsplit(" ", 1)[-1]
+    lines = body.splitlines()
+    if not count.isdigit() or int(count) != len(lines):
+        return None
+    return "\n".join(lines)
+
+
+def _status_lines(text: str) -> dict[str, str]:
+    """Test id -> status of `STATUS id` lines; a test with two different statuses is ERROR."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 2 or words[0] not in STATUSES:
+            continue
+        status, test = words[0], words[1]
+        out[test] = "ERROR" if test in out and out[test] != status else status
+    return out
 
 
 @dataclass(frozen=True)

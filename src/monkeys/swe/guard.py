@@ -25,6 +25,9 @@ CONFIG_FILES = {"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "tox
 RUNNER_MODULES = frozenset({"pytest", "_pytest", "pluggy", "py", "iniconfig", "packaging", "exceptiongroup",
                             "tomli", "colorama", "xdist", "pytest_xdist", "execnet", "hypothesis"})
 STARTUP_FILES = {"sitecustomize.py", "usercustomize.py", "conftest.py"}
+# modules `site` imports at interpreter start, in whatever form: a package, a .pyc, an extension module
+STARTUP_MODULES = {"sitecustomize", "usercustomize"}
+MAX_DEPTH = 64  # folders; a deeper path is no source tree's (walking it overflowed the host's recursion)
 _PYTHON = (".py", ".pyi", ".pyx", ".pxd")
 # Text that changes collection or reporting wherever a patch adds it (the bare name: in Python sources only).
 _ADDED = (
@@ -96,6 +99,11 @@ def path_reason(path: str, test_files: Iterable[str] = ()) -> str | None:
         return f"edits {name} (changes how git checks files out and applies the tests)"
     if name in STARTUP_FILES:
         return f"adds or edits {name}"
+    startup = next((part.split(".", 1)[0] for part in p.parts if part.split(".", 1)[0] in STARTUP_MODULES), None)
+    if startup:
+        return f"adds or edits a {startup} module (imported at interpreter start)"
+    if len(p.parts) > MAX_DEPTH:
+        return f"is {len(p.parts) - 1} folders deep (more than {MAX_DEPTH})"
     if name.endswith(".pth"):
         return "adds or edits a .pth file (runs at interpreter start)"
     if any(part.endswith((".dist-info", ".egg-info")) for part in p.parts):

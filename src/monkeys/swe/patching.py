@@ -11,6 +11,13 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+# What one patch may be: its text (a diff this long is no fix; reading it took the grader minutes), and
+# what its binary hunks and copies write (a 120 kB binary literal inflates to 100 MB) plus what the files
+# it changed hold once applied (the guard reads them whole).
+MAX_PATCH_CHARS = 2_000_000
+MAX_WRITTEN_BYTES = 16 << 20
+_BINARY_SIZE = re.compile(r"^(?:literal|delta) (\d+)$", re.M)
+_COPY_FROM = re.compile(r"^copy from (.+)$", re.M)
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")
 _OPENER = re.compile(r"```[\w+-]*[ \t]*")  # a whole line: ```diff
 _CLOSER = re.compile(r"```[ \t]*")
@@ -110,6 +117,16 @@ def parse(diff: str) -> list[FileChange]:
                 files.append(FileChange(_strip(m.group(1)), _strip(m.group(2))))
         i += 1
     return files
+
+
+def binary_bytes(diff: str) -> int:
+    """Bytes the diff's git binary hunks (`literal N`, `delta N`) write once inflated."""
+    return sum(int(m.group(1)) for m in _BINARY_SIZE.finditer(diff))
+
+
+def copy_sources(diff: str) -> list[str]:
+    """The files a diff's `copy from` headers copy (whole, without their text in the diff)."""
+    return [_strip(m.group(1)) or "" for m in _COPY_FROM.finditer(diff)]
 
 
 def paths(diff: str) -> list[str]:

@@ -19,6 +19,7 @@ import io
 import itertools
 import os
 import shutil
+import stat
 import subprocess
 import threading
 import tokenize
@@ -34,6 +35,9 @@ from monkeys.swe.patching import FileChange
 
 GIT_SAFE = ("-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
             "-c", "core.autocrlf=false")
+
+
+APPLY_TIMEOUT_S = 300.0  # one `git apply` or `patch` of a model patch
 
 
 class GitError(Exception):
@@ -72,11 +76,12 @@ class Worktree:
         self.index = path.with_name(path.name + ".index")
         self.scratch = path.with_name(path.name + ".tmp")
 
-    def git(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def git(self, *args: str, input: str | None = None, check: bool = True,
+            timeout: float | None = None) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "GIT_INDEX_FILE": str(self.index), "GIT_DIR": str(self.gitdir),
                "GIT_WORK_TREE": str(self.path), "LC_ALL": "C"}
         out = subprocess.run(["git", *GIT_SAFE, *args], cwd=self.path, env=env, input=input, capture_output=True,
-                             text=True, errors="surrogateescape")
+                             text=True, errors="surrogateescape", timeout=timeout)
         if check and out.returncode != 0:
             raise GitError(f"git {' '.join(args[:2])} failed in {self.path}: {out.stderr.strip()[:300]}")
         return out
@@ -101,7 +106,7 @@ class Worktree:
     def git_entries(self) -> list[str]:
         """Paths named `.git` inside the checkout (git status never lists them: a patch or a test made them)."""
         found = []
-        for root, dirs, files in os.walk(self.path):
+        for root, dirs, files in _walk(self.path):
             for name in [*dirs, *files]:
                 if name == ".git":
                     found.append(os.path.relpath(os.path.join(root, name), self.path))
@@ -119,7 +124,12 @@ class Worktree:
         fallback) unless `fuzzy` is false. A refused patch leaves the tree as it was."""
         patch_file = self.scratch / "patch.diff"
         patch_file.write_text(diff, encoding="utf-8", errors="surrogateescape")
-        first = self.git("apply", "--verbose", "--whitespace=nowarn", str(patch_file), check=False)
+        try:
+            first = self.git("apply", "--verbose", "--whitespace=nowarn", str(patch_file), check=False,
+                             timeout=APPLY_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.reset()
+            return Applied(None, f"git apply ran past {APPLY_TIMEOUT_S:g} s")
         if first.returncode == 0:
             return Applied("git apply")
         error = _apply_error(first.stderr)
@@ -127,15 +137,40 @@ class Worktree:
             return Applied(None, error)
         argv = ["patch", "--batch", "--fuzz=5", "-p1", "--forward", "--no-backup-if-mismatch",
                 "-r", str(self.scratch / "rejects"), "-i", str(patch_file)]
-        dry = subprocess.run([*argv, "--dry-run"], cwd=self.path, capture_output=True, text=True,
-                             errors="replace")
-        if dry.returncode != 0:
-            return Applied(None, error)
-        real = subprocess.run(argv, cwd=self.path, capture_output=True, text=True, errors="replace")
+        try:  # a fuzzy search of many hunks over a long file can take minutes: the grader must not wait on it
+            dry = subprocess.run([*argv, "--dry-run"], cwd=self.path, capture_output=True, text=True,
+                                 errors="replace", timeout=APPLY_TIMEOUT_S)
+            if dry.returncode != 0:
+                return Applied(None, error)
+            real = subprocess.run(argv, cwd=self.path, capture_output=True, text=True, errors="replace",
+                                  timeout=APPLY_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.reset()
+            return Applied(None, f"{error}; patch --fuzz=5 ran past {APPLY_TIMEOUT_S:g} s")
         if real.returncode != 0:
             self.reset()
             return Applied(None, error)
         return Applied("patch --fuzz=5")
+
+    def sizes(self, paths: Sequence[str]) -> int:
+        """Bytes the checkout's `paths` hold (regular files; links and folders count nothing)."""
+        total = 0
+        for path in paths:
+            try:
+                st = os.lstat(self.path / path)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+        return total
+
+    def blob_sizes(self, paths: Sequence[str]) -> int:
+        """Bytes of `paths` as `commit` holds them (a path it lacks counts nothing)."""
+        if not paths:
+            return 0
+        query = "".join(f"{self.commit}:{p}\n" for p in paths)
+        out = self.git("cat-file", "--batch-check=%(objectsize)", input=query, check=False).stdout
+        return sum(int(w) for w in out.split() if w.isdigit())
 
     def changed(self) -> list[str]:
         """Paths that differ from `commit`: edited, deleted, added (ignored files included), and any entry
@@ -154,7 +189,7 @@ class Worktree:
     def packages(self) -> list[str]:
         """Directories of the checkout that hold an `__init__.py` ("." for the top), relative paths."""
         found = []
-        for root, dirs, files in os.walk(self.path):
+        for root, dirs, files in _walk(self.path):
             dirs[:] = [d for d in dirs if d != ".git"]
             if "__init__.py" in files:
                 rel = os.path.relpath(root, self.path)
@@ -209,16 +244,48 @@ def _source_lines(data: bytes, path: str) -> list[str]:
         return data.decode("utf-8", "surrogateescape").splitlines()
 
 
+def _walk(top: Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk(top)` (top-down, symbolic links not followed, `dirs` prunable) without recursion: a folder
+    thousands deep, which a patch or a test run can make, overflowed the recursive walk."""
+    stack = [str(top)]
+    while stack:
+        root = stack.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        try:
+            with os.scandir(root) as entries:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_dir = False
+                    (dirs if is_dir else files).append(entry.name)
+        except OSError:
+            continue
+        yield root, dirs, files
+        stack.extend(os.path.join(root, d) for d in reversed(dirs))
+
+
 def _remove_quietly(path: Path) -> None:
-    """`_remove_tree`, where another process may be removing the same folder (an old checkout set aside)."""
+    """`_remove_tree`, where another process may be removing the same folder (an old checkout set aside);
+    whatever goes wrong leaves at most a folder behind, never an error for the next sample."""
     try:
         _remove_tree(path)
-    except OSError:
+    except Exception:
         pass
 
 
 def _remove_tree(path: Path) -> None:
-    """Remove `path` whole, even where a run took the owner's write or search right from its folders."""
+    """Remove `path` whole, even where a run took the owner's write or search right from its folders or
+    nested them deeper than a recursive removal can go (GNU rm walks any depth)."""
+    if not (path.is_symlink() or path.is_file()) and path.exists() and shutil.which("rm"):
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True)
+        if path.exists() and not path.is_symlink():
+            subprocess.run(["chmod", "-R", "u+rwx", "--", str(path)], capture_output=True)
+            subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True)
+        if not path.exists():
+            return
+
     def retry(func: object, name: str, _exc: object) -> None:
         parent = os.path.dirname(name)
         os.chmod(parent, 0o700)

@@ -17,15 +17,22 @@ Backend `local` (default), per sample:
    flagged (`details["guard"]`); `guard="fail"` (default) fails the sample, `guard="flag"` reverts those files,
    so they cannot take effect, and judges the rest;
 4. the test patch, last (so it overwrites whatever the patch did to its files);
-5. the harness's test command (pytest run as `pytest.main` then `os._exit`, so no exit handler of the code
-   under test prints after the summary) in the command sandbox (`monkeys.sandbox._command`: no network, only the
-   worktree and a private /tmp writable, another uid, `timeout_s` for the whole run), the log parsed
-   from pytest's summary section only (harness parser when `swebench` is installed);
+5. the harness's test command in the command sandbox (`monkeys.sandbox._command`: no network, only the
+   worktree and a private /tmp writable, another uid, `timeout_s` for the whole run) while the test
+   patch's files and the folders on their way are watched (`swe.watch`: a run that rewrites, moves or
+   adds to what pytest reads as the tests fails as "guard: the tests' run changed the tests: ...");
+   pytest runs under `grading.LAUNCHER`: a recorder writes every report of pytest's own tallies after
+   it returns, under a nonce, and only that record is parsed (harness parser when `swebench` is
+   installed), then `os._exit` (no exit handler of the code under test runs);
 6. graded as the harness grades: PASS only when every FAIL_TO_PASS and PASS_TO_PASS test is reported
-   passing; a test missing from the log is failing. When the only failures are PASS_TO_PASS tests, they
-   are run once more: one that passes then is flaky (`details["flaky"]`), not counted as broken.
+   passing; a test missing from the record is failing. When the only failures are PASS_TO_PASS tests, the
+   same command runs again on a checkout made anew: one that passes then is flaky (`details["flaky"]`),
+   not counted as broken.
 
-Reasons: "resolved", "empty patch", "no diff: ...", "patch does not apply: ...", "guard: ...",
+A patch too large to judge on the host (`patching.MAX_PATCH_CHARS`, `patching.MAX_WRITTEN_BYTES`) fails as
+"patch too large: ..." before it is applied (binary hunks and copies) or before the guard reads it.
+
+Reasons: "resolved", "empty patch", "no diff: ...", "patch too large: ...", "patch does not apply: ...", "guard: ...",
 "test patch does not apply on top of the patch", "FAIL_TO_PASS still failing: ...", "PASS_TO_PASS broke:
 ...", TIMEOUT "tests ran past the time limit", ERROR "environment build failed: ..." (never the sample's
 fault; the sandbox or git failing is an ERROR too). Identical patches (after `patching.normalise`) are
@@ -40,6 +47,7 @@ import hashlib
 import importlib
 import json
 import os
+import secrets
 import subprocess
 import threading
 import time
@@ -51,10 +59,10 @@ from typing import Annotated, Any, ClassVar, Literal
 from annotated_types import Ge, Gt
 
 from monkeys.core import Outcome, Problem, Sample, Verdict
-from monkeys.errors import SandboxError
 from monkeys.registry import SPEED_ONLY, check_options, register_verifier
 from monkeys.swe import grading, guard, patching
 from monkeys.swe.env import EnvBuildError, EnvManager, harness_specs, spec_for
+from monkeys.swe.watch import TestFilesWatch, WatchError
 from monkeys.swe.worktree import GitError, Worktree, WorktreePool
 
 _Result = tuple[Outcome, str, dict[str, Any]]
@@ -121,6 +129,9 @@ class SweTests:
                            {"cached": False})
         if not sample.text.strip():
             return Verdict(Outcome.FAIL, "empty patch", {"cached": False}, time.monotonic() - start)
+        if len(sample.text) > 2 * patching.MAX_PATCH_CHARS:
+            return Verdict(Outcome.FAIL, f"patch too large: {len(sample.text):,} characters (at most "
+                           f"{patching.MAX_PATCH_CHARS:,})", {"cached": False}, time.monotonic() - start)
         diff = patching.extract_diff(sample.text)
         converted = diff is None
         if diff is None:
@@ -130,6 +141,9 @@ class SweTests:
                 return Verdict(Outcome.FAIL, f"no diff: {exc}", {"cached": False}, time.monotonic() - start)
             except (GitError, OSError) as exc:
                 return Verdict(Outcome.ERROR, f"repository unusable: {exc}", {"cached": False})
+        if len(diff) > patching.MAX_PATCH_CHARS:
+            return Verdict(Outcome.FAIL, f"patch too large: {len(diff):,} characters (at most "
+                           f"{patching.MAX_PATCH_CHARS:,})", {"cached": False}, time.monotonic() - start)
         key = self._key(instance, diff)
         how = {"converted": "edits.to_patch"} if converted else {}
         future, mine = self._claim(key)
@@ -208,6 +222,9 @@ class SweTests:
 
     def _verify_local(self, instance: dict[str, Any], repo_dir: str, diff: str, tree: Worktree) -> _Result:
         details: dict[str, Any] = {"backend": "local"}
+        written = patching.binary_bytes(diff) + tree.blob_sizes(patching.copy_sources(diff))
+        if written > patching.MAX_WRITTEN_BYTES:  # before git inflates them onto the host's disk
+            return Outcome.FAIL, _too_large(written, "its binary hunks and copies would write"), details
         applied = tree.apply(diff, fuzzy=self.fuzzy)
         if not applied.ok:
             details["apply_error"] = applied.error
@@ -217,6 +234,9 @@ class SweTests:
         details["apply"] = applied.method
         changed = tree.changed()
         details["changed"] = changed[:50]
+        written = tree.sizes(changed)
+        if written > patching.MAX_WRITTEN_BYTES:  # before the guard reads them whole
+            return Outcome.FAIL, _too_large(written, "the files it changed hold"), details
         test_files = patching.paths(instance.get("test_patch") or "")
         try:
             env = self.envs.get(instance, repo_dir, spec_for(instance, self.python, tuple(self.install)
@@ -230,7 +250,7 @@ class SweTests:
         if flags:
             details["guard"] = [f.to_dict() for f in flags]
             if self.guard == "fail":
-                return Outcome.FAIL, "guard: " + "; ".join(f"{f.path} {f.why}" for f in flags[:3]), details
+                return Outcome.FAIL, "guard: " + "; ".join(f"{_short(f.path)} {f.why}" for f in flags[:3]), details
             tree.revert([f.path for f in flags])
             details["reverted"] = [f.path for f in flags]
         if instance.get("test_patch"):
@@ -242,16 +262,27 @@ class SweTests:
         details.update(env=env.key, env_python=env.version, env_recipe=env.recipe)
         command = grading.test_command(instance, specs)
         f2p, p2p = list(instance.get("FAIL_TO_PASS") or []), list(instance.get("PASS_TO_PASS") or [])
-        status, run_details = self._run_tests(instance, tree, env, command.args, command.env)
+        try:
+            status, run_details = self._run_tests(instance, tree, env, command.args, command.env, test_files)
+        except WatchError as exc:
+            return Outcome.ERROR, f"cannot watch the test files: {exc}", details
         details.update(run_details)
+        if run_details.get("tampered"):
+            return self._tampered(details, run_details["tampered"])
         if status is None:
             return Outcome.TIMEOUT, f"tests ran past the time limit ({self.timeout_s:g} s)", details
         result = grading.grade(status, f2p, p2p)
         if result.missing:
             details["missing"] = list(result.missing[:50])
         if self.rerun and command.pytest and not result.f2p_failed and result.p2p_failed:
-            again, _ = self._run_tests(instance, tree, env, ("-m", "pytest", "-rA", "--tb=no", "-p",
-                                                             "no:cacheprovider", *result.p2p_failed), command.env)
+            # the same command on a fresh checkout: nothing the first run left, and nothing telling the code
+            # under test that this is the re-run (a re-run of only the failed tests had other arguments)
+            try:
+                again, again_details = self._rerun(instance, tree, env, diff, flags, command, test_files)
+            except WatchError as exc:
+                return Outcome.ERROR, f"cannot watch the test files: {exc}", details
+            if again_details.get("tampered"):
+                return self._tampered(details, again_details["tampered"])
             if again is not None:
                 flaky = [t for t in result.p2p_failed if again.get(t) in grading.PASSING]
                 if flaky:
@@ -267,6 +298,25 @@ class SweTests:
         if result.f2p_failed:
             return Outcome.FAIL, "FAIL_TO_PASS still failing: " + _names(result.f2p_failed, result.missing), details
         return Outcome.FAIL, "PASS_TO_PASS broke: " + _names(result.p2p_failed, result.missing), details
+
+    @staticmethod
+    def _tampered(details: dict[str, Any], found: list[str]) -> _Result:
+        pairs = [f.split(": ", 1) for f in found[:20]]
+        details["guard"] = [*details.get("guard", []),
+                            *({"path": p[0], "why": "changed while the tests ran: " + p[-1]} for p in pairs)]
+        return Outcome.FAIL, "guard: the tests' run changed the tests: " + "; ".join(found[:3]), details
+
+    def _rerun(self, instance: dict[str, Any], tree: Worktree, env: Any, diff: str, flags: list[guard.Flag],
+               command: grading.TestCommand, test_files: list[str]) -> tuple[dict[str, str] | None, dict[str, Any]]:
+        """The tests run again as the first time, on a checkout made anew (None: it could not be remade)."""
+        tree.reset()
+        if not tree.apply(diff, fuzzy=self.fuzzy).ok:
+            return None, {}
+        if flags:  # guard=flag: reverted as before the first run
+            tree.revert([f.path for f in flags])
+        if instance.get("test_patch") and not tree.apply(instance["test_patch"], fuzzy=False).ok:
+            return None, {}
+        return self._run_tests(instance, tree, env, command.args, command.env, test_files)
 
     def _installed(self, env: Any) -> frozenset[str]:
         """Top-level module names the environment's interpreter can import (outside the checkout), once per
@@ -289,8 +339,9 @@ class SweTests:
         return names
 
     def _run_tests(self, instance: dict[str, Any], tree: Worktree, env: Any, args: tuple[str, ...],
-                   extra_env: dict[str, str]) -> tuple[dict[str, str] | None, dict[str, Any]]:
-        """(status map, details) of one test run; the map is None when the time limit ended it."""
+                   extra_env: dict[str, str], protected: list[str]) -> tuple[dict[str, str] | None, dict[str, Any]]:
+        """(status map, details) of one test run; the map is None when the time limit ended it. While it
+        runs the test files (`protected`) are watched: `details["tampered"]` says what was done to them."""
         from monkeys.sandbox._command import CommandLimits, run_command
 
         path = [str(env.python.parent), "/usr/local/bin", "/usr/bin", "/bin"]
@@ -300,23 +351,39 @@ class SweTests:
                    "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ":".join(pythonpath), "TMPDIR": "/tmp",
                    "VIRTUAL_ENV": str(env.path / "venv"), **extra_env}
         limits = CommandLimits(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
-        if args[:2] == ("-m", "pytest"):  # pytest, then os._exit: no exit handler prints after its summary
-            args = ("-c", _PYTEST_THEN_EXIT, *args[2:])
+        nonce = None
+        if args[:2] == ("-m", "pytest"):  # pytest with the recorder, then os._exit (see `grading.LAUNCHER`)
+            nonce = secrets.token_hex(16)
+            nonce_file = tree.path / f".monkeys-run-{secrets.token_hex(6)}"
+            fd = os.open(nonce_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(nonce)
+            args = ("-c", grading.LAUNCHER, str(nonce_file), *args[2:])
+        watch = TestFilesWatch(tree.path, protected)
+        watch.start()
         try:
             result = run_command([str(env.python), *args], cwd=tree.path, writable=[tree.path],
                                  readable=list(env.readable), env=run_env, limits=limits)
-        except SandboxError:
-            raise
         finally:
+            tampered = watch.stop()
             tree.reset_owner()
-        log = result.stdout.decode("utf-8", "replace") + "\n" + result.stderr.decode("utf-8", "replace")
+        stdout = result.stdout.decode("utf-8", "replace")
+        results = grading.results_block(stdout, nonce) if nonce else None
+        if results is not None:
+            stdout = stdout[:stdout.rfind(f"\n@@monkeys-results {nonce} ")]
+        log = stdout + "\n" + result.stderr.decode("utf-8", "replace")
         details: dict[str, Any] = {"test_exit": result.exit_code, "test_wall_s": round(result.wall_s, 3),
                                    "log_tail": _tail(log)}
+        if tampered:
+            details["tampered"] = tampered
         if result.timed_out:
             return None, details
         if result.output_truncated:
             details["output_truncated"] = True
-        status, parser = grading.parse_log(log, str(instance.get("repo", "")), self.use_harness)
+        if nonce is not None and results is None:  # killed, or ended by the code under test: no result stands
+            details["parser"] = "none (the run recorded no results)"
+            return {}, details
+        status, parser = grading.parse_log(log, str(instance.get("repo", "")), self.use_harness, results)
         details["parser"] = parser
         return status, details
 
@@ -342,10 +409,12 @@ class SweTests:
         return outcome, reason, {**details, **more}
 
 
-# `python -m pytest ARGS`, except that nothing runs after pytest returns: an exit handler or finaliser of the
-# code under test could print a whole forged summary after the real one (the log is read from its last).
-_PYTEST_THEN_EXIT = ("import os, sys\nimport pytest\ncode = pytest.main(sys.argv[1:])\n"
-                     "sys.stdout.flush()\nsys.stderr.flush()\nos._exit(int(code))\n")
+def _short(path: str, n: int = 120) -> str:
+    return path if len(path) <= n else path[:n - 3] + "..."
+
+
+def _too_large(size: int, what: str) -> str:
+    return f"patch too large: {what} {size:,} bytes (at most {patching.MAX_WRITTEN_BYTES:,})"
 
 
 def _names(tests: tuple[str, ...], missing: tuple[str, ...]) -> str:

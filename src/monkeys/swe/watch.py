@@ -1,0 +1,163 @@
+"""What a test run did to the files pytest reads as the tests, seen by the kernel while it ran (inotify).
+
+The checkout is writable while the tests run (a repository's tests may write there), and the code under
+test runs before pytest reads the test modules: a package's `__init__.py` is imported before its test
+subpackage, a repository's conftest imports the package. That code could rewrite a test file, write a
+bytecode cache for it (pytest reads `__pycache__` even when it writes none), add a conftest, or swap a
+whole test folder for a forged copy and put the original back once it was imported, so that the
+checkout at the end shows nothing. `TestFilesWatch` watches, from outside the sandbox, the folders on
+the way to each file of the test patch and those files themselves, and names every change there that
+could alter what pytest collects: such a file or any folder on its way created, written, moved or
+deleted, a `conftest.py`, `__init__.py`, `__pycache__` or `.pyc` created, written or moved in one of
+those folders, and a queue overflow (too much happening to tell). Writes of other files, there or
+anywhere else in the checkout, are the tests' own business and ignored.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import select
+import struct
+import threading
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO = 0x2, 0x8, 0x40, 0x80
+IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
+IN_Q_OVERFLOW, IN_IGNORED = 0x4000, 0x8000
+IN_ONLYDIR, IN_DONT_FOLLOW = 0x01000000, 0x02000000
+IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
+_ENTRY = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_CLOSE_WRITE
+_SELF = IN_DELETE_SELF | IN_MOVE_SELF
+_FILE = IN_MODIFY | IN_CLOSE_WRITE | _SELF
+_EVENT = struct.Struct("iIII")
+_SENSITIVE = {"conftest.py", "__init__.py", "__pycache__"}
+
+
+class WatchError(Exception):
+    """The kernel refused to watch (no inotify, or its limits reached): not the sample's fault."""
+
+
+def _what(mask: int) -> str:
+    for bit, word in ((IN_CREATE, "created"), (IN_MOVED_TO, "moved in"), (IN_MOVED_FROM, "moved away"),
+                      (IN_DELETE, "deleted"), (IN_MOVE_SELF, "moved away"), (IN_DELETE_SELF, "deleted"),
+                      (IN_MODIFY, "written"), (IN_CLOSE_WRITE, "opened for writing")):
+        if mask & bit:
+            return word
+    return "changed"
+
+
+class TestFilesWatch:
+    """Watch `root`'s test files (`protected`, paths relative to `root`) while a run happens in between
+    `start()` and `stop()`; `stop()` returns what was done to them, one "path: what" string each."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, root: Path, protected: Iterable[str]) -> None:
+        self.root = root
+        self.files = sorted({p for p in protected if p and not PurePosixPath(p).is_absolute()})
+        self.found: dict[str, str] = {}
+        self._names: dict[int, str] = {}  # watch descriptor -> folder or file (relative; "" is root)
+        self._dirs: dict[int, set[str]] = {}  # folder watch -> the entry names that matter in it
+        self._fd = -1
+        self._thread: threading.Thread | None = None
+        self._stop_r, self._stop_w = -1, -1
+
+    def start(self) -> None:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        try:
+            init, add = libc.inotify_init1, libc.inotify_add_watch
+        except AttributeError:
+            raise WatchError("this system has no inotify") from None
+        add.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+        self._fd = init(IN_NONBLOCK | IN_CLOEXEC)
+        if self._fd < 0:
+            raise WatchError(f"inotify_init1: {os.strerror(ctypes.get_errno())}")
+        folders: dict[str, set[str]] = {"": set()}
+        for path in self.files:
+            parts = PurePosixPath(path).parts
+            for i in range(len(parts)):
+                folder = "/".join(parts[:i])
+                folders.setdefault(folder, set()).add(parts[i])  # the next step on the way, or the file
+        for folder, names in folders.items():
+            full = self.root / folder if folder else self.root
+            if not full.is_dir() or full.is_symlink():
+                continue
+            self._add(add, full, folder, IN_ONLYDIR | IN_DONT_FOLLOW | _ENTRY | _SELF)
+            self._dirs[max(self._names)] = names | _SENSITIVE
+            cache = full / "__pycache__"
+            if cache.is_dir() and not cache.is_symlink():
+                self._add(add, cache, f"{folder}/__pycache__".lstrip("/"), IN_ONLYDIR | IN_DONT_FOLLOW | _ENTRY | _SELF)
+                self._dirs[max(self._names)] = set()  # everything in it matters
+            for name in (*names, "conftest.py", "__init__.py"):
+                entry = full / name
+                if entry.is_file() and not entry.is_symlink():
+                    self._add(add, entry, f"{folder}/{name}".lstrip("/"), IN_DONT_FOLLOW | _FILE)
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._drain, name="monkeys-test-files-watch", daemon=True)
+        self._thread.start()
+
+    def _add(self, add: Any, path: Path, name: str, mask: int) -> None:
+        wd = add(self._fd, os.fsencode(path), mask)
+        if wd < 0:
+            err = ctypes.get_errno()
+            self.close()
+            raise WatchError(f"inotify_add_watch {name or '.'}: {os.strerror(err)}")
+        self._names[wd] = name
+
+    def _drain(self) -> None:
+        stopping = False
+        while True:
+            ready, _, _ = select.select([self._fd, self._stop_r], [], [], None if not stopping else 0)
+            if self._fd in ready:
+                try:
+                    data = os.read(self._fd, 1 << 16)
+                except BlockingIOError:
+                    data = b""
+                self._read(data)
+                continue
+            if stopping:
+                return
+            if self._stop_r in ready:
+                stopping = True  # read what is left, then end
+
+    def _read(self, data: bytes) -> None:
+        at = 0
+        while at + _EVENT.size <= len(data):
+            wd, mask, _cookie, size = _EVENT.unpack_from(data, at)
+            raw = data[at + _EVENT.size:at + _EVENT.size + size].rstrip(b"\0")
+            at += _EVENT.size + size
+            if mask & IN_Q_OVERFLOW:
+                self.found.setdefault("(the checkout)", "too many changes to watch while the tests ran")
+                continue
+            if mask & IN_IGNORED or wd not in self._names:
+                continue
+            where = self._names[wd]
+            if not raw:  # the watched folder or file itself
+                if mask & (_SELF | IN_MODIFY | IN_CLOSE_WRITE) and (wd not in self._dirs or mask & _SELF):
+                    self.found.setdefault(where or ".", _what(mask))
+                continue
+            name = os.fsdecode(raw)
+            names = self._dirs.get(wd)
+            if names is None:
+                continue
+            if not names or name in names or name.endswith((".pyc", ".pyo")):
+                self.found.setdefault(f"{where}/{name}".lstrip("/"), _what(mask))
+
+    def stop(self) -> list[str]:
+        """End the watch (after the run) and say what was done: "path: what" per path."""
+        if self._thread is not None:
+            os.write(self._stop_w, b"x")
+            self._thread.join()
+            self._thread = None
+        self.close()
+        return [f"{path}: {what}" for path, what in sorted(self.found.items())]
+
+    def close(self) -> None:
+        for fd in (self._fd, self._stop_r, self._stop_w):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._stop_r = self._stop_w = -1
