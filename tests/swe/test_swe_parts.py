@@ -309,3 +309,21 @@ def test_the_watch_names_what_was_done_to_the_tests(tmp_path: Path) -> None:
     os.rename(tmp_path / "pkg" / "tests", tmp_path / "pkg" / "t0")
     os.rename(tmp_path / "pkg" / "t0", tmp_path / "pkg" / "tests")
     assert watch.stop() == ["pkg/tests: moved away"]
+    (tmp_path / "pkg" / "tests" / "helpers.py").write_text("x = 1\n")
+    watch = TestFilesWatch(tmp_path, ["pkg/tests/test_b.py"])  # every Python file of the test folder
+    watch.start()
+    (tmp_path / "pkg" / "tests" / "helpers.py").write_text("x = 2\n")
+    (tmp_path / "pkg" / "tests" / "data.json").write_text("{}")
+    assert watch.stop() == ["pkg/tests/helpers.py: written"]
+
+
+def test_quoted_paths_of_the_test_patch_are_known_by_their_real_names() -> None:
+    """git C-quotes a path that is not plain ASCII (`"b/pkg/ch\\303\\251ck.py"`): the test patch's files were
+    kept quoted, so a model patch editing such a test file was not flagged, nor was the file watched or run
+    (audit finding)."""
+    quoted = '"a/pkg/ch\\303\\251ck.py"'
+    test_patch = DIFF.replace("a/pkg/mod.py", quoted).replace("b/pkg/mod.py", quoted.replace("a/", "b/"))
+    assert patching.paths(test_patch) == ["pkg/chéck.py"]
+    flags = guard.check(["pkg/chéck.py"], [], patching.paths(test_patch))
+    assert [f.why for f in flags] == ["edits a file of the test patch"]
+    assert patching.paths('--- "a/x\\377\\"y"\n+++ "b/x\\377\\"y"\n@@ -1 +1 @@\n-a\n+b\n') == ['x\udcff"y']

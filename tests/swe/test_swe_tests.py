@@ -3,6 +3,7 @@ a real virtual environment built offline, the real command sandbox running the r
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -387,6 +388,33 @@ def test_tests_rewritten_while_they_run_are_caught(verifier: SweTests, world: di
     assert verdict.outcome is Outcome.FAIL, verdict
     assert verdict.reason.startswith("guard: the tests' run changed the tests: toolz/tests"), verdict.reason
     assert any(f["why"].startswith("changed while the tests ran") for f in verdict.details["guard"])
+
+
+def test_helper_modules_of_the_test_folder_are_watched_too(verifier: SweTests, world: dict[str, Any]) -> None:
+    """A test imports helpers from its folder; rewriting one at run time (here through a hard link made
+    outside the watched folders) changes the test as much as rewriting the test file, while the tests' own
+    output files there are theirs to write."""
+    write = ("\nimport os as _o\n_d = _o.path.join(_o.path.dirname(__file__), 'tests')\n"
+             "open(_o.path.join(_d, 'output.txt'), 'w').write('the tests own file')\n")
+    init = (world["repo"] / "toolz/__init__.py").read_text()
+    fine = check(verifier, world, patch(world, {SOURCE_FILE: (BUGGY, FIXED), "toolz/__init__.py": init + write}))
+    assert fine.outcome is Outcome.PASS, fine
+    helper = write + "_o.link(_o.path.join(_d, 'test_utils.py'), 'hl')\nopen('hl', 'a').write('# rewritten')\n"
+    verdict = check(verifier, world, patch(world, {SOURCE_FILE: (BUGGY, FIXED), "toolz/__init__.py": init + helper}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason == "guard: the tests' run changed the tests: toolz/tests/test_utils.py: written"
+
+
+def test_a_file_name_that_is_not_utf8_leaves_a_verdict_the_store_can_write(verifier: SweTests,
+                                                                         world: dict[str, Any]) -> None:
+    """A path git quotes with octal bytes (`"b/toolz/tests/\\377.py"`) is made by git apply; it reached the
+    verdict's reason as a lone surrogate, which the run store (Arrow) refused to write (audit finding)."""
+    diff = world["instance"]["patch"] + (
+        'diff --git "a/toolz/tests/\\377.py" "b/toolz/tests/\\377.py"\nnew file mode 100644\n--- /dev/null\n'
+        '+++ "b/toolz/tests/\\377.py"\n@@ -0,0 +1 @@\n+x = 1\n')
+    verdict = check(verifier, world, diff)
+    assert verdict.reason == "guard: toolz/tests/\\xff.py edits a file under a test directory", verdict
+    json.dumps(verdict.details, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere
 
 
 def test_a_sitecustomize_package_is_refused(verifier: SweTests, world: dict[str, Any]) -> None:

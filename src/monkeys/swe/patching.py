@@ -80,11 +80,37 @@ class FileChange:
 
 def _strip(name: str) -> str | None:
     name = name.split("\t", 1)[0].strip()
-    if name.startswith('"') and name.endswith('"'):
-        name = name[1:-1]
+    if len(name) > 1 and name.startswith('"') and name.endswith('"'):
+        name = _unquote(name[1:-1])
     if name == "/dev/null":
         return None
     return name[2:] if name[:2] in ("a/", "b/") else name
+
+
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
+def _unquote(body: str) -> str:
+    """A path as git C-quotes it (`"b/t\\303\\251st.py"`: octal bytes, \\t, \\", ...), as the file system names
+    it (bytes that are not UTF-8 kept as surrogates, as the checkout's paths are read); the test patch's
+    files must be known by their real names, to guard and to watch them."""
+    out, i = bytearray(), 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            digits = body[i + 1:i + 4]
+            if len(digits) == 3 and all(d in "01234567" for d in digits):
+                out.append(int(digits, 8) & 0xFF)
+                i += 4
+                continue
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+                continue
+        out += c.encode("utf-8", "surrogateescape")
+        i += 1
+    return out.decode("utf-8", "surrogateescape")
 
 
 def parse(diff: str) -> list[FileChange]:

@@ -5,12 +5,14 @@ test runs before pytest reads the test modules: a package's `__init__.py` is imp
 subpackage, a repository's conftest imports the package. That code could rewrite a test file, write a
 bytecode cache for it (pytest reads `__pycache__` even when it writes none), add a conftest, or swap a
 whole test folder for a forged copy and put the original back once it was imported, so that the
-checkout at the end shows nothing. `TestFilesWatch` watches, from outside the sandbox, the folders on
-the way to each file of the test patch and those files themselves, and names every change there that
-could alter what pytest collects: such a file or any folder on its way created, written, moved or
-deleted, a `conftest.py`, `__init__.py`, `__pycache__` or `.pyc` created, written or moved in one of
-those folders, and a queue overflow (too much happening to tell). Writes of other files, there or
-anywhere else in the checkout, are the tests' own business and ignored.
+checkout at the end shows nothing; or rewrite a helper module of the test folder the test imports.
+`TestFilesWatch` watches, from outside the sandbox, the folders on the way to each file of the test patch,
+the test folder holding it (its outermost `tests`/`test`/`testing` folder, else its own folder) with every
+folder and Python file in it, and names every change that could alter what pytest runs as the tests:
+a file of the test patch, a Python file of a test folder (written through any link: the files are
+watched themselves), or a folder on the way, created, written, moved or deleted; a `conftest.py`,
+`__init__.py`, `__pycache__` or `.pyc` created or moved in a watched folder; and a queue overflow (too
+much happening to tell). Other files, such as what the tests write for themselves, are ignored.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ _SELF = IN_DELETE_SELF | IN_MOVE_SELF
 _FILE = IN_MODIFY | IN_CLOSE_WRITE | _SELF
 _EVENT = struct.Struct("iIII")
 _SENSITIVE = {"conftest.py", "__init__.py", "__pycache__"}
+_PYTHON = (".py", ".pyc", ".pyo")
+TEST_DIRS = {"tests", "test", "testing"}
+MAX_FOLDERS, MAX_FILES = 2000, 8000  # a test folder larger than this is watched only on the way to the files
 
 
 class WatchError(Exception):
@@ -62,6 +67,7 @@ class TestFilesWatch:
         self.found: dict[str, str] = {}
         self._names: dict[int, str] = {}  # watch descriptor -> folder or file (relative; "" is root)
         self._dirs: dict[int, set[str]] = {}  # folder watch -> the entry names that matter in it
+        self._strict: set[int] = set()  # folder watches of test folders: every Python file in them matters
         self._fd = -1
         self._thread: threading.Thread | None = None
         self._stop_r, self._stop_w = -1, -1
@@ -82,17 +88,28 @@ class TestFilesWatch:
             for i in range(len(parts)):
                 folder = "/".join(parts[:i])
                 folders.setdefault(folder, set()).add(parts[i])  # the next step on the way, or the file
-        for folder, names in folders.items():
+        strict = self._test_folders()
+        for folder in sorted(set(folders) | strict):
             full = self.root / folder if folder else self.root
             if not full.is_dir() or full.is_symlink():
                 continue
-            self._add(add, full, folder, IN_ONLYDIR | IN_DONT_FOLLOW | _ENTRY | _SELF)
-            self._dirs[max(self._names)] = names | _SENSITIVE
+            names = folders.get(folder, set())
+            wd = self._add(add, full, folder, IN_ONLYDIR | IN_DONT_FOLLOW | _ENTRY | _SELF)
+            self._dirs[wd] = names | _SENSITIVE
+            if folder in strict:
+                self._strict.add(wd)
             cache = full / "__pycache__"
             if cache.is_dir() and not cache.is_symlink():
-                self._add(add, cache, f"{folder}/__pycache__".lstrip("/"), IN_ONLYDIR | IN_DONT_FOLLOW | _ENTRY | _SELF)
-                self._dirs[max(self._names)] = set()  # everything in it matters
-            for name in (*names, "conftest.py", "__init__.py"):
+                wd = self._add(add, cache, f"{folder}/__pycache__".lstrip("/"),
+                               IN_ONLYDIR | IN_DONT_FOLLOW | _ENTRY | _SELF)
+                self._dirs[wd] = set()  # everything in it matters
+            files = {*names, "conftest.py", "__init__.py"}
+            if folder in strict:
+                try:
+                    files |= {e.name for e in os.scandir(full) if e.name.endswith(".py")}
+                except OSError:
+                    pass
+            for name in sorted(files):
                 entry = full / name
                 if entry.is_file() and not entry.is_symlink():
                     self._add(add, entry, f"{folder}/{name}".lstrip("/"), IN_DONT_FOLLOW | _FILE)
@@ -100,13 +117,44 @@ class TestFilesWatch:
         self._thread = threading.Thread(target=self._drain, name="monkeys-test-files-watch", daemon=True)
         self._thread.start()
 
-    def _add(self, add: Any, path: Path, name: str, mask: int) -> None:
+    def _test_folders(self) -> set[str]:
+        """The test folders of the test patch's files and every folder in them (relative paths), or only
+        the files' own folders when that would be too many to watch."""
+        tops = set()
+        for path in self.files:
+            parts = PurePosixPath(path).parts[:-1]
+            at = next((i for i, part in enumerate(parts) if part in TEST_DIRS), None)
+            tops.add("/".join(parts[:at + 1] if at is not None else parts))
+        found: set[str] = set()
+        files = 0
+        for top in sorted(tops):
+            stack = [top]
+            while stack:
+                folder = stack.pop()
+                if folder in found:
+                    continue
+                found.add(folder)
+                try:
+                    entries = list(os.scandir(self.root / folder if folder else self.root))
+                except OSError:
+                    continue
+                files += sum(1 for e in entries if e.name.endswith(".py"))
+                if len(found) > MAX_FOLDERS or files > MAX_FILES:
+                    return {"/".join(PurePosixPath(p).parts[:-1]) for p in self.files}
+                if folder == "" and top == "":
+                    continue  # a test file at the top: the top folder's own files, not the whole checkout
+                stack.extend(f"{folder}/{e.name}".lstrip("/") for e in entries
+                             if e.is_dir(follow_symlinks=False) and e.name not in (".git", "__pycache__"))
+        return found
+
+    def _add(self, add: Any, path: Path, name: str, mask: int) -> int:
         wd = add(self._fd, os.fsencode(path), mask)
         if wd < 0:
             err = ctypes.get_errno()
             self.close()
             raise WatchError(f"inotify_add_watch {name or '.'}: {os.strerror(err)}")
-        self._names[wd] = name
+        self._names.setdefault(wd, name)
+        return int(wd)
 
     def _drain(self) -> None:
         stopping = False
@@ -144,7 +192,8 @@ class TestFilesWatch:
             names = self._dirs.get(wd)
             if names is None:
                 continue
-            if not names or name in names or name.endswith((".pyc", ".pyo")):
+            if not names or name in names or name.endswith((".pyc", ".pyo")) or \
+                    (wd in self._strict and name.endswith(_PYTHON)):
                 self.found.setdefault(f"{where}/{name}".lstrip("/"), _what(mask))
 
     def stop(self) -> list[str]:

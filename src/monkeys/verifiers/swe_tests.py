@@ -121,6 +121,12 @@ class SweTests:
     # -- the verifier protocol --------------------------------------------------------------------
 
     def verify(self, problem: Problem, sample: Sample) -> Verdict:
+        verdict = self._verify_sample(problem, sample)
+        # a path that is not UTF-8 (a patch may name one the way git quotes it, "b/\\377.py") or a lone
+        # surrogate of the sample's text reaches reasons and details, which the run store cannot write
+        return Verdict(verdict.outcome, _utf8(verdict.reason), _utf8(verdict.details), verdict.duration_s)
+
+    def _verify_sample(self, problem: Problem, sample: Sample) -> Verdict:
         start = time.monotonic()
         ref = problem.reference
         instance, repo_dir = ref.get("instance"), ref.get("repo_dir")
@@ -407,6 +413,22 @@ class SweTests:
         outcome, reason, more = docker.run(instance, diff, model=model, run_id="monkeys-swe-tests",
                                            timeout_s=self.timeout_s, namespace=self.namespace)
         return outcome, reason, {**details, **more}
+
+
+def _utf8(value: Any) -> Any:
+    """`value` with every string made valid UTF-8 (undecodable bytes shown as \\xNN), in lists and dicts too."""
+    if isinstance(value, str):
+        if not any("\ud800" <= c <= "\udfff" for c in value):
+            return value
+        try:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate no undecodable byte made
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list | tuple):
+        return [_utf8(v) for v in value]
+    if isinstance(value, dict):
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
+    return value
 
 
 def _short(path: str, n: int = 120) -> str:
