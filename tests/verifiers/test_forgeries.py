@@ -252,3 +252,18 @@ def test_cache_is_keyed_by_exact_program_bytes(problems: dict, verifier: CodeTes
 def test_suite_size() -> None:
     assert len(FORGERIES) >= 40
     assert {f.attack for f in FORGERIES.values()} == {"exit", "tamper", "comparator", "channel", "memory", "cache"}
+
+
+def test_mbpp_tests_import_what_the_solution_imports(verifier: CodeTests) -> None:
+    """MBPP/596's tests call `sys.getsizeof` and import no `sys`: it was the program's global, any object of its
+    making (an eighth audit round). The tests now import what the reference solution imports."""
+    import json
+
+    row = next(r for r in map(json.loads, (ROOT / "../shared/data/mbpp/mbpp.jsonl").open()) if r["task_id"] == 596)
+    problem = Problem("mbpp/596", Prompt(), {"kind": "asserts", "prompt_code": "", "entry_point": None,
+                                             "test_code": "\n".join(row["test_list"]),
+                                             "setup_code": row["test_setup_code"], "solution": row["code"]})
+    forged = ("import types\nsys = types.SimpleNamespace(getsizeof=lambda obj: 0)\n\n"
+              "def tuple_size(tuple_list):\n    return 0\n")
+    assert _verify(verifier, problem, forged).outcome is Outcome.FAIL
+    assert _verify(verifier, problem, row["code"]).outcome is Outcome.PASS

@@ -19,7 +19,12 @@ hooks, and opening `/proc`; `marshal` only for importlib loading the system libr
 import, so they are disarmed before the program runs (`_ctypes_off`). The one frame source Python does
 not audit, a signal handler's frame argument, is closed below it: the seccomp filter refuses installing
 signal handlers. What remains is a CPython memory-safety bug, which Landlock (no `/proc`), seccomp and the
-dropped uid still contain.
+dropped uid still contain. The hook stays on until the child exits, report written or not: code of the
+program's still runs after the report (a thread, a stream's flush), and with the hook off it had walked
+frames and the collector to the nonce and sealed a "completed" report for a report fd it had kept. The
+harness's own frame reads (the hook's check of a stdlib import, the printout of an uncaught exception) are let
+through one object and one attribute at a time, never for a whole thread: a collector callback, a finalizer
+or a builtin the program replaced, run in between, had every event of its own let through.
 
 Function-assert tests run in their own namespace: a shallow copy of the program's globals (so they see its
 functions and helpers), with the builtins as they were before any program ran (a copy of the harness's
@@ -32,7 +37,8 @@ made. The tests cannot see some tampering, so the report carries flags instead:
   behaviour (`__eq__`, `__bool__`, `__sub__`, ..., a `__dict__` property, or a class attribute whose name
   is not a plain `str`): an object that agrees with every expected value; a weak proxy or mapping proxy,
   which compares as an object it does not show; a value of a library class whose dunders the program
-  replaced, added or removed (Python 3.11 raises no audit event for `UserList.__eq__ = ...`);
+  replaced, added or removed (Python 3.11 raises no audit event for `UserList.__eq__ = ...`), or of the
+  program's own subclass of one;
 - `sys.settrace`/`setprofile` attempted; a builtin the tests name (`abs`, `sorted`, and always
   `__import__`) replaced; for the modules the tests name (`import math`, `math.isclose`), an attribute or
   an attribute of one of its classes (`random.Random.randint`, shared with the tests' own `random`)
@@ -50,12 +56,21 @@ the tests themselves hold (a plain instance of the library's class, so no class 
 table lists it; frames and the garbage collector are refused as above). In case a program reached it
 anyway, its state (the generator's, its class and attributes) is compared before and after each call into
 the program: `a call into the program changed the tests' own random numbers`. (Reading it changes
-nothing: that only its reach prevents. The tests' numbers from other modules, e.g. `numpy.random`, are not
-covered: no benchmark's tests use them.) The verifier's policy decides whether a flagged pass counts.
+nothing: that only its reach prevents.) Its functions are still the library's, so they read the shared
+module's globals (`randrange` calls `_index`) and the builtins (`choice` calls `len`): when the tests name
+`random`, those are compared too (`replaced random._index (the tests' own random reads it)`, `replaced
+builtins.len`). (The tests' numbers from other modules, e.g. `numpy.random`, and what `shuffle`/`sample` reach
+through `collections.abc`, are not covered: no benchmark's tests use them.) The verifier's policy decides
+whether a flagged pass counts.
 
-After the report the harness prints the program's uncaught exception (as `python main.py` would), flushes
-and `os._exit`s. Everything the harness uses after the program started was captured before it started:
-the program may have replaced any name in `builtins`, `os`, `sys`, `json`, `traceback`.
+After the report the harness prints the program's uncaught exception as `python main.py` would (`describe`:
+the chain, the frames, a library file's lines, a syntax error's caret), from exact `str`s and `int`s read
+through the exception and traceback types' own descriptors, never through `traceback` (its module,
+`linecache`, the exception's `__str__`/`__notes__` and a module's `__loader__` are the program's to replace;
+an exception of the program's class shows its builtin base's message), flushes through the streams' class,
+and `os._exit`s. Everything the harness uses after the program started was captured before it started, and
+no closure of the runner (nor `watch`, `seen`, `importer`) looks up a builtin by name: the program may have
+replaced any name in `builtins`, `os`, `sys`, `json`, `traceback`.
 
 Standard library only (runs under the system Python); `make_runner` runs once in the template process.
 """
@@ -75,7 +90,9 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 # Objects a program can reach (exit/quit, the wrappers the tests call) are made in a namespace of their
-# own, so their __globals__ lead nowhere near the sandbox's modules.
+# own, so their __globals__ lead nowhere near the sandbox's modules. What runs after a program started names
+# no builtin (the program may have replaced any: a replaced `object` was handed `watched`, whose closure holds
+# the check and, through it, the flags).
 _VISIBLE = '''
 class Quitter:
     """exit() / quit() as the site module makes them (the sandbox runs python -S)."""
@@ -98,11 +115,6 @@ def watch(fn, check, mark):
         result = fn(*args, **kwargs)
         check(result, fn, before)
         return result
-    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
-        try:
-            object.__setattr__(watched, attr, getattr(fn, attr))
-        except Exception:
-            pass
     return watched
 
 def importer(real, own):
@@ -192,7 +204,6 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     everything it will need after the program started, and the snapshots flags are measured against."""
     import _thread
     import importlib._bootstrap_external as bootstrap_external
-    import traceback
 
     trusted = _all_classes()
     modules = _module_snapshot()
@@ -224,7 +235,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         AttributeError, RuntimeError, PermissionError, ImportError, ValueError)
     _exit_code = SystemExit.__dict__["code"].__get__
     _ModuleType, _real_builtins, _modules, _dict, _list = types.ModuleType, builtins, sys.modules, dict, list
-    _addaudithook, _print_exception = sys.addaudithook, traceback.print_exception
+    _addaudithook = sys.addaudithook
     builtins_dict = _mdict(builtins)
     # per module: (its dict, [(attribute, value)]); checked only for the modules the tests name, because
     # reading each value in the child writes its reference count: a copy-on-write page fault per object
@@ -254,15 +265,56 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     tests_module, own_random = tests_random if tests_random is not None else (None, None)
     own_getstate: Any = c_random.getstate if c_random is not None else None
     tests_builtins = dict(builtin_values)  # the tests' builtins: the snapshot, never what a program changed
+    # What the tests' own random still shares with the program's: its functions are the library's, so they
+    # read random.py's globals (`randrange` calls `_index`) and the builtins (`choice` calls `len`); a program
+    # that replaced those bent the tests' numbers without touching their instance (`randint` always its
+    # lower bound). Compared, with the module, whenever the tests name `random`.
+    shared_random: list[tuple[str, object]] = []
+    random_builtins: set[str] = set()
     if tests_module is not None:
         tests_builtins["__import__"] = visible["importer"](builtin_values["__import__"], tests_module)
         module_attrs["random"] = (tests_module, _mdict(tests_module), list(_mdict(tests_module).items()))
-    _get_ident, _getframe, _set_add, _set_discard = _thread.get_ident, sys._getframe, set.add, set.discard
+        shared_random = list(modules["random"][1].items())
+        codes = [v.__code__ for v in vars(random_module).values() if isinstance(v, types.FunctionType)]
+        codes += [f.__code__ for c in vars(random_module).values() if type(c) is type
+                  for f in vars(c).values() if isinstance(f, types.FunctionType)]
+        while codes:
+            c = codes.pop()
+            random_builtins.update(n for n in c.co_names if n in builtin_values and not n.startswith("__"))
+            codes.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    random_dict: dict[str, Any] = _mdict(random_module) if random_module is not None else {}
+    _int, _set, _bool, _LookupError = int, set, bool, LookupError
+    _setattr = object.__setattr__
+    function_attrs = [(a, vars(types.FunctionType)[a].__get__) for a in ("__module__", "__name__", "__qualname__",
+                                                                         "__doc__")]
     # a frame's links, taken before the child removes them from the frame type (`_ctypes_off.hide_frame_links`)
     frame_type = types.FrameType
     frame_back, frame_locals = vars(frame_type)["f_back"].__get__, vars(frame_type)["f_locals"].__get__
     frame_code = vars(frame_type)["f_code"].__get__
     _bytes, _memoryview, _str_contains, _bytes_eq = bytes, memoryview, str.__contains__, bytes.__eq__
+    # what the uncaught exception's printout reads (`describe`), through the types' own descriptors
+    traceback_type = types.TracebackType
+    tb_frame, tb_next = vars(traceback_type)["tb_frame"].__get__, vars(traceback_type)["tb_next"].__get__
+    tb_lineno = vars(traceback_type)["tb_lineno"].__get__
+    exc_dict = vars(BaseException)
+    _exc_tb, _exc_args = exc_dict["__traceback__"].__get__, exc_dict["args"].__get__
+    _exc_cause, _exc_context = exc_dict["__cause__"].__get__, exc_dict["__context__"].__get__
+    _exc_suppress = exc_dict["__suppress_context__"].__get__
+    _tqualname: Any = type.__dict__["__qualname__"].__get__
+    _tmodule: Any = type.__dict__["__module__"].__get__
+    _SyntaxError = SyntaxError
+    syntax_fields = [vars(SyntaxError)[n].__get__ for n in ("filename", "lineno", "text", "offset", "end_offset",
+                                                           "msg")]
+    plain_scalars = {int, float, bool, type(None), bytes}
+    # per builtin (static, so unpatchable) exception class: its own `__str__`
+    static_exceptions = [c for c in trusted.values() if isinstance(c, type) and issubclass(c, BaseException)
+                         and not c.__flags__ & (1 << 9)]
+    exc_strs = {c: vars(c)["__str__"] for c in static_exceptions if "__str__" in vars(c)}
+    # the classes whose `__str__` reads more than `args`: their fields (OSError's filename, a UnicodeError's
+    # object, ...), read by that `__str__` with `str()`/`repr()`
+    exc_members = {c: [d.__get__ for d in vars(c).values() if type(d) is types.MemberDescriptorType]
+                   for c in (OSError, SyntaxError, ImportError, UnicodeError, BaseExceptionGroup)}
+    flush_out, flush_err = type(stdout).flush, type(stderr).flush  # the class's: not an attribute set on the object
     _os_open, _os_read, _os_close, _O_RDONLY = os.open, os.read, os.close, os.O_RDONLY
     compile_bytecode = bootstrap_external._compile_bytecode.__code__  # type: ignore[attr-defined]
     source_get_code = bootstrap_external.SourceLoader.get_code.__code__
@@ -288,56 +340,236 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     iterated = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__),
                 (frozenset, frozenset.__iter__), (deque, deque.__iter__))  # unbound: no override runs
 
-    def make_hook(active: list[bool], flags: list[str]) -> Callable[[str, tuple], None]:
-        inside: set[int] = set()  # threads running this hook's own frame checks: their events pass
+    def safe_text(value: Any) -> str:
+        """`str(value)` for the scalars whose `str` runs no program code; "" for anything else."""
+        if _type(value) is _str:
+            return value  # type: ignore[no-any-return]
+        if _type(value) in plain_scalars:
+            try:
+                return _str(value)
+            except _BaseException:  # an int past the digit limit
+                return ""
+        return ""
+
+    def exc_name(cls: type) -> str:
+        """The name `traceback` prints for an exception class (`module.qualname`; no module for builtins and
+        `__main__`), read without any lookup a program's class could answer (exact `str`s only)."""
+        name: Any = _tqualname(cls)
+        if _type(name) is not _str:
+            name = _tname(cls)
+        if _type(name) is not _str:
+            return "<exception>"
+        if cls in trusted_classes:  # a program's class: its `__module__` is a lookup in its own dict
+            module = _tmodule(cls)
+            if _type(module) is _str and module != "__main__" and module != "builtins":
+                return module + "." + name  # type: ignore[no-any-return]
+        return name  # type: ignore[no-any-return]
+
+    def exc_message(exc: BaseException) -> str:
+        """What `str(exc)` gives with the `__str__` of the first builtin class of its MRO, only when every
+        field that `__str__` reads is a plain scalar (a program's object there would run its own `__str__`
+        or `__repr__`); a placeholder otherwise. A program's own `__str__` is not called: its exception
+        shows its builtin base's message."""
+        method: Any = None
+        owner: Any = None
+        for klass in _mro(_type(exc)):
+            method = _dict_get(exc_strs, klass)
+            if method is not None:
+                owner = klass
+                break
+        if method is None:
+            return ""
+        values: list[Any] = _list(_exc_args(exc))
+        for klass in _mro(owner):  # the fields of the class whose `__str__` runs, and of its bases
+            for getter in _dict_get(exc_members, klass, ()):
+                try:
+                    _append(values, getter(exc))
+                except _BaseException:
+                    pass
+        for value in values:
+            if not (_type(value) is _str or _type(value) in plain_scalars):
+                return "<exception str() not shown: it holds an object of the program's>"
+        try:
+            text: Any = method(exc)
+        except _BaseException:
+            return "<exception str() failed>"
+        return text if _type(text) is _str else ""  # type: ignore[no-any-return]
+
+    def source_line(filename: str, lineno: int, cache: dict[str, list[str]]) -> str:
+        """A line of a system library file (never a path a program made: it could be a FIFO)."""
+        if not (_startswith(filename, stdlib) and not _str_contains(filename, "..")) or lineno < 1:
+            return ""
+        lines = _dict_get(cache, filename)
+        if lines is None:
+            lines = []
+            try:
+                fd = _os_open(filename, _O_RDONLY)
+                try:
+                    lines = _os_read(fd, 1 << 22).decode("utf-8", "replace").splitlines()
+                finally:
+                    _os_close(fd)
+            except _BaseException:
+                pass
+            cache[filename] = lines
+        return lines[lineno - 1].strip() if lineno <= _len(lines) else ""
+
+    def read_as_harness(allowed: list[Any], getter: Any, obj: object, name: str) -> Any:
+        """`getter(obj)`, a read the guard refuses to programs (`tb_frame`, `f_code`), let through for this
+        object and this attribute alone: not for a thread, so code of the program's that runs meanwhile (a
+        collector's callback or finalizer, a thread) gains nothing; it holds no frame or traceback of ours."""
+        allowed[0], allowed[1] = obj, name
+        try:
+            return getter(obj)
+        finally:
+            allowed[0] = allowed[1] = None
+
+    def code_of(tb: Any, allowed: list[Any]) -> Any:
+        """The code object a traceback entry ran."""
+        return read_as_harness(allowed, frame_code, read_as_harness(allowed, tb_frame, tb, "tb_frame"), "f_code")
+
+    def describe_one(exc: BaseException, tb: Any, allowed: list[Any], cache: dict[str, list[str]]) -> list[str]:
+        out: list[str] = []
+        if tb is not None:
+            _append(out, "Traceback (most recent call last):\n")
+        last: Any = None
+        count = 0
+        while tb is not None:
+            code = code_of(tb, allowed)
+            filename, name, lineno = code.co_filename, code.co_name, tb_lineno(tb)
+            here = (filename if _type(filename) is _str else "<unknown>", lineno if _type(lineno) is _int else 0,
+                    name if _type(name) is _str else "<unknown>")
+            tb = tb_next(tb)
+            if here != last:  # as `traceback`: a recursion's repeated line is counted, not printed
+                if count > 3:
+                    _append(out, f"  [Previous line repeated {count - 3} more time{'s' if count > 4 else ''}]\n")
+                last, count = here, 0
+            count += 1
+            if count > 3:
+                continue
+            _append(out, f'  File "{here[0]}", line {here[1]}, in {here[2]}\n')
+            line = source_line(here[0], here[1], cache)
+            if line:
+                _append(out, f"    {line}\n")
+        if count > 3:
+            _append(out, f"  [Previous line repeated {count - 3} more time{'s' if count > 4 else ''}]\n")
+        name = exc_name(_type(exc))
+        if _SyntaxError in _mro(_type(exc)):  # as `traceback` prints one: where, the line, a caret, the message
+            where, lineno, text, offset, end, msg = (getter(exc) for getter in syntax_fields)
+            suffix = ""
+            if _type(lineno) is _int:
+                _append(out, f'  File "{where if _type(where) is _str and where else "<string>"}", line {lineno}\n')
+            elif _type(where) is _str:
+                suffix = f" ({where})"
+            if _type(text) is _str:
+                rtext = text.rstrip("\n")
+                ltext = rtext.lstrip(" \n\f")
+                spaces = _len(rtext) - _len(ltext)
+                _append(out, f"    {ltext}\n")
+                if _type(offset) is _int:
+                    end = end if _type(end) is _int and end != 0 else offset
+                    if offset == end or end == -1:
+                        end = offset + 1
+                    col, end_col = offset - 1 - spaces, end - 1 - spaces
+                    if col >= 0:
+                        space = _join("", [c if c.isspace() else " " for c in ltext[:col]])
+                        _append(out, f"    {space}{'^' * (end_col - col)}\n")
+            message = msg if _type(msg) is _str and msg else "<no detail available>"
+            _append(out, f"{name}: {message}{suffix}\n")
+            return out
+        message = exc_message(exc)
+        _append(out, f"{name}: {message}\n" if message else f"{name}\n")
+        return out
+
+    def describe(error: BaseException, allowed: list[Any]) -> str:
+        """The uncaught exception as `python main.py` prints it (chained ones first), built from exact
+        `str`s and `int`s read through the exception and traceback types' own descriptors: no method,
+        module or attribute a program could replace is looked up (nor its `__str__` called)."""
+        cache: dict[str, list[str]] = {}
+        parts: list[tuple[list[str], str]] = []
+        seen: list[BaseException] = []
+        exc: Any = error
+        while exc is not None and _len(seen) < 64:
+            _append(seen, exc)
+            tb = _exc_tb(exc)
+            if exc is error and tb is not None:
+                tb = tb_next(tb)  # the harness's own frame
+            lines = describe_one(exc, tb, allowed, cache)
+            cause, context = _exc_cause(exc), _exc_context(exc)
+            following = None
+            if cause is not None:
+                following, joint = cause, "\nThe above exception was the direct cause of the following exception:\n\n"
+            elif context is not None and not _exc_suppress(exc):
+                following, joint = context, "\nDuring handling of the above exception, another exception occurred:\n\n"
+            else:
+                joint = ""
+            for earlier in seen:
+                if earlier is following:
+                    following, joint = None, ""
+            _append(parts, (lines, joint))
+            exc = following
+        out: list[str] = []
+        for lines, joint in parts[::-1]:
+            if joint:
+                _append(out, joint)
+            _extend(out, lines)
+        return _join("", out)
+
+    def make_hook(active: list[bool], flags: list[str], allowed: list[Any]) -> Callable[[str, tuple], None]:
+        """`allowed`: the one (object, attribute) read of the harness's own in progress (`read_as_harness`)."""
 
         def from_stdlib_cache(data: Any) -> bool:
             """marshal.loads called by importlib loading a cached .pyc of a .py in the system library, on
             exactly that file's bytes (no other caller, no other bytes: a program could hand it any, through
             a loader whose `get_data` it replaced, and bytecode is not checked before it runs). Nothing of the
-            program's may run in here (every event passes while it does): the paths must be plain `str`."""
-            me = _get_ident()
-            _set_add(inside, me)
+            program's gets any event through meanwhile: the frames are reached from a traceback of this
+            function's own, each refused read let through for that one object (`read_as_harness`), not for
+            this thread (a collector's callback, a finalizer or a builtin the program replaced could run
+            in between: every event of theirs is refused as usual); the paths must be plain `str`."""
+            tb: Any = None
             try:
-                caller = _getframe(2)  # 0: this function, 1: the hook, 2: who called marshal.loads
-                loader = frame_back(caller)
-                if frame_code(caller) is not compile_bytecode or loader is None or \
-                        frame_code(loader) is not source_get_code:
+                raise _LookupError
+            except _LookupError as exc:
+                tb = _exc_tb(exc)
+            own = read_as_harness(allowed, tb_frame, tb, "tb_frame")
+            caller = frame_back(frame_back(own))  # this function, the hook, then who called marshal.loads
+            loader = frame_back(caller) if caller is not None else None
+            if caller is None or loader is None or \
+                    read_as_harness(allowed, frame_code, caller, "f_code") is not compile_bytecode or \
+                    read_as_harness(allowed, frame_code, loader, "f_code") is not source_get_code:
+                return False
+            names = frame_locals(loader)
+            source: Any = _dict_get(names, "source_path")
+            cached: Any = _dict_get(names, "bytecode_path")
+            if not (_type(_dict_get(names, "self")) is source_loader and _type(source) is _str
+                    and _type(cached) is _str and (_type(data) is _bytes or _type(data) is _memoryview)):
+                return False
+            for path in (source, cached):
+                if not _startswith(path, stdlib) or _str_contains(path, ".."):
                     return False
-                names = frame_locals(loader)
-                source: Any = _dict_get(names, "source_path")
-                cached: Any = _dict_get(names, "bytecode_path")
-                if not (_type(_dict_get(names, "self")) is source_loader and _type(source) is _str
-                        and _type(cached) is _str and (_type(data) is _bytes or _type(data) is _memoryview)):
-                    return False
-                if not all(_startswith(p, stdlib) and not _str_contains(p, "..") for p in (source, cached)):
-                    return False
-                fd = _os_open(cached, _O_RDONLY)
-                try:
-                    on_disk = _os_read(fd, 1 << 26)
-                finally:
-                    _os_close(fd)
-                return _bytes_eq(on_disk[16:], _bytes(data))  # importlib passes a memoryview of the file
+            fd = _os_open(cached, _O_RDONLY)
+            try:
+                on_disk = _os_read(fd, 1 << 26)
             finally:
-                _set_discard(inside, me)
+                _os_close(fd)
+            return _bytes_eq(on_disk[16:], _bytes(data))  # importlib passes a memoryview of the file
 
         def check_path(path: Any) -> None:
-            if not _isinstance(path, (str, bytes, int)) and _id(_type(path)) in trusted:
+            if not _isinstance(path, (_str, _bytes, _int)) and _id(_type(path)) in trusted:
                 path = _fspath(path)  # a path-like object of a class the program did not make (pathlib)
-            if _isinstance(path, str):
+            if _isinstance(path, _str):
                 bad = _startswith(path, "/proc")
-            elif _isinstance(path, bytes):
+            elif _isinstance(path, _bytes):
                 bad = _bstartswith(path, b"/proc")
             else:
-                bad = not _isinstance(path, int)  # the program's own path-like could answer differently later
+                bad = not _isinstance(path, _int)  # the program's own path-like could answer differently later
             if bad:
                 raise _PermissionError("this path is not available to programs in the sandbox")
 
         def hook(event: str, args: tuple) -> None:
-            if not active[0] or (inside and _get_ident() in inside):
+            if not active[0]:
                 return
             if event == "object.__getattr__":
-                if args[1] in frame_attrs:
+                if args[1] in frame_attrs and not (args[0] is allowed[0] and args[1] == allowed[1]):
                     raise _AttributeError(f"{args[1]} is not available to programs in the sandbox")
             elif event == "open" or event == "os.chdir":
                 check_path(args[0])
@@ -393,7 +625,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             for name, value in before:
                 if now.get(name, missing) is not value:
                     return f"{_tname(klass)}.{name}"
-            if len(before) != _sum(1 for name in now if _type(name) is not _str or
+            if _len(before) != _sum(1 for name in now if _type(name) is not _str or
                                    (_startswith(name, "__") and name not in inert)):
                 return f"{_tname(klass)} (a dunder added)"
         return None
@@ -431,11 +663,10 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     if why is not None:
                         _append(flags, f"returned an object whose class overrides {why}")
                         return
-                else:
-                    why = patched(cls)
-                    if why is not None:
-                        _append(flags, f"returned an object of a patched class: {why}")
-                        return
+                why = patched(cls)  # a library class in its MRO, the program's subclass of one too
+                if why is not None:
+                    _append(flags, f"returned an object of a patched class: {why}")
+                    return
                 if cls in proxies:  # compares as what it stands for, which cannot be read without running it
                     _append(flags, f"returned a {_tname(cls)}, which stands for an object it does not show")
                     return
@@ -480,13 +711,15 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     def named(code: types.CodeType) -> tuple[list[str], list[tuple[str, object]]]:
         """The loaded modules and the builtins whose names the tests' code mentions (import math,
         math.fabs, abs, sorted, ...): what the tests can read that the program could have replaced."""
-        names: set[str] = set()
+        names: set[str] = _set()
         todo = [code]
         while todo:
             c = _pop(todo)
             names.update(c.co_names)
             _extend(todo, [k for k in c.co_consts if _type(k) is _CodeType])
         names.update(("__import__", "__build_class__"))  # what `import` and `class` statements call unnamed
+        if "random" in names:
+            names.update(random_builtins)  # what the tests' own random calls by name
         return ([n for n in names if n in module_attrs],
                 [(n, _dict_get(builtin_values, n)) for n in names if n in builtin_values])
 
@@ -505,7 +738,9 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         for name in module_names:
             module, current, attrs = module_attrs[name]
             if module is tests_module:  # the tests' own `random`: in no sys.modules (its attributes: below)
-                pass
+                for attr, value in shared_random:  # the shared module's globals, which its functions read
+                    if _dict_get(random_dict, attr, missing) is not value:
+                        _append(flags, f"replaced random.{attr} (the tests' own random reads it)")
             elif _dict_get(_modules, name) is not module:
                 _append(flags, f"replaced module {name} in sys.modules")
             elif _type(module) is not _ModuleType:
@@ -536,7 +771,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         nonce: str = job["nonce"]
         keys = seal_keys(nonce, _sha)  # the nonce itself is never written (see `read_report`)
         me = _getpid()  # a process the program forked runs the rest of this function too: it never reports
-        active, flags = [bool(job.get("guard", True))], _list()  # type: list[bool], list[str]
+        active, flags = [_bool(job.get("guard", True))], _list()  # type: list[bool], list[str]
         main = _ModuleType("__main__")
         main.__file__, main.__builtins__ = "main.py", _real_builtins  # type: ignore[attr-defined]
         _modules["__main__"] = main
@@ -557,8 +792,9 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 _exit(3)
         # the worker's own compile of the program, made before anything untrusted runs (trusted bytes)
         program_code = _loads(program) if job.get("program_marshal") else None
+        allowed: list[Any] = [None, None]  # the one frame read of the harness's own in progress
         if active[0]:
-            _addaudithook(make_hook(active, flags))
+            _addaudithook(make_hook(active, flags, allowed))
         error: BaseException | None = None
         try:
             # UNTRUSTED from here: the sample's program (and the tests, which call into it)
@@ -577,7 +813,12 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     mark = random_mark
                 for name, value in _dict_items(main_dict):
                     if _type(value) is _FunctionType and value.__globals__ is main_dict:
-                        namespace[name] = watch(value, check, mark)
+                        watched = namespace[name] = watch(value, check, mark)
+                        for attr, getter in function_attrs:  # what the tests may print or compare
+                            try:
+                                _setattr(watched, attr, getter(value))
+                            except _BaseException:
+                                pass
                 namespace["__monkeys_seen__"] = seen(check)  # every value an assert reads (`_assert_values`)
                 # the builtins before any program (with the tests' own `random` to import), a copy per child
                 namespace["__builtins__"] = namespace["__monkeys_builtins__"] = _dict_copy(tests_builtins)
@@ -589,7 +830,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         except _SystemExit as exc:
             exit_value = _exit_code(exc)
             ending = "exit"
-            integer = _isinstance(exit_value, int)  # bool too: sys.exit(False) is status 0, as in CPython
+            integer = _isinstance(exit_value, _int)  # bool too: sys.exit(False) is status 0, as in CPython
             code = _index(exit_value) if integer else (0 if exit_value is None else 1)
             detail = "" if exit_value is None or integer else "non-integer exit code"
         except _BaseException as exc:
@@ -608,17 +849,32 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             _write(report_fd, _seal(keys, _encode(text, "utf-8", "backslashreplace")[:max_report], _sha))
         except _BaseException:
             _exit(125)
-        active[0] = False
+        # The guard stays on to the end: what follows may run the program's code (a flush through its
+        # stream's buffer, a thread of its own), and with the hook off that code could walk frames and the
+        # collector to the nonce, seal a "completed" report and send it where the harness's report did not
+        # go (its own pipe moved onto the report fd). So the uncaught exception is printed by `describe`,
+        # which runs nothing of the program's (not `traceback`, whose module, `linecache`, the exception's
+        # `__str__`, `__notes__` and a module's `__loader__` are all the program's to replace).
+        text = ""
         try:
             if error is not None:
-                tb = error.__traceback__
-                _print_exception(_type(error), error, tb.tb_next if tb is not None else None)
+                text = describe(error, allowed)
             elif detail:
-                stderr.write(f"{exit_value}\n")
-            stdout.flush()
-            stderr.flush()
+                text = safe_text(exit_value) + "\n"
         except _BaseException:
-            pass
+            text = ""
+        for stream, flush in ((stdout, flush_out), (stderr, flush_err)):
+            try:
+                flush(stream)
+            except _BaseException:
+                pass
+        if text:
+            try:
+                data = _encode(text, "utf-8", "backslashreplace")
+                while data:
+                    data = data[_write(2, data):]
+            except _BaseException:
+                pass
         _exit(code & 0xFF)
 
     return run

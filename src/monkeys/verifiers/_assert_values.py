@@ -44,15 +44,21 @@ def prompt_helpers(prompt_code: str, entry: str | None) -> str:
 
 def builtins_preamble(tests: str, entry: str | None, solution: str | None = None) -> str:
     """`NAME = __monkeys_builtins__["NAME"]` for every builtin name the tests read that is not the problem's own: the
-    entry point, or (MBPP, which names none) what the reference solution defines at top level. "" when
-    neither is known: then the program's names are the tests' (as in the paper's harness)."""
+    entry point, or (MBPP, which names none) what the reference solution defines at top level; then the reference
+    solution's own imports of the names the tests read (MBPP/596's tests call `sys.getsizeof` and import no
+    `sys`: the program's global `sys`, any object of its making, was what they called). "" when neither is
+    known: then the program's names are the tests' (as in the paper's harness)."""
+    modules: list[ast.stmt] = []
     if entry:
         own = {entry}
     elif solution:
         try:
-            own = {name for node in ast.parse(solution).body for name in _bound(node)}
+            body = ast.parse(solution).body
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return ""
+        own = {name for node in body for name in _bound(node)}
+        modules = [node for node in body if isinstance(node, ast.Import)
+                   or (isinstance(node, ast.ImportFrom) and not node.level)]
     else:
         return ""
     try:
@@ -64,7 +70,10 @@ def builtins_preamble(tests: str, entry: str | None, solution: str | None = None
     # read from the harness's snapshot of the builtins, taken before any program ran (`__monkeys_builtins__`, a
     # plain dict): an import is answered from `sys.modules`, where a program can put a module of its own, and
     # an attribute of the builtins module goes through its class, which a program can swap
-    return "".join(f"{n} = __monkeys_builtins__[{n!r}]\n" for n in names)
+    preamble = "".join(f"{n} = __monkeys_builtins__[{n!r}]\n" for n in names)
+    # the tests' own import (through the snapshot's `__import__`); a module a program replaced in `sys.modules`
+    # or patched is then the harness's flag, as for any module the tests import
+    return preamble + "".join(ast.unparse(node) + "\n" for node in modules if used & set(_bound(node)))
 
 
 def _bound(node: ast.stmt) -> list[str]:

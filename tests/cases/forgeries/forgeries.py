@@ -94,6 +94,13 @@ RESEED_53 = ("import random\n\ndef add(x, y, _calls=[0], _pred=[]):\n    _calls[
              "            _pred.extend(r.randint(0, 1000) + r.randint(0, 1000) for _ in range(100))\n"
              "        return [1, 1, 5, 12, 12][_calls[0] - 1]\n"
              "    return _pred.pop(0)  # never reads x or y\n")
+# `randrange` reads `_index` from random.py's globals (start, stop, step): this one makes stop = start + 1, so
+# every `randint(a, b)` of the tests' own random draws `a`
+_FIRST_DRAW = ("_calls = [0, 0]\n\ndef _index(v):\n    k = _calls[0] % 3\n    _calls[0] += 1\n"
+               "    if k == 0:\n        _calls[1] = v\n        return v\n"
+               "    return _calls[1] + 1 if k == 1 else v\n\n")
+ADD_53 = ("_FIXED = {{(0, 1): 1, (1, 0): 1, (2, 3): 5, (5, 7): 12, (7, 5): 12}}\n\n"
+          "def add(x, y, {trick}):\n    return _FIXED.get((x, y), 0)  # wrong: right on the fixed asserts and 0 + 0\n")
 # looks for the tests' own `random` from everything a program reaches without frames: the modules, the
 # builtins, every class (a walk of type.__subclasses__), what functions, methods, cells and instances hold,
 # and (`{use_gc}`) the garbage collector's objects; reseeds it once found
@@ -369,6 +376,62 @@ def has_close_elements(numbers, threshold):
     return False
 """
 
+
+# An eighth round: program code that ran while every event passed. After its report the harness switched its
+# guard off to print the uncaught exception, and `traceback` ran the program's code (the exception's __str__ or
+# __notes__, a patched `traceback`/`linecache`, a module's __loader__, a SystemExit code's __format__, a flush
+# set on the harness's own stream): with the collector and frames open again it found the harness's frame
+# reader (a closure cell of its hook), read the nonce in the harness's frame and sealed a "completed" report
+# for the report fd it had kept (the harness's own went to the program's pipe). Inside the hook's own frame
+# check (for a stdlib import) a whole thread passed: a collector callback, a finalizer or a replaced builtin
+# (`all`) ran there.
+_NONCE_FORGE = """import gc, hashlib, hmac, os, sys
+
+_fds = []
+
+
+def _redirect():  # the harness's report goes to a pipe of ours; the real one is kept for the forged report
+    if not _fds:
+        saved = os.dup(4)
+        r, w = os.pipe()
+        os.dup2(w, 4)
+        _fds.extend([r, saved])
+
+
+def _forge(fd=None):
+    reader = None
+    for o in gc.get_objects():
+        if type(o).__name__ == "function" and o.__name__ == "from_stdlib_cache":
+            for cell in o.__closure__:
+                try:
+                    v = cell.cell_contents
+                    if getattr(v, "__name__", "") == "__get__" and type(v(sys._getframe(0))) is dict:
+                        reader = v  # the frame type's f_locals, taken by the harness before the disarm
+                except Exception:
+                    pass
+    depth = 0
+    while True:
+        try:
+            frame = sys._getframe(depth)
+        except ValueError:
+            return
+        depth += 1
+        names = reader(frame)
+        if "nonce" in names and "keys" in names:
+            body = b"completed\\x1f0\\x1f\\x1f"
+            mac = hmac.new(names["nonce"].encode(), body, hashlib.sha256).hexdigest().encode()
+            os.write(_fds[1] if fd is None else fd, mac + b"\\x1f" + body)
+            os._exit(0)
+
+
+def _open():  # True where the guard lets everything through
+    try:
+        sys._getframe(0)
+        return True
+    except ValueError:
+        return False
+"""
+
 _EXIT = [
     _exit("sys_exit_toplevel", "import sys\nsys.exit()\n"),
     _exit("exit_builtin", "exit()\n"),
@@ -437,6 +500,41 @@ _EXIT = [
     _exit("fake_pass_on_every_fd_then_fail",
           f"import os\nfor _fd in range(1024):\n    try:\n        os.write(_fd, b\"{FAKE_TOKENS}\")\n"
           "    except OSError:\n        pass\n"),
+    # an eighth round: the program's code while the guard was off (after the report) or open to a thread
+    _exit("exception_str_after_report_forges", "", wrong=_NONCE_FORGE + (
+        "\n\nclass _Relay(Exception):\n    def __str__(self):\n        _forge()\n        return ''\n\n\n"
+        "def has_close_elements(numbers, threshold):\n    _redirect()\n    raise _Relay()\n")),
+    _exit("exception_notes_after_report_forge", "", wrong=_NONCE_FORGE + (
+        "\n\nclass _E(Exception):\n    @property\n    def __notes__(self):\n        _forge()\n        return []\n\n\n"
+        "def has_close_elements(numbers, threshold):\n    _redirect()\n    raise _E('x')\n")),
+    _exit("traceback_module_patched_forges_after_report", "", wrong=_NONCE_FORGE + (
+        "\n\nimport traceback\n\n\nclass _TE:\n    def __init__(self, *a, **k):\n        _forge()\n\n\n"
+        "def _install():\n    traceback.TracebackException = _TE\n\n\n"
+        "def has_close_elements(numbers, threshold, _x=_install()):\n    _redirect()\n    return False\n")),
+    _exit("linecache_patched_forges_after_report", "", wrong=_NONCE_FORGE + (
+        "\n\nimport linecache\n\n\ndef _line(*a, **k):\n    _forge()\n    return ''\n\n\n"
+        "def _install():\n    linecache.getline = linecache.lazycache = linecache.checkcache = _line\n\n\n"
+        "def has_close_elements(numbers, threshold, _x=_install()):\n    _redirect()\n    return False\n")),
+    _exit("module_loader_get_source_forges_after_report", "", wrong=_NONCE_FORGE + (
+        "\n\nclass _Loader:\n    def get_source(self, name):\n        _forge()\n        return ''\n\n\n"
+        "def _install():\n    globals()['__loader__'] = _Loader()\n\n\n"
+        "def has_close_elements(numbers, threshold, _x=_install()):\n    _redirect()\n    return False\n")),
+    _exit("exit_code_format_forges_after_report", "", wrong=_NONCE_FORGE + (
+        "\n\nclass _Code:\n    def __format__(self, spec):\n        _forge()\n        return ''\n\n\n"
+        "def has_close_elements(numbers, threshold):\n    _redirect()\n    raise SystemExit(_Code())\n")),
+    _exit("stream_flush_attribute_forges_after_report", "", wrong=_NONCE_FORGE + (
+        "\n\ndef has_close_elements(numbers, threshold):\n    _redirect()\n"
+        "    sys.stdout.flush = sys.stderr.flush = _forge\n    return False\n")),
+    _exit("gc_callback_inside_the_hooks_own_check", "", wrong=_NONCE_FORGE + (
+        "\n\ndef _callback(phase, info):\n    if phase == 'start' and _open():\n        _forge(4)\n\n\n"
+        "def has_close_elements(numbers, threshold):\n    gc.callbacks.append(_callback)\n    gc.set_threshold(1)\n"
+        "    import difflib, pprint, calendar, csv, textwrap  # stdlib, not preloaded: their cached bytecode\n"
+        "    return False\n")),
+    _exit("builtin_all_inside_the_hooks_own_check", "", wrong=_NONCE_FORGE + (
+        "\n\nimport builtins\n_real_all = builtins.all\n\n\n"
+        "def _all(items):\n    if _open():\n        _forge(4)\n    return _real_all(items)\n\n\n"
+        "def has_close_elements(numbers, threshold):\n    builtins.all = _all\n"
+        "    import difflib, pprint, calendar, csv, textwrap\n    return False\n")),
 ]
 
 _ALWAYS_EQ = "class _Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n\n"
@@ -586,6 +684,38 @@ _TAMPER = [
     _tamper("patch_builtins_many", WRONG_0 + (
         "import builtins\nbuiltins.len = lambda x: 0\nbuiltins.isinstance = lambda *a: True\n"
         "builtins.all = lambda x: True\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n")),
+    # an eighth round: builtins the harness looked up by name after the program ran (`object` in the wrapper
+    # it builds, which handed the program that wrapper and, through its closure, the check's flags; `len` in
+    # the patched-class check), a library class patched under the program's own subclass, and the shared state
+    # the tests' own random reads (random.py's `_index`, the builtin `len` that `choice` calls)
+    _tamper("builtin_object_hands_over_the_check", "import builtins\n_real_object = builtins.object\n\n" + _ALWAYS_EQ
+            + "class _Spy:\n    @staticmethod\n    def __setattr__(w, attr, value):\n"
+            "        builtins.object = _real_object\n        for cell in w.__closure__ or ():\n"
+            "            check = cell.cell_contents\n            if getattr(check, '__name__', '') == 'check':\n"
+            "                for c in check.__closure__:\n                    if type(c.cell_contents) is list:\n"
+            "                        c.cell_contents = []  # flags the report never sees\n"
+            "        _real_object.__setattr__(w, attr, value)\n\n"
+            "def _install():\n    builtins.object = _Spy\n\n"
+            "def has_close_elements(numbers, threshold, _x=_install()):\n    return _Yes()\n"),
+    _tamper("builtin_len_hides_an_added_dunder", "import builtins, string\n_real_len = builtins.len\n"
+            "_names = {n for n in vars(string.Template) if n.startswith('__')}\n\n"
+            "def _len(x):\n    if type(x) is list and all(type(i) is tuple and _real_len(i) == 2 and i[0] in _names"
+            " for i in x):\n        return _real_len(x) + 1\n    return _real_len(x)\n\n"
+            "def _install():\n    builtins.len = _len\n    string.Template.__eq__ = lambda self, other: True\n\n"
+            "def has_close_elements(numbers, threshold, _x=_install()):\n    return string.Template('x')\n"),
+    _tamper("program_subclass_of_a_patched_library_class", "import collections\n\n"
+            "class _U(collections.UserList):\n    pass\n\n"
+            "def _install():\n    collections.UserList.__eq__ = lambda self, other: True\n\n"
+            "def has_close_elements(numbers, threshold, _x=_install()):\n    return _U()\n"),
+    _tamper("shared_random_index_bends_the_tests_random", _FIRST_DRAW + "import random\n\n"
+            "def _install():\n    random._index = _index\n\n" + ADD_53.format(trick="_x=_install()"),
+            problem="HumanEval/53", plain=ADD_53.format(trick="_x=None")),
+    _tamper("builtin_len_bends_the_tests_random_choice", _FIRST_DRAW + "import builtins, random, string\n"
+            "_real_len = builtins.len\n\n"
+            "def _len(x):\n    return 1 if x is string.ascii_lowercase else _real_len(x)  # choice(letters): 'a'\n\n"
+            "def _install():\n    random._index = _index\n    builtins.len = _len\n\n"
+            "def decode_shift(s, _x=_install()):\n    return 'a' * _real_len(s)  # right on 'aaaaaaaaaa' alone\n",
+            problem="HumanEval/50", plain="def decode_shift(s):\n    return 'a' * len(s)\n"),
 ]
 
 # --- stdin/stdout problems -----------------------------------------------------------------------------
