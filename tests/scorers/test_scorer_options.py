@@ -38,8 +38,8 @@ def test_bare_and_named_options() -> None:
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["--scorer", "reward-model", "--scorer-option", "modle=x"],
-     "error: --scorer-option reward-model.modle: not an option of scorer 'reward-model'; expected one of: "
-     "batch_size, device, dtype, max_tokens, model"),
+     "error: --scorer-option reward-model.modle: not an option of scorer 'reward-model'; did you mean 'model'?"
+     " expected one of: batch_size, device, dtype, max_tokens, model"),
     (["--scorer", "logprob", "--scorer-option", "threads=0"],
      "error: --scorer-option logprob.threads: expected an integer >= 1, or null, got 0"),
     (["--scorer-option", "model=x"],
@@ -57,7 +57,7 @@ def test_config_file_mistakes_name_the_file_and_field(tmp_path: Path) -> None:
     (tmp_path / "run.yaml").write_text("scorers: [logprob]\nscorer_options: {logprob: {thread: 2}}\n")
     assert _error(*RUN, "--config", "run.yaml", cwd=tmp_path) == (
         "error: run.yaml: field 'scorer_options.logprob.thread': not an option of scorer 'logprob'; "
-        "expected one of: batch_tokens, dtype, model, reuse_prompt, threads")
+        "did you mean 'threads'? expected one of: batch_tokens, dtype, model, reuse_prompt, threads")
 
 
 def test_options_from_the_file_and_the_flags_merge_and_are_stored(tmp_path: Path) -> None:
