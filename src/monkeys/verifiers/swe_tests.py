@@ -95,7 +95,10 @@ class SweTests:
     ("swebench" pulls prebuilt ones, null builds them). `cache_dir`: worktrees and environments.
     """
 
-    revision: ClassVar[int] = 1  # a new one when what a verdict means changes (`store.revisions`)
+    revision: ClassVar[int] = 2  # a new one when what a verdict means changes (`store.revisions`)
+    revision_notes: ClassVar[dict[int, str]] = {
+        2: "a patch that rewrites the tests while they run, prints pytest-like result lines, tells the flaky re-run"
+           " from the first, or writes too much fails; results come from pytest's own reports, not its text"}
 
     def __init__(self, backend: Literal["local", "docker"] = "local", guard: Literal["fail", "flag"] = "fail",
                  timeout_s: Annotated[float, Gt(0)] = 1800.0, memory_mb: Annotated[int, Ge(256)] = 16384,
