@@ -406,46 +406,371 @@ def time_verdict(gold: str, answer: str) -> bool | None:
     return g.same_as(a)
 
 
-# ---- what a box states: base-labelled numbers, letter lists, several values ------------------------------
-# Both parsers drop a base subscript (`40_8` is 40 to them), so gold `40_9` accepted `40_8` and gold 18
-# accepted `18_8`. A base-labelled number (`40_9`, `1101_{2}`, `-221_3`) is read as its value in that base
-# (an invalid digit, `18_8`, makes it no number, which equals nothing); an unlabelled number against a
-# labelled gold is read in the gold's base, as MATH's problems ("Express your answer in base 9") intend
-# (`40` answers `40_9`); a labelled answer against an unlabelled gold is compared by value with the gold read
-# in base 10 (`18_{10}` answers 18, `18_8` does not).
-_BASED = re.compile(r"(-?)([0-9A-Z]+)_\{?(\d{1,2})\}?")
-_PLAIN_DIGITS = re.compile(r"-?\d+")
+# ---- what a box states: base-labelled numbers, equations, letter lists, several values -------------------
+# Both parsers drop a subscript on a number (`40_8`, `18_{(19)}`, `18_{\text{19}}` are 40 and 18 to them), so
+# gold `40_9` accepted `40_8` and gold 18 accepted `18_8` and `18_{(19)}`. A *labelled number* is digits
+# (`40`, `152A`, `0.0011`, also written `{40}`, `(40)`, `\text{40}`) with a subscript in any form: `_8`, `_{8}`,
+# `_{(8)}`, `_{[8]}`, `_{{8}}`, `_{ 8 }`, `_{\text{8}}`, `_{\mathrm{(8)}}`, `_\text{8}`, `_{8^1}`, `_{2+6}`,
+# `_{\text{eight}}`, `_{\text{base } 8}`: the label is read, its markup aside, as a plain-arithmetic integer or
+# a number word, and it is a base from 2 to 36. A subscript on a number is never ignored: one that cannot be
+# read so (`18_x`, `18_{b}`, `18_{\text{base } b}`, `18_1`), an invalid digit (`18_8`) or digits written right
+# after it (`1_{10}8`) make the number unreadable, which equals nothing. Letters before a subscript are a
+# symbol's (`x_1`, `a_{10}`, `\log_2`, `F_{10}`; `2A_1` too, where the letter cannot be a digit of the base).
+# Rules (gold first):
+# - a gold that is one labelled number (`40_9`, `-221_3`, `0.0011_{2}`) is answered by one number of its value:
+#   a labelled one in any form, or an unlabelled one read in the gold's base, as MATH's problems ("Express your
+#   answer in base 9") intend (`40` answers `40_9`); anything else fails;
+# - otherwise every labelled number is replaced by its value before the usual checks (`18_{10}` and `22_8`
+#   answer 18, `18_{(19)}` is 27, `-18_{(19)}` is -27), and an answer with an unreadable one fails.
+_LABEL_MARKUP = re.compile(r"\\(?:text(?:rm|bf|it|normal|up|sf|tt)?|math(?:rm|bf|it|sf|tt|normal)|mbox|hbox"
+                           r"|operatorname|left|right)(?![A-Za-z])|\\[ ,;:!]|~|\s")
+_WRAPPER_BEFORE = re.compile(r"\\(?:text(?:rm|bf|it|normal|up|sf|tt)?|math(?:rm|bf|it|sf|tt|normal)|mbox|hbox"
+                             r"|operatorname)\s*$")
+_BRACKETS = re.compile(r"[{}()\[\]]")
+_COMMAND_AT = re.compile(r"\\(?:[A-Za-z]+|.)\s*")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+_LABEL_DIGITS = re.compile(r"[0-9]{1,3}")
+_IN_BASE = re.compile(r"[0-9A-Z]+(?:\.[0-9A-Z]+)?|\.[0-9A-Z]+")
+_LABEL_WORDS = {word: n for n, word in enumerate(
+    "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen".split(), 2)}
+_LABEL_WORDS.update({"binary": 2, "ternary": 3, "octal": 8, "decimal": 10, "hexadecimal": 16})
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+_MAX_UNDERSCORES = 512  # subscripts read in one answer, at most; more make it unreadable
+_SPAN = 80  # characters a labelled number's digits or label may span
 
 
-def _based_value(answer: str, base: int | None = None) -> int | None:
-    """The value of a base-labelled number (or, given `base`, of an unlabelled one in that base), else None."""
-    match = _BASED.fullmatch(answer)
-    if match is not None:
-        sign, digits, label = match[1], match[2], int(match[3])
-    elif base is not None and _PLAIN_DIGITS.fullmatch(answer):
-        sign, digits, label = ("-", answer[1:], base) if answer.startswith("-") else ("", answer, base)
+class _Labelled:
+    """A labelled number found in a text: `s[start:end]`, its `digits` (None where the subscript is on an
+    exponent or a non-digit number), the base `label` (None: unreadable), its `value` (None: no number) and
+    what replaces it (`text`: its value; None where it has none)."""
+
+    __slots__ = ("start", "sub", "end", "digits", "label", "value", "text")
+
+    def __init__(self, start: int, sub: int, end: int, digits: str | None, label: int | None,
+                 value: Fraction | None, text: str | None) -> None:
+        self.start, self.sub, self.end, self.digits = start, sub, end, digits
+        self.label, self.value, self.text = label, value, text
+
+
+def _matching(s: str, at: int, step: int) -> int | None:
+    """Index of the bracket matching `s[at]` (forward for an opener, `step` 1; backward, -1), within `_SPAN`."""
+    depth, i, stop = 0, at, (min(len(s), at + _SPAN) if step > 0 else max(-1, at - _SPAN))
+    while i != stop:
+        ch = s[i]
+        if ch in "{(":
+            depth += step
+        elif ch in "})":
+            depth -= step
+        if depth == 0:
+            return i
+        i += step
+    return None
+
+
+def _label_value(content: str) -> int | None:
+    """The base a subscript's content names (`8`, `(8)`, `\\text{8}`, `8^1`, `\\text{eight}`, `\\text{base }8`)."""
+    text = _LABEL_MARKUP.sub("", content)
+    if len(text) > _SPAN:
+        return None
+    bare = _BRACKETS.sub("", text).lower()
+    bare = bare[4:] if bare.startswith("base") else bare
+    if _LABEL_DIGITS.fullmatch(bare):
+        value: int | None = int(bare)
+    elif bare in _LABEL_WORDS:
+        value = _LABEL_WORDS[bare]
     else:
+        num = numeric_value(text.replace("[", "(").replace("]", ")"))
+        value = int(num.value) if num is not None and num.exact and Fraction(num.value).denominator == 1 else None
+    return value if value is not None and 2 <= value <= 36 else None
+
+
+def _subscript(s: str, u: int) -> tuple[str, int] | None:
+    """(content, end) of the subscript whose `_` is at `s[u]`: a braced group, a command with its argument
+    (`_\\text{8}`), a run of digits (`_10`, as people write it) or one character."""
+    i = u + 1
+    while i < len(s) and s[i] in " \t\n":
+        i += 1
+    if i >= len(s):
         return None
-    if not 2 <= label <= 36 or len(digits) > 64 or not any(c.isdigit() for c in digits):
+    if s[i] == "{":
+        j = _matching(s, i, 1)
+        return None if j is None else (s[i + 1:j], j + 1)
+    if s[i] == "\\":
+        end = _COMMAND_AT.match(s, i).end()  # type: ignore[union-attr]  # `\\` then anything matches
+        if end < len(s) and s[end] == "{":
+            j = _matching(s, end, 1)
+            if j is None:
+                return None
+            end = j + 1
+        return s[i:end], end
+    digits = _DIGIT_RUN.match(s, i)
+    if digits is not None:
+        return digits.group(), digits.end()
+    return s[i], i + 1
+
+
+def _in_base(digits: str, base: int) -> Fraction | None:
+    """The value of `digits` (`152A`, `0.0011`) in `base`, None where a digit is not one of that base."""
+    if len(digits) > 64 or not _IN_BASE.fullmatch(digits):
         return None
+    whole, _, frac = digits.partition(".")
     try:
-        value = int(digits, label)
+        value = Fraction(int(whole, base) if whole else 0)
+        if frac:
+            value += Fraction(int(frac, base), base ** len(frac))
     except ValueError:
         return None
-    return -value if sign else value
+    return value
 
 
-def base_verdict(gold: str, answer: str) -> bool | None:
-    """Equivalence when the gold or the answer (both `light_normalize`d) is a base-labelled number (rules
-    above); None when neither is one. Linear; safe anywhere."""
-    gold_labelled, answer_labelled = _BASED.fullmatch(gold), _BASED.fullmatch(answer)
-    if gold_labelled is None and answer_labelled is None:
+def _as_text(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def _number_before(s: str, u: int) -> tuple[int, str, bool, bool] | None:
+    """(start, text, braced, exponent) of the number a subscript whose `_` is at `s[u]` labels: digits (`18`,
+    `152A`, `0.0011`), a group (`{18}`, `(18)`, `\\text{18}`: braced) or, with `exponent`, a number raised to a
+    power (`10^{2}_{3}`: the subscript is the base's; text empty); None where it is a symbol's (`x_1`,
+    `\\log_2`, `x^2_1`, `\\mathbf{v}_1`)."""
+    k = u - 1
+    while k >= 0 and s[k] in " \t\n":
+        k -= 1
+    if k < 0:
         return None
-    g = _based_value(gold) if gold_labelled else _based_value(gold, 10)
-    if g is None:  # an invalid gold, or a non-integer one against a labelled answer: the usual checks decide
+    exponent = False
+    if s[k] in "})":  # `{18}_{19}`, `\\text{18}_{19}`, `(18)_{19}`, `10^{2}_{3}`
+        p = _matching(s, k, -1)
+        if p is None:
+            return None
+        q = p - 1
+        while q >= 0 and s[q] in " \t\n":
+            q -= 1
+        wrapper = _WRAPPER_BEFORE.search(s, max(0, p - 24), p)
+        if wrapper is not None:
+            return wrapper.start(), s[p + 1:k], True, False
+        if q >= 0 and s[q] == "_":
+            return None  # a subscript's group
+        if q < 0 or s[q] != "^":
+            return p, s[p + 1:k], True, False
+        exponent, k = True, q - 1  # `10^{2}_{3}`: the subscript belongs to what the power raises
+    elif k >= 1 and s[k - 1] == "^" and s[k].isalnum():
+        exponent, k = True, k - 2  # `10^2_{3}`
+    if exponent:
+        while k >= 0 and s[k] in " \t\n":
+            k -= 1
+        return (u, "", False, True) if k >= 0 and (s[k].isdigit() or s[k] in "})") else None
+    j = k + 1
+    while k >= 0 and (s[k] in "0123456789." or "A" <= s[k] <= "Z"):
+        k -= 1
+    if k >= 0 and (s[k].isalpha() or s[k] == "\\"):
+        return None  # `x1_2`, `\\log_2`
+    return (k + 1, s[k + 1:j], False, False) if any(c.isdigit() for c in s[k + 1:j]) else None
+
+
+def _labelled_at(s: str, u: int) -> _Labelled | None:
+    """The labelled number whose subscript's `_` is at `s[u]`, or None where the subscript is a symbol's."""
+    before = _number_before(s, u)
+    if before is None:
         return None
-    a = _based_value(answer, int(gold_labelled[3]) if gold_labelled else None)
-    return a is not None and a == g
+    start, text, braced, exponent = before
+    digits = _BRACKETS.sub("", _LABEL_MARKUP.sub("", text))
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("-") if braced else digits
+    if exponent:
+        number = None
+    elif any(c.isdigit() for c in digits) and _IN_BASE.fullmatch(digits):
+        number = "digits"
+    elif braced and numeric_value(light_normalize(text)) is not None:
+        number = "value"  # `{\\frac{1}{2}}_{10}`: no digits, a value
+    else:
+        return None  # `\\mathbf{v}_1`, `(x+1)_2`
+    found = _subscript(s, u)
+    if found is None:
+        return _Labelled(start, u, len(s), None, None, None, None)
+    content, end = found
+    label = _label_value(content)
+    if number == "digits" and any(c.isalpha() for c in digits) and (label is None or label <= 10):
+        return None  # `2A_1`: a symbol's subscript, not a digit of the base
+    if exponent:  # only base ten leaves the number as it is
+        return _Labelled(start, u, end, None, label, None, "" if label == 10 else None)
+    value: Fraction | None = None
+    if label is not None and number == "digits":
+        value = _in_base(digits, label)
+    elif label == 10:
+        num = numeric_value(light_normalize(text))
+        value = Fraction(num.value) if num is not None and num.exact else None
+    after = end
+    while after < len(s) and s[after] in " \t\n":
+        after += 1
+    if after < len(s) and (s[after].isdigit() or s[after] == "."):
+        value = None  # `1_{10}8`: digits after the subscript are not its number's
+    if value is None:
+        return _Labelled(start, u, end, digits if number == "digits" else None, label, None, None)
+    value *= sign if braced else 1
+    shown = _as_text(value)
+    shown = "{" + shown + "}" if braced or value.denominator != 1 else shown
+    return _Labelled(start, u, end, digits if number == "digits" else None, label, value, shown)
+
+
+def _labelled_numbers(s: str) -> list[_Labelled] | None:
+    """The labelled numbers in `s`, in order; None where it has too many subscripts or they overlap."""
+    found: list[_Labelled] = []
+    u = s.find("_")
+    for _ in range(_MAX_UNDERSCORES):
+        if u < 0:
+            return found
+        number = _labelled_at(s, u)
+        if number is not None:
+            if found and number.start < found[-1].end:
+                return None
+            found.append(number)
+        u = s.find("_", max(u + 1, number.end if number is not None else 0))
+    return None if u >= 0 else found
+
+
+def _whole(s: str, found: list[_Labelled]) -> tuple[int, _Labelled] | None:
+    """(sign, the number) where `s` is one labelled number with digits, up to spacing and a minus sign."""
+    if len(found) != 1 or found[0].digits is None:
+        return None
+    first = len(s) - len(s.lstrip())
+    sign = 1
+    if s.startswith("-", first):
+        sign, first = -1, first + 1
+        while first < len(s) and s[first] in " \t\n":
+            first += 1
+    number = found[0]
+    return (sign, number) if number.start == first and number.end == len(s.rstrip().rstrip(".")) else None
+
+
+def _replaced(s: str, found: list[_Labelled]) -> str:
+    parts, at = [], 0
+    for number in found:
+        parts += [s[at:number.start], number.text or ""]
+        at = number.end
+    return "".join(parts) + s[at:]
+
+
+def canonical_labels(answer: str) -> str:
+    """`answer` with each readable base label written `_{N}` (`18_{\\text{10}}` is `18_{10}`), so that words in a
+    label are not read as words between numbers (`stated_parts`). Linear; safe anywhere."""
+    found = _labelled_numbers(answer) if "_" in answer else None
+    if not found:
+        return answer
+    parts, at = [], 0
+    for number in found:
+        if number.label is not None and number.digits is not None:
+            parts += [answer[at:number.sub], f"_{{{number.label}}}"]
+            at = number.end
+    return "".join(parts) + answer[at:]
+
+
+def rebase(gold: str, answer: str) -> tuple[bool | None, str, str | None]:
+    """(verdict, gold, answer) with base-labelled numbers read (rules above): the verdict where a labelled
+    gold or an unreadable answer decides it, with answer None where it is unreadable; else None, with each
+    labelled number replaced by its value. Linear; safe anywhere."""
+    g_found = _labelled_numbers(gold) if "_" in gold else []
+    a_found = _labelled_numbers(answer) if "_" in answer else []
+    if not g_found and not a_found and g_found is not None and a_found is not None:
+        return None, gold, answer
+    if g_found is None or any(n.text is None for n in g_found) and _whole(gold, g_found) is None:
+        return None, gold, answer  # a gold read no further: the usual checks decide, as before
+    whole = _whole(gold, g_found)
+    if whole is not None:
+        g_sign, g = whole
+        if g.value is None or g.label is None:
+            return None, gold, answer  # an invalid gold (`18_8`): the usual checks decide
+        clean = _UNESCAPED_DOLLAR.sub("", answer)  # "$40_{(9)}$" is one number too
+        sides = _top_level(clean, _RELATION)
+        if len(sides) == 2 and _names_a_quantity(sides[0]):
+            clean = sides[1]  # "x = 40_9", "n = 40": the number the variable is
+        c_found = _labelled_numbers(clean) if "_" in clean else []
+        a_whole = _whole(clean, c_found) if c_found else None
+        if a_whole is not None:
+            value = a_whole[1].value
+            a_value = None if value is None else a_whole[0] * value
+        else:
+            plain = light_normalize(clean)
+            a_sign = -1 if plain.startswith("-") else 1
+            value = _in_base(plain.lstrip("-"), g.label) if not c_found else None
+            a_value = None if value is None else a_sign * value
+        return a_value is not None and a_value == g_sign * g.value, gold, answer
+    if a_found is None or any(n.text is None for n in a_found):
+        return False, gold, None
+    return None, _replaced(gold, g_found), _replaced(answer, a_found)
+
+
+# An equation in a box against a gold that is none: math-verify compares its last side, so `2x = 18`,
+# `x - 19 = 18`, `x^2 = 18` and `|x| = 18` answered 18, whatever x is. The box states a value only where its
+# left side names the quantity asked for: a variable (`x`, `\theta`, `x_1`, `a_{n}`, `x'`, `\text{x}`,
+# `\mathrm{v}`, `\hat{y}`), a word (`\text{Area}`), a segment, angle or area name (`AB`, `\overline{AB}`,
+# `\angle ABC`, `m\angle A`, `[ABC]`), a function's value (`f(3)`, `P(A)`, `g^{-1}(2)`) or a tuple of
+# variables (`(x, y)`); or where no side has a variable (`2 \cdot 9 = 18`, `\sin 30^\circ = \frac12`: the
+# check of false equations compares those sides). Otherwise its last side is not what it states the answer
+# is, and it fails. Each item of a list is read so (`x = 18, y = 19`); a chain by its first side (`x = 2 \cdot
+# 9 = 18`). `=`, `==`, `:=`, `\equiv`, `\approx`, `\simeq` are equations here; `<=`, `>=`, `!=` are not.
+# Where the gold is an equation (`y = 2x + 3`, `x = 3`) math-verify compares both sides and this does not apply.
+_RELATION = re.compile(r"==?|:=|\\(?:approx|simeq|equiv|coloneqq|doteq)(?![A-Za-z])|\u2248|\u2261")
+_ITEM_SEPARATOR = re.compile(r"[,;]|\\q?quad(?![A-Za-z])|\\(?:text(?:rm|bf|it)?|mbox)\s*\{[\s,;]*(?:and|or)?[\s,;]*\}")
+_NAME_SPACING = re.compile(r"\\(?:left|right|displaystyle)(?![A-Za-z])|\\[ ,;:!]|[\s~$&]"
+                           r"|\\(?:begin|end)\s*\{[^{}]*\}")
+_GREEK = (r"\\(?:var)?(?:alpha|beta|gamma|delta|epsilon|zeta|eta|theta|iota|kappa|lambda|mu|nu|xi|rho|sigma|tau"
+          r"|upsilon|phi|chi|psi|omega)|\\(?:Gamma|Delta|Theta|Lambda|Xi|Sigma|Upsilon|Phi|Psi|Omega|ell)")
+_DECOR = (r"\\(?:text(?:rm|it|bf|normal|sf)?|math(?:rm|it|bf|sf|cal|bb|frak)|mbox|operatorname|boldsymbol|bm"
+          r"|bar|hat|vec|tilde|overline|widehat|widetilde|overrightarrow|dot|ddot)")
+_SYMBOL = rf"(?:(?:[A-Za-z]|{_GREEK})(?![A-Za-z])|{_DECOR}\{{(?:[A-Za-z]|{_GREEK}|[A-Za-z]+)\}}|\{{[A-Za-z]\}})"
+_SUB = r"(?:_(?:\{[^{}=]{0,40}(?:\{[^{}=]{0,40}\}[^{}=]{0,40}){0,3}\}|[A-Za-z0-9]))"
+_PRIME = r"(?:'|\^\{?\\prime\}?|\^\{?\*\}?)"
+_ONE_NAME = rf"{_SYMBOL}(?:{_SUB}|{_PRIME}){{0,4}}"
+_NAME = re.compile(
+    rf"{_ONE_NAME}|\({_ONE_NAME}(?:,{_ONE_NAME}){{1,8}}\)"
+    r"|m?\\angle\{?[A-Z]{1,3}\}?|\\overline\{[A-Z]{2,3}\}|[A-Z]{2,3}|\[[A-Z]{3,4}\]|\\triangle[A-Z]{3}"
+    rf"|[fghpqrFGHPQ]{_SUB}?(?:\^\{{-1\}}|'{{1,3}})?\((?:[^()=]|\([^()=]*\)){{1,60}}\)")
+_NO_VARIABLE = re.compile(r"\\(?:[dt]?frac|sqrt|cdot|times|div|pi|infty|pm|mp|circ|sin|cos|tan|cot|sec|csc|arcsin"
+                          r"|arccos|arctan|log|ln|exp|binom|left|right|displaystyle)(?![A-Za-z])|\\[ ,;:!%$]"
+                          r"|\\(?:begin|end)\s*\{[^{}]*\}|&")
+
+
+def _top_level(text: str, pattern: re.Pattern[str]) -> list[str]:
+    """`text` split where `pattern` matches outside brackets (the `=` of `<=`, `>=`, `!=` splits nothing)."""
+    depth, bounds = [0], []
+    for ch in text:
+        depth.append(depth[-1] + (ch in "{([") - (ch in "})]"))
+    for match in pattern.finditer(text):
+        if depth[match.start()] == 0 and not (match.group() == "=" and text[match.start() - 1:match.start()] in "<>!"
+                                              and match.start() > 0):
+            bounds.append(match)
+    if not bounds:
+        return [text]
+    parts, at = [], 0
+    for match in bounds:
+        parts.append(text[at:match.start()])
+        at = match.end()
+    return [*parts, text[at:]]
+
+
+def _is_equation(text: str) -> bool:
+    return any(len(_top_level(item, _RELATION)) > 1 for item in _top_level(text, _ITEM_SEPARATOR))
+
+
+def _names_a_quantity(side: str) -> bool:
+    side = _NAME_SPACING.sub("", side)
+    return len(side) <= 120 and _NAME.fullmatch(side) is not None
+
+
+def _has_no_variable(side: str) -> bool:
+    return re.search(r"[A-Za-z\\]", _NO_VARIABLE.sub("", side)) is None
+
+
+def equation_verdict(gold: str, answer: str) -> bool | None:
+    """False where `answer` states an equation whose left side names no quantity and the gold is no equation
+    (rules above); None otherwise (the usual checks decide). Linear; safe anywhere."""
+    if len(answer) > 2000 or _RELATION.search(answer) is None or _is_equation(gold):
+        return None
+    for item in _top_level(answer, _ITEM_SEPARATOR):
+        sides = _top_level(item, _RELATION)
+        if len(sides) > 1 and not _names_a_quantity(sides[0]) and not all(map(_has_no_variable, sides)):
+            return False
+    return None
 
 
 # Choice letters: "Enter the letters, separated by commas". `\text{A,D}`, `A, D`, `\text{A}, \text{D}`,

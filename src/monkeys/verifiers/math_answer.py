@@ -37,13 +37,15 @@ from monkeys.verifiers._answer_extract import (
     offered_before,
 )
 from monkeys.verifiers._math_normalize import (
-    base_verdict,
+    canonical_labels,
     clock_value,
+    equation_verdict,
     letters_verdict,
     light_normalize,
     minerva_normalize,
     numeric_value,
     numeric_verdict,
+    rebase,
     spaced_comma,
     stated_parts,
     time_verdict,
@@ -86,7 +88,7 @@ class MathAnswer:
     """
 
     # What a verdict means changes only with a new revision (`store.revisions`: a resume refuses to mix them).
-    revision: ClassVar[int] = 6
+    revision: ClassVar[int] = 7
     revision_notes: ClassVar[dict[int, str]] = {
         2: "answers hedged between values ('#### 18 or 19', an 'or' in a box) and false equations fail;"
            " '#### 1/2' is the fraction",
@@ -120,7 +122,13 @@ class MathAnswer:
            " '\\text{A,D}'); GSM8K reads U+2212 and the en dash as minus signs, 'minus 18' as -18, '18 and three"
            " quarters' as 18.75, '18\u207b\u00b9' as 1/18, '\u221a18' and '\\sqrt{18}' as no 18, '\\frac{36}{2}' as"
            " 18; a scale word, '\\not' or '\\ldots' in a MATH box is no bare number; the"
-           " readers of repeated '####' lines and Minerva phrases are linear"}
+           " readers of repeated '####' lines and Minerva phrases are linear",
+        7: "a base label is read in any form ('18_{(19)}', '18_{[19]}', '18_{\\text{19}}', '18_{19^1}', '{18}_{19}' are"
+           " 27, not 18; '18_{\\text{ten}}' is 18), also inside an expression ('-18_{(19)}' is -27), and one that"
+           " cannot be read ('18_{b}') leaves no number, in both modes; in the default mode an equation against a gold"
+           " that is none states its last side only where its left side names a quantity ('x = 18', '\\text{x} = 18',"
+           " 'f(3) = 18', 'AB = 18') or no side has a variable ('2 \\cdot 9 = 18'): '2x = 18', 'x - 19 = 18',"
+           " '|x| = 18' fail"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -179,7 +187,7 @@ class MathAnswer:
             # the paper's grader, which never passes these anyway: it compares the strings)
             return Verdict(Outcome.FAIL, f"several answers stated ({raw}): a hedge is not an answer",
                            {"answer": raw, "answer_key": None, "gold": gold, "mode": self.mode})
-        if self.mode == "math-verify" and (stated := stated_parts(gold, raw)) is not None:
+        if self.mode == "math-verify" and (stated := stated_parts(gold, canonical_labels(raw))) is not None:
             kind, parts = stated  # words, spacing or lines in the box that math-verify would drop
             if kind == "lines":  # "18 \\ 19": each line an answer, read as boxes stated together are
                 return self._several(gold, parts, False)
@@ -242,6 +250,10 @@ class MathAnswer:
         """The verdict on one stated answer `raw`."""
         shown = minerva_normalize(raw) if self.mode == "minerva" else light_normalize(raw)
         details: dict[str, Any] = {"answer": shown, "gold": gold, "mode": self.mode}
+        based, gold, read = rebase(gold, raw)  # both parsers drop a base subscript: "18_{(19)}" is 27, not 18
+        if read is None:  # "18_{x}", "18_8": a subscript that cannot be read leaves no number, and no vote
+            return self._verdict(False, "s:" + light_normalize(raw), details)
+        raw = read
         gold_l, raw_l = light_normalize(gold), light_normalize(raw)
         raw_th = not spaced_comma(raw)
         number = numeric_value(raw_l, raw_th)
@@ -251,9 +263,10 @@ class MathAnswer:
         timed = time_verdict(gold, raw)  # times of day, never fractions: the same rules in both modes
         if timed is not None:
             return self._verdict(timed, known or self._key_of(raw, raw_l), details)
-        based = base_verdict(gold_l, raw_l)  # "40_8" is not "40_9": both parsers drop the subscript
         if based is None and self.mode == "math-verify":
             based = letters_verdict(gold_l, raw_l)  # "A, D" and "\text{A,D}" name the same choices
+        if based is None and self.mode == "math-verify":
+            based = equation_verdict(gold, raw)  # "2x = 18" states x = 9, not 18: math-verify reads the last side
         if based is not None:
             return self._verdict(based, known or self._key_of(raw, raw_l), details)
         if gold_l == raw_l:  # same string up to spacing: equal in every mode, and the same vote key
