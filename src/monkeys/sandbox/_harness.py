@@ -287,7 +287,8 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     _setattr = object.__setattr__
     function_attrs = [(a, vars(types.FunctionType)[a].__get__) for a in ("__module__", "__name__", "__qualname__",
                                                                          "__doc__")]
-    # a frame's links, taken before the child removes them from the frame type (`_ctypes_off.hide_frame_links`)
+    # a frame's links, taken before the template (or the fallback's child) removes them from the frame type
+    # (`_ctypes_off.hide_frame_links`)
     frame_type = types.FrameType
     frame_back, frame_locals = vars(frame_type)["f_back"].__get__, vars(frame_type)["f_locals"].__get__
     frame_code = vars(frame_type)["f_code"].__get__
