@@ -103,14 +103,19 @@ class Quitter:
     def __call__(self, code=None):
         raise SystemExit(code)
 
+# What these functions hold is in their keyword-only defaults, not in closure cells: a program can be handed
+# one of the tests' own functions (a test passing a lambda into the candidate), whose globals are the tests'
+# namespace, where these are; a cell's contents can be read without an audit event, `__kwdefaults__` cannot
+# (the guard refuses it on this namespace's functions).
 def seen(check):
-    def __monkeys_seen__(value):
-        check(value, None, None)
+    def __monkeys_seen__(value, *, __monkeys_state__=check):
+        __monkeys_state__(value, None, None)
         return value
     return __monkeys_seen__
 
 def watch(fn, check, mark):
-    def watched(*args, **kwargs):
+    def watched(*args, __monkeys_state__=(fn, check, mark), **kwargs):
+        fn, check, mark = __monkeys_state__
         before = mark()
         result = fn(*args, **kwargs)
         check(result, fn, before)
@@ -118,7 +123,8 @@ def watch(fn, check, mark):
     return watched
 
 def importer(real, own):
-    def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+    def __import__(name, globals=None, locals=None, fromlist=(), level=0, *, __monkeys_state__=(real, own)):
+        real, own = __monkeys_state__
         if level == 0 and name == "random":
             return own
         return real(name, globals, locals, fromlist, level)
@@ -215,6 +221,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     # Captured: after the program started, nothing below is looked up by name (it may have replaced any
     # name in builtins or in a module); closures read these cells, never globals.
     frame_attrs, refused_events, flagged_events = _FRAME_ATTRS, _REFUSED, _FLAGGED
+    state_attrs = frozenset({"__defaults__", "__kwdefaults__", "__code__"})  # of `visible`'s functions
     refused_modules, inert, max_checked, max_report = _REFUSED_MODULES, _INERT_DUNDERS, _MAX_CHECKED, _MAX_REPORT
     unwatched_sys = frozenset({"stdin", "stdout", "stderr", "last_type", "last_value", "last_traceback"})
     _id, _type, _str, _isinstance, _typecls, _index = id, type, str, isinstance, type, int.__index__
@@ -572,12 +579,16 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             if event == "object.__getattr__":
                 if args[1] in frame_attrs and not (args[0] is allowed[0] and args[1] == allowed[1]):
                     raise _AttributeError(f"{args[1]} is not available to programs in the sandbox")
+                if args[1] in state_attrs and _type(args[0]) is _FunctionType and args[0].__globals__ is visible:
+                    raise _AttributeError(f"{args[1]} is not available to programs in the sandbox")
             elif event == "open" or event == "os.chdir":
                 check_path(args[0])
             elif event == "import":
                 if args[0] in refused_modules:
                     raise _ImportError(f"module {args[0]} is not available to programs in the sandbox")
             elif event == "object.__setattr__" or event == "object.__delattr__":
+                if _type(args[0]) is _FunctionType and args[0].__globals__ is visible:  # a wrapper's code, state
+                    raise _AttributeError(f"{args[1]} cannot be changed by programs in the sandbox")
                 if _isinstance(args[0], _typecls) and _id(args[0]) in trusted:
                     _append(flags, f"patched class {_tname(args[0])}.{args[1]}")
             elif event == "marshal.loads" or event == "marshal.load":
@@ -648,6 +659,25 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 return True
         return False
 
+    def items_changed(space: dict, items: list[tuple[Any, Any]]) -> bool:
+        """Whether `space` holds other keys or values (by identity) than `items`, taken from it before."""
+        now = _list(_dict_items(space))
+        if _len(now) != _len(items):
+            return True
+        for (key, item), (key0, item0) in _zip(now, items):
+            if key is not key0 or item is not item0:
+                return True
+        return False
+
+    def make_mark(namespace: dict, tests_builtins: dict, inner: Callable[[], Any] | None) -> Callable[[], Any]:
+        """What a call into the program must leave as it was: the tests' namespace and builtins (a program
+        handed a function of the tests' reaches them through its `__globals__` and `__builtins__`, which no
+        audit event guards) and, where the tests use it, their own random numbers (`random_mark`)."""
+        def mark() -> tuple[Any, ...]:
+            return (inner() if inner is not None else None, namespace, _list(_dict_items(namespace)),
+                    tests_builtins, _list(_dict_items(tests_builtins)))
+        return mark
+
     def make_check(flags: list[str], tamper_args: tuple = ()) -> Callable[[object, object, Any], None]:
         def check(result: object, fn: object, before: Any) -> None:
             value: Any
@@ -704,8 +734,12 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 _append(flags, "returned a value too large to check")
             if tamper_args and fn is not None:  # after each call into the program: what it changed and may
                 tampering(flags, *tamper_args)  # put back before the tests end
-                if before is not None and random_changed(before):
-                    _append(flags, "a call into the program changed the tests' own random numbers")
+                if before is not None:
+                    random_before, namespace, names, tests_builtins, builtin_items = before
+                    if random_before is not None and random_changed(random_before):
+                        _append(flags, "a call into the program changed the tests' own random numbers")
+                    if items_changed(namespace, names) or items_changed(tests_builtins, builtin_items):
+                        _append(flags, "a call into the program changed the tests' own names")
 
         return check
 
@@ -808,10 +842,13 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 check = make_check(flags, (module_names, builtin_names))
                 if random_seed is not None:  # as `python main.py` would, the program's `random` differs per run
                     random_seed(random_inst, None)
-                mark: Any = no_mark
+                inner: Any = None
                 if own_random is not None and "random" in module_names:  # the tests' own: fresh from urandom
                     random_seed(own_random, None)
-                    mark = random_mark
+                    inner = random_mark
+                # the builtins before any program (with the tests' own `random` to import), a copy per child
+                own_builtins = _dict_copy(tests_builtins)
+                mark = make_mark(namespace, own_builtins, inner)
                 for name, value in _dict_items(main_dict):
                     if _type(value) is _FunctionType and value.__globals__ is main_dict:
                         watched = namespace[name] = watch(value, check, mark)
@@ -821,8 +858,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                             except _BaseException:
                                 pass
                 namespace["__monkeys_seen__"] = seen(check)  # every value an assert reads (`_assert_values`)
-                # the builtins before any program (with the tests' own `random` to import), a copy per child
-                namespace["__builtins__"] = namespace["__monkeys_builtins__"] = _dict_copy(tests_builtins)
+                namespace["__builtins__"] = namespace["__monkeys_builtins__"] = own_builtins
                 _exec(tests_code, namespace)
                 tampering(flags, module_names, builtin_names)
             elif "threading" in _modules:  # as the interpreter does: wait for non-daemon threads
