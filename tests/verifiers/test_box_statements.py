@@ -195,3 +195,23 @@ def test_gsm8k_signs_and_number_words_change_the_value(verifier: MathAnswer, tex
 ])
 def test_gsm8k_signs_and_number_words_are_read(verifier: MathAnswer, gold: str, text: str) -> None:
     assert _outcome(verifier, gold, text, "gsm8k") is Outcome.PASS, (gold, text)
+
+
+# ---- a space that text mode prints between digits ---------------------------------------------------------------
+
+PRINTED = ["\\text{1 8}", "\\textrm{1 8}", "\\textbf{1  8}", "\\mbox{1 8}", "1\\text{ }8", "1\\mbox{ } 8",
+           "\\text{1 }8", "1\\text{ 8}", "\\textnormal{1 8}"]
+
+
+@pytest.mark.parametrize("box", PRINTED)
+def test_digits_a_printed_space_separates_are_not_one_number(verifier: MathAnswer, box: str) -> None:
+    # "\text{1 8}" shows "1 8", as "1\ 8" and "1\quad 8" do; light normalisation (the verdict cache's key) and
+    # math-verify both read 18, so it passed gold 18, and so did any such answer once "\text{18}" was cached
+    assert _outcome(verifier, "18", "The answer is $\\boxed{\\text{18}}$.") is Outcome.PASS
+    assert _outcome(verifier, "18", f"The answer is $\\boxed{{{box}}}$.") is Outcome.FAIL, box
+
+
+@pytest.mark.parametrize("box", ["1 8", "18\\text{ cm}", "1\\,8", "18 \\text{ apples}",
+                                 "\\text{18}", "1\n8"])
+def test_math_mode_spaces_and_units_still_read_as_one_number(verifier: MathAnswer, box: str) -> None:
+    assert _outcome(verifier, "18", f"The answer is $\\boxed{{{box}}}$.") is Outcome.PASS, box

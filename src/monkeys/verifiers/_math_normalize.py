@@ -53,6 +53,20 @@ _LIGHT = [("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", "")
           ("\\tfrac", "\\frac"), ("$", ""), (" ", ""), ("\n", "")]
 
 
+# Spaces in a text-mode group are printed, where math mode drops them: `\text{1 8}` and `1\text{ }8` show
+# "1 8", two numbers (as `1\ 8` and `1\quad 8` do), yet `light_normalize` and math-verify both read 18.
+_PRINTED_GROUP = re.compile(r"\\(?:text(?:rm|bf|it|normal|sf|tt|up)?|mbox)\s*\{([^{}]*)\}")
+_PRINTED_SPACE_DIGITS = re.compile("\\d\\s*\x00[\x00\\s]*\\d")
+
+
+def text_spaced_digits(answer: str) -> bool:
+    """Whether a space that text mode prints stands between two digits (`\\text{1 8}`, `1\\text{ }8`)."""
+    if "\\" not in answer:
+        return False
+    shown = _PRINTED_GROUP.sub(lambda m: m.group(1).replace(" ", "\x00"), answer)
+    return "\x00" in shown and _PRINTED_SPACE_DIGITS.search(shown) is not None
+
+
 def light_normalize(answer: str) -> str:
     """Spacing and display-style markup only: strings equal after this are equal answers in any mode."""
     for before, after in _LIGHT:

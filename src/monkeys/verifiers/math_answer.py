@@ -48,6 +48,7 @@ from monkeys.verifiers._math_normalize import (
     rebase,
     spaced_comma,
     stated_parts,
+    text_spaced_digits,
     time_verdict,
 )
 from monkeys.verifiers._timeout import CheckTimeout, DeadlinePool, WorkerDied
@@ -88,7 +89,7 @@ class MathAnswer:
     """
 
     # What a verdict means changes only with a new revision (`store.revisions`: a resume refuses to mix them).
-    revision: ClassVar[int] = 7
+    revision: ClassVar[int] = 8
     revision_notes: ClassVar[dict[int, str]] = {
         2: "answers hedged between values ('#### 18 or 19', an 'or' in a box) and false equations fail;"
            " '#### 1/2' is the fraction",
@@ -128,7 +129,9 @@ class MathAnswer:
            " cannot be read ('18_{b}') leaves no number, in both modes; in the default mode an equation against a gold"
            " that is none states its last side only where its left side names a quantity ('x = 18', '\\text{x} = 18',"
            " 'f(3) = 18', 'AB = 18') or no side has a variable ('2 \\cdot 9 = 18'): '2x = 18', 'x - 19 = 18',"
-           " '|x| = 18' fail"}
+           " '|x| = 18' fail",
+        8: "in the default mode, digits that a space printed in text mode separates ('\\text{1 8}', '1\\text{ }8') are"
+           " several numbers, not one (math-verify and the verdict cache's key both read 18)"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -250,6 +253,10 @@ class MathAnswer:
         """The verdict on one stated answer `raw`."""
         shown = minerva_normalize(raw) if self.mode == "minerva" else light_normalize(raw)
         details: dict[str, Any] = {"answer": shown, "gold": gold, "mode": self.mode}
+        if self.mode == "math-verify" and text_spaced_digits(raw):  # "\text{1 8}" shows 1 8, not 18
+            details["answer_key"] = None
+            return Verdict(Outcome.FAIL, f"several answers stated ({raw}): digits that a printed space separates are"
+                                         " not one number", details)
         based, gold, read = rebase(gold, raw)  # both parsers drop a base subscript: "18_{(19)}" is 27, not 18
         if read is None:  # "18_{x}", "18_8": a subscript that cannot be read leaves no number, and no vote
             return self._verdict(False, "s:" + light_normalize(raw), details)
