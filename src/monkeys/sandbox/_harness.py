@@ -642,9 +642,6 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 return f"{_tname(klass)} (a dunder added)"
         return None
 
-    def no_mark() -> None:
-        return None
-
     def random_mark() -> tuple[Any, type, list[tuple[Any, Any]]]:
         """The tests' own random instance as the tests left it: its generator's state, class and attributes."""
         return own_getstate(own_random), _type(own_random), _list(_dict_items(_getattribute(own_random, "__dict__")))
