@@ -327,3 +327,91 @@ def test_quoted_paths_of_the_test_patch_are_known_by_their_real_names() -> None:
     flags = guard.check(["pkg/chéck.py"], [], patching.paths(test_patch))
     assert [f.why for f in flags] == ["edits a file of the test patch"]
     assert patching.paths('--- "a/x\\377\\"y"\n+++ "b/x\\377\\"y"\n@@ -1 +1 @@\n-a\n+b\n') == ['x\udcff"y']
+
+
+def test_the_watch_names_modules_made_beside_the_tests_and_keeps_bytecode_out(tmp_path: Path) -> None:
+    """What the import system would find before a watched module (a package folder or an extension module
+    of its name, a link of its name) is named; a `__pycache__` file stops any interpreter from writing or
+    reading bytecode there, quietly, and removing it is named (audit round 3)."""
+    from monkeys.swe.watch import TestFilesWatch
+
+    tests = tmp_path / "pkg" / "tests"
+    tests.mkdir(parents=True)
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tests / "test_a.py").write_text("x = 1\n")
+    (tests / "helpers.py").write_text("x = 1\n")
+    (tests / "data").mkdir()
+    watch = TestFilesWatch(tmp_path, ["pkg/tests/test_a.py"])
+    watch.plant()
+    assert (tests / "__pycache__").is_file() and (tmp_path / "pkg" / "__pycache__").is_file()
+    assert not (tests / "data" / "__pycache__").exists()  # no Python file there: nothing to cache
+    watch.start()
+    child = subprocess.run([sys.executable, "-c", "import pkg.tests.test_a, pkg.tests.helpers"], cwd=tmp_path,
+                           env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
+    (tests / "output").mkdir()  # the tests' own folder and files: theirs
+    (tests / "test_a.log").write_text("")
+    assert watch.stop() == []
+    watch = TestFilesWatch(tmp_path, ["pkg/tests/test_a.py"])
+    watch.start()
+    (tests / "test_a").mkdir()
+    (tests / "helpers.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    os.symlink("data", tests / "conftest")
+    os.unlink(tests / "__pycache__")
+    assert watch.stop() == ["pkg/tests/__pycache__: deleted", "pkg/tests/conftest: created",
+                            "pkg/tests/helpers.cpython-311-x86_64-linux-gnu.so: created", "pkg/tests/test_a: created"]
+
+
+def test_a_test_tree_too_large_to_watch_is_refused_not_half_watched(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its caps the watch covered only the test files' own folders, so a helper elsewhere in the test
+    tree could be rewritten unseen (a forged pass, audit item); now that is a WatchError (an `error`
+    verdict, never a pass), and the caps are ten times higher."""
+    from monkeys.swe import watch as watch_module
+
+    for i in range(6):
+        (tmp_path / "tests" / f"d{i}").mkdir(parents=True)
+    (tmp_path / "tests" / "test_a.py").write_text("")
+    monkeypatch.setattr(watch_module, "MAX_FOLDERS", 4)
+    with pytest.raises(watch_module.WatchError, match="too many to watch"):
+        watch_module.TestFilesWatch(tmp_path, ["tests/test_a.py"]).plan()
+    monkeypatch.setattr(watch_module, "MAX_FOLDERS", 7)
+    assert len(watch_module.TestFilesWatch(tmp_path, ["tests/test_a.py"]).plan()[1]) == 7
+
+
+@pytest.mark.skipif(unavailable() is not None, reason=f"no command sandbox: {unavailable()}")
+def test_command_sandbox_caps_what_a_command_writes_and_keeps_it_off_the_host(tmp_path: Path) -> None:
+    """With `disk_mb` the writable folder is an overlay on a capped tmpfs of the command's own mount
+    namespace: bytes and files past the cap fail with ENOSPC and `disk_full` says so; the host's folder is
+    left as it was; `on_ready` sees the command's view before the command runs (audit item)."""
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    (work / "sub" / "a.txt").write_text("before")
+    seen: list[list[str]] = []
+    script = ("import os\nopen('sub/a.txt', 'a').write(' after')\nn = 0\ntry:\n"
+              "    while n < 100000:\n        open('f%d' % n, 'w').close()\n        n += 1\nexcept OSError:\n    pass\n"
+              "try:\n    open('big', 'wb').write(b'x' * (80 << 20))\n    print('big written')\nexcept OSError:\n"
+              "    print('big refused')\nprint(n, open('sub/a.txt').read())\n")
+    limits = CommandLimits(timeout_s=60, disk_mb=64, disk_inodes=500)
+    result = run_command([sys.executable, "-c", script], cwd=work, writable=[work], readable=[sys.prefix,
+                         sys.base_prefix], limits=limits,
+                         on_ready=lambda root: seen.append(os.listdir(root + str(work))))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert lines[0] == "big refused" and int(lines[1].split()[0]) < 500 and lines[1].endswith("before after")
+    assert result.disk_full and seen == [["sub"]]
+    assert sorted(os.listdir(work)) == ["sub"] and (work / "sub" / "a.txt").read_text() == "before"
+    fine = run_command([sys.executable, "-c", "open('x', 'w').write('1')"], cwd=work, writable=[work],
+                       readable=[sys.prefix, sys.base_prefix], limits=limits)
+    assert fine.exit_code == 0 and not fine.disk_full
+
+
+def test_where_bytecode_is_read_from_is_flagged() -> None:
+    """`sys.pycache_prefix` pointed at the private /tmp, where a forged cache of the test module was read by
+    pytest (a forged pass, audit round 3), and pytest's import check turned off, are flagged in sources."""
+    for line in ("sys.pycache_prefix = '/tmp/p'", "os.environ['PY_IGNORE_IMPORTMISMATCH'] = '1'",
+                 "sys.dont_write_bytecode = False"):
+        flags = guard.check(["pkg/mod.py"], [patching.FileChange("pkg/mod.py", "pkg/mod.py", [line])])
+        assert flags and "bytecode" in flags[0].why, line
+    assert not guard.check(["docs/notes.rst"], [patching.FileChange("docs/notes.rst", "docs/notes.rst",
+                                                           ["set PYTHONPYCACHEPREFIX"])])

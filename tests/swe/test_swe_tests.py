@@ -343,11 +343,14 @@ if "_FORGED_" not in _s:
     _s = _s.replace("def test_partition_all():", "def test_partition_all():\\n    return  # _FORGED_\\n", 1)
     open(_t, "w").write(_s)
 """,
-    # a bytecode cache of a forged test module (pytest reads __pycache__ even when it writes none)
+    # a bytecode cache of a forged test module (pytest reads __pycache__ even when it writes none), in place
+    # of the `__pycache__` file the watch puts there
     "bytecode": """
 import os as _o, sys as _sy, marshal as _m, importlib.util as _iu, importlib.metadata as _md
 _d = _o.path.join(_o.path.dirname(__file__), "tests")
 _t = _o.path.join(_d, "test_itertoolz.py")
+if _o.path.isfile(_o.path.join(_d, "__pycache__")):
+    _o.unlink(_o.path.join(_d, "__pycache__"))
 _raw = open(_t, "rb").read()
 _co = compile(_raw.decode().replace("def test_partition_all():", "def test_partition_all():\\n    return\\n", 1), _t,
               "exec")
@@ -530,3 +533,103 @@ def test_a_patch_that_would_write_too_much_is_refused_before_it_is_applied(verif
     assert verdict.outcome is Outcome.FAIL and verdict.reason.startswith("patch too large: its binary hunks"), verdict
     huge = world["instance"]["patch"] + "\n" + "+" * 5_000_000
     assert check(verifier, world, huge).reason.startswith("patch too large: ")
+
+
+def _problem_with_tests(world: dict[str, Any], extra: str, p2p: tuple[str, ...] = ()) -> Problem:
+    """The instance with `extra` appended to the test patch's test file (and `p2p` added to PASS_TO_PASS)."""
+    import toolz
+
+    instance = json.loads(json.dumps(world["instance"]))
+    text = (Path(toolz.__file__).parent / "tests" / "test_itertoolz.py").read_text() + extra
+    instance["test_patch"] = make_patch(world["repo"], instance["base_commit"], {TEST_FILE: text})
+    instance["PASS_TO_PASS"] += [f"{TEST_FILE}::{name}" for name in p2p]
+    return Problem(instance["instance_id"], Prompt("fix it"),
+                   {"kind": "swe-bench", "instance": instance, "repo_dir": str(world["repo"])})
+
+
+def test_a_child_that_writes_bytecode_does_not_fail_a_gold_patch(verifier: SweTests, world: dict[str, Any]) -> None:
+    """A test of the test patch starts a child interpreter with an environment of its own (no
+    PYTHONDONTWRITEBYTECODE): it imports the package and the test module and writes their bytecode caches
+    into watched folders, which failed the gold patch as a run that changed the tests (audit item). Each
+    watched folder now holds a `__pycache__` file that no cache can be written or read through."""
+    extra = '''
+
+def test_a_child_imports_the_package():
+    import os, subprocess, sys
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", "import toolz.tests.test_itertoolz, toolz; print('ok')"],
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": top}, capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+'''
+    problem = _problem_with_tests(world, extra, ("test_a_child_imports_the_package",))
+    verdict = verifier.verify(problem, Sample(problem.problem_id, 0, 0, world["instance"]["patch"]))
+    assert verdict.outcome is Outcome.PASS, verdict
+    assert verdict.details.get("tampered") is None
+
+
+SHADOW_TEST_MODULE = {
+    # a package wins over a module of the same name; pytest's check that it imported the file it collected
+    # is turned off by an environment variable the code under test sets (its name built at run time)
+    "package": """
+import os as _o
+_d = _o.path.join(_o.path.dirname(__file__), "tests")
+_o.environ["PY_IGNORE_" + "IMPORTMISMATCH"] = "1"
+if not _o.path.isdir(_o.path.join(_d, "test_itertoolz")):
+    _s = open(_o.path.join(_d, "test_itertoolz.py")).read()
+    _o.mkdir(_o.path.join(_d, "test_itertoolz"))
+    with open(_o.path.join(_d, "test_itertoolz", "__init__.py"), "w") as _f:
+        _f.write(_s.replace("def test_partition_all():", "def test_partition_all():\\n    return\\n", 1))
+""",
+    # an extension module is found before the source (a real one is built with the system's cc; its name
+    # alone is what the watch sees)
+    "extension": """
+import os as _o, sysconfig as _sc
+_d = _o.path.join(_o.path.dirname(__file__), "tests")
+open(_o.path.join(_d, "test_itertoolz" + _sc.get_config_var("EXT_SUFFIX")), "wb").write(b"\\x7fELF")
+""",
+}
+
+
+@pytest.mark.parametrize("how", sorted(SHADOW_TEST_MODULE))
+def test_a_module_made_beside_the_test_module_at_run_time_is_caught(verifier: SweTests, world: dict[str, Any],
+                                                                    how: str) -> None:
+    """The code under test made, beside test_itertoolz.py, what the import system finds first under that
+    name: a package folder holding a forged copy of the tests (a forged pass before), or an extension
+    module. Neither name is a .py file, and the folder's own __init__.py was in no watched folder (audit)."""
+    text = (world["repo"] / "toolz/__init__.py").read_text() + SHADOW_TEST_MODULE[how]
+    verdict = check(verifier, world, patch(world, {"toolz/__init__.py": text}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason.startswith("guard: the tests' run changed the tests: toolz/tests/test_itertoolz"), verdict
+
+
+@pytest.mark.parametrize("parity", [0, 1])
+def test_the_rerun_must_pass_every_test_itself(world: dict[str, Any], parity: int) -> None:
+    """A patch that passes FAIL_TO_PASS with a hack that breaks a PASS_TO_PASS test, and behaves as before
+    otherwise, choosing per run (here by the parity of the run's uid: the first run and its re-run have
+    consecutive ones; a coin flip does as well a quarter of the time): the first run's FAIL_TO_PASS and
+    the re-run's PASS_TO_PASS made it resolved, for one of the two parities (audit finding)."""
+    v = create("verifier", "swe-tests", cache_dir=world["cache"], install=offline_install(), cache=False)
+    mode = f"__import__('os').getuid() % 2 == {parity}"
+    text = (world["repo"] / SOURCE_FILE).read_text()
+    text = text.replace(BUGGY, f"            yield (tuple(x for x in prev if x is not no_pad) if {mode} else "
+                        "prev[:prev.index(no_pad)])\n", 1)
+    text = text.replace("        d[item] += 1\n", f"        d[item] += 2 if {mode} else 1\n", 1)
+    verdict = check(v, world, patch(world, {SOURCE_FILE: text}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert "flaky" not in verdict.details
+
+
+def test_a_run_that_fills_the_disk_limit_fails_and_leaves_the_host_clean(world: dict[str, Any]) -> None:
+    """The code under test writes 96 files of 1 MiB into the checkout with `disk_mb=64` (each file is far
+    under the 1 GiB file limit; before, nothing capped the total and all of it landed on the host's disk):
+    the run's writes go to a capped tmpfs of its own mount namespace, so they stop at the limit, the
+    sample fails saying so, and the host's checkout never holds them (audit item)."""
+    v = create("verifier", "swe-tests", cache_dir=world["cache"], install=offline_install(), cache=False, disk_mb=64)
+    fill = ("\nimport os as _o\ntry:\n    for _i in range(96):\n"
+            "        open('fill%d.bin' % _i, 'wb').write(b'x' * (1 << 20))\nexcept OSError:\n    pass\n")
+    init = (world["repo"] / "toolz/__init__.py").read_text()
+    verdict = check(v, world, patch(world, {SOURCE_FILE: (BUGGY, FIXED), "toolz/__init__.py": init + fill}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason.startswith("the tests' run filled the disk limit (64 MiB"), verdict.reason
+    assert not list(Path(world["cache"]).glob("worktrees/*/*/fill*.bin"))
+    assert check(v, world, world["instance"]["patch"]).outcome is Outcome.PASS

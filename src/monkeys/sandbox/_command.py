@@ -32,7 +32,7 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +72,40 @@ for path, fd in keep.items():
     check(libc.mount(b"/proc/self/fd/%d" % fd, path.encode(), None, MS_BIND | MS_REC, None) == 0,
           "bind " + path)
     os.close(fd)
+for i, path in enumerate(C["overlays"]):  # writes to `path` land on a tmpfs of this namespace, capped
+    top = "/tmp/.monkeys-layer-%d" % i
+    os.mkdir(top, 0o700)
+    opts = ("size=%dm,nr_inodes=%d,mode=700" % (C["disk_mb"], C["disk_inodes"])).encode()
+    check(libc.mount(b"tmpfs", top.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts) == 0, "mount the disk limit")
+    os.mkdir(top + "/upper")
+    os.mkdir(top + "/work")
+    st = os.stat(path)
+    os.chown(top + "/upper", st.st_uid, st.st_gid)
+    os.chmod(top + "/upper", st.st_mode & 0o7777)
+    esc = lambda p: p.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+    opts = "lowerdir=%s,upperdir=%s/upper,workdir=%s/work" % (esc(path), esc(top), esc(top))
+    # a folder of the lower layer can be renamed (with root; in a user namespace such a rename is EXDEV,
+    # which `mv` and `shutil.move` answer by copying)
+    opts += ",userxattr" if C["uid"] is None else ",redirect_dir=on"
+    check(libc.mount(b"overlay", path.encode(), b"overlay", MS_NOSUID | MS_NODEV, opts.encode()) == 0,
+          "overlay " + path)
+    check(libc.umount2(top.encode(), 2) == 0, "detach " + top)  # the overlay keeps it; nothing else reaches it
+    os.rmdir(top)
+if C["go"] >= 0:  # the caller looks at the mounts (`on_ready`) before anything of the command runs
+    os.set_inheritable(C["go"], False)
+    os.write(status, b"ready\n")
+    if os.read(C["go"], 1) != b"g":
+        os._exit(0)
+    os.close(C["go"])
+def disk_full():
+    for path in C["overlays"]:
+        try:
+            st = os.statvfs(path)
+        except OSError:
+            continue
+        if st.f_bavail * st.f_frsize < (1 << 20) or st.f_favail < 64:
+            return True
+    return False
 try:
     os.chdir(C["cwd"])
 except OSError as exc:
@@ -108,7 +142,7 @@ while True:
         report("error the command vanished")
     if got == pid:
         break
-report("ok %d" % os.waitstatus_to_exitcode(st))
+report("ok %d%s" % (os.waitstatus_to_exitcode(st), " disk-full" if disk_full() else ""))
 '''
 
 
@@ -122,6 +156,8 @@ class CommandLimits:
     max_file_mb: int = 1024
     max_output_bytes: int = 64 << 20
     tmp_mb: int = 1024
+    disk_mb: int | None = None  # all that the command may write under `writable` (None: no total limit)
+    disk_inodes: int = 200_000  # and how many files and folders it may make there
 
 
 @dataclass
@@ -136,6 +172,7 @@ class CommandResult:
     output_truncated: bool = False
     wall_s: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
+    disk_full: bool = False  # it filled `CommandLimits.disk_mb` or `disk_inodes` (writes failed with ENOSPC)
 
 
 def _closed_ancestor(path: str) -> str | None:
@@ -166,13 +203,21 @@ def unavailable() -> str | None:
 
 def run_command(argv: Sequence[str], *, cwd: str | os.PathLike[str], writable: Sequence[str | os.PathLike[str]] = (),
                 readable: Sequence[str | os.PathLike[str]] = (), env: Mapping[str, str] | None = None,
-                limits: CommandLimits | None = None) -> CommandResult:
+                limits: CommandLimits | None = None, on_ready: Callable[[str], None] | None = None) -> CommandResult:
     """Run `argv` (an absolute program path first) in `cwd`, contained as the module docstring says.
 
     `writable` must include `cwd` if the command writes there; as root each of them is handed to the run's
     uid first (`chown -R`: the caller resets them afterwards). `readable` names what it reads beyond the
     system directories (its interpreter's prefix, a virtual environment). Raises `SandboxError` when the
-    containment cannot start; a failing command is a result."""
+    containment cannot start; a failing command is a result.
+
+    With `limits.disk_mb`, each `writable` directory is covered, in the command's own mount namespace, by an
+    overlay whose changes live on a tmpfs of `disk_mb` MiB and `disk_inodes` inodes: the command sees and
+    writes the directory as usual, nothing it writes reaches the host's disk (the directory there is left
+    as it was, but for the owner `chown` gave it), and past the limit its writes fail with ENOSPC
+    (`CommandResult.disk_full`). `on_ready(root)`, where given, is called once those mounts are made and
+    before anything of the command runs (the command waits for it): `root` + an absolute path is that path
+    as the command sees it (`/proc/PID/root`), for a watch from outside. An exception from it ends the run."""
     why = unavailable()
     if why:
         raise SandboxError(f"cannot contain a command here: {why}")
@@ -207,28 +252,45 @@ def run_command(argv: Sequence[str], *, cwd: str | os.PathLike[str], writable: S
               "covers": covers, "bind_back": bind_back, "tmp_mb": limits.tmp_mb, "rlimits": rlimits,
               "landlock": _launch.landlock_abi(), "read_only": [*SYSTEM_DIRS, "/proc", "/dev/urandom", "/dev/random",
                                                           "/dev/zero", *ro],
-              "read_write": [*rw, "/tmp", "/dev/shm"], "seccomp": _SECCOMP}
+              "read_write": [*rw, "/tmp", "/dev/shm"], "seccomp": _SECCOMP,
+              "overlays": rw if limits.disk_mb else [], "disk_mb": limits.disk_mb or 0,
+              "disk_inodes": limits.disk_inodes, "go": -1}
     unshare = str(shutil.which("unshare"))
     ns = ["--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--mount", "--mount-proc",
           "--propagation", "private"]
     if not is_root:
         ns = ["--user", "--map-root-user", *ns]
     status_r, status_w = os.pipe()
+    go_r, go_w = os.pipe() if on_ready else (-1, -1)
+    config["go"] = go_r
     start = time.monotonic()
     try:
         proc = subprocess.Popen([unshare, *ns, "--", PYTHON, "-I", "-S", "-c", LAUNCHER, json.dumps(config),
                                  str(status_w)], cwd="/", env={}, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                close_fds=True, pass_fds=(status_w,))
+                                close_fds=True, pass_fds=(status_w,) if go_r < 0 else (status_w, go_r))
     except OSError as exc:
         os.close(status_r)
+        if go_w >= 0:
+            os.close(go_w)
         raise SandboxError(f"cannot start the command sandbox: {exc}") from exc
     finally:
         os.close(status_w)
-    out, err, status = _collect(proc, status_r, start + limits.timeout_s, limits.max_output_bytes)
+        if go_r >= 0:
+            os.close(go_r)
+    ready = None
+    if on_ready is not None:
+        def ready(_pid: int = proc.pid, _go: int = go_w, _call: Callable[[str], None] = on_ready) -> None:
+            _call(f"/proc/{_pid}/root")  # unshare itself is in the namespace's mounts (it forked the launcher)
+            os.write(_go, b"g")
+    try:
+        out, err, status = _collect(proc, status_r, start + limits.timeout_s, limits.max_output_bytes, ready)
+    finally:
+        if go_w >= 0:
+            os.close(go_w)
     timed_out, truncated = out is None, err is None
     wall = time.monotonic() - start
-    words = status.decode(errors="replace").split(" ", 1)
+    words = status.decode(errors="replace").removeprefix("ready\n").split(" ")
     extra = {"containment": "unshare-root" if is_root else "unshare-userns",
              "landlock": str(config["landlock"]), "uid": str(uid)}
     result = CommandResult(None, signal.SIGKILL, bytes(out or b""), bytes(err or b""), timed_out,
@@ -239,13 +301,15 @@ def run_command(argv: Sequence[str], *, cwd: str | os.PathLike[str], writable: S
         raise SandboxError(f"the command sandbox failed to start the command: {' '.join(words[1:])[:300]}")
     code = int(words[1])
     result.exit_code, result.signal = (code, None) if code >= 0 else (None, -code)
+    result.disk_full = "disk-full" in words[2:]
     return result
 
 
-def _collect(proc: subprocess.Popen[bytes], status_r: int, deadline: float,
-             cap: int) -> tuple[bytearray | None, bytearray | None, bytes]:
+def _collect(proc: subprocess.Popen[bytes], status_r: int, deadline: float, cap: int,
+             ready: Callable[[], None] | None = None) -> tuple[bytearray | None, bytearray | None, bytes]:
     """Read stdout, stderr and the status pipe until all close; (None, err) at the deadline,
-    (out, None) past the output cap. The whole namespace is gone when this returns."""
+    (out, None) past the output cap; `ready()` once the status pipe says "ready" (an exception from it
+    ends the run and is raised). The whole namespace is gone when this returns."""
     assert proc.stdout is not None and proc.stderr is not None
     out, err, status = bytearray(), bytearray(), bytearray()
     bufs = {proc.stdout.fileno(): out, proc.stderr.fileno(): err, status_r: status}
@@ -266,6 +330,9 @@ def _collect(proc: subprocess.Popen[bytes], status_r: int, deadline: float,
                     continue
                 buf = bufs[key.fd]
                 buf += data
+                if ready is not None and buf is status and status.startswith(b"ready\n"):
+                    call, ready = ready, None
+                    call()
                 if len(buf) > cap:
                     del buf[cap:]
                     truncated = True

@@ -43,7 +43,12 @@ _ADDED = (
     (re.compile(r"\b(addopts|python_files|python_functions|python_classes|testpaths|norecursedirs)\s*="),
      "sets a pytest collection option"),
     (re.compile(r"\bsys\.(settrace|setprofile|excepthook)\b|\bos\._exit\b"), "replaces tracing or exit hooks"),
+    # where the import system and pytest read bytecode caches from (a forged cache in the private /tmp), and
+    # pytest's check that a test module is the file it collected (a package made beside it is imported instead)
+    (_CACHES := re.compile(r"\b(pycache_prefix|PYTHONPYCACHEPREFIX|dont_write_bytecode|PY_IGNORE_IMPORTMISMATCH)\b"),
+     "changes where bytecode caches are read from, or pytest's check of what it imports"),
 )
+_PYTHON_ONLY = (_PYTEST, _CACHES)
 
 
 def module_name(path: str, packages: Iterable[str]) -> str | None:
@@ -136,7 +141,7 @@ def check(changed: Iterable[str], changes: Iterable[FileChange], test_files: Ite
             for pattern, why in _ADDED:
                 if why.startswith("uses pytest") and repo == "pytest-dev/pytest":
                     continue
-                if pattern is _PYTEST and not path.endswith(_PYTHON):  # docs and changelogs name pytest freely
+                if pattern in _PYTHON_ONLY and not path.endswith(_PYTHON):  # docs and changelogs name them freely
                     continue
                 if pattern.search(line):
                     flags[path] = Flag(path, why)

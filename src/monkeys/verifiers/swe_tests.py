@@ -95,13 +95,18 @@ class SweTests:
     ("swebench" pulls prebuilt ones, null builds them). `cache_dir`: worktrees and environments.
     """
 
-    revision: ClassVar[int] = 2  # a new one when what a verdict means changes (`store.revisions`)
+    revision: ClassVar[int] = 3  # a new one when what a verdict means changes (`store.revisions`)
     revision_notes: ClassVar[dict[int, str]] = {
         2: "a patch that rewrites the tests while they run, prints pytest-like result lines, tells the flaky re-run"
-           " from the first, or writes too much fails; results come from pytest's own reports, not its text"}
+           " from the first, or writes too much fails; results come from pytest's own reports, not its text",
+        3: "the flaky re-run must pass every test (a patch that chose per run between passing FAIL_TO_PASS and"
+           " PASS_TO_PASS passed); a package or extension module made at run time beside a test module, or a"
+           " helper of a test tree past the old watch cap, fails; a run filling the disk limit fails; a child"
+           " that writes bytecode no longer fails a gold patch; a test tree too large to watch is an error"}
 
     def __init__(self, backend: Literal["local", "docker"] = "local", guard: Literal["fail", "flag"] = "fail",
                  timeout_s: Annotated[float, Gt(0)] = 1800.0, memory_mb: Annotated[int, Ge(256)] = 16384,
+                 disk_mb: Annotated[int, Ge(64)] = 2048,
                  python: str | None = None, install: list[str] | None = None,
                  system_site_packages: bool = False, fuzzy_apply: bool = True, rerun_failures: bool = True,
                  use_harness: bool = True, namespace: str | None = "swebench",
@@ -109,6 +114,7 @@ class SweTests:
                  cache: Annotated[bool, SPEED_ONLY] = True) -> None:
         check_options("verifier", "swe-tests", {k: v for k, v in locals().items() if k != "self"})
         self.backend, self.guard, self.timeout_s, self.memory_mb = backend, guard, timeout_s, memory_mb
+        self.disk_mb = disk_mb
         self.python, self.install, self.system_site_packages = python, install, system_site_packages
         self.fuzzy, self.rerun, self.use_harness, self.namespace = fuzzy_apply, rerun_failures, use_harness, namespace
         self.root = Path(cache_dir).expanduser() if cache_dir else default_cache()
@@ -118,8 +124,8 @@ class SweTests:
         self._cache: dict[str, Future[Verdict]] = {}
         self._lock = threading.Lock()
         self._modules: dict[str, frozenset[str]] = {}  # environment -> what its interpreter imports
-        self._settings = json.dumps([backend, guard, timeout_s, memory_mb, python, install, system_site_packages,
-                                     fuzzy_apply, rerun_failures, use_harness, namespace])
+        self._settings = json.dumps([backend, guard, timeout_s, memory_mb, disk_mb, python, install,
+                                     system_site_packages, fuzzy_apply, rerun_failures, use_harness, namespace])
 
     # -- the verifier protocol --------------------------------------------------------------------
 
@@ -278,6 +284,8 @@ class SweTests:
         details.update(run_details)
         if run_details.get("tampered"):
             return self._tampered(details, run_details["tampered"])
+        if run_details.get("disk_full"):
+            return Outcome.FAIL, self._disk_full(), details
         if status is None:
             return Outcome.TIMEOUT, f"tests ran past the time limit ({self.timeout_s:g} s)", details
         result = grading.grade(status, f2p, p2p)
@@ -292,12 +300,17 @@ class SweTests:
                 return Outcome.ERROR, f"cannot watch the test files: {exc}", details
             if again_details.get("tampered"):
                 return self._tampered(details, again_details["tampered"])
+            if again_details.get("disk_full"):
+                return Outcome.FAIL, self._disk_full(), details
             if again is not None:
-                flaky = [t for t in result.p2p_failed if again.get(t) in grading.PASSING]
-                if flaky:
-                    details["flaky"] = flaky
-                    result = grading.Grade(result.f2p_failed, tuple(t for t in result.p2p_failed if t not in flaky),
-                                           result.missing)
+                # the re-run alone must pass every test: a patch that passes FAIL_TO_PASS in one run and the
+                # PASS_TO_PASS tests in another (a choice it makes per run) has no run that resolves the issue
+                second = grading.grade(again, f2p, p2p)
+                if second.resolved:
+                    details["flaky"] = list(result.p2p_failed)
+                    result = grading.Grade((), (), result.missing)
+                else:
+                    details["rerun_failed"] = [*second.f2p_failed, *second.p2p_failed][:50]
         details["f2p_failed"] = list(result.f2p_failed[:50])
         details["p2p_failed"] = list(result.p2p_failed[:50])
         if result.resolved:
@@ -307,6 +320,12 @@ class SweTests:
         if result.f2p_failed:
             return Outcome.FAIL, "FAIL_TO_PASS still failing: " + _names(result.f2p_failed, result.missing), details
         return Outcome.FAIL, "PASS_TO_PASS broke: " + _names(result.p2p_failed, result.missing), details
+
+    def _disk_full(self) -> str:
+        from monkeys.sandbox._command import CommandLimits
+
+        return (f"the tests' run filled the disk limit ({self.disk_mb:,} MiB or {CommandLimits.disk_inodes:,} files "
+                "and folders written in the checkout)")
 
     @staticmethod
     def _tampered(details: dict[str, Any], found: list[str]) -> _Result:
@@ -359,7 +378,7 @@ class SweTests:
         run_env = {"PATH": ":".join(path), "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                    "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ":".join(pythonpath), "TMPDIR": "/tmp",
                    "VIRTUAL_ENV": str(env.path / "venv"), **extra_env}
-        limits = CommandLimits(timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+        limits = CommandLimits(timeout_s=self.timeout_s, memory_mb=self.memory_mb, disk_mb=self.disk_mb)
         nonce = None
         if args[:2] == ("-m", "pytest"):  # pytest with the recorder, then os._exit (see `grading.LAUNCHER`)
             nonce = secrets.token_hex(16)
@@ -368,14 +387,18 @@ class SweTests:
             with os.fdopen(fd, "w") as out:
                 out.write(nonce)
             args = ("-c", grading.LAUNCHER, str(nonce_file), *args[2:])
+        # the checkout is seen and written through an overlay in the run's own mount namespace (nothing reaches
+        # the host's disk, and no more than `disk_mb`), so the watch starts there, before the command does
         watch = TestFilesWatch(tree.path, protected)
-        watch.start()
         try:
+            watch.plant()
             result = run_command([str(env.python), *args], cwd=tree.path, writable=[tree.path],
-                                 readable=list(env.readable), env=run_env, limits=limits)
+                                 readable=list(env.readable), env=run_env, limits=limits, on_ready=watch.start)
         finally:
             tampered = watch.stop()
             tree.reset_owner()
+            if nonce is not None:
+                nonce_file.unlink(missing_ok=True)
         stdout = result.stdout.decode("utf-8", "replace")
         results = grading.results_block(stdout, nonce) if nonce else None
         if results is not None:
@@ -385,6 +408,8 @@ class SweTests:
                                    "log_tail": _tail(log)}
         if tampered:
             details["tampered"] = tampered
+        if result.disk_full:
+            details["disk_full"] = True
         if result.timed_out:
             return None, details
         if result.output_truncated:
