@@ -26,6 +26,7 @@ handover and JSON per execution cost the template ~0.5 ms, mostly copy-on-write 
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import select
@@ -45,6 +46,8 @@ _REPLY = struct.Struct("=iddqb")  # wait status, user s, system s, max rss KiB, 
 JOB_HEAD = struct.Struct("=32sBQQ")  # nonce (hex), flags, program length, tests length
 GUARD, PROGRAM_MARSHAL, TESTS_MARSHAL, HAS_TESTS = 1, 2, 4, 8
 _PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
+_F_SETSIG, _F_GETPIPE_SZ, _F_SETPIPE_SZ = 10, 1032, 1031
+_SHARED = (0, 1, 2, 4)  # stdin, stdout, stderr, report: the descriptions a program holds, shared by all executions
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -61,6 +64,11 @@ class Template:
         self.err, err_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self.ready, ready_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self.report, report_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        # the program's stdout and stderr block when full, as a terminal's or a judge's do (the worker reads
+        # them as they fill): non-blocking, a correct program printing more than a pipe holds (64 KiB) before
+        # the worker's next read failed with BlockingIOError
+        os.set_blocking(out_w, True)
+        os.set_blocking(err_w, True)
         cmd_r, self.cmd = os.pipe2(os.O_CLOEXEC)
         self.reply, reply_w = os.pipe2(os.O_CLOEXEC)
         child_side = [stdin_ro, out_w, err_w, ready_w, report_w, job_ro]
@@ -139,6 +147,7 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
     kept = (rearm, _confine.libc, _confine._CAPSET)
     prot["clean_template"] = ("active (each execution is forked from a process that never held a program, "
                               "an input or an output)")
+    shared = _shared_state()
     gc.collect()
     gc.freeze()  # children share these pages instead of copying them on the first collection
     _wire.send(reply, {"op": "hello", "protections": prot})
@@ -151,6 +160,7 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
         cpu_s, timeout_s, *rest = _LIMITS.unpack(_wire.read_exact(cmd, _LIMITS.size))
         limits = {"cpu_s": cpu_s, "memory_mb": rest[0], "max_file_mb": rest[1], "max_open_files": rest[2],
                   "max_processes": rest[3]}
+        _restore(shared)  # (the worker drained the last execution's pipes before asking for this one)
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
@@ -161,6 +171,33 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
         if hit == 0 and usage.ru_utime + usage.ru_stime > cpu_s:
             hit = 1  # finished, but over its CPU budget (between two checks)
         os.write(reply, _REPLY.pack(status, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, hit))
+
+
+def _shared_state() -> list[tuple[int, int, int]]:
+    """The status flags and pipe sizes of the descriptions every execution inherits, as made (`_restore`)."""
+    out = []
+    for i in _SHARED:
+        fd = FD_BASE + i
+        try:
+            size = fcntl.fcntl(fd, _F_GETPIPE_SZ)
+        except OSError:
+            size = 0  # not a pipe (the stdin memfd)
+        out.append((fd, fcntl.fcntl(fd, fcntl.F_GETFL), size))
+    return out
+
+
+def _restore(shared: list[tuple[int, int, int]]) -> None:
+    """Put the shared descriptions back as made. Their state outlives an execution (it belongs to the
+    description the template holds, not to the process), so a program had left bits for the next one to
+    read: O_NONBLOCK / O_APPEND / O_ASYNC set with F_SETFL, a signal number with F_SETSIG, an owner, a pipe
+    size (and a non-blocking stdout made the next program's large output fail)."""
+    for fd, flags, size in shared:
+        for op, arg in ((fcntl.F_SETFL, flags), (_F_SETSIG, 0), (fcntl.F_SETOWN, 0), (_F_SETPIPE_SZ, size)):
+            if arg or op != _F_SETPIPE_SZ:
+                try:
+                    fcntl.fcntl(fd, op, arg)
+                except OSError:
+                    pass
 
 
 def _watch(pid: int, cmd: int, cpu_limit: float, deadline: float, state: dict, in_pidns: bool,

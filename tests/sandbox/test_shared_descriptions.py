@@ -1,0 +1,70 @@
+"""A program's stdout blocks when the pipe is full, as anywhere else (it was non-blocking: a correct program printing
+more than 64 KiB faster than the worker read it failed with BlockingIOError).
+
+Executions on one worker inherit the same open file descriptions (stdin's memfd, the stdout, stderr and
+report pipes), made once by the template. What a program sets on a description outlives it: status flags
+(F_SETFL: O_NONBLOCK, O_APPEND, O_ASYNC), the I/O signal (F_SETSIG), the owner (F_SETOWN), a pipe's size
+(F_SETPIPE_SZ). A ninth audit round read them from the next execution, guard on, in pure Python: a channel
+of a few bits per execution; a non-blocking stdout also broke the next program's large output. The
+template puts them back before each execution."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from monkeys.sandbox import ForkServerPool, Limits
+
+STATE = r'''import fcntl, json, sys
+out = {}
+for fd in (0, 1, 2, 4):
+    for name, op in (("flags", fcntl.F_GETFL), ("sig", 11), ("owner", fcntl.F_GETOWN), ("pipe", 1032)):
+        try:
+            out[f"{fd}.{name}"] = fcntl.fcntl(fd, op)
+        except OSError as exc:
+            out[f"{fd}.{name}"] = f"errno {exc.errno}"
+print(json.dumps(out))
+'''
+LEAVE = r'''import fcntl, os, sys
+for fd in (0, 1, 2, 4):
+    for op, arg in ((fcntl.F_SETFL, os.O_NONBLOCK | os.O_APPEND | fcntl.FASYNC), (10, 42),  # F_SETSIG
+                    (fcntl.F_SETOWN, os.getpid()), (1031, 4096 * 4)):  # F_SETPIPE_SZ
+        try:
+            fcntl.fcntl(fd, op, arg | (fcntl.fcntl(fd, fcntl.F_GETFL) if op == fcntl.F_SETFL else 0))
+        except OSError:
+            pass
+print("left")
+'''
+FLOOD = "import sys\nsys.stdout.write('x' * 4_000_000)\nsys.stdout.flush()\nprint('y' * 100, file=sys.stderr)\n"
+
+
+@pytest.fixture
+def pool() -> ForkServerPool:
+    """A fresh worker per test: the first program sees the descriptions as made."""
+    pool = ForkServerPool(size=1)
+    yield pool
+    pool.close()
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_a_program_leaves_nothing_on_the_shared_descriptions(pool: ForkServerPool, guard: bool) -> None:
+    limits = Limits(timeout_s=10)
+    before = pool.run(STATE, stdin=b"1 2\n", limits=limits, guard=guard)
+    assert before.exit_code == 0, before.stderr
+    left = pool.run(LEAVE, stdin=b"1 2\n", limits=limits, guard=guard)
+    assert left.stdout == b"left\n", left.stderr
+    after = pool.run(STATE, stdin=b"1 2\n", limits=limits, guard=guard)
+    assert after.exit_code == 0, after.stderr
+    assert json.loads(after.stdout) == json.loads(before.stdout)
+
+
+@pytest.mark.parametrize("after_leave", [False, True])
+def test_a_program_writes_all_its_output_at_once(pool: ForkServerPool, after_leave: bool) -> None:
+    limits = Limits(timeout_s=10, max_output_bytes=8 << 20)
+    if after_leave:  # after a program that set O_NONBLOCK on the shared stdout
+        assert pool.run(LEAVE, limits=limits).stdout == b"left\n"
+    flood = pool.run(FLOOD, limits=limits)
+    assert flood.exit_code == 0, flood.stderr[-500:]
+    assert flood.stdout == b"x" * 4_000_000
+    assert flood.stderr == b"y" * 100 + b"\n"
