@@ -16,12 +16,13 @@ reader (`read_document`) refuses a file larger than it could sensibly be (`MAX_D
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -197,3 +198,87 @@ def did_you_mean(name: str, known: Iterable[str], synonyms: dict[str, str] | Non
 
 def _fold(name: object) -> str:
     return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+
+
+# -- files monkeys writes where the user says (an export, an HTML report, a figure, CSV tables) ----------
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_STORE_COMPANIONS = ("monkeys.db-wal", "monkeys.db-shm", "monkeys.db-journal", "monkeys.lock")
+
+
+def check_output(path: Path | str, what: str, error: type[MonkeysError], flag: str = "") -> Path:
+    """Refuse, before any work, an output `path` that cannot take `what` ("the export") or whose writing
+    would destroy something, as one line of `error` naming the path:
+
+    - a directory, or something that is not a regular file (a device, a FIFO: the write replaces the file
+      by name, so /dev/stdout or a named pipe would be swapped for a plain file);
+    - a SQLite database (a run store: `monkeys export RUN RUN/monkeys.db` would overwrite the store with
+      its own export) and the files beside a run store (`monkeys.db-wal`, `-shm`, `monkeys.lock`);
+    - a path under a file, or a parent that cannot be created.
+
+    Returns the path to write, with symlinks resolved: the write then replaces the file the link points to,
+    never the link itself. `flag` (`--html`) starts the message when the path came from one."""
+    given = f"{flag} {path}" if flag else str(path)
+    target = Path(os.path.realpath(path))
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except NotADirectoryError:
+        raise error(f"{given}: cannot write {what} there: a part of the path is a file, not a directory") from None
+    except OSError as exc:
+        raise error(f"{given}: cannot write {what} there: {exc.strerror or exc}") from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise error(f"{given}: is a directory; expected a file name for {what}")
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{given}: not a regular file (a FIFO, socket or device); expected a file name for {what}"
+                        " (it is written beside its final name and moved into place)")
+        head = b""
+        try:
+            with open(target, "rb") as fh:
+                head = fh.read(len(_SQLITE_MAGIC))
+        except OSError:
+            pass
+        if head == _SQLITE_MAGIC:
+            raise error(f"{given}: is a SQLite database (a run store?); refusing to overwrite it with {what}:"
+                        " expected a new file name")
+    if target.name in _STORE_COMPANIONS and (target.parent / "monkeys.db").exists():
+        raise error(f"{given}: belongs to the run store in {target.parent}; refusing to overwrite it with {what}:"
+                    " expected a file name outside the run's files")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise error(f"{given}: cannot write {what} there: {parent} is a file, not a directory")
+    return target
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """`write(tmp)` into a hidden file beside `path` (mode 0600: outputs quote samples), then moved onto
+    `path`: a reader sees the old file or the new one, never a part. `tmp` keeps the suffix of `path`
+    (writers such as matplotlib choose the format by it). Raises `OSError` (and removes `tmp`)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600))
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_output(path: Path | str, what: str, error: type[MonkeysError], write: Callable[[Path], object],
+                 flag: str = "") -> Path:
+    """Write `what` to `path` whole or not at all: `check_output`, then `write_atomically`. Any OS error (a
+    full disk, a read-only file system, no permission) is one line of `error` naming `path`, and no partial
+    file is left."""
+    target = check_output(path, what, error, flag)
+    try:
+        write_atomically(target, write)
+    except OSError as exc:
+        raise error(f"{f'{flag} ' if flag else ''}{path}: cannot write {what}: {exc.strerror or exc}") from None
+    return target

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
+from monkeys._userfiles import check_output, write_output
 from monkeys.cli.report_cmd import parse_ks
-from monkeys.errors import MonkeysError
+from monkeys.errors import ConfigError, MonkeysError
 
 
 class PlanFormat(StrEnum):
@@ -52,15 +53,16 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"must lie strictly between 0 and 1, got {target:g}", param_hint="--target")
         if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
             raise typer.BadParameter(f"expected a .png, .svg or .pdf file, got {plot.name!r}", param_hint="--plot")
+        if plot is not None:  # a directory, a device, a run store: refused before the pilot is read
+            check_output(plot, "the figure", ConfigError, "--plot")
         open_readonly(run_dir).close()  # one clear line when it is not a run
         result = make_plan(run_dir, ks, target, verifier=verifier, pricing=pricing, seed=seed)
         if plot is not None:
             from monkeys.forecast.plot import plot_plan
 
-            try:
-                plot_plan(result.fc, plot, result.ks, target, f"{run_dir.name}: coverage forecast from the pilot")
-            except OSError as exc:
-                raise MonkeysError(f"--plot {plot}: cannot write the figure: {exc.strerror or exc}") from exc
+            title = f"{run_dir.name}: coverage forecast from the pilot"
+            write_output(plot, "the figure", MonkeysError,
+                         lambda tmp: plot_plan(result.fc, tmp, result.ks, target, title), "--plot")
         if fmt is PlanFormat.json:
             print(json.dumps(document(result), indent=2, allow_nan=False))
         else:

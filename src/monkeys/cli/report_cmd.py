@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from monkeys._userfiles import check_output
+from monkeys.errors import ConfigError
 
 
 class ReportFormat(StrEnum):
@@ -35,6 +39,18 @@ def parse_ks(text: str | None) -> list[int] | None:
                                      param_hint="--k")
         ks.append(int(value))
     return sorted(set(ks))
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """`--out-dir` can take the CSV tables: a directory (made if missing), not a file or under one."""
+    target = Path(os.path.realpath(out_dir))
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out-dir {out_dir}: is a file; expected a directory for the CSV tables")
+    parent = target
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"--out-dir {out_dir}: cannot make it: {parent} is a file, not a directory")
 
 
 _FORMAT_HELP = (
@@ -68,6 +84,10 @@ def register(app: typer.Typer) -> None:
         ks = parse_ks(k)
         if out_dir is not None and fmt is not ReportFormat.csv:
             raise typer.BadParameter("--out-dir goes with --format csv", param_hint="--out-dir")
+        if html is not None:  # a directory, a device, a run store: refused before anything is read or drawn
+            check_output(html, "the HTML report", ConfigError, "--html")
+        if out_dir is not None:
+            check_out_dir(out_dir)
         for run_dir in run_dirs:  # one clear line for any that is not a run, before anything is drawn
             open_readonly(run_dir).close()
         console = Console(stderr=fmt is not ReportFormat.table)

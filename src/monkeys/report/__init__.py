@@ -157,15 +157,19 @@ def _csv_text(columns: list[str], rows: list[list[object]]) -> str:
 
 
 def _write_csv(analyses: list[RunAnalysis], comparison: RunsComparison, out: TextIO, csv_dir: Path | None) -> None:
+    from monkeys._userfiles import write_output
+    from monkeys.errors import DataError
     from monkeys.report.analyze import report_tables
-    from monkeys.store import private_file
 
     tables = report_tables(analyses, comparison)
     if csv_dir is not None:
-        csv_dir = Path(csv_dir)
-        csv_dir.mkdir(parents=True, exist_ok=True)
         for name, (columns, rows) in tables.items():
-            private_file(csv_dir / f"{name}.csv").write_text(_csv_text(columns, rows), encoding="utf-8")
+            text = _csv_text(columns, rows)  # each file whole or not at all, 0600; a bad path is one line
+
+            def fill(tmp: Path, text: str = text) -> None:
+                tmp.write_text(text, encoding="utf-8")
+
+            write_output(Path(csv_dir) / f"{name}.csv", f"the {name} table", DataError, fill)
         return
     blocks = [f"# table: {name}\n{_csv_text(columns, rows)}" for name, (columns, rows) in tables.items()]
     out.write("\n".join(blocks))

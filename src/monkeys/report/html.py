@@ -12,9 +12,10 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from monkeys._userfiles import write_output
+from monkeys.errors import DataError
 from monkeys.report.analyze import RunAnalysis, RunsComparison, pct
 from monkeys.report.swe import html as swe_html
-from monkeys.store import private_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -122,7 +123,7 @@ def render_html(analyses: list[RunAnalysis], comparison: RunsComparison, figures
 
 
 def write_html(path: Path, html: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    private_file(path).write_text(html, encoding="utf-8")  # 0600: it quotes samples and the config
-    return path
+    """Write the page whole or not at all, 0600 (it quotes samples and the config); a path that cannot take
+    it (a directory, a run store, a full disk) is one `DataError` line (`_userfiles.write_output`)."""
+    write_output(path, "the HTML report", DataError, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return Path(path)

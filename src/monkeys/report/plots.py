@@ -221,13 +221,15 @@ def png_bytes(fig: Figure) -> bytes:
 
 def save(fig: Figure, path: Path, *, svg: bool = True, png: bytes | None = None) -> list[Path]:
     """Write `path` (PNG; `png` when already rendered) and, with `svg`, the same figure beside it as SVG (both
-    0600, like the store they are drawn from); return what was written."""
-    from monkeys.store import private_file
+    0600, like the store they are drawn from); return what was written. Each file is replaced whole or left
+    as it was: a failed write (a full disk) leaves no truncated figure. Raises `OSError`."""
+    from monkeys._userfiles import write_atomically
 
     path = Path(path)
-    private_file(path).write_bytes(png if png is not None else png_bytes(fig))
+    data = png if png is not None else png_bytes(fig)
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
     written = [path]
     if svg:
-        fig.savefig(private_file(path.with_suffix(".svg")))
+        write_atomically(path.with_suffix(".svg"), lambda tmp: fig.savefig(tmp))
         written.append(path.with_suffix(".svg"))
     return written

@@ -1,6 +1,6 @@
 """Export a run's samples with their verdicts to Parquet or JSONL, streamed in batches (read side only:
 the store is opened read-only, see `db.open_readonly`; the output is written beside its final name and
-moved into place when complete, so a failure leaves no partial file).
+moved into place when complete, so a failure leaves no partial file; `_userfiles.write_output`).
 
 One row per sample and verdict of the chosen verifier (default: the run's, `read.run_verifier`); a sample
 without a verdict gets null outcome and correct. The verdict's details travel too: `answer` and
@@ -10,15 +10,14 @@ without a verdict gets null outcome and correct. The verdict's details travel to
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from monkeys._userfiles import check_output, write_output
 from monkeys.errors import DataError
-from monkeys.store.db import private_file, read_store
+from monkeys.store.db import read_store
 from monkeys.store.migrations import is_compact
 from monkeys.store.read import checker_id, run_verifier
 
@@ -72,7 +71,7 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
     """
     run_dir, out_path = Path(run_dir), Path(out_path)
     fmt = _format(out_path, fmt)
-    partial = out_path.with_name(out_path.name + ".partial")
+    check_output(out_path, "the export", DataError)  # a directory, a device, a run store: refused before reading
 
     def write(db: sqlite3.Connection) -> int:
         name = verifier if verifier is not None else run_verifier(db)
@@ -82,32 +81,25 @@ def export_run(run_dir: Path, out_path: Path, fmt: str | None = None, *, verifie
         else:
             total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
             cursor = db.execute(_M001, (name,))
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        private_file(partial)  # 0600, like the store it comes from
-        writer = _parquet_writer(partial) if fmt == "parquet" else _jsonl_writer(partial)
+
         done = 0
-        try:
-            while rows := cursor.fetchmany(_BATCH):
-                writer.send(rows)
-                done += len(rows)
-                if progress is not None:
-                    progress(done, total)
-        finally:
-            writer.close()
+
+        def fill(partial: Path) -> None:
+            nonlocal done
+            writer = _parquet_writer(partial) if fmt == "parquet" else _jsonl_writer(partial)
+            try:
+                while rows := cursor.fetchmany(_BATCH):
+                    writer.send(rows)
+                    done += len(rows)
+                    if progress is not None:
+                        progress(done, total)
+            finally:
+                writer.close()
+
+        write_output(out_path, "the export", DataError, fill)  # whole or not at all, mode 0600
         return done
 
-    try:
-        done = read_store(run_dir, write)
-        os.replace(partial, out_path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise DataError(f"{out_path}: cannot write the export: {exc.strerror or exc}") from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
-    return done
+    return read_store(run_dir, write)
 
 
 _CORRECT = COLUMNS.index("correct")
