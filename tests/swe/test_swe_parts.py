@@ -415,3 +415,17 @@ def test_where_bytecode_is_read_from_is_flagged() -> None:
         assert flags and "bytecode" in flags[0].why, line
     assert not guard.check(["docs/notes.rst"], [patching.FileChange("docs/notes.rst", "docs/notes.rst",
                                                            ["set PYTHONPYCACHEPREFIX"])])
+
+
+def test_what_would_be_imported_instead_of_a_test_module_is_flagged() -> None:
+    """A test file outside any test folder (`pkg/test_a.py`, as a test patch may add) and a package the patch
+    adds beside it (`pkg/test_a/__init__.py`): pytest imports the test module by its name and the package
+    wins, so its tests ran instead (a forged pass with pytest's import check turned off at run time, audit
+    round 3); so does an extension module of that name, and any form of a conftest but its .py file."""
+    tests = ["pkg/test_a.py"]
+    for path in ("pkg/test_a/__init__.py", "pkg/test_a/sub/x.py", "pkg/test_a.cpython-311-x86_64-linux-gnu.so",
+                 "pkg/test_a.pyc", "pkg/conftest.cpython-311-x86_64-linux-gnu.so", "conftest/__init__.py",
+                 "pkg/sub/conftest.pyc"):
+        assert "would be imported instead of" in (guard.path_reason(path, tests) or ""), path
+    for path in ("pkg/test_a.txt", "pkg/test_ab.pyi", "pkg/mod.py", "pkg/sub/test_a/data.json"):
+        assert guard.path_reason(path, tests) is None, path

@@ -9,6 +9,7 @@ changed after applying (so a fuzzy apply cannot hide one) and at the lines the p
 
 from __future__ import annotations
 
+import importlib.machinery
 import re
 import sys
 from collections.abc import Iterable
@@ -28,6 +29,9 @@ STARTUP_FILES = {"sitecustomize.py", "usercustomize.py", "conftest.py"}
 # modules `site` imports at interpreter start, in whatever form: a package, a .pyc, an extension module
 STARTUP_MODULES = {"sitecustomize", "usercustomize"}
 MAX_DEPTH = 64  # folders; a deeper path is no source tree's (walking it overflowed the host's recursion)
+# what the import system finds a module `m` by besides `m.py`: the folder `m/` (a package, found first), an
+# extension module (found before the source), bytecode
+IMPORT_SUFFIXES = tuple(sorted(set(importlib.machinery.all_suffixes()) | {".pyc", ".pyo", ".pyw", ".pyd", ".so"}))
 _PYTHON = (".py", ".pyi", ".pyx", ".pxd")
 # Text that changes collection or reporting wherever a patch adds it (the bare name: in Python sources only).
 _ADDED = (
@@ -96,8 +100,12 @@ def path_reason(path: str, test_files: Iterable[str] = ()) -> str | None:
     """Why changing `path` can change how the tests run or report, or None."""
     p = PurePosixPath(path)
     name = p.name
-    if path in set(test_files):
+    tests = set(test_files)
+    if path in tests:
         return "edits a file of the test patch"
+    shadowed = _shadowed(p, tests)
+    if shadowed:
+        return f"would be imported instead of {shadowed}"
     if ".git" in p.parts:
         return "writes git metadata (.git)"
     if name in (".gitattributes", ".gitmodules"):
@@ -119,6 +127,23 @@ def path_reason(path: str, test_files: Iterable[str] = ()) -> str | None:
         return "edits a file under a test directory"
     if name.startswith("test_") and name.endswith(".py") or name.endswith("_test.py"):
         return "edits a test module"
+    return None
+
+
+def _shadowed(p: PurePosixPath, test_files: Iterable[str]) -> str | None:
+    """The test module or conftest.py that `p` would be imported in place of: a package folder of its name
+    (anything under `tests/test_x/` beside `tests/test_x.py`; pytest imports a test module by its name) or
+    the same module in another form (`test_x.cpython-311-x86_64-linux-gnu.so`, `conftest.pyc`)."""
+    for other in [*test_files, *(str(p.parents[i] / "conftest.py") for i in range(len(p.parts)))]:
+        t = PurePosixPath(other)
+        if t.suffix != ".py" or p == t:
+            continue
+        stem = t.name[:-3]
+        other_form = p.name.startswith(stem + ".") and p.name.endswith(IMPORT_SUFFIXES)
+        if p.parent == t.parent and (p.name == stem or other_form):
+            return str(t)
+        if p.parts[:len(t.parts)] == (*t.parts[:-1], stem) and len(p.parts) > len(t.parts):
+            return str(t)
     return None
 
 
