@@ -3,7 +3,8 @@
 Errors are handled in one place (`main`): a `MonkeysError` or a usage error (an unknown flag, a missing
 argument, `-n abc`: typer raises them as its own vendored click's exceptions, older typers as click's)
 prints one line `error: <message>` on stderr and exits 2; Ctrl-C exits 130 after the pipeline has
-committed what it had; anything else is a bug and keeps its traceback.
+committed what it had, SIGTERM and SIGHUP the same way with 143 and 129; anything else is a bug and keeps
+its traceback.
 """
 
 from __future__ import annotations
@@ -111,10 +112,33 @@ def usage_message(exc: Any, argv: list[str]) -> str:
     return f"{text} (see '{command} --help')"
 
 
+_STOPPED_BY: list[int] = []  # the signal (SIGTERM, SIGHUP) that asked this process to stop, if one did
+
+
+def _stop(signum: int, frame: Any) -> None:
+    """SIGTERM (`kill`, a batch scheduler's time limit, systemd) and SIGHUP (the terminal closed) stop a
+    command as Ctrl-C does: what the pipeline produced is committed, one line says so, and the exit status
+    is 128 + the signal. Python's default for both ends the process on the spot, without a word. A second
+    such signal while stopping is ignored (the first one's clean-up is under way)."""
+    if _STOPPED_BY:
+        return
+    _STOPPED_BY.append(signum)
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:  # an ignored SIGHUP (`nohup monkeys run ...`) stays ignored
+            signal.signal(sig, _stop)
+
+
 def main() -> None:
     usage_errors = _classes("ClickException")
     aborts = _classes("Abort")
     warnings.showwarning = _show_warning
+    _stop_on_signals()
     try:
         rc = app(standalone_mode=False)
         if rc == 130:  # typer turns Ctrl-C into Exit(130)
@@ -139,9 +163,12 @@ def main() -> None:
 
 
 def _interrupted() -> None:
-    """Ctrl-C: the pipeline has already committed what it had. Leave at once, since a sampler thread may be
-    in the middle of a long generation and a normal exit would wait for it."""
-    print("interrupted: stored samples are kept; run the same command again to resume", file=sys.stderr)
+    """Ctrl-C (or SIGTERM/SIGHUP, see `_stop`): the pipeline has already committed what it had. Leave at once,
+    since a sampler thread may be in the middle of a long generation and a normal exit would wait for it."""
+    import signal
+
+    how = f"stopped by {signal.Signals(_STOPPED_BY[0]).name}" if _STOPPED_BY else "interrupted"
+    print(f"{how}: stored samples are kept; run the same command again to resume", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(130)
+    os._exit(128 + _STOPPED_BY[0] if _STOPPED_BY else 130)
