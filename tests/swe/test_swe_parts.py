@@ -248,6 +248,11 @@ def test_results_are_read_from_the_recorded_block_only() -> None:
     assert grading.results_block(stdout, nonce) == "PASSED t.py::a\nFAILED t.py::b"
     assert grading.results_block(stdout.replace(" 2\n", " 3\n"), nonce) is None  # lines lost
     assert grading.results_block(stdout.rsplit("@@monkeys-results-end", 1)[0], nonce) is None  # killed
+    named = stdout.replace(f"{nonce} 2\n", f"{nonce} 2 1\n")  # the head names pytest's exit code
+    assert grading.results_block(named, nonce, 1, check_exit=True) == "PASSED t.py::a\nFAILED t.py::b"
+    for code in (None, 0):  # killed, or ended with another code than the block's
+        assert grading.results_block(named, nonce, code, check_exit=True) is None
+    assert grading.results_block(stdout, nonce, 1, check_exit=True) is None  # a head without the code
     status, parser = grading.parse_log(stdout, "o/r", use_harness=False, results=grading.results_block(stdout, nonce))
     assert status == {"t.py::a": "PASSED", "t.py::b": "FAILED"} and parser == "pytest -rA"
 

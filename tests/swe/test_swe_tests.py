@@ -633,3 +633,34 @@ def test_a_run_that_fills_the_disk_limit_fails_and_leaves_the_host_clean(world: 
     assert verdict.reason.startswith("the tests' run filled the disk limit (64 MiB"), verdict.reason
     assert not list(Path(world["cache"]).glob("worktrees/*/*/fill*.bin"))
     assert check(v, world, world["instance"]["patch"]).outcome is Outcome.PASS
+
+
+def test_a_results_block_from_a_run_that_was_killed_does_not_count(verifier: SweTests, world: dict[str, Any]) -> None:
+    """The code under test found the nonce (walking the stack to the launcher; before, it was a global of
+    __main__), wrote a whole block of PASSED lines to the pipe it found among its descriptors (pytest's
+    capture had saved the real stdout there) and killed its own process before the launcher wrote the real
+    block: the last block counted (a forged pass, audit round 3). The block now names pytest's exit code,
+    and a run that did not exit with it, here one killed, has no results. Reaching into the launcher at run
+    time remains the known limit: such code could leave by os._exit with the code it named."""
+    names = [t.split("::")[1] for t in [*world["instance"]["FAIL_TO_PASS"], *world["instance"]["PASS_TO_PASS"]]]
+    forge = f'''
+import os as _o, stat as _st, sys as _s
+_f = _s._getframe()
+while _f is not None and not ({{"nonce", "_nonce"}} & set(_f.f_locals)):
+    _f = _f.f_back
+_n = _f.f_locals.get("nonce") or _f.f_locals.get("_nonce")
+_names = ["{TEST_FILE}::" + t for t in {names!r}]
+_code = " 0" if "nonce" in _f.f_locals else ""  # the head as this launcher writes it
+_b = "\\n@@monkeys-results %s %d%s\\n" % (_n, len(_names), _code) + "".join("PASSED " + t + "\\n" for t in _names)
+for _fd in range(3, 64):
+    try:
+        if _st.S_ISFIFO(_o.fstat(_fd).st_mode):
+            _o.write(_fd, (_b + "@@monkeys-results-end %s\\n" % _n).encode())
+    except OSError:
+        pass
+_o.kill(_o.getpid(), 9)
+'''
+    text = (world["repo"] / "toolz/__init__.py").read_text() + forge
+    verdict = check(verifier, world, patch(world, {"toolz/__init__.py": text}))
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.details["parser"] == "none (the run recorded no results)", verdict.details

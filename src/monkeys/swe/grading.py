@@ -171,34 +171,42 @@ class _MonkeysRecorder:
         self.lines = out
 '''
 
-# `python -m pytest ARGS` with the recorder, then `os._exit` (no exit handler of the code under test runs
-# after it). argv[1] is a file holding the nonce: read and removed before pytest or any code of the
-# checkout is imported.
-LAUNCHER = ("import os, sys\n"
-            "with open(sys.argv[1]) as _f:\n    _nonce = _f.read().strip()\n"
-            "os.unlink(sys.argv[1])\ndel sys.argv[1]\n"
-            "import pytest\n" + RECORDER +
-            "_rec = _MonkeysRecorder()\n"
-            "code = pytest.main(sys.argv[1:], plugins=[_rec])\n"
-            "sys.stdout.flush()\nsys.stderr.flush()\n"
-            "_lines = _rec.lines if _rec.lines is not None else []\n"
-            "_block = ('\\n@@monkeys-results %s %d\\n' % (_nonce, len(_lines)) + ''.join(l + '\\n' for l in _lines)\n"
-            "          + '@@monkeys-results-end %s\\n' % _nonce).encode('utf-8', 'backslashreplace')\n"
-            "while _block:\n    _block = _block[os.write(1, _block):]\n"
-            "os._exit(int(code))\n")
+# `python -m pytest ARGS` with the recorder, then `os._exit` with pytest's exit code (no exit handler of the
+# code under test runs after it). argv[1] is a file holding the nonce: read and removed before pytest or any
+# code of the checkout is imported, and kept in a local of the launcher's function (no module's global).
+# The block's head names pytest's exit code, which must be the process's own: a run killed after it printed
+# a block of its own (from a pipe it found among its descriptors) leaves none that counts.
+LAUNCHER = ("import os, sys\n" + RECORDER +
+            "def _monkeys_main():\n"
+            "    with open(sys.argv[1]) as f:\n        nonce = f.read().strip()\n"
+            "    os.unlink(sys.argv[1])\n    del sys.argv[1]\n"
+            "    import pytest\n"
+            "    rec = _MonkeysRecorder()\n"
+            "    code = int(pytest.main(sys.argv[1:], plugins=[rec]))\n"
+            "    sys.stdout.flush()\n    sys.stderr.flush()\n"
+            "    lines = rec.lines if rec.lines is not None else []\n"
+            "    block = ('\\n@@monkeys-results %s %d %d\\n' % (nonce, len(lines), code)\n"
+            "             + ''.join(line + '\\n' for line in lines)\n"
+            "             + '@@monkeys-results-end %s\\n' % nonce).encode('utf-8', 'backslashreplace')\n"
+            "    while block:\n        block = block[os.write(1, block):]\n"
+            "    os._exit(code)\n"
+            "_monkeys_main()\n")
 
 
-def results_block(stdout: str, nonce: str) -> str | None:
+def results_block(stdout: str, nonce: str, exit_code: int | None = None, *, check_exit: bool = False) -> str | None:
     """The recorded `-rA` lines the launcher wrote under `nonce`, or None when the run wrote no whole
-    block (the last one counts; its line count must match)."""
+    block (the last one counts; its line count must match). With `check_exit`, the block must also name
+    `exit_code`, the process's own exit status (None: it did not exit, it was killed)."""
     end = stdout.rfind(f"\n@@monkeys-results-end {nonce}\n")
     start = stdout.rfind(f"\n@@monkeys-results {nonce} ", 0, end + 1)
     if end < 0 or start < 0:
         return None
     head, _, body = stdout[start + 1:end + 1].partition("\n")
-    count = head.rsplit(" ", 1)[-1]
+    words = head.split(" ")
     lines = body.splitlines()
-    if not count.isdigit() or int(count) != len(lines):
+    if len(words) < 3 or not words[2].isdigit() or int(words[2]) != len(lines):
+        return None
+    if check_exit and (exit_code is None or words[3:] != [str(exit_code)]):
         return None
     return "\n".join(lines)
 

@@ -400,7 +400,7 @@ class SweTests:
             if nonce is not None:
                 nonce_file.unlink(missing_ok=True)
         stdout = result.stdout.decode("utf-8", "replace")
-        results = grading.results_block(stdout, nonce) if nonce else None
+        results = grading.results_block(stdout, nonce, result.exit_code, check_exit=True) if nonce else None
         if results is not None:
             stdout = stdout[:stdout.rfind(f"\n@@monkeys-results {nonce} ")]
         log = stdout + "\n" + result.stderr.decode("utf-8", "replace")
