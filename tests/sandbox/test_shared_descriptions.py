@@ -68,3 +68,28 @@ def test_a_program_writes_all_its_output_at_once(pool: ForkServerPool, after_lea
     assert flood.exit_code == 0, flood.stderr[-500:]
     assert flood.stdout == b"x" * 4_000_000
     assert flood.stderr == b"y" * 100 + b"\n"
+
+
+PID_SENDER = r'''import os
+value = int(input())
+while True:  # leave the counter where the next execution's pid tells `value`
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    if (pid + 1) % 1000 == value:
+        break
+print("sent")
+'''
+
+
+def test_the_next_execution_pid_tells_nothing(pool: ForkServerPool) -> None:
+    """Pids in a worker's namespace were handed out in sequence across executions: a program forked until the
+    next execution's pid told a number of its choosing (ten bits per execution). Every child is pid 2 now."""
+    if not pool.protections().get("pid_namespace", "").startswith("active"):
+        pytest.skip("no pid namespace per worker here")
+    limits = Limits(timeout_s=10)
+    first = pool.run("import os\nprint(os.getpid())\n", limits=limits).stdout
+    for value in (777, 123):
+        assert pool.run(PID_SENDER, stdin=b"%d\n" % value, limits=limits).stdout == b"sent\n"
+        assert pool.run("import os\nprint(os.getpid())\n", limits=limits).stdout == first

@@ -148,6 +148,7 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
     prot["clean_template"] = ("active (each execution is forked from a process that never held a program, "
                               "an input or an output)")
     shared = _shared_state()
+    last_pid = _last_pid(in_pidns, prot)
     gc.collect()
     gc.freeze()  # children share these pages instead of copying them on the first collection
     _wire.send(reply, {"op": "hello", "protections": prot})
@@ -161,6 +162,11 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
         limits = {"cpu_s": cpu_s, "memory_mb": rest[0], "max_file_mb": rest[1], "max_open_files": rest[2],
                   "max_processes": rest[3]}
         _restore(shared)  # (the worker drained the last execution's pipes before asking for this one)
+        if last_pid is not None:  # every child is pid 2, whatever the last one forked (see `_last_pid`)
+            try:
+                os.pwrite(last_pid, b"1", 0)
+            except OSError:
+                pass
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
@@ -171,6 +177,24 @@ def _serve(cmd: int, reply: int, state: dict, make_runner: Callable[[], Callable
         if hit == 0 and usage.ru_utime + usage.ru_stime > cpu_s:
             hit = 1  # finished, but over its CPU budget (between two checks)
         os.write(reply, _REPLY.pack(status, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, hit))
+
+
+def _last_pid(in_pidns: bool, prot: dict[str, str]) -> int | None:
+    """The pid namespace's `ns_last_pid`, open for writing, where the template may set it; else None.
+
+    Pids in the worker's namespace were handed out in sequence across executions, so a program could leave
+    the counter where the next one's pid told a number it chose (fork and reap until `(pid + 1) % 1000` is
+    the value: ten bits per execution, guard on, pure Python). Set to 1 before each fork, every child is pid 2
+    and its own children follow from 3 (all were killed and reaped before)."""
+    if not in_pidns:
+        return None
+    try:
+        fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY | os.O_CLOEXEC)
+        os.pwrite(fd, b"1", 0)
+    except OSError as exc:
+        prot["pid_namespace"] = prot.get("pid_namespace", "active") + f" (pids not reset per execution: {exc.strerror})"
+        return None
+    return fd
 
 
 def _shared_state() -> list[tuple[int, int, int]]:
