@@ -4,6 +4,7 @@ sandbox, and what `monkeys doctor` says about it."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -434,3 +435,40 @@ def test_what_would_be_imported_instead_of_a_test_module_is_flagged() -> None:
         assert "would be imported instead of" in (guard.path_reason(path, tests) or ""), path
     for path in ("pkg/test_a.txt", "pkg/test_ab.pyi", "pkg/mod.py", "pkg/sub/test_a/data.json"):
         assert guard.path_reason(path, tests) is None, path
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists("/usr/bin/python3"),
+                    reason="needs root, setpriv and /usr/bin/python3 to run the sandbox as nobody")
+def test_command_sandbox_caps_writes_without_root_too() -> None:
+    """Without root the command sandbox is a user namespace of its own: the overlay there needs `userxattr`
+    (and cannot rename a folder of the lower layer); the cap, the host left as it was and `on_ready` hold
+    as with root. Run as nobody under the system Python with this checkout's sources."""
+    import json
+    import tempfile
+
+    site = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    work = Path(tempfile.mkdtemp(prefix="monkeys-nobody-", dir="/tmp"))
+    try:
+        (work / "w").mkdir()
+        (work / "w" / "a.txt").write_text("before")
+        for path in (work, work / "w", work / "w" / "a.txt"):  # the runner's own, as a user's checkout is
+            os.chown(path, 65534, 65534)
+        runner = (
+            "import json, os, sys\nfrom monkeys.sandbox._command import CommandLimits, run_command\n"
+            "w = sys.argv[1]\nseen = []\n"
+            "script = \"open('a.txt', 'a').write(' after')\\ntry:\\n    open('big', 'wb').write(b'x' * (80 << 20))\\n"
+            "except OSError:\\n    print('refused')\\nprint(open('a.txt').read())\\n\"\n"
+            "r = run_command(['/usr/bin/python3', '-c', script], cwd=w, writable=[w], limits=CommandLimits("
+            "timeout_s=60, disk_mb=64), on_ready=lambda root: seen.append(sorted(os.listdir(root + w))))\n"
+            "print(json.dumps([r.exit_code, r.stdout.decode(), r.disk_full, seen, r.extra['containment']]))\n")
+        src = Path(__file__).resolve().parents[2] / "src"
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+                              runner, str(work / "w")], env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{src}:{site}"},
+                             cwd="/", capture_output=True, text=True, timeout=120)
+        if "cannot contain a command here" in out.stderr or "SandboxError" in out.stderr:
+            pytest.skip(f"no user namespaces for nobody here: {out.stderr.strip().splitlines()[-1]}")
+        code, stdout, full, seen, how = json.loads(out.stdout.strip().splitlines()[-1])
+        assert (code, stdout, full, seen, how) == (0, "refused\nbefore after\n", True, [["a.txt"]], "unshare-userns")
+        assert sorted(os.listdir(work / "w")) == ["a.txt"] and (work / "w" / "a.txt").read_text() == "before"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from monkeys._terminal import printable
 from monkeys.cli import data_cmd, info, plan_cmd, report_cmd, run_cmd, serve_cmd, verify_cmd, view_cmd
 from monkeys.errors import InputWarning, MonkeysError
 
@@ -57,7 +58,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     """An `InputWarning` is one `warning: ...` line on stderr (the command goes on); any other warning is
     shown as Python shows it."""
     if issubclass(category, InputWarning):
-        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+        print(f"warning: {printable(' '.join(str(message).split()))}", file=sys.stderr)  # may quote input
         return
     _python_show_warning(message, category, filename, lineno, file, line)
 
@@ -67,7 +68,7 @@ _python_show_warning = warnings.showwarning
 
 def _error(message: str) -> None:
     """The one line a user error prints; exit 2."""
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"error: {printable(' '.join(str(message).split()))}", file=sys.stderr)  # may quote data or a server
     sys.stdout.flush()
     sys.exit(2)
 

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
+from monkeys._terminal import cell
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -57,7 +59,7 @@ def report_runs(run_dirs: list[Path], *, console: Console, html_path: Path | Non
     elif fmt == "csv":
         _write_csv(analyses, comparison, out or sys.stdout, csv_dir)
         if csv_dir is not None:
-            console.print(f"CSV tables: {csv_dir}/*.csv")
+            console.print(cell(f"CSV tables: {csv_dir}/*.csv"))
     else:
         print_summary(analyses, console, comparison)
     clock.lap("print")
@@ -71,9 +73,9 @@ def report_runs(run_dirs: list[Path], *, console: Console, html_path: Path | Non
             _write_html(Path(html_path), analyses, comparison, figures)
             clock.lap("html")
     if html_path is not None:
-        console.print(f"HTML report: {html_path}")
+        console.print(cell(f"HTML report: {html_path}"))
     for where in unwritable:
-        console.print(f"note: figures not written into {where}; use --html FILE to have them elsewhere")
+        console.print(cell(f"note: figures not written into {where}; use --html FILE to have them elsewhere"))
 
 
 class _Clock:

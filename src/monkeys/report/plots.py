@@ -54,10 +54,20 @@ def short(name: str, width: int = LABEL_WIDTH) -> str:
     return f"{name[:width - tail - 1]}…{name[-tail:]}"
 
 
+def as_text(text: str) -> str:
+    """`text` (a run, model or problem name, an answer: anything from a store) for matplotlib to draw as it
+    reads: each `$` escaped, since a pair of them would be parsed as mathtext (`$\\foo$` stops the figure),
+    and control characters shown as escapes (an SVG holding them is not well-formed XML)."""
+    from monkeys._terminal import printable
+
+    return printable(text).replace("$", r"\$")
+
+
 def _title(ax: object, text: str) -> None:
     import textwrap
 
-    ax.set_title("\n".join(textwrap.wrap(text, TITLE_WIDTH)[:3]), fontsize=10)  # type: ignore[attr-defined]
+    lines = textwrap.wrap(text, TITLE_WIDTH)[:3]
+    ax.set_title(as_text("\n".join(lines)), fontsize=10)  # type: ignore[attr-defined]
 
 
 def _legend_outside(fig: Figure, ax: Any, extra: list[tuple[Any, str]] | None = None) -> None:
@@ -72,8 +82,8 @@ def _legend_outside(fig: Figure, ax: Any, extra: list[tuple[Any, str]] | None = 
     legend_width = min(7.0, cols * (0.55 + 0.056 * widest))  # 7 pt text: ~0.05 in a character
     fig.set_figwidth(fig.get_figwidth() + legend_width)
     x1, y1 = _place(fig, ax, right_extra=legend_width)
-    fig.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(x1 + 0.1 / fig.get_figwidth(), y1),
-               frameon=False, ncols=cols, borderaxespad=0.0)
+    fig.legend(handles, [as_text(lab) for lab in labels], fontsize=7, loc="upper left",
+               bbox_to_anchor=(x1 + 0.1 / fig.get_figwidth(), y1), frameon=False, ncols=cols, borderaxespad=0.0)
 
 
 def _log_x(ax: object, *, plain: bool = True) -> None:

@@ -217,6 +217,7 @@ def print_swe(a: RunAnalysis, console: Console) -> None:
     """The three SWE-bench tables under a run's coverage table (nothing for another task)."""
     from rich.table import Table
 
+    from monkeys._terminal import cell
     from monkeys.report.analyze import pct
 
     data: SweData | None = a.run.swe
@@ -251,18 +252,19 @@ def print_swe(a: RunAnalysis, console: Console) -> None:
                       ("first resolving attempt", "right"), ("commonest failure", "left")):
         table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for s in data.instances[:MAX_INSTANCE_ROWS]:
-        table.add_row(s.instance_id, str(s.attempts), str(s.resolved),
-                      "-" if s.first_resolved is None else str(s.first_resolved), s.commonest_failure)
+        table.add_row(cell(s.instance_id), str(s.attempts), str(s.resolved),  # ids and reasons: store text
+                      "-" if s.first_resolved is None else str(s.first_resolved), cell(s.commonest_failure))
     console.print(table)
     if len(data.instances) > MAX_INSTANCE_ROWS:
         console.print(f"  … {len(data.instances) - MAX_INSTANCE_ROWS} more instances (--format json or csv lists"
                       " them all)", highlight=False)
     flaky = [s for s in data.instances if s.flaky]
     if flaky:
-        console.print("  flaky tests (failed, then passed when run again; not counted against a patch): "
-                      + "; ".join(f"{s.instance_id}: {', '.join(sorted(s.flaky)[:3])}"
-                                  + (f" and {len(s.flaky) - 3} more" if len(s.flaky) > 3 else "") for s in flaky[:5])
-                      + (" …" if len(flaky) > 5 else ""), highlight=False)
+        console.print(cell("  flaky tests (failed, then passed when run again; not counted against a patch): "
+                           + "; ".join(f"{s.instance_id}: {', '.join(sorted(s.flaky)[:3])}"
+                                       + (f" and {len(s.flaky) - 3} more" if len(s.flaky) > 3 else "")
+                                       for s in flaky[:5])
+                           + (" …" if len(flaky) > 5 else "")), highlight=False)
     console.print("verdict reasons", highlight=False)
     table = Table()
     for col, just in (("outcome", "left"), ("reason", "left"), ("attempts", "right"), ("instances", "right"),
@@ -270,7 +272,8 @@ def print_swe(a: RunAnalysis, console: Console) -> None:
         table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for why in data.reasons[:MAX_REASON_ROWS]:
         example = why.example if len(why.example) <= 80 else why.example[:77] + "..."
-        table.add_row(why.outcome, why.reason, f"{why.attempts:,}", f"{len(why.instances):,}", example)
+        table.add_row(cell(why.outcome), cell(why.reason), f"{why.attempts:,}", f"{len(why.instances):,}",
+                      cell(example))
     console.print(table)
     if len(data.reasons) > MAX_REASON_ROWS:
         console.print(f"  … {len(data.reasons) - MAX_REASON_ROWS} more reasons (--format json or csv lists them"

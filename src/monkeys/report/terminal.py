@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
+from monkeys._terminal import cell, printable
 from monkeys.report.analyze import RunAnalysis, RunsComparison, pct
 from monkeys.report.swe import print_swe
 
@@ -20,7 +21,8 @@ def run_title(a: RunAnalysis) -> str:
     run = a.run
     others = [v for v in run.verifiers if v != run.verifier]
     also = f" (also stored: {', '.join(others)})" if others else ""
-    return f"{run.name}: {run.model} · {len(run.problem_ids)} problems · verifier {run.verifier or '?'}{also}"
+    title = f"{run.name}: {run.model} · {len(run.problem_ids)} problems · verifier {run.verifier or '?'}{also}"
+    return printable(title, one_line=True)  # names from the store: shown, never obeyed by the terminal
 
 
 def print_summary(analyses: list[RunAnalysis], console: Console, comparison: RunsComparison | None = None) -> None:
@@ -33,7 +35,7 @@ def print_summary(analyses: list[RunAnalysis], console: Console, comparison: Run
         if not a.ks and not a.missing_ks:
             console.print(f"[bold]{escape(title)}[/bold]\n  no verified samples yet", highlight=False)
             for line in a.notes():
-                console.print(f"  {line}", highlight=False, markup=False)
+                console.print(f"  {printable(line)}", highlight=False, markup=False)
             continue
         console.print(f"[bold]{escape(title)}[/bold]", highlight=False)
         table = Table()
@@ -54,13 +56,13 @@ def print_summary(analyses: list[RunAnalysis], console: Console, comparison: Run
             table.add_row(*cells)
         console.print(table)
         for line in a.notes():
-            console.print(f"  {line}", highlight=False, markup=False)
+            console.print(f"  {printable(line)}", highlight=False, markup=False)
         _print_selection(a, console)
         print_swe(a, console)
     if len(analyses) > 1 and comparison is not None:
         _print_matrix(comparison, console)
     for line in comparison.lines if comparison else []:
-        console.print(f"  {line}", highlight=False, markup=False)
+        console.print(f"  {printable(line)}", highlight=False, markup=False)
 
 
 def selection_ks(a: RunAnalysis) -> list[int]:
@@ -84,7 +86,7 @@ def _print_selection(a: RunAnalysis, console: Console) -> None:
     table = Table()
     table.add_column("k", justify="right")
     for m in methods:
-        table.add_column(m, justify="right")
+        table.add_column(cell(m), justify="right")
     table.add_column("coverage (oracle)", justify="right")
     usable = [k for k in ks if k <= a.n_min]
     cov = dict(zip(usable, a.problem_coverage(usable).mean(axis=0).tolist(), strict=True))
@@ -106,7 +108,7 @@ def _print_matrix(comparison: RunsComparison, console: Console) -> None:
     table.add_column("FLOPs", justify="right")
     table.add_column("cost", justify="right")
     for i, r in enumerate(comparison.matrix, 1):
-        table.add_row(str(i), r["run"], r["model"], str(r["problems"]), str(r["max_k"] or "-"),
+        table.add_row(str(i), cell(r["run"]), cell(r["model"]), str(r["problems"]), str(r["max_k"] or "-"),
                       pct(r["coverage_at_max_k"]) if r["max_k"] else "-",
                       *(pct(r["coverage"][k]) for k in comparison.matrix_ks),
                       "-" if r["flops"] is None else f"{r['flops']:.3g}",

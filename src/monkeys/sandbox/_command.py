@@ -80,7 +80,10 @@ for i, path in enumerate(C["overlays"]):  # writes to `path` land on a tmpfs of 
     os.mkdir(top + "/upper")
     os.mkdir(top + "/work")
     st = os.stat(path)
-    os.chown(top + "/upper", st.st_uid, st.st_gid)
+    try:  # the merged folder takes the upper one's owner and mode: the lower one's
+        os.chown(top + "/upper", st.st_uid, st.st_gid)
+    except OSError:  # an owner our user namespace does not map: ours (we hold the folder), mode as below
+        pass
     os.chmod(top + "/upper", st.st_mode & 0o7777)
     esc = lambda p: p.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
     opts = "lowerdir=%s,upperdir=%s/upper,workdir=%s/work" % (esc(path), esc(top), esc(top))
