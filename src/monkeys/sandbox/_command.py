@@ -301,7 +301,8 @@ def run_command(argv: Sequence[str], *, cwd: str | os.PathLike[str], writable: S
     if timed_out or truncated:
         return result
     if words[0] != "ok":
-        raise SandboxError(f"the command sandbox failed to start the command: {' '.join(words[1:])[:300]}")
+        why = " ".join(words[1:]) or (err or b"").decode(errors="replace").strip()[-300:]  # a launcher traceback
+        raise SandboxError(f"the command sandbox failed to start the command: {why[:300]}")
     code = int(words[1])
     result.exit_code, result.signal = (code, None) if code >= 0 else (None, -code)
     result.disk_full = "disk-full" in words[2:]
