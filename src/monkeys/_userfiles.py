@@ -116,7 +116,8 @@ _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 def parse(path: Path | str, text: str, kind: str, spec: UserFile, *, hint: str = "", line: int | None = None,
           expected: str = "") -> Any:
     """The YAML, TOML or JSON document `text` (a whole file, or with `line` one line of it). Raises
-    `path:LINE: not valid KIND{hint}: what (column C)[; expected EXPECTED]` as `spec.error`."""
+    `path:LINE: not valid KIND{hint}: what (column C)[; expected EXPECTED]` as `spec.error`, and
+    `path:LINE: field 'F': not valid Unicode text ...` for a string escaped into a lone surrogate."""
     import tomllib
 
     import yaml
@@ -129,10 +130,11 @@ def parse(path: Path | str, text: str, kind: str, spec: UserFile, *, hint: str =
 
     try:
         if kind == "YAML":
-            return yaml.safe_load(text)
-        if kind == "TOML":
-            return tomllib.loads(text)
-        return json.loads(text)
+            document = yaml.safe_load(text)
+        elif kind == "TOML":
+            document = tomllib.loads(text)
+        else:
+            document = json.loads(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "syntax error"
@@ -149,6 +151,8 @@ def parse(path: Path | str, text: str, kind: str, spec: UserFile, *, hint: str =
         raise spec.fail(path, f"{kind} nested too deeply; expected {spec.expected}", line) from None
     except (yaml.YAMLError, ValueError) as exc:
         raise bad((str(exc).splitlines() or [type(exc).__name__])[0]) from None
+    check_unicode(document, text, path, spec, line)
+    return document
 
 
 def kind_of(path: Path, default: str) -> str:
@@ -174,6 +178,52 @@ def type_name(value: Any) -> str:
     """What a parsed value is, in JSON's words (`an object`, `a list`, `a string`, `a number`)."""
     names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
     return names.get(type(value), "a number")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# The escapes that can spell a lone surrogate in JSON (`\ud800`) or YAML (`\ud800`, `\U0000d800`): a text
+# without one parses to valid Unicode, so only a document holding one is searched.
+SURROGATE_ESCAPE = re.compile(r"\\(?:u|U0000)[dD][89a-fA-F]")
+
+
+def unicode_flaw(value: Any, where: str = "") -> tuple[str, str] | None:
+    """(where, character) for the first string in `value` (a string or path, or dicts and lists of them, keys
+    included) that is not valid Unicode text, else None. Such a string holds a lone surrogate: what a JSON
+    or YAML escape such as `\ud800` makes, and how Python carries a byte of a command-line argument or file
+    name that is not UTF-8. It can be neither stored in the run store nor written as UTF-8, so it is refused
+    where it comes in. `where` is a field path: `sampler_options.responses[0]`."""
+    if isinstance(value, str | Path):
+        found = _SURROGATE.search(str(value))
+        return (where, found.group()) if found else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            flaw = unicode_flaw(key, inner) or unicode_flaw(item, inner)
+            if flaw:
+                return flaw
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            flaw = unicode_flaw(item, f"{where}[{i}]")
+            if flaw:
+                return flaw
+    return None
+
+
+def not_unicode(char: str) -> str:
+    """What is wrong with a string `unicode_flaw` found, in words."""
+    return (f"not valid Unicode text ({ascii(char)[1:-1]}: a lone surrogate, from a \\u escape or a byte that is not"
+            " UTF-8); expected UTF-8 text")
+
+
+def check_unicode(document: Any, text: str, path: Path | str, spec: UserFile, line: int | None = None) -> None:
+    """Refuse a parsed `document` holding a string that is not valid Unicode (see `unicode_flaw`), as one line
+    naming the file, line and field. Only a `text` with a surrogate escape is searched."""
+    if not SURROGATE_ESCAPE.search(text):
+        return
+    flaw = unicode_flaw(document)
+    if flaw:
+        field = f"field {flaw[0]!r}" if flaw[0] else "the value"
+        raise spec.fail(path, f"{field}: {not_unicode(flaw[1])}", line)
 
 
 def did_you_mean(name: str, known: Iterable[str], synonyms: dict[str, str] | None = None) -> str | None:

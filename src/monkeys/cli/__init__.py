@@ -135,11 +135,35 @@ def _stop_on_signals() -> None:
             signal.signal(sig, _stop)
 
 
+def _check_argv(argv: list[str]) -> None:
+    """Every argument is UTF-8 text: Python carries a byte that is not (`--model $'m\\xff'`, a Latin-1 file
+    name) as a lone surrogate, which can be neither stored in a run nor written, and failed deep inside."""
+    from monkeys._userfiles import unicode_flaw
+
+    for i, arg in enumerate(argv):
+        flaw = unicode_flaw(arg)
+        if flaw:
+            raw = os.fsencode(arg)  # the bytes as given
+            byte = next(b for b in raw if b >= 0x80 and not _utf8_at(raw, b))
+            option = argv[i - 1] if i and argv[i - 1].startswith("-") and "=" not in argv[i - 1] else ""
+            shown = repr(raw)[2:-1]
+            _error(f"command line argument {f'{option} ' if option else ''}'{shown}': not UTF-8 text (byte"
+                   f" 0x{byte:02x}); monkeys reads its arguments as UTF-8 (rename the file, or give the value in a"
+                   " UTF-8 config file)")
+
+
+def _utf8_at(raw: bytes, byte: int) -> bool:
+    """Is every occurrence of `byte` in `raw` part of valid UTF-8? (Which byte to name in the message.)"""
+    text = raw.decode("utf-8", "surrogateescape")
+    return chr(0xDC00 + byte) not in text
+
+
 def main() -> None:
     usage_errors = _classes("ClickException")
     aborts = _classes("Abort")
     warnings.showwarning = _show_warning
     _stop_on_signals()
+    _check_argv(sys.argv[1:])
     try:
         rc = app(standalone_mode=False)
         if rc == 130:  # typer turns Ctrl-C into Exit(130)

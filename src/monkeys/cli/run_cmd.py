@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from monkeys._userfiles import not_unicode, unicode_flaw
 from monkeys.core import Completion, Verdict
 from monkeys.errors import ConfigError
 
@@ -157,6 +158,11 @@ def parse_options(pairs: list[str], field: str) -> dict[str, Any]:
             value = raw
         if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
             value = float(value)
+        flaw = unicode_flaw(value)
+        if flaw:  # a YAML escape such as "\ud800": it could be neither stored nor sent
+            at = flaw[0] if flaw[0].startswith("[") or not flaw[0] else f".{flaw[0]}"
+            raise ConfigError(f"--{field.removesuffix('s').replace('_', '-')} {key.strip()}{at}:"
+                              f" {not_unicode(flaw[1])}")
         out[key.strip()] = value
     return out
 

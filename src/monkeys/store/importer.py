@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from monkeys._userfiles import did_you_mean
+from monkeys._userfiles import SURROGATE_ESCAPE, did_you_mean, not_unicode, unicode_flaw
 from monkeys.core import Problem, Prompt
 from monkeys.errors import DataError, InputWarning, StoreError
 from monkeys.store.db import connect, store_path
@@ -307,9 +307,13 @@ def _json_rows(path: Path, *, array: bool) -> list[dict[str, Any]]:
                 rows.append(json.loads(line))
             except ValueError as exc:
                 raise DataError(f"{path} row {n}: not JSON: {exc}") from exc
+    escaped = SURROGATE_ESCAPE.search(text) is not None  # Arrow's reader refused the file for such a row
     for n, row in enumerate(rows, 1):
         if not isinstance(row, dict):
             raise DataError(f"{path} row {n}: expected a JSON object, got {type(row).__name__}")
+        flaw = unicode_flaw(row) if escaped else None
+        if flaw:
+            raise DataError(f"{path} row {n}: field {flaw[0]!r}: {not_unicode(flaw[1])}")
     return rows
 
 
@@ -324,11 +328,15 @@ def _yaml_docs(path: Path) -> Iterator[tuple[Path, Any]]:
     for file in files:
         try:
             raw = file.read_bytes()
-            doc = yaml.load(raw.decode("utf-8-sig"), Loader=loader)
+            text = raw.decode("utf-8-sig")
+            doc = yaml.load(text, Loader=loader)
         except UnicodeDecodeError as exc:
             raise _not_utf8(file, raw, exc, "YAML") from None
         except (OSError, yaml.YAMLError) as exc:
             raise DataError(f"{file}: cannot read YAML: {exc}") from exc
+        flaw = unicode_flaw(doc) if SURROGATE_ESCAPE.search(text) else None  # libyaml refuses these; PyYAML not
+        if flaw:
+            raise DataError(f"{file}: field {flaw[0]!r}: {not_unicode(flaw[1])}")
         yield file, doc
 
 
