@@ -31,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monkeys._hosts import host_allowed
+from monkeys._terminal import printable
 from monkeys.errors import MonkeysError
 from monkeys.store import StoreReader, open_readonly, run_verifier
 from monkeys.view.queries import Filters, ProblemStat, Queries
@@ -42,6 +43,11 @@ DIFF_CHARS = 20_000  # characters and lines of each side a diff compares (diffli
 DIFF_LINES = 600
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none';"
        " frame-ancestors 'none'")
+# Every response, on every page: the policy above, no MIME sniffing, no referrer, and no use by another origin
+# (a page elsewhere, even another port of this machine, could otherwise load the viewer's images and pages as
+# subresources and learn from whether and how they load; nor may it keep a handle on a viewer window).
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+           "Cross-Origin-Resource-Policy": "same-origin", "Cross-Origin-Opener-Policy": "same-origin"}
 _FIGURE_LOCK = threading.Lock()  # matplotlib's text layout is not safe across threads
 
 
@@ -312,7 +318,7 @@ def create_app(run_dirs: list[Path], allowed_hosts: frozenset[str] | None = None
 
 
 class _Headers:
-    """Adds the content security policy (no script, nothing from elsewhere) to every response, and refuses
+    """Adds `HEADERS` (no script, nothing from elsewhere, no use by other origins) to every response, and refuses
     (421) a request for another host than the viewer's own (`host_allowed`)."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] | None = None) -> None:
@@ -320,27 +326,27 @@ class _Headers:
         self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
         if scope["type"] == "http" and self.allowed_hosts is not None:
             host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
             if not host_allowed(host, self.allowed_hosts):
                 refuse = PlainTextResponse(f"this viewer answers only for {', '.join(sorted(self.allowed_hosts))}"
                                            " (the request named another host)\n", status_code=421)
-                await refuse(scope, receive, send)
+                await refuse(scope, receive, with_headers)
                 return
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = CSP
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer"
-            await send(message)
-
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
 def _diff_table(first: str, second: str, a: int, b: int) -> str:
     """difflib's side-by-side table of two texts, cut to DIFF_CHARS / DIFF_LINES (it escapes the texts)."""
     def lines(text: str) -> list[str]:
+        text = printable(text)  # difflib marks changes with \0+, \0-, \0^ and \1: a text's own would be markup
         cut = text[:DIFF_CHARS].splitlines()[:DIFF_LINES]
         return cut + (["[… cut: the rest is on the sample page]"] if len(cut) < len(text.splitlines()) or
                       len(text) > DIFF_CHARS else [])
@@ -371,7 +377,7 @@ def _right_answer(reference: Any) -> str | None:
 
 def _answers_figure(answers: list[Any], right: str | None, problem_id: str) -> bytes:
     """A horizontal bar chart of the most frequent answers: green where the verifier passed them."""
-    from monkeys.report.plots import _figure, short
+    from monkeys.report.plots import _figure, as_text, short
 
     with _FIGURE_LOCK:
         shown = list(reversed(answers))
@@ -379,10 +385,10 @@ def _answers_figure(answers: list[Any], right: str | None, problem_id: str) -> b
         ax = fig.add_subplot()
         colors = ["#2da44e" if a.passes else "#a0a7b0" for a in shown]
         ax.barh(range(len(shown)), [a.count for a in shown], color=colors)
-        ax.set_yticks(range(len(shown)), [short(a.shown, 24) for a in shown])
+        ax.set_yticks(range(len(shown)), [as_text(short(a.shown, 24)) for a in shown])
         ax.set_xlabel("samples")
         title = f"answers to {short(problem_id, 40)}"
         if right is not None:
             title += f" (reference: {short(right, 20)})"
-        ax.set_title(title, fontsize=10)
+        ax.set_title(as_text(title), fontsize=10)
         return _svg(fig)
