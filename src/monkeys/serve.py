@@ -2,7 +2,10 @@
 
 For tests and `monkeys serve`, so the embedded model can stand in for vLLM or a hosted API. Stdlib
 `ThreadingHTTPServer`: no streaming, no auth, no tokenizer (token counts come from the sampler). It binds
-to 127.0.0.1 unless told otherwise; there is no access control.
+to 127.0.0.1 unless told otherwise; there is no access control, but it keeps web pages out: bound to loopback
+it answers only requests naming a loopback host (DNS rebinding), and it refuses a POST a browser sent from
+a page of another origin (any page may send one, as `text/plain`, without asking first). A body over
+`MAX_BODY` bytes is refused before it is read.
 
 Log-probabilities: asked for as OpenAI does (chat `logprobs: true`, completions `logprobs: N`), each choice
 carries its sampled tokens' log-probabilities in that endpoint's format, when the sampler gives them (the
@@ -26,6 +29,7 @@ from monkeys._hosts import host_allowed, loopback_hosts
 from monkeys.core import Prompt, Sampler, SampleRequest, derive_seed
 
 MAX_N = 1024  # one request may not ask for more samples than this
+MAX_BODY = 32 * 2**20  # bytes of one request body (a long chat is well under 1 MB)
 
 
 class _BadRequest(Exception):
@@ -135,6 +139,17 @@ class OpenAIServer:
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the listen backlog (stdlib default 5): many clients connect at once
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A request that failed outside the handler's own answers: the traceback, with whatever the client
+        sent in it shown as escapes (it is printed on the user's terminal)."""
+        import sys
+        import traceback
+
+        from monkeys._terminal import printable
+
+        print(printable(f"monkeys serve: a request from {client_address[0]} failed:\n{traceback.format_exc()}"),
+              file=sys.stderr)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
@@ -164,12 +179,38 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(404, f"no route GET {path}", "not_found_error")
 
+    def _other_origin(self) -> bool:
+        """Answers 403 (and True) for a request a browser sent from a page of another origin: browsers name
+        the page's origin on every POST (`null` for a file or a sandboxed frame); other clients send none."""
+        origin = self.headers.get("Origin")
+        if origin is None or origin.lower() == f"http://{self.headers.get('Host', '')}".lower():
+            return False
+        self.close_connection = True
+        self._error(403, f"this server does not answer web pages of other origins (the request came from"
+                         f" {origin!r})", "invalid_request_error")
+        return True
+
+    def _body(self) -> bytes | None:
+        """The request body, or None after answering 400 / 413 for a length that is not a number of bytes
+        up to MAX_BODY (nothing is read then: the connection is closed)."""
+        given = (self.headers.get("Content-Length") or "0").strip()
+        if not given.isdigit() or int(given) > MAX_BODY:
+            self.close_connection = True
+            too_big = given.isdigit()
+            self._error(413 if too_big else 400, f"the request body is {given} bytes; at most {MAX_BODY} are read"
+                        if too_big else f"Content-Length must be a number of bytes, got {given[:40]!r}",
+                        "invalid_request_error")
+            return None
+        return self.rfile.read(int(given))
+
     def do_POST(self) -> None:
         app: OpenAIServer = self.server.app  # type: ignore[attr-defined]
         path = self.path.split("?")[0].rstrip("/").removeprefix("/v1")
-        if self._other_host():  # before reading the body: the connection is closed after the answer
+        if self._other_host() or self._other_origin():  # before reading the body: the connection is closed
             return
-        body_bytes = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body_bytes = self._body()
+        if body_bytes is None:
+            return
         if path not in ("/chat/completions", "/completions"):
             return self._error(404, f"no route POST {self.path}", "not_found_error")
         try:
@@ -194,6 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        self.send_header("X-Content-Type-Options", "nosniff")  # an error quotes the request: never read as HTML
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
