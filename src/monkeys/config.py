@@ -16,6 +16,7 @@ Secrets are never stored: `stored_config` redacts them by one rule (`is_secret_n
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Collection
@@ -79,6 +80,16 @@ class RunConfig(BaseModel):
     ray: str | None = Field(
         None, description="run on Ray: 'local' starts an instance on this machine, an address joins a cluster")
 
+    @field_validator("n", "max_tokens", "seed", "batch_size", "concurrency", "verify_workers", "temperature", "top_p",
+                     mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        """`temperature: true` or `seed: false` in a config file is a slip, not 1.0 or 0 (pydantic's lax mode
+        would read a boolean as a number)."""
+        if isinstance(value, bool):
+            raise ValueError("a boolean is not a number")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str | list[str] | None) -> str | list[str] | None:
@@ -101,8 +112,8 @@ class RunConfig(BaseModel):
             for kind, amount in value.items():
                 if kind not in BUDGET_KINDS:
                     raise ValueError(f"{kind!r} is not a budget kind; expected one of: {', '.join(BUDGET_KINDS)}")
-                if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
-                    raise ValueError(f"{kind}={amount!r}; expected a number > 0")
+                if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 < amount < math.inf:
+                    raise ValueError(f"{kind}={amount!r}; expected a finite number > 0")
                 if kind == "samples" and float(amount) != int(amount):
                     raise ValueError(f"samples={amount!r}; expected a whole number of samples")
             if not value:

@@ -396,7 +396,7 @@ def _ints(cols: Columns, field: str, start: int, where: str, required: bool) -> 
             number = float(v) if not isinstance(v, bool) else -1.0
         except (TypeError, ValueError):
             number = -1.0
-        if number < 0 or number >= bound or number != int(number):
+        if not 0 <= number < bound or number != int(number):  # NaN fails the first test
             shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
             raise DataError(f"{where} row {start + i}: field {field!r}: expected a non-negative integer below "
                             f"{shown_bound}, got {shown}")

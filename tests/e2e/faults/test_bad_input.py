@@ -67,6 +67,9 @@ def _write_files(d: Path) -> None:
     (d / "typo.yaml").write_text("sampler: scripted\ntemprature: 0.5\n")
     (d / "vopt.yaml").write_text("sampler: scripted\nverifier_options:\n  timeout_s: abc\n")
     (d / "n_text.toml").write_text('sampler = "scripted"\nn = "lots"\n')
+    (d / "temp_bool.yaml").write_text("sampler: scripted\ntemperature: true\n")
+    (d / "seed_bool.json").write_text('{"sampler": "scripted", "seed": false}')
+    (d / "budget_inf.yaml").write_text("sampler: scripted\nbudget: {tokens: .inf}\n")
     (d / "config_dir").mkdir()
     (d / "a_file").write_text("not a directory\n")
     (d / "read_only").mkdir()
@@ -102,6 +105,10 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("concurrency-zero", ["run", *SCRIPTED, "--concurrency", "0", "--out", "{out}"], ["--concurrency:", ">= 1"]),
     ("verify-workers-zero", ["run", *SCRIPTED, "--verify-workers", "0", "--out", "{out}"],
      ["--verify-workers:", ">= 1"]),
+    ("budget-infinite", ["run", *SCRIPTED, "--budget", "tokens=inf", "--out", "{out}"],
+     ["--budget: tokens=inf; expected a finite number > 0"]),
+    ("budget-overflows", ["run", *SCRIPTED, "--budget", "flops=1e400", "--out", "{out}"],
+     ["--budget: flops=inf; expected a finite number > 0"]),
     ("problems-empty-slice", ["run", "--sampler", "scripted", "--problems", "5:2", "--out", "{out}"],
      ["problems", "'5:2' selects no problem"]),
     ("problems-unknown-id", ["run", "--sampler", "scripted", "--problems", "HumanEval/0,HumanEval/999",
@@ -223,6 +230,12 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["{d}/typo.yaml: field 'temprature': unknown field", "did you mean 'temperature'"]),
     ("config-field-wrong-type", ["run", "--config", "{d}/n_text.toml", "--out", "{out}"],
      ["{d}/n_text.toml: field 'n': expected an integer >= 1", "got 'lots'"]),
+    ("config-temperature-boolean", ["run", "--config", "{d}/temp_bool.yaml", "--out", "{out}"],
+     ["{d}/temp_bool.yaml: field 'temperature': expected a number >= 0 and <= 5, got True"]),
+    ("config-seed-boolean", ["run", "--config", "{d}/seed_bool.json", "--out", "{out}"],
+     ["{d}/seed_bool.json: field 'seed': expected an integer, got False"]),
+    ("config-budget-infinite", ["run", "--config", "{d}/budget_inf.yaml", "--out", "{out}"],
+     ["{d}/budget_inf.yaml: field 'budget': tokens=inf; expected a finite number > 0"]),
     ("config-option-wrong-type", ["run", "--config", "{d}/vopt.yaml", "--out", "{out}"],
      ["{d}/vopt.yaml: field 'verifier_options.timeout_s': expected a number > 0, got 'abc'"]),
     # the run directory

@@ -26,6 +26,9 @@ CASES = {
     "problem_id a list": ({**GOOD, "problem_id": ["a", "b"]}, "problem_id"),
     "problem_id a boolean": ({**GOOD, "problem_id": True}, "problem_id"),
     "problem_id empty": ({**GOOD, "problem_id": ""}, "problem_id"),
+    "sample_index NaN": ({**GOOD, "sample_index": float("nan")}, "sample_index"),
+    "completion_tokens NaN": ({**GOOD, "completion_tokens": float("nan")}, "completion_tokens"),
+    "prompt_tokens -Infinity": ({**GOOD, "prompt_tokens": float("-inf")}, "prompt_tokens"),
     "correct a word": ({**GOOD, "correct": "maybe"}, "correct"),
     "correct a number": ({**GOOD, "correct": 7}, "correct"),
 }
