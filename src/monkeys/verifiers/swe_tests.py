@@ -18,16 +18,19 @@ Backend `local` (default), per sample:
    so they cannot take effect, and judges the rest;
 4. the test patch, last (so it overwrites whatever the patch did to its files);
 5. the harness's test command in the command sandbox (`monkeys.sandbox._command`: no network, only the
-   worktree and a private /tmp writable, another uid, `timeout_s` for the whole run) while the test
-   patch's files and the folders on their way are watched (`swe.watch`: a run that rewrites, moves or
-   adds to what pytest reads as the tests fails as "guard: the tests' run changed the tests: ...");
+   worktree and a private /tmp writable, another uid, `timeout_s` for the whole run; the worktree is
+   written through an overlay on a tmpfs of `disk_mb` MiB in the run's own mount namespace, so nothing
+   the run writes reaches the host's disk, and a run that fills it fails) while the test patch's files,
+   the folders on their way and the test folder are watched from outside (`swe.watch`: a run that
+   rewrites, moves or adds to what pytest reads as the tests, or makes what would be imported in place
+   of one of them, fails as "guard: the tests' run changed the tests: ...");
    pytest runs under `grading.LAUNCHER`: a recorder writes every report of pytest's own tallies after
    it returns, under a nonce, and only that record is parsed (harness parser when `swebench` is
    installed), then `os._exit` (no exit handler of the code under test runs);
 6. graded as the harness grades: PASS only when every FAIL_TO_PASS and PASS_TO_PASS test is reported
    passing; a test missing from the record is failing. When the only failures are PASS_TO_PASS tests, the
-   same command runs again on a checkout made anew: one that passes then is flaky (`details["flaky"]`),
-   not counted as broken.
+   same command runs again on a checkout made anew: when that run passes every test, the ones that
+   failed before are flaky (`details["flaky"]`), not counted as broken.
 
 A patch too large to judge on the host (`patching.MAX_PATCH_CHARS`, `patching.MAX_WRITTEN_BYTES`) fails as
 "patch too large: ..." before it is applied (binary hunks and copies) or before the guard reads it.
@@ -190,7 +193,8 @@ class SweTests:
 
         why = unavailable()
         return {"backend": "command sandbox: unshare pid/net/ipc/uts/mount namespaces, private /tmp, "
-                           "Landlock, rlimits, own uid" if why is None else f"unavailable: {why}"}
+                           f"checkout writes on a private overlay of {self.disk_mb} MiB, Landlock, rlimits, own uid"
+                           if why is None else f"unavailable: {why}"}
 
     def close(self) -> None:
         """Worktrees and environments stay in `cache_dir` for the next run; nothing to release."""
