@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from monkeys.errors import ConfigError
+from monkeys.errors import ConfigError, InputWarning
 from monkeys.extras import require
 
 # Small on purpose: problems and batches of samples are a few MB at most; Ray's default takes 30% of RAM.
@@ -49,6 +49,7 @@ def acquire(address: str) -> None:
                     quiet["logging_level"] = logging.ERROR
                     ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
                              object_store_memory=OBJECT_STORE_BYTES, **quiet)
+                    _warn_without_token(ray)
                 else:
                     ray.init(address=address, **quiet)
             except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -60,6 +61,23 @@ def acquire(address: str) -> None:
                                   f"{hint}") from None
             _owned = True
         _users += 1
+
+
+def _warn_without_token(ray: Any) -> None:
+    """A local instance's daemons listen on every network interface, and Ray runs whatever code a client
+    sends: without token authentication anyone who reaches this machine can run code as the user while the
+    run lasts. Ray 2.60 turns tokens on for a local instance unless RAY_AUTH_MODE says otherwise (an older
+    Ray may have none), and its own warning is among those silenced above, so it is said here."""
+    import warnings
+
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if (mode or "").lower() == "token":
+        return
+    why = f"RAY_AUTH_MODE={mode}" if mode is not None else f"Ray {getattr(ray, '__version__', '?')} has none"
+    warnings.warn(InputWarning(
+        f"--ray local: this Ray instance runs without token authentication ({why}) and listens on every network"
+        " interface: anyone who can reach this machine can run code as you until the run ends (set"
+        " RAY_AUTH_MODE=token, or leave it unset with a Ray that turns tokens on, as 2.60 does)"), stacklevel=3)
 
 
 def release() -> None:
