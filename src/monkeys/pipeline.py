@@ -282,6 +282,13 @@ def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
     try:
         stored = read_meta(db, "config")
         if not stored:  # made but killed before its header was written: nothing to agree with
+            problems, samples = db.execute("SELECT (SELECT count(*) FROM problems), (SELECT count(*) FROM samples)"
+                                           ).fetchone()
+            if problems or samples:  # the header (config and problems) is written in one transaction
+                raise StoreError(f"{store_path(run_dir)}: holds {problems:,} problems and {samples:,} samples but no"
+                                 " run config (meta 'config' is missing: the store was edited or damaged), so this"
+                                 " run cannot be checked against the one that drew them; choose another --out"
+                                 f" (`monkeys report {run_dir}` and `monkeys export` still read it)")
             return _Stored()
         if isinstance(stored, dict) and (stored.get("made_by") == "monkeys verify" or stored.get("task") == "imported"):
             made = "monkeys verify" if stored.get("made_by") else "monkeys import"
