@@ -43,3 +43,14 @@ def test_an_error_line_quoting_store_text_does_not_drive_the_terminal(tmp_path: 
                           timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
     assert not any(c in done.stderr for c in "\x1b\x07\x9b\u202e") and "\\x1b]0;PWNED\\x07" in done.stderr
+
+
+def test_plan_prints_and_draws_hostile_names_as_text(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    pilot = write_run(tmp_path / "pilot $\\undefinedmacro$", rng.random((30, 16)) < rng.beta(0.3, 2, (30, 1)),
+                      model=f"m {HOSTILE}")
+    done = subprocess.run([MONKEYS, "plan", str(pilot), "--plot", str(tmp_path / "plan.png")], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "plan.png").stat().st_size > 0
+    assert not any(c in done.stdout + done.stderr for c in "\x1b\x07\x9b\u202e") and "\\x1b]52;c;" in done.stdout

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from monkeys._terminal import printable
 from monkeys.analysis.cost import load_cost_file
 from monkeys.errors import DataError
 from monkeys.forecast.budget import Budget, budget, round_cost
@@ -131,8 +132,9 @@ def render(plan: Plan, console: Any) -> None:
 
     fc, run = plan.fc, plan.run
     n_text = f"{fc.n_min:,}" if fc.n_min == fc.n_max else f"{fc.n_min:,}–{fc.n_max:,}"
-    console.print(f"plan from {run.run_dir}: {run.model} · {fc.n_problems} problems × {n_text} samples · "
-                  f"verifier {run.verifier} · solved in the pilot: {fc.solved}/{fc.n_problems}", markup=False)
+    console.print(printable(f"plan from {run.run_dir}: {run.model} · {fc.n_problems} problems × {n_text} samples"
+                            f" · verifier {run.verifier} · solved in the pilot: {fc.solved}/{fc.n_problems}"),
+                  markup=False)  # names from the store: shown, never obeyed by the terminal
     if fc.unsampled:
         console.print(f"{fc.unsampled} more problems of the run have no verified sample yet: left out of the plan")
     if fc.chosen is None:

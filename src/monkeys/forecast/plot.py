@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from monkeys.forecast.engine import Forecast
+from monkeys.report.plots import as_text
 
 
 def plot_plan(fc: Forecast, path: Path, ks: list[int], target: float | None, title: str) -> None:
@@ -38,7 +39,7 @@ def plot_plan(fc: Forecast, path: Path, ks: list[int], target: float | None, tit
     ax.set_ylim(0, 101)
     ax.set_xlabel("samples per problem (k)")
     ax.set_ylabel("coverage (%)")
-    ax.set_title(title[:90], fontsize=10)
+    ax.set_title(as_text(title[:90]), fontsize=10)  # a run directory's name: drawn as it reads
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     path.parent.mkdir(parents=True, exist_ok=True)  # as `report --html` and `export` do
