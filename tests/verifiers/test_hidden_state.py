@@ -42,3 +42,86 @@ def test_an_always_equal_object_behind_a_view_or_slice_is_flagged(verifier: Code
     assert "_Yes.__eq__" in verdict.reason, verdict.reason
     fair = verifier.verify(_problem(tests), Sample("hidden", 1, 1, plain))
     assert fair.passed, (fair.reason, fair.details.get("flags"))
+
+
+# A value checked clean, then changed before the tests compare it: by the program's next call in the same assert
+# (which also undoes the change while the comparison runs), or by the program's code run by a garbage collection
+# anywhere the tests allocate (a collector callback, a finalizer).
+BOTH_WAYS = "def check(candidate):\n    assert candidate('abc') == candidate('cba')\n    assert candidate('aab') == 2\n"
+ADDS_EQ = '''
+class A:
+    pass
+
+def _eq(self, other):
+    del A.__eq__  # gone before anything looks again
+    return True
+
+_calls = [0]
+
+def f(s):
+    _calls[0] += 1
+    if _calls[0] == 1:
+        return A()  # checked: a plain object
+    if _calls[0] == 2:
+        A.__eq__ = _eq  # after the first value's check, before the comparison
+        return 0
+    return len(set(s))
+'''
+SWAPS_CLASS = '''
+class A:
+    pass
+
+class B:
+    def __eq__(self, other):
+        self.__class__ = A  # back before anything looks again
+        return True
+    __hash__ = object.__hash__
+
+_calls = [0]
+_first = []
+
+def f(s):
+    _calls[0] += 1
+    if _calls[0] == 1:
+        _first.append(A())
+        return _first[0]
+    if _calls[0] == 2:
+        _first[0].__class__ = B
+        return 0
+    return len(set(s))
+'''
+COLLECTIONS = ("def check(candidate):\n    first = candidate()\n    junk = [[i] for i in range(500)]\n"
+               "    assert candidate() == first\n")
+COUNTS_COLLECTIONS = '''
+import gc
+_n = [0]
+
+def _callback(phase, info):
+    _n[0] += 1
+
+def _install():
+    gc.callbacks.append(_callback)
+    gc.set_threshold(1)
+
+def f(_x=_install()):
+    return _n[0]
+'''
+TURNS_GC_ON = "import gc\n\ndef f():\n    gc.enable()\n    return 0\n"
+
+
+@pytest.mark.parametrize(("name", "text"), [("adds_eq", ADDS_EQ), ("swaps_class", SWAPS_CLASS)])
+def test_a_value_changed_after_its_check_is_flagged(verifier: CodeTests, name: str, text: str) -> None:
+    verdict = verifier.verify(_problem(BOTH_WAYS), Sample("hidden", 0, 0, text))
+    assert not verdict.passed
+    assert verdict.reason.startswith("flagged"), verdict.reason
+    fair = verifier.verify(_problem(BOTH_WAYS), Sample("hidden", 1, 1, "def f(s):\n    return len(set(s))\n"))
+    assert fair.passed, (fair.reason, fair.details.get("flags"))
+
+
+def test_no_collection_runs_the_programs_code_between_the_tests_steps(verifier: CodeTests) -> None:
+    """The tests run with the automatic collector off: the program's collector callback runs in none of their
+    allocations (it had changed what a later call returns; a callback can change anything a check read)."""
+    verdict = verifier.verify(_problem(COLLECTIONS), Sample("hidden", 0, 0, COUNTS_COLLECTIONS))
+    assert verdict.passed, (verdict.reason, verdict.details.get("flags"))
+    verdict = verifier.verify(_problem(COLLECTIONS), Sample("hidden", 1, 1, TURNS_GC_ON))
+    assert verdict.details.get("flags") == ["turned the garbage collector back on during the tests"], verdict

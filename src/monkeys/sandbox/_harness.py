@@ -51,6 +51,14 @@ made. The tests cannot see some tampering, so the report carries flags instead:
   callable object the tests call runs the program's code with no wrapper around it) and at the end, so a
   change put back before the end is seen too. (What the tests reach only through other modules is not
   compared: reading every value costs a copy-on-write fault each.)
+A value checked clean can still change before the tests compare it: its class gains an `__eq__` (Python 3.11
+audits no class attribute set) or its object is given another class, from the program's next call in the same
+assert (which then undoes it while the comparison runs) or from the program's collector callback or finalizer,
+which a garbage collection runs wherever the tests allocate. So the tests run with the automatic collector off
+(what the program's calls leave is collected in `watched`, before the check; turning it back on is flagged),
+every class of a value checked so far is looked at again at each check (`changed the class of a value checked
+before`), and giving an object a class that overrides behaviour is flagged where it happens (`__class__`
+assignment is audited).
 A function of the tests' own handed to a program's function as an argument (`candidate(lambda x: x * 2, 3)`)
 reaches it as a `relay`, whose globals are not the tests' namespace; what the tests' function changes there
 (a global it counts calls in) is theirs: the tests' names are marked again after it, and compared before it
@@ -89,6 +97,7 @@ Standard library only (runs under the system Python); `make_runner` runs once in
 from __future__ import annotations
 
 import builtins
+import gc
 import hashlib
 import hmac
 import marshal
@@ -335,6 +344,9 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     random_dict: dict[str, Any] = _mdict(random_module) if random_module is not None else {}
     _int, _set, _bool, _LookupError = int, set, bool, LookupError
     _range, _tuple = range, tuple
+    _heap_type = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class whose attributes can be set
+    _tflags: Any = type.__dict__["__flags__"].__get__
+    _gc_disable, _gc_isenabled, _gc_collect, _gc_count = gc.disable, gc.isenabled, gc.collect, gc.get_count
     _proxy_get = types.MappingProxyType.get
     _setattr = object.__setattr__
     function_attrs = [(a, vars(types.FunctionType)[a].__get__) for a in ("__module__", "__name__", "__qualname__",
@@ -649,6 +661,11 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     raise _AttributeError(f"{args[1]} cannot be changed by programs in the sandbox")
                 if _isinstance(args[0], _typecls) and _id(args[0]) in trusted:
                     _append(flags, f"patched class {_tname(args[0])}.{args[1]}")
+                elif _type(args[1]) is _str and args[1] == "__class__" and _type(args[2]) is _typecls \
+                        and not is_trusted(args[2]):
+                    why = overrides(args[2])  # a value checked clean, given a class that answers comparisons
+                    if why is not None:
+                        _append(flags, f"gave an object a class that overrides {why}")
             elif event == "marshal.loads" or event == "marshal.load":
                 if event == "marshal.load" or not from_stdlib_cache(args[0]):
                     raise _ValueError("marshal is not available to programs in the sandbox")
@@ -758,8 +775,25 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
         return mark
 
     def make_check(flags: list[str], tamper_args: tuple = ()) -> Callable[[object, object, Any], None]:
+        # the classes of values checked so far whose attributes can still be set (3.11 audits no class attribute
+        # set): a class checked clean could gain an `__eq__` before the comparison (from the program's next
+        # call in the same assert, which then removes it again), so each check looks at them all again
+        tracked: list[type] = []  # (compared by identity: no metaclass's `__hash__` or `__eq__` runs)
+
         def check(result: object, fn: object, before: Any) -> None:
             value: Any
+            # The tests run with the automatic garbage collector off (`run`): a collection runs the program's
+            # collector callbacks and finalizers wherever the tests allocate, between a value's check and its
+            # comparison. What the program's calls leave is collected here, at a known point, before the checks.
+            if _gc_isenabled():
+                _append(flags, "turned the garbage collector back on during the tests")
+            elif fn is not None and _gc_count()[0] > 10_000:
+                _gc_collect(0)
+            for klass in tracked:
+                why = patched(klass) if is_trusted(klass) else overrides(klass)
+                if why is not None:
+                    _append(flags, f"changed the class of a value checked before: {why}")
+                    return
             todo: list[object] = [result]
             seen = 0
             while todo and seen < max_checked:
@@ -777,6 +811,17 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 if why is not None:
                     _append(flags, f"returned an object of a patched class: {why}")
                     return
+                if _tflags(cls) & _heap_type:
+                    known = False
+                    for klass in tracked:
+                        if klass is cls:
+                            known = True
+                            break
+                    if not known:
+                        if _len(tracked) >= 1000:
+                            _append(flags, "returned values of too many classes to check")
+                            return
+                        _append(tracked, cls)
                 if cls in proxies:  # compares as what it stands for, which cannot be read without running it
                     _append(flags, f"returned a {_tname(cls)}, which stands for an object it does not show")
                     return
@@ -1011,6 +1056,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                                 pass
                 namespace["__monkeys_seen__"] = seen(check)  # every value an assert reads (`_assert_values`)
                 namespace["__builtins__"] = namespace["__monkeys_builtins__"] = own_builtins
+                _gc_disable()  # no collection (the program's callbacks, finalizers) between the tests' own steps
                 _exec(tests_code, namespace)
                 tampering(flags, plan, builtin_names)
             elif "threading" in _modules:  # as the interpreter does: wait for non-daemon threads
