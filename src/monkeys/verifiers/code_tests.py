@@ -238,9 +238,10 @@ class CodeTests:
            " tests see (builtins, library classes, the tests' random, objects that equal anything) fail; correct"
            " programs' verdicts are unchanged",
         4: "programs that bend the tests through an entry point that is not a plain function, objects that equal"
-           " anything behind a weak reference, a dict view or a slice, or a library class's own attributes"
-           " (UserList's cast, Fraction's numerator) fail; correct programs printing more than 64 KiB, or handed"
-           " a tests' function that keeps a global, no longer fail"}
+           " anything behind a weak reference, a dict view or a slice, a library class's own attributes"
+           " (UserList's cast, Fraction's numerator), or a value changed between its check and its comparison"
+           " fail; correct programs printing more than 64 KiB, or handed a tests' function that keeps a global,"
+           " no longer fail"}
 
     def __init__(self, timeout_s: Annotated[float, Gt(0)] = 10.0, cpu_s: Annotated[float, Gt(0)] | None = None,
                  memory_mb: Annotated[int, Ge(16)] = 1024, max_processes: Annotated[int, Ge(1)] = 32,
