@@ -125,3 +125,16 @@ def test_no_collection_runs_the_programs_code_between_the_tests_steps(verifier: 
     assert verdict.passed, (verdict.reason, verdict.details.get("flags"))
     verdict = verifier.verify(_problem(COLLECTIONS), Sample("hidden", 1, 1, TURNS_GC_ON))
     assert verdict.details.get("flags") == ["turned the garbage collector back on during the tests"], verdict
+
+
+MAPPED = ("def check(candidate):\n    cases = [(1, 2), (2, 4), (3, 6)]\n"
+          "    assert all(map(lambda c: candidate(c[0]) == c[1], cases))\n")
+
+
+def test_a_stop_iteration_out_of_the_program_does_not_end_the_tests_iteration(verifier: CodeTests) -> None:
+    """`all(map(...))` over the cases took the program's StopIteration for the end of the cases: every case
+    unchecked, a pass. Out of the program's function it is an error now, as PEP 479 makes it out of a generator."""
+    verdict = verifier.verify(_problem(MAPPED), Sample("hidden", 0, 0, "def f(x):\n    raise StopIteration\n"))
+    assert not verdict.passed
+    assert "raised StopIteration" in verdict.reason, verdict.reason
+    assert verifier.verify(_problem(MAPPED), Sample("hidden", 1, 1, "def f(x):\n    return 2 * x\n")).passed

@@ -133,12 +133,17 @@ def seen(check):
         return value
     return __monkeys_seen__
 
-def watch(fn, check, mark, relay_args):
-    def watched(*args, __monkeys_state__=(fn, check, mark, relay_args), **kwargs):
-        fn, check, mark, relay_args = __monkeys_state__
+# A StopIteration out of the program's function is an error, as PEP 479 makes it out of a generator: raised
+# where the tests iterate (`all(map(candidate, cases))`), it ended their iteration early, every case unchecked.
+def watch(fn, check, mark, relay_args, stops, error):
+    def watched(*args, __monkeys_state__=(fn, check, mark, relay_args, stops, error), **kwargs):
+        fn, check, mark, relay_args, stops, error = __monkeys_state__
         current = [mark()]
         args, kwargs = relay_args(args, kwargs, current)
-        result = fn(*args, **kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except stops as exc:
+            raise error("a function of the program raised StopIteration") from exc
         check(result, fn, current[0])
         return result
     return watched
@@ -344,6 +349,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     random_dict: dict[str, Any] = _mdict(random_module) if random_module is not None else {}
     _int, _set, _bool, _LookupError = int, set, bool, LookupError
     _range, _tuple = range, tuple
+    stops = (StopIteration, StopAsyncIteration)
     _heap_type = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class whose attributes can be set
     _tflags: Any = type.__dict__["__flags__"].__get__
     _gc_disable, _gc_isenabled, _gc_collect, _gc_count = gc.disable, gc.isenabled, gc.collect, gc.get_count
@@ -1048,7 +1054,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 relay_args = make_relay_args(flags, namespace, mark)
                 for name, value in _dict_items(main_dict):
                     if _type(value) is _FunctionType and value.__globals__ is main_dict:
-                        watched = namespace[name] = watch(value, check, mark, relay_args)
+                        watched = namespace[name] = watch(value, check, mark, relay_args, stops, _RuntimeError)
                         for attr, getter in function_attrs:  # what the tests may print or compare
                             try:
                                 _setattr(watched, attr, getter(value))

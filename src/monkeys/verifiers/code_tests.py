@@ -239,9 +239,9 @@ class CodeTests:
            " programs' verdicts are unchanged",
         4: "programs that bend the tests through an entry point that is not a plain function, objects that equal"
            " anything behind a weak reference, a dict view or a slice, a library class's own attributes"
-           " (UserList's cast, Fraction's numerator), or a value changed between its check and its comparison"
-           " fail; correct programs printing more than 64 KiB, or handed a tests' function that keeps a global,"
-           " no longer fail"}
+           " (UserList's cast, Fraction's numerator), a value changed between its check and its comparison, or a"
+           " StopIteration that ends the tests' iteration fail; correct programs printing more than 64 KiB, or"
+           " handed a tests' function that keeps a global, no longer fail"}
 
     def __init__(self, timeout_s: Annotated[float, Gt(0)] = 10.0, cpu_s: Annotated[float, Gt(0)] | None = None,
                  memory_mb: Annotated[int, Ge(16)] = 1024, max_processes: Annotated[int, Ge(1)] = 32,
