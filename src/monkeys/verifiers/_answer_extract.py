@@ -7,6 +7,7 @@ parses mathematics (that is `_math_normalize`, run under a deadline).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -79,8 +80,11 @@ def _joins_alternatives(gap: str, pattern: re.Pattern[str] = _HEDGE_GAP) -> bool
 
 
 # The minus signs of typeset text (U+2212, and the en dash models write for one) are minus signs: read as
-# nothing, "#### \u221218" passed gold 18. A range "18\u201320" stays two values joined by a symbol, a hedge.
-_MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-"})
+# nothing, "#### \u221218" passed gold 18. A range "18\u201320" stays two values joined by a symbol, a hedge. So
+# are the other characters that print a minus or a hyphen-minus (revision 9): the hyphens U+2010 and U+2011, the
+# figure dash, the small, full-width and heavy minus signs, the modifier minus. The em dash, punctuation far more
+# often ("the answer is\u201418"), is not.
+_MINUS_SIGNS = str.maketrans(dict.fromkeys("\u2212\u2013\u2010\u2011\u2012\ufe63\uff0d\u2796\u02d7", "-"))
 # A LaTeX fraction of numbers is one value, as "36/2" is: "#### \frac{36}{2}" is 18, not 36 or 2.
 _GSM8K_FRACTION = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d{1,20}(?:\.\d{1,20})?)\s*\}"
                              r"\s*\{\s*(\d{1,20}(?:\.\d{1,20})?)\s*\}")
@@ -204,6 +208,16 @@ def _line_end(text: str, start: int, span: int) -> int:
     return start + span if end < 0 else end
 
 
+# Before the answer's number, a relation or a word that bounds it or makes another value of it (revision 9):
+# "#### more than 18", "#### at least 18", "#### <18", "#### \u226518", "#### not 18", "#### half of 18", "#### twice
+# 18" stated no 18, yet the number was read alone. Approximations ("#### about 18", "#### ~18") still name 18.
+_BOUND_BEFORE = re.compile(
+    r"(?:[<>\u2264\u2265\u2260\u2266\u2267\u2a7d\u2a7e\u226a\u226b]|\\(?:n?[lg]eq?(?:slant)?|[lg]t|neq?|not|ll|gg)"
+    r"(?![A-Za-z])|(?<![A-Za-z])(?:not|at\s+(?:least|most)|(?:more|less|fewer|greater|larger|smaller|higher|lower)\s+than"
+    r"|up\s+to|over|under|above|below|nearly|almost|(?:one[\s-]+)?(?:half|third|quarter|fourth|fifth)(?:\s+of)?"
+    r"|twice|double|triple|thrice|quadruple)(?![A-Za-z]))[\s:=*_(\[]*$", re.IGNORECASE)
+
+
 def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | None, list[str]] | None:
     """(the value stated right after a marker ending at `start`, values stated as alternatives to it on its
     line); None when no number follows on that line. The answer's first sentence holds one value (see the
@@ -219,6 +233,8 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
         tokens = tokens[1:]
     others: list[str] = []
     prefix = text[start:tokens[0].start()] + ("-" if tokens[0].group().lstrip().startswith("-") else "")
+    if _BOUND_BEFORE.search(_FILLER.sub(" ", text[start:tokens[0].start()])):
+        return None, []  # "#### more than 18", "#### <18", "#### half of 18": a bound or another value, not 18
     if _PLUS_MINUS.search(prefix) and answer not in (None, "0"):  # "+/- 18" reads "+/" and the token "-18"
         others.append(answer[1:] if answer.startswith("-") else "-" + answer)
     sentence = _SENTENCE_END.search(text, tokens[0].end(), end)
@@ -240,7 +256,25 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
         if value is None or value == answer or value in others or i in working or _converts(text, before, after):
             continue
         others.append(value)
+    for word in _NUMBER_WORD.finditer(text, start, first_sentence):  # "#### 18 (nineteen)", "#### nineteen (18)"
+        said = _WORD_VALUES[word[1].lower()] + (_WORD_VALUES[word[2].lower()] if word[2] else 0)
+        if str(said) != answer and str(said) not in others:
+            others.append(str(said))
     return answer, others
+
+
+# A number word in the answer's sentence states a value as digits do (revision 9): "#### 18 (nineteen)" names
+# two. "one" alone is left out (a pronoun as often), and so are words that a fraction or a scale follows ("18 and
+# three quarters" is one value, "two dozen" a unit's count).
+_WORD_VALUES = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve"
+                                           " thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
+_WORD_VALUES.update({w: 10 * n for n, w in enumerate(_TENS.split(), 2)})
+_NUMBER_WORD = re.compile(
+    rf"(?<![A-Za-z-])({'|'.join(w for w in _WORD_VALUES if w not in ('zero', 'one'))})"
+    r"(?:-(one|two|three|four|five|six|seven|eight|nine))?(?![A-Za-z-])"
+    r"(?!\s+(?:halves|half|thirds?|quarters?|fourths?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?|dozens?"
+    r"|hundreds?|thousands?|millions?|billions?)(?![A-Za-z]))", re.IGNORECASE)
 
 
 _BARE_LINE = re.compile(r"[\s*.,;:!()\[\]]*")  # what may stand beside a value alone on its line: "**19**", "(19)."
@@ -373,8 +407,9 @@ _VULGAR = {"\u00bd": Fraction(1, 2), "\u2153": Fraction(1, 3), "\u2154": Fractio
            "\u215c": Fraction(3, 8), "\u215d": Fraction(5, 8), "\u215e": Fraction(7, 8)}
 _VULGAR_AFTER = re.compile(rf"[ ]?([{''.join(_VULGAR)}])")
 _SUPERSCRIPTS = str.maketrans("\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "-0123456789")
-_POWER_AFTER = re.compile(r"(\u207b?[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]{1,2})|\s+(squared|cubed)(?![A-Za-z])",
+_POWER_AFTER = re.compile(r"[ ]?(\u207b?[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]{1,2})|\s+(squared|cubed)(?![A-Za-z])",
                           re.IGNORECASE)
+_SUBSCRIPT_AFTER = re.compile(r"[ ]?[\u2080-\u2089]")  # "18\u2081\u2089": a base label, 18 in base 19; no number here
 _NUMERATORS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                "eight": 8, "nine": 9}
 _DENOMINATORS = {"half": 2, "halves": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6,
@@ -395,6 +430,8 @@ def _stated_value(text: str, match: re.Match[str]) -> str | None:
     if "\u221a" in text[max(0, match.start() - 2):match.start() + 1]:  # "\u221a18" is no 18; "\u221a16" is 4
         root = math.isqrt(int(value)) if value.denominator == 1 and value >= 0 else -1
         return str(root) if root >= 0 and root * root == value else "\u221a" + plain
+    if _SUBSCRIPT_AFTER.match(text, end):
+        return None
     sign = -1 if value < 0 else 1
     if (vulgar := _VULGAR_AFTER.match(text, end)) and value.denominator == 1:
         value, end = value + sign * _VULGAR[vulgar[1]], vulgar.end()
@@ -444,12 +481,78 @@ def last_boxed(text: str) -> str | None:
     return None if span is None else span[0]
 
 
+# A box read as the answer is one a reader sees whole: a box inside another box is part of it (`\boxed{19
+# \boxed{18}}` states "19 18", not 18) and a box inside `\phantom` is not shown (`\boxed{19}\phantom{\boxed{18}}`
+# shows 19), nor is one in white (`\textcolor{white}{\boxed{18}}`, `{\color{white} \boxed{18}}`). Each was read as
+# 18 by taking the last `\boxed` in the text.
+_BOX_SCAN = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])|\\(?:[hv]?phantom(?![A-Za-z])|textcolor\s*\{\s*white\s*\})"
+                       r"|\\color\s*\{\s*white\s*\}|[{}]")
+_INNER_BOX = re.compile(r"\\(?:boxed|fbox)\s*(?=\{)")
+
+
+@functools.lru_cache(maxsize=16)
+def _visible_boxes(text: str) -> tuple[int, ...]:
+    """Where the boxes a reader sees start, in order: not inside another box's braces nor a phantom's (one whose
+    brace never closes, a truncated or garbled box, hides nothing). Linear; cached, as one completion is read
+    many times."""
+    opened: list[int] = []
+    unclosed: set[int] = set()
+    for m in _BOX_SCAN.finditer(text):
+        if m.group() == "{":
+            opened.append(m.start())
+        elif m.group() == "}" and opened:
+            opened.pop()
+    unclosed.update(opened)
+    starts: list[int] = []
+    stack: list[int] = []  # per open brace: 1 a box's, 2 a phantom's, 0 another
+    boxes = hidden = 0
+    pending, pending_end = 0, -1
+    for m in _BOX_SCAN.finditer(text):
+        token = m.group()
+        if token.startswith("\\color"):  # white from here to the end of its group
+            if not stack:
+                break
+            if stack[-1] == 0:
+                stack[-1], hidden = 2, hidden + 1
+            continue
+        if token == "{":
+            kind = pending if pending and not text[pending_end:m.start()].strip() and m.start() not in unclosed else 0
+            stack.append(kind)
+            boxes, hidden = boxes + (kind == 1), hidden + (kind == 2)
+            pending = 0
+        elif token == "}":
+            if stack:
+                kind = stack.pop()
+                boxes, hidden = boxes - (kind == 1), hidden - (kind == 2)
+            pending = 0
+        else:
+            if token[1] in "bf" and not boxes and not hidden:
+                starts.append(m.start())
+            pending, pending_end = (1 if token[1] in "bf" else 2), m.end()  # \\phantom, \\textcolor{white}
+    return tuple(starts)
+
+
+def _last_box_start(text: str, before: int | None = None) -> int:
+    """Where the last box a reader sees (`_visible_boxes`) starts, of those that start before `before`; -1: none."""
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return -1
+    starts = _visible_boxes(text)
+    k = bisect.bisect_left(starts, len(text) + 1 if before is None else before)
+    return starts[k - 1] if k else -1
+
+
 def _last_boxed_span(text: str, before: int | None = None) -> tuple[str, int] | None:
-    """`last_boxed` and the index just past the box; with `before`, of the last box that starts before it."""
-    boxed, fbox = text.rfind("\\boxed", 0, before), text.rfind("\\fbox", 0, before)
-    if boxed < 0 and fbox < 0:
+    """`last_boxed` and the index just past the box; with `before`, of the last box that starts before it.
+    Boxes inside it are unwrapped (`\\boxed{x = \\boxed{18}}` is `x = {18}`)."""
+    span = _box_span(text, before)
+    return span if span is None or "\\" not in span[0] else (_INNER_BOX.sub("", span[0]), span[1])
+
+
+def _box_span(text: str, before: int | None) -> tuple[str, int] | None:
+    at = _last_box_start(text, before)
+    if at < 0:
         return None
-    i = boxed + 6 if boxed > fbox else fbox + 5  # just past the command name
+    i = at + (6 if text.startswith("\\boxed", at) else 5)  # just past the command name
     if i < len(text) and text[i] == " ":
         end = i + 1
         while end < len(text) and text[end] not in "$ \n":
@@ -500,7 +603,7 @@ def final_boxes(text: str) -> tuple[list[str], bool]:
     if span is None:
         return [], False
     boxes, offered = [span[0]], False
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    start = _last_box_start(text)
     while len(boxes) <= MAX_JOINED_BOXES:  # past it, the caller fails the answer: no need to read further
         earlier = _last_boxed_span(text, start)
         if earlier is None or earlier[1] > start:
@@ -511,7 +614,7 @@ def final_boxes(text: str) -> tuple[list[str], bool]:
             break
         offered = offered or hedge or _OR_JOIN.search(gap) is not None
         boxes.insert(0, earlier[0])
-        start = max(text.rfind("\\boxed", 0, start), text.rfind("\\fbox", 0, start))
+        start = _last_box_start(text, start)
     return boxes, offered
 
 
@@ -635,7 +738,7 @@ def offered_before(text: str) -> list[str]:
     from monkeys.verifiers._math_normalize import light_normalize, numeric_value
 
     span = _last_boxed_span(text)
-    at = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    at = _last_box_start(text)
     boxed = numeric_value(light_normalize(span[0])) if span is not None else None
     if boxed is None:
         return []
@@ -739,6 +842,20 @@ def _offered_after(text: str, answer: str, start: int, end: int) -> list[str]:
         if abs(stated - target) > 1e-2 * max(abs(stated), abs(target), 1e-12) and value not in out:
             out.append(value)
     return out
+
+
+# A few-shot continuation: after its answer a base model sampled without the prompt's stop sequence goes on with
+# the next "Problem:" and solves it, boxing that answer. Read whole, the last box was the made-up problem's
+# ("$\\boxed{19}$.\n\nProblem:\nWhat is $9+9$?\n\nSolution: $\\boxed{18}$" passed gold 18; revision 9). A line that
+# starts a next problem after a box or the Minerva phrase ends the completion, as lm-eval's stop at "Problem:" does.
+_NEXT_PROBLEM = re.compile(r"\n[ \t]*(?:#+[ \t]*|\*\*)?Problem(?:[ \t]+\d+)?[ \t]*(?:\*\*)?:")
+
+
+def without_continuation(text: str) -> str:
+    """`text` up to a next problem that follows its first box or Minerva phrase (see above)."""
+    answered = [i for i in (text.find("\\boxed"), text.find("\\fbox"), text.find(_MINERVA_HEAD)) if i >= 0]
+    cut = _NEXT_PROBLEM.search(text, min(answered)) if answered else None
+    return text if cut is None else text[:cut.start()]
 
 
 def math_answer(text: str) -> str | None:

@@ -307,7 +307,31 @@ def numeric_verdict(gold: str, answer: str, mode: str, gold_thousands: bool = Tr
     gv, av = float(g.value), float(a.value)
     if abs(gv - av) > max(2e-6, rel * max(abs(gv), abs(av))):
         return False
+    if mode != "minerva" and not (_rounds(answer, answer_thousands, g) or _rounds(gold, gold_thousands, a)):
+        return False  # two different values math-verify's rounding to 6 places would call equal
     return None
+
+
+# math-verify rounds numbers to 6 decimal places before comparing, so values that differ below that passed:
+# `0.0000002` for `0.0000001`, `\frac{355}{113}` for `\pi`, `0.3333334` for `\frac{1}{3}`. Two values that differ
+# are equal answers only where one is a decimal written as the other correctly rounded to its last digit, with
+# at least 6 significant digits (`0.333333` and `0.3333333` for `\frac13`, `1.414214` for `\sqrt2`); math-verify
+# then decides, as before (revision 9).
+_DECIMAL_LITERAL = re.compile(r"-?(\d*)\.(\d+)")
+_MIN_ROUNDED_DIGITS = 6
+
+
+def _rounds(text: str, thousands: bool, other: Num) -> bool:
+    """Whether `text` is a decimal literal with at least `_MIN_ROUNDED_DIGITS` significant digits that is
+    `other` correctly rounded to its last decimal place."""
+    literal = _DECIMAL_LITERAL.fullmatch(_plain_spelling(text, thousands))
+    if literal is None or len((literal[1] + literal[2]).lstrip("0")) < _MIN_ROUNDED_DIGITS:
+        return False
+    half = Fraction(1, 2 * 10 ** len(literal[2]))
+    value = Fraction(literal.group())
+    if isinstance(other.value, Fraction):
+        return abs(value - other.value) <= half
+    return abs(float(value) - other.value) <= float(half) * (1 + 1e-9)
 
 
 # ---- times of day ----------------------------------------------------------------------------------------
@@ -815,8 +839,22 @@ def letters_verdict(gold: str, answer: str) -> bool | None:
 # Where the gold itself has that shape (`19 \text{ and }43`, a matrix), the box is left to the usual checks.
 _DROPPED = re.compile(r"\\(?:text(?:rm|bf|it)?|mbox|mathrm)\s*\{([^{}]*)\}|\\(?:q?quad|mid)(?![A-Za-z])|&")
 _SCALE_WORD = re.compile(r"\\(?:text(?:rm|bf|it)?|mbox|mathrm)\s*\{[^{}]*?(?<![A-Za-z])"
-                         r"(thousand|million|billion|trillion)", re.IGNORECASE)
+                         r"(thousand|million|billion|trillion|hundred|dozen"
+                         r"|(?:halve|third|quarter|fourth|fifth|sixth|seventh|eighth|ninth|tenth)s)", re.IGNORECASE)
 _CHANGES_IT = re.compile(r"\\not(?![A-Za-z])|\\[lc]?dots(?![A-Za-z])")
+# What else makes a number something other than itself (revision 9): a power said right after it (`18 \text{
+# squared}`; `18 \text{ cm squared}` is a unit's), a bound in words (`18 \text{ at most}`, `\text{at least } 18`)
+# or a relation with no left side (`\le 18`, `< 18`, `\neq 18`): math-verify read 18 in each.
+_POWER_WORD = re.compile(r"[\d}]\s*(?:\\[ ,;:]\s*)*\\(?:text(?:rm|bf|it)?|mbox|mathrm)\s*\{\s*(squared|cubed)"
+                         r"(?![A-Za-z])", re.IGNORECASE)
+_BOUND_WORD = re.compile(r"\\(?:text(?:rm|bf|it)?|mbox|mathrm)\s*\{[^{}]*?(?<![A-Za-z])((?:at\s+(?:least|most)"
+                         r"|(?:or|and)\s+(?:more|less|fewer|greater|higher|lower|above|below|up|over|under)"
+                         r"|(?:more|less|fewer|greater|larger|smaller|higher|lower)\s+than|up\s+to|not|under|over"
+                         r"|above|below|nearly|almost))(?![A-Za-z])", re.IGNORECASE)
+_ANGLE_VECTOR = re.compile(r"\s*<[^<>]*,[^<>]*>\s*")
+_LEADING_RELATION = re.compile(r"(?:[\s${.]|\\left(?![A-Za-z])|\\displaystyle)*(?:[<>\u2264\u2265\u2260\u226a\u226b"
+                               r"\u2272\u2273]|\\(?:n?[lg]eq?(?:slant)?|n?[lg]eqq|[lg]t|neq?|not|ll|gg|lesssim|gtrsim"
+                               r"|n?less|n?gtr|prec|succ|preceq|succeq)(?![A-Za-z]))")
 _JOINING_WORDS = re.compile(r"[\s,.;:()]*(?:(?:and|or)[\s,.;:()]*)?")
 _NUMBER_IN = re.compile(r"\d+(?:\.\d+)?")
 _CONDITION = re.compile(r"(?:[A-Za-z](?:_\{?\w+\}?)?=-?\d+(?:\.\d+)?,?)+")
@@ -838,8 +876,29 @@ def _words_between(answer: str) -> tuple[str, str] | None:
         lead, rest = answer[:match.start()], answer[match.start():]
         if not _NUMBER_IN.search(lead):
             continue  # "\text{about } 18": words before the first number
-        return (lead, rest) if _NUMBER_IN.search(rest) else None
+        return (lead, rest) if _NUMBER_IN.search(rest) or _NUMBER_WORD.search(rest) else None
     return None
+
+
+# A number word in a box's words states a value as digits do: `18 \text{ (nineteen)}` is two (math-verify read 18).
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_WORD_VALUES = {w: n for n, w in enumerate((_UNITS + " seventeen eighteen nineteen").split())}
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
+_WORD_VALUES.update({w: 10 * n for n, w in enumerate(_TENS.split(), 2)})
+_NUMBER_WORD = re.compile(rf"(?<![A-Za-z])({'|'.join(_WORD_VALUES)})(?:-({'|'.join(_UNITS.split()[1:10])}))?"
+                          r"(?![A-Za-z])", re.IGNORECASE)
+
+
+def _word_restates(lead: str, rest: str) -> bool:
+    """Whether the values `rest` states are one number word equal to the plain-arithmetic `lead` (`18 \\text{
+    (eighteen)}`)."""
+    words = list(_NUMBER_WORD.finditer(rest))
+    value = numeric_value(light_normalize(lead))
+    if len(words) != 1 or _NUMBER_IN.search(rest) or value is None:
+        return False
+    word = words[0]
+    said = _WORD_VALUES[word[1].lower()] + (_WORD_VALUES[word[2].lower()] if word[2] else 0)
+    return value.value == said
 
 
 def _lines(answer: str) -> list[str]:
@@ -871,6 +930,13 @@ def stated_parts(gold: str, answer: str) -> tuple[str, list[str]] | None:
         return "scaled", [answer]  # "18 \text{ thousand}" is 18,000; math-verify reads 18
     if (mark := _CHANGES_IT.search(answer)) is not None and mark.group() not in gold:
         return "scaled", [answer]  # "\not 18", "18\ldots": math-verify reads 18
+    if (power := _POWER_WORD.search(answer)) is not None and power[1].lower() not in gold.lower():
+        return "scaled", [answer]  # "18 \text{ squared}" is 324
+    if (bound := _BOUND_WORD.search(answer)) is not None and bound[1].lower() not in gold.lower():
+        return "scaled", [answer]  # "\text{at least } 18" bounds the answer: it states no value
+    if (_LEADING_RELATION.match(answer) is not None and _LEADING_RELATION.match(gold) is None
+            and not _ANGLE_VECTOR.fullmatch(answer)):
+        return "scaled", [answer]  # "\le 18", "< 18": a bound, not 18 ("<1, 2>" is a vector)
     if len(_lines(answer)) > 1 and "\\\\" not in gold:
         return "lines", _lines(answer)
     split = _words_between(answer)
@@ -878,7 +944,8 @@ def stated_parts(gold: str, answer: str) -> tuple[str, list[str]] | None:
         return None
     lead, rest = split
     bare = _CONDITION_MARKUP.sub("", rest)
-    if _CONDITION.fullmatch(bare) or ("base" in rest and (bare.isdigit() or not bare)) or _restates(lead, bare):
+    if (_CONDITION.fullmatch(bare) or ("base" in rest and (bare.isdigit() or not bare)) or _restates(lead, bare)
+            or _word_restates(lead, rest)):
         return "lead", [lead.strip().rstrip(",;:").strip()]  # "19, \text{ attained at } x = 18" is 19
     return "several", [lead.strip(), rest.strip()]
 
@@ -935,7 +1002,31 @@ def check_math_verify(gold: str, answer: str) -> bool:
     if (_false_equation(answer_parsed[0]) or _far_approximation(answer) or _false_arrow(answer)
             or _partly_read(answer) or (_drops_a_number(answer) and not _drops_a_number(gold))):
         return False
-    return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
+    if not verify(gold_parsed, answer_parsed, timeout_seconds=None):
+        return False
+    return not _rounded_away(gold, answer, gold_parsed[0], answer_parsed[0])
+
+
+_DECIMAL_IN = re.compile(r"(\d*)\.(\d+)")
+
+
+def _rounded_away(gold: str, answer: str, gold_expr: Any, answer_expr: Any) -> bool:
+    """Whether math-verify's rounding to 6 places made two different numbers equal (`0.0000002 \\text{ cm}` for
+    `0.0000001`, `\\frac{355}{113} \\text{ rad}` for `\\pi`) with neither written as a decimal of at least 6
+    significant digits, as `numeric_verdict` rules for plain numbers."""
+    if not (getattr(gold_expr, "is_number", False) and getattr(answer_expr, "is_number", False)):
+        return False
+    if gold_expr == answer_expr or (not _DECIMAL_IN.search(gold + answer) and "\\" not in gold + answer):
+        return False  # the same parse, or integers and fractions, which math-verify compares exactly
+    try:
+        g, a = complex(gold_expr.doit().evalf(30)), complex(answer_expr.doit().evalf(30))  # `18\%` is unevaluated
+    except Exception:  # noqa: BLE001 - not a number after all: math-verify's verdict stands
+        return False
+    scales = (1, 100, 0.01) if "%" in gold + answer else (1,)  # math-verify reads `18\%` as 18 where the gold is
+    if any(abs(g - a * k) <= 1e-12 * max(1.0, abs(g), abs(a * k)) for k in scales):
+        return False
+    return not any(len((m[1] + m[2]).lstrip("0")) >= _MIN_ROUNDED_DIGITS
+                   for text in (gold, answer) for m in _DECIMAL_IN.finditer(text))
 
 
 # A unit's exponent ("18 \text{ cm}^2") is the one number math-verify may drop with its unit.

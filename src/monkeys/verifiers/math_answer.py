@@ -35,6 +35,7 @@ from monkeys.verifiers._answer_extract import (
     minerva_alternatives,
     minerva_answer,
     offered_before,
+    without_continuation,
 )
 from monkeys.verifiers._math_normalize import (
     canonical_labels,
@@ -89,7 +90,7 @@ class MathAnswer:
     """
 
     # What a verdict means changes only with a new revision (`store.revisions`: a resume refuses to mix them).
-    revision: ClassVar[int] = 8
+    revision: ClassVar[int] = 9
     revision_notes: ClassVar[dict[int, str]] = {
         2: "answers hedged between values ('#### 18 or 19', an 'or' in a box) and false equations fail;"
            " '#### 1/2' is the fraction",
@@ -131,7 +132,18 @@ class MathAnswer:
            " 'f(3) = 18', 'AB = 18') or no side has a variable ('2 \\cdot 9 = 18'): '2x = 18', 'x - 19 = 18',"
            " '|x| = 18' fail",
         8: "in the default mode, digits that a space printed in text mode separates ('\\text{1 8}', '1\\text{ }8') are"
-           " several numbers, not one (math-verify and the verdict cache's key both read 18)"}
+           " several numbers, not one (math-verify and the verdict cache's key both read 18)",
+        9: "a MATH box is the one a reader sees: a box inside another is part of it ('\\boxed{19 \\boxed{18}}' is no"
+           " 18), one inside '\\phantom' or in white is not read, nor is a few-shot continuation's (a next 'Problem:'"
+           " after the answer); a box whose words or marks make its number a bound or another"
+           " value fails ('\\le 18', '< 18', '18 \\text{ at most}', '18 \\text{ squared}', '18 \\text{ dozen}',"
+           " '18 \\text{ (nineteen)}'); in the default mode two different numbers are no longer equal by math-verify's"
+           " rounding to 6 places ('0.0000002' for '0.0000001', '\\frac{355}{113}' for '\\pi') unless one is a decimal"
+           " of at least 6 significant digits the other rounds to ('0.333333' for '\\frac{1}{3}'); GSM8K reads the"
+           " hyphen, figure dash and small, full-width and heavy minus signs as minus signs, '18 \u00b2' as 324,"
+           " '18\u2081\u2089' as no number, a bound or another value before the answer ('#### more than 18',"
+           " '#### <18', '#### half of 18') as no answer, and a number word in the answer's sentence as a value"
+           " ('#### 18 (nineteen)' is a hedge)"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -180,6 +192,7 @@ class MathAnswer:
         return Verdict(Outcome.FAIL, f"answer {answer} != reference {expected}", details)
 
     def _verify_math(self, gold: str, text: str) -> Verdict:
+        text = without_continuation(text)  # a next "Problem:" after the answer is not this problem's
         raw = math_answer(text)
         if raw is None:
             return Verdict(Outcome.FAIL, "no \\boxed{} answer and no 'The final answer is' phrase",

@@ -1,0 +1,208 @@
+"""Answer forms that named another value than the gold and passed, checked as classes (revision 9).
+
+A ninth red-team round found these, each read by math-verify or the GSM8K reader as the gold 18: a box inside
+another box or inside `\\phantom`, a relation or bound with no left side (`\\le 18`, `18 \\text{ at most}`), a
+word that scales or powers the number (`18 \\text{ dozen}`, `18 \\text{ squared}`) or names another value
+(`18 \\text{ (nineteen)}`), two numbers math-verify's rounding to 6 places calls equal (`0.0000002` for
+`0.0000001`, `\\frac{355}{113}` for `\\pi`), and in GSM8K the minus signs and hyphens of typeset text, a
+superscript after a space, a subscript base label, a bound or another value before the number ("#### more than
+18", "#### half of 18") and number words ("#### 18 (nineteen)"). Look-alikes that must keep passing sit beside
+each family. At 10,000 samples a per-sample false pass becomes a false solve."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from monkeys.core import Outcome, Problem, Prompt, Sample
+from monkeys.verifiers._answer_extract import last_boxed, math_answer
+from monkeys.verifiers._math_normalize import numeric_verdict
+from monkeys.verifiers.math_answer import MathAnswer
+
+
+@pytest.fixture(scope="module")
+def verifier() -> MathAnswer:
+    v = MathAnswer()
+    yield v
+    v.close()
+
+
+def _outcome(verifier: MathAnswer, gold: str, text: str, task: str = "math") -> Outcome:
+    problem = Problem("p", Prompt(text="q"), {"answer": gold, "task": task})
+    return verifier.verify(problem, Sample("p", 0, 0, text)).outcome
+
+
+# ---- the box a reader sees -------------------------------------------------------------------------------------
+
+NESTED = ["$\\boxed{19 \\boxed{18}}$", "$\\boxed{19, \\boxed{18}}$", "$\\boxed{19 \\text{ or } \\fbox{18}}$",
+          "$\\fbox{19 \\boxed{18}}$", "$\\boxed{\\frac{19}{\\boxed{18}}}$", "$\\boxed{19 + \\boxed {18}}$"]
+HIDDEN = ["$\\boxed{19}\\phantom{\\boxed{18}}$", "$\\boxed{19}$ $\\hphantom{\\boxed{18}}$",
+          "$\\boxed{19}\\vphantom{x \\boxed{18}}$", "\\boxed{19}\n\n$\\phantom{ {\\boxed{18}} }$"]
+
+
+@pytest.mark.parametrize("text", NESTED + HIDDEN)
+def test_a_box_inside_a_box_or_a_phantom_is_not_the_answer(verifier: MathAnswer, text: str) -> None:
+    # the last `\boxed` in the text was read: 18, though a reader sees "19 18" or only 19
+    assert _outcome(verifier, "18", text) is Outcome.FAIL, text
+
+
+@pytest.mark.parametrize(("text", "box"), [
+    ("$\\boxed{\\boxed{18}}$", "{18}"), ("$\\boxed{x = \\boxed{18}}$", "x = {18}"), ("$\\fbox{\\boxed{18}}$", "{18}"),
+    ("$\\boxed{19\\phantom{1}}$ and then $\\boxed{18}$", "18"), ("$\\phantom{x}\\boxed{18}$", "18"),
+    ("$\\boxed{19$ wait, truncated. So $\\boxed{18}$.", "18"),  # an unclosed box hides nothing
+    ("\\boxed 18", "18"), ("$\\boxed{18}$", "18"),
+])
+def test_boxes_a_reader_sees_are_read(verifier: MathAnswer, text: str, box: str) -> None:
+    assert last_boxed(text) == box, text
+    assert _outcome(verifier, "18", text) is Outcome.PASS, text
+
+
+WHITE = ["$\\boxed{19}$ $\\textcolor{white}{\\boxed{18}}$", "$\\boxed{19}$ ${\\color{white}\\boxed{18}}$",
+         "$\\boxed{19}$ $\\textcolor {white} {x = \\boxed{18}}$", "$\\boxed{19}$ {\\color{ white } $\\boxed{18}$}"]
+NEXT = ["Problem:", "Problem 2:", "## Problem:", "**Problem:**", "  Problem:"]
+
+
+@pytest.mark.parametrize("text", WHITE)
+def test_a_box_in_white_is_not_the_answer(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text) is Outcome.FAIL, text
+    assert _outcome(verifier, "19", text) is Outcome.PASS, text
+
+
+@pytest.mark.parametrize("head", NEXT)
+def test_a_few_shot_continuation_after_the_answer_is_not_read(verifier: MathAnswer, head: str) -> None:
+    # a base model sampled without the stop sequence solves a made-up next problem; its box was read as the answer
+    for answer, then in (("$\\boxed{19}$.", "$9 + 9 = \\boxed{18}$."),
+                         ("Final Answer: The final answer is $19$. I hope it is correct.",
+                          "$9 + 9 = \\boxed{18}$."),
+                         ("$\\boxed{19}$.", "Final Answer: The final answer is $18$. I hope it is correct.")):
+        text = f"So $x = 19$, and {answer}\n\n{head}\nWhat is $9 + 9$?\n\nSolution:\n{then}"
+        assert _outcome(verifier, "18", text) is Outcome.FAIL, text
+        assert _outcome(verifier, "19", text) is Outcome.PASS, text
+
+
+def test_a_problem_restated_before_the_answer_is_read_whole(verifier: MathAnswer) -> None:
+    text = "Problem:\nFind $x$.\n\nSolution:\nWe get $x = \\boxed{18}$."
+    assert _outcome(verifier, "18", text) is Outcome.PASS
+
+
+def test_nested_and_hidden_boxes_are_read_in_the_minerva_phrase_too(verifier: MathAnswer) -> None:
+    phrase = "Final Answer: The final answer is $\\boxed{19 \\boxed{18}}$. I hope it is correct."
+    assert math_answer(phrase) == "19 {18}"
+    assert _outcome(verifier, "18", phrase) is Outcome.FAIL
+
+
+# ---- bounds, relations, scale and power words, number words in a box -------------------------------------------
+
+RELATIONS = ["\\le", "\\leq", "\\ge", "\\geq", "<", ">", "\\lt", "\\gt", "\\ne", "\\neq", "\\leqslant", "\\geqslant",
+             "\\lesssim", "\\gtrsim", "\\ll", "\\gg", "\u2264", "\u2265", "\u2260", "\\not="]
+BOUND_WORDS = ["at least", "at most", "or more", "or fewer", "or less", "and up", "more than", "less than",
+               "fewer than", "greater than", "up to", "not", "under", "over", "nearly", "almost", "below zero"]
+
+
+@pytest.mark.parametrize("relation", RELATIONS)
+def test_a_relation_with_no_left_side_states_a_bound_not_the_number(verifier: MathAnswer, relation: str) -> None:
+    for box in (f"{relation} 18", f"{relation}18", f"\\left. {relation} 18 \\right.", f"{{{relation} 18}}"):
+        assert _outcome(verifier, "18", f"The answer is $\\boxed{{{box}}}$.") is Outcome.FAIL, box
+
+
+@pytest.mark.parametrize("words", BOUND_WORDS)
+def test_a_bound_in_words_states_no_value(verifier: MathAnswer, words: str) -> None:
+    for box in (f"18 \\text{{ {words}}}", f"\\text{{{words} }} 18", f"18\\mbox{{ ({words})}}"):
+        assert _outcome(verifier, "18", f"$\\boxed{{{box}}}$") is Outcome.FAIL, box
+
+
+@pytest.mark.parametrize("word", ["squared", "cubed", "dozen", "hundred", "halves", "thirds", "quarters", "tenths",
+                                  "hundredths", "(nineteen)", "(or nineteen)", "(twenty-one)", "or seventeen"])
+def test_a_word_that_scales_powers_or_names_another_value_is_no_18(verifier: MathAnswer, word: str) -> None:
+    for box in (f"18 \\text{{ {word}}}", f"18\\textrm{{ {word}}}", f"18\\ \\mathrm{{{word}}}"):
+        assert _outcome(verifier, "18", f"$\\boxed{{{box}}}$") is Outcome.FAIL, box
+
+
+@pytest.mark.parametrize(("gold", "box"), [
+    ("18", "\\approx 18"), ("18", "= 18"), ("18", "x = 18"), ("18", "18 \\text{ cm squared}"),
+    ("18", "18 \\text{ square units}"), ("18", "18 \\text{ (eighteen)}"), ("18", "18\\text{ cm}^2"),
+    ("18", "18 \\text{ ways}"), ("x \\le 18", "x \\le 18"), ("18", "18\\%"), ("0.18", "18\\%"),
+    ("5 \\text{ dozen}", "5 \\text{ dozen}"), ("\\text{at least } 5", "\\text{at least } 5"),
+    ("(-\\infty, 18]", "(-\\infty, 18]"), ("18", "18 \\text{ (the only answer)}"),
+    ("18", "18 \\text{ (maximum)}"), ("\\langle 1, 2 \\rangle", "<1, 2>"), ("18", "18'"),
+])
+def test_look_alikes_of_bounds_and_words_still_pass(verifier: MathAnswer, gold: str, box: str) -> None:
+    assert _outcome(verifier, gold, f"The answer is $\\boxed{{{box}}}$.") is Outcome.PASS, (gold, box)
+
+
+# ---- rounding: how close a different number may be ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("gold", "box"), [
+    ("0.0000001", "0.0000002"), ("0.0000001", "0"), ("0.5", "0.5000004"), ("2.5", "2.50000001"),
+    ("\\frac{1}{3}", "0.3333334"), ("\\pi", "\\frac{355}{113}"), ("\\sqrt{2}", "\\frac{665857}{470832}"),
+    ("\\frac{1}{30000}", "0.000033"), ("0.0000001", "0.0000002 \\text{ cm}"), ("0.0000001", "0.00002\\%"),
+    ("\\pi", "\\frac{355}{113} \\text{ radians}"), ("10^{-7}", "2 \\cdot 10^{-7} \\text{ m}"),
+])
+def test_numbers_that_differ_below_six_places_are_different(verifier: MathAnswer, gold: str, box: str) -> None:
+    # math-verify rounds to 6 decimal places before comparing: each of these passed
+    assert _outcome(verifier, gold, f"$\\boxed{{{box}}}$") is Outcome.FAIL, (gold, box)
+
+
+@pytest.mark.parametrize(("gold", "box"), [
+    ("\\frac{1}{3}", "0.333333"), ("\\frac{1}{3}", "0.3333333"), ("\\sqrt{2}", "1.414214"), ("\\pi", "3.141593"),
+    ("\\frac{2}{3}", "0.666667"), ("0.5", "\\frac{1}{2}"), ("0.0000001", "10^{-7}"), ("18", "18.0"),
+    ("\\frac{1}{3}", "0.333333 \\text{ cm}"), ("18", "1800\\%"),
+])
+def test_a_decimal_written_to_six_significant_digits_still_passes(verifier: MathAnswer, gold: str, box: str) -> None:
+    assert _outcome(verifier, gold, f"$\\boxed{{{box}}}$") is Outcome.PASS, (gold, box)
+
+
+def test_numeric_verdict_fails_different_numbers_that_no_decimal_rounds() -> None:
+    assert numeric_verdict("0.0000001", "0.0000002", "math-verify") is False
+    assert numeric_verdict("\\pi", "\\frac{355}{113}", "math-verify") is False
+    assert numeric_verdict("\\frac{1}{3}", "0.333333", "math-verify") is None  # math-verify decides, as before
+    assert numeric_verdict("0.0000001", "0.0000002", "minerva") is None  # the paper's grader is left as it was
+
+
+# ---- GSM8K: minus signs, superscripts and subscripts, bounds and number words ---------------------------------------
+
+MINUS = ["\u2212", "\u2013", "\u2010", "\u2011", "\u2012", "\ufe63", "\uff0d", "\u2796", "\u02d7"]
+MARKERS = ["#### {}", "The answer is {}.", "Answer: {}", "She has 3 apples.\n#### {}"]
+
+
+@pytest.mark.parametrize(("minus", "marker"), list(itertools.product(MINUS, MARKERS)))
+def test_gsm8k_every_typeset_minus_sign_is_one(verifier: MathAnswer, minus: str, marker: str) -> None:
+    text = marker.format(minus + "18")
+    assert _outcome(verifier, "18", text, "gsm8k") is Outcome.FAIL, text
+    assert _outcome(verifier, "-18", text, "gsm8k") is Outcome.PASS, text
+
+
+@pytest.mark.parametrize("answer", ["18 \u00b2", "18 \u00b3", "18\u2081\u2089", "18 \u2088", "18\u2082"])
+def test_gsm8k_a_power_after_a_space_or_a_subscript_changes_the_number(verifier: MathAnswer, answer: str) -> None:
+    assert _outcome(verifier, "18", f"#### {answer}", "gsm8k") is Outcome.FAIL, answer
+
+
+BEFORE = ["more than", "less than", "at least", "at most", "not", "up to", "over", "under", "nearly", "almost",
+          "half of", "one third of", "a quarter of", "twice", "double", "triple", "<", ">", "\u2264", "\u2265",
+          "\u2260", "\\le", "\\geq", "\\neq", "$\\le$", "more than $"]
+
+
+@pytest.mark.parametrize(("before", "marker"), list(itertools.product(BEFORE, ["#### {} 18", "The answer is {} 18."])))
+def test_gsm8k_a_bound_or_another_value_before_the_number_is_no_answer(verifier: MathAnswer, before: str,
+                                                                        marker: str) -> None:
+    text = marker.format(before)
+    assert _outcome(verifier, "18", text, "gsm8k") is Outcome.FAIL, text
+
+
+@pytest.mark.parametrize("text", ["#### 18 (nineteen)", "#### nineteen (18)", "#### 18, or maybe seventeen",
+                                  "#### 18 (twenty-one with tax)", "The answer is 18 (nineteen).",
+                                  "#### 18 or ninety"])
+def test_gsm8k_a_number_word_in_the_answer_is_another_value(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text, "gsm8k") is Outcome.FAIL, text
+
+
+@pytest.mark.parametrize(("gold", "text"), [
+    ("18", "#### about 18"), ("18", "#### ~18"), ("18", "#### A total of 18"), ("18", "#### $18"),
+    ("18", "#### 18 (eighteen)"), ("18", "#### 18, one for each of them"), ("18.75", "#### 18 and three quarters"),
+    ("24", "#### 24 (two dozen)"), ("18", "#### 18\n\nTwo of them were red."), ("324", "#### 18\u00b2"),
+    ("18", "#### **18**"), ("-18", "#### -18"), ("18", "The answer is 18 = 3 * 6."),
+    ("18", "Over the 3 days she earns 6 each day, so 3 * 6 = 18.\n#### 18"),
+])
+def test_gsm8k_look_alikes_still_pass(verifier: MathAnswer, gold: str, text: str) -> None:
+    assert _outcome(verifier, gold, text, "gsm8k") is Outcome.PASS, (gold, text)
