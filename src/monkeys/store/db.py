@@ -50,6 +50,19 @@ def store_path(run_dir: Path) -> Path:
     return Path(run_dir) / DB_NAME
 
 
+def disk_hint(path: Path) -> str:
+    """`; the disk holding it is full (12 kB free)` when the file system of `path` has (almost) no room left:
+    SQLite says only "disk I/O error" when it cannot make the store's -shm or -wal file. Else ''."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return ""
+    free = st.f_bavail * st.f_frsize
+    if free < 1 << 20:
+        return f"; the disk holding it is full ({free:,} bytes free): free some space and run the command again"
+    return ""
+
+
 def connect(run_dir: Path, *, create: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
     """Open (and with `create`, make) the store of `run_dir`. Raises `StoreError` with the path."""
     path = store_path(run_dir)
@@ -67,7 +80,7 @@ def connect(run_dir: Path, *, create: bool = False, check_same_thread: bool = Tr
             db.close()
             raise
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the run store: {exc}") from exc
+        raise StoreError(f"{path}: cannot open the run store: {exc}{disk_hint(path)}") from exc
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the run store: {exc.strerror or exc}") from exc
     # the directory is made 0700 when monkeys creates it; an existing one (`--out .`, a home directory) is
