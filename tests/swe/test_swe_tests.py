@@ -664,3 +664,15 @@ _o.kill(_o.getpid(), 9)
     verdict = check(verifier, world, patch(world, {"toolz/__init__.py": text}))
     assert verdict.outcome is Outcome.FAIL, verdict
     assert verdict.details["parser"] == "none (the run recorded no results)", verdict.details
+
+
+def test_a_path_too_long_for_the_host_fails_the_sample_not_the_run(verifier: SweTests, world: dict[str, Any]) -> None:
+    """A file 40 folders of 100 characters deep (under the 64-folder cap): git made it (relative paths), but
+    the checkout's folder and it overran PATH_MAX, and reading it for the guard raised ENAMETOOLONG out of
+    `verify`, which stops a run, and again on every resume (audit round 3)."""
+    deep = "/".join(["d" * 100] * 40) + "/x.py"
+    text = world["instance"]["patch"] + (f"diff --git a/{deep} b/{deep}\nnew file mode 100644\n--- /dev/null\n"
+                                         f"+++ b/{deep}\n@@ -0,0 +1 @@\n+x = 1\n")
+    verdict = check(verifier, world, text)
+    assert verdict.outcome is Outcome.FAIL, verdict
+    assert verdict.reason.startswith("patch too large: a path of 4,044 bytes (at most 3,072)"), verdict.reason

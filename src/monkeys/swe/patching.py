@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 # it changed hold once applied (the guard reads them whole).
 MAX_PATCH_CHARS = 2_000_000
 MAX_WRITTEN_BYTES = 16 << 20
+MAX_PATH_BYTES = 3072  # one path in the checkout; longer ones overran PATH_MAX (4,096) with the checkout's folder
 _BINARY_SIZE = re.compile(r"^(?:literal|delta) (\d+)$", re.M)
 _COPY_FROM = re.compile(r"^copy from (.+)$", re.M)
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@")

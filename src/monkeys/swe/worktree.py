@@ -203,9 +203,13 @@ class Worktree:
         out = []
         for path in paths:
             full = self.path / path
-            if full.is_symlink() or not full.is_file():
+            try:
+                if full.is_symlink() or not full.is_file():
+                    continue
+                data = full.read_bytes()
+            except OSError:  # a path the host cannot name (too long), or gone: nothing to read
                 continue
-            new = _source_lines(full.read_bytes(), path)
+            new = _source_lines(data, path)
             old_blob = self.git("cat-file", "blob", f"{self.commit}:{path}", check=False)
             before = Counter(old_blob.stdout.splitlines()) if old_blob.returncode == 0 else Counter()
             added = []

@@ -253,6 +253,10 @@ class SweTests:
         details["apply"] = applied.method
         changed = tree.changed()
         details["changed"] = changed[:50]
+        longest = max(changed, key=lambda p: len(os.fsencode(p)), default="")
+        if len(os.fsencode(longest)) > patching.MAX_PATH_BYTES:  # the host's calls on it fail (ENAMETOOLONG)
+            return Outcome.FAIL, (f"patch too large: a path of {len(os.fsencode(longest)):,} bytes (at most "
+                                  f"{patching.MAX_PATH_BYTES:,}): {_short(longest)}"), details
         written = tree.sizes(changed)
         if written > patching.MAX_WRITTEN_BYTES:  # before the guard reads them whole
             return Outcome.FAIL, _too_large(written, "the files it changed hold"), details
