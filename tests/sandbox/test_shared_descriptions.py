@@ -93,3 +93,18 @@ def test_the_next_execution_pid_tells_nothing(pool: ForkServerPool) -> None:
     for value in (777, 123):
         assert pool.run(PID_SENDER, stdin=b"%d\n" % value, limits=limits).stdout == b"sent\n"
         assert pool.run("import os\nprint(os.getpid())\n", limits=limits).stdout == first
+
+
+DIR_SENDER = "import os\nfor i in range(int(input())):\n    open('f%06d' % i, 'w').close()\nprint('sent')\n"
+DIR_SIZE = "import os\nprint(os.stat('.').st_size)\n"
+
+
+def test_the_working_directory_tells_nothing_of_the_last_program(pool: ForkServerPool) -> None:
+    """A worker's directory is emptied between programs but keeps its inode (the Landlock rule names it), and
+    ext4 never shrinks a directory: its size told the next program how many files the last one made. A worker
+    whose directory grew retires before the next program; the pool runs that program on a fresh one."""
+    limits = Limits(timeout_s=20)
+    first = pool.run(DIR_SIZE, limits=limits).stdout
+    for files in (500, 3000):
+        assert pool.run(DIR_SENDER, stdin=b"%d\n" % files, limits=limits).stdout == b"sent\n"
+        assert pool.run(DIR_SIZE, limits=limits).stdout == first

@@ -221,6 +221,7 @@ def main() -> None:
     prot, state = _confine.setup_worker(uid, base, hidden)
     if state["cgroup"] is not None:
         state["ooms"] = state["cgroup"].oom_kills()
+    workdir_size = os.stat(state["workdir"]).st_size
     program_view()
     _harness.install_exit_quit()
     template = _template.Template(state, lambda: _harness.make_runner(_STDOUT, _STDERR))
@@ -239,6 +240,12 @@ def main() -> None:
             except EOFError:
                 break
             if header["op"] == "exec":
+                if len(blobs) > 1 and os.stat(state["workdir"]).st_size > workdir_size:
+                    # A directory that grew stays grown once emptied (ext4 never shrinks one): its size told
+                    # the next program how many files the last one made, a number of its choosing (ninth
+                    # audit round). The directory must keep its inode (the Landlock rule names it), so this
+                    # worker retires before another program sees it; the pool runs the job on a fresh one.
+                    break
                 if len(blobs) > 1:  # else: the same program as the last execution (run_many)
                     job = precompile_job(header.get("guard", True), blobs[1:])
                 try:
