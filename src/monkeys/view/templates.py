@@ -1,7 +1,9 @@
 """The viewer's Jinja2 templates and stylesheet, kept in code so the package needs no data files.
 
-Autoescaping is on for every template: sample texts are model output and may hold markup. Pages carry no
-script at all; filters and paging are plain links.
+Autoescaping is on for every template: sample texts are model output and may hold markup. Every value a
+template shows passes `shown` first: control characters and bidirectional overrides become visible escapes
+(`\u202e`), so a text cannot show other than what it holds (a right-to-left override reorders a program's
+lines as a reviewer reads them). Pages carry no script at all; filters and paging are plain links.
 """
 # ruff: noqa: E501  (HTML lines read better whole than wrapped at 120)
 
@@ -11,6 +13,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
+from markupsafe import Markup, escape
+
+from monkeys._terminal import printable
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1d1d1f; background: #fafafa; }
@@ -171,8 +176,8 @@ SAMPLE = """{% extends "base.html" %}
 DIFF = """{% extends "base.html" %}
 {% block title %}diff {{ problem_id }} · {{ run.name }}{% endblock %}
 {% block main %}<h1><a href="{{ url('/run/%d/problem' % run.index, id=problem_id) }}">{{ problem_id }}</a>: sample {{ a }} vs {{ b }}</h1>
-<form method="get" action="/run/{{ run.index }}/diff"><input type="hidden" name="problem" value="{{ problem_id }}">
-{% if verifier_param %}<input type="hidden" name="verifier" value="{{ verifier_param }}">{% endif %}
+<form method="get" action="/run/{{ run.index }}/diff"><input type="hidden" name="problem" value="{{ problem_id|exact }}">
+{% if verifier_param %}<input type="hidden" name="verifier" value="{{ verifier_param|exact }}">{% endif %}
 <label>sample <input name="a" value="{{ a }}" size="6"></label> <label>against <input name="b" value="{{ b }}" size="6"></label>
 <button type="submit">diff</button></form>
 <p>{{ a_label }} vs {{ b_label }}</p>
@@ -208,12 +213,26 @@ def page_numbers(page: int, pages: int) -> list[int | None]:
     return out
 
 
+def shown(value: Any) -> Any:
+    """What a template prints for `value`: a string with its control characters and bidirectional controls
+    as visible escapes (plain text: safe in an attribute as in an element); markup and other values as they are."""
+    if not isinstance(value, str) or isinstance(value, Markup):
+        return value
+    return printable(value.replace("\r\n", "\n"))  # a line break as Windows writes it is a line break here
+
+
+def exact(value: Any) -> Markup:
+    """`value` escaped but not made visible: a form field that must send back exactly what the page was given."""
+    return escape(value)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.DictLoader({"base.html": BASE, "runs.html": RUNS, "run.html": RUN, "pager.html": PAGER,
                                   "problem.html": PROBLEM, "sample.html": SAMPLE, "diff.html": DIFF,
                                   "message.html": MESSAGE}),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=shown)
+    env.filters["exact"] = exact
     env.globals.update(url=url, pct=pct, page_numbers=page_numbers, num=lambda n: f"{n:,}")
     env.globals["pager"] = env.get_template("pager.html").module.pager  # type: ignore[attr-defined]
     return env
