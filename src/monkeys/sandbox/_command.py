@@ -304,7 +304,9 @@ def run_command(argv: Sequence[str], *, cwd: str | os.PathLike[str], writable: S
         return result
     if words[0] != "ok":
         why = " ".join(words[1:]) or (err or b"").decode(errors="replace").strip()[-300:]  # a launcher traceback
-        raise SandboxError(f"the command sandbox failed to start the command: {why[:300]}")
+        if config["overlays"] and ("overlay" in why or "disk limit" in why):
+            why += " (capping what the command writes needs overlayfs in its mount namespace: Linux 5.11+ as non-root)"
+        raise SandboxError(f"the command sandbox failed to start the command: {why[:400]}")
     code = int(words[1])
     result.exit_code, result.signal = (code, None) if code >= 0 else (None, -code)
     result.disk_full = "disk-full" in words[2:]

@@ -93,6 +93,8 @@ class SweTests:
     harness, needs Docker). `guard`: "fail" (default) or "flag" (see the module docstring).
     `timeout_s`: wall clock of one test run. `python`, `install`, `system_site_packages`: how
     environments are built (see `monkeys.swe.env`). `fuzzy_apply`: fall back to `patch --fuzz=5`.
+    `disk_mb`: what a test run may write in the checkout, in MiB, on a private overlay of its own (0: no cap,
+    and the run writes the host's checkout, for kernels without overlayfs in a user namespace).
     `rerun_failures`: run PASS_TO_PASS failures once more to tell flaky tests. `use_harness`: the
     harness's test command and log parser when `swebench` is installed. `namespace`: docker images
     ("swebench" pulls prebuilt ones, null builds them). `cache_dir`: worktrees and environments.
@@ -109,7 +111,7 @@ class SweTests:
 
     def __init__(self, backend: Literal["local", "docker"] = "local", guard: Literal["fail", "flag"] = "fail",
                  timeout_s: Annotated[float, Gt(0)] = 1800.0, memory_mb: Annotated[int, Ge(256)] = 16384,
-                 disk_mb: Annotated[int, Ge(64)] = 2048,
+                 disk_mb: Annotated[int, Ge(0)] = 2048,
                  python: str | None = None, install: list[str] | None = None,
                  system_site_packages: bool = False, fuzzy_apply: bool = True, rerun_failures: bool = True,
                  use_harness: bool = True, namespace: str | None = "swebench",
@@ -192,9 +194,9 @@ class SweTests:
         from monkeys.sandbox._command import unavailable
 
         why = unavailable()
-        return {"backend": "command sandbox: unshare pid/net/ipc/uts/mount namespaces, private /tmp, "
-                           f"checkout writes on a private overlay of {self.disk_mb} MiB, Landlock, rlimits, own uid"
-                           if why is None else f"unavailable: {why}"}
+        cap = f"checkout writes on a private overlay of {self.disk_mb} MiB" if self.disk_mb else "checkout writable"
+        return {"backend": f"command sandbox: unshare pid/net/ipc/uts/mount namespaces, private /tmp, {cap}, "
+                           "Landlock, rlimits, own uid" if why is None else f"unavailable: {why}"}
 
     def close(self) -> None:
         """Worktrees and environments stay in `cache_dir` for the next run; nothing to release."""
@@ -386,7 +388,7 @@ class SweTests:
         run_env = {"PATH": ":".join(path), "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                    "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ":".join(pythonpath), "TMPDIR": "/tmp",
                    "VIRTUAL_ENV": str(env.path / "venv"), **extra_env}
-        limits = CommandLimits(timeout_s=self.timeout_s, memory_mb=self.memory_mb, disk_mb=self.disk_mb)
+        limits = CommandLimits(timeout_s=self.timeout_s, memory_mb=self.memory_mb, disk_mb=self.disk_mb or None)
         nonce = None
         if args[:2] == ("-m", "pytest"):  # pytest with the recorder, then os._exit (see `grading.LAUNCHER`)
             nonce = secrets.token_hex(16)
