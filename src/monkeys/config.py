@@ -120,6 +120,14 @@ class RunConfig(BaseModel):
                 return None
         return value
 
+    @field_validator("scorers")
+    @classmethod
+    def _check_scorers(cls, value: list[str]) -> list[str]:
+        twice = next((name for i, name in enumerate(value) if name in value[:i]), None)
+        if twice is not None:
+            raise ValueError(f"scorer {twice!r} is given twice; expected each scorer once")
+        return value
+
     @field_validator("ray")
     @classmethod
     def _check_ray(cls, value: str | None) -> str | None:
@@ -268,6 +276,11 @@ def parse_problem_selection(spec: str) -> slice | list[str]:
     ids = [s.strip() for s in spec.split(",") if s.strip()]
     if not ids:
         raise ConfigError("problems: empty selection; expected 'START:STOP', 'N' or comma-separated ids")
+    seen: set[str] = set()
+    for pid in ids:  # twice would count one problem as two (the summary said 0/2 solved of one problem)
+        if pid in seen:
+            raise ConfigError(f"problems: {pid!r} is listed twice; expected each problem id once")
+        seen.add(pid)
     return ids
 
 
@@ -308,7 +321,8 @@ def expected(field: str) -> str:
     return describe(info.annotation, info.metadata)
 
 
-_OWN_MESSAGES = frozenset({"budget", "base_url", "ray"})  # fields whose validators explain a refusal themselves
+# fields whose validators explain a refusal themselves
+_OWN_MESSAGES = frozenset({"budget", "base_url", "ray", "scorers"})
 
 
 def build_config(values: dict[str, Any], source: str = "config", cli: Collection[str] = ()) -> RunConfig:

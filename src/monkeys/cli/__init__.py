@@ -137,10 +137,19 @@ def _stop_on_signals() -> None:
 
 def _check_argv(argv: list[str]) -> None:
     """Every argument is UTF-8 text: Python carries a byte that is not (`--model $'m\\xff'`, a Latin-1 file
-    name) as a lone surrogate, which can be neither stored in a run nor written, and failed deep inside."""
+    name) as a lone surrogate, which can be neither stored in a run nor written, and failed deep inside.
+    And none is empty: an empty argument is a shell variable that was never set (`--out "$RUN"`), and read
+    as a path it is the current directory (`--out ''` wrote a run store into it, `import FILE ''` too)."""
     from monkeys._userfiles import unicode_flaw
 
     for i, arg in enumerate(argv):
+        option, eq, value = arg.partition("=")
+        if arg == "" or (eq and option.startswith("--") and value == ""):
+            after = argv[i - 1] if not eq and i and argv[i - 1].startswith("-") else option if eq else ""
+            what = (f"{after}: an empty value" if after else f"the argument after {argv[i - 1]!r} is empty" if i
+                    else "the first argument is empty")
+            _error(f"{what} (an unset shell variable?); expected a value (see 'monkeys {argv[0] if argv else ''}"
+                   " --help')")
         flaw = unicode_flaw(arg)
         if flaw:
             raw = os.fsencode(arg)  # the bytes as given

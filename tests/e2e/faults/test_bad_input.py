@@ -67,6 +67,7 @@ def _write_files(d: Path) -> None:
     (d / "typo.yaml").write_text("sampler: scripted\ntemprature: 0.5\n")
     (d / "vopt.yaml").write_text("sampler: scripted\nverifier_options:\n  timeout_s: abc\n")
     (d / "n_text.toml").write_text('sampler = "scripted"\nn = "lots"\n')
+    (d / "results.jsonl").write_text('{"problem_id": "a", "sample_index": 0, "correct": true}\n')
     (d / "temp_bool.yaml").write_text("sampler: scripted\ntemperature: true\n")
     (d / "seed_bool.json").write_text('{"sampler": "scripted", "seed": false}')
     (d / "budget_inf.yaml").write_text("sampler: scripted\nbudget: {tokens: .inf}\n")
@@ -91,6 +92,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["--temperature", "expected a number", "'hot'"]),
     ("unknown-command", ["rnu"], ["No such command 'rnu'"]),
     ("extra-argument", ["run", "extra", "--out", "{out}"], ["unexpected extra argument", "extra"]),
+    # an empty argument (an unset shell variable) read as a path is the current directory: a store went there
+    ("out-empty", ["run", *SCRIPTED, "--out", ""], ["--out: an empty value"]),
+    ("out-equals-empty", ["run", *SCRIPTED, "--out="], ["--out: an empty value"]),
+    ("import-into-empty", ["import", "{d}/results.jsonl", ""], ["the argument after", "results.jsonl' is empty"]),
+    ("data-empty-string", ["run", *SCRIPTED, "--data", "", "--out", "{out}"], ["--data: an empty value"]),
     ("flag-takes-no-value", ["run", "--no-report=3", "--out", "{out}"], ["--no-report", "does not take a value"]),
     # config fields out of range
     ("n-zero", ["run", *SCRIPTED[:4], "-n", "0", "--out", "{out}"], ["-n:", "expected an integer >= 1", "got 0"]),
@@ -113,6 +119,10 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["problems", "'5:2' selects no problem"]),
     ("problems-unknown-id", ["run", "--sampler", "scripted", "--problems", "HumanEval/0,HumanEval/999",
                              "--out", "{out}"], ["problems", "'HumanEval/999' is not a problem id"]),
+    ("problems-listed-twice", ["run", "--sampler", "scripted", "--problems", "HumanEval/0,HumanEval/0",
+                               "--out", "{out}"], ["problems: 'HumanEval/0' is listed twice"]),
+    ("scorer-twice", ["run", *SCRIPTED, "--scorer", "logprob", "--scorer", "logprob", "--out", "{out}"],
+     ["--scorer: scorer 'logprob' is given twice"]),
     ("problems-not-a-slice", ["run", "--sampler", "scripted", "--problems", "a:b", "--out", "{out}"],
      ["problems", "'a:b'", "START:STOP"]),
     # plug-in names
