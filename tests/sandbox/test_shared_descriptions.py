@@ -108,3 +108,36 @@ def test_the_working_directory_tells_nothing_of_the_last_program(pool: ForkServe
     for files in (500, 3000):
         assert pool.run(DIR_SENDER, stdin=b"%d\n" % files, limits=limits).stdout == b"sent\n"
         assert pool.run(DIR_SIZE, limits=limits).stdout == first
+
+
+INODE_STATE = r'''import fcntl, os, struct
+fd = os.open('.', os.O_RDONLY)
+try:
+    flags = struct.unpack('i', fcntl.ioctl(fd, 0x80086601, bytes(4)))[0]  # FS_IOC_GETFLAGS
+except OSError:
+    flags = None
+print(sorted(os.listxattr('.')), flags)
+'''
+INODE_SENDER = r'''import fcntl, os, struct
+os.setxattr('.', 'user.monkeys', b'1000000007')
+fd = os.open('.', os.O_RDONLY)
+flags = struct.unpack('i', fcntl.ioctl(fd, 0x80086601, bytes(4)))[0]
+for bit in (0x8, 0x40, 0x80, 0x10000):  # sync, nodump, noatime, dirsync: the owner's to set
+    try:
+        fcntl.ioctl(fd, 0x40086602, struct.pack('i', flags | bit))  # FS_IOC_SETFLAGS
+        flags |= bit
+    except OSError:
+        pass
+print('sent')
+'''
+
+
+def test_the_working_directory_keeps_no_attributes_or_flags(pool: ForkServerPool) -> None:
+    """The program owns its directory: it set a `user.` extended attribute on it (any bytes: the answers
+    themselves) and inode flags, which outlived it (ninth audit round). Both are put back between executions."""
+    limits = Limits(timeout_s=20)
+    first = pool.run(INODE_STATE, limits=limits).stdout
+    sent = pool.run(INODE_SENDER, limits=limits)
+    if sent.stdout != b"sent\n":
+        pytest.skip(f"no user extended attributes here: {sent.stderr[-200:]!r}")
+    assert pool.run(INODE_STATE, limits=limits).stdout == first
