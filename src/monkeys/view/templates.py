@@ -2,7 +2,7 @@
 
 Autoescaping is on for every template: sample texts are model output and may hold markup. Every value a
 template shows passes `shown` first: control characters and bidirectional overrides become visible escapes
-(`\u202e`), so a text cannot show other than what it holds (a right-to-left override reorders a program's
+(`\\u202e`), so a text cannot show other than what it holds (a right-to-left override reorders a program's
 lines as a reviewer reads them). Pages carry no script at all; filters and paging are plain links.
 """
 # ruff: noqa: E501  (HTML lines read better whole than wrapped at 120)
