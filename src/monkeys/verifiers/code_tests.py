@@ -240,8 +240,10 @@ class CodeTests:
         4: "programs that bend the tests through an entry point that is not a plain function, objects that equal"
            " anything behind a weak reference, a dict view or a slice, a library class's own attributes"
            " (UserList's cast, Fraction's numerator), a value changed between its check and its comparison, or a"
-           " StopIteration that ends the tests' iteration fail; correct programs printing more than 64 KiB, or"
-           " handed a tests' function that keeps a global, no longer fail"}
+           " StopIteration that ends the tests' iteration fail, and so do programs that read what an earlier"
+           " execution left on the worker (its directory's extended attributes, flags and size, the pid counter,"
+           " the flags of the shared pipes); correct programs printing more than 64 KiB, or handed a tests'"
+           " function that keeps a global, no longer fail"}
 
     def __init__(self, timeout_s: Annotated[float, Gt(0)] = 10.0, cpu_s: Annotated[float, Gt(0)] | None = None,
                  memory_mb: Annotated[int, Ge(16)] = 1024, max_processes: Annotated[int, Ge(1)] = 32,
