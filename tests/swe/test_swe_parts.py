@@ -472,3 +472,29 @@ def test_command_sandbox_caps_writes_without_root_too() -> None:
         assert sorted(os.listdir(work / "w")) == ["a.txt"] and (work / "w" / "a.txt").read_text() == "before"
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.mark.skipif(unavailable() is not None, reason=f"no command sandbox: {unavailable()}")
+def test_command_sandbox_writes_nothing_of_the_host_but_its_folders_even_without_landlock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the kernel has no Landlock, the command's own uid could still write world-writable host folders
+    (/var/tmp: files that outlive the run and fill the host's disk past any cap; without root, the user's
+    own files). Every mount of the command's namespace is now read-only but its writable folders, /tmp and
+    /dev/shm (audit round 3)."""
+    from monkeys.sandbox import _command
+
+    monkeypatch.setattr(_command._launch, "landlock_abi", lambda: 0)
+    probe = Path("/var/tmp") / f"monkeys-probe-{os.getpid()}"
+    work = tmp_path / "work"
+    work.mkdir()
+    script = (f"out = []\nfor p in ({str(probe)!r}, 'inside.txt', '/tmp/t', '/dev/shm/s', '/dev/null'):\n    try:\n"
+              "        open(p, 'w').write('x')\n        out.append('ok')\n    except OSError as e:\n"
+              "        out.append(e.strerror)\nprint(out)\n")
+    try:
+        for disk in (64, None):
+            result = run_command([sys.executable, "-c", script], cwd=work, writable=[work], readable=[sys.prefix,
+                                 sys.base_prefix], limits=CommandLimits(timeout_s=60, disk_mb=disk))
+            assert result.stdout.decode().strip() == "['Read-only file system', 'ok', 'ok', 'ok', 'ok']", result
+            assert not probe.exists()
+    finally:
+        probe.unlink(missing_ok=True)

@@ -96,6 +96,21 @@ for i, path in enumerate(C["overlays"]):  # writes to `path` land on a tmpfs of 
           "overlay " + path)
     check(libc.umount2(top.encode(), 2) == 0, "detach " + top)  # the overlay keeps it; nothing else reaches it
     os.rmdir(top)
+def mount_attr(path, flags, attr_set, attr_clr):
+    """mount_setattr(2) (Linux 5.12+): False where the kernel has none."""
+    attr = ctypes.create_string_buffer(struct.pack("QQQQ", attr_set, attr_clr, 0, 0), 32)
+    if libc.syscall(442, ctypes.c_int(-100), path.encode(), ctypes.c_uint(flags), attr, ctypes.c_size_t(32)) == 0:
+        return True
+    check(ctypes.get_errno() == 38, "mount_setattr " + path)  # ENOSYS: an older kernel
+    return False
+# every mount read-only but the writable folders (the overlays, or binds of themselves), /tmp and /dev/shm:
+# without Landlock nothing else of the host could be written either (world-writable /var/tmp; the user's own
+# files, where a user namespace maps the command to the user)
+if mount_attr("/", 0x8000, 1, 0):  # AT_RECURSIVE, MOUNT_ATTR_RDONLY
+    for path in [*C["read_write"]]:
+        if os.path.isdir(path) and not os.path.islink(path):
+            check(libc.mount(path.encode(), path.encode(), None, MS_BIND | MS_REC, None) == 0, "bind " + path)
+            mount_attr(path, 0, 0, 1)
 if C["go"] >= 0:  # the caller looks at the mounts (`on_ready`) before anything of the command runs
     os.set_inheritable(C["go"], False)
     os.write(status, b"ready\n")
