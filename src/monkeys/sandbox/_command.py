@@ -10,6 +10,7 @@ a command instead of the harness:
   there by one run reaches the next, and no host socket there is reachable;
 - with `CommandLimits.disk_mb`, the writable folders are overlays whose changes live on a tmpfs of that
   size of the namespace's own: the host's folders are never written, and the total is capped;
+- every other mount of the namespace read-only (Linux 5.12+), Landlock or not;
 - as root the command runs as a uid no account uses (a fresh one per run); a directory it must read
   that such a uid could not enter (`/root`, mode 0700, holding a pyenv interpreter) is covered by an
   empty tmpfs into which only the paths the command needs are bound back, so the rest stays hidden;
