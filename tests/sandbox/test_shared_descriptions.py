@@ -141,3 +141,23 @@ def test_the_working_directory_keeps_no_attributes_or_flags(pool: ForkServerPool
     if sent.stdout != b"sent\n":
         pytest.skip(f"no user extended attributes here: {sent.stderr[-200:]!r}")
     assert pool.run(INODE_STATE, limits=limits).stdout == first
+
+
+def test_a_programs_reads_set_no_access_time(pool: ForkServerPool) -> None:
+    """A read set a system file's access time (relatime: once a day per file), which any later program, on any
+    worker, read with os.stat: whether an earlier one had read each of a list of files (ninth audit round)."""
+    import os
+
+    stdlib = pool.run("import os\nprint(os.path.dirname(os.__file__))\n", limits=Limits(timeout_s=10)).stdout
+    path = os.path.join(stdlib.decode().strip(), "colorsys.py")  # the sandbox's Python's own library
+    if pool.protections().get("private_mounts", "").find("no access times") < 0:
+        pytest.skip("mounts' access-time flags are not ours to set here")
+    try:
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_mtime_ns - 10**10, st.st_mtime_ns))  # older than its mtime: relatime updates it
+    except OSError as exc:
+        pytest.skip(f"cannot set {path}'s access time: {exc}")
+    before = os.stat(path).st_atime_ns
+    read = pool.run(f"open({path!r}).read()\nprint('read')\n", limits=Limits(timeout_s=10))
+    assert read.stdout == b"read\n", read.stderr
+    assert os.stat(path).st_atime_ns == before
