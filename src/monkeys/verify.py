@@ -283,16 +283,18 @@ def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: 
         try:
             # everything is read (and a damaged store refused) before anything is written
             revision = verifier_revision(vname)
-            if not reverify:
+            # a re-check that was stopped (Ctrl-C, kill -9) goes on where it was, as any resume does
+            drop = reverify and not revisions.reverify_pending(db, key, revision)
+            if not drop:
                 revisions.check(db, run_dir, key, revision, reverify=hint or f"monkeys verify {run_dir} --reverify")
             problems: list[Problem] = read_problems(db)
             model = str(read_meta(db, "model") or "unknown")
             total = db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-            todo = all_samples(db) if reverify else unverified_samples(db, key)
-            solved = set() if reverify else solved_problems(db, key)
+            todo = all_samples(db) if drop else unverified_samples(db, key)
+            solved = set() if drop else solved_problems(db, key)
             extra = {} if main else _extra_verifiers(db, run_dir)
             protections = _protections(verifier)
-            if reverify:
+            if drop:
                 revisions.drop_verdicts(db, run_dir, key, revision, main=main)
             else:
                 revisions.record(db, run_dir, key, revision)
@@ -313,9 +315,18 @@ def _verify_locked(run_dir: Path, vname: str, options: dict[str, Any], workers: 
         config = RunConfig(task="imported", sampler=SAMPLER, verify_workers=workers, out=run_dir)
         writer = StoreWriter(run_dir)
         try:
-            return _stream(config, by_id, ((s, True, []) for s in todo), iter(()), _StoredSamples(model),
+            done = _stream(config, by_id, ((s, True, []) for s in todo), iter(()), _StoredSamples(model),
                            verifier, key, {}, progress, summary, writer)
         except MonkeysError as exc:
             raise _with_resume_hint(exc) from exc
+        if todo:  # every sample now has a verdict under `key`: a re-check begun earlier is finished
+            db = connect(run_dir)
+            try:
+                revisions.finish_reverify(db, key)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
+            finally:
+                db.close()
+        return done
     finally:
         verifier.close()

@@ -104,12 +104,34 @@ def record(db: sqlite3.Connection, run_dir: Path, key: str, current: Revision | 
         write_meta(db, META_KEY, {**recorded, key: current.number})
 
 
+PENDING_KEY = "reverify_pending"  # meta: {key: revision (0: untracked)} of each re-check begun and not finished
+
+
+def _pending(db: sqlite3.Connection) -> dict[str, int]:
+    stored = read_meta(db, PENDING_KEY) or {}
+    return {str(k): v for k, v in stored.items() if isinstance(v, int)} if isinstance(stored, dict) else {}
+
+
+def reverify_pending(db: sqlite3.Connection, key: str, current: Revision | None) -> bool:
+    """Was a re-check of `key` by `current` begun (its old verdicts dropped) and not finished? Then the same
+    `--reverify` command goes on from the verdicts it already made instead of dropping them again."""
+    return _pending(db).get(key) == (current.number if current is not None else 0)
+
+
+def finish_reverify(db: sqlite3.Connection, key: str) -> None:
+    """The re-check of `key` verified every sample: a later `--reverify` starts afresh."""
+    pending = _pending(db)
+    if pending.pop(key, None) is not None:
+        write_meta(db, PENDING_KEY, pending)
+
+
 def drop_verdicts(db: sqlite3.Connection, run_dir: Path, key: str, current: Revision | None, *,
                   main: bool) -> int:
     """Delete every verdict stored under `key` and record `current` as its revision, in one transaction
     (a kill leaves either the old verdicts or none): the normal resume then verifies every sample again.
-    For the run's own verifier, stops "solved" go too (they rested on the old verdicts; a resumed
-    `--until-solved` run decides again). Returns how many verdicts were deleted."""
+    The re-check is noted as pending (`reverify_pending`) until `finish_reverify`. For the run's own
+    verifier, stops "solved" go too (they rested on the old verdicts; a resumed `--until-solved` run
+    decides again). Returns how many verdicts were deleted."""
     with db:
         if is_compact(db):
             vid = checker_id(db, "verifier", key)
@@ -124,6 +146,8 @@ def drop_verdicts(db: sqlite3.Connection, run_dir: Path, key: str, current: Revi
         else:
             recorded.pop(key, None)
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (META_KEY, json.dumps(recorded, sort_keys=True)))
+        pending = {**_pending(db), key: current.number if current is not None else 0}
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (PENDING_KEY, json.dumps(pending, sort_keys=True)))
     return int(deleted)
 
 
