@@ -28,6 +28,13 @@ def verifier() -> MathAnswer:
     v.close()
 
 
+@pytest.fixture(scope="module")
+def minerva() -> MathAnswer:
+    v = MathAnswer(mode="minerva")
+    yield v
+    v.close()
+
+
 def _outcome(verifier: MathAnswer, gold: str, text: str, task: str = "math") -> Outcome:
     problem = Problem("p", Prompt(text="q"), {"answer": gold, "task": task})
     return verifier.verify(problem, Sample("p", 0, 0, text)).outcome
@@ -84,6 +91,58 @@ def test_a_few_shot_continuation_after_the_answer_is_not_read(verifier: MathAnsw
 def test_a_problem_restated_before_the_answer_is_read_whole(verifier: MathAnswer) -> None:
     text = "Problem:\nFind $x$.\n\nSolution:\nWe get $x = \\boxed{18}$."
     assert _outcome(verifier, "18", text) is Outcome.PASS
+
+
+IN_EXPRESSION = ["$x = \\sqrt{\\boxed{18}}$", "$x = \\frac{1}{\\boxed{18}}$", "$x = \\frac{\\boxed{18}}{2}$",
+                 "$x = \\boxed{18}^2$", "$x = \\boxed{18}^{2}$", "$x = 2^{\\boxed{18}}$", "$x = 1\\boxed{18}$",
+                 "$x = \\boxed{18}0$", "$x = 0.\\boxed{18}$", "$x = \\sqrt[3]{\\boxed{18}}$",
+                 "$\\dfrac{3}{\\boxed{18}}$"]
+SIGNED = ["$x = -\\boxed{18}$", "The answer is $-\\boxed{18}$.", "So $x = - \\boxed{18}$", "$(-\\boxed{18})$",
+          "we get \\[ y = -\\boxed{18}. \\]", "The answer is -\\boxed{18}.", "$x = \u2212\\boxed{18}$"]
+
+
+@pytest.mark.parametrize("text", IN_EXPRESSION)
+def test_a_box_inside_an_expression_is_no_answer(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text) is Outcome.FAIL, text
+
+
+@pytest.mark.parametrize("text", SIGNED)
+def test_a_minus_sign_before_a_box_is_the_answers(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text) is Outcome.FAIL, text
+    assert _outcome(verifier, "-18", text) is Outcome.PASS, text
+
+
+@pytest.mark.parametrize(("gold", "text"), [
+    ("2", "$-\\frac{3}{2}-(-\\frac{7}{2})=\\boxed{2}$, or $\\frac{-4}{2}=-\\frac{3}{2}-\\boxed{2}$."),
+    ("18", "$x - \\boxed{18}$"), ("18", "$\\pi - \\boxed{18}$"), ("18", "$\\boxed{18}^\\circ$"),
+    ("18", "$\\boxed{18}^{\\circ}$"), ("18", "$\\text{angle} = \\boxed{18}^\\circ$"), ("18", "so it is $\\boxed{18}$."),
+    ("18", "$x^2 = \\boxed{18}$"), ("18", "$\\frac{36}{2} = \\boxed{18}$"), ("18", "$\\sqrt{324} = \\boxed{18}$"),
+])
+def test_a_box_beside_an_expression_is_still_read(verifier: MathAnswer, gold: str, text: str) -> None:
+    assert _outcome(verifier, gold, text) is Outcome.PASS, (gold, text)
+
+
+@pytest.mark.parametrize("text", ["The answer is $-\\boxed{18}$.", "So the answer is -\\boxed{18}.", "= -\\boxed{18}"])
+def test_gsm8k_a_minus_sign_before_a_box_is_the_answers(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text, "gsm8k") is Outcome.FAIL, text
+    assert _outcome(verifier, "-18", text, "gsm8k") is Outcome.PASS, text
+
+
+@pytest.mark.parametrize("text", ["$\\boxed{18}$ thousand", "there are $\\boxed{18}$ million of them",
+                                  "$\\boxed{18}\\text{ hundred}$", "\\boxed{18} dozen eggs"])
+def test_a_scale_word_after_the_box_is_the_answers(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text) is Outcome.FAIL, text
+
+
+@pytest.mark.parametrize("mode", ["math-verify", "minerva"])
+@pytest.mark.parametrize("middle", [" " * 2100, "\\," * 1100, "\\phantom{" + "x" * 2100 + "}"])
+def test_an_answer_too_long_to_read_fails_whole_not_cut_short(verifier: MathAnswer, minerva: MathAnswer, mode: str,
+                                                               middle: str) -> None:
+    # cut to 2,000 characters, "18 <spaces> \text{ or } 19" was read as 18
+    v = verifier if mode == "math-verify" else minerva
+    for text in (f"$\\boxed{{18{middle}\\text{{ or }} 19}}$",
+                 f"Final Answer: The final answer is $18{middle}\\text{{ or }} 19$. I hope it is correct."):
+        assert _outcome(v, "18", text) is Outcome.FAIL, (mode, text[:40])
 
 
 def test_nested_and_hidden_boxes_are_read_in_the_minerva_phrase_too(verifier: MathAnswer) -> None:

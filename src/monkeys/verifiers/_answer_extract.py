@@ -89,6 +89,7 @@ _MINUS_SIGNS = str.maketrans(dict.fromkeys("\u2212\u2013\u2010\u2011\u2012\ufe63
 _GSM8K_FRACTION = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d{1,20}(?:\.\d{1,20})?)\s*\}"
                              r"\s*\{\s*(\d{1,20}(?:\.\d{1,20})?)\s*\}")
 _GSM8K_ROOT = re.compile(r"\\sqrt\s*\{\s*(\d{1,20})\s*\}")
+_MINUS_THEN_BOX = re.compile(r"(?:(?<=[\s=$(:])|^)-\s*\\(?:boxed|fbox)\s*\{")  # a sign before a box is its number's
 _PLUS_MINUS = re.compile(r"(?:\u00b1|\\pm|\+\s*/\s*-|\+-)\s*\$?\s*$")  # "±18", "\pm 18", "+/- 18"
 
 
@@ -119,6 +120,7 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     """
     text = _GSM8K_FRACTION.sub(r"\1/\2", text.translate(_MINUS_SIGNS))  # "#### \u221218", "#### \frac{36}{2}"
     text = _GSM8K_ROOT.sub("\u221a\\1", text)  # "#### \sqrt{18}" is no 18
+    text = _MINUS_THEN_BOX.sub(r"\\boxed{-", text)  # "The answer is $-\boxed{18}$" is -18
     marked = [m.end() for m in (marker.search(text) for marker in _GSM8K_MARKERS) if m is not None]
     if marked:  # a few-shot continuation (the next "Question:" or "Q:" and its answer) is not this answer
         cuts = [c for c in (text.find(q, min(marked)) for q in _NEXT_QUESTION) if c >= 0]
@@ -490,8 +492,13 @@ _BOX_SCAN = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])|\\(?:[hv]?phantom(?![A-Za-
 _INNER_BOX = re.compile(r"\\(?:boxed|fbox)\s*(?=\{)")
 
 
+# The argument of an operator: a box there is part of an expression (`\sqrt{\boxed{18}}`, `\frac{1}{\boxed{18}}`)
+_OPERATOR_BEFORE = re.compile(r"(?:\\(?:sqrt\s*(?:\[[^\[\]{}]*\])?|[dt]?frac|[dt]?binom)|[\^_]"
+                              r"|\\[dt]?(?:frac|binom)\s*\{[^{}]*\})\s*\Z")
+
+
 @functools.lru_cache(maxsize=16)
-def _visible_boxes(text: str) -> tuple[int, ...]:
+def _visible_boxes(text: str) -> tuple[tuple[int, ...], frozenset[int]]:
     """Where the boxes a reader sees start, in order: not inside another box's braces nor a phantom's (one whose
     brace never closes, a truncated or garbled box, hides nothing). Linear; cached, as one completion is read
     many times."""
@@ -504,8 +511,9 @@ def _visible_boxes(text: str) -> tuple[int, ...]:
             opened.pop()
     unclosed.update(opened)
     starts: list[int] = []
-    stack: list[int] = []  # per open brace: 1 a box's, 2 a phantom's, 0 another
-    boxes = hidden = 0
+    inside: list[int] = []
+    stack: list[int] = []  # per open brace: 1 a box's, 2 a phantom's, 3 an operator's argument, 0 another
+    boxes = hidden = operators = 0
     pending, pending_end = 0, -1
     for m in _BOX_SCAN.finditer(text):
         token = m.group()
@@ -517,26 +525,30 @@ def _visible_boxes(text: str) -> tuple[int, ...]:
             continue
         if token == "{":
             kind = pending if pending and not text[pending_end:m.start()].strip() and m.start() not in unclosed else 0
+            if not kind and _OPERATOR_BEFORE.search(text, max(0, m.start() - 60), m.start()):
+                kind = 3
             stack.append(kind)
-            boxes, hidden = boxes + (kind == 1), hidden + (kind == 2)
+            boxes, hidden, operators = boxes + (kind == 1), hidden + (kind == 2), operators + (kind == 3)
             pending = 0
         elif token == "}":
             if stack:
                 kind = stack.pop()
-                boxes, hidden = boxes - (kind == 1), hidden - (kind == 2)
+                boxes, hidden, operators = boxes - (kind == 1), hidden - (kind == 2), operators - (kind == 3)
             pending = 0
         else:
             if token[1] in "bf" and not boxes and not hidden:
                 starts.append(m.start())
+                if operators:
+                    inside.append(m.start())
             pending, pending_end = (1 if token[1] in "bf" else 2), m.end()  # \\phantom, \\textcolor{white}
-    return tuple(starts)
+    return tuple(starts), frozenset(inside)
 
 
 def _last_box_start(text: str, before: int | None = None) -> int:
     """Where the last box a reader sees (`_visible_boxes`) starts, of those that start before `before`; -1: none."""
     if "\\boxed" not in text and "\\fbox" not in text:
         return -1
-    starts = _visible_boxes(text)
+    starts = _visible_boxes(text)[0]
     k = bisect.bisect_left(starts, len(text) + 1 if before is None else before)
     return starts[k - 1] if k else -1
 
@@ -625,12 +637,44 @@ _MERIDIEM_AFTER = re.compile(r"(?:\s|\$|~|\\[ ,;!])*(?:\\(?:text|textrm|mathrm|m
                              r"([AaPp]\.?\s?[Mm](?![A-Za-z])\.?|in\s+the\s+(?:morning|afternoon|evening)\b)")
 
 
+# A box is the answer where it stands alone, not where it is part of an expression (revision 9): inside an
+# operator's argument (`\sqrt{\boxed{18}}`), raised to a power (`\boxed{18}^2`; not `^\circ`) or written against
+# digits (`1\boxed{8}`, `\boxed{1}8`) it states no answer, and a minus sign before it is the answer's (`x =
+# -\boxed{18}` is -18; `-\frac{3}{2} - \boxed{2}`, a difference, is not), as is a scale word after it (`$\boxed{18}$
+# thousand`). Each was read as the box alone.
+_POWER_AFTER_BOX = re.compile(r"\s*\^(?!\s*\{?\s*\\circ)|\d")
+_MINUS_BEFORE_BOX = re.compile(r"[-\u2212\u2013]\s*\Z")
+_OPERAND_END = re.compile(r"(?:[\w)\]}|!.'^]|\\[A-Za-z]+)\Z")
+_SCALE_AFTER_BOX = re.compile(r"(?:\s|\$|~|\\[ ,;])*(?:\\(?:text|textrm|mathrm|mbox)\s*\{\s*)?"
+                              r"(thousand|million|billion|trillion|hundred|dozen)(?![A-Za-z])", re.IGNORECASE)
+_PROSE_WORD_END = re.compile(r"(?:^|\s)[A-Za-z]{2,}\Z")
+
+
+def _box_in_context(text: str, at: int, content: str, end: int) -> str | None:
+    """The value the box at `text[at:end]` states with what is written around it (see above); None: no answer."""
+    if at in _visible_boxes(text)[1] or _POWER_AFTER_BOX.match(text, end) or text[at - 1:at] in tuple("0123456789."):
+        return None
+    if scale := _SCALE_AFTER_BOX.match(text, end):  # "$\boxed{18}$ thousand" is 18,000
+        content = f"{content} \\text{{ {scale[1]}}}"
+    minus = _MINUS_BEFORE_BOX.search(text, max(0, at - 8), at)
+    if minus is None:
+        return content
+    before = text[max(0, minus.start() - 40):minus.start()].rstrip()
+    if before and _OPERAND_END.search(before) and not _PROSE_WORD_END.search(before):
+        return content  # "a - \boxed{2}": a difference
+    return "-{" + content + "}"
+
+
 def _boxed_answer(text: str) -> str | None:
-    """The last box's content, with the a.m./p.m. written right after it when the box holds a bare time."""
+    """The last box's content, with the a.m./p.m. written right after it when the box holds a bare time; with
+    its sign, or None where it is part of an expression (`_box_in_context`)."""
     span = _last_boxed_span(text)
     if span is None:
         return None
     content, end = span
+    stated = _box_in_context(text, _last_box_start(text), content, end)
+    if stated != content:
+        return stated
     if _CLOCK_IN_BOX.fullmatch(content):
         after = _MERIDIEM_AFTER.match(text, end)
         # `\boxed{5} in the morning` may count eggs; `\boxed{5:00} in the morning` tells the time

@@ -55,7 +55,7 @@ from monkeys.verifiers._math_normalize import (
 from monkeys.verifiers._timeout import CheckTimeout, DeadlinePool, WorkerDied
 
 MODES = ("math-verify", "minerva")
-_MAX_ANSWER_CHARS = 2000  # longer "answers" are rambling, not answers; they still get a verdict
+_MAX_ANSWER_CHARS = 2000  # longer "answers" are rambling, not answers: they fail (cut short, they could pass)
 _MAX_BOXES = 16  # boxes read as one answer, at most: each may cost an equivalence check
 
 
@@ -135,9 +135,11 @@ class MathAnswer:
            " several numbers, not one (math-verify and the verdict cache's key both read 18)",
         9: "a MATH box is the one a reader sees: a box inside another is part of it ('\\boxed{19 \\boxed{18}}' is no"
            " 18), one inside '\\phantom' or in white is not read, nor is a few-shot continuation's (a next 'Problem:'"
-           " after the answer); a box whose words or marks make its number a bound or another"
-           " value fails ('\\le 18', '< 18', '18 \\text{ at most}', '18 \\text{ squared}', '18 \\text{ dozen}',"
-           " '18 \\text{ (nineteen)}'); in the default mode two different numbers are no longer equal by math-verify's"
+           " after the answer); a box inside an expression ('\\sqrt{\\boxed{18}}', '\\boxed{18}^2', '1\\boxed{8}')"
+           " states no answer and a minus sign before a box is the answer's ('x = -\\boxed{18}' is -18, in GSM8K"
+           " too); a box whose words or marks make its number a bound or another value fails ('\\le 18', '< 18',"
+           " '18 \\text{ at most}', '18 \\text{ squared}', '18 \\text{ dozen}', '18 \\text{ (nineteen)}'); in the"
+           " default mode two different numbers are no longer equal by math-verify's"
            " rounding to 6 places ('0.0000002' for '0.0000001', '\\frac{355}{113}' for '\\pi') unless one is a decimal"
            " of at least 6 significant digits the other rounds to ('0.333333' for '\\frac{1}{3}'); GSM8K reads the"
            " hyphen, figure dash and small, full-width and heavy minus signs as minus signs, '18 \u00b2' as 324,"
@@ -195,9 +197,13 @@ class MathAnswer:
         text = without_continuation(text)  # a next "Problem:" after the answer is not this problem's
         raw = math_answer(text)
         if raw is None:
-            return Verdict(Outcome.FAIL, "no \\boxed{} answer and no 'The final answer is' phrase",
+            why = ("no \\boxed{} answer stands on its own (a box inside an expression, a phantom or white text states"
+                   " none)" if "\\boxed" in text or "\\fbox" in text else "no \\boxed{} answer")
+            return Verdict(Outcome.FAIL, f"{why} and no 'The final answer is' phrase",
                            {"answer": None, "answer_key": None})
-        raw = raw[:_MAX_ANSWER_CHARS]
+        if len(raw) > _MAX_ANSWER_CHARS:  # cut short, "18 <2,000 spaces> \text{ or } 19" read as 18
+            return Verdict(Outcome.FAIL, f"the answer is {len(raw):,} characters long: rambling, not an answer",
+                           {"answer": raw[:200], "answer_key": None, "gold": gold, "mode": self.mode})
         if self.mode == "math-verify" and _OR_WORD.search(raw) and not _OR_WORD.search(gold):
             # math-verify reads `19 \text{ (or } 18)` as 18: a hedge names no one answer (`minerva` keeps
             # the paper's grader, which never passes these anyway: it compares the strings)
@@ -219,8 +225,13 @@ class MathAnswer:
         if self.mode == "minerva":  # the paper's grader reads the phrase or the last box alone, lists aside
             boxes, _ = final_boxes(text if phrase is None else phrase)
             members = list(dict.fromkeys([*boxes[:-1], raw]))
-            if len(members) > 1 and _is_list(gold) and len(members) <= _MAX_BOXES:
-                return self._judge(gold, ", ".join(members)[:_MAX_ANSWER_CHARS])  # a list where the gold is one
+            if len(members) > 1 and _is_list(gold) and len(members) <= _MAX_BOXES:  # a list where the gold is one
+                joined = ", ".join(members)
+                if len(joined) > _MAX_ANSWER_CHARS:
+                    return Verdict(Outcome.FAIL, f"several answers stated ({len(members)} boxes, {len(joined):,}"
+                                   " characters)", {"answer": joined[:200], "answer_key": None, "gold": gold,
+                                                    "mode": self.mode})
+                return self._judge(gold, joined)
             return self._judge(gold, raw)
         others = boxed_alternatives(text) + offered_before(text) if phrase is None else minerva_alternatives(text)
         if others:  # "$\\boxed{18}$ or maybe $19$": the box and a number offered after it
