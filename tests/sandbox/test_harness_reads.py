@@ -40,13 +40,13 @@ def test_no_closure_of_the_runner_reads_a_builtin_by_name() -> None:
 
 
 def test_the_visible_helpers_read_no_builtin_by_name() -> None:
-    """`watch`, `seen`, `relay` and `importer` run once the program ran (exit() and quit() are the program's own
-    calls)."""
+    """`watch`, `seen`, `relay`, `entry` and `importer` run once the program ran (exit() and quit() are the
+    program's own calls)."""
     found: dict[str, list[str]] = {}
     _builtin_reads(symtable.symtable(_harness._VISIBLE, "<sandbox>", "exec"), (), found)
     assert {k: v for k, v in found.items() if not k.startswith("Quitter")} == {}
     visible = {node.name for node in ast.parse(_harness._VISIBLE).body}
-    assert visible == {"Quitter", "seen", "watch", "relay", "importer"}
+    assert visible == {"Quitter", "seen", "watch", "relay", "entry", "importer"}
 
 
 TESTS = "def check(candidate):\n    assert candidate() == 1\n\ncheck(f)\n"

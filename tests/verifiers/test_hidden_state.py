@@ -131,10 +131,17 @@ MAPPED = ("def check(candidate):\n    cases = [(1, 2), (2, 4), (3, 6)]\n"
           "    assert all(map(lambda c: candidate(c[0]) == c[1], cases))\n")
 
 
-def test_a_stop_iteration_out_of_the_program_does_not_end_the_tests_iteration(verifier: CodeTests) -> None:
+STOPS = ["def f(x):\n    raise StopIteration\n",
+         "class f:\n    def __new__(cls, x):\n        raise StopIteration\n",
+         "import functools\n\ndef g(x, y):\n    raise StopIteration\n\nf = functools.partial(g, y=0)\n"]
+
+
+@pytest.mark.parametrize("stops", STOPS)
+def test_a_stop_iteration_out_of_the_program_does_not_end_the_tests_iteration(verifier: CodeTests, stops: str) -> None:
     """`all(map(...))` over the cases took the program's StopIteration for the end of the cases: every case
-    unchecked, a pass. Out of the program's function it is an error now, as PEP 479 makes it out of a generator."""
-    verdict = verifier.verify(_problem(MAPPED), Sample("hidden", 0, 0, "def f(x):\n    raise StopIteration\n"))
+    unchecked, a pass. Out of the program's entry point (a function, a class, a partial: the tests get it
+    watched, whatever it is) it is an error now, as PEP 479 makes it out of a generator."""
+    verdict = verifier.verify(_problem(MAPPED), Sample("hidden", 0, 0, stops))
     assert not verdict.passed
     assert "raised StopIteration" in verdict.reason, verdict.reason
     assert verifier.verify(_problem(MAPPED), Sample("hidden", 1, 1, "def f(x):\n    return 2 * x\n")).passed

@@ -29,7 +29,8 @@ or a builtin the program replaced, run in between, had every event of its own le
 Function-assert tests run in their own namespace: a shallow copy of the program's globals (so they see its
 functions and helpers), with the builtins as they were before any program ran (a copy of the harness's
 snapshot, whose `__import__` gives the tests a `random` of their own: below), every function the program
-defined wrapped so that what it returns is checked, and `__monkeys_seen__`, which the verifier's rewrite
+defined wrapped so that what it returns is checked (and the problem's entry point, whatever it is: the tests
+call `check(__monkeys_watch__(entry))`), and `__monkeys_seen__`, which the verifier's rewrite
 of the tests (`monkeys.verifiers._assert_values`) calls on every value an assert reads, however it was
 made. The tests cannot see some tampering, so the report carries flags instead:
 - a checked value (or anything inside it: containers, a dict's views, what a weak reference refers to, what
@@ -162,6 +163,13 @@ def relay(fn, compare, mark, current):
             current[0] = mark()
     return relayed
 
+# The problem's entry point as the tests get it (`check(__monkeys_watch__(candidate))`, see code_tests): watched
+# whatever it is (a class, a partial, a callable object run the program's code as a function does).
+def entry(wrap):
+    def __monkeys_watch__(value, *, __monkeys_state__=wrap):
+        return __monkeys_state__(value)
+    return __monkeys_watch__
+
 def importer(real, own):
     def __import__(name, globals=None, locals=None, fromlist=(), level=0, *, __monkeys_state__=(real, own)):
         real, own = __monkeys_state__
@@ -273,7 +281,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
     builtin_values = dict(vars(builtins))
     visible: dict[str, Any] = {"__builtins__": builtins, "__name__": "builtins"}
     exec(compile(_VISIBLE, "<sandbox>", "exec"), visible)
-    watch, seen, relay = visible["watch"], visible["seen"], visible["relay"]
+    watch, seen, relay, entry = visible["watch"], visible["seen"], visible["relay"], visible["entry"]
 
     # Captured: after the program started, nothing below is looked up by name (it may have replaced any
     # name in builtins or in a module); closures read these cells, never globals.
@@ -918,6 +926,21 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
 
         return relay_args
 
+    def make_entry(check: Any, mark: Any, relay_args: Any) -> Callable[[Any], Any]:
+        def wrap(value: Any) -> Any:
+            """`value` watched, unless it is a wrapper already (a function of the program's: `run`)."""
+            if _type(value) is _FunctionType and value.__globals__ is visible:
+                return value
+            watched = watch(value, check, mark, relay_args, stops, _RuntimeError)
+            for attr, getter in function_attrs:
+                try:
+                    _setattr(watched, attr, getter(value))
+                except _BaseException:
+                    pass
+            return watched
+
+        return wrap
+
     def relayed(fn: Any, compare: Callable[[Any], None], mark: Callable[[], Any], current: list[Any]) -> Any:
         wrapper = relay(fn, compare, mark, current)
         for attr, getter in function_attrs:  # what the program may print or compare
@@ -1061,6 +1084,7 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                             except _BaseException:
                                 pass
                 namespace["__monkeys_seen__"] = seen(check)  # every value an assert reads (`_assert_values`)
+                namespace["__monkeys_watch__"] = entry(make_entry(check, mark, relay_args))
                 namespace["__builtins__"] = namespace["__monkeys_builtins__"] = own_builtins
                 _gc_disable()  # no collection (the program's callbacks, finalizers) between the tests' own steps
                 _exec(tests_code, namespace)

@@ -81,8 +81,8 @@ def build_assert_program(code: str, reference: dict[str, Any], strip: bool = Tru
         code, removed = cleaned.code, cleaned.removed
     parts = [reference.get("setup_code") or "", prompt_helpers(prompt_code, entry) if prompt_code else "",
              reference.get("test_code") or ""]
-    if entry:
-        parts.append(f"check({entry})")
+    if entry:  # the harness watches the entry point whatever it is (a class, a partial: not only a function)
+        parts.append(f"check(__monkeys_watch__({entry}))")
     tests = "\n\n".join(p for p in parts if p) + "\n"
     solution = reference.get("solution")
     preamble = builtins_preamble(tests, entry, solution if isinstance(solution, str) else None)
