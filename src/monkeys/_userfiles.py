@@ -113,6 +113,58 @@ def decode(path: Path | str, data: bytes, spec: UserFile, kind: str) -> str:
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
+class DuplicateKey(ValueError):
+    """A mapping names one key twice (`n: 2` ... `n: 50`): JSON and YAML readers keep the last silently."""
+
+    def __init__(self, key: Any) -> None:
+        super().__init__(f"key {key!r} appears twice in one mapping; expected each key once")
+        self.key = key
+
+
+def unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads(..., object_pairs_hook=unique_pairs)`: an object, refusing a key given twice."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+_YAML_LOADER: Any = None
+
+
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader (its C parser where built) refusing a mapping that names a key twice, at the
+    second one's line."""
+    global _YAML_LOADER
+    if _YAML_LOADER is None:
+        import yaml
+
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
+            def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may be overridden
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.get(key)
+                    except TypeError:  # an unhashable key: the base class says so
+                        continue
+                    seen[key] = key_node.start_mark.line + 1
+                    if first is not None:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"key {key!r} appears twice in one mapping (first on line {first});"
+                            " expected each key once", key_node.start_mark)
+                return super().construct_mapping(node, deep=deep)
+
+        _YAML_LOADER = UniqueKeyLoader
+    return _YAML_LOADER
+
+
 def parse(path: Path | str, text: str, kind: str, spec: UserFile, *, hint: str = "", line: int | None = None,
           expected: str = "") -> Any:
     """The YAML, TOML or JSON document `text` (a whole file, or with `line` one line of it). Raises
@@ -130,11 +182,13 @@ def parse(path: Path | str, text: str, kind: str, spec: UserFile, *, hint: str =
 
     try:
         if kind == "YAML":
-            document = yaml.safe_load(text)
+            document = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a safe loader
         elif kind == "TOML":
-            document = tomllib.loads(text)
+            document = tomllib.loads(text)  # refuses a key given twice itself
         else:
-            document = json.loads(text)
+            document = json.loads(text, object_pairs_hook=unique_pairs)
+    except DuplicateKey as exc:
+        raise spec.fail(path, f"not valid {kind}{hint}: {exc}", line) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "syntax error"

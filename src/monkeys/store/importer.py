@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from monkeys._userfiles import SURROGATE_ESCAPE, did_you_mean, not_unicode, unicode_flaw
+from monkeys._userfiles import SURROGATE_ESCAPE, did_you_mean, not_unicode, unicode_flaw, unique_pairs
 from monkeys.core import Problem, Prompt
 from monkeys.errors import DataError, InputWarning, StoreError
 from monkeys.store.db import connect, store_path
@@ -222,6 +222,10 @@ def _table_batches(path: Path, kind: str) -> Iterator[tuple[int, Columns, str]]:
             batches = pcsv.open_csv(pa.input_stream(str(path), compression="detect"), convert_options=convert)
         row = 1
         for batch in batches:
+            names = batch.schema.names
+            twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+            if twice is not None:  # which one would be read? (Arrow refuses to pick: a KeyError)
+                raise DataError(f"{path}: column {twice!r} appears twice; expected each column once")
             try:
                 batch.validate(full=True)  # Parquet strings that are not UTF-8
             except pa.ArrowInvalid as exc:
@@ -297,14 +301,14 @@ def _json_rows(path: Path, *, array: bool) -> list[dict[str, Any]]:
         raise DataError(f"{path}: cannot read JSON: {exc}") from exc
     if array:
         try:
-            rows = json.loads(text)
+            rows = json.loads(text, object_pairs_hook=unique_pairs)
         except ValueError as exc:
             raise DataError(f"{path}: cannot read JSON: {exc}") from exc
     else:
         rows = []
         for n, line in enumerate((x for x in text.splitlines() if x.strip()), 1):
             try:
-                rows.append(json.loads(line))
+                rows.append(json.loads(line, object_pairs_hook=unique_pairs))
             except ValueError as exc:
                 raise DataError(f"{path} row {n}: not JSON: {exc}") from exc
     escaped = SURROGATE_ESCAPE.search(text) is not None  # Arrow's reader refused the file for such a row

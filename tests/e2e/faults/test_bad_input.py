@@ -68,6 +68,9 @@ def _write_files(d: Path) -> None:
     (d / "vopt.yaml").write_text("sampler: scripted\nverifier_options:\n  timeout_s: abc\n")
     (d / "n_text.toml").write_text('sampler = "scripted"\nn = "lots"\n')
     (d / "results.jsonl").write_text('{"problem_id": "a", "sample_index": 0, "correct": true}\n')
+    (d / "n_twice.yaml").write_text("sampler: scripted\nn: 2\ntemperature: 0.6\nn: 50\n")
+    (d / "n_twice.json").write_text('{"sampler": "scripted", "n": 2, "n": 50}')
+    (d / "field_twice.jsonl").write_text(GOOD + json.dumps(RECORD)[:-1] + ', "prompt": "def g():\\n"}\n')
     (d / "temp_bool.yaml").write_text("sampler: scripted\ntemperature: true\n")
     (d / "seed_bool.json").write_text('{"sampler": "scripted", "seed": false}')
     (d / "budget_inf.yaml").write_text("sampler: scripted\nbudget: {tokens: .inf}\n")
@@ -200,6 +203,8 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["{d}/empty.jsonl: no records found"]),
     ("data-garbage-line", ["run", *SCRIPTED, "--data", "{d}/garbage.jsonl", "--out", "{out}"],
      ["{d}/garbage.jsonl:6: not valid JSON"]),
+    ("data-field-twice", ["run", *SCRIPTED, "--data", "{d}/field_twice.jsonl", "--out", "{out}"],
+     ["{d}/field_twice.jsonl:4: not valid JSON: key 'prompt' appears twice"]),
     ("data-line-not-an-object", ["run", *SCRIPTED, "--data", "{d}/array_line.jsonl", "--out", "{out}"],
      ["{d}/array_line.jsonl:4: expected a JSON object per line, got a list"]),
     ("data-json-a-dict", ["run", *SCRIPTED, "--data", "{d}/dict.json", "--out", "{out}"],
@@ -240,6 +245,10 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["{d}/typo.yaml: field 'temprature': unknown field", "did you mean 'temperature'"]),
     ("config-field-wrong-type", ["run", "--config", "{d}/n_text.toml", "--out", "{out}"],
      ["{d}/n_text.toml: field 'n': expected an integer >= 1", "got 'lots'"]),
+    ("config-key-twice-yaml", ["run", "--config", "{d}/n_twice.yaml", "--out", "{out}"],
+     ["{d}/n_twice.yaml:4: not valid YAML: key 'n' appears twice in one mapping (first on line 2)"]),
+    ("config-key-twice-json", ["run", "--config", "{d}/n_twice.json", "--out", "{out}"],
+     ["{d}/n_twice.json: not valid JSON: key 'n' appears twice"]),
     ("config-temperature-boolean", ["run", "--config", "{d}/temp_bool.yaml", "--out", "{out}"],
      ["{d}/temp_bool.yaml: field 'temperature': expected a number >= 0 and <= 5, got True"]),
     ("config-seed-boolean", ["run", "--config", "{d}/seed_bool.json", "--out", "{out}"],

@@ -48,3 +48,23 @@ def test_bad_import_row_is_one_line_and_nothing_is_made(tmp_path: Path, name: st
     assert "rows.jsonl" in lines[0] and "row" in lines[0] and field in lines[0], lines[0]
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not out.exists()
+
+
+TWICE_JSON = ('{"problem_id": "a", "sample_index": 0, "correct": true}\n'
+              '{"problem_id": "a", "sample_index": 1, "correct": true, "correct": false, "x": [1, "a"]}\n')
+
+
+@pytest.mark.parametrize("text", ["problem_id,sample_index,correct,correct\na,0,true,false\n", TWICE_JSON],
+                         ids=["csv-column-twice", "json-key-twice"])
+def test_a_column_given_twice_is_one_line_and_nothing_is_made(tmp_path: Path, text: str) -> None:
+    """Which of the two would be read? (The CSV ended in a KeyError traceback; the JSON row kept the last.)
+    The JSON case mixes types in a column so the row-by-row reader, which sees the keys, reads it."""
+    data = tmp_path / ("rows.csv" if text.startswith("problem_id") else "rows.jsonl")
+    data.write_text(text)
+    out = tmp_path / "run"
+    proc = monkeys("import", str(data), str(out))
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    assert data.name in lines[0] and "'correct' appears twice" in lines[0], lines[0]
+    assert not out.exists()
