@@ -118,9 +118,11 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     stop) is not read. Without a marker the answer is the last number, and only an "or" before it makes
     the one before an alternative.
     """
-    text = _GSM8K_FRACTION.sub(r"\1/\2", text.translate(_MINUS_SIGNS))  # "#### \u221218", "#### \frac{36}{2}"
-    text = _GSM8K_ROOT.sub("\u221a\\1", text)  # "#### \sqrt{18}" is no 18
-    text = _MINUS_THEN_BOX.sub(r"\\boxed{-", text)  # "The answer is $-\boxed{18}$" is -18
+    text = text if text.isascii() else text.translate(_MINUS_SIGNS)  # "#### \u221218"
+    text = _GSM8K_FRACTION.sub(r"\1/\2", text) if "frac" in text else text  # "#### \frac{36}{2}"
+    text = _GSM8K_ROOT.sub("\u221a\\1", text) if "sqrt" in text else text  # "#### \sqrt{18}" is no 18
+    if "box" in text:  # "The answer is $-\boxed{18}$" is -18
+        text = _MINUS_THEN_BOX.sub(r"\\boxed{-", text)
     marked = [m.end() for m in (marker.search(text) for marker in _GSM8K_MARKERS) if m is not None]
     if marked:  # a few-shot continuation (the next "Question:" or "Q:" and its answer) is not this answer
         cuts = [c for c in (text.find(q, min(marked)) for q in _NEXT_QUESTION) if c >= 0]
@@ -235,7 +237,7 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
         tokens = tokens[1:]
     others: list[str] = []
     prefix = text[start:tokens[0].start()] + ("-" if tokens[0].group().lstrip().startswith("-") else "")
-    if _BOUND_BEFORE.search(_FILLER.sub(" ", text[start:tokens[0].start()])):
+    if start < tokens[0].start() and _BOUND_BEFORE.search(_FILLER.sub(" ", text[start:tokens[0].start()])):
         return None, []  # "#### more than 18", "#### <18", "#### half of 18": a bound or another value, not 18
     if _PLUS_MINUS.search(prefix) and answer not in (None, "0"):  # "+/- 18" reads "+/" and the token "-18"
         others.append(answer[1:] if answer.startswith("-") else "-" + answer)
@@ -497,11 +499,37 @@ _OPERATOR_BEFORE = re.compile(r"(?:\\(?:sqrt\s*(?:\[[^\[\]{}]*\])?|[dt]?frac|[dt
                               r"|\\[dt]?(?:frac|binom)\s*\{[^{}]*\})\s*\Z")
 
 
+_BOX_CMD = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_BRACE = re.compile(r"[{}]")
+
+
+def _in_operator(text: str, at: int) -> bool:
+    """Whether the box at `at` stands in an operator's argument: a brace open before it in its math (back to a `$`,
+    300 characters at most) that `_OPERATOR_BEFORE` opens."""
+    start = max(text.rfind("$", max(0, at - 300), at) + 1, at - 300, 0)
+    opened: list[int] = []
+    for m in _BRACE.finditer(text, start, at):
+        if m.group() == "{":
+            opened.append(m.start())
+        elif opened:
+            opened.pop()
+    return any(_OPERATOR_BEFORE.search(text, max(0, p - 60), p) for p in opened)
+
+
 @functools.lru_cache(maxsize=16)
 def _visible_boxes(text: str) -> tuple[tuple[int, ...], frozenset[int]]:
     """Where the boxes a reader sees start, in order: not inside another box's braces nor a phantom's (one whose
-    brace never closes, a truncated or garbled box, hides nothing). Linear; cached, as one completion is read
-    many times."""
+    brace never closes, a truncated or garbled box, hides nothing); and those of them in an operator's argument.
+    Linear; cached, as one completion is read many times."""
+    commands = [m.start() for m in _BOX_CMD.finditer(text)]
+    if len(commands) <= 1 and "phantom" not in text and "white" not in text:
+        starts = commands  # nothing to be inside of: most completions
+    else:
+        starts = _top_level_boxes(text)
+    return tuple(starts), frozenset(at for at in starts if _in_operator(text, at))
+
+
+def _top_level_boxes(text: str) -> list[int]:
     opened: list[int] = []
     unclosed: set[int] = set()
     for m in _BOX_SCAN.finditer(text):
@@ -511,9 +539,8 @@ def _visible_boxes(text: str) -> tuple[tuple[int, ...], frozenset[int]]:
             opened.pop()
     unclosed.update(opened)
     starts: list[int] = []
-    inside: list[int] = []
-    stack: list[int] = []  # per open brace: 1 a box's, 2 a phantom's, 3 an operator's argument, 0 another
-    boxes = hidden = operators = 0
+    stack: list[int] = []  # per open brace: 1 a box's, 2 a phantom's, 0 another
+    boxes = hidden = 0
     pending, pending_end = 0, -1
     for m in _BOX_SCAN.finditer(text):
         token = m.group()
@@ -525,23 +552,19 @@ def _visible_boxes(text: str) -> tuple[tuple[int, ...], frozenset[int]]:
             continue
         if token == "{":
             kind = pending if pending and not text[pending_end:m.start()].strip() and m.start() not in unclosed else 0
-            if not kind and _OPERATOR_BEFORE.search(text, max(0, m.start() - 60), m.start()):
-                kind = 3
             stack.append(kind)
-            boxes, hidden, operators = boxes + (kind == 1), hidden + (kind == 2), operators + (kind == 3)
+            boxes, hidden = boxes + (kind == 1), hidden + (kind == 2)
             pending = 0
         elif token == "}":
             if stack:
                 kind = stack.pop()
-                boxes, hidden, operators = boxes - (kind == 1), hidden - (kind == 2), operators - (kind == 3)
+                boxes, hidden = boxes - (kind == 1), hidden - (kind == 2)
             pending = 0
         else:
             if token[1] in "bf" and not boxes and not hidden:
                 starts.append(m.start())
-                if operators:
-                    inside.append(m.start())
-            pending, pending_end = (1 if token[1] in "bf" else 2), m.end()  # \\phantom, \\textcolor{white}
-    return tuple(starts), frozenset(inside)
+            pending, pending_end = (1 if token[1] in "bf" else 2), m.end()  # \phantom, \textcolor{white}
+    return starts
 
 
 def _last_box_start(text: str, before: int | None = None) -> int:
