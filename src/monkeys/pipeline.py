@@ -45,6 +45,7 @@ from monkeys.schedule import WAIT, Job, Meter, Schedule
 from monkeys.store import (
     StoreWriter,
     connect,
+    read_config,
     read_meta,
     read_problems,
     revisions,
@@ -280,7 +281,7 @@ def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
     """On resume: check `config` against the stored one; the stored problems and the new config history."""
     db = connect(run_dir)
     try:
-        stored = read_meta(db, "config")
+        stored = read_config(db)  # a config that is not an object, or an edited field, is one line
         if not stored:  # made but killed before its header was written: nothing to agree with
             problems, samples = db.execute("SELECT (SELECT count(*) FROM problems), (SELECT count(*) FROM samples)"
                                            ).fetchone()
@@ -297,6 +298,9 @@ def _read_stored(run_dir: Path, config: RunConfig) -> _Stored:
                               f" another --out, or add a verifier's verdicts with `monkeys verify {run_dir}"
                               " --verifier NAME`")
         old = read_meta(db, "config_history") or []
+        if not isinstance(old, list):
+            raise StoreError(f"{store_path(run_dir)}: meta 'config_history' is not a JSON list (the store was"
+                             " edited or damaged)")
         history = check_resume(stored, config, run_dir, old)
         vname = verifier_name(config)
         revisions.check(db, run_dir, vname, verifier_revision(vname), reverify=f"monkeys verify {run_dir} --reverify")

@@ -46,13 +46,41 @@ def read_meta(db: sqlite3.Connection, key: str, default: Any = None) -> Any:
     return _json(db, row[0], f"meta {key!r}") if row else default
 
 
+# What each field of a stored config holds (what `config.stored_config` writes); a field that holds
+# something else was edited by hand, and reading it as it is failed later as a traceback.
+_STORED_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    **dict.fromkeys(("task_options", "sampler_options", "verifier_options", "scorer_options"), ((dict,), "an object")),
+    "budget": ((dict, type(None)), "an object or null"),
+    **dict.fromkeys(("task", "sampler", "allocate", "out"), ((str,), "a string")),
+    **dict.fromkeys(("data", "problems", "model", "verifier", "pricing", "ray"),
+                    ((str, type(None)), "a string or null")),
+    "base_url": ((str, list, type(None)), "a string, a list or null"),
+    "scorers": ((list,), "a list"),
+    **dict.fromkeys(("n", "max_tokens", "seed", "batch_size", "verify_workers"), ((int,), "an integer")),
+    "concurrency": ((int, type(None)), "an integer or null"),
+    **dict.fromkeys(("temperature", "top_p"), ((int, float), "a number")),
+    "until_solved": ((bool,), "true or false"),
+}
+
+
 def read_config(db: sqlite3.Connection) -> dict[str, Any]:
-    """The run's stored config ({} when none). Raises `StoreError` when it is not a JSON object."""
+    """The run's stored config ({} when none). Raises `StoreError` when it is not a JSON object, or a field
+    holds what monkeys never writes there (`verifier_options` a list, `n` a string)."""
     config = read_meta(db, "config") or {}
     if not isinstance(config, dict):
         raise StoreError(f"{store_file(db)}: meta 'config' is a JSON {type(config).__name__}; expected an"
                          " object of run settings (the store was edited or damaged)")
+    for field, value in config.items():
+        kinds, words = _STORED_TYPES.get(field, ((object,), ""))
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise StoreError(f"{store_file(db)}: meta 'config' field {field!r} is {_json_kind(value)}; expected"
+                             f" {words} (the store was edited or damaged)")
     return config
+
+
+def _json_kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number") + (f" {value!r}" if isinstance(value, str | int | float) else "")
 
 
 def run_verifier(db: sqlite3.Connection) -> str | None:

@@ -1,8 +1,10 @@
-"""A run store that holds samples but lost its stored config (edited by hand, damaged) is refused on resume:
-monkeys cannot check the new command against the run that drew them. At bf5ecf5 the resume took the
-store for one killed before its header was written and stored the new config over it, so samples drawn
-at temperature 0.6 were reported as a temperature-1.5 run. A store that was made but really holds nothing
-yet (killed before its header) still resumes.
+"""A run store whose stored config was lost or edited by hand is refused with one line, the store left as
+it was. At bf5ecf5 a resume took a store without its config for one killed before its header was written
+and stored the new config over it (samples drawn at temperature 0.6 were reported as a temperature-1.5
+run); a config that is a JSON list, or a `verifier_options` that is one, ended `monkeys run` or
+`monkeys verify RUN` in a TypeError traceback, and a `config_history` that is a string was extended
+character by character. A store that was made but really holds nothing yet (killed before its header)
+still resumes.
 """
 
 from __future__ import annotations
@@ -61,3 +63,39 @@ def test_a_store_made_but_killed_before_its_header_resumes(tmp_path: Path):
     proc = monkeys(*_args(data, run, "-n", "3"))
     assert proc.returncode == 0, proc.stderr
     assert stored_samples(run) == 9
+
+
+EDITS = [
+    ("config-a-list", "UPDATE meta SET value = '[1, 2]' WHERE key = 'config'", ["run", "verify"],
+     "meta 'config' is a JSON list; expected an object of run settings"),
+    ("verifier-options-a-list",
+     "UPDATE meta SET value = json_set(value, '$.verifier_options', json('[1]')) WHERE key = 'config'",
+     ["run", "verify"], "meta 'config' field 'verifier_options' is a list; expected an object"),
+    ("n-a-string", "UPDATE meta SET value = json_set(value, '$.n', 'many') WHERE key = 'config'", ["run", "report"],
+     "meta 'config' field 'n' is a string 'many'; expected an integer"),
+    ("history-a-string", "INSERT OR REPLACE INTO meta VALUES ('config_history', '\"x\"')", ["run"],
+     "meta 'config_history' is not a JSON list"),
+]
+
+
+@pytest.mark.parametrize(("edit", "commands", "said"), [pytest.param(e, c, m, id=i) for i, e, c, m in EDITS])
+def test_an_edited_stored_config_is_one_line_and_the_store_is_left_as_it_was(tmp_path: Path, edit: str,
+                                                                            commands: list[str], said: str):
+    data = _e2e.addition_problems(tmp_path, 3)
+    run = tmp_path / "run"
+    assert monkeys(*_args(data, run, "-n", "2")).returncode == 0
+    db = sqlite3.connect(run / "monkeys.db")
+    db.execute(edit)
+    db.commit()
+    db.close()
+    before = _digest(run)
+    for command in commands:
+        args = {"run": _args(data, run, "-n", "3"), "report": ["report", str(run)],
+                "verify": ["verify", str(run), "--verifier", "math-answer", "--verifier-option", "mode=minerva"]}
+        proc = monkeys(*args[command])
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        line = proc.stderr.strip().splitlines()[-1]
+        assert line.startswith("error: ") and str(run / "monkeys.db") in line and said in line, (command, line)
+        assert "the store was edited or damaged" in line
+        assert _digest(run) == before
