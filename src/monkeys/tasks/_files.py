@@ -84,12 +84,20 @@ def _parquet(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{path}: record {n}", record
 
 
+_OTHER_FORMATS = {".csv": "a CSV file", ".tsv": "a TSV file", ".yaml": "a YAML file", ".yml": "a YAML file",
+                  ".xlsx": "a spreadsheet", ".xls": "a spreadsheet", ".zip": "a zip archive",
+                  ".bz2": "a bzip2 file", ".xz": "an xz file", ".zst": "a zstd file"}
+
+
 def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, record) of a local .jsonl(.gz), .json (a list) or .parquet file; `where` is `file:LINE` or
     `file: record N`. Raises DataError naming the file (and line) when it is missing, unreadable or not
     records."""
     path = Path(path).expanduser()
     check_regular(path, DATA_FILE)
+    other = _OTHER_FORMATS.get(path.suffix.lower())
+    if other:  # read as JSON lines it failed on its first line as "not valid JSON", which hid the reason
+        raise DataError(f"{path}: {other} is not a task data format; expected {FORMATS}")
     if path.suffix == ".parquet":
         yield from _parquet(path)
     elif path.suffix == ".json":
