@@ -325,7 +325,7 @@ def check_output(path: Path | str, what: str, error: type[MonkeysError], flag: s
     given = f"{flag} {path}" if flag else str(path)
     target = Path(os.path.realpath(path))
     try:
-        st = os.stat(target)
+        st = os.stat(path)  # through links: /dev/stdout is a pipe whose "real path" is pipe:[123]
     except FileNotFoundError:
         st = None
     except NotADirectoryError:

@@ -146,3 +146,13 @@ directory fail the same way and are kept as they were (a note says so)."""
     assert str(out) in line and "cannot write" in line, line
     assert [p.name for p in out.rglob("*") if p.is_file()] == [], "a partial or truncated output was left"
     assert _digest(run) == before
+
+
+def test_an_export_to_a_link_to_a_pipe_is_refused(run: Path, tmp_path: Path):
+    """`/dev/stdout` is a link to /proc/self/fd/1: with stdout a pipe its "real path" is `pipe:[N]`, which
+    names no file; the link itself must be looked at. (At bf5ecf5, as root, the export replaced the link.)"""
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    line = _one_error_line(monkeys("export", str(run), str(link), "--format", "jsonl"))
+    assert f"{link}: not a regular file" in line, line
+    assert link.is_symlink()
