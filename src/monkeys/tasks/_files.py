@@ -139,9 +139,12 @@ def read_records(path: str | Path, fields: Mapping[str, Any] | None = None,
 
 
 def check_unique_ids(ids: Iterable[tuple[str, str]]) -> None:
-    """(where, problem id) pairs: a repeated id is a DataError naming both places (a problem would be lost)."""
+    """(where, problem id) pairs: a repeated id is a DataError naming both places (a problem would be lost),
+    and so is an empty or blank one."""
     seen: dict[str, str] = {}
     for where, pid in ids:
+        if not pid.strip():  # a problem no --problems can name, shown blank in every report
+            raise DataError(f"{where}: problem id {pid!r} is empty; expected a non-empty id per problem")
         if pid in seen:
             raise DataError(f"{where}: problem id {pid!r} appears twice (first at {seen[pid]}); "
                             "expected a unique id per problem")

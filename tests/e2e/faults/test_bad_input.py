@@ -68,6 +68,7 @@ def _write_files(d: Path) -> None:
     (d / "vopt.yaml").write_text("sampler: scripted\nverifier_options:\n  timeout_s: abc\n")
     (d / "n_text.toml").write_text('sampler = "scripted"\nn = "lots"\n')
     (d / "results.jsonl").write_text('{"problem_id": "a", "sample_index": 0, "correct": true}\n')
+    (d / "blank_id.jsonl").write_text(GOOD + json.dumps({**RECORD, "task_id": "  "}) + "\n")
     (d / "tasks.csv").write_text("task_id,prompt,entry_point,test\nt/0,def f(),f,assert True\n")
     (d / "tasks.yaml").write_text(f"- {json.dumps(RECORD)}\n")
     (d / "n_twice.yaml").write_text("sampler: scripted\nn: 2\ntemperature: 0.6\nn: 50\n")
@@ -205,6 +206,8 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["{d}/empty.jsonl: no records found"]),
     ("data-garbage-line", ["run", *SCRIPTED, "--data", "{d}/garbage.jsonl", "--out", "{out}"],
      ["{d}/garbage.jsonl:6: not valid JSON"]),
+    ("data-blank-id", ["run", *SCRIPTED, "--data", "{d}/blank_id.jsonl", "--out", "{out}"],
+     ["{d}/blank_id.jsonl:4: problem id", "is empty; expected a non-empty id"]),
     ("data-csv", ["run", *SCRIPTED, "--data", "{d}/tasks.csv", "--out", "{out}"],
      ["{d}/tasks.csv: a CSV file is not a task data format; expected a .jsonl"]),
     ("data-yaml", ["run", *SCRIPTED, "--data", "{d}/tasks.yaml", "--out", "{out}"],
