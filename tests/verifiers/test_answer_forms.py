@@ -122,6 +122,14 @@ def test_a_box_beside_an_expression_is_still_read(verifier: MathAnswer, gold: st
     assert _outcome(verifier, gold, text) is Outcome.PASS, (gold, text)
 
 
+@pytest.mark.parametrize("text", ["$x = \\pm\\boxed{18}$", "$x = \\mp \\boxed{18}$", "$x = \u00b1\\boxed{18}$",
+                                  "$x = \u2213\\boxed{18}$"])
+@pytest.mark.parametrize("task", ["math", "gsm8k"])
+def test_a_plus_minus_sign_before_a_box_is_a_hedge(verifier: MathAnswer, text: str, task: str) -> None:
+    for gold in ("18", "-18"):
+        assert _outcome(verifier, gold, text, task) is Outcome.FAIL, (gold, text)
+
+
 @pytest.mark.parametrize("text", ["The answer is $-\\boxed{18}$.", "So the answer is -\\boxed{18}.", "= -\\boxed{18}"])
 def test_gsm8k_a_minus_sign_before_a_box_is_the_answers(verifier: MathAnswer, text: str) -> None:
     assert _outcome(verifier, "18", text, "gsm8k") is Outcome.FAIL, text
@@ -197,6 +205,8 @@ def test_look_alikes_of_bounds_and_words_still_pass(verifier: MathAnswer, gold: 
     ("\\frac{1}{3}", "0.3333334"), ("\\pi", "\\frac{355}{113}"), ("\\sqrt{2}", "\\frac{665857}{470832}"),
     ("\\frac{1}{30000}", "0.000033"), ("0.0000001", "0.0000002 \\text{ cm}"), ("0.0000001", "0.00002\\%"),
     ("\\pi", "\\frac{355}{113} \\text{ radians}"), ("10^{-7}", "2 \\cdot 10^{-7} \\text{ m}"),
+    ("0.0000001", "0.0000002 + 0 \\cdot 1.234567 \\text{ cm}"),
+    ("\\pi", "\\frac{355}{113} + 0 \\cdot 3.141593 \\text{ m}"),
 ])
 def test_numbers_that_differ_below_six_places_are_different(verifier: MathAnswer, gold: str, box: str) -> None:
     # math-verify rounds to 6 decimal places before comparing: each of these passed
@@ -249,6 +259,12 @@ def test_gsm8k_a_bound_or_another_value_before_the_number_is_no_answer(verifier:
     assert _outcome(verifier, "18", text, "gsm8k") is Outcome.FAIL, text
 
 
+@pytest.mark.parametrize("text", ["#### 18 or more", "#### 18+", "#### 18 at least", "#### 18 or fewer", "#### **18+**",
+                                  "The answer is 18 or more.", "#### 18 and up", "#### $18+"])
+def test_gsm8k_a_bound_after_the_number_is_no_answer(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text, "gsm8k") is Outcome.FAIL, text
+
+
 @pytest.mark.parametrize("text", ["#### 18 (nineteen)", "#### nineteen (18)", "#### 18, or maybe seventeen",
                                   "#### 18 (twenty-one with tax)", "The answer is 18 (nineteen).",
                                   "#### 18 or ninety"])
@@ -262,6 +278,7 @@ def test_gsm8k_a_number_word_in_the_answer_is_another_value(verifier: MathAnswer
     ("24", "#### 24 (two dozen)"), ("18", "#### 18\n\nTwo of them were red."), ("324", "#### 18\u00b2"),
     ("18", "#### **18**"), ("-18", "#### -18"), ("18", "The answer is 18 = 3 * 6."),
     ("18", "Over the 3 days she earns 6 each day, so 3 * 6 = 18.\n#### 18"),
+    ("18", "#### 18 = 16 + 2"), ("18", "#### 18 or so"), ("18", "#### 18. Or more precisely, 18 dollars."),
 ])
 def test_gsm8k_look_alikes_still_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     assert _outcome(verifier, gold, text, "gsm8k") is Outcome.PASS, (gold, text)

@@ -89,8 +89,9 @@ _MINUS_SIGNS = str.maketrans(dict.fromkeys("\u2212\u2013\u2010\u2011\u2012\ufe63
 _GSM8K_FRACTION = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d{1,20}(?:\.\d{1,20})?)\s*\}"
                              r"\s*\{\s*(\d{1,20}(?:\.\d{1,20})?)\s*\}")
 _GSM8K_ROOT = re.compile(r"\\sqrt\s*\{\s*(\d{1,20})\s*\}")
-_MINUS_THEN_BOX = re.compile(r"(?:(?<=[\s=$(:])|^)-\s*\\(?:boxed|fbox)\s*\{")  # a sign before a box is its number's
-_PLUS_MINUS = re.compile(r"(?:\u00b1|\\pm|\+\s*/\s*-|\+-)\s*\$?\s*$")  # "±18", "\pm 18", "+/- 18"
+# a sign before a box is its number's: "$-\boxed{18}$" is -18, "$\pm\boxed{18}$" a hedge
+_SIGN_THEN_BOX = re.compile(r"(?:(?<=[\s=$(:])|^)(-|\\(?:pm|mp)(?![A-Za-z])|\u00b1|\u2213)\s*\\(?:boxed|fbox)\s*\{")
+_PLUS_MINUS = re.compile(r"(?:\u00b1|\u2213|\\pm|\\mp|\+\s*/\s*-|\+-)\s*\$?\s*$")  # "±18", "\pm 18", "+/- 18"
 
 
 def gsm8k_answer(text: str) -> str | None:
@@ -122,7 +123,7 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
     text = _GSM8K_FRACTION.sub(r"\1/\2", text) if "frac" in text else text  # "#### \frac{36}{2}"
     text = _GSM8K_ROOT.sub("\u221a\\1", text) if "sqrt" in text else text  # "#### \sqrt{18}" is no 18
     if "box" in text:  # "The answer is $-\boxed{18}$" is -18
-        text = _MINUS_THEN_BOX.sub(r"\\boxed{-", text)
+        text = _SIGN_THEN_BOX.sub(lambda m: "\\boxed{" + m[1], text)
     marked = [m.end() for m in (marker.search(text) for marker in _GSM8K_MARKERS) if m is not None]
     if marked:  # a few-shot continuation (the next "Question:" or "Q:" and its answer) is not this answer
         cuts = [c for c in (text.find(q, min(marked)) for q in _NEXT_QUESTION) if c >= 0]
@@ -148,6 +149,10 @@ def gsm8k_answers(text: str) -> tuple[str | None, list[str]]:
         previous = _stated_value(text, tokens[i - 1]) if i else None
         hedged = previous is not None and previous != value and (_joins_alternatives(gap, _OR_GAP)
                                                                   or _offers_last(_FILLER.sub(" ", gap)))
+        signs = text[max(0, tokens[i].start() - 16):tokens[i].start()] + ("-" if tokens[i].group().lstrip()[:1] == "-"
+                                                                          else "")
+        if value != "0" and _PLUS_MINUS.search(signs):  # "x = \pm\boxed{18}", "x = ±18": two values
+            return value, [value[1:] if value.startswith("-") else "-" + value]
         return value, [previous] if hedged and previous is not None else []
     return None, []
 
@@ -215,6 +220,8 @@ def _line_end(text: str, start: int, span: int) -> int:
 # Before the answer's number, a relation or a word that bounds it or makes another value of it (revision 9):
 # "#### more than 18", "#### at least 18", "#### <18", "#### \u226518", "#### not 18", "#### half of 18", "#### twice
 # 18" stated no 18, yet the number was read alone. Approximations ("#### about 18", "#### ~18") still name 18.
+_BOUND_AFTER = re.compile(r"[ \t*_]*(?:\+(?![\s$]*\d)|(?:or|and)\s+(?:more|less|fewer|greater|higher|lower|above"
+                          r"|below|up|over|under)|at\s+(?:least|most))(?![A-Za-z])", re.IGNORECASE)  # "18+"
 _BOUND_BEFORE = re.compile(
     r"(?:[<>\u2264\u2265\u2260\u2266\u2267\u2a7d\u2a7e\u226a\u226b]|\\(?:n?[lg]eq?(?:slant)?|[lg]t|neq?|not|ll|gg)"
     r"(?![A-Za-z])|(?<![A-Za-z])(?:not|at\s+(?:least|most)|(?:more|less|fewer|greater|larger|smaller|higher|lower)\s+than"
@@ -239,6 +246,8 @@ def _after_marker(text: str, start: int, leading: bool = False) -> tuple[str | N
     prefix = text[start:tokens[0].start()] + ("-" if tokens[0].group().lstrip().startswith("-") else "")
     if start < tokens[0].start() and _BOUND_BEFORE.search(_FILLER.sub(" ", text[start:tokens[0].start()])):
         return None, []  # "#### more than 18", "#### <18", "#### half of 18": a bound or another value, not 18
+    if _BOUND_AFTER.match(text, tokens[0].end()):
+        return None, []  # "#### 18 or more", "#### 18+": a bound
     if _PLUS_MINUS.search(prefix) and answer not in (None, "0"):  # "+/- 18" reads "+/" and the token "-18"
         others.append(answer[1:] if answer.startswith("-") else "-" + answer)
     sentence = _SENTENCE_END.search(text, tokens[0].end(), end)
@@ -666,7 +675,7 @@ _MERIDIEM_AFTER = re.compile(r"(?:\s|\$|~|\\[ ,;!])*(?:\\(?:text|textrm|mathrm|m
 # -\boxed{18}` is -18; `-\frac{3}{2} - \boxed{2}`, a difference, is not), as is a scale word after it (`$\boxed{18}$
 # thousand`). Each was read as the box alone.
 _POWER_AFTER_BOX = re.compile(r"\s*\^(?!\s*\{?\s*\\circ)|\d")
-_MINUS_BEFORE_BOX = re.compile(r"[-\u2212\u2013]\s*\Z")
+_MINUS_BEFORE_BOX = re.compile(r"(?:[-\u2212\u2013\u00b1\u2213]|\\(?:pm|mp)(?![A-Za-z]))\s*\Z")  # and \pm
 _OPERAND_END = re.compile(r"(?:[\w)\]}|!.'^]|\\[A-Za-z]+)\Z")
 _SCALE_AFTER_BOX = re.compile(r"(?:\s|\$|~|\\[ ,;])*(?:\\(?:text|textrm|mathrm|mbox)\s*\{\s*)?"
                               r"(thousand|million|billion|trillion|hundred|dozen)(?![A-Za-z])", re.IGNORECASE)
@@ -679,13 +688,13 @@ def _box_in_context(text: str, at: int, content: str, end: int) -> str | None:
         return None
     if scale := _SCALE_AFTER_BOX.match(text, end):  # "$\boxed{18}$ thousand" is 18,000
         content = f"{content} \\text{{ {scale[1]}}}"
-    minus = _MINUS_BEFORE_BOX.search(text, max(0, at - 8), at)
+    minus = _MINUS_BEFORE_BOX.search(text, max(0, at - 12), at)
     if minus is None:
         return content
     before = text[max(0, minus.start() - 40):minus.start()].rstrip()
     if before and _OPERAND_END.search(before) and not _PROSE_WORD_END.search(before):
         return content  # "a - \boxed{2}": a difference
-    return "-{" + content + "}"
+    return ("-" if minus.group().strip() in "-\u2212\u2013" else "\\pm") + "{" + content + "}"  # \mp: a hedge too
 
 
 def _boxed_answer(text: str) -> str | None:

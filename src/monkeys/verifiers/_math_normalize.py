@@ -1013,7 +1013,7 @@ _DECIMAL_IN = re.compile(r"(\d*)\.(\d+)")
 def _rounded_away(gold: str, answer: str, gold_expr: Any, answer_expr: Any) -> bool:
     """Whether math-verify's rounding to 6 places made two different numbers equal (`0.0000002 \\text{ cm}` for
     `0.0000001`, `\\frac{355}{113} \\text{ rad}` for `\\pi`) with neither written as a decimal of at least 6
-    significant digits, as `numeric_verdict` rules for plain numbers."""
+    significant digits and no other number on its side, as `numeric_verdict` rules for plain numbers."""
     if not (getattr(gold_expr, "is_number", False) and getattr(answer_expr, "is_number", False)):
         return False
     if gold_expr == answer_expr or (not _DECIMAL_IN.search(gold + answer) and "\\" not in gold + answer):
@@ -1025,8 +1025,8 @@ def _rounded_away(gold: str, answer: str, gold_expr: Any, answer_expr: Any) -> b
     scales = (1, 100, 0.01) if "%" in gold + answer else (1,)  # math-verify reads `18\%` as 18 where the gold is
     if any(abs(g - a * k) <= 1e-12 * max(1.0, abs(g), abs(a * k)) for k in scales):
         return False
-    return not any(len((m[1] + m[2]).lstrip("0")) >= _MIN_ROUNDED_DIGITS
-                   for text in (gold, answer) for m in _DECIMAL_IN.finditer(text))
+    return not any(len(numbers := _LITERAL.findall(text)) == 1 and len(numbers[0].replace(".", "").lstrip("0"))
+                   >= _MIN_ROUNDED_DIGITS and "." in numbers[0] for text in (gold, answer))  # "1.414214 \text{ cm}"
 
 
 # A unit's exponent ("18 \text{ cm}^2") is the one number math-verify may drop with its unit.

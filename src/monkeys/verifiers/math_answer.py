@@ -133,19 +133,21 @@ class MathAnswer:
            " '|x| = 18' fail",
         8: "in the default mode, digits that a space printed in text mode separates ('\\text{1 8}', '1\\text{ }8') are"
            " several numbers, not one (math-verify and the verdict cache's key both read 18)",
-        9: "a MATH box is the one a reader sees: a box inside another is part of it ('\\boxed{19 \\boxed{18}}' is no"
-           " 18), one inside '\\phantom' or in white is not read, nor is a few-shot continuation's (a next 'Problem:'"
-           " after the answer); a box inside an expression ('\\sqrt{\\boxed{18}}', '\\boxed{18}^2', '1\\boxed{8}')"
-           " states no answer and a minus sign before a box is the answer's ('x = -\\boxed{18}' is -18, in GSM8K"
-           " too); a box whose words or marks make its number a bound or another value fails ('\\le 18', '< 18',"
-           " '18 \\text{ at most}', '18 \\text{ squared}', '18 \\text{ dozen}', '18 \\text{ (nineteen)}'); in the"
-           " default mode two different numbers are no longer equal by math-verify's"
-           " rounding to 6 places ('0.0000002' for '0.0000001', '\\frac{355}{113}' for '\\pi') unless one is a decimal"
-           " of at least 6 significant digits the other rounds to ('0.333333' for '\\frac{1}{3}'); GSM8K reads the"
-           " hyphen, figure dash and small, full-width and heavy minus signs as minus signs, '18 \u00b2' as 324,"
-           " '18\u2081\u2089' as no number, a bound or another value before the answer ('#### more than 18',"
-           " '#### <18', '#### half of 18') as no answer, and a number word in the answer's sentence as a value"
-           " ('#### 18 (nineteen)' is a hedge)"}
+        9: "a MATH box is the one a reader sees: a box inside another is part of it ('\\boxed{19 \\boxed{18}}'"
+           " is no 18), one inside '\\phantom' or in white is not read, nor is a few-shot continuation's (a "
+           "next 'Problem:' after the answer); a box inside an expression ('\\sqrt{\\boxed{18}}', "
+           "'\\boxed{18}^2', '1\\boxed{8}') states no answer and a sign before a box is the answer's ('x = "
+           "-\\boxed{18}' is -18, '\\pm\\boxed{18}' a hedge, in GSM8K too); a box whose words or marks make its"
+           " number a bound or another value fails ('\\le 18', '< 18', '18 \\text{ at most}', '18 \\text{ "
+           "squared}', '18 \\text{ dozen}', '18 \\text{ (nineteen)}'); in the default mode two different "
+           "numbers are no longer equal by math-verify's rounding to 6 places ('0.0000002' for '0.0000001', "
+           "'\\frac{355}{113}' for '\\pi') unless one is a decimal of at least 6 significant digits the other "
+           "rounds to ('0.333333' for '\\frac{1}{3}'); GSM8K reads the hyphen, figure dash and small, "
+           "full-width and heavy minus signs as minus signs, '18 \u00b2' as 324, '18\u2081\u2089' as no number, "
+           "a bound or "
+           "another value before the answer ('#### more than 18', '#### <18', '#### half of 18') or after it"
+           " ('#### 18 or more', '#### 18+') as no answer, and a number word in the answer's sentence as a "
+           "value ('#### 18 (nineteen)' is a hedge)"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
