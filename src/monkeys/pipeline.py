@@ -29,6 +29,7 @@ import queue
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -39,11 +40,12 @@ from typing import Any, Protocol
 from monkeys import __version__
 from monkeys.config import RunConfig, check_plugins, check_resume, parse_problem_selection, redact, stored_config
 from monkeys.core import Completion, Problem, Sample, Sampler, SampleRequest, Verdict, Verifier
-from monkeys.errors import ConfigError, MonkeysError, StoreError
+from monkeys.errors import ConfigError, InputWarning, MonkeysError, StoreError
 from monkeys.registry import create, get_plugin, verifier_revision
-from monkeys.schedule import WAIT, Job, Meter, Schedule
+from monkeys.schedule import ADAPTIVE_ROUND, WAIT, Job, Meter, Schedule
 from monkeys.store import (
     StoreWriter,
+    blank_store,
     connect,
     read_config,
     read_meta,
@@ -345,6 +347,10 @@ def run(config: RunConfig, progress: ProgressSink | None = None) -> RunSummary:
 
 def _locked_run(config: RunConfig, run_dir: Path, lock: RunLock, progress: ProgressSink) -> RunSummary:
     resumed = store_path(run_dir).exists()
+    if resumed and blank_store(run_dir):  # killed between creating the file and its schema: nothing to keep
+        warnings.warn(InputWarning(f"{store_path(run_dir)}: an empty run store (a run stopped while making it);"
+                                   " made afresh"), stacklevel=1)
+        resumed = False
     stored = _read_stored(run_dir, config) if resumed else _Stored()
     problems = stored.problems
     if problems is None:
@@ -415,8 +421,9 @@ def _attach_ray(config: RunConfig, vname: str, sampler: Sampler, verifier: Verif
 def _prepare_store(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sampler,
                    verifier: Verifier, vname: str, scorers: dict[str, Any], stored: _Stored
                    ) -> tuple[dict[str, set[int]], dict[tuple[str, int], tuple[Sample, bool, list[str]]], set[str],
-                              tuple[Any, Any, Any]]:
-    """Record the run's metadata and problems; return stored indices, pending work and solved problems.
+                              tuple[Any, Any, Any], Any]:
+    """Record the run's metadata and problems; return stored indices, pending work, solved problems, what the
+    stored samples cost and the adaptive round in progress (meta "adaptive_round", see `Schedule.take_round`).
 
     The config is stored once, when the run is made, and never rewritten: a resume that changes what may
     change (a larger `n`, ...) appends to meta "config_history" (see `config.check_resume`)."""
@@ -448,11 +455,12 @@ def _prepare_store(config: RunConfig, run_dir: Path, problems: list[Problem], sa
                     pending[key][2].append(name)
         solved = solved_problems(db, vname)
         tokens = sample_tokens(db)  # what the stored samples cost: a budget counts them
+        round_state = read_meta(db, ADAPTIVE_ROUND) if config.allocate == "adaptive" else None
     except sqlite3.Error as exc:  # a full disk, "database is locked" after the busy timeout, an I/O error
         raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
     finally:
         db.close()
-    return have, pending, solved, tokens
+    return have, pending, solved, tokens, round_state
 
 
 def _with_resume_hint(exc: MonkeysError) -> MonkeysError:
@@ -469,8 +477,8 @@ def _with_resume_hint(exc: MonkeysError) -> MonkeysError:
 def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sampler, verifier: Verifier,
          vname: str, scorers: dict[str, Any], progress: ProgressSink, resumed: bool, stored: _Stored,
          meter: Meter) -> RunSummary:
-    have, pending, solved, tokens = _prepare_store(config, run_dir, problems, sampler, verifier, vname, scorers,
-                                                   stored)
+    have, pending, solved, tokens, round_state = _prepare_store(config, run_dir, problems, sampler, verifier,
+                                                                vname, scorers, stored)
     by_id = {p.problem_id: p for p in problems}
     summary = RunSummary(run_dir, len(problems), resumed=resumed, solved=solved)
     awaiting: dict[str, int] = {}
@@ -478,7 +486,8 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
         if need_verdict and pid in by_id:
             awaiting[pid] = awaiting.get(pid, 0) + 1
     jobs = Schedule(config, problems, have=have, solved=solved, awaiting=awaiting,
-                    redraw_whole_batch=sampler.redraw_whole_batch, meter=meter, spent=meter.cost(*tokens))
+                    redraw_whole_batch=sampler.redraw_whole_batch, meter=meter, spent=meter.cost(*tokens),
+                    round_state=round_state)
     summary.schedule = jobs.describe()
     already = sum(min(len(have.get(p.problem_id, ())), config.n) for p in problems)
     progress.start(max(jobs.planned(), already), already, len(problems), len(solved))
@@ -578,10 +587,15 @@ def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tupl
         last_status = 0.0
         endpoints_up = getattr(sampler, "endpoints_up", None)
 
+        take_round = getattr(schedule, "take_round", None)
+
         def fill() -> Job | str | None:
             """Start sampler calls while there is room; what the schedule said last (None: it has no more)."""
             while len(in_flight) < concurrency:
                 job = schedule.next()
+                dealt = take_round() if take_round is not None else None
+                if dealt is not None:  # queued before any sample of the round: a resume finishes it as dealt
+                    writer.put_meta(ADAPTIVE_ROUND, dealt)
                 if job is None or job == WAIT:
                     return job
                 assert isinstance(job, Job)

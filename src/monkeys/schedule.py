@@ -35,6 +35,7 @@ from monkeys.config import BUDGET_KINDS, RunConfig
 from monkeys.core import Completion, Problem, SampleRequest, derive_seed
 from monkeys.errors import ConfigError
 
+ADAPTIVE_ROUND = "adaptive_round"  # meta key: the adaptive round in progress (`Schedule.take_round`)
 WAIT: Literal["wait"] = "wait"  # nothing to issue until work in flight (samples or verdicts) comes back
 Strategy = Literal["fixed", "until-solved", "adaptive"]
 _UNITS = {"samples": "samples", "tokens": "tokens", "flops": "FLOPs", "usd": "USD"}
@@ -142,7 +143,7 @@ class Schedule:
 
     def __init__(self, config: RunConfig, problems: Sequence[Problem], *, have: dict[str, set[int]],
                  solved: Iterable[str], awaiting: dict[str, int], redraw_whole_batch: bool, meter: Meter,
-                 spent: dict[str, float]) -> None:
+                 spent: dict[str, float], round_state: object = None) -> None:
         self.strategy: Strategy = ("adaptive" if config.allocate == "adaptive"
                                    else "until-solved" if config.until_solved else "fixed")
         self.stop_at_pass = self.strategy != "fixed"
@@ -159,6 +160,7 @@ class Schedule:
         self.in_flight = 0  # samples in sampler calls now
         self.exhausted: str | None = None  # why the budget ended the run ("usd $1.00 of $1.00 spent")
         self.rounds = 0
+        self._round_news: dict[str, object] | None = None  # adaptive: the round begun, for the store
         self._fixed_next = 0  # fixed: the first problem that may still have batches to issue
         self._ready: deque[str] = deque()
         self._awaiting = 0  # stored samples waiting for a verdict, all problems
@@ -169,6 +171,8 @@ class Schedule:
             self._settle(pid)
             if pid not in self.stopped and self.strategy == "until-solved" and st.awaiting == 0:
                 self._ready.append(pid)
+        if self.strategy == "adaptive":
+            self._resume_round(round_state)
 
     # -- what the pipeline asks --------------------------------------------------------------------------
     def next(self) -> Job | Literal["wait"] | None:
@@ -238,6 +242,27 @@ class Schedule:
         if (pid not in self.stopped and self.stop_at_pass and not st.batches and not st.awaiting
                 and (self.strategy == "until-solved" or st.quota > 0)):
             self._ready.append(pid)
+
+    def take_round(self) -> dict[str, object] | None:
+        """Adaptive: the round begun since the last call, `{"round": R, "targets": {problem: samples below the
+        cap it has once its share is drawn}}`, for the store (meta "adaptive_round") before any of its samples:
+        a resume after a kill finishes that round as it was dealt (`round_state`) instead of dealing a new
+        one from what the kill left, so it draws what an uninterrupted run draws."""
+        out, self._round_news = self._round_news, None
+        return out
+
+    def _resume_round(self, state: object) -> None:
+        """Adaptive, on resume: the stored round's shares that are not drawn yet (see `take_round`)."""
+        if not isinstance(state, dict) or not isinstance(state.get("targets"), dict):
+            return
+        number = state.get("round")
+        self.rounds = number if isinstance(number, int) and not isinstance(number, bool) else 0
+        for pid, target in state["targets"].items():
+            st = self.state.get(pid)
+            if st is None or pid in self.stopped or not isinstance(target, int) or isinstance(target, bool):
+                continue
+            st.quota = max(0, min(target, self.cap) - st.below)
+            self._maybe_ready(pid)
 
     def take_stops(self) -> list[tuple[str, int, str]]:
         """(problem, samples drawn, reason) decided since the last call, for the store."""
@@ -390,4 +415,6 @@ class Schedule:
         for pid, q in shares.items():
             self.state[pid].quota = q
             self._ready.append(pid)
+        self._round_news = {"round": self.rounds,
+                            "targets": {pid: self.state[pid].below + q for pid, q in shares.items()}}
         return True

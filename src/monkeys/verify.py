@@ -42,7 +42,16 @@ from monkeys.pipeline import (
     check_data_hidden,
 )
 from monkeys.registry import OptionError, check_options, create, get_plugin, verifier_revision
-from monkeys.store import StoreWriter, connect, read_config, read_meta, read_problems, revisions, store_path
+from monkeys.store import (
+    StoreWriter,
+    blank_store,
+    connect,
+    read_config,
+    read_meta,
+    read_problems,
+    revisions,
+    store_path,
+)
 from monkeys.store.importer import fingerprint
 from monkeys.store.lock import RunLock
 from monkeys.store.read import all_samples, solved_problems, unverified_samples
@@ -154,7 +163,7 @@ def short_ids(problems: list[Problem]) -> dict[str, str]:
 
 
 def _holds_samples(run_dir: Path) -> bool:
-    if not store_path(run_dir).exists():
+    if not store_path(run_dir).exists() or blank_store(run_dir):  # blank: a kill while it was being made
         return False
     db = connect(run_dir)
     try:

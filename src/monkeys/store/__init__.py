@@ -4,7 +4,16 @@ Writers (`run`, `import`) open it with `connect`, which creates and migrates; re
 with `open_readonly` or `read_store`, which never write or migrate and refuse what is not a monkeys store.
 """
 
-from monkeys.store.db import DB_NAME, StoreReader, connect, open_readonly, private_file, read_store, store_path
+from monkeys.store.db import (
+    DB_NAME,
+    StoreReader,
+    blank_store,
+    connect,
+    open_readonly,
+    private_file,
+    read_store,
+    store_path,
+)
 from monkeys.store.read import (
     Results,
     iter_samples,
@@ -23,7 +32,8 @@ from monkeys.store.read import (
 from monkeys.store.writer import StoreWriter, write_meta, write_problems
 
 __all__ = [
-    "DB_NAME", "Results", "StoreReader", "StoreWriter", "connect", "iter_samples", "open_readonly", "private_file",
+    "DB_NAME", "Results", "StoreReader", "StoreWriter", "blank_store", "connect", "iter_samples", "open_readonly",
+    "private_file",
     "read_config", "read_meta", "read_problems", "read_results", "read_store", "run_verifier", "sample_indices",
     "scorers", "solved_problems", "store_path", "unscored_samples", "unverified_samples", "verifiers", "write_meta",
     "write_problems",

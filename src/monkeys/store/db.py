@@ -90,6 +90,24 @@ def connect(run_dir: Path, *, create: bool = False, check_same_thread: bool = Tr
     return db
 
 
+def blank_store(run_dir: Path) -> bool:
+    """Is `run_dir`'s store a file that holds nothing at all: 0 bytes, or a SQLite database without a single
+    table? That is what a kill between creating the file and writing its schema leaves (and nothing in it
+    can be lost), so a writer holding the run's lock makes it afresh instead of refusing it; readers still
+    refuse it. A store that cannot be read is not blank (it is refused as it was)."""
+    path = store_path(run_dir)
+    if not path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(_uri(path, mode="ro"), uri=True, timeout=30)
+        try:
+            return db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+
+
 def _prepare(db: sqlite3.Connection, path: Path, *, create: bool) -> None:
     """Check a writer's store (nothing written before: WAL mode changes the header), set it up, migrate.
     Without `create` the store must already be one (an emptied file or an empty SQLite database is refused,

@@ -242,6 +242,10 @@ class StoreWriter:
         a later stop of the same problem (a resume that went on) replaces it."""
         self._put(("stop", (problem_id, int(drawn), reason, datetime.now(UTC).isoformat(timespec="seconds"))))
 
+    def put_meta(self, key: str, value: Any) -> None:
+        """Meta entry `key` (JSON), committed in queue order with the records around it."""
+        self._put(("meta", (key, json.dumps(value, sort_keys=True))))
+
     @property
     def failed(self) -> bool:
         return self._error is not None
@@ -393,6 +397,8 @@ class StoreWriter:
             elif kind == "stop":
                 db.execute("INSERT OR REPLACE INTO problem_stops (problem_id, drawn, reason, at) VALUES (?, ?, ?, ?)",
                            row)
+            elif kind == "meta":
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", row)
             elif kind == "score":
                 pid, index, scorer, value = row
                 sid = keys.sample_id(pid, index)
