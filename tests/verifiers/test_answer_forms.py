@@ -17,7 +17,7 @@ import pytest
 
 from monkeys.core import Outcome, Problem, Prompt, Sample
 from monkeys.verifiers._answer_extract import last_boxed, math_answer
-from monkeys.verifiers._math_normalize import numeric_verdict
+from monkeys.verifiers._math_normalize import asked_quantities, numeric_verdict
 from monkeys.verifiers.math_answer import MathAnswer
 
 
@@ -282,3 +282,51 @@ def test_gsm8k_a_number_word_in_the_answer_is_another_value(verifier: MathAnswer
 ])
 def test_gsm8k_look_alikes_still_pass(verifier: MathAnswer, gold: str, text: str) -> None:
     assert _outcome(verifier, gold, text, "gsm8k") is Outcome.PASS, (gold, text)
+
+
+# ---- an equation that restates the quantity the problem asks for (a false fail since revision 7) ---------------------
+
+def _asked(verifier: MathAnswer, question: str, gold: str, box: str, chat: bool = True) -> Outcome:
+    prompt = (Prompt(text="q", messages=({"role": "user", "content": "Problem:\nWhat is $1+1$?"},
+                                         {"role": "assistant", "content": "$\\boxed{2}$"},
+                                         {"role": "user", "content": f"Problem:\n{question}"}))
+              if chat else Prompt(text=f"Problem:\nWhat is $1+1$?\n\nSolution:\n2\n\nProblem:\n{question}\n\n"
+                                       "Solution:"))
+    problem = Problem("p", prompt, {"answer": gold, "task": "math"})
+    return verifier.verify(problem, Sample("p", 0, 0, f"So $\\boxed{{{box}}}$.")).outcome
+
+
+@pytest.mark.parametrize("chat", [True, False])
+@pytest.mark.parametrize(("question", "gold", "box"), [
+    ("If $a$ and $b$ are the roots of $x^2 - 7x + 12 = 0$, find $a+b$.", "7", "a + b = 7"),
+    ("What is the value of $x_1 + x_2$?", "18", "x_1+x_2 = 18"),
+    ("Compute $f(2) + g(3)$.", "18", "f(2) + g(3) = 18"),
+    ("Let $x = 9$. What is $2x$?", "18", "2x = 18"),
+    ("Evaluate $\\frac{a}{b}$ given that $a = 36$ and $b = 2$.", "18", "\\frac{a}{b} = \\dfrac{36}{2} = 18"),
+    ("Find the sum of $a^2 + b^2$.", "18", "a^2+b^2=18"),
+])
+def test_an_equation_restating_the_asked_quantity_states_its_value(verifier: MathAnswer, chat: bool, question: str,
+                                                                    gold: str, box: str) -> None:
+    assert _asked(verifier, question, gold, box, chat) is Outcome.PASS, (question, box)
+    wrong = box.rsplit("=", 1)[0] + "= 19"
+    assert _asked(verifier, question, gold, wrong, chat) is Outcome.FAIL, (question, wrong)
+
+
+@pytest.mark.parametrize(("question", "gold", "box"), [
+    ("If $a+b = 7$ and $ab = 12$, find $ab$.", "12", "a + b = 12"),  # the condition's expression is not asked
+    ("Find $a+b$.", "7", "b + a = 7"),  # written otherwise: not read as the asked quantity
+    ("Find $x$ if $2x = 18$.", "9", "2x = 9"),
+    ("Find $a+b$.", "7", "a + b - 1 = 7"),
+    ("What is $2x$?", "18", "2x = 19 = 18"),
+    ("Find $a+b$.", "7", "a + b = 8 = 7"),
+])
+def test_an_equation_whose_left_side_is_not_asked_still_fails(verifier: MathAnswer, question: str, gold: str,
+                                                               box: str) -> None:
+    assert _asked(verifier, question, gold, box) is Outcome.FAIL, (question, box)
+
+
+def test_asked_quantities_are_read_after_an_asking_word_only() -> None:
+    assert asked_quantities("If $a+b=7$ and $c = 2$, find $a + b + c$. What is $ab$?") == {"a+b+c", "ab"}
+    assert asked_quantities("Given $x^2 + y^2 = 4$, compute the value of $\\left(x+y\\right)^2$.") == {"(x+y)^2"}
+    assert asked_quantities("Find all $x$ such that $x > 2$.") == frozenset()
+    assert asked_quantities("No question here: $a+b$.") == frozenset()

@@ -799,16 +799,42 @@ def _has_no_variable(side: str) -> bool:
     return re.search(r"[A-Za-z\\]", _NO_VARIABLE.sub("", side)) is None
 
 
-def equation_verdict(gold: str, answer: str) -> bool | None:
+def equation_verdict(gold: str, answer: str, asked: frozenset[str] = frozenset()) -> bool | None:
     """False where `answer` states an equation whose left side names no quantity and the gold is no equation
-    (rules above); None otherwise (the usual checks decide). Linear; safe anywhere."""
+    (rules above); None otherwise (the usual checks decide). A left side that is a quantity the problem asks for
+    (`asked`, from `asked_quantities`) names it: "Find $a+b$." is answered by `a + b = 7`. Linear; safe anywhere."""
     if len(answer) > 2000 or _RELATION.search(answer) is None or _is_equation(gold):
         return None
     for item in _top_level(answer, _ITEM_SEPARATOR):
         sides = _top_level(item, _RELATION)
-        if len(sides) > 1 and not _names_a_quantity(sides[0]) and not all(map(_has_no_variable, sides)):
+        if (len(sides) > 1 and not _names_a_quantity(sides[0]) and not all(map(_has_no_variable, sides))
+                and _quantity_key(sides[0]) not in asked):
             return False
     return None
+
+
+# The quantity a problem asks for, where it is an expression right after an asking word (revision 9): "Find
+# $a+b$.", "What is the value of $x_1 + x_2$?", "Compute $f(2) + g(3)$." An answer that restates it as an equation's
+# left side (`a + b = 7`) states its value on the last side, as `x = 7` does for "Find $x$". Only the expression
+# that follows the asking word counts, never one a condition states ("If $a+b=7$, find $ab$": `a + b = 12` still
+# fails), and it must be written the same up to spacing (`b + a = 7` fails).
+_ASKED = re.compile(r"(?<![A-Za-z])(?:find|compute|evaluate|determine|calculate|what\s+(?:is|are|was|will\s+be)"
+                    r"|value\s+of)\s+(?:(?:the|a|an)\s+)?(?:(?:exact|numerical|possible|smallest|largest|greatest|least"
+                    r"|maximum|minimum|positive|negative|integer|real|total|resulting|final)\s+)*"
+                    r"(?:(?:value|sum|product|number|quantity|difference|ratio)\s+(?:of\s+)?)?\$([^$]{1,120})\$",
+                    re.IGNORECASE)
+_NOT_ASKED = re.compile(r"[=<>,;]|\\(?:[lg]eq?|neq?|approx|in|text)(?![A-Za-z])")
+
+
+def _quantity_key(expression: str) -> str:
+    return _NAME_SPACING.sub("", light_normalize(expression)).rstrip(".,;:?!")
+
+
+@functools.lru_cache(maxsize=4096)
+def asked_quantities(question: str) -> frozenset[str]:
+    """The expressions a problem asks for right after an asking word (rules above), as `_quantity_key`s."""
+    return frozenset(_quantity_key(m[1]) for m in _ASKED.finditer(question[-4000:])
+                     if not _NOT_ASKED.search(m[1]) and _quantity_key(m[1]))
 
 
 # Choice letters: "Enter the letters, separated by commas". `\text{A,D}`, `A, D`, `\text{A}, \text{D}`,

@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from annotated_types import Ge, Gt
 
-from monkeys.core import Outcome, Problem, Sample, Verdict
+from monkeys.core import Outcome, Problem, Prompt, Sample, Verdict
 from monkeys.errors import ConfigError
 from monkeys.registry import SPEED_ONLY, register_verifier
 from monkeys.verifiers._answer_extract import (
@@ -38,6 +38,7 @@ from monkeys.verifiers._answer_extract import (
     without_continuation,
 )
 from monkeys.verifiers._math_normalize import (
+    asked_quantities,
     canonical_labels,
     clock_value,
     equation_verdict,
@@ -68,6 +69,16 @@ def _minerva_light(answer: str) -> str:
 
 
 _OR_WORD = re.compile(r"(?<![A-Za-z])or(?![A-Za-z])|\\lor(?![A-Za-z])", re.IGNORECASE)  # "18 \text{or} 19"
+
+
+def _question(prompt: Prompt) -> str:
+    """The problem as the prompt asks it: its last user message, else the text from its last "Problem:" (the few-shot
+    examples before it are other problems)."""
+    for message in reversed(prompt.messages):
+        if message.get("role") == "user":
+            return str(message.get("content", ""))  # one string per problem: `asked_quantities` caches by it
+    at = prompt.text.rfind("Problem:")
+    return prompt.text[max(at, len(prompt.text) - 4000, 0):]
 
 
 def _is_list(answer: str) -> bool:
@@ -147,7 +158,9 @@ class MathAnswer:
            "a bound or "
            "another value before the answer ('#### more than 18', '#### <18', '#### half of 18') or after it"
            " ('#### 18 or more', '#### 18+') as no answer, and a number word in the answer's sentence as a "
-           "value ('#### 18 (nineteen)' is a hedge)"}
+           "value ('#### 18 (nineteen)' is a hedge); in the default mode an equation whose left side"
+           " is the expression the problem asks for right after an asking word passes on its last side ('a + b = 7' for"
+           " 'Find $a+b$.'; revision 7 failed it), an expression a condition states does not ('If $a+b=7$, find $ab$')"}
 
     def __init__(self, mode: Literal["math-verify", "minerva"] = "math-verify",
                  timeout_s: Annotated[float, Gt(0)] = 5.0, workers: Annotated[int, Ge(1), SPEED_ONLY] = 2,
@@ -176,7 +189,7 @@ class MathAnswer:
         if ref.get("task") == "gsm8k":
             verdict = self._verify_gsm8k(gold, sample.text)
         else:
-            verdict = self._verify_math(gold, sample.text)
+            verdict = self._verify_math(gold, sample.text, asked_quantities(_question(problem.prompt)))
         return Verdict(verdict.outcome, verdict.reason, verdict.details, time.perf_counter() - start)
 
     def _verify_gsm8k(self, gold: str, text: str) -> Verdict:
@@ -195,7 +208,7 @@ class MathAnswer:
             return Verdict(Outcome.PASS, f"answer {answer} equals the reference", details)
         return Verdict(Outcome.FAIL, f"answer {answer} != reference {expected}", details)
 
-    def _verify_math(self, gold: str, text: str) -> Verdict:
+    def _verify_math(self, gold: str, text: str, asked: frozenset[str] = frozenset()) -> Verdict:
         text = without_continuation(text)  # a next "Problem:" after the answer is not this problem's
         raw = math_answer(text)
         if raw is None:
@@ -214,7 +227,7 @@ class MathAnswer:
         if self.mode == "math-verify" and (stated := stated_parts(gold, canonical_labels(raw))) is not None:
             kind, parts = stated  # words, spacing or lines in the box that math-verify would drop
             if kind == "lines":  # "18 \\ 19": each line an answer, read as boxes stated together are
-                return self._several(gold, parts, False)
+                return self._several(gold, parts, False, asked)
             if kind == "several":  # "19 \text{ (maybe } 18)": a hedge, whatever the gold
                 return Verdict(Outcome.FAIL, f"several answers stated ({raw}): a hedge is not an answer",
                                {"answer": raw, "alternatives": parts[1:], "answer_key": None, "gold": gold,
@@ -248,13 +261,13 @@ class MathAnswer:
                                                              "answer_key": None, "gold": gold, "mode": self.mode})
         boxes, offered = final_boxes(text if phrase is None else phrase)
         if len(boxes) > MAX_JOINED_BOXES:  # more boxes than any answer holds: several answers, whatever they say
-            return self._several(gold, boxes, offered)
+            return self._several(gold, boxes, offered, asked)
         members = list(dict.fromkeys([*boxes[:-1], raw]))  # the last box as `math_answer` read it
         if len(boxes) > 1 and len({light_normalize(m) for m in members}) > 1:
-            return self._several(gold, members, offered)
-        return self._judge(gold, raw)
+            return self._several(gold, members, offered, asked)
+        return self._judge(gold, raw, asked)
 
-    def _several(self, gold: str, members: list[str], offered: bool) -> Verdict:
+    def _several(self, gold: str, members: list[str], offered: bool, asked: frozenset[str] = frozenset()) -> Verdict:
         """Boxes that state the final answer together ("$\\boxed{19}$ or $\\boxed{18}$", "\\boxed{-2} and
         \\boxed{1}") are one answer only when they are one value in several forms; else they are a set, which
         passes only where the reference is that set. math-verify would read the last box alone."""
@@ -263,8 +276,8 @@ class MathAnswer:
             return Verdict(Outcome.FAIL, f"several answers stated ({len(members)}+ boxes, {len(joined)} characters)",
                            {"answer": joined[:200], "answer_key": None, "gold": gold, "mode": self.mode})
         if all(self._judge(last, m).outcome is Outcome.PASS for m in members[:-1]):  # stops at the first other
-            return self._judge(gold, last)  # "\\boxed{\\frac{25}{13}} = \\boxed{1\\frac{12}{13}}"
-        verdict = self._judge(gold, joined)
+            return self._judge(gold, last, asked)  # "\\boxed{\\frac{25}{13}} = \\boxed{1\\frac{12}{13}}"
+        verdict = self._judge(gold, joined, asked)
         if verdict.outcome is not Outcome.FAIL:
             return verdict  # the whole set is the reference, or the check could not decide
         stated = (" or " if offered else " and ").join(members)
@@ -275,8 +288,8 @@ class MathAnswer:
         return Verdict(Outcome.FAIL, f"several answers stated together ({stated}) are not equivalent to "
                                      f"{gold!r} ({self.mode})", details)
 
-    def _judge(self, gold: str, raw: str) -> Verdict:
-        """The verdict on one stated answer `raw`."""
+    def _judge(self, gold: str, raw: str, asked: frozenset[str] = frozenset()) -> Verdict:
+        """The verdict on one stated answer `raw`; `asked`: the quantities the problem asks for (`asked_quantities`)."""
         shown = minerva_normalize(raw) if self.mode == "minerva" else light_normalize(raw)
         details: dict[str, Any] = {"answer": shown, "gold": gold, "mode": self.mode}
         if self.mode == "math-verify" and text_spaced_digits(raw):  # "\text{1 8}" shows 1 8, not 18
@@ -299,7 +312,7 @@ class MathAnswer:
         if based is None and self.mode == "math-verify":
             based = letters_verdict(gold_l, raw_l)  # "A, D" and "\text{A,D}" name the same choices
         if based is None and self.mode == "math-verify":
-            based = equation_verdict(gold, raw)  # "2x = 18" states x = 9, not 18: math-verify reads the last side
+            based = equation_verdict(gold, raw, asked)  # "2x = 18" states x = 9, not 18
         if based is not None:
             return self._verdict(based, known or self._key_of(raw, raw_l), details)
         if gold_l == raw_l:  # same string up to spacing: equal in every mode, and the same vote key
