@@ -196,13 +196,18 @@ def main() -> None:
         raise
 
 
+_WRITERS = frozenset({"run", "verify", "import"})  # the commands that store samples and resume
+
+
 def _interrupted() -> None:
     """Ctrl-C (or SIGTERM/SIGHUP, see `_stop`): the pipeline has already committed what it had. Leave at once,
     since a sampler thread may be in the middle of a long generation and a normal exit would wait for it."""
     import signal
 
     how = f"stopped by {signal.Signals(_STOPPED_BY[0]).name}" if _STOPPED_BY else "interrupted"
-    print(f"{how}: stored samples are kept; run the same command again to resume", file=sys.stderr)
+    writes = len(sys.argv) > 1 and sys.argv[1] in _WRITERS  # `serve`, `view`, `report` have nothing to resume
+    print(f"{how}: stored samples are kept; run the same command again to resume" if writes else how,
+          file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(128 + _STOPPED_BY[0] if _STOPPED_BY else 130)

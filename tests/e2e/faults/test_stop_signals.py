@@ -81,3 +81,26 @@ def test_an_ignored_sighup_stays_ignored(tmp_path: Path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert stored_samples(out) == TOTAL
+
+
+def test_a_server_stopped_by_sigterm_says_so_without_a_resume_hint(tmp_path: Path):
+    """`monkeys serve` stores nothing: its stop line has no "run the same command again to resume"."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = _start(["serve", "--sampler", "scripted", "--port", str(port)])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.send_signal(signal.SIGTERM)
+    _, stderr = server.communicate(timeout=30)
+    assert server.returncode == 128 + signal.SIGTERM, (server.returncode, stderr)
+    assert stderr.strip().splitlines()[-1] == "stopped by SIGTERM", stderr
