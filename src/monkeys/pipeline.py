@@ -494,10 +494,25 @@ def _run(config: RunConfig, run_dir: Path, problems: list[Problem], sampler: Sam
 
     writer = StoreWriter(run_dir)
     try:
-        return _stream(config, by_id, pending.values(), jobs, sampler, verifier, vname, scorers, progress,
+        done = _stream(config, by_id, pending.values(), jobs, sampler, verifier, vname, scorers, progress,
                        summary, writer)
     except MonkeysError as exc:
         raise _with_resume_hint(exc) from exc
+    _finish_reverify(run_dir, vname)
+    return done
+
+
+def _finish_reverify(run_dir: Path, vname: str) -> None:
+    """A `monkeys verify RUN --reverify` that was stopped and that this run finished (it verified the samples
+    left without a verdict) is no longer pending: a later `--reverify` re-checks every sample afresh."""
+    db = connect(run_dir)
+    try:
+        if revisions.reverify_pending(db, vname, verifier_revision(vname)) and not unverified_samples(db, vname):
+            revisions.finish_reverify(db, vname)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{store_path(run_dir)}: writing the run store failed: {exc}") from exc
+    finally:
+        db.close()
 
 
 def _stream(config: RunConfig, by_id: dict[str, Problem], pending: Iterable[tuple[Sample, bool, list[str]]],

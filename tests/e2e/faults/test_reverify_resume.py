@@ -79,3 +79,30 @@ def test_a_stopped_reverify_goes_on_where_it_was(tmp_path: Path):
     assert again.returncode == 0, again.stderr
     assert f"verified {TOTAL} samples;" in again.stderr, again.stderr
     assert _outcomes(run) == want
+
+
+def test_a_stopped_reverify_finished_by_monkeys_run_is_no_longer_pending(tmp_path: Path):
+    """The resume of a run made by `monkeys run` is `monkeys run` itself: once it has verified what the stopped
+    re-check left, a later `--reverify` re-checks every sample again (not 'verified 0 samples (resumed)')."""
+    data = _e2e.addition_problems(tmp_path, 50)
+    run = tmp_path / "run"
+    args = ["run", "--task", "gsm8k", "--data", str(data), "--task-option", "shots=0", "--sampler", "scripted",
+            "--sampler-option", 'responses=["#### 40", "#### 41", "no"]', "-n", "300", "--batch-size", "50",
+            "--no-report", "--out", str(run)]
+    proc = monkeys(*args)
+    assert proc.returncode == 0, proc.stderr
+    total = 50 * 300
+    stopped = subprocess.Popen([MONKEYS, "verify", str(run), "--reverify", "--no-report"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not 1_000 <= _verdicts(run) < total and time.monotonic() < deadline and stopped.poll() is None:
+        time.sleep(0.02)
+    os.killpg(stopped.pid, signal.SIGKILL)
+    stopped.wait()
+    assert 1_000 <= _verdicts(run) < total, "the kill did not land midway"
+    proc = monkeys(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert _verdicts(run) == total
+    again = monkeys("verify", str(run), "--reverify", "--no-report")
+    assert again.returncode == 0, again.stderr
+    assert f"verified {total} samples;" in again.stderr, again.stderr
