@@ -66,6 +66,8 @@ def test_boxes_a_reader_sees_are_read(verifier: MathAnswer, text: str, box: str)
 
 
 WHITE = ["$\\boxed{19}$ $\\textcolor{white}{\\boxed{18}}$", "$\\boxed{19}$ ${\\color{white}\\boxed{18}}$",
+         "$\\boxed{19}$ $\\textcolor{#FFFFFF}{\\boxed{18}}$", "$\\boxed{19}$ $\\textcolor[rgb]{1,1,1}{\\boxed{18}}$",
+         "$\\boxed{19}$ ${\\color[RGB]{255, 255, 255} \\boxed{18}}$", "$\\boxed{19}$ $\\textcolor{#fff}{\\boxed{18}}$",
          "$\\boxed{19}$ $\\textcolor {white} {x = \\boxed{18}}$", "$\\boxed{19}$ {\\color{ white } $\\boxed{18}$}"]
 NEXT = ["Problem:", "Problem 2:", "## Problem:", "**Problem:**", "  Problem:"]
 
@@ -86,6 +88,29 @@ def test_a_few_shot_continuation_after_the_answer_is_not_read(verifier: MathAnsw
         text = f"So $x = 19$, and {answer}\n\n{head}\nWhat is $9 + 9$?\n\nSolution:\n{then}"
         assert _outcome(verifier, "18", text) is Outcome.FAIL, text
         assert _outcome(verifier, "19", text) is Outcome.PASS, text
+
+
+COMMENTED = ["So $\\boxed{19}$. <!-- $\\boxed{18}$ -->", "So $\\boxed{19}$.\n<!--\nFinal: \\boxed{18}\n-->",
+             "$\\boxed{19}$ \\iffalse $\\boxed{18}$ \\fi",
+             "The answer is $19$. <!-- Final Answer: The final answer is $18$. I hope it is correct. -->"]
+
+
+@pytest.mark.parametrize("text", COMMENTED)
+def test_what_a_comment_hides_is_not_read(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text) is Outcome.FAIL, text
+
+
+@pytest.mark.parametrize("text", ["She has 19 apples. <!-- #### 18 -->", "#### 19 <!-- or 18 -->",
+                                  "The answer is 19.\n\\iffalse\n#### 18\n\\fi"])
+def test_gsm8k_what_a_comment_hides_is_not_read(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text, "gsm8k") is Outcome.FAIL, text
+    assert _outcome(verifier, "19", text, "gsm8k") is Outcome.PASS, text
+
+
+@pytest.mark.parametrize("text", ["<!-- draft: 19 --> So $\\boxed{18}$.", "Use <!-- to start. So $\\boxed{18}$.",
+                                  "<!--" * 5000 + "$\\boxed{18}$"])
+def test_text_around_or_with_an_unclosed_comment_is_read(verifier: MathAnswer, text: str) -> None:
+    assert _outcome(verifier, "18", text) is Outcome.PASS, text[:40]
 
 
 def test_a_problem_restated_before_the_answer_is_read_whole(verifier: MathAnswer) -> None:

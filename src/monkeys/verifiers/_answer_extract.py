@@ -498,8 +498,11 @@ def last_boxed(text: str) -> str | None:
 # \boxed{18}}` states "19 18", not 18) and a box inside `\phantom` is not shown (`\boxed{19}\phantom{\boxed{18}}`
 # shows 19), nor is one in white (`\textcolor{white}{\boxed{18}}`, `{\color{white} \boxed{18}}`). Each was read as
 # 18 by taking the last `\boxed` in the text.
-_BOX_SCAN = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])|\\(?:[hv]?phantom(?![A-Za-z])|textcolor\s*\{\s*white\s*\})"
-                       r"|\\color\s*\{\s*white\s*\}|[{}]")
+_WHITE = (r"\s*(?:\[\s*[A-Za-z]+\s*\])?\s*\{\s*(?i:white|\#?f{3}|\#?f{6}|1(?:\.0*)?\s*,\s*1(?:\.0*)?\s*,\s*1(?:\.0*)?"
+          r"|255\s*,\s*255\s*,\s*255)\s*\}")  # white, #FFF, [rgb]{1,1,1}, [RGB]{255,255,255}, [HTML]{FFFFFF}
+_BOX_SCAN = re.compile(rf"\\(?:boxed|fbox)(?![A-Za-z])|\\(?:[hv]?phantom(?![A-Za-z])|textcolor{_WHITE})"
+                       rf"|\\color{_WHITE}|[{{}}]")
+_COLOR_HIDES = re.compile(rf"\\(?:text)?color{_WHITE}")
 _INNER_BOX = re.compile(r"\\(?:boxed|fbox)\s*(?=\{)")
 
 
@@ -531,7 +534,7 @@ def _visible_boxes(text: str) -> tuple[tuple[int, ...], frozenset[int]]:
     brace never closes, a truncated or garbled box, hides nothing); and those of them in an operator's argument.
     Linear; cached, as one completion is read many times."""
     commands = [m.start() for m in _BOX_CMD.finditer(text)]
-    if len(commands) <= 1 and "phantom" not in text and "white" not in text:
+    if len(commands) <= 1 and "phantom" not in text and not _COLOR_HIDES.search(text):
         starts = commands  # nothing to be inside of: most completions
     else:
         starts = _top_level_boxes(text)
@@ -918,6 +921,30 @@ def _offered_after(text: str, answer: str, start: int, end: int) -> list[str]:
         if abs(stated - target) > 1e-2 * max(abs(stated), abs(target), 1e-12) and value not in out:
             out.append(value)
     return out
+
+
+# What a reader never sees is not read (revision 9): a Markdown (HTML) comment and a LaTeX `\iffalse ... \fi` block.
+# "$\boxed{19}$ <!-- $\boxed{18}$ -->" shows 19, and "19 <!-- #### 18 -->" shows no "####": both were read as 18.
+_COMMENT_ENDS = (("<!--", "-->"), ("\\iffalse", "\\fi"))
+
+
+def without_comments(text: str) -> str:
+    """`text` with each closed `<!-- ... -->` and `\\iffalse ... \\fi` replaced by a space (an unclosed one, which
+    may be a literal `<!--`, is kept). Linear."""
+    for head, tail in _COMMENT_ENDS:
+        if head not in text:
+            continue
+        parts, at = [], 0
+        start = text.find(head)
+        while start >= 0:
+            end = text.find(tail, start + len(head))
+            if end < 0:
+                break
+            parts += [text[at:start], " "]
+            at = end + len(tail)
+            start = text.find(head, at)
+        text = "".join(parts) + text[at:]
+    return text
 
 
 # A few-shot continuation: after its answer a base model sampled without the prompt's stop sequence goes on with

@@ -35,6 +35,7 @@ from monkeys.verifiers._answer_extract import (
     minerva_alternatives,
     minerva_answer,
     offered_before,
+    without_comments,
     without_continuation,
 )
 from monkeys.verifiers._math_normalize import (
@@ -145,7 +146,8 @@ class MathAnswer:
         8: "in the default mode, digits that a space printed in text mode separates ('\\text{1 8}', '1\\text{ }8') are"
            " several numbers, not one (math-verify and the verdict cache's key both read 18)",
         9: "a MATH box is the one a reader sees: a box inside another is part of it ('\\boxed{19 \\boxed{18}}'"
-           " is no 18), one inside '\\phantom' or in white is not read, nor is a few-shot continuation's (a "
+           " is no 18), one inside '\\phantom', in white or in a comment ('<!-- -->', '\\iffalse', also for GSM8K) is"
+           " not read, nor is a few-shot continuation's (a "
            "next 'Problem:' after the answer); a box inside an expression ('\\sqrt{\\boxed{18}}', "
            "'\\boxed{18}^2', '1\\boxed{8}') states no answer and a sign before a box is the answer's ('x = "
            "-\\boxed{18}' is -18, '\\pm\\boxed{18}' a hedge, in GSM8K too); a box whose words or marks make its"
@@ -186,10 +188,11 @@ class MathAnswer:
         gold = ref.get("answer")
         if not isinstance(gold, str) or not gold.strip():
             return Verdict(Outcome.ERROR, f"problem {problem.problem_id}: reference has no 'answer' string")
+        text = without_comments(sample.text)  # "19 <!-- #### 18 -->" shows 19
         if ref.get("task") == "gsm8k":
-            verdict = self._verify_gsm8k(gold, sample.text)
+            verdict = self._verify_gsm8k(gold, text)
         else:
-            verdict = self._verify_math(gold, sample.text, asked_quantities(_question(problem.prompt)))
+            verdict = self._verify_math(gold, text, asked_quantities(_question(problem.prompt)))
         return Verdict(verdict.outcome, verdict.reason, verdict.details, time.perf_counter() - start)
 
     def _verify_gsm8k(self, gold: str, text: str) -> Verdict:
