@@ -364,6 +364,7 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     (writers such as matplotlib choose the format by it). Raises `OSError` (and removes `tmp`)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
+    _remove_stale_partials(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600))
@@ -373,6 +374,26 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Remove what a writer of `path` killed midway (kill -9: no clean-up ran) left beside it: the hidden
+    partial files of processes that are gone. A live writer's partial file is left alone."""
+    prefix, suffix = f".{path.name}.", f".partial{path.suffix}"
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            pid = entry.name[len(prefix):len(entry.name) - len(suffix)]
+            if not (entry.name.startswith(prefix) and entry.name.endswith(suffix) and pid.isdigit()):
+                continue
+            try:
+                os.kill(int(pid), 0)
+                continue  # alive (or another user's: PermissionError below keeps it too)
+            except ProcessLookupError:
+                pass
+            except (PermissionError, OverflowError, ValueError):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
 
 def write_output(path: Path | str, what: str, error: type[MonkeysError], write: Callable[[Path], object],

@@ -156,3 +156,19 @@ def test_an_export_to_a_link_to_a_pipe_is_refused(run: Path, tmp_path: Path):
     line = _one_error_line(monkeys("export", str(run), str(link), "--format", "jsonl"))
     assert f"{link}: not a regular file" in line, line
     assert link.is_symlink()
+
+
+def test_what_a_killed_export_left_is_removed_by_the_next_one(run: Path, tmp_path: Path):
+    """kill -9 leaves the hidden partial file beside the output (no clean-up runs); the next write of the same
+    output removes those of processes that are gone and keeps a live writer's."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    out = tmp_path / "x.jsonl"
+    stale = tmp_path / f".x.jsonl.{gone.pid}.partial.jsonl"
+    stale.write_text('{"half": ')
+    live = tmp_path / f".x.jsonl.{os.getpid()}.partial.jsonl"
+    live.write_text("")
+    proc = monkeys("export", str(run), str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert not stale.exists() and live.exists()
+    assert len(out.read_text().splitlines()) == 12
