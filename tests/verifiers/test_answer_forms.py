@@ -119,7 +119,8 @@ def test_a_problem_restated_before_the_answer_is_read_whole(verifier: MathAnswer
 
 
 IN_EXPRESSION = ["$x = \\sqrt{\\boxed{18}}$", "$x = \\frac{1}{\\boxed{18}}$", "$x = \\frac{\\boxed{18}}{2}$",
-                 "$x = \\boxed{18}^2$", "$x = \\boxed{18}^{2}$", "$x = 2^{\\boxed{18}}$", "$x = 1\\boxed{18}$",
+                 "$x = \\boxed{18}^2$", "$x = \\boxed{18}^{2}$",
+                 "$\\boxed{18}^{-1}$", "$\\boxed{18}^n$", "$x = 2^{\\boxed{18}}$", "$x = 1\\boxed{18}$",
                  "$x = \\boxed{18}0$", "$x = 0.\\boxed{18}$", "$x = \\sqrt[3]{\\boxed{18}}$",
                  "$\\dfrac{3}{\\boxed{18}}$"]
 SIGNED = ["$x = -\\boxed{18}$", "The answer is $-\\boxed{18}$.", "So $x = - \\boxed{18}$", "$(-\\boxed{18})$",
@@ -140,7 +141,9 @@ def test_a_minus_sign_before_a_box_is_the_answers(verifier: MathAnswer, text: st
 @pytest.mark.parametrize(("gold", "text"), [
     ("2", "$-\\frac{3}{2}-(-\\frac{7}{2})=\\boxed{2}$, or $\\frac{-4}{2}=-\\frac{3}{2}-\\boxed{2}$."),
     ("18", "$x - \\boxed{18}$"), ("18", "$\\pi - \\boxed{18}$"), ("18", "$\\boxed{18}^\\circ$"),
-    ("18", "$\\boxed{18}^{\\circ}$"), ("18", "$\\text{angle} = \\boxed{18}^\\circ$"), ("18", "so it is $\\boxed{18}$."),
+    ("18", "$\\boxed{18}^{\\circ}$"), ("18", "$\\boxed{18}^o$"), ("18", "$\\boxed{18}^{\\text{o}}$"),
+    ("18", "$\\boxed{18}^{\\prime}$"), ("18", "$\\text{angle} = \\boxed{18}^\\circ$"),
+    ("18", "so it is $\\boxed{18}$."),
     ("18", "$x^2 = \\boxed{18}$"), ("18", "$\\frac{36}{2} = \\boxed{18}$"), ("18", "$\\sqrt{324} = \\boxed{18}$"),
 ])
 def test_a_box_beside_an_expression_is_still_read(verifier: MathAnswer, gold: str, text: str) -> None:

@@ -673,11 +673,11 @@ _MERIDIEM_AFTER = re.compile(r"(?:\s|\$|~|\\[ ,;!])*(?:\\(?:text|textrm|mathrm|m
 
 
 # A box is the answer where it stands alone, not where it is part of an expression (revision 9): inside an
-# operator's argument (`\sqrt{\boxed{18}}`), raised to a power (`\boxed{18}^2`; not `^\circ`) or written against
+# operator's argument (`\sqrt{\boxed{18}}`), raised to a power (`\boxed{18}^2`; not `^\circ`, `^o`) or written against
 # digits (`1\boxed{8}`, `\boxed{1}8`) it states no answer, and a minus sign before it is the answer's (`x =
 # -\boxed{18}` is -18; `-\frac{3}{2} - \boxed{2}`, a difference, is not), as is a scale word after it (`$\boxed{18}$
 # thousand`). Each was read as the box alone.
-_POWER_AFTER_BOX = re.compile(r"\s*\^(?!\s*\{?\s*\\circ)|\d")
+_POWER_AFTER_BOX = re.compile(r"\s*\^\s*\{?\s*[-+]?\s*(?:\d|[a-np-zA-Z](?![A-Za-z])|\\[dt]?frac)|\d")  # not ^\circ, ^o
 _MINUS_BEFORE_BOX = re.compile(r"(?:[-\u2212\u2013\u00b1\u2213]|\\(?:pm|mp)(?![A-Za-z]))\s*\Z")  # and \pm
 _OPERAND_END = re.compile(r"(?:[\w)\]}|!.'^]|\\[A-Za-z]+)\Z")
 _SCALE_AFTER_BOX = re.compile(r"(?:\s|\$|~|\\[ ,;])*(?:\\(?:text|textrm|mathrm|mbox)\s*\{\s*)?"
