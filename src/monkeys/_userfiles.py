@@ -135,15 +135,14 @@ _YAML_LOADER: Any = None
 
 
 def _yaml_loader() -> Any:
-    """PyYAML's safe loader (its C parser where built) refusing a mapping that names a key twice, at the
-    second one's line."""
+    """PyYAML's safe loader (`yaml.safe_load`'s, the pure-Python parser: config and pricing files are small,
+    and its messages are the ones users see) refusing a mapping that names a key twice, at the second
+    one's line."""
     global _YAML_LOADER
     if _YAML_LOADER is None:
         import yaml
 
-        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-        class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
+        class UniqueKeyLoader(yaml.SafeLoader):
             def construct_mapping(self, node: Any, deep: bool = False) -> Any:
                 seen: dict[Any, int] = {}
                 for key_node, _ in node.value:
