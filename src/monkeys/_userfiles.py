@@ -131,18 +131,19 @@ def unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_YAML_LOADER: Any = None
+_YAML_LOADERS: dict[bool, Any] = {}
 
 
-def _yaml_loader() -> Any:
-    """PyYAML's safe loader (`yaml.safe_load`'s, the pure-Python parser: config and pricing files are small,
-    and its messages are the ones users see) refusing a mapping that names a key twice, at the second
-    one's line."""
-    global _YAML_LOADER
-    if _YAML_LOADER is None:
+def unique_key_loader(fast: bool = False) -> Any:
+    """PyYAML's safe loader refusing a mapping that names a key twice, at the second one's line. By default
+    `yaml.safe_load`'s pure-Python one (config and pricing files are small, and its messages are the ones
+    users see); with `fast` the C parser's where PyYAML has it (large generation files)."""
+    if fast not in _YAML_LOADERS:
         import yaml
 
-        class UniqueKeyLoader(yaml.SafeLoader):
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
+
+        class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
             def construct_mapping(self, node: Any, deep: bool = False) -> Any:
                 seen: dict[Any, int] = {}
                 for key_node, _ in node.value:
@@ -160,8 +161,8 @@ def _yaml_loader() -> Any:
                             " expected each key once", key_node.start_mark)
                 return super().construct_mapping(node, deep=deep)
 
-        _YAML_LOADER = UniqueKeyLoader
-    return _YAML_LOADER
+        _YAML_LOADERS[fast] = UniqueKeyLoader
+    return _YAML_LOADERS[fast]
 
 
 def parse(path: Path | str, text: str, kind: str, spec: UserFile, *, hint: str = "", line: int | None = None,
@@ -181,7 +182,7 @@ def parse(path: Path | str, text: str, kind: str, spec: UserFile, *, hint: str =
 
     try:
         if kind == "YAML":
-            document = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a safe loader
+            document = yaml.load(text, Loader=unique_key_loader())  # noqa: S506 - a safe loader
         elif kind == "TOML":
             document = tomllib.loads(text)  # refuses a key given twice itself
         else:

@@ -30,7 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from monkeys._userfiles import SURROGATE_ESCAPE, did_you_mean, not_unicode, unicode_flaw, unique_pairs
+from monkeys._userfiles import (
+    SURROGATE_ESCAPE,
+    did_you_mean,
+    not_unicode,
+    unicode_flaw,
+    unique_key_loader,
+    unique_pairs,
+)
 from monkeys.core import Problem, Prompt
 from monkeys.errors import DataError, InputWarning, StoreError
 from monkeys.store.db import connect, store_path
@@ -328,7 +335,7 @@ def _yaml_docs(path: Path) -> Iterator[tuple[Path, Any]]:
     files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
     if not files:
         raise DataError(f"{path}: no .yaml files; expected one large_language_monkeys YAML per problem")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = unique_key_loader(fast=True)  # `samples:` given twice is refused, not the last kept
     for file in files:
         try:
             raw = file.read_bytes()

@@ -68,3 +68,17 @@ def test_a_column_given_twice_is_one_line_and_nothing_is_made(tmp_path: Path, te
     assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
     assert data.name in lines[0] and "'correct' appears twice" in lines[0], lines[0]
     assert not out.exists()
+
+
+def test_a_key_given_twice_in_a_large_language_monkeys_yaml_file_is_one_line(tmp_path: Path) -> None:
+    """`is_corrects:` twice in one problem's file: the reader kept the second list silently."""
+    folder = tmp_path / "llmonk"
+    folder.mkdir()
+    (folder / "test_0.yaml").write_text('samples: ["a", "b"]\nis_corrects: [true, true]\nis_corrects: [false, false]\n')
+    out = tmp_path / "run"
+    proc = monkeys("import", str(folder), str(out))
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    assert "test_0.yaml" in lines[0] and "'is_corrects' appears twice" in lines[0], lines[0]
+    assert not out.exists()
