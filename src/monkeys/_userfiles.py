@@ -243,23 +243,24 @@ SURROGATE_ESCAPE = re.compile(r"\\(?:u|U0000)[dD][89a-fA-F]")
 def unicode_flaw(value: Any, where: str = "") -> tuple[str, str] | None:
     """(where, character) for the first string in `value` (a string or path, or dicts and lists of them, keys
     included) that is not valid Unicode text, else None. Such a string holds a lone surrogate: what a JSON
-    or YAML escape such as `\ud800` makes, and how Python carries a byte of a command-line argument or file
+    or YAML escape such as `\\ud800` makes, and how Python carries a byte of a command-line argument or file
     name that is not UTF-8. It can be neither stored in the run store nor written as UTF-8, so it is refused
-    where it comes in. `where` is a field path: `sampler_options.responses[0]`."""
-    if isinstance(value, str | Path):
-        found = _SURROGATE.search(str(value))
-        return (where, found.group()) if found else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{where}.{key}" if where else str(key)
-            flaw = unicode_flaw(key, inner) or unicode_flaw(item, inner)
-            if flaw:
-                return flaw
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            flaw = unicode_flaw(item, f"{where}[{i}]")
-            if flaw:
-                return flaw
+    where it comes in. `where` is a field path: `sampler_options.responses[0]`. (A loop, not recursion: a
+    document nested as deep as its parser allows is walked too.)"""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, str | Path):
+            found = _SURROGATE.search(str(item))
+            if found:
+                return at, found.group()
+        elif isinstance(item, dict):
+            inner = [(f"{at}.{key}" if at else str(key), key, sub) for key, sub in item.items()]
+            for path, key, sub in reversed(inner):  # first field first
+                stack.append((sub, path))
+                stack.append((key, path))
+        elif isinstance(item, list | tuple):
+            stack.extend((sub, f"{at}[{i}]") for i, sub in reversed(list(enumerate(item))))
     return None
 
 
