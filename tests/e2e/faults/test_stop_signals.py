@@ -41,8 +41,16 @@ def _samples(run: Path, tmp_path: Path) -> dict[tuple[str, int], tuple[str, bool
     return {(r["problem_id"], r["sample_index"]): (r["text"], r["correct"]) for r in rows}
 
 
+def _defaults() -> None:
+    # the signals at their defaults whatever pytest inherited (a suite started under `nohup` ignores SIGHUP,
+    # and a child keeps an ignored signal ignored)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _start(args: list[str], **kw) -> subprocess.Popen[str]:
     # SIGINT as a terminal delivers it; the other signals at their defaults unless `kw` says otherwise
+    kw.setdefault("preexec_fn", _defaults)
     return subprocess.Popen([MONKEYS, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
 
 
