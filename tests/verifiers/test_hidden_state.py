@@ -145,3 +145,29 @@ def test_a_stop_iteration_out_of_the_program_does_not_end_the_tests_iteration(ve
     assert not verdict.passed
     assert "raised StopIteration" in verdict.reason, verdict.reason
     assert verifier.verify(_problem(MAPPED), Sample("hidden", 1, 1, "def f(x):\n    return 2 * x\n")).passed
+
+
+# A value that holds itself (a node's parent link, a doubly linked list): each object is looked at once. Walked
+# round its cycle until the check's limit, a correct program's value was flagged "too large to check" after seconds
+# per call, and a run of such calls timed out.
+LINKED = ("class Node:\n    def __init__(self, v):\n        self.v, self.prev, self.next = v, None, None\n\n"
+          "def f(n):\n    nodes = [Node(i) for i in range(n)]\n"
+          "    for a, b in zip(nodes, nodes[1:]):\n        a.next, b.prev = b, a\n"
+          "    nodes[0].prev, nodes[-1].next = nodes[-1], nodes[0]\n    return nodes\n")
+LINKED_TESTS = ("def check(candidate):\n    for n in (1, 2, 50, 3000):\n        nodes = candidate(n)\n"
+                "        assert len(nodes) == n\n        assert nodes[0].prev is nodes[-1]\n"
+                "        assert nodes[-1].v == n - 1\n        assert nodes[0].next.v == min(1, n - 1)\n")
+
+
+def test_a_value_that_holds_itself_is_checked_once_per_object(verifier: CodeTests) -> None:
+    verdict = verifier.verify(_problem(LINKED_TESTS), Sample("hidden", 0, 0, LINKED))
+    assert verdict.passed, (verdict.reason, verdict.details.get("flags"))
+
+
+def test_an_always_equal_object_behind_a_cycle_is_still_flagged(verifier: CodeTests) -> None:
+    tests = "def check(candidate):\n    assert candidate()[2].hidden == 3\n"
+    program = YES + ("class Node:\n    pass\n\ndef f():\n    a, b = Node(), Node()\n    a.other, b.other = b, a\n"
+                     "    b.hidden = _Yes(0)\n    return [a, a, b]\n")
+    verdict = verifier.verify(_problem(tests), Sample("hidden", 0, 0, program))
+    assert not verdict.passed
+    assert "_Yes.__eq__" in verdict.reason, verdict.reason

@@ -809,6 +809,10 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                     _append(flags, f"changed the class of a value checked before: {why}")
                     return
             todo: list[object] = [result]
+            # each object is looked at once: a value holding itself (a node's parent or `self` link, a doubly
+            # linked list) was walked round its cycle until `max_checked` and flagged "too large" after seconds.
+            # What is visited is held here, so no id is reused by a temporary (a dict view's pairs) during the walk.
+            visited: dict[int, object] = {}
             seen = 0
             while todo and seen < max_checked:
                 value = _pop(todo)
@@ -816,6 +820,10 @@ def make_runner(stdout: Any, stderr: Any) -> Callable[[dict, bytes, bytes | None
                 cls = _type(value)
                 if _type(cls) is _typecls and cls in scalars:
                     continue
+                key = _id(value)
+                if key in visited:
+                    continue
+                visited[key] = value
                 if not is_trusted(cls):
                     why = overrides(cls)
                     if why is not None:
