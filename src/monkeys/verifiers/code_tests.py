@@ -243,7 +243,7 @@ class CodeTests:
            " StopIteration that ends the tests' iteration fail, and so do programs that read what an earlier"
            " execution left on the worker (its directory's extended attributes, flags and size, the pid counter,"
            " the flags of the shared pipes); correct programs printing more than 64 KiB, or handed a tests'"
-           " function that keeps a global, no longer fail"}
+           " function that keeps a global, or returning a value that holds itself (a linked ring), no longer fail"}
 
     def __init__(self, timeout_s: Annotated[float, Gt(0)] = 10.0, cpu_s: Annotated[float, Gt(0)] | None = None,
                  memory_mb: Annotated[int, Ge(16)] = 1024, max_processes: Annotated[int, Ge(1)] = 32,
