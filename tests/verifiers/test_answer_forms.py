@@ -14,31 +14,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from _math_answers import outcome as _outcome
 
 from monkeys.core import Outcome, Problem, Prompt, Sample
 from monkeys.verifiers._answer_extract import last_boxed, math_answer
 from monkeys.verifiers._math_normalize import asked_quantities, numeric_verdict
 from monkeys.verifiers.math_answer import MathAnswer
-
-
-@pytest.fixture(scope="module")
-def verifier() -> MathAnswer:
-    v = MathAnswer()
-    yield v
-    v.close()
-
-
-@pytest.fixture(scope="module")
-def minerva() -> MathAnswer:
-    v = MathAnswer(mode="minerva")
-    yield v
-    v.close()
-
-
-def _outcome(verifier: MathAnswer, gold: str, text: str, task: str = "math") -> Outcome:
-    problem = Problem("p", Prompt(text="q"), {"answer": gold, "task": task})
-    return verifier.verify(problem, Sample("p", 0, 0, text)).outcome
-
 
 # ---- the box a reader sees -------------------------------------------------------------------------------------
 

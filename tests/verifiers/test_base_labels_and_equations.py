@@ -17,28 +17,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from _math_answers import outcome as _outcome
 
-from monkeys.core import Outcome, Problem, Prompt, Sample
+from monkeys.core import Outcome
 from monkeys.verifiers.math_answer import MathAnswer
-
-
-@pytest.fixture(scope="module")
-def verifier() -> MathAnswer:
-    v = MathAnswer()
-    yield v
-    v.close()
-
-
-@pytest.fixture(scope="module")
-def minerva() -> MathAnswer:
-    v = MathAnswer(mode="minerva")
-    yield v
-    v.close()
-
-
-def _outcome(verifier: MathAnswer, gold: str, text: str) -> Outcome:
-    problem = Problem("p", Prompt(text="q"), {"answer": gold, "task": "math"})
-    return verifier.verify(problem, Sample("p", 0, 0, text)).outcome
 
 
 def _mode(verifier: MathAnswer, minerva: MathAnswer, mode: str) -> MathAnswer:
